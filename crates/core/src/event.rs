@@ -1,0 +1,295 @@
+//! The event envelope and the event bodies. Every change is one immutable event.
+
+use crate::ids::*;
+use crate::model::*;
+use crate::stage::Stage;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::Date;
+use uuid::Uuid;
+
+/// What happened. Serialised with the kind as a tag; sealed values stay sealed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    UserAdded {
+        user: User,
+    },
+    UserChanged {
+        user: UserId,
+        role: Role,
+        locations: Vec<LocationId>,
+        active: bool,
+    },
+    LocationAdded {
+        location: Location,
+    },
+    HouseholdAdded {
+        household: Household,
+    },
+    PersonAdded {
+        person: Person,
+    },
+    PersonMoved {
+        person: PersonId,
+        to: LocationId,
+        stage: Stage,
+        at: Date,
+        over_capacity: bool,
+    },
+    FlagSet {
+        person: PersonId,
+        flag: Flag,
+        on: bool,
+    },
+    HoldSet {
+        person: PersonId,
+        reason: Option<HoldReason>,
+    },
+    ReadinessSet {
+        person: PersonId,
+        documents_ready: bool,
+        screening_done: bool,
+    },
+    IncidentRecorded {
+        incident: Incident,
+    },
+    IncidentClosed {
+        incident: IncidentId,
+        at: Date,
+    },
+}
+
+/// A record an event reads or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordRef {
+    User(UserId),
+    Location(LocationId),
+    Household(HouseholdId),
+    Person(PersonId),
+    Incident(IncidentId),
+}
+
+impl EventBody {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::UserAdded { .. } => "user_added",
+            EventBody::UserChanged { .. } => "user_changed",
+            EventBody::LocationAdded { .. } => "location_added",
+            EventBody::HouseholdAdded { .. } => "household_added",
+            EventBody::PersonAdded { .. } => "person_added",
+            EventBody::PersonMoved { .. } => "person_moved",
+            EventBody::FlagSet { .. } => "flag_set",
+            EventBody::HoldSet { .. } => "hold_set",
+            EventBody::ReadinessSet { .. } => "readiness_set",
+            EventBody::IncidentRecorded { .. } => "incident_recorded",
+            EventBody::IncidentClosed { .. } => "incident_closed",
+        }
+    }
+
+    /// The record the event is about.
+    pub fn subject(&self) -> Uuid {
+        match self.touches().first() {
+            Some(RecordRef::User(id)) => id.0,
+            Some(RecordRef::Location(id)) => id.0,
+            Some(RecordRef::Household(id)) => id.0,
+            Some(RecordRef::Person(id)) => id.0,
+            Some(RecordRef::Incident(id)) => id.0,
+            None => Uuid::nil(),
+        }
+    }
+
+    /// Every record the projection of this event reads or writes, the subject first. A store
+    /// loads these, applies the event, and writes back those that changed.
+    pub fn touches(&self) -> Vec<RecordRef> {
+        use RecordRef as R;
+        match self {
+            EventBody::UserAdded { user } => {
+                let mut refs = vec![R::User(user.id)];
+                refs.extend(user.locations.iter().map(|id| R::Location(*id)));
+                refs
+            }
+            EventBody::UserChanged {
+                user, locations, ..
+            } => {
+                let mut refs = vec![R::User(*user)];
+                refs.extend(locations.iter().map(|id| R::Location(*id)));
+                refs
+            }
+            EventBody::LocationAdded { location } => vec![R::Location(location.id)],
+            EventBody::HouseholdAdded { household } => {
+                let mut refs = vec![R::Household(household.id)];
+                refs.extend(household.head.map(R::Person));
+                refs
+            }
+            EventBody::PersonAdded { person } => vec![
+                R::Person(person.id),
+                R::Household(person.household),
+                R::Location(person.location),
+            ],
+            EventBody::PersonMoved { person, to, .. } => {
+                vec![R::Person(*person), R::Location(*to)]
+            }
+            EventBody::FlagSet { person, .. }
+            | EventBody::HoldSet { person, .. }
+            | EventBody::ReadinessSet { person, .. } => vec![R::Person(*person)],
+            EventBody::IncidentRecorded { incident } => {
+                let mut refs = vec![R::Incident(incident.id), R::Location(incident.location)];
+                refs.extend(incident.people.iter().map(|id| R::Person(*id)));
+                refs
+            }
+            EventBody::IncidentClosed { incident, .. } => vec![R::Incident(*incident)],
+        }
+    }
+}
+
+/// The event envelope. `hash = SHA-256(prev_hash ‖ canonical bytes)` chains each node's
+/// events; the hash is computed by refuge-crypto over [`Event::canonical_bytes`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: EventId,
+    pub node: NodeId,
+    /// 1, 2, 3, … per node.
+    pub seq: i64,
+    /// Hybrid logical clock: milliseconds since the Unix epoch in the high 48 bits, a counter
+    /// in the low 16, so events from different nodes order deterministically.
+    pub hlc: i64,
+    pub actor: UserId,
+    pub body: EventBody,
+    /// Hex SHA-256 of the previous event of the same node (64 zeros for the first).
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// The hash that comes before a node's first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+impl Event {
+    /// The bytes the hash chain covers: everything but the hashes, as canonical JSON.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let body = serde_json::to_value(&self.body).unwrap_or(Value::Null);
+        let envelope = serde_json::json!({
+            "id": self.id,
+            "node": self.node,
+            "seq": self.seq,
+            "hlc": self.hlc,
+            "actor": self.actor,
+            "subject": self.body.subject(),
+            "body": body,
+        });
+        canonical_json(&envelope).into_bytes()
+    }
+
+    /// Milliseconds since the Unix epoch, from the hybrid logical clock.
+    pub fn hlc_millis(&self) -> i64 {
+        hlc_millis(self.hlc)
+    }
+}
+
+/// Packs a wall-clock millisecond and a counter into one hybrid logical clock value.
+pub fn hlc_pack(millis: i64, counter: u16) -> i64 {
+    (millis << 16) | i64::from(counter)
+}
+
+pub fn hlc_millis(hlc: i64) -> i64 {
+    hlc >> 16
+}
+
+/// The next clock value after `last`, given the wall clock now: never goes backwards.
+pub fn hlc_next(last: i64, now_millis: i64) -> i64 {
+    let candidate = hlc_pack(now_millis, 0);
+    if candidate > last { candidate } else { last + 1 }
+}
+
+/// JSON with object keys sorted and no insignificant white space, independent of how the
+/// serde_json map is configured. The hash chain depends on these bytes never changing.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[key], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let value = json!({"b": 1, "a": {"d": [1, {"z": null, "y": "é"}], "c": true}});
+        assert_eq!(
+            canonical_json(&value),
+            r#"{"a":{"c":true,"d":[1,{"y":"é","z":null}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn hlc_never_goes_backwards() {
+        let first = hlc_next(0, 1_000);
+        assert_eq!(hlc_millis(first), 1_000);
+        let same_millisecond = hlc_next(first, 1_000);
+        assert_eq!(same_millisecond, first + 1);
+        let clock_went_back = hlc_next(same_millisecond, 900);
+        assert!(clock_went_back > same_millisecond);
+        assert_eq!(hlc_millis(hlc_next(clock_went_back, 2_000)), 2_000);
+    }
+
+    /// Pins the canonical bytes of an event: changing them breaks every stored hash chain.
+    #[test]
+    fn canonical_bytes_golden() {
+        let event = Event {
+            id: EventId(Uuid::from_u128(1)),
+            node: NodeId(Uuid::from_u128(2)),
+            seq: 7,
+            hlc: hlc_pack(1_700_000_000_000, 3),
+            actor: UserId(Uuid::from_u128(3)),
+            body: EventBody::FlagSet {
+                person: PersonId(Uuid::from_u128(4)),
+                flag: Flag::SelfHarmRisk,
+                on: true,
+            },
+            prev_hash: GENESIS_HASH.into(),
+            hash: String::new(),
+        };
+        assert_eq!(
+            String::from_utf8(event.canonical_bytes()).unwrap(),
+            concat!(
+                r#"{"actor":"00000000-0000-0000-0000-000000000003","#,
+                r#""body":{"flag":"self_harm_risk","kind":"flag_set","on":true,"person":"00000000-0000-0000-0000-000000000004"},"#,
+                r#""hlc":111411200000000003,"id":"00000000-0000-0000-0000-000000000001","#,
+                r#""node":"00000000-0000-0000-0000-000000000002","seq":7,"#,
+                r#""subject":"00000000-0000-0000-0000-000000000004"}"#
+            )
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! refuge-core: the domain model, the stage machine, the event envelope and the projection.
+//!
+//! Pure: no I/O, no clock, no randomness. Ids, timestamps and sealed values are made by the
+//! caller and passed in.
+
+pub mod backlog;
+pub mod event;
+pub mod ids;
+pub mod model;
+pub mod project;
+pub mod stage;
+
+pub use event::{Event, EventBody, RecordRef, canonical_json};
+pub use ids::*;
+pub use model::*;
+pub use project::{ProjectionError, State};
+pub use stage::{Stage, TransitionError};

@@ -1,0 +1,249 @@
+//! Records of the domain: locations, households, people, incidents, users.
+
+use crate::ids::*;
+use crate::stage::Stage;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+use time::Date;
+
+/// An unknown name for one of the closed vocabularies below.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} '{given}' (expected one of: {expected})")]
+pub struct UnknownName {
+    pub what: &'static str,
+    pub given: String,
+    pub expected: String,
+}
+
+/// A closed vocabulary stored and typed as snake_case words.
+macro_rules! vocabulary {
+    ($name:ident, $what:literal, { $($variant:ident => $text:literal),* $(,)? }) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $( #[serde(rename = $text)] $variant, )*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)* }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                let wanted = text.trim().to_ascii_lowercase();
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|item| item.as_str() == wanted)
+                    .ok_or_else(|| UnknownName {
+                        what: $what,
+                        given: text.to_string(),
+                        expected: $name::ALL.iter().map(|item| item.as_str()).collect::<Vec<_>>().join(", "),
+                    })
+            }
+        }
+    };
+}
+
+vocabulary!(LocationKind, "location kind", {
+    SafeHouse => "safe_house",
+    Shelter => "shelter",
+    Detention => "detention",
+    Reception => "reception",
+    Other => "other",
+});
+
+vocabulary!(Sex, "sex", {
+    Female => "female",
+    Male => "male",
+    Other => "other",
+    Unknown => "unknown",
+});
+
+vocabulary!(Flag, "flag", {
+    Minor => "minor",
+    UnaccompaniedMinor => "unaccompanied_minor",
+    Elderly => "elderly",
+    Pregnant => "pregnant",
+    Disability => "disability",
+    ChronicIllness => "chronic_illness",
+    SelfHarmRisk => "self_harm_risk",
+    MedicalUrgent => "medical_urgent",
+    SurvivorOfViolence => "survivor_of_violence",
+});
+
+vocabulary!(HoldReason, "hold reason", {
+    Medical => "medical",
+    Legal => "legal",
+    Security => "security",
+    Family => "family",
+    Documents => "documents",
+    Other => "other",
+});
+
+vocabulary!(IncidentKind, "incident kind", {
+    Conflict => "conflict",
+    SelfHarm => "self_harm",
+    Medical => "medical",
+    Raid => "raid",
+    Arrest => "arrest",
+    Abuse => "abuse",
+    Theft => "theft",
+    Other => "other",
+});
+
+vocabulary!(IncidentStatus, "incident status", {
+    Open => "open",
+    Closed => "closed",
+});
+
+vocabulary!(Role, "role", {
+    Admin => "admin",
+    Coordinator => "coordinator",
+    Caseworker => "caseworker",
+    Analyst => "analyst",
+    Auditor => "auditor",
+});
+
+/// The protected fields of a person. Their values are only ever held sealed in a record.
+vocabulary!(PersonField, "protected person field", {
+    Name => "name",
+    NameRomanized => "name_romanized",
+    Aliases => "aliases",
+    DateOfBirth => "date_of_birth",
+    Origin => "origin",
+    Relatives => "relatives",
+    Contact => "contact",
+    Notes => "notes",
+});
+
+/// A sealed (encrypted and authenticated) value, as text. Core never sees what is inside.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Sealed(pub String);
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealed(..)")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub id: LocationId,
+    /// Chosen by the organisation; operational, not protected (never use a real name here).
+    pub code: String,
+    pub kind: LocationKind,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub capacity: u32,
+    pub name: Option<Sealed>,
+    pub address: Option<Sealed>,
+    #[serde(default)]
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Household {
+    pub id: HouseholdId,
+    pub code: String,
+    pub head: Option<PersonId>,
+    pub split_allowed: bool,
+    #[serde(default)]
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: PersonId,
+    pub code: String,
+    pub household: HouseholdId,
+    pub sex: Sex,
+    pub birth_year: Option<i32>,
+    pub flags: BTreeSet<Flag>,
+    pub stage: Stage,
+    pub location: LocationId,
+    /// Arrival at the current location.
+    pub since: Date,
+    /// Entry into the network's care.
+    pub entered: Date,
+    pub documents_ready: bool,
+    pub screening_done: bool,
+    pub hold: Option<HoldReason>,
+    /// Protected fields, sealed; absent fields were not given.
+    pub sealed: BTreeMap<PersonField, Sealed>,
+    /// Blind index of the normalised name (truncated HMAC): exact-name search.
+    pub name_index: Option<i64>,
+    /// Blind index of the normalised name and birth year: likely-duplicate detection.
+    pub duplicate_index: Option<i64>,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl Person {
+    /// Days at the current location on `today` (never negative).
+    pub fn waiting_days(&self, today: Date) -> i64 {
+        (today - self.since).whole_days().max(0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: IncidentId,
+    pub code: String,
+    pub location: LocationId,
+    pub kind: IncidentKind,
+    /// 1 (minor) to 4 (critical).
+    pub severity: u8,
+    pub people: Vec<PersonId>,
+    pub status: IncidentStatus,
+    pub occurred: Date,
+    pub closed: Option<Date>,
+    pub narrative: Option<Sealed>,
+    #[serde(default)]
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: UserId,
+    pub name: String,
+    pub role: Role,
+    /// Location compartments: a caseworker sees people at these locations only.
+    pub locations: BTreeSet<LocationId>,
+    pub active: bool,
+    #[serde(default)]
+    pub version: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vocabularies_parse_and_name_the_alternatives() {
+        assert_eq!("Self_Harm_Risk".parse::<Flag>(), Ok(Flag::SelfHarmRisk));
+        let error = "brave".parse::<Flag>().unwrap_err().to_string();
+        assert!(error.starts_with("unknown flag 'brave' (expected one of: minor,"), "{error}");
+        for kind in LocationKind::ALL {
+            assert_eq!(kind.as_str().parse::<LocationKind>(), Ok(*kind));
+        }
+    }
+
+    #[test]
+    fn sealed_values_do_not_debug_print() {
+        assert_eq!(format!("{:?}", Sealed("secret".into())), "Sealed(..)");
+    }
+}

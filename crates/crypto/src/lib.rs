@@ -1,1 +1,40 @@
+//! refuge-crypto: every cryptographic operation of refuge, in one place.
+//!
+//! - a random 256-bit data key per installation, wrapped per user (and per API token) under a
+//!   key-encryption key derived from the passphrase with Argon2id;
+//! - field sealing with XChaCha20-Poly1305 under HKDF-derived keys, bound by associated data
+//!   to table, record, field and key version;
+//! - blind indexes (truncated HMAC-SHA256) for exact-match search and duplicate detection;
+//! - SHA-256 hash chains for the event log and the access log.
+//!
+//! No `unwrap`, `expect` or `panic` outside tests: every failure is a [`CryptoError`].
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod chain;
+mod keys;
+mod seal;
+
+pub use chain::{chain_hash, sha256_hex};
+pub use keys::{KdfParams, SecretKey, WrappedKey, random_bytes};
+pub use seal::{FieldContext, KEY_VERSION, Revealed, Sealer};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CryptoError {
+    /// The passphrase (or token) did not unwrap the key. Deliberately says nothing more.
+    #[error("wrong user name or passphrase")]
+    WrongPassphrase,
+    #[error("key derivation parameters below the floor (m={m_kib} KiB, t={t}, p={p}; floor m=65536 KiB, t=3, p=4)")]
+    WeakParameters { m_kib: u32, t: u32, p: u32 },
+    #[error("malformed {what}")]
+    Malformed { what: &'static str },
+    /// A sealed value failed authentication: tampered with, or moved to another record or field.
+    #[error("sealed value for {context} failed authentication (tampered with or moved)")]
+    Tampered { context: String },
+    #[error("sealed with key version {0}, which this installation does not have")]
+    UnknownKeyVersion(u32),
+    #[error("the system random number generator failed")]
+    Random,
+    #[error("key derivation failed")]
+    Kdf,
+}

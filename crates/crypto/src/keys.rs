@@ -1,0 +1,273 @@
+//! Secret keys, passphrase-derived key-encryption keys and key wrapping.
+
+use crate::CryptoError;
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use std::fmt;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// A 256-bit secret key: no `Clone`, redacted `Debug`, zeroed on drop.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct SecretKey([u8; 32]);
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretKey(redacted)")
+    }
+}
+
+impl SecretKey {
+    /// A fresh random key from the operating system.
+    pub fn generate() -> Result<Self, CryptoError> {
+        Ok(SecretKey(random_bytes::<32>()?))
+    }
+
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Self {
+        SecretKey(bytes)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// An explicit, deliberate copy (for a second session holding the same key).
+    pub fn duplicate(&self) -> SecretKey {
+        SecretKey(self.0)
+    }
+}
+
+/// Random bytes from the operating system.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| CryptoError::Random)?;
+    Ok(bytes)
+}
+
+/// Argon2id cost parameters, stored with each wrapped key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KdfParams {
+    pub m_kib: u32,
+    pub t: u32,
+    pub p: u32,
+}
+
+impl KdfParams {
+    /// The floor from the design: anything weaker is refused, on wrap and on unwrap.
+    pub const FLOOR: KdfParams = KdfParams {
+        m_kib: 64 * 1024,
+        t: 3,
+        p: 4,
+    };
+
+    fn check(self) -> Result<Self, CryptoError> {
+        if self.m_kib < Self::FLOOR.m_kib || self.t < Self::FLOOR.t || self.p < Self::FLOOR.p {
+            return Err(CryptoError::WeakParameters {
+                m_kib: self.m_kib,
+                t: self.t,
+                p: self.p,
+            });
+        }
+        Ok(self)
+    }
+
+    fn derive(self, passphrase: &[u8], salt: &[u8]) -> Result<SecretKey, CryptoError> {
+        let params =
+            Params::new(self.m_kib, self.t, self.p, Some(32)).map_err(|_| CryptoError::Kdf)?;
+        let mut out = [0u8; 32];
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password_into(passphrase, salt, &mut out)
+            .map_err(|_| CryptoError::Kdf)?;
+        let key = SecretKey::from_bytes(out);
+        out.zeroize();
+        Ok(key)
+    }
+}
+
+/// The data key wrapped under one passphrase. Text form:
+/// `rk1$m=65536,t=3,p=4$<salt>$<nonce>$<ciphertext>` (base64url, no padding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub params: KdfParams,
+    salt: [u8; 16],
+    nonce: [u8; 24],
+    ciphertext: Vec<u8>,
+}
+
+fn wrap_aad(context: &str) -> Vec<u8> {
+    format!("refuge/key-wrap/v1|{context}").into_bytes()
+}
+
+impl WrappedKey {
+    /// Wraps `key` under `passphrase`. `context` (such as the user id) is bound as associated
+    /// data, so a wrapped key copied to another user does not unwrap.
+    pub fn wrap(
+        key: &SecretKey,
+        passphrase: &[u8],
+        context: &str,
+        params: KdfParams,
+    ) -> Result<Self, CryptoError> {
+        let params = params.check()?;
+        let salt = random_bytes::<16>()?;
+        let nonce = random_bytes::<24>()?;
+        let kek = params.derive(passphrase, &salt)?;
+        let cipher = XChaCha20Poly1305::new(kek.bytes().into());
+        let aad = wrap_aad(context);
+        let ciphertext = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: key.bytes(),
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| CryptoError::Kdf)?;
+        Ok(WrappedKey {
+            params,
+            salt,
+            nonce,
+            ciphertext,
+        })
+    }
+
+    /// Unwraps with `passphrase`. A wrong passphrase fails the AEAD tag: logging in *is*
+    /// unwrapping.
+    pub fn unwrap_key(&self, passphrase: &[u8], context: &str) -> Result<SecretKey, CryptoError> {
+        let params = self.params.check()?;
+        let kek = params.derive(passphrase, &self.salt)?;
+        let cipher = XChaCha20Poly1305::new(kek.bytes().into());
+        let aad = wrap_aad(context);
+        let mut plain = cipher
+            .decrypt(
+                &XNonce::from(self.nonce),
+                Payload {
+                    msg: &self.ciphertext,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| CryptoError::WrongPassphrase)?;
+        let bytes: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::Malformed { what: "wrapped key" })?;
+        plain.zeroize();
+        Ok(SecretKey::from_bytes(bytes))
+    }
+
+    /// A wrapped key of a random key, for spending the same time on an unknown user as on a
+    /// known one.
+    pub fn decoy(params: KdfParams) -> Result<Self, CryptoError> {
+        let key = SecretKey::generate()?;
+        let passphrase = random_bytes::<32>()?;
+        Self::wrap(&key, &passphrase, "decoy", params)
+    }
+
+    pub fn encode(&self) -> String {
+        format!(
+            "rk1$m={},t={},p={}${}${}${}",
+            self.params.m_kib,
+            self.params.t,
+            self.params.p,
+            B64.encode(self.salt),
+            B64.encode(self.nonce),
+            B64.encode(&self.ciphertext)
+        )
+    }
+
+    pub fn decode(text: &str) -> Result<Self, CryptoError> {
+        let malformed = CryptoError::Malformed { what: "wrapped key" };
+        let parts: Vec<&str> = text.split('$').collect();
+        let [version, params, salt, nonce, ciphertext] = parts.as_slice() else {
+            return Err(malformed);
+        };
+        if *version != "rk1" {
+            return Err(malformed);
+        }
+        let mut values = [0u32; 3];
+        let names = ["m=", "t=", "p="];
+        let fields: Vec<&str> = params.split(',').collect();
+        if fields.len() != 3 {
+            return Err(malformed);
+        }
+        for ((slot, name), field) in values.iter_mut().zip(names).zip(fields) {
+            *slot = field
+                .strip_prefix(name)
+                .and_then(|value| value.parse().ok())
+                .ok_or(CryptoError::Malformed { what: "wrapped key" })?;
+        }
+        let decode = |text: &str| {
+            B64.decode(text)
+                .map_err(|_| CryptoError::Malformed { what: "wrapped key" })
+        };
+        Ok(WrappedKey {
+            params: KdfParams {
+                m_kib: values[0],
+                t: values[1],
+                p: values[2],
+            },
+            salt: decode(salt)?
+                .try_into()
+                .map_err(|_| CryptoError::Malformed { what: "wrapped key" })?,
+            nonce: decode(nonce)?
+                .try_into()
+                .map_err(|_| CryptoError::Malformed { what: "wrapped key" })?,
+            ciphertext: decode(ciphertext)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_round_trip_and_wrong_passphrase() {
+        let key = SecretKey::generate().unwrap();
+        let wrapped = WrappedKey::wrap(&key, b"correct horse battery", "user-1", KdfParams::FLOOR)
+            .unwrap();
+        let text = wrapped.encode();
+        assert!(text.starts_with("rk1$m=65536,t=3,p=4$"));
+        let decoded = WrappedKey::decode(&text).unwrap();
+        let unwrapped = decoded.unwrap_key(b"correct horse battery", "user-1").unwrap();
+        assert_eq!(unwrapped.bytes(), key.bytes());
+        assert_eq!(
+            decoded.unwrap_key(b"correct horse batterx", "user-1").unwrap_err(),
+            CryptoError::WrongPassphrase
+        );
+        assert_eq!(
+            decoded.unwrap_key(b"correct horse battery", "user-2").unwrap_err(),
+            CryptoError::WrongPassphrase,
+            "a wrapped key moved to another user does not open"
+        );
+    }
+
+    #[test]
+    fn weak_parameters_are_refused_both_ways() {
+        let key = SecretKey::generate().unwrap();
+        let weak = KdfParams { m_kib: 19 * 1024, t: 2, p: 1 };
+        assert!(matches!(
+            WrappedKey::wrap(&key, b"x", "u", weak),
+            Err(CryptoError::WeakParameters { .. })
+        ));
+        let text = WrappedKey::wrap(&key, b"x", "u", KdfParams::FLOOR).unwrap().encode();
+        let lowered = text.replacen("m=65536", "m=1024", 1);
+        assert!(matches!(
+            WrappedKey::decode(&lowered).unwrap().unwrap_key(b"x", "u"),
+            Err(CryptoError::WeakParameters { .. })
+        ));
+    }
+
+    #[test]
+    fn malformed_wrapped_keys_are_errors_not_panics() {
+        for text in ["", "rk1", "rk2$m=1,t=1,p=1$a$b$c", "rk1$m=x,t=3,p=4$AA$AA$AA", "rk1$m=65536,t=3,p=4$AA$AA$AA"] {
+            assert!(WrappedKey::decode(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn debug_is_redacted() {
+        assert_eq!(format!("{:?}", SecretKey::from_bytes([7; 32])), "SecretKey(redacted)");
+    }
+}

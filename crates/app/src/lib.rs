@@ -1,1 +1,251 @@
+//! refuge-app: the use cases. Authorization is decided here and only here; identities are
+//! sealed here before anything reaches the store, and opened here only for an actor allowed
+//! to see them.
 
+mod access;
+mod backlog;
+pub mod demo;
+mod error;
+mod import;
+mod people;
+mod session;
+mod users;
+mod verify;
+
+pub use access::{Action, allowed};
+pub use backlog::BacklogLine;
+pub use error::{AppError, AppResult, RowError};
+pub use import::{IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport};
+pub use people::*;
+pub use refuge_crypto::Revealed;
+pub use session::Session;
+pub use users::LocationView;
+pub use users::NewUser;
+pub use verify::VerifyReport;
+
+use refuge_core::*;
+use refuge_crypto::{FieldContext, Sealer};
+use refuge_store::{ChainHasher, Commit, NewAccessEntry, NewEvent, Store};
+use time::{Date, OffsetDateTime};
+use uuid::Uuid;
+
+/// The wall clock, injected so that tests control time.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The operating system's clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock fixed at one instant (tests, reproducible demos).
+pub struct FixedClock(pub OffsetDateTime);
+
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+    }
+}
+
+/// Settings kept in the database.
+pub const META_NAME_INDEX_BITS: &str = "name_index_bits";
+pub const META_TARGET_WAIT_DAYS: &str = "target_wait_days";
+pub const DEFAULT_TARGET_WAIT_DAYS: i64 = 60;
+/// The user commands act as when none is named: the admin created by `init`.
+pub const META_DEFAULT_USER: &str = "default_user";
+
+pub(crate) const HASHER: ChainHasher = refuge_crypto::chain_hash;
+
+/// One organisation's application: a store and a clock.
+pub struct App<S: Store> {
+    store: S,
+    clock: Box<dyn Clock>,
+}
+
+impl<S: Store> App<S> {
+    pub fn new(store: S, clock: Box<dyn Clock>) -> Self {
+        App { store, clock }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn today(&self) -> Date {
+        self.clock.now().date()
+    }
+
+    /// A new UUIDv7 from this app's clock and the system random number generator.
+    pub(crate) fn new_uuid(&self) -> AppResult<Uuid> {
+        let millis = u64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let random = refuge_crypto::random_bytes::<10>()?;
+        Ok(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+    }
+
+    pub(crate) fn now_millis(&self) -> i64 {
+        i64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+
+    pub(crate) fn new_event(&self, session: &Session, body: EventBody) -> AppResult<NewEvent> {
+        Ok(NewEvent {
+            id: EventId(self.new_uuid()?),
+            actor: session.user().id,
+            body,
+        })
+    }
+
+    pub(crate) fn access_entry(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> NewAccessEntry {
+        NewAccessEntry {
+            at: self.now(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            subject: subject.to_string(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// Commits events and side writes with this app's clock.
+    pub(crate) async fn commit(&self, mut commit: Commit) -> AppResult<Vec<Event>> {
+        commit.now_millis = self.now_millis();
+        Ok(self.store.commit(commit, HASHER).await?)
+    }
+
+    /// Fresh short codes of `kind` that no record has yet.
+    pub(crate) async fn fresh_codes(&self, kind: CodeKind, count: usize) -> AppResult<Vec<String>> {
+        let mut chosen = std::collections::BTreeSet::new();
+        while chosen.len() < count {
+            let mut wanted = Vec::with_capacity(count - chosen.len());
+            while wanted.len() < count - chosen.len() {
+                let code = kind.code_from_random(refuge_crypto::random_bytes()?);
+                if !chosen.contains(&code) && !wanted.contains(&code) {
+                    wanted.push(code);
+                }
+            }
+            let taken = self.store.taken_codes(&wanted).await?;
+            chosen.extend(wanted.into_iter().filter(|code| !taken.contains(code)));
+        }
+        let mut codes: Vec<String> = chosen.into_iter().collect();
+        // Random order, not sorted: codes must say nothing about registration order.
+        codes.sort_by_key(|code| refuge_crypto::sha256_hex(code.as_bytes()));
+        Ok(codes)
+    }
+
+    pub(crate) async fn target_wait_days(&self) -> AppResult<i64> {
+        Ok(self
+            .store
+            .meta(META_TARGET_WAIT_DAYS)
+            .await?
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(DEFAULT_TARGET_WAIT_DAYS))
+    }
+
+    pub(crate) async fn name_index_bits(&self) -> AppResult<u32> {
+        Ok(self
+            .store
+            .meta(META_NAME_INDEX_BITS)
+            .await?
+            .and_then(|text| text.parse().ok())
+            .unwrap_or(12))
+    }
+}
+
+/// Blind-index width for an expected number of people, by CipherSweet's rule
+/// `2 ≤ R / 2^bits < √R`: each index value matches several records.
+pub fn name_index_bits_for(expected_people: u64) -> u32 {
+    let expected = expected_people.max(16) as f64;
+    let bits = (expected / 2.0).log2().floor();
+    // The lower bound √R < R / 2^bits holds when bits > log2(√R).
+    bits.clamp(1.0, 40.0) as u32
+}
+
+/// A new random passphrase: 5 groups of 5 characters from the code alphabet (125 bits).
+pub fn generate_passphrase() -> AppResult<String> {
+    let random = refuge_crypto::random_bytes::<25>()?;
+    let groups: Vec<String> = random
+        .chunks(5)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .map(|byte| CODE_ALPHABET[usize::from(byte & 31)] as char)
+                .collect()
+        })
+        .collect();
+    Ok(groups.join("-"))
+}
+
+/// The normal form names are indexed in: trimmed, lower case, single spaces.
+pub fn normalize_name(name: &str) -> String {
+    name.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// Field contexts, one place: the associated data every sealed value is bound to.
+pub(crate) fn person_context<'a>(id: &'a str, field: PersonField) -> FieldContext<'a> {
+    FieldContext {
+        table: "people",
+        record: id,
+        field: field.as_str(),
+    }
+}
+
+pub(crate) fn location_context<'a>(id: &'a str, field: &'static str) -> FieldContext<'a> {
+    FieldContext {
+        table: "locations",
+        record: id,
+        field,
+    }
+}
+
+pub(crate) fn incident_context(id: &str) -> FieldContext<'_> {
+    FieldContext {
+        table: "incidents",
+        record: id,
+        field: "narrative",
+    }
+}
+
+pub(crate) fn seal(sealer: &Sealer, text: &str, context: FieldContext<'_>) -> AppResult<Sealed> {
+    Ok(Sealed(sealer.seal(text, context)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_width_follows_the_population() {
+        for people in [1_000u64, 10_000, 300_000, 3_000_000] {
+            let bits = name_index_bits_for(people);
+            let per_value = people as f64 / 2f64.powi(bits as i32);
+            assert!(per_value >= 2.0, "{people}: {per_value}");
+            assert!(per_value < (people as f64).sqrt(), "{people}: {per_value}");
+        }
+    }
+
+    #[test]
+    fn names_normalise() {
+        assert_eq!(normalize_name("  Kim   Demo-Seo "), "kim demo-seo");
+        assert_eq!(normalize_name("김  데모"), "김 데모");
+    }
+}

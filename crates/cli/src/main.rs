@@ -1,1 +1,645 @@
-fn main() {}
+//! `refuge`: the command-line tool over refuge-app.
+
+mod args;
+mod output;
+mod secrets;
+
+use anyhow::{Context, Result, bail};
+use args::*;
+use clap::Parser;
+use refuge_app::demo::DemoOptions;
+use refuge_app::*;
+use refuge_core::*;
+use refuge_store::{SqliteStore, Store};
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("REFUGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn db_path(global: &Global) -> Result<PathBuf> {
+    Ok(SqliteStore::path_of_url(&global.db)?)
+}
+
+async fn open_app(global: &Global) -> Result<App<SqliteStore>> {
+    let store = SqliteStore::open(&db_path(global)?).await?;
+    Ok(App::new(store, Box::new(SystemClock)))
+}
+
+/// Logs in as `--user` (or the admin created by init) with the passphrase from the usual
+/// sources.
+async fn login(app: &App<SqliteStore>, global: &Global) -> Result<Session> {
+    let user = match &global.user {
+        Some(user) => user.clone(),
+        None => app
+            .store()
+            .meta(META_DEFAULT_USER)
+            .await?
+            .unwrap_or_else(|| "admin".to_string()),
+    };
+    let passphrase = secrets::passphrase(global, &format!("Passphrase for {user}: "))?;
+    Ok(app.login(&user, &passphrase).await?)
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Init {
+            admin,
+            expected_people,
+        } => {
+            let path = db_path(global)?;
+            let passphrase = secrets::new_passphrase(
+                global,
+                "REFUGE_PASSPHRASE",
+                &format!("New passphrase for {admin}"),
+            )?;
+            let node = NodeId(uuid::Uuid::now_v7());
+            let store = SqliteStore::create(&path, node).await?;
+            let app = App::new(store, Box::new(SystemClock));
+            let result = app.init(&admin, passphrase.value(), expected_people).await;
+            if let Err(error) = result {
+                app.into_store().close().await;
+                remove_database(&path);
+                return Err(error.into());
+            }
+            passphrase.announce(&admin);
+            println!("Created {} with admin user '{admin}'.", path.display());
+        }
+        Command::Demo {
+            people,
+            seed,
+            history_days,
+        } => {
+            run_demo(global, people, seed, history_days).await?;
+        }
+        Command::User(command) => user_command(global, command).await?,
+        Command::Location(command) => location_command(global, command).await?,
+        Command::Household(command) => household_command(global, command).await?,
+        Command::Person(command) => person_command(global, command).await?,
+        Command::Move {
+            code,
+            to,
+            stage,
+            at,
+            over_capacity,
+        } => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let report = app
+                .move_to(&session, &code, &to, stage, at, over_capacity)
+                .await?;
+            println!(
+                "Moved {} to {}{}.",
+                report.moved.join(", "),
+                report.location,
+                if report.over_capacity {
+                    " (over capacity, recorded)"
+                } else {
+                    ""
+                }
+            );
+        }
+        Command::Flag { code, changes } => {
+            let changes = parse_flag_changes(&changes)?;
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let person = app.set_flags(&session, &code, &changes).await?;
+            println!("{}: flags {}", person.code, output::flags(&person.flags));
+        }
+        Command::Hold {
+            code,
+            reason,
+            release,
+        } => {
+            let reason = match (reason, release) {
+                (Some(reason), false) => Some(reason),
+                (None, true) => None,
+                _ => bail!("give either --reason REASON or --release"),
+            };
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let people = app.set_hold(&session, &code, reason).await?;
+            match reason {
+                Some(reason) => println!("On hold ({reason}): {}", people.join(", ")),
+                None => println!("Hold released: {}", people.join(", ")),
+            }
+        }
+        Command::Ready {
+            code,
+            documents,
+            screening,
+        } => {
+            if documents.is_none() && screening.is_none() {
+                bail!("give --documents yes|no and/or --screening yes|no");
+            }
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let people = app
+                .set_ready(
+                    &session,
+                    &code,
+                    documents.map(|yes| yes.0),
+                    screening.map(|yes| yes.0),
+                )
+                .await?;
+            println!("Readiness recorded for {}", people.join(", "));
+        }
+        Command::Incident(command) => incident_command(global, command).await?,
+        Command::Backlog { json, target_wait } => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let lines = app.backlog(&session, target_wait).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&lines)?);
+            } else {
+                output::backlog(&lines);
+            }
+        }
+        Command::Import(ImportCommand::People {
+            file,
+            allow_duplicates,
+            over_capacity,
+        }) => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("cannot open {}", file.display()))?;
+            let mut bar = output::Progress::new();
+            let report = app
+                .import_people(
+                    &session,
+                    input,
+                    ImportOptions {
+                        allow_duplicates,
+                        over_capacity,
+                    },
+                    &mut |step| bar.update(step.phase, step.done, step.total),
+                )
+                .await;
+            bar.finish();
+            let report = report?;
+            for duplicate in &report.duplicates {
+                println!("warning: {duplicate} (imported with --allow-duplicates)");
+            }
+            println!(
+                "Imported {} people in {} new households.",
+                report.people, report.households
+            );
+        }
+        Command::Export(ExportCommand::People {
+            csv: _,
+            reveal,
+            output,
+        }) => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let count = match &output {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    app.export_people(&session, reveal, file).await?
+                }
+                None => {
+                    app.export_people(&session, reveal, std::io::stdout().lock())
+                        .await?
+                }
+            };
+            eprintln!(
+                "Exported {count} people{}.",
+                if reveal {
+                    " with identities (logged)"
+                } else {
+                    ""
+                }
+            );
+        }
+        Command::Log { person } => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let mut out = std::io::stdout().lock();
+            app.history(&session, person.as_deref(), |page| {
+                for event in page {
+                    writeln!(
+                        out,
+                        "{}  {:<8} {:>7}  {:<18} {:<10} {}",
+                        output::timestamp(event.recorded),
+                        event.actor,
+                        event.seq,
+                        event.kind,
+                        event.subject,
+                        event.summary
+                    )
+                    .map_err(|error| AppError::Invalid {
+                        field: "output".into(),
+                        reason: error.to_string(),
+                    })?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Command::AccessLog { limit } => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            for entry in app.access_log(&session, limit).await? {
+                println!(
+                    "{:>6}  {}  {:<14} {:<16} {:<12} {}",
+                    entry.seq, entry.at, entry.actor, entry.action, entry.subject, entry.detail
+                );
+            }
+        }
+        Command::Verify => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let report = app.verify(&session).await?;
+            println!(
+                "{} events from {} node(s), {} people, {} access-log entries checked.",
+                report.events, report.nodes, report.people, report.access_entries
+            );
+            if !report.ok() {
+                for problem in &report.problems {
+                    println!("PROBLEM: {problem}");
+                }
+                bail!("verification failed: {} problem(s)", report.problems.len());
+            }
+            println!("OK: hash chains intact; replaying the log reproduces every table.");
+        }
+    }
+    Ok(())
+}
+
+fn remove_database(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+async fn run_demo(global: &Global, people: usize, seed: u64, history_days: i64) -> Result<()> {
+    let path = db_path(global)?;
+    let passphrase = secrets::new_passphrase(
+        global,
+        "REFUGE_PASSPHRASE",
+        "Passphrase for every demo user",
+    )?;
+    let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7())).await?;
+    let app = App::new(store, Box::new(SystemClock));
+    let mut bar = output::Progress::new();
+    let result = async {
+        let session = app.init("admin", passphrase.value(), people as u64).await?;
+        let options = DemoOptions {
+            people,
+            seed,
+            history_days,
+        };
+        app.populate_demo(
+            &session,
+            &options,
+            passphrase.value(),
+            &mut |done, total| bar.update("people", done as u64, total as u64),
+        )
+        .await
+    }
+    .await;
+    bar.finish();
+    let report = match result {
+        Ok(report) => report,
+        Err(error) => {
+            app.into_store().close().await;
+            remove_database(&path);
+            return Err(error.into());
+        }
+    };
+    println!(
+        "Demo organisation in {}: {} people in {} households, {} locations, {} incidents, {} events.",
+        path.display(),
+        report.people,
+        report.households,
+        report.locations,
+        report.incidents,
+        report.events
+    );
+    println!("Users (all with the same passphrase):");
+    for (name, role, locations) in &report.users {
+        let compartments = if locations.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", locations.join(", "))
+        };
+        println!("  {name:<16} {role}{compartments}");
+    }
+    passphrase.announce("every demo user");
+    println!(
+        "Try: REFUGE_PASSPHRASE=… refuge --db {} --user coordinator backlog",
+        path.display()
+    );
+    Ok(())
+}
+
+fn parse_flag_changes(changes: &[String]) -> Result<Vec<(Flag, bool)>> {
+    changes
+        .iter()
+        .map(|change| {
+            let (on, name) = match change.split_at_checked(1) {
+                Some(("+", name)) => (true, name),
+                Some(("-", name)) => (false, name),
+                _ => bail!("flag change '{change}' must start with + (set) or - (clear), e.g. +self_harm_risk"),
+            };
+            Ok((name.parse::<Flag>()?, on))
+        })
+        .collect()
+}
+
+async fn user_command(global: &Global, command: UserCommand) -> Result<()> {
+    let app = open_app(global).await?;
+    match command {
+        UserCommand::Add {
+            name,
+            role,
+            location,
+        } => {
+            let session = login(&app, global).await?;
+            let passphrase = secrets::new_passphrase(
+                global,
+                "REFUGE_NEW_PASSPHRASE",
+                &format!("New passphrase for {name}"),
+            )?;
+            let user = app
+                .add_user(
+                    &session,
+                    NewUser {
+                        name: &name,
+                        role,
+                        location_codes: &location,
+                        passphrase: passphrase.value(),
+                    },
+                )
+                .await?;
+            passphrase.announce(&user.name);
+            println!("Added {} user '{}'.", user.role, user.name);
+        }
+        UserCommand::List => {
+            let session = login(&app, global).await?;
+            let users = app.users(&session).await?;
+            let locations: BTreeMap<LocationId, String> = app
+                .store()
+                .locations()
+                .await?
+                .into_iter()
+                .map(|l| (l.id, l.code))
+                .collect();
+            println!("{:<20} {:<12} {:<7} LOCATIONS", "NAME", "ROLE", "ACTIVE");
+            for user in users {
+                let codes: Vec<&str> = user
+                    .locations
+                    .iter()
+                    .filter_map(|id| locations.get(id).map(String::as_str))
+                    .collect();
+                println!(
+                    "{:<20} {:<12} {:<7} {}",
+                    user.name,
+                    user.role,
+                    if user.active { "yes" } else { "no" },
+                    codes.join(",")
+                );
+            }
+        }
+        UserCommand::Passwd { name } => {
+            let session = login(&app, global).await?;
+            let passphrase = secrets::new_passphrase(
+                global,
+                "REFUGE_NEW_PASSPHRASE",
+                &format!("New passphrase for {name}"),
+            )?;
+            app.reset_passphrase(&session, &name, passphrase.value())
+                .await?;
+            passphrase.announce(&name);
+            println!("Passphrase of '{name}' changed.");
+        }
+    }
+    Ok(())
+}
+
+async fn location_command(global: &Global, command: LocationCommand) -> Result<()> {
+    let app = open_app(global).await?;
+    let session = login(&app, global).await?;
+    match command {
+        LocationCommand::Add {
+            code,
+            kind,
+            country,
+            capacity,
+            name,
+            address,
+        } => {
+            let location = app
+                .add_location(
+                    &session,
+                    &code,
+                    kind,
+                    &country,
+                    capacity,
+                    name.as_deref(),
+                    address.as_deref(),
+                )
+                .await?;
+            println!(
+                "Added {} {} in {} with {} beds.",
+                location.kind, location.code, location.country, location.capacity
+            );
+        }
+        LocationCommand::List { reveal } => {
+            let views = app.locations(&session, reveal).await?;
+            output::locations(&views);
+        }
+    }
+    Ok(())
+}
+
+async fn household_command(global: &Global, command: HouseholdCommand) -> Result<()> {
+    let app = open_app(global).await?;
+    let session = login(&app, global).await?;
+    match command {
+        HouseholdCommand::Add { split_allowed } => {
+            let household = app.add_household(&session, split_allowed).await?;
+            println!("{}", household.code);
+        }
+        HouseholdCommand::Show { code, json } => {
+            let people = app
+                .list_people(
+                    &session,
+                    &PeopleQuery {
+                        household: Some(code.clone()),
+                        ..PeopleQuery::default()
+                    },
+                )
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::people_json(&people))?
+                );
+            } else {
+                println!(
+                    "Household {} ({} members)",
+                    normalize_code(&code),
+                    people.len()
+                );
+                output::people(&people);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn person_command(global: &Global, command: PersonCommand) -> Result<()> {
+    let app = open_app(global).await?;
+    match command {
+        PersonCommand::Add(add) => {
+            let identity = add.identity()?;
+            let session = login(&app, global).await?;
+            let person = app
+                .add_person(
+                    &session,
+                    NewPerson {
+                        household: add.household,
+                        split_allowed: add.split_allowed,
+                        sex: add.sex,
+                        birth_year: add.birth_year,
+                        location: add.location,
+                        stage: add.stage,
+                        since: add.since,
+                        entered: add.entered,
+                        flags: add.flag,
+                        identity,
+                    },
+                )
+                .await?;
+            let household = app
+                .store()
+                .household(person.household)
+                .await?
+                .map(|h| h.code)
+                .unwrap_or_default();
+            println!("Registered {} in household {household}.", person.code);
+        }
+        PersonCommand::Show { code, reveal, json } => {
+            let session = login(&app, global).await?;
+            let view = app.show_person(&session, &code, reveal).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::person_json(&view))?
+                );
+            } else {
+                output::person(&view);
+            }
+        }
+        PersonCommand::List {
+            stage,
+            location,
+            flag,
+            household,
+            waiting_over,
+            name,
+            limit,
+            json,
+        } => {
+            let session = login(&app, global).await?;
+            let people = app
+                .list_people(
+                    &session,
+                    &PeopleQuery {
+                        stage,
+                        location,
+                        flag,
+                        household,
+                        waiting_longer_than_days: waiting_over,
+                        name,
+                        limit,
+                    },
+                )
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::people_json(&people))?
+                );
+            } else {
+                output::people(&people);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn incident_command(global: &Global, command: IncidentCommand) -> Result<()> {
+    let app = open_app(global).await?;
+    let session = login(&app, global).await?;
+    match command {
+        IncidentCommand::Add {
+            location,
+            kind,
+            severity,
+            people,
+            note,
+            date,
+        } => {
+            let incident = app
+                .add_incident(
+                    &session,
+                    &location,
+                    kind,
+                    severity,
+                    &people,
+                    note.as_deref(),
+                    date,
+                )
+                .await?;
+            println!("Recorded incident {}.", incident.code);
+        }
+        IncidentCommand::List { open, reveal } => {
+            let incidents = app.incidents(&session, open, reveal).await?;
+            output::incidents(&incidents);
+        }
+        IncidentCommand::Close { code } => {
+            let incident = app.close_incident(&session, &code).await?;
+            println!("Closed incident {}.", incident.code);
+        }
+    }
+    Ok(())
+}
+
+/// Whether standard input is a terminal (for prompts).
+pub(crate) fn interactive() -> bool {
+    std::io::stdin().is_terminal()
+}

@@ -198,7 +198,11 @@ pub fn hlc_millis(hlc: i64) -> i64 {
 /// The next clock value after `last`, given the wall clock now: never goes backwards.
 pub fn hlc_next(last: i64, now_millis: i64) -> i64 {
     let candidate = hlc_pack(now_millis, 0);
-    if candidate > last { candidate } else { last + 1 }
+    if candidate > last {
+        candidate
+    } else {
+        last + 1
+    }
 }
 
 /// JSON with object keys sorted and no insignificant white space, independent of how the

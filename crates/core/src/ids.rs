@@ -103,6 +103,10 @@ mod tests {
         assert_eq!(CodeKind::of_code("p-01yzz"), Some(CodeKind::Person));
         assert_eq!(CodeKind::of_code("P-01YZ"), None);
         assert_eq!(CodeKind::of_code("X-01YZZ"), None);
-        assert_eq!(CodeKind::of_code("H-0IYZZ"), None, "I is not in the alphabet");
+        assert_eq!(
+            CodeKind::of_code("H-0IYZZ"),
+            None,
+            "I is not in the alphabet"
+        );
     }
 }

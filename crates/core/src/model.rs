@@ -117,7 +117,7 @@ vocabulary!(Role, "role", {
     Auditor => "auditor",
 });
 
-/// The protected fields of a person. Their values are only ever held sealed in a record.
+// The protected fields of a person. Their values are only ever held sealed in a record.
 vocabulary!(PersonField, "protected person field", {
     Name => "name",
     NameRomanized => "name_romanized",
@@ -236,7 +236,10 @@ mod tests {
     fn vocabularies_parse_and_name_the_alternatives() {
         assert_eq!("Self_Harm_Risk".parse::<Flag>(), Ok(Flag::SelfHarmRisk));
         let error = "brave".parse::<Flag>().unwrap_err().to_string();
-        assert!(error.starts_with("unknown flag 'brave' (expected one of: minor,"), "{error}");
+        assert!(
+            error.starts_with("unknown flag 'brave' (expected one of: minor,"),
+            "{error}"
+        );
         for kind in LocationKind::ALL {
             assert_eq!(kind.as_str().parse::<LocationKind>(), Ok(*kind));
         }

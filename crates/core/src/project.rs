@@ -53,11 +53,15 @@ fn exists(kind: &'static str, id: impl ToString) -> ProjectionError {
 
 impl State {
     fn require_location(&self, id: LocationId) -> Result<&Location, ProjectionError> {
-        self.locations.get(&id).ok_or_else(|| missing("location", id))
+        self.locations
+            .get(&id)
+            .ok_or_else(|| missing("location", id))
     }
 
     fn person_mut(&mut self, id: PersonId) -> Result<&mut Person, ProjectionError> {
-        self.people.get_mut(&id).ok_or_else(|| missing("person", id))
+        self.people
+            .get_mut(&id)
+            .ok_or_else(|| missing("person", id))
     }
 
     /// Applies one event. On error the state is unchanged.
@@ -86,7 +90,10 @@ impl State {
                 for location in locations {
                     self.require_location(*location)?;
                 }
-                let record = self.users.get_mut(user).ok_or_else(|| missing("user", user))?;
+                let record = self
+                    .users
+                    .get_mut(user)
+                    .ok_or_else(|| missing("user", user))?;
                 record.role = *role;
                 record.locations = locations.iter().copied().collect();
                 record.active = *active;
@@ -140,13 +147,12 @@ impl State {
             } => {
                 self.require_location(*to)?;
                 let record = self.person_mut(*person)?;
-                record
-                    .stage
-                    .check_transition(*stage)
-                    .map_err(|source| ProjectionError::Transition {
+                record.stage.check_transition(*stage).map_err(|source| {
+                    ProjectionError::Transition {
                         code: record.code.clone(),
                         source,
-                    })?;
+                    }
+                })?;
                 if *at < record.since {
                     return Err(ProjectionError::Invalid(format!(
                         "person {}: a move on {at} is before the arrival at the current location on {}",
@@ -336,7 +342,9 @@ mod tests {
             narrative: None,
             version: 0,
         };
-        state.apply(&EventBody::IncidentRecorded { incident }).unwrap();
+        state
+            .apply(&EventBody::IncidentRecorded { incident })
+            .unwrap();
         let close = EventBody::IncidentClosed {
             incident: IncidentId(Uuid::from_u128(9)),
             at: date!(2026 - 01 - 03),

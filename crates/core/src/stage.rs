@@ -116,7 +116,9 @@ impl fmt::Display for Stage {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown stage '{0}' (expected one of: hiding, transit, sheltered, detained, departed, arrived, repatriated, missing, withdrawn, deceased)")]
+#[error(
+    "unknown stage '{0}' (expected one of: hiding, transit, sheltered, detained, departed, arrived, repatriated, missing, withdrawn, deceased)"
+)]
 pub struct UnknownStage(pub String);
 
 impl FromStr for Stage {
@@ -137,7 +139,9 @@ mod tests {
 
     #[test]
     fn the_journey_is_allowed() {
-        let journey = [Hiding, Transit, Sheltered, Detained, Sheltered, Departed, Arrived];
+        let journey = [
+            Hiding, Transit, Sheltered, Detained, Sheltered, Departed, Arrived,
+        ];
         for pair in journey.windows(2) {
             assert_eq!(pair[0].check_transition(pair[1]), Ok(()), "{pair:?}");
         }
@@ -146,7 +150,10 @@ mod tests {
     #[test]
     fn skipping_or_going_back_is_refused_and_names_both_stages() {
         let error = Hiding.check_transition(Departed).unwrap_err();
-        assert_eq!(error.to_string(), "a person cannot go from stage hiding to stage departed");
+        assert_eq!(
+            error.to_string(),
+            "a person cannot go from stage hiding to stage departed"
+        );
         assert!(Arrived.check_transition(Sheltered).is_err());
         assert!(Departed.check_transition(Sheltered).is_err());
         assert!(Sheltered.check_transition(Hiding).is_err());

@@ -37,6 +37,9 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         // Same as: printf '%s' "$(printf 0%.0s {1..64})abc" | sha256sum
-        assert_eq!(chain_hash(&"0".repeat(64), b"abc"), sha256_hex(format!("{}abc", "0".repeat(64)).as_bytes()));
+        assert_eq!(
+            chain_hash(&"0".repeat(64), b"abc"),
+            sha256_hex(format!("{}abc", "0".repeat(64)).as_bytes())
+        );
     }
 }

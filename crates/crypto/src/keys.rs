@@ -151,7 +151,9 @@ impl WrappedKey {
         let bytes: [u8; 32] = plain
             .as_slice()
             .try_into()
-            .map_err(|_| CryptoError::Malformed { what: "wrapped key" })?;
+            .map_err(|_| CryptoError::Malformed {
+                what: "wrapped key",
+            })?;
         plain.zeroize();
         Ok(SecretKey::from_bytes(bytes))
     }
@@ -177,7 +179,9 @@ impl WrappedKey {
     }
 
     pub fn decode(text: &str) -> Result<Self, CryptoError> {
-        let malformed = CryptoError::Malformed { what: "wrapped key" };
+        let malformed = CryptoError::Malformed {
+            what: "wrapped key",
+        };
         let parts: Vec<&str> = text.split('$').collect();
         let [version, params, salt, nonce, ciphertext] = parts.as_slice() else {
             return Err(malformed);
@@ -195,11 +199,14 @@ impl WrappedKey {
             *slot = field
                 .strip_prefix(name)
                 .and_then(|value| value.parse().ok())
-                .ok_or(CryptoError::Malformed { what: "wrapped key" })?;
+                .ok_or(CryptoError::Malformed {
+                    what: "wrapped key",
+                })?;
         }
         let decode = |text: &str| {
-            B64.decode(text)
-                .map_err(|_| CryptoError::Malformed { what: "wrapped key" })
+            B64.decode(text).map_err(|_| CryptoError::Malformed {
+                what: "wrapped key",
+            })
         };
         Ok(WrappedKey {
             params: KdfParams {
@@ -209,10 +216,14 @@ impl WrappedKey {
             },
             salt: decode(salt)?
                 .try_into()
-                .map_err(|_| CryptoError::Malformed { what: "wrapped key" })?,
+                .map_err(|_| CryptoError::Malformed {
+                    what: "wrapped key",
+                })?,
             nonce: decode(nonce)?
                 .try_into()
-                .map_err(|_| CryptoError::Malformed { what: "wrapped key" })?,
+                .map_err(|_| CryptoError::Malformed {
+                    what: "wrapped key",
+                })?,
             ciphertext: decode(ciphertext)?,
         })
     }
@@ -225,19 +236,25 @@ mod tests {
     #[test]
     fn wrap_round_trip_and_wrong_passphrase() {
         let key = SecretKey::generate().unwrap();
-        let wrapped = WrappedKey::wrap(&key, b"correct horse battery", "user-1", KdfParams::FLOOR)
-            .unwrap();
+        let wrapped =
+            WrappedKey::wrap(&key, b"correct horse battery", "user-1", KdfParams::FLOOR).unwrap();
         let text = wrapped.encode();
         assert!(text.starts_with("rk1$m=65536,t=3,p=4$"));
         let decoded = WrappedKey::decode(&text).unwrap();
-        let unwrapped = decoded.unwrap_key(b"correct horse battery", "user-1").unwrap();
+        let unwrapped = decoded
+            .unwrap_key(b"correct horse battery", "user-1")
+            .unwrap();
         assert_eq!(unwrapped.bytes(), key.bytes());
         assert_eq!(
-            decoded.unwrap_key(b"correct horse batterx", "user-1").unwrap_err(),
+            decoded
+                .unwrap_key(b"correct horse batterx", "user-1")
+                .unwrap_err(),
             CryptoError::WrongPassphrase
         );
         assert_eq!(
-            decoded.unwrap_key(b"correct horse battery", "user-2").unwrap_err(),
+            decoded
+                .unwrap_key(b"correct horse battery", "user-2")
+                .unwrap_err(),
             CryptoError::WrongPassphrase,
             "a wrapped key moved to another user does not open"
         );
@@ -246,12 +263,18 @@ mod tests {
     #[test]
     fn weak_parameters_are_refused_both_ways() {
         let key = SecretKey::generate().unwrap();
-        let weak = KdfParams { m_kib: 19 * 1024, t: 2, p: 1 };
+        let weak = KdfParams {
+            m_kib: 19 * 1024,
+            t: 2,
+            p: 1,
+        };
         assert!(matches!(
             WrappedKey::wrap(&key, b"x", "u", weak),
             Err(CryptoError::WeakParameters { .. })
         ));
-        let text = WrappedKey::wrap(&key, b"x", "u", KdfParams::FLOOR).unwrap().encode();
+        let text = WrappedKey::wrap(&key, b"x", "u", KdfParams::FLOOR)
+            .unwrap()
+            .encode();
         let lowered = text.replacen("m=65536", "m=1024", 1);
         assert!(matches!(
             WrappedKey::decode(&lowered).unwrap().unwrap_key(b"x", "u"),
@@ -261,13 +284,22 @@ mod tests {
 
     #[test]
     fn malformed_wrapped_keys_are_errors_not_panics() {
-        for text in ["", "rk1", "rk2$m=1,t=1,p=1$a$b$c", "rk1$m=x,t=3,p=4$AA$AA$AA", "rk1$m=65536,t=3,p=4$AA$AA$AA"] {
+        for text in [
+            "",
+            "rk1",
+            "rk2$m=1,t=1,p=1$a$b$c",
+            "rk1$m=x,t=3,p=4$AA$AA$AA",
+            "rk1$m=65536,t=3,p=4$AA$AA$AA",
+        ] {
             assert!(WrappedKey::decode(text).is_err(), "{text}");
         }
     }
 
     #[test]
     fn debug_is_redacted() {
-        assert_eq!(format!("{:?}", SecretKey::from_bytes([7; 32])), "SecretKey(redacted)");
+        assert_eq!(
+            format!("{:?}", SecretKey::from_bytes([7; 32])),
+            "SecretKey(redacted)"
+        );
     }
 }

@@ -9,7 +9,10 @@
 //!
 //! No `unwrap`, `expect` or `panic` outside tests: every failure is a [`CryptoError`].
 
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod chain;
 mod keys;
@@ -24,7 +27,9 @@ pub enum CryptoError {
     /// The passphrase (or token) did not unwrap the key. Deliberately says nothing more.
     #[error("wrong user name or passphrase")]
     WrongPassphrase,
-    #[error("key derivation parameters below the floor (m={m_kib} KiB, t={t}, p={p}; floor m=65536 KiB, t=3, p=4)")]
+    #[error(
+        "key derivation parameters below the floor (m={m_kib} KiB, t={t}, p={p}; floor m=65536 KiB, t=3, p=4)"
+    )]
     WeakParameters { m_kib: u32, t: u32, p: u32 },
     #[error("malformed {what}")]
     Malformed { what: &'static str },

@@ -202,9 +202,18 @@ mod tests {
         let sealer = sealer();
         let sealed = sealer.seal("Synthetic Name", CONTEXT).unwrap();
         for moved in [
-            FieldContext { record: "p2", ..CONTEXT },
-            FieldContext { field: "notes", ..CONTEXT },
-            FieldContext { table: "locations", ..CONTEXT },
+            FieldContext {
+                record: "p2",
+                ..CONTEXT
+            },
+            FieldContext {
+                field: "notes",
+                ..CONTEXT
+            },
+            FieldContext {
+                table: "locations",
+                ..CONTEXT
+            },
         ] {
             let error = sealer.open(&sealed, moved).unwrap_err();
             assert!(matches!(error, CryptoError::Tampered { .. }));

@@ -1,0 +1,81 @@
+//! A logged-in user: the user record and the keys unwrapped with the passphrase.
+
+use crate::access::{Action, allowed};
+use crate::error::{AppError, AppResult};
+use refuge_core::{LocationId, Role, User};
+use refuge_crypto::{Sealer, SecretKey};
+
+/// Holds the unwrapped data key for as long as it lives; dropping it zeroes the key.
+pub struct Session {
+    user: User,
+    data_key: SecretKey,
+    sealer: Sealer,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("user", &self.user.name)
+            .field("role", &self.user.role)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    pub(crate) fn new(user: User, data_key: SecretKey) -> AppResult<Self> {
+        let sealer = Sealer::new(&data_key)?;
+        Ok(Session {
+            user,
+            data_key,
+            sealer,
+        })
+    }
+
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    pub fn role(&self) -> Role {
+        self.user.role
+    }
+
+    pub(crate) fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    pub(crate) fn data_key(&self) -> &SecretKey {
+        &self.data_key
+    }
+
+    /// Refuses an action this user's role may not take.
+    pub fn require(&self, action: Action) -> AppResult<()> {
+        if allowed(self.user.role, action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden {
+                role: self.user.role.as_str().to_string(),
+                action: action.to_string(),
+            })
+        }
+    }
+
+    /// Whether people at `location` are inside this user's compartments.
+    pub fn sees_location(&self, location: LocationId) -> bool {
+        self.user.role != Role::Caseworker || self.user.locations.contains(&location)
+    }
+
+    /// The locations this user is limited to, or None for all.
+    pub fn compartments(&self) -> Option<Vec<LocationId>> {
+        (self.user.role == Role::Caseworker).then(|| self.user.locations.iter().copied().collect())
+    }
+
+    pub(crate) fn require_location(&self, location: LocationId, code: &str) -> AppResult<()> {
+        if self.sees_location(location) {
+            Ok(())
+        } else {
+            Err(AppError::OutsideCompartment {
+                code: code.to_string(),
+            })
+        }
+    }
+}

@@ -1,0 +1,391 @@
+//! Installation, login, users and locations.
+
+use crate::*;
+use refuge_core::*;
+use refuge_crypto::{KdfParams, SecretKey, WrappedKey};
+use refuge_store::{Commit, SideWrite};
+use std::collections::BTreeSet;
+
+const META_DECOY_KEY: &str = "decoy_wrapped_key";
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// A user to add.
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    pub location_codes: &'a [String],
+    pub passphrase: &'a str,
+}
+
+fn credential_of(user: UserId) -> String {
+    format!("user:{user}")
+}
+
+fn check_passphrase(passphrase: &str) -> AppResult<()> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(AppError::invalid(
+            "passphrase",
+            format!("must be at least {MIN_PASSPHRASE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_user_name(name: &str) -> AppResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "user name",
+            "use 1 to 64 letters, digits, '.', '_' or '-'",
+        ))
+    }
+}
+
+/// A location as listed, with its occupancy.
+pub struct LocationView {
+    pub location: Location,
+    pub present: u64,
+    pub name: Option<Revealed>,
+    pub address: Option<Revealed>,
+}
+
+impl<S: Store> App<S> {
+    /// Sets up a new organisation in an empty store: the data key, the first admin and the
+    /// settings. Returns the admin's session.
+    pub async fn init(
+        &self,
+        admin_name: &str,
+        passphrase: &str,
+        expected_people: u64,
+    ) -> AppResult<Session> {
+        check_user_name(admin_name)?;
+        check_passphrase(passphrase)?;
+        let data_key = SecretKey::generate()?;
+        let admin = User {
+            id: UserId(self.new_uuid()?),
+            name: admin_name.to_string(),
+            role: Role::Admin,
+            locations: BTreeSet::new(),
+            active: true,
+            version: 0,
+        };
+        let wrapped = WrappedKey::wrap(
+            &data_key,
+            passphrase.as_bytes(),
+            &credential_of(admin.id),
+            KdfParams::FLOOR,
+        )?;
+        let decoy = WrappedKey::decoy(KdfParams::FLOOR)?;
+        let session = Session::new(admin.clone(), data_key)?;
+        let commit = Commit {
+            events: vec![self.new_event(
+                &session,
+                EventBody::UserAdded {
+                    user: admin.clone(),
+                },
+            )?],
+            side_writes: vec![
+                SideWrite::KeyWrap {
+                    credential: credential_of(admin.id),
+                    user: admin.id,
+                    wrapped: wrapped.encode(),
+                },
+                SideWrite::Meta {
+                    key: META_DECOY_KEY.into(),
+                    value: decoy.encode(),
+                },
+                SideWrite::Meta {
+                    key: META_NAME_INDEX_BITS.into(),
+                    value: name_index_bits_for(expected_people).to_string(),
+                },
+                SideWrite::Meta {
+                    key: META_TARGET_WAIT_DAYS.into(),
+                    value: DEFAULT_TARGET_WAIT_DAYS.to_string(),
+                },
+                SideWrite::Meta {
+                    key: META_DEFAULT_USER.into(),
+                    value: admin_name.to_string(),
+                },
+            ],
+            access: vec![self.access_entry(admin_name, "init", "organisation", "created")],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        Ok(session)
+    }
+
+    /// Logs in: unwraps the data key with the passphrase. An unknown or inactive user costs
+    /// the same key derivation as a known one and fails with the same message.
+    pub async fn login(&self, name: &str, passphrase: &str) -> AppResult<Session> {
+        let user = self
+            .store
+            .user_by_name(name)
+            .await?
+            .filter(|user| user.active);
+        let wrap = match &user {
+            Some(user) => self.store.key_wrap(&credential_of(user.id)).await?,
+            None => None,
+        };
+        let result = match (&user, wrap) {
+            (Some(user), Some((_, text))) => WrappedKey::decode(&text)?
+                .unwrap_key(passphrase.as_bytes(), &credential_of(user.id)),
+            _ => {
+                let decoy = self.store.meta(META_DECOY_KEY).await?.unwrap_or_default();
+                match WrappedKey::decode(&decoy) {
+                    Ok(decoy) => decoy.unwrap_key(passphrase.as_bytes(), "decoy"),
+                    Err(error) => Err(error),
+                }
+                .and(Err(refuge_crypto::CryptoError::WrongPassphrase))
+            }
+        };
+        match (user, result) {
+            (Some(user), Ok(data_key)) => {
+                self.store
+                    .log_access(
+                        vec![self.access_entry(name, "login", &user.name, "")],
+                        HASHER,
+                    )
+                    .await?;
+                Session::new(user, data_key)
+            }
+            _ => {
+                self.store
+                    .log_access(
+                        vec![self.access_entry(name, "login_failed", name, "")],
+                        HASHER,
+                    )
+                    .await?;
+                Err(AppError::BadLogin)
+            }
+        }
+    }
+
+    pub(crate) async fn location_by_code(&self, code: &str) -> AppResult<Location> {
+        self.store
+            .location_by_code(&code.trim().to_ascii_uppercase())
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "location",
+                code: code.to_string(),
+            })
+    }
+
+    pub async fn add_user(&self, session: &Session, new: NewUser<'_>) -> AppResult<User> {
+        session.require(Action::ManageUsers)?;
+        check_user_name(new.name)?;
+        check_passphrase(new.passphrase)?;
+        if self.store.user_by_name(new.name).await?.is_some() {
+            return Err(AppError::invalid(
+                "user name",
+                format!("{} is taken", new.name),
+            ));
+        }
+        let mut locations = BTreeSet::new();
+        for code in new.location_codes {
+            locations.insert(self.location_by_code(code).await?.id);
+        }
+        if new.role == Role::Caseworker && locations.is_empty() {
+            return Err(AppError::invalid(
+                "location",
+                "a caseworker needs at least one location compartment (--location CODE)",
+            ));
+        }
+        let user = User {
+            id: UserId(self.new_uuid()?),
+            name: new.name.to_string(),
+            role: new.role,
+            locations,
+            active: true,
+            version: 0,
+        };
+        let wrapped = WrappedKey::wrap(
+            session.data_key(),
+            new.passphrase.as_bytes(),
+            &credential_of(user.id),
+            KdfParams::FLOOR,
+        )?;
+        let commit = Commit {
+            events: vec![self.new_event(session, EventBody::UserAdded { user: user.clone() })?],
+            side_writes: vec![SideWrite::KeyWrap {
+                credential: credential_of(user.id),
+                user: user.id,
+                wrapped: wrapped.encode(),
+            }],
+            access: vec![self.access_entry(
+                &session.user().name,
+                "user_added",
+                &user.name,
+                user.role.as_str(),
+            )],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        Ok(user)
+    }
+
+    /// Sets a new passphrase for a user: re-wraps the data key under it.
+    pub async fn reset_passphrase(
+        &self,
+        session: &Session,
+        name: &str,
+        passphrase: &str,
+    ) -> AppResult<()> {
+        if session.user().name != name {
+            session.require(Action::ManageUsers)?;
+        }
+        check_passphrase(passphrase)?;
+        let user = self
+            .store
+            .user_by_name(name)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "user",
+                code: name.to_string(),
+            })?;
+        let wrapped = WrappedKey::wrap(
+            session.data_key(),
+            passphrase.as_bytes(),
+            &credential_of(user.id),
+            KdfParams::FLOOR,
+        )?;
+        let commit = Commit {
+            side_writes: vec![SideWrite::KeyWrap {
+                credential: credential_of(user.id),
+                user: user.id,
+                wrapped: wrapped.encode(),
+            }],
+            access: vec![self.access_entry(
+                &session.user().name,
+                "passphrase_reset",
+                &user.name,
+                "",
+            )],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        Ok(())
+    }
+
+    pub async fn users(&self, session: &Session) -> AppResult<Vec<User>> {
+        session.require(Action::ViewUsers)?;
+        Ok(self.store.users().await?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_location(
+        &self,
+        session: &Session,
+        code: &str,
+        kind: LocationKind,
+        country: &str,
+        capacity: u32,
+        name: Option<&str>,
+        address: Option<&str>,
+    ) -> AppResult<Location> {
+        session.require(Action::ManageLocations)?;
+        let code = code.trim().to_ascii_uppercase();
+        if code.is_empty()
+            || code.len() > 32
+            || !code
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Err(AppError::invalid(
+                "code",
+                "use 1 to 32 letters, digits, '-' or '_' (a code, never a real place name)",
+            ));
+        }
+        if CodeKind::of_code(&code).is_some() {
+            return Err(AppError::invalid(
+                "code",
+                format!("{code} looks like a person, household, incident or batch code"),
+            ));
+        }
+        let country = country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(AppError::invalid(
+                "country",
+                "use an ISO 3166-1 alpha-2 code such as TH or KR",
+            ));
+        }
+        if self.store.location_by_code(&code).await?.is_some() {
+            return Err(AppError::invalid(
+                "code",
+                format!("location {code} exists already"),
+            ));
+        }
+        let id = LocationId(self.new_uuid()?);
+        let id_text = id.to_string();
+        let sealer = session.sealer();
+        let location = Location {
+            id,
+            code: code.clone(),
+            kind,
+            country,
+            capacity,
+            name: name
+                .map(|text| seal(sealer, text, location_context(&id_text, "name")))
+                .transpose()?,
+            address: address
+                .map(|text| seal(sealer, text, location_context(&id_text, "address")))
+                .transpose()?,
+            version: 0,
+        };
+        let commit = Commit {
+            events: vec![self.new_event(
+                session,
+                EventBody::LocationAdded {
+                    location: location.clone(),
+                },
+            )?],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        Ok(location)
+    }
+
+    /// Locations with occupancy; their protected names only with `reveal` (logged).
+    pub async fn locations(&self, session: &Session, reveal: bool) -> AppResult<Vec<LocationView>> {
+        session.require(Action::ViewLocations)?;
+        if reveal {
+            session.require(Action::RevealIdentity)?;
+        }
+        let occupancy: std::collections::BTreeMap<_, _> =
+            self.store.occupancy().await?.into_iter().collect();
+        let mut views = Vec::new();
+        for location in self.store.locations().await? {
+            let id_text = location.id.to_string();
+            let open = |sealed: &Option<Sealed>, field| -> AppResult<Option<Revealed>> {
+                match sealed {
+                    Some(sealed) if reveal => Ok(Some(
+                        session
+                            .sealer()
+                            .open(&sealed.0, location_context(&id_text, field))?,
+                    )),
+                    _ => Ok(None),
+                }
+            };
+            views.push(LocationView {
+                present: occupancy.get(&location.id).copied().unwrap_or_default(),
+                name: open(&location.name, "name")?,
+                address: open(&location.address, "address")?,
+                location,
+            });
+        }
+        if reveal {
+            self.store
+                .log_access(
+                    vec![self.access_entry(&session.user().name, "reveal", "locations", "names")],
+                    HASHER,
+                )
+                .await?;
+        }
+        Ok(views)
+    }
+}

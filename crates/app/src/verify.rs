@@ -1,0 +1,192 @@
+//! `refuge verify`: hash chains, and a replay of the whole log against the stored tables.
+
+use crate::*;
+use refuge_core::event::GENESIS_HASH;
+use refuge_store::EventCursor;
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    pub events: u64,
+    pub nodes: usize,
+    pub access_entries: u64,
+    pub people: usize,
+    /// Everything found wrong, each naming the event or row; empty when all is well.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Compares replayed and stored records of one table, naming the first rows that differ.
+fn compare<K: Ord + std::fmt::Display, V: PartialEq>(
+    table: &str,
+    replayed: &std::collections::BTreeMap<K, V>,
+    stored: &std::collections::BTreeMap<K, V>,
+    code: impl Fn(&V) -> String,
+    problems: &mut Vec<String>,
+) {
+    const MAX_REPORTED: usize = 20;
+    let mut found = 0;
+    for (id, record) in stored {
+        match replayed.get(id) {
+            Some(expected) if expected == record => {}
+            Some(_) => {
+                found += 1;
+                if found <= MAX_REPORTED {
+                    problems.push(format!(
+                        "{table} row {} differs from the replayed log",
+                        code(record)
+                    ));
+                }
+            }
+            None => {
+                found += 1;
+                if found <= MAX_REPORTED {
+                    problems.push(format!(
+                        "{table} row {} has no event in the log",
+                        code(record)
+                    ));
+                }
+            }
+        }
+    }
+    for (id, record) in replayed {
+        if !stored.contains_key(id) {
+            found += 1;
+            if found <= MAX_REPORTED {
+                problems.push(format!(
+                    "{table} row {} is in the log but missing from the table",
+                    code(record)
+                ));
+            }
+        }
+    }
+    if found > MAX_REPORTED {
+        problems.push(format!(
+            "{table}: {} more rows differ",
+            found - MAX_REPORTED
+        ));
+    }
+}
+
+impl<S: Store> App<S> {
+    pub async fn verify(&self, session: &Session) -> AppResult<VerifyReport> {
+        session.require(Action::Verify)?;
+        let mut report = VerifyReport::default();
+        let mut heads: HashMap<NodeId, (i64, String)> = HashMap::new();
+        let mut replayed = State::default();
+        let mut cursor: Option<EventCursor> = None;
+        loop {
+            let page = match self.store.events_page(cursor, 10_000).await {
+                Ok(page) => page,
+                Err(refuge_store::StoreError::Corrupt(what)) => {
+                    report.problems.push(what);
+                    return Ok(report);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let Some(last) = page.last() else { break };
+            cursor = Some(EventCursor::of(last));
+            for event in page {
+                report.events += 1;
+                let name = format!("event {}/{} ({})", event.node, event.seq, event.body.kind());
+                let (last_seq, last_hash) = heads
+                    .entry(event.node)
+                    .or_insert((0, GENESIS_HASH.to_string()));
+                if event.seq != *last_seq + 1 {
+                    report.problems.push(format!(
+                        "{name}: expected sequence number {}",
+                        *last_seq + 1
+                    ));
+                }
+                if event.prev_hash != *last_hash {
+                    report.problems.push(format!(
+                        "{name}: does not link to the previous event's hash"
+                    ));
+                }
+                if refuge_crypto::chain_hash(&event.prev_hash, &event.canonical_bytes())
+                    != event.hash
+                {
+                    report
+                        .problems
+                        .push(format!("{name}: hash does not match its contents"));
+                }
+                *last_seq = event.seq;
+                *last_hash = event.hash.clone();
+                if let Err(error) = replayed.apply(&event.body) {
+                    report
+                        .problems
+                        .push(format!("{name}: does not apply on replay: {error}"));
+                }
+            }
+        }
+        report.nodes = heads.len();
+        let stored = self.store.load_state().await?;
+        report.people = stored.people.len();
+        compare(
+            "users",
+            &replayed.users,
+            &stored.users,
+            |r| r.name.clone(),
+            &mut report.problems,
+        );
+        compare(
+            "locations",
+            &replayed.locations,
+            &stored.locations,
+            |r| r.code.clone(),
+            &mut report.problems,
+        );
+        compare(
+            "households",
+            &replayed.households,
+            &stored.households,
+            |r| r.code.clone(),
+            &mut report.problems,
+        );
+        compare(
+            "people",
+            &replayed.people,
+            &stored.people,
+            |r| r.code.clone(),
+            &mut report.problems,
+        );
+        compare(
+            "incidents",
+            &replayed.incidents,
+            &stored.incidents,
+            |r| r.code.clone(),
+            &mut report.problems,
+        );
+
+        let mut prev = GENESIS_HASH.to_string();
+        for entry in self.store.access_log(None).await? {
+            report.access_entries += 1;
+            if entry.prev_hash != prev
+                || refuge_crypto::chain_hash(&entry.prev_hash, &entry.canonical_bytes())
+                    != entry.hash
+            {
+                report
+                    .problems
+                    .push(format!("access log entry {}: hash chain broken", entry.seq));
+            }
+            prev = entry.hash;
+        }
+        self.store
+            .log_access(
+                vec![self.access_entry(
+                    &session.user().name,
+                    "verify",
+                    "database",
+                    if report.ok() { "ok" } else { "problems found" },
+                )],
+                HASHER,
+            )
+            .await?;
+        Ok(report)
+    }
+}

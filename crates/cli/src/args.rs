@@ -1,0 +1,428 @@
+//! Command-line arguments.
+
+use anyhow::{Result, bail};
+use clap::{Args, Parser, Subcommand};
+use refuge_core::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::str::FromStr;
+use time::Date;
+
+#[derive(Parser)]
+#[command(
+    name = "refuge",
+    version,
+    about = "Secure case management and transfer logistics for refugee shelters",
+    long_about = "Secure case management and transfer logistics for refugee shelters.\n\n\
+        Identities are sealed before they reach the disk. Every command acts as a user and \
+        unlocks the organisation's key with that user's passphrase (terminal prompt, \
+        --passphrase-file or REFUGE_PASSPHRASE)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args)]
+pub struct Global {
+    /// The database: a file path or sqlite:PATH.
+    #[arg(long, global = true, env = "REFUGE_DB", default_value = "refuge.db")]
+    pub db: String,
+    /// The user to act as (default: the admin created by init).
+    #[arg(long, global = true, env = "REFUGE_USER")]
+    pub user: Option<String>,
+    /// Read the passphrase from this file (first line) instead of the terminal.
+    #[arg(long, global = true, env = "REFUGE_PASSPHRASE_FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Read a new user's passphrase from this file (user add, user passwd).
+    #[arg(long, global = true)]
+    pub new_passphrase_file: Option<PathBuf>,
+}
+
+pub fn parse_date(text: &str) -> Result<Date, String> {
+    Date::parse(
+        text.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| format!("'{text}' is not a date (YYYY-MM-DD)"))
+}
+
+/// yes/no.
+#[derive(Clone, Copy, Debug)]
+pub struct YesNo(pub bool);
+
+impl FromStr for YesNo {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.to_ascii_lowercase().as_str() {
+            "yes" | "true" | "y" | "1" => Ok(YesNo(true)),
+            "no" | "false" | "n" | "0" => Ok(YesNo(false)),
+            _ => Err(format!("'{text}' is not yes or no")),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a new organisation database with its data key and first admin user.
+    Init {
+        /// Name of the first admin user.
+        #[arg(long, default_value = "admin")]
+        admin: String,
+        /// Roughly how many people the organisation will register; sizes the blind indexes.
+        #[arg(long, default_value_t = 10_000)]
+        expected_people: u64,
+    },
+    /// Create a synthetic demo organisation (a new database) for trying refuge out.
+    Demo {
+        /// How many people to invent.
+        #[arg(long, default_value_t = 3_000)]
+        people: usize,
+        /// Random seed: the same seed gives the same organisation.
+        #[arg(long, default_value_t = 2004)]
+        seed: u64,
+        /// Days of history before today.
+        #[arg(long, default_value_t = 548)]
+        history_days: i64,
+    },
+    /// Users and their roles.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Safe houses, shelters, detention centres, reception centres.
+    #[command(subcommand)]
+    Location(LocationCommand),
+    /// Households: the units that travel together.
+    #[command(subcommand)]
+    Household(HouseholdCommand),
+    /// Register, show and list people.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Move a person, or a whole household (H-…), to a location.
+    Move {
+        /// A person (P-…) or household (H-…) code.
+        code: String,
+        /// The location code to move to.
+        #[arg(long)]
+        to: String,
+        /// The new stage (default: unchanged).
+        #[arg(long)]
+        stage: Option<Stage>,
+        /// The date of the move (default: today).
+        #[arg(long, value_parser = parse_date)]
+        at: Option<Date>,
+        /// Move even if the location is full (recorded in the event).
+        #[arg(long)]
+        over_capacity: bool,
+    },
+    /// Set (+flag) or clear (-flag) vulnerability flags, e.g. `refuge flag P-7KQ2M +self_harm_risk`.
+    Flag {
+        code: String,
+        #[arg(required = true, allow_hyphen_values = true)]
+        changes: Vec<String>,
+    },
+    /// Put a person or household on hold (not eligible for transfer), or release it.
+    Hold {
+        code: String,
+        /// medical, legal, security, family, documents or other.
+        #[arg(long)]
+        reason: Option<HoldReason>,
+        #[arg(long)]
+        release: bool,
+    },
+    /// Record transfer readiness of a person or household.
+    Ready {
+        code: String,
+        /// Travel documents ready (yes/no).
+        #[arg(long)]
+        documents: Option<YesNo>,
+        /// Screening done (yes/no).
+        #[arg(long)]
+        screening: Option<YesNo>,
+    },
+    /// Incidents: conflicts, self-harm, medical, raids, arrests, …
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+    /// Capacity, occupancy and waiting times at every shelter and detention location.
+    Backlog {
+        #[arg(long)]
+        json: bool,
+        /// The target wait in days (default: the organisation's setting, 60).
+        #[arg(long)]
+        target_wait: Option<i64>,
+    },
+    /// Import records from a file.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Export records.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// The event history, of everything or of one person.
+    Log {
+        #[arg(long)]
+        person: Option<String>,
+    },
+    /// The access log: logins, failed logins, reveals, exports (admin, auditor).
+    AccessLog {
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Check every hash chain and replay the event log against the stored tables.
+    Verify,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Their passphrase comes from --new-passphrase-file, REFUGE_NEW_PASSPHRASE,
+    /// the terminal, or is generated and shown once.
+    Add {
+        name: String,
+        /// admin, coordinator, caseworker, analyst or auditor.
+        #[arg(long)]
+        role: Role,
+        /// Location compartments (caseworkers see people at these only).
+        #[arg(long)]
+        location: Vec<String>,
+    },
+    List,
+    /// Set a new passphrase for a user (re-wraps the data key).
+    Passwd {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LocationCommand {
+    Add {
+        /// A short code such as SHL-BKK-1 (never a real place name: codes are not sealed).
+        code: String,
+        /// safe_house, shelter, detention, reception or other.
+        #[arg(long)]
+        kind: LocationKind,
+        /// ISO 3166-1 alpha-2 country code, e.g. TH.
+        #[arg(long)]
+        country: String,
+        /// Beds.
+        #[arg(long)]
+        capacity: u32,
+        /// The real name (sealed).
+        #[arg(long)]
+        name: Option<String>,
+        /// The address (sealed).
+        #[arg(long)]
+        address: Option<String>,
+    },
+    List {
+        /// Show the sealed names and addresses (logged).
+        #[arg(long)]
+        reveal: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum HouseholdCommand {
+    /// Create an empty household; add people to it with `person add --household CODE`.
+    Add {
+        /// Members may travel on different transfers.
+        #[arg(long)]
+        split_allowed: bool,
+    },
+    /// The members of a household.
+    Show {
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct PersonAdd {
+    /// Location code where the person is now.
+    #[arg(long)]
+    pub location: String,
+    /// Household code to join (default: a new household).
+    #[arg(long)]
+    pub household: Option<String>,
+    /// For a new household: members may travel separately.
+    #[arg(long)]
+    pub split_allowed: bool,
+    /// hiding, transit, sheltered (default) or detained.
+    #[arg(long)]
+    pub stage: Option<Stage>,
+    /// Arrival at the current location (default: today).
+    #[arg(long, value_parser = parse_date)]
+    pub since: Option<Date>,
+    /// Entry into the network's care (default: since).
+    #[arg(long, value_parser = parse_date)]
+    pub entered: Option<Date>,
+    /// female, male, other or unknown.
+    #[arg(long)]
+    pub sex: Option<Sex>,
+    #[arg(long)]
+    pub birth_year: Option<i32>,
+    /// A vulnerability flag (repeatable).
+    #[arg(long)]
+    pub flag: Vec<Flag>,
+    /// Protected fields, one `field=value` per line (name, name_romanized, aliases,
+    /// date_of_birth, origin, relatives, contact, notes). Keeps identities out of the shell
+    /// history; the file is read, not kept.
+    #[arg(long)]
+    pub identity_file: Option<PathBuf>,
+    /// Name (sealed). Prefer --identity-file: command lines can be seen by other users.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub name_romanized: Option<String>,
+    #[arg(long, value_parser = parse_date)]
+    pub date_of_birth: Option<Date>,
+    #[arg(long)]
+    pub origin: Option<String>,
+    #[arg(long)]
+    pub contact: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+impl PersonAdd {
+    /// The protected fields from the flags and the identity file.
+    pub fn identity(&self) -> Result<BTreeMap<PersonField, String>> {
+        let mut identity = BTreeMap::new();
+        if let Some(path) = &self.identity_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))?;
+            for (index, line) in text.lines().enumerate() {
+                if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                    continue;
+                }
+                let Some((field, value)) = line.split_once('=') else {
+                    bail!(
+                        "{} line {}: expected field=value",
+                        path.display(),
+                        index + 1
+                    );
+                };
+                let field: PersonField = field.trim().parse().map_err(|error| {
+                    anyhow::anyhow!("{} line {}: {error}", path.display(), index + 1)
+                })?;
+                identity.insert(field, value.trim().to_string());
+            }
+        }
+        let given = [
+            (PersonField::Name, self.name.clone()),
+            (PersonField::NameRomanized, self.name_romanized.clone()),
+            (
+                PersonField::DateOfBirth,
+                self.date_of_birth.map(|date| date.to_string()),
+            ),
+            (PersonField::Origin, self.origin.clone()),
+            (PersonField::Contact, self.contact.clone()),
+            (PersonField::Notes, self.notes.clone()),
+        ];
+        for (field, value) in given {
+            if let Some(value) = value {
+                identity.insert(field, value);
+            }
+        }
+        Ok(identity)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum PersonCommand {
+    /// Register a person.
+    Add(Box<PersonAdd>),
+    /// One person; identity only with --reveal (logged).
+    Show {
+        code: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// People, filtered; operational fields only.
+    List {
+        #[arg(long)]
+        stage: Option<Stage>,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        flag: Option<Flag>,
+        #[arg(long)]
+        household: Option<String>,
+        /// Only people waiting at their location for more than this many days.
+        #[arg(long)]
+        waiting_over: Option<i64>,
+        /// Exact name (through the blind index).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IncidentCommand {
+    Add {
+        #[arg(long)]
+        location: String,
+        /// conflict, self_harm, medical, raid, arrest, abuse, theft or other.
+        #[arg(long)]
+        kind: IncidentKind,
+        /// 1 (minor) to 4 (critical).
+        #[arg(long)]
+        severity: u8,
+        /// People involved, by code, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        people: Vec<String>,
+        /// What happened (sealed).
+        #[arg(long)]
+        note: Option<String>,
+        /// When (default: today).
+        #[arg(long, value_parser = parse_date)]
+        date: Option<Date>,
+    },
+    List {
+        /// Open incidents only.
+        #[arg(long)]
+        open: bool,
+        /// Show the sealed narratives (logged).
+        #[arg(long)]
+        reveal: bool,
+    },
+    Close {
+        code: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Import people from CSV (see docs/import.md for the columns). All or nothing.
+    People {
+        file: PathBuf,
+        /// Import rows that look like people already registered.
+        #[arg(long)]
+        allow_duplicates: bool,
+        /// Import even where a location goes over capacity.
+        #[arg(long)]
+        over_capacity: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Export people as CSV (codes and operational fields; identities with --reveal).
+    People {
+        /// CSV output (the only format).
+        #[arg(long)]
+        csv: bool,
+        /// Include identities (logged; the output is plaintext: keep it off shared disks).
+        #[arg(long)]
+        reveal: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}

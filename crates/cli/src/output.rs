@@ -1,0 +1,274 @@
+//! Tables and JSON for the terminal.
+
+use indicatif::{ProgressBar, ProgressStyle};
+use refuge_app::*;
+use refuge_core::*;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use time::OffsetDateTime;
+
+pub fn flags(flags: &BTreeSet<Flag>) -> String {
+    if flags.is_empty() {
+        "-".to_string()
+    } else {
+        flags
+            .iter()
+            .map(|flag| flag.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+pub fn timestamp(at: OffsetDateTime) -> String {
+    format!(
+        "{} {:02}:{:02}:{:02}Z",
+        at.date(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+fn days(value: Option<i64>) -> String {
+    value.map_or("-".to_string(), |days| days.to_string())
+}
+
+pub fn backlog(lines: &[BacklogLine]) {
+    println!(
+        "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6}  INCIDENTS s1/s2/s3/s4",
+        "LOCATION", "KIND", "CC", "BEDS", "HERE", "OCC%", "WAITING", "MEDIAN", "P90", "MAX", "OVER"
+    );
+    for line in lines {
+        println!(
+            "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6}  {}/{}/{}/{}",
+            line.location,
+            line.kind.as_str(),
+            line.country,
+            line.capacity,
+            line.present,
+            line.occupancy_percent
+                .map_or("-".to_string(), |percent| format!("{percent:.0}")),
+            line.waits.waiting,
+            days(line.waits.median_days),
+            days(line.waits.p90_days),
+            days(line.waits.max_days),
+            line.waits.over_target,
+            line.open_incidents[0],
+            line.open_incidents[1],
+            line.open_incidents[2],
+            line.open_incidents[3],
+        );
+    }
+    if let Some(first) = lines.first() {
+        println!(
+            "Waiting days are days at the current location; OVER counts people waiting more than {} days.",
+            first.target_wait_days
+        );
+    }
+}
+
+pub fn locations(views: &[LocationView]) {
+    println!(
+        "{:<12} {:<10} {:>2} {:>6} {:>6}  NAME",
+        "CODE", "KIND", "CC", "BEDS", "HERE"
+    );
+    for view in views {
+        let location = &view.location;
+        let name = match (&view.name, &location.name) {
+            (Some(name), _) => name.as_str().to_string(),
+            (None, Some(_)) => "(sealed)".to_string(),
+            (None, None) => "-".to_string(),
+        };
+        println!(
+            "{:<12} {:<10} {:>2} {:>6} {:>6}  {name}",
+            location.code,
+            location.kind.as_str(),
+            location.country,
+            location.capacity,
+            view.present
+        );
+    }
+}
+
+pub fn people(views: &[PersonView]) {
+    println!(
+        "{:<8} {:<8} {:<7} {:>4} {:<11} {:<11} {:<10} {:>5}  {:<6} FLAGS",
+        "CODE", "HOUSE", "SEX", "BORN", "STAGE", "LOCATION", "SINCE", "DAYS", "READY"
+    );
+    for view in views {
+        let person = &view.person;
+        let ready = format!(
+            "{}{}{}",
+            if person.documents_ready { "D" } else { "-" },
+            if person.screening_done { "S" } else { "-" },
+            if person.hold.is_some() { "H" } else { "" }
+        );
+        println!(
+            "{:<8} {:<8} {:<7} {:>4} {:<11} {:<11} {:<10} {:>5}  {:<6} {}",
+            person.code,
+            view.household_code,
+            person.sex.as_str(),
+            person
+                .birth_year
+                .map_or("-".to_string(), |year| year.to_string()),
+            person.stage.as_str(),
+            view.location_code,
+            person.since,
+            view.waiting_days,
+            ready,
+            flags(&person.flags)
+        );
+    }
+    println!(
+        "{} people. READY: D documents, S screening, H on hold.",
+        views.len()
+    );
+}
+
+pub fn person_json(view: &PersonView) -> Value {
+    let person = &view.person;
+    let mut value = json!({
+        "code": person.code,
+        "household": view.household_code,
+        "sex": person.sex,
+        "birth_year": person.birth_year,
+        "stage": person.stage,
+        "location": view.location_code,
+        "since": person.since.to_string(),
+        "entered": person.entered.to_string(),
+        "waiting_days": view.waiting_days,
+        "flags": person.flags,
+        "documents_ready": person.documents_ready,
+        "screening_done": person.screening_done,
+        "hold": person.hold,
+        "sealed_fields": person.sealed.keys().map(|field| field.as_str()).collect::<Vec<_>>(),
+    });
+    if let (Some(identity), Value::Object(map)) = (&view.identity, &mut value) {
+        let fields: serde_json::Map<String, Value> = identity
+            .iter()
+            .map(|(field, revealed)| {
+                (
+                    field.as_str().to_string(),
+                    Value::String(revealed.as_str().to_string()),
+                )
+            })
+            .collect();
+        map.insert("identity".into(), Value::Object(fields));
+    }
+    value
+}
+
+pub fn people_json(views: &[PersonView]) -> Value {
+    Value::Array(views.iter().map(person_json).collect())
+}
+
+pub fn person(view: &PersonView) {
+    let person = &view.person;
+    println!("Person     {}", person.code);
+    println!("Household  {}", view.household_code);
+    println!("Sex        {}", person.sex);
+    println!(
+        "Born       {}",
+        person
+            .birth_year
+            .map_or("-".to_string(), |year| year.to_string())
+    );
+    println!(
+        "Stage      {} at {} since {} ({} days)",
+        person.stage, view.location_code, person.since, view.waiting_days
+    );
+    println!("Entered    {}", person.entered);
+    println!("Flags      {}", flags(&person.flags));
+    println!(
+        "Documents  {}",
+        if person.documents_ready {
+            "ready"
+        } else {
+            "not ready"
+        }
+    );
+    println!(
+        "Screening  {}",
+        if person.screening_done {
+            "done"
+        } else {
+            "not done"
+        }
+    );
+    println!(
+        "Hold       {}",
+        person
+            .hold
+            .map_or("-".to_string(), |reason| reason.to_string())
+    );
+    match &view.identity {
+        Some(identity) => {
+            for (field, value) in identity {
+                println!("{:<10} {}", field.as_str(), value.as_str());
+            }
+        }
+        None if !person.sealed.is_empty() => {
+            let fields: Vec<&str> = person.sealed.keys().map(|field| field.as_str()).collect();
+            println!("Identity   sealed ({}); use --reveal", fields.join(", "));
+        }
+        None => {}
+    }
+}
+
+pub fn incidents(views: &[IncidentView]) {
+    println!(
+        "{:<8} {:<10} {:<11} {:<10} {:>3} {:<7} PEOPLE",
+        "CODE", "DATE", "LOCATION", "KIND", "SEV", "STATUS"
+    );
+    for view in views {
+        let incident = &view.incident;
+        println!(
+            "{:<8} {:<10} {:<11} {:<10} {:>3} {:<7} {}",
+            incident.code,
+            incident.occurred,
+            view.location_code,
+            incident.kind.as_str(),
+            incident.severity,
+            incident.status.as_str(),
+            view.people_codes.join(",")
+        );
+        if let Some(narrative) = &view.narrative {
+            println!("         {}", narrative.as_str());
+        }
+    }
+}
+
+/// A progress bar on a terminal; nothing otherwise.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            if let Ok(style) =
+                ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({eta})")
+            {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Progress { bar }
+    }
+
+    pub fn update(&mut self, phase: &str, done: u64, total: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(phase.to_string());
+            bar.set_length(total.max(done));
+            bar.set_position(done);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

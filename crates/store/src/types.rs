@@ -1,0 +1,139 @@
+//! Values that cross the store boundary.
+
+use refuge_core::*;
+use time::{Date, OffsetDateTime};
+
+/// A new event before the store has placed it in its node's chain.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub actor: UserId,
+    pub body: EventBody,
+}
+
+/// A precondition checked inside the write transaction.
+#[derive(Clone, Debug)]
+pub enum Guard {
+    /// The location has beds for `arriving` more people (people present count against it).
+    LocationHasRoom { location: LocationId, arriving: u32 },
+    /// The record is still at the version the caller read (optimistic concurrency).
+    Version { record: RecordRef, version: i64 },
+}
+
+/// A side write that commits with the events.
+#[derive(Clone, Debug)]
+pub enum SideWrite {
+    /// Stores (or replaces) the data key wrapped under a credential.
+    KeyWrap {
+        credential: String,
+        user: UserId,
+        wrapped: String,
+    },
+    /// Sets a setting in `meta`.
+    Meta { key: String, value: String },
+}
+
+/// Everything one command writes, committed atomically.
+#[derive(Clone, Debug, Default)]
+pub struct Commit {
+    pub events: Vec<NewEvent>,
+    pub guards: Vec<Guard>,
+    pub side_writes: Vec<SideWrite>,
+    pub access: Vec<NewAccessEntry>,
+    /// Wall clock in milliseconds, for the hybrid logical clock of the new events.
+    pub now_millis: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewAccessEntry {
+    pub at: OffsetDateTime,
+    /// The acting user's name, or the name given at a failed login.
+    pub actor: String,
+    /// `login`, `login_failed`, `reveal`, `export`, `user_added`, …
+    pub action: String,
+    /// The record concerned, by code (never a protected value).
+    pub subject: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessEntry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AccessEntry {
+    /// The bytes the access-log chain covers.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        access_canonical(
+            self.seq,
+            &self.at,
+            &self.actor,
+            &self.action,
+            &self.subject,
+            &self.detail,
+        )
+    }
+}
+
+pub(crate) fn access_canonical(
+    seq: i64,
+    at: &str,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    detail: &str,
+) -> Vec<u8> {
+    canonical_json(&serde_json::json!({
+        "seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "detail": detail,
+    }))
+    .into_bytes()
+}
+
+/// Which people to list. Empty fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct PersonFilter {
+    pub stage: Option<Stage>,
+    pub locations: Option<Vec<LocationId>>,
+    pub flag: Option<Flag>,
+    pub household: Option<HouseholdId>,
+    pub name_index: Option<i64>,
+    /// Only people who arrived at their location on or before this date.
+    pub since_on_or_before: Option<Date>,
+    pub limit: Option<u32>,
+}
+
+/// Backlog figures for one location as read from the store.
+#[derive(Clone, Debug)]
+pub struct BacklogRow {
+    pub location: Location,
+    pub present: u64,
+    /// Arrival dates at this location of the people waiting here (sheltered or detained).
+    pub waiting_since: Vec<Date>,
+    /// Open incidents by severity 1..=4.
+    pub open_incidents: [u64; 4],
+}
+
+/// A position in the event log, in log order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventCursor {
+    pub hlc: i64,
+    pub node: NodeId,
+    pub seq: i64,
+}
+
+impl EventCursor {
+    pub fn of(event: &Event) -> Self {
+        EventCursor {
+            hlc: event.hlc,
+            node: event.node,
+            seq: event.seq,
+        }
+    }
+}

@@ -28,7 +28,7 @@ impl fmt::Display for RowError {
 pub enum AppError {
     #[error("wrong user name or passphrase")]
     BadLogin,
-    #[error("a {role} may not {action}")]
+    #[error("the {role} role may not {action}")]
     Forbidden { role: String, action: String },
     #[error("person {code} is at a location outside your compartments")]
     OutsideCompartment { code: String },

@@ -337,7 +337,7 @@ impl<S: Store> App<S> {
                     identity,
                 });
             }
-            if line % 10_000 == 0 {
+            if line.is_multiple_of(10_000) {
                 progress(ImportProgress {
                     phase: "checking",
                     done: line - 1,
@@ -375,33 +375,8 @@ impl<S: Store> App<S> {
             }
         }
 
-        // Capacity per location, unless the import says it may go over.
-        let mut arriving: BTreeMap<LocationId, u32> = BTreeMap::new();
-        for row in &rows {
-            *arriving.entry(row.location).or_default() += 1;
-        }
-        if !options.over_capacity {
-            let occupancy: HashMap<LocationId, u64> =
-                self.store.occupancy().await?.into_iter().collect();
-            for location in locations.values() {
-                let coming = arriving.get(&location.id).copied().unwrap_or_default();
-                let present = occupancy.get(&location.id).copied().unwrap_or_default();
-                if coming > 0 && present + u64::from(coming) > u64::from(location.capacity) {
-                    errors.push(RowError {
-                        line: 1,
-                        column: "location".into(),
-                        message: format!(
-                            "{} would hold {} people in {} beds ({present} present, {coming} imported); use --over-capacity to import anyway",
-                            location.code,
-                            present + u64::from(coming),
-                            location.capacity
-                        ),
-                    });
-                }
-            }
-        }
         if !errors.is_empty() {
-            errors.sort_by(|a, b| a.line.cmp(&b.line));
+            errors.sort_by_key(|error| error.line);
             return Err(AppError::Import(errors));
         }
 
@@ -457,7 +432,7 @@ impl<S: Store> App<S> {
             };
             self.seal_person(session, &mut person, &row.identity, index_bits)?;
             people.push(person);
-            if done % 10_000 == 0 {
+            if done.is_multiple_of(10_000) {
                 progress(ImportProgress {
                     phase: "sealing",
                     done: done as u64,
@@ -472,19 +447,44 @@ impl<S: Store> App<S> {
         });
 
         let duplicates = self.find_duplicates(session, &rows, &people).await?;
-        if !duplicates.is_empty() && !options.allow_duplicates {
-            return Err(AppError::Import(
-                duplicates
-                    .iter()
-                    .map(|(line, like)| RowError {
-                        line: *line,
-                        column: "name".into(),
+        if !options.allow_duplicates {
+            errors.extend(duplicates.iter().map(|(line, like)| RowError {
+                line: *line,
+                column: "name".into(),
+                message: format!(
+                    "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
+                ),
+            }));
+        }
+        // Capacity per location, unless the import says it may go over.
+        let mut arriving: BTreeMap<LocationId, u32> = BTreeMap::new();
+        for row in &rows {
+            *arriving.entry(row.location).or_default() += 1;
+        }
+        if !options.over_capacity {
+            let occupancy: HashMap<LocationId, u64> =
+                self.store.occupancy().await?.into_iter().collect();
+            for location in locations.values() {
+                let coming = arriving.get(&location.id).copied().unwrap_or_default();
+                let present = occupancy.get(&location.id).copied().unwrap_or_default();
+                if coming > 0 && present + u64::from(coming) > u64::from(location.capacity) {
+                    errors.push(RowError {
+                        line: 1,
+                        column: "location".into(),
                         message: format!(
-                            "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
+                            "{} would hold {} people in {} beds ({present} present, {coming} imported); use --over-capacity to import anyway",
+                            location.code,
+                            present + u64::from(coming),
+                            location.capacity
                         ),
-                    })
-                    .collect(),
-            ));
+                    });
+                }
+            }
+        }
+
+        if !errors.is_empty() {
+            errors.sort_by_key(|error| error.line);
+            return Err(AppError::Import(errors));
         }
 
         for person in &people {

@@ -24,6 +24,7 @@ pub struct NewPerson {
 }
 
 /// A person as shown: operational fields with codes resolved, identity only when revealed.
+#[derive(Debug)]
 pub struct PersonView {
     pub person: Person,
     pub household_code: String,
@@ -40,6 +41,7 @@ pub struct MoveReport {
     pub over_capacity: bool,
 }
 
+#[derive(Debug)]
 pub struct IncidentView {
     pub incident: Incident,
     pub location_code: String,
@@ -48,6 +50,7 @@ pub struct IncidentView {
 }
 
 /// An event as shown in the history: codes and operational facts only.
+#[derive(Debug)]
 pub struct EventView {
     pub node: NodeId,
     pub seq: i64,
@@ -364,8 +367,14 @@ impl<S: Store> App<S> {
         query: &PeopleQuery,
     ) -> AppResult<Vec<PersonView>> {
         session.require(Action::ViewPeople)?;
+        // Waiting times only mean something for people waiting for a transfer.
+        let stages = match (query.stage, query.waiting_longer_than_days) {
+            (Some(stage), _) => vec![stage],
+            (None, Some(_)) => vec![Stage::Sheltered, Stage::Detained],
+            (None, None) => Vec::new(),
+        };
         let mut filter = PersonFilter {
-            stage: query.stage,
+            stages,
             flag: query.flag,
             since_on_or_before: query
                 .waiting_longer_than_days

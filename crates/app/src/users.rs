@@ -48,6 +48,7 @@ fn check_user_name(name: &str) -> AppResult<()> {
 }
 
 /// A location as listed, with its occupancy.
+#[derive(Debug)]
 pub struct LocationView {
     pub location: Location,
     pub present: u64,

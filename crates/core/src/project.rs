@@ -405,11 +405,14 @@ mod tests {
                 // Partial load, as a store does it: only the touched records.
                 let mut partial = State::default();
                 for touched in body.touches() {
-                    if let crate::event::RecordRef::Person(id) = touched {
-                        if let Some(record) = incremental.people.get(&id) { partial.people.insert(id, record.clone()); }
-                    }
-                    if let crate::event::RecordRef::Location(id) = touched {
-                        if let Some(record) = incremental.locations.get(&id) { partial.locations.insert(id, record.clone()); }
+                    match touched {
+                        crate::event::RecordRef::Person(id) => {
+                            if let Some(record) = incremental.people.get(&id) { partial.people.insert(id, record.clone()); }
+                        }
+                        crate::event::RecordRef::Location(id) => {
+                            if let Some(record) = incremental.locations.get(&id) { partial.locations.insert(id, record.clone()); }
+                        }
+                        _ => {}
                     }
                 }
                 let before = incremental.clone();

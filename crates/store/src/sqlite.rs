@@ -762,7 +762,7 @@ impl Store for SqliteStore {
             EVENT_COLUMNS,
             &events,
             false,
-            |args, event| bind_event(args, event),
+            bind_event,
         )
         .await?;
         let users = changed(&before.users, &state.users);
@@ -955,9 +955,14 @@ impl Store for SqliteStore {
         let mut sql = String::from("SELECT * FROM people WHERE 1 = 1");
         let mut arguments = SqliteArguments::default();
         let bind_error = |error: sqlx::error::BoxDynError| StoreError::Database(error.to_string());
-        if let Some(stage) = filter.stage {
-            sql.push_str(" AND stage = ?");
-            arguments.add(stage.as_str()).map_err(bind_error)?;
+        if !filter.stages.is_empty() {
+            sql.push_str(&format!(
+                " AND stage IN ({})",
+                vec!["?"; filter.stages.len()].join(", ")
+            ));
+            for stage in &filter.stages {
+                arguments.add(stage.as_str()).map_err(bind_error)?;
+            }
         }
         if let Some(locations) = &filter.locations {
             if locations.is_empty() {

@@ -99,7 +99,8 @@ pub(crate) fn access_canonical(
 /// Which people to list. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
 pub struct PersonFilter {
-    pub stage: Option<Stage>,
+    /// Any of these stages (empty: any stage).
+    pub stages: Vec<Stage>,
     pub locations: Option<Vec<LocationId>>,
     pub flag: Option<Flag>,
     pub household: Option<HouseholdId>,

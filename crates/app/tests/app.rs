@@ -1,0 +1,841 @@
+//! Use cases against a real SQLite store: authorization, login, tampering, import, capacity.
+
+use refuge_app::*;
+use refuge_core::*;
+use refuge_store::{SqliteStore, Store};
+use sqlx::Connection;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use time::macros::datetime;
+
+const PASSPHRASE: &str = "synthetic passphrase 1";
+const NOW: time::OffsetDateTime = datetime!(2026-11-29 09:00 UTC);
+
+struct Org {
+    app: App<SqliteStore>,
+    admin: Session,
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+    people: BTreeMap<&'static str, String>,
+}
+
+fn identity(name: &str) -> BTreeMap<PersonField, String> {
+    let mut identity = BTreeMap::new();
+    identity.insert(PersonField::Name, name.to_string());
+    identity.insert(PersonField::Origin, format!("Synthetic origin of {name}"));
+    identity
+}
+
+/// An organisation with two shelters, a person in each, and a user of every role (the
+/// caseworker's compartment is SHL-A).
+async fn org() -> Org {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("test.db");
+    let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
+    let app = App::new(store, Box::new(FixedClock(NOW)));
+    let admin = app.init("admin", PASSPHRASE, 1_000).await.unwrap();
+    for code in ["SHL-A", "SHL-B"] {
+        app.add_location(
+            &admin,
+            code,
+            LocationKind::Shelter,
+            "TH",
+            3,
+            Some("Synthetic Shelter"),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let mut people = BTreeMap::new();
+    for (key, location, name) in [
+        ("a", "SHL-A", "Kim Synthetic-A"),
+        ("b", "SHL-B", "Lee Synthetic-B"),
+    ] {
+        let person = app
+            .add_person(
+                &admin,
+                NewPerson {
+                    location: location.into(),
+                    birth_year: Some(1990),
+                    since: Some(time::macros::date!(2026 - 09 - 01)),
+                    identity: identity(name),
+                    ..NewPerson::default()
+                },
+            )
+            .await
+            .unwrap();
+        people.insert(key, person.code);
+    }
+    let compartment = vec!["SHL-A".to_string()];
+    for role in [
+        Role::Coordinator,
+        Role::Caseworker,
+        Role::Analyst,
+        Role::Auditor,
+    ] {
+        app.add_user(
+            &admin,
+            NewUser {
+                name: role.as_str(),
+                role,
+                location_codes: if role == Role::Caseworker {
+                    &compartment
+                } else {
+                    &[]
+                },
+                passphrase: PASSPHRASE,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    Org {
+        app,
+        admin,
+        path,
+        _dir: dir,
+        people,
+    }
+}
+
+/// The expected permission table, written out independently of `allowed`.
+fn expected(role: Role, action: Action) -> bool {
+    use Action::*;
+    let coordinator = [
+        ViewUsers,
+        ViewLocations,
+        RegisterPeople,
+        ViewPeople,
+        RevealIdentity,
+        SearchByName,
+        MovePeople,
+        FlagPeople,
+        HoldPeople,
+        RecordIncident,
+        ViewIncidents,
+        CloseIncident,
+        ViewBacklog,
+        Import,
+        Export,
+        ViewHistory,
+        Verify,
+    ];
+    let caseworker = [
+        ViewLocations,
+        RegisterPeople,
+        ViewPeople,
+        RevealIdentity,
+        SearchByName,
+        MovePeople,
+        FlagPeople,
+        HoldPeople,
+        RecordIncident,
+        ViewIncidents,
+        CloseIncident,
+        ViewBacklog,
+    ];
+    let analyst = [
+        ViewLocations,
+        ViewPeople,
+        ViewIncidents,
+        ViewBacklog,
+        Export,
+    ];
+    let auditor = [
+        ViewUsers,
+        ViewLocations,
+        ViewHistory,
+        ViewAccessLog,
+        Verify,
+        ViewBacklog,
+    ];
+    match role {
+        Role::Admin => true,
+        Role::Coordinator => coordinator.contains(&action),
+        Role::Caseworker => caseworker.contains(&action),
+        Role::Analyst => analyst.contains(&action),
+        Role::Auditor => auditor.contains(&action),
+    }
+}
+
+/// Runs the use case behind `action` as `session` on records inside the caseworker's
+/// compartment; returns whether it was refused for lack of permission.
+async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> bool {
+    let app = &org.app;
+    let person = &org.people["a"];
+    let result: AppResult<()> = match action {
+        Action::ManageUsers => app
+            .add_user(
+                session,
+                NewUser {
+                    name: &format!("new{round}"),
+                    role: Role::Analyst,
+                    location_codes: &[],
+                    passphrase: PASSPHRASE,
+                },
+            )
+            .await
+            .map(drop),
+        Action::ViewUsers => app.users(session).await.map(drop),
+        Action::ManageLocations => app
+            .add_location(
+                session,
+                &format!("LOC-{round}"),
+                LocationKind::Shelter,
+                "TH",
+                10,
+                None,
+                None,
+            )
+            .await
+            .map(drop),
+        Action::ViewLocations => app.locations(session, false).await.map(drop),
+        Action::RegisterPeople => app.add_household(session, false).await.map(drop),
+        Action::ViewPeople => app.show_person(session, person, false).await.map(drop),
+        Action::RevealIdentity => app.show_person(session, person, true).await.map(drop),
+        Action::SearchByName => app
+            .list_people(
+                session,
+                &PeopleQuery {
+                    name: Some("Kim Synthetic-A".into()),
+                    ..PeopleQuery::default()
+                },
+            )
+            .await
+            .map(drop),
+        Action::MovePeople => app
+            .move_to(session, person, "SHL-A", None, None, false)
+            .await
+            .map(drop),
+        Action::FlagPeople => app
+            .set_flags(session, person, &[(Flag::Minor, false)])
+            .await
+            .map(drop),
+        Action::HoldPeople => app.set_hold(session, person, None).await.map(drop),
+        Action::RecordIncident => app
+            .add_incident(session, "SHL-A", IncidentKind::Conflict, 2, &[], None, None)
+            .await
+            .map(drop),
+        Action::ViewIncidents => app.incidents(session, false, false).await.map(drop),
+        Action::CloseIncident => {
+            let incident = app
+                .add_incident(
+                    &org.admin,
+                    "SHL-A",
+                    IncidentKind::Medical,
+                    1,
+                    &[],
+                    None,
+                    None,
+                )
+                .await
+                .unwrap();
+            app.close_incident(session, &incident.code).await.map(drop)
+        }
+        Action::ViewBacklog => app.backlog(session, None).await.map(drop),
+        Action::Import => app
+            .import_people(
+                session,
+                "household_ref,name,sex,birth_year,location,stage,since,flags\n".as_bytes(),
+                ImportOptions::default(),
+                &mut |_| {},
+            )
+            .await
+            .map(drop),
+        Action::Export => app
+            .export_people(session, false, std::io::sink())
+            .await
+            .map(drop),
+        Action::ViewHistory => app.history(session, None, |_| Ok(())).await,
+        Action::ViewAccessLog => app.access_log(session, Some(5)).await.map(drop),
+        Action::Verify => app.verify(session).await.map(drop),
+    };
+    match result {
+        Err(AppError::Forbidden { .. }) => false,
+        Err(other) => panic!(
+            "{action:?} as {:?} failed for another reason: {other}",
+            session.role()
+        ),
+        Ok(()) => true,
+    }
+}
+
+#[tokio::test]
+async fn every_role_can_do_exactly_what_the_table_says() {
+    let org = org().await;
+    let mut sessions = vec![org.app.login("admin", PASSPHRASE).await.unwrap()];
+    for role in [
+        Role::Coordinator,
+        Role::Caseworker,
+        Role::Analyst,
+        Role::Auditor,
+    ] {
+        sessions.push(org.app.login(role.as_str(), PASSPHRASE).await.unwrap());
+    }
+    let mut round = 0;
+    for session in &sessions {
+        for action in Action::ALL {
+            round += 1;
+            let permitted = attempt(&org, session, *action, round).await;
+            assert_eq!(
+                permitted,
+                expected(session.role(), *action),
+                "{:?} {action:?}",
+                session.role()
+            );
+            assert_eq!(permitted, allowed(session.role(), *action));
+        }
+    }
+}
+
+#[tokio::test]
+async fn caseworkers_see_and_touch_only_their_compartments() {
+    let org = org().await;
+    let caseworker = org.app.login("caseworker", PASSPHRASE).await.unwrap();
+    let outside = &org.people["b"];
+    assert!(matches!(
+        org.app.show_person(&caseworker, outside, false).await,
+        Err(AppError::OutsideCompartment { .. })
+    ));
+    assert!(matches!(
+        org.app
+            .move_to(&caseworker, outside, "SHL-A", None, None, false)
+            .await,
+        Err(AppError::OutsideCompartment { .. })
+    ));
+    assert!(matches!(
+        org.app
+            .add_incident(
+                &caseworker,
+                "SHL-B",
+                IncidentKind::Conflict,
+                1,
+                &[],
+                None,
+                None
+            )
+            .await,
+        Err(AppError::OutsideCompartment { .. })
+    ));
+    let listed = org
+        .app
+        .list_people(&caseworker, &PeopleQuery::default())
+        .await
+        .unwrap();
+    let codes: Vec<&str> = listed
+        .iter()
+        .map(|view| view.person.code.as_str())
+        .collect();
+    assert_eq!(codes, vec![org.people["a"].as_str()]);
+    let by_name = org
+        .app
+        .list_people(
+            &caseworker,
+            &PeopleQuery {
+                name: Some("Lee Synthetic-B".into()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        by_name.is_empty(),
+        "name search does not reach outside the compartment"
+    );
+}
+
+#[tokio::test]
+async fn exact_name_search_goes_through_the_blind_index() {
+    let org = org().await;
+    let found = org
+        .app
+        .list_people(
+            &org.admin,
+            &PeopleQuery {
+                name: Some("  kim   synthetic-a ".into()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].person.code, org.people["a"]);
+    let none = org
+        .app
+        .list_people(
+            &org.admin,
+            &PeopleQuery {
+                name: Some("Kim Synthetic".into()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+async fn timed_login(app: &App<SqliteStore>, name: &str, passphrase: &str) -> (Duration, String) {
+    let start = Instant::now();
+    let error = app.login(name, passphrase).await.unwrap_err().to_string();
+    (start.elapsed(), error)
+}
+
+#[tokio::test]
+async fn wrong_passphrase_and_unknown_user_look_the_same_and_change_nothing() {
+    let org = org().await;
+    let before = org.app.store().load_state().await.unwrap();
+    let mut wrong = Vec::new();
+    let mut unknown = Vec::new();
+    for _ in 0..3 {
+        let (time, message) = timed_login(&org.app, "admin", "not the passphrase").await;
+        assert_eq!(message, "wrong user name or passphrase");
+        wrong.push(time);
+        let (time, message) = timed_login(&org.app, "nobody", "not the passphrase").await;
+        assert_eq!(message, "wrong user name or passphrase");
+        unknown.push(time);
+    }
+    wrong.sort();
+    unknown.sort();
+    let ratio = wrong[1].as_secs_f64() / unknown[1].as_secs_f64();
+    // Both spend one Argon2id derivation at the same cost; noise aside they take as long.
+    assert!(
+        (0.5..2.0).contains(&ratio),
+        "median wrong/unknown = {ratio:.2}"
+    );
+    assert_eq!(org.app.store().load_state().await.unwrap(), before);
+    let log = org.app.access_log(&org.admin, None).await.unwrap();
+    assert_eq!(
+        log.iter()
+            .filter(|entry| entry.action == "login_failed")
+            .count(),
+        6
+    );
+}
+
+async fn raw(path: &Path) -> sqlx::SqliteConnection {
+    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_flipped_byte_or_a_moved_ciphertext_is_detected_when_read() {
+    let org = org().await;
+    let (a, b) = (&org.people["a"], &org.people["b"]);
+    let mut connection = raw(&org.path).await;
+    let sealed_b: String = sqlx::query_scalar("SELECT sealed FROM people WHERE code = ?")
+        .bind(b)
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    // Move b's sealed fields onto a's row.
+    sqlx::query("UPDATE people SET sealed = ? WHERE code = ?")
+        .bind(&sealed_b)
+        .bind(a)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let error = org
+        .app
+        .show_person(&org.admin, a, true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("failed authentication"), "{error}");
+    assert!(!error.contains("Synthetic"), "{error}");
+    // Flip one character inside b's sealed name.
+    let mut fields: BTreeMap<String, String> = serde_json::from_str(&sealed_b).unwrap();
+    let name = fields.get_mut("name").unwrap();
+    let flipped = if name.ends_with('A') { 'B' } else { 'A' };
+    name.pop();
+    name.push(flipped);
+    sqlx::query("UPDATE people SET sealed = ? WHERE code = ?")
+        .bind(serde_json::to_string(&fields).unwrap())
+        .bind(b)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    assert!(matches!(
+        org.app.show_person(&org.admin, b, true).await,
+        Err(AppError::Crypto(
+            refuge_crypto::CryptoError::Tampered { .. }
+        ))
+    ));
+    // Both rows now differ from the log, and verify says which.
+    let report = org.app.verify(&org.admin).await.unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.contains(a.as_str())),
+        "{:?}",
+        report.problems
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.contains(b.as_str())),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[tokio::test]
+async fn verify_names_a_tampered_event_and_the_log_refuses_edits() {
+    let org = org().await;
+    assert!(org.app.verify(&org.admin).await.unwrap().ok());
+    let mut connection = raw(&org.path).await;
+    let refused = sqlx::query("UPDATE events SET hlc = hlc + 1 WHERE seq = 3")
+        .execute(&mut connection)
+        .await;
+    assert!(refused.unwrap_err().to_string().contains("append-only"));
+    // An attacker with the file can drop the trigger; the hash chain still tells.
+    sqlx::query("DROP TRIGGER events_no_update")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE events SET body = replace(body, '\"capacity\":3', '\"capacity\":4') WHERE seq = 3",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let report = org.app.verify(&org.admin).await.unwrap();
+    assert!(!report.ok());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.contains("/3 (location_added): hash does not match")),
+        "{:?}",
+        report.problems
+    );
+}
+
+#[tokio::test]
+async fn moves_respect_capacity_stages_and_record_overrides() {
+    let org = org().await;
+    let app = &org.app;
+    // SHL-A has 3 beds and 1 person: two more fit, the fourth does not.
+    for name in ["Park Synthetic-1", "Choi Synthetic-2"] {
+        app.add_person(
+            &org.admin,
+            NewPerson {
+                location: "SHL-B".into(),
+                identity: identity(name),
+                ..NewPerson::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let error = app
+        .add_person(
+            &org.admin,
+            NewPerson {
+                location: "SHL-B".into(),
+                identity: identity("Full Synthetic"),
+                ..NewPerson::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "location SHL-B is full: 3 present, 3 beds, 1 arriving"
+    );
+    let before = app.store().load_state().await.unwrap();
+    let error = app
+        .move_to(&org.admin, &org.people["a"], "SHL-B", None, None, false)
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().starts_with("location SHL-B is full"),
+        "{error}"
+    );
+    let error = app
+        .move_to(
+            &org.admin,
+            &org.people["a"],
+            "SHL-A",
+            Some(Stage::Arrived),
+            None,
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("cannot go from stage sheltered to stage arrived"),
+        "{error}"
+    );
+    assert_eq!(
+        app.store().load_state().await.unwrap(),
+        before,
+        "refused moves write nothing"
+    );
+    let report = app
+        .move_to(&org.admin, &org.people["a"], "SHL-B", None, None, true)
+        .await
+        .unwrap();
+    assert!(report.over_capacity);
+    let history = {
+        let mut events = Vec::new();
+        app.history(&org.admin, Some(&org.people["a"]), |page| {
+            events.extend(page);
+            Ok(())
+        })
+        .await
+        .unwrap();
+        events
+    };
+    assert!(history.last().unwrap().summary.contains("(over capacity)"));
+    // A household moves as one.
+    let household = app
+        .show_person(&org.admin, &org.people["b"], false)
+        .await
+        .unwrap()
+        .household_code;
+    let report = app
+        .move_to(&org.admin, &household, "SHL-A", None, None, false)
+        .await
+        .unwrap();
+    assert_eq!(report.moved, vec![org.people["b"].clone()]);
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+const HEADER: &str =
+    "household_ref,name,sex,birth_year,location,stage,since,flags,origin,date_of_birth\n";
+
+#[tokio::test]
+async fn import_is_all_or_nothing_and_reports_every_problem() {
+    let org = org().await;
+    let app = &org.app;
+    let before = app.store().load_state().await.unwrap();
+    let bad = format!(
+        "{HEADER}\
+         h1,Kim Import-1,female,1990,SHL-A,sheltered,2026-10-01,minor,Synthetic origin,1990-03-04\n\
+         h1,,female,1890,SHL-Z,flying,2026-13-01,brave,Synthetic origin,not-a-date\n\
+         h2,Lee Import-2,robot,1985,SHL-B,departed,2026-10-01,,,\n"
+    );
+    let error = app
+        .import_people(
+            &org.admin,
+            bad.as_bytes(),
+            ImportOptions {
+                over_capacity: true,
+                ..ImportOptions::default()
+            },
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    let AppError::Import(problems) = &error else {
+        panic!("{error}")
+    };
+    let found: Vec<(u64, &str)> = problems
+        .iter()
+        .map(|problem| (problem.line, problem.column.as_str()))
+        .collect();
+    for expected in [
+        (3, "name"),
+        (3, "birth_year"),
+        (3, "location"),
+        (3, "stage"),
+        (3, "since"),
+        (3, "flags"),
+        (3, "date_of_birth"),
+        (4, "sex"),
+        (4, "stage"),
+    ] {
+        assert!(
+            found.contains(&expected),
+            "{expected:?} missing from {found:?}"
+        );
+    }
+    assert!(
+        !error.to_string().contains("not-a-date"),
+        "protected values are not echoed"
+    );
+    assert_eq!(
+        app.store().load_state().await.unwrap(),
+        before,
+        "nothing written"
+    );
+
+    let missing_column = app
+        .import_people(
+            &org.admin,
+            "name,sex\nx,female\n".as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing_column
+            .contains("line 1, column header: missing column(s): household_ref, birth_year"),
+        "{missing_column}"
+    );
+
+    let good = format!(
+        "{HEADER}\
+         fam-1,Kim Import-1,female,1990,SHL-A,sheltered,2026-10-01,minor;pregnant,Synthetic origin,1990-03-04\n\
+         fam-1,Kim Import-2,male,2015,SHL-A,sheltered,2026-10-01,minor,,\n"
+    );
+    let report = app
+        .import_people(
+            &org.admin,
+            good.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.people, report.households), (2, 1));
+    let family = app
+        .list_people(
+            &org.admin,
+            &PeopleQuery {
+                name: Some("Kim Import-2".into()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(family.len(), 1);
+
+    // The same file again: every row is a likely duplicate, refused without the flag.
+    let error = app
+        .import_people(
+            &org.admin,
+            good.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("line 2, column name: likely duplicate of P-"),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("SHL-A would hold 5 people in 3 beds"),
+        "{error}"
+    );
+    let over = app
+        .import_people(
+            &org.admin,
+            good.as_bytes(),
+            ImportOptions {
+                allow_duplicates: true,
+                ..ImportOptions::default()
+            },
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        over.to_string()
+            .contains("SHL-A would hold 5 people in 3 beds"),
+        "{over}"
+    );
+    let report = app
+        .import_people(
+            &org.admin,
+            good.as_bytes(),
+            ImportOptions {
+                allow_duplicates: true,
+                over_capacity: true,
+            },
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.duplicates.len(), 2);
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+#[tokio::test]
+async fn backlog_counts_waits_against_the_target() {
+    let org = org().await;
+    let lines = org.app.backlog(&org.admin, None).await.unwrap();
+    let a = lines.iter().find(|line| line.location == "SHL-A").unwrap();
+    assert_eq!((a.capacity, a.present, a.waits.waiting), (3, 1, 1));
+    assert_eq!(a.waits.median_days, Some(89));
+    assert_eq!(a.waits.over_target, 1);
+    assert_eq!(
+        org.app.backlog(&org.admin, Some(90)).await.unwrap()[0]
+            .waits
+            .over_target,
+        0
+    );
+    org.app
+        .add_incident(
+            &org.admin,
+            "SHL-A",
+            IncidentKind::SelfHarm,
+            4,
+            &[org.people["a"].clone()],
+            Some("Synthetic"),
+            None,
+        )
+        .await
+        .unwrap();
+    let lines = org.app.backlog(&org.admin, None).await.unwrap();
+    assert_eq!(lines[0].open_incidents, [0, 0, 0, 1]);
+}
+
+#[tokio::test]
+async fn the_demo_builds_a_consistent_organisation() {
+    let org = org().await;
+    drop(org);
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::create(&dir.path().join("demo.db"), NodeId(uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
+    let app = App::new(store, Box::new(FixedClock(NOW)));
+    let admin = app.init("admin", PASSPHRASE, 600).await.unwrap();
+    let options = demo::DemoOptions {
+        people: 600,
+        ..demo::DemoOptions::default()
+    };
+    let report = app
+        .populate_demo(&admin, &options, PASSPHRASE, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.people, 600);
+    assert_eq!(report.users.len(), 6);
+    assert!(app.verify(&admin).await.unwrap().ok());
+    let lines = app.backlog(&admin, None).await.unwrap();
+    let detention = lines
+        .iter()
+        .find(|line| line.kind == LocationKind::Detention)
+        .unwrap();
+    assert!(
+        detention.occupancy_percent.unwrap() > 200.0,
+        "detention runs at two to four times capacity"
+    );
+    let longest = lines
+        .iter()
+        .filter_map(|line| line.waits.max_days)
+        .max()
+        .unwrap();
+    assert!(
+        (110..=200).contains(&longest),
+        "the backlog has grown to four to six months: {longest}"
+    );
+    let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
+    assert_eq!(coordinator.role(), Role::Coordinator);
+}

@@ -756,15 +756,7 @@ impl Store for SqliteStore {
             events.push(event);
         }
 
-        insert_rows(
-            &mut tx,
-            "events",
-            EVENT_COLUMNS,
-            &events,
-            false,
-            bind_event,
-        )
-        .await?;
+        insert_rows(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
         let users = changed(&before.users, &state.users);
         insert_rows(
             &mut tx,

@@ -1,0 +1,347 @@
+//! Benchmarks behind refuge's performance targets. Each prints its figures; none is a test.
+//!
+//! - `import`: refuge's CSV import (sealing, blind indexes, events, projection) against a bare
+//!   SQLite insert of the same operational rows, alternating A/B in one run.
+//! - `backlog`: the backlog query on a small and a large demo database, alternating.
+//!
+//! Build with `cargo build --release -p refuge-bench`; see bench/README.md.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use refuge_app::{App, FixedClock, ImportOptions, Session};
+use refuge_core::{LocationKind, NodeId};
+use refuge_store::SqliteStore;
+use sqlx::Connection;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const PASSPHRASE: &str = "synthetic bench passphrase";
+const LOCATIONS: &[&str] = &["SHL-1", "SHL-2", "SHL-3", "IDC-1"];
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// refuge import vs a bare SQLite insert of the same operational rows.
+    Import {
+        #[arg(long, default_value_t = 300_000)]
+        people: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Scratch directory for the databases (removed between rounds).
+        #[arg(long, default_value = "bench/out")]
+        dir: PathBuf,
+    },
+    /// The backlog on two existing databases (made with `refuge demo`), alternating.
+    Backlog {
+        small: PathBuf,
+        large: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
+    /// Writes a synthetic people CSV (for trying the import by hand).
+    PeopleCsv {
+        #[arg(long, default_value_t = 300_000)]
+        people: usize,
+        out: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Import {
+                people,
+                rounds,
+                dir,
+            } => import(people, rounds, &dir).await,
+            Command::Backlog {
+                small,
+                large,
+                rounds,
+            } => backlog(&small, &large, rounds).await,
+            Command::PeopleCsv { people, out } => {
+                std::fs::write(&out, people_csv(people))
+                    .with_context(|| format!("writing {}", out.display()))?;
+                println!("wrote {people} synthetic people to {}", out.display());
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Synthetic people with every protected column filled; households of one to four.
+fn people_csv(people: usize) -> String {
+    let mut out = String::from(
+        "household_ref,name,sex,birth_year,location,stage,since,flags,name_romanized,date_of_birth,origin,contact,notes\n",
+    );
+    for index in 0..people {
+        let household = index / 3 + index % 2;
+        let year = 1950 + (index % 60) as i32;
+        let sex = if index % 4 == 0 { "male" } else { "female" };
+        let stage = if index % 3 == 0 {
+            "detained"
+        } else {
+            "sheltered"
+        };
+        let location = LOCATIONS[index % LOCATIONS.len()];
+        let flags = match index % 10 {
+            0 => "minor",
+            1 => "elderly;chronic_illness",
+            2 => "self_harm_risk",
+            _ => "",
+        };
+        out.push_str(&format!(
+            "hh-{household},벤치사람{index:06},{sex},{year},{location},{stage},2026-{:02}-{:02},{flags},\
+             Bench Person {index:06},{year}-0{}-1{},Synthetic county {},Synthetic contact {index},Synthetic bench note {index}\n",
+            1 + index % 9,
+            1 + index % 28,
+            1 + index % 9,
+            index % 9,
+            index % 40
+        ));
+    }
+    out
+}
+
+fn stats(label: &str, samples: &[Duration]) -> f64 {
+    let mut sorted: Vec<f64> = samples.iter().map(Duration::as_secs_f64).collect();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    println!(
+        "{label:<34} min {:>9.4}s  median {:>9.4}s  max {:>9.4}s",
+        sorted[0],
+        median,
+        sorted[sorted.len() - 1]
+    );
+    median
+}
+
+fn ratio_stats(label: &str, numerators: &[Duration], denominators: &[Duration]) {
+    let mut ratios: Vec<f64> = numerators
+        .iter()
+        .zip(denominators)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    println!(
+        "{label:<34} min {:>9.3}   median {:>9.3}   max {:>9.3}",
+        ratios[0],
+        ratios[ratios.len() / 2],
+        ratios[ratios.len() - 1]
+    );
+}
+
+fn remove_db(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// A fresh organisation with the benchmark's locations; returns the app and admin session.
+async fn fresh_org(path: &Path, people: usize) -> Result<(App<SqliteStore>, Session)> {
+    remove_db(path);
+    let store = SqliteStore::create(path, NodeId(uuid::Uuid::now_v7())).await?;
+    let app = App::new(
+        store,
+        Box::new(FixedClock(time::macros::datetime!(2026-11-29 09:00 UTC))),
+    );
+    let admin = app.init("admin", PASSPHRASE, people as u64).await?;
+    for code in LOCATIONS {
+        let kind = if code.starts_with("IDC") {
+            LocationKind::Detention
+        } else {
+            LocationKind::Shelter
+        };
+        app.add_location(
+            &admin,
+            code,
+            kind,
+            "TH",
+            u32::try_from(people).unwrap_or(u32::MAX),
+            None,
+            None,
+        )
+        .await?;
+    }
+    Ok((app, admin))
+}
+
+/// The baseline: the same operational rows, one prepared INSERT each, one transaction, the
+/// same pragmas (WAL, synchronous=FULL), no sealing, no indexes beyond the key, no log.
+async fn bare_insert(path: &Path, csv_text: &str, multi_row: bool) -> Result<Duration> {
+    remove_db(path);
+    let url = format!("sqlite:{}?mode=rwc", path.display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await?;
+    sqlx::raw_sql(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE people (id TEXT PRIMARY KEY, household TEXT NOT NULL, sex TEXT NOT NULL,
+           birth_year INTEGER, location TEXT NOT NULL, stage TEXT NOT NULL, since TEXT NOT NULL,
+           flags TEXT NOT NULL) STRICT;",
+    )
+    .execute(&mut connection)
+    .await?;
+    let start = Instant::now();
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record?;
+        rows.push((
+            uuid::Uuid::now_v7().to_string(),
+            record[0].to_string(),
+            record[2].to_string(),
+            record[3].parse::<i64>()?,
+            record[4].to_string(),
+            record[5].to_string(),
+            record[6].to_string(),
+            record[7].to_string(),
+        ));
+    }
+    let mut tx = connection.begin().await?;
+    if multi_row {
+        for chunk in rows.chunks(1_000) {
+            let values = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+            let sql = format!(
+                "INSERT INTO people (id, household, sex, birth_year, location, stage, since, flags) VALUES {values}"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for row in chunk {
+                query = query
+                    .bind(&row.0)
+                    .bind(&row.1)
+                    .bind(&row.2)
+                    .bind(row.3)
+                    .bind(&row.4)
+                    .bind(&row.5)
+                    .bind(&row.6)
+                    .bind(&row.7);
+            }
+            query.execute(&mut *tx).await?;
+        }
+    } else {
+        for row in &rows {
+            sqlx::query(
+                "INSERT INTO people (id, household, sex, birth_year, location, stage, since, flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&row.0)
+            .bind(&row.1)
+            .bind(&row.2)
+            .bind(row.3)
+            .bind(&row.4)
+            .bind(&row.5)
+            .bind(&row.6)
+            .bind(&row.7)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    let elapsed = start.elapsed();
+    connection.close().await?;
+    Ok(elapsed)
+}
+
+async fn import(people: usize, rounds: usize, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let csv_text = people_csv(people);
+    println!(
+        "import benchmark: {people} people with protected fields, {rounds} rounds, A/B alternating"
+    );
+    let refuge_db = dir.join("import-refuge.db");
+    let bare_db = dir.join("import-bare.db");
+    let (mut refuge_times, mut single_times, mut multi_times) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let (app, admin) = fresh_org(&refuge_db, people).await?;
+        let start = Instant::now();
+        let report = app
+            .import_people(
+                &admin,
+                csv_text.as_bytes(),
+                ImportOptions {
+                    allow_duplicates: true,
+                    over_capacity: false,
+                },
+                &mut |_| {},
+            )
+            .await?;
+        let elapsed = start.elapsed();
+        assert_eq!(report.people, people);
+        app.into_store().close().await;
+        refuge_times.push(elapsed);
+        single_times.push(bare_insert(&bare_db, &csv_text, false).await?);
+        multi_times.push(bare_insert(&bare_db, &csv_text, true).await?);
+        println!(
+            "round {}: refuge {:.3}s, bare single-row {:.3}s, bare multi-row {:.3}s",
+            round + 1,
+            refuge_times[round].as_secs_f64(),
+            single_times[round].as_secs_f64(),
+            multi_times[round].as_secs_f64()
+        );
+    }
+    let refuge_median = stats("refuge import (A)", &refuge_times);
+    let single_median = stats("bare insert, single-row (B1)", &single_times);
+    let multi_median = stats("bare insert, multi-row (B2)", &multi_times);
+    ratio_stats("time ratio A/B1", &refuge_times, &single_times);
+    ratio_stats("time ratio A/B2", &refuge_times, &multi_times);
+    println!(
+        "rates (median): refuge {:.0} people/s; bare {:.0} rows/s single-row, {:.0} rows/s multi-row",
+        people as f64 / refuge_median,
+        people as f64 / single_median,
+        people as f64 / multi_median
+    );
+    println!(
+        "refuge's rate as a fraction of the faster bare insert: {:.2} (target: at least 0.33)",
+        single_median.min(multi_median) / refuge_median
+    );
+    remove_db(&refuge_db);
+    remove_db(&bare_db);
+    Ok(())
+}
+
+async fn backlog(small: &Path, large: &Path, rounds: usize) -> Result<()> {
+    let open = |path: PathBuf| async move {
+        let store = SqliteStore::open(&path).await?;
+        let app = App::new(store, Box::new(refuge_app::SystemClock));
+        let session = app
+            .login(
+                "coordinator",
+                &std::env::var("REFUGE_PASSPHRASE").unwrap_or_else(|_| PASSPHRASE.into()),
+            )
+            .await?;
+        anyhow::Ok((app, session))
+    };
+    let (small_app, small_session) = open(small.to_path_buf()).await?;
+    let (large_app, large_session) = open(large.to_path_buf()).await?;
+    let present =
+        |lines: Vec<refuge_app::BacklogLine>| lines.iter().map(|line| line.present).sum::<u64>();
+    println!(
+        "backlog benchmark: {} ({} people at shelters and detention) vs {} ({}), {rounds} rounds alternating",
+        small.display(),
+        present(small_app.backlog(&small_session, None).await?),
+        large.display(),
+        present(large_app.backlog(&large_session, None).await?),
+    );
+    let (mut small_times, mut large_times) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let start = Instant::now();
+        small_app.backlog(&small_session, None).await?;
+        small_times.push(start.elapsed());
+        let start = Instant::now();
+        large_app.backlog(&large_session, None).await?;
+        large_times.push(start.elapsed());
+    }
+    stats("backlog, small database", &small_times);
+    stats("backlog, large database", &large_times);
+    ratio_stats("time ratio large/small", &large_times, &small_times);
+    Ok(())
+}

@@ -43,6 +43,25 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         rounds: usize,
     },
+    /// The planner on a generated instance; writes the instance as JSON for the MILP peer.
+    Plan {
+        #[arg(long, default_value_t = 10_000)]
+        households: usize,
+        #[arg(long, default_value_t = 12)]
+        batches: usize,
+        #[arg(long, default_value_t = 8)]
+        origins: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Give every batch this many seats (e.g. 468, the July 2004 airlift).
+        #[arg(long)]
+        seats: Option<i64>,
+        /// Write the instance here (JSON, the `refuge plan --input` format).
+        #[arg(long)]
+        write: Option<PathBuf>,
+    },
     /// Writes a synthetic people CSV (for trying the import by hand).
     PeopleCsv {
         #[arg(long, default_value_t = 300_000)]
@@ -69,6 +88,23 @@ fn main() -> Result<()> {
                 large,
                 rounds,
             } => backlog(&small, &large, rounds).await,
+            Command::Plan {
+                households,
+                batches,
+                origins,
+                seed,
+                rounds,
+                seats,
+                write,
+            } => {
+                let mut instance = plan_instance(households, batches, origins, seed);
+                if let Some(seats) = seats {
+                    for batch in &mut instance.batches {
+                        batch.seats = seats;
+                    }
+                }
+                plan(&instance, seed, rounds, write.as_deref())
+            }
             Command::PeopleCsv { people, out } => {
                 std::fs::write(&out, people_csv(people))
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -343,5 +379,110 @@ async fn backlog(small: &Path, large: &Path, rounds: usize) -> Result<()> {
     stats("backlog, small database", &small_times);
     stats("backlog, large database", &large_times);
     ratio_stats("time ratio large/small", &large_times, &small_times);
+    Ok(())
+}
+
+/// A planning instance shaped like the corridor: mixed batch sizes (20–470 seats, charters
+/// among regular flights), several origin shelters per batch, households of one to five.
+fn plan_instance(
+    households: usize,
+    batches: usize,
+    origins: usize,
+    seed: u64,
+) -> refuge_plan::Instance {
+    use refuge_core::Flag;
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).max(1);
+    let mut next = move |bound: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % bound
+    };
+    let origin_names: Vec<String> = (0..origins).map(|o| format!("SHL-{o:02}")).collect();
+    let batch_list = (0..batches)
+        .map(|index| {
+            let mut allowed: Vec<String> = origin_names
+                .iter()
+                .filter(|_| next(2) == 0)
+                .cloned()
+                .collect();
+            if allowed.is_empty() {
+                allowed.push(origin_names[index % origins].clone());
+            }
+            let seats = if next(4) == 0 {
+                300 + next(171)
+            } else {
+                20 + next(180)
+            };
+            refuge_plan::Batch {
+                id: format!("B{index:02}"),
+                day: 7 * index as i64 + next(5) as i64,
+                seats: seats as i64,
+                origins: allowed,
+            }
+        })
+        .collect();
+    let flags = [
+        Flag::Minor,
+        Flag::SelfHarmRisk,
+        Flag::Elderly,
+        Flag::Pregnant,
+        Flag::MedicalUrgent,
+    ];
+    let household_list = (0..households)
+        .map(|index| refuge_plan::Household {
+            id: format!("H-{index:05}"),
+            size: [1, 1, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5][next(12) as usize],
+            origin: origin_names[next(origins as u64) as usize].clone(),
+            waiting_days: next(240) as f64,
+            flags: if next(4) == 0 {
+                vec![flags[next(5) as usize]]
+            } else {
+                Vec::new()
+            },
+            eligible: next(20) > 0,
+            ineligible_reason: None,
+            priority: None,
+            pin: None,
+        })
+        .collect();
+    refuge_plan::Instance {
+        end_day: None,
+        batches: batch_list,
+        households: household_list,
+        policy: refuge_plan::Policy::default(),
+    }
+}
+
+fn plan(
+    instance: &refuge_plan::Instance,
+    seed: u64,
+    rounds: usize,
+    write: Option<&Path>,
+) -> Result<()> {
+    if let Some(path) = write {
+        std::fs::write(path, serde_json::to_string(instance)?)?;
+    }
+    let seats: i64 = instance.batches.iter().map(|batch| batch.seats).sum();
+    println!(
+        "planner benchmark: {} households, {} batches, {seats} seats, seed {seed}",
+        instance.households.len(),
+        instance.batches.len()
+    );
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let plan = refuge_plan::solve(instance)?;
+        times.push(start.elapsed());
+        last = Some(plan);
+    }
+    if let Some(plan) = last {
+        println!(
+            "objective {:.6}  bound {:.6}  gap {:.2e}  optimal {}  nodes {}",
+            plan.objective, plan.bound, plan.gap, plan.optimal, plan.nodes
+        );
+    }
+    stats("solve", &times);
     Ok(())
 }

@@ -112,7 +112,7 @@ impl Default for Policy {
             max_share: None,
             allow_not_ready: false,
             node_limit: 200_000,
-            gap_tolerance: 1e-7,
+            gap_tolerance: 1e-6,
         }
     }
 }
@@ -185,7 +185,10 @@ impl Policy {
         for flag in &household.flags {
             *flags.entry(*flag).or_default() += self.flag_weights.get(flag).copied().unwrap_or(0.0);
         }
-        let flags: Vec<(Flag, f64)> = flags.into_iter().filter(|(_, weight)| *weight != 0.0).collect();
+        let flags: Vec<(Flag, f64)> = flags
+            .into_iter()
+            .filter(|(_, weight)| *weight != 0.0)
+            .collect();
         PriorityParts {
             total: 1.0 + waiting + flags.iter().map(|(_, weight)| weight).sum::<f64>(),
             base: Some(1.0),
@@ -200,11 +203,17 @@ impl Instance {
     pub fn validate(&self) -> Result<(), PlanError> {
         let policy = &self.policy;
         if !(policy.target_wait_days.is_finite() && policy.target_wait_days > 0.0) {
-            return Err(invalid("policy.target_wait_days", "must be a positive number of days"));
+            return Err(invalid(
+                "policy.target_wait_days",
+                "must be a positive number of days",
+            ));
         }
         for (flag, weight) in &policy.flag_weights {
             if !weight.is_finite() || *weight < 0.0 {
-                return Err(invalid(format!("policy.flag_weights.{flag}"), "must be zero or positive"));
+                return Err(invalid(
+                    format!("policy.flag_weights.{flag}"),
+                    "must be zero or positive",
+                ));
             }
         }
         if let Some(share) = policy.max_share
@@ -222,10 +231,16 @@ impl Instance {
                 return Err(invalid(field("id"), "is empty"));
             }
             if !batch_ids.insert(batch.id.as_str()) {
-                return Err(invalid(field("id"), format!("'{}' is used twice", batch.id)));
+                return Err(invalid(
+                    field("id"),
+                    format!("'{}' is used twice", batch.id),
+                ));
             }
             if batch.seats <= 0 {
-                return Err(invalid(field("seats"), format!("{} is not a positive number of seats", batch.seats)));
+                return Err(invalid(
+                    field("seats"),
+                    format!("{} is not a positive number of seats", batch.seats),
+                ));
             }
             if batch.origins.is_empty() {
                 return Err(invalid(field("origins"), "names no origin location"));
@@ -240,7 +255,12 @@ impl Instance {
                 ));
             }
         }
-        let largest = self.batches.iter().map(|batch| batch.seats).max().unwrap_or(0);
+        let largest = self
+            .batches
+            .iter()
+            .map(|batch| batch.seats)
+            .max()
+            .unwrap_or(0);
         let mut household_ids = BTreeSet::new();
         for (index, household) in self.households.iter().enumerate() {
             let field = |name: &str| format!("households[{index}].{name}");
@@ -248,15 +268,24 @@ impl Instance {
                 return Err(invalid(field("id"), "is empty"));
             }
             if !household_ids.insert(household.id.as_str()) {
-                return Err(invalid(field("id"), format!("'{}' is used twice", household.id)));
+                return Err(invalid(
+                    field("id"),
+                    format!("'{}' is used twice", household.id),
+                ));
             }
             if household.size <= 0 {
-                return Err(invalid(field("size"), format!("{} is not a positive size", household.size)));
+                return Err(invalid(
+                    field("size"),
+                    format!("{} is not a positive size", household.size),
+                ));
             }
             if household.size > largest {
                 return Err(invalid(
                     field("size"),
-                    format!("{} people do not fit on any batch (the largest has {largest} seats)", household.size),
+                    format!(
+                        "{} people do not fit on any batch (the largest has {largest} seats)",
+                        household.size
+                    ),
                 ));
             }
             if !household.waiting_days.is_finite() || household.waiting_days < 0.0 {
@@ -270,15 +299,24 @@ impl Instance {
             if let Some(Pin::Batch(batch)) = &household.pin
                 && !batch_ids.contains(batch.as_str())
             {
-                return Err(invalid(field("pin"), format!("'{batch}' is not in, out, or a batch id")));
+                return Err(invalid(
+                    field("pin"),
+                    format!("'{batch}' is not in, out, or a batch id"),
+                ));
             }
         }
         Ok(())
     }
 
     pub fn end_day(&self) -> i64 {
-        self.end_day
-            .unwrap_or_else(|| self.batches.iter().map(|batch| batch.day).max().unwrap_or(0) + 30)
+        self.end_day.unwrap_or_else(|| {
+            self.batches
+                .iter()
+                .map(|batch| batch.day)
+                .max()
+                .unwrap_or(0)
+                + 30
+        })
     }
 }
 

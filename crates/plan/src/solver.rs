@@ -9,9 +9,10 @@
 //! `2 + batches + gates` nodes whatever the number of households. Every flow value is an
 //! integer number of seats, so the relaxation's optimum is a proven upper bound.
 //!
-//! **Branching.** A household that the relaxation splits or serves in part is branched on:
-//! one child per batch it may board (the whole household fixed there) and one child without
-//! it (unless pinned in). Children are solved warm from the parent's flow. Depth first, the
+//! **Branching.** A household that the relaxation splits or serves in part is branched on,
+//! at the batch holding most of it: one child fixes the whole household on that batch, the
+//! other bars it from that batch (it may still board another, or none unless pinned in).
+//! Children are solved warm from the parent's flow. Depth first, the
 //! most promising child first; a node is pruned when its bound cannot beat the incumbent by
 //! more than the gap tolerance. Incumbents come from rounding each node's flow: households
 //! placed whole are kept, the rest are placed greedily by priority.
@@ -46,6 +47,28 @@ impl Bits {
             .find(|(_, word)| **word != 0)
             .map(|(at, word)| at * 64 + word.trailing_zeros() as usize)
     }
+    /// The first member not in `mask`.
+    fn first_without(&self, mask: &Bits) -> Option<usize> {
+        self.0
+            .iter()
+            .zip(&mask.0)
+            .enumerate()
+            .find(|(_, (word, masked))| **word & !**masked != 0)
+            .map(|(at, (word, masked))| at * 64 + (word & !masked).trailing_zeros() as usize)
+    }
+    /// The last member not in `mask`.
+    fn last_without(&self, mask: &Bits) -> Option<usize> {
+        self.0
+            .iter()
+            .zip(&mask.0)
+            .enumerate()
+            .rev()
+            .find(|(_, (word, masked))| **word & !**masked != 0)
+            .map(|(at, (word, masked))| at * 64 + 63 - (word & !masked).leading_zeros() as usize)
+    }
+    fn contains(&self, index: usize) -> bool {
+        self.0[index / 64] & (1 << (index % 64)) != 0
+    }
     fn last(&self) -> Option<usize> {
         self.0
             .iter()
@@ -71,6 +94,8 @@ struct Problem {
     gate_of: Vec<Vec<Option<usize>>>,
     gates_of_origin: Vec<Vec<usize>>,
     origins: usize,
+    /// Whether per-origin share caps apply.
+    share_capped: bool,
     /// Cycles cheaper than this are treated as zero (floating-point noise).
     epsilon: f64,
 }
@@ -91,8 +116,12 @@ struct Flow {
     unserved: Vec<Bits>,
     /// Free households with units on each gate.
     on_gate: Vec<Bits>,
+    /// Free households barred from each gate's batch by branching.
+    forbidden: Vec<Bits>,
     /// Value of the fixed households.
     fixed_value: f64,
+    /// Value of the units in the flow, kept up to date by `shift`.
+    flow_value: f64,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -151,24 +180,14 @@ impl Flow {
             gate_capacity,
             unserved,
             on_gate: vec![Bits::new(candidates); problem.gates.len()],
+            forbidden: vec![Bits::new(candidates); problem.gates.len()],
             fixed_value: 0.0,
+            flow_value: 0.0,
         }
     }
 
-    fn value(&self, problem: &Problem) -> f64 {
-        let mut value = self.fixed_value;
-        for rank in 0..self.served.len() {
-            if self.served[rank] == 0 {
-                continue;
-            }
-            for batch in 0..problem.batches {
-                let units = self.units[rank * problem.batches + batch];
-                if units > 0 {
-                    value += f64::from(units) * problem.unit_value(rank, batch);
-                }
-            }
-        }
-        value
+    fn value(&self) -> f64 {
+        self.fixed_value + self.flow_value
     }
 
     /// Adds (or with negative `delta`, removes) units of a free household on a batch.
@@ -176,6 +195,7 @@ impl Flow {
         let slot = rank * problem.batches + batch;
         let gate = problem.gate_of[problem.origin[rank]][batch].unwrap_or(usize::MAX);
         let units = (i32::from(self.units[slot]) + delta) as u16;
+        self.flow_value += f64::from(delta) * problem.unit_value(rank, batch);
         self.units[slot] = units;
         self.served[rank] = (i32::from(self.served[rank]) + delta) as u16;
         if units == 0 {
@@ -194,7 +214,7 @@ impl Flow {
         let mut arcs = Vec::with_capacity(problem.gates.len() * 8 + problem.batches * 2 + 1);
         for (gate, &(origin, batch)) in problem.gates.iter().enumerate() {
             let node = problem.gate_node(gate);
-            if let Some(rank) = self.unserved[origin].first() {
+            if let Some(rank) = self.unserved[origin].first_without(&self.forbidden[gate]) {
                 arcs.push(Arc {
                     from: SOURCE,
                     to: node,
@@ -203,7 +223,9 @@ impl Flow {
                     kind: ArcKind::Enter { gate, rank },
                 });
             }
-            if let (Some(lowest), Some(highest)) = (self.on_gate[gate].last(), self.on_gate[gate].first()) {
+            if let (Some(lowest), Some(highest)) =
+                (self.on_gate[gate].last(), self.on_gate[gate].first())
+            {
                 arcs.push(Arc {
                     from: node,
                     to: SOURCE,
@@ -218,14 +240,30 @@ impl Flow {
                     let target = problem.gates[other].1;
                     let loss = problem.value_days[batch] - problem.value_days[target];
                     // Moving a unit later loses value: move the least valuable; moving it
-                    // earlier gains: move the most valuable.
-                    let rank = if loss >= 0.0 { lowest } else { highest };
+                    // earlier gains: move the most valuable. Never onto a barred batch.
+                    let barred = &self.forbidden[other];
+                    let rank = if loss >= 0.0 {
+                        if barred.contains(lowest) {
+                            self.on_gate[gate].last_without(barred)
+                        } else {
+                            Some(lowest)
+                        }
+                    } else if barred.contains(highest) {
+                        self.on_gate[gate].first_without(barred)
+                    } else {
+                        Some(highest)
+                    };
+                    let Some(rank) = rank else { continue };
                     arcs.push(Arc {
                         from: node,
                         to: problem.gate_node(other),
                         cost: problem.priority[rank] * loss,
                         capacity: u32::from(self.units[rank * problem.batches + batch]),
-                        kind: ArcKind::Move { from: gate, to: other, rank },
+                        kind: ArcKind::Move {
+                            from: gate,
+                            to: other,
+                            rank,
+                        },
                     });
                 }
             }
@@ -283,8 +321,12 @@ impl Flow {
         let delta = amount as i32;
         for arc in cycle {
             match arc.kind {
-                ArcKind::Enter { gate, rank } => self.shift(problem, rank, problem.gates[gate].1, delta),
-                ArcKind::Leave { gate, rank } => self.shift(problem, rank, problem.gates[gate].1, -delta),
+                ArcKind::Enter { gate, rank } => {
+                    self.shift(problem, rank, problem.gates[gate].1, delta)
+                }
+                ArcKind::Leave { gate, rank } => {
+                    self.shift(problem, rank, problem.gates[gate].1, -delta)
+                }
                 ArcKind::Move { from, to, rank } => {
                     self.shift(problem, rank, problem.gates[from].1, -delta);
                     self.shift(problem, rank, problem.gates[to].1, delta);
@@ -335,7 +377,8 @@ impl Flow {
                 .iter()
                 .enumerate()
                 .filter(|(gate, (_, at))| {
-                    *at == batch && (over_batch || self.gate_flow[*gate] > self.gate_capacity[*gate])
+                    *at == batch
+                        && (over_batch || self.gate_flow[*gate] > self.gate_capacity[*gate])
                 })
                 .filter_map(|(gate, _)| self.on_gate[gate].last().map(|rank| (rank, gate)))
                 .max();
@@ -354,7 +397,9 @@ impl Flow {
             None => self.fixed[rank] = OUT,
             Some(batch) => {
                 let size = u32::from(problem.size[rank]);
-                let Some(gate) = problem.gate_of[problem.origin[rank]][batch] else { return false };
+                let Some(gate) = problem.gate_of[problem.origin[rank]][batch] else {
+                    return false;
+                };
                 if self.capacity[batch] < size || self.gate_capacity[gate] < size {
                     return false;
                 }
@@ -366,6 +411,52 @@ impl Flow {
             }
         }
         true
+    }
+
+    /// Bars a free household from one batch. False if that leaves a pinned-in household
+    /// nowhere to go.
+    fn forbid(&mut self, problem: &Problem, rank: usize, batch: usize) -> bool {
+        let origin = problem.origin[rank];
+        let Some(gate) = problem.gate_of[origin][batch] else {
+            return true;
+        };
+        let units = self.units[rank * problem.batches + batch];
+        if units > 0 {
+            self.shift(problem, rank, batch, -i32::from(units));
+            self.gate_flow[gate] -= u32::from(units);
+            self.load[batch] -= u32::from(units);
+        }
+        self.forbidden[gate].insert(rank);
+        !problem.pinned_in[rank]
+            || problem.gates_of_origin[origin]
+                .iter()
+                .any(|other| !self.forbidden[*other].contains(rank))
+    }
+
+    /// The batch a branching household is tried on: where the relaxation has most of it,
+    /// else the earliest it may board.
+    fn branching_batch(&self, problem: &Problem, rank: usize) -> Option<usize> {
+        let origin = problem.origin[rank];
+        let mut best: Option<(u16, usize)> = None;
+        for &gate in &problem.gates_of_origin[origin] {
+            let batch = problem.gates[gate].1;
+            if self.forbidden[gate].contains(rank) {
+                continue;
+            }
+            let units = self.units[rank * problem.batches + batch];
+            let better = match best {
+                None => true,
+                Some((best_units, best_batch)) => {
+                    units > best_units
+                        || (units == best_units
+                            && problem.value_days[batch] > problem.value_days[best_batch])
+                }
+            };
+            if better {
+                best = Some((units, batch));
+            }
+        }
+        best.map(|(_, batch)| batch)
     }
 
     /// The free household to branch on: a pinned-in one not yet placed whole, else the
@@ -394,55 +485,140 @@ impl Flow {
 
     /// Rounds the flow to a plan: whole households stay, the others are placed greedily by
     /// priority (pinned-in first) on the earliest batch with room. None if a pin fails.
+    #[allow(clippy::needless_range_loop)] // ranks index several parallel arrays
     fn round(&self, problem: &Problem) -> Option<(f64, Vec<u16>)> {
         let mut assignment = self.fixed.clone();
         let mut spare: Vec<u32> = self.capacity.clone();
         let mut gate_spare: Vec<u32> = self.gate_capacity.clone();
         let mut value = self.fixed_value;
+        // Free households not placed whole, in rank order (highest priority first).
         let mut pending = Vec::new();
         for rank in 0..self.served.len() {
             if assignment[rank] != FREE {
                 continue;
             }
-            let batches: Vec<usize> = (0..problem.batches)
-                .filter(|batch| self.units[rank * problem.batches + batch] > 0)
-                .collect();
-            if self.served[rank] == problem.size[rank] && batches.len() == 1 {
-                let batch = batches[0];
-                let size = u32::from(problem.size[rank]);
-                let gate = problem.gate_of[problem.origin[rank]][batch].unwrap_or(usize::MAX);
-                spare[batch] -= size;
-                gate_spare[gate] -= size;
-                assignment[rank] = batch as u16;
-                value += f64::from(size) * problem.unit_value(rank, batch);
-            } else {
-                pending.push(rank);
-            }
-        }
-        pending.sort_by_key(|rank| (!problem.pinned_in[*rank], *rank));
-        let mut order: Vec<usize> = (0..problem.batches).collect();
-        order.sort_by(|a, b| problem.value_days[*b].total_cmp(&problem.value_days[*a]));
-        for rank in pending {
-            let size = u32::from(problem.size[rank]);
-            let origin = problem.origin[rank];
-            let place = order.iter().copied().find(|batch| {
-                problem.gate_of[origin][*batch]
-                    .is_some_and(|gate| spare[*batch] >= size && gate_spare[gate] >= size)
-            });
-            match place {
+            let row = &self.units[rank * problem.batches..(rank + 1) * problem.batches];
+            let mut holding = row.iter().enumerate().filter(|(_, units)| **units > 0);
+            let whole = match (holding.next(), holding.next()) {
+                (Some((batch, _)), None) if self.served[rank] == problem.size[rank] => Some(batch),
+                _ => None,
+            };
+            match whole {
                 Some(batch) => {
-                    let gate = problem.gate_of[origin][batch].unwrap_or(usize::MAX);
+                    let size = u32::from(problem.size[rank]);
+                    let gate = problem.gate_of[problem.origin[rank]][batch].unwrap_or(usize::MAX);
                     spare[batch] -= size;
                     gate_spare[gate] -= size;
                     assignment[rank] = batch as u16;
                     value += f64::from(size) * problem.unit_value(rank, batch);
                 }
-                None if problem.pinned_in[rank] => return None,
-                None => assignment[rank] = OUT,
+                None => pending.push(rank),
+            }
+        }
+        let mut order: Vec<usize> = (0..problem.batches).collect();
+        order.sort_by(|a, b| problem.value_days[*b].total_cmp(&problem.value_days[*a]));
+        let allowed = |rank: usize, batch: usize, spare: &[u32], gate_spare: &[u32]| {
+            let size = u32::from(problem.size[rank]);
+            problem.gate_of[problem.origin[rank]][batch].is_some_and(|gate| {
+                spare[batch] >= size
+                    && gate_spare[gate] >= size
+                    && !self.forbidden[gate].contains(rank)
+            })
+        };
+        let place =
+            |rank: usize, batch: usize, state: (&mut [u16], &mut [u32], &mut [u32], &mut f64)| {
+                let (assignment, spare, gate_spare, value) = state;
+                let size = u32::from(problem.size[rank]);
+                let gate = problem.gate_of[problem.origin[rank]][batch].unwrap_or(usize::MAX);
+                spare[batch] -= size;
+                gate_spare[gate] -= size;
+                assignment[rank] = batch as u16;
+                *value += f64::from(size) * problem.unit_value(rank, batch);
+            };
+        // Pinned-in households first, on the earliest batch with room.
+        for &rank in pending.iter().filter(|rank| problem.pinned_in[**rank]) {
+            match order
+                .iter()
+                .copied()
+                .find(|batch| allowed(rank, *batch, &spare, &gate_spare))
+            {
+                Some(batch) => place(
+                    rank,
+                    batch,
+                    (&mut assignment, &mut spare, &mut gate_spare, &mut value),
+                ),
+                None => return None,
+            }
+        }
+        // Then each batch's spare seats, earliest batch first, filled by an exact knapsack over
+        // the best pending households that fit (with share caps, greedily instead).
+        for &batch in &order {
+            if spare[batch] == 0 {
+                continue;
+            }
+            // The best few dozen households that fit are enough for a handful of seats.
+            let wanted = (16 + 8 * spare[batch] as usize).min(400);
+            let items: Vec<usize> = pending
+                .iter()
+                .copied()
+                .filter(|rank| {
+                    assignment[*rank] == FREE && allowed(*rank, batch, &spare, &gate_spare)
+                })
+                .take(wanted)
+                .collect();
+            if problem.share_capped {
+                for rank in items {
+                    if allowed(rank, batch, &spare, &gate_spare) {
+                        place(
+                            rank,
+                            batch,
+                            (&mut assignment, &mut spare, &mut gate_spare, &mut value),
+                        );
+                    }
+                }
+                continue;
+            }
+            for rank in knapsack(problem, &items, batch, spare[batch] as usize) {
+                place(
+                    rank,
+                    batch,
+                    (&mut assignment, &mut spare, &mut gate_spare, &mut value),
+                );
+            }
+        }
+        for &rank in &pending {
+            if assignment[rank] == FREE {
+                assignment[rank] = OUT;
             }
         }
         Some((value, assignment))
     }
+}
+
+/// The most valuable subset of `items` (by rank) that fits `capacity` seats on `batch`.
+fn knapsack(problem: &Problem, items: &[usize], batch: usize, capacity: usize) -> Vec<usize> {
+    let mut best = vec![0.0f64; capacity + 1];
+    let mut take = vec![false; items.len() * (capacity + 1)];
+    for (index, rank) in items.iter().enumerate() {
+        let size = usize::from(problem.size[*rank]);
+        let worth = problem.size[*rank] as f64 * problem.unit_value(*rank, batch);
+        for seats in (size..=capacity).rev() {
+            let with = best[seats - size] + worth;
+            if with > best[seats] {
+                best[seats] = with;
+                take[index * (capacity + 1) + seats] = true;
+            }
+        }
+    }
+    let mut chosen = Vec::new();
+    let mut seats = capacity;
+    for (index, rank) in items.iter().enumerate().rev() {
+        if take[index * (capacity + 1) + seats] {
+            chosen.push(*rank);
+            seats -= usize::from(problem.size[*rank]);
+        }
+    }
+    chosen
 }
 
 /// Finds a cycle of negative cost (Bellman-Ford from a virtual source at every node).
@@ -508,9 +684,15 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
         let (a, b) = (&instance.batches[*a], &instance.batches[*b]);
         (a.day, &a.id).cmp(&(b.day, &b.id))
     });
-    let batches: Vec<&Batch> = batch_order.iter().map(|index| &instance.batches[*index]).collect();
-    let batch_index: BTreeMap<&str, usize> =
-        batches.iter().enumerate().map(|(index, batch)| (batch.id.as_str(), index)).collect();
+    let batches: Vec<&Batch> = batch_order
+        .iter()
+        .map(|index| &instance.batches[*index])
+        .collect();
+    let batch_index: BTreeMap<&str, usize> = batches
+        .iter()
+        .enumerate()
+        .map(|(index, batch)| (batch.id.as_str(), index))
+        .collect();
     let mut origin_index: BTreeMap<&str, usize> = BTreeMap::new();
     for batch in &batches {
         for origin in &batch.origins {
@@ -541,10 +723,17 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
             }
         }
     }
-    let mut capacity: Vec<u32> = batches.iter().map(|batch| u32::try_from(batch.seats).unwrap_or(u32::MAX)).collect();
+    let mut capacity: Vec<u32> = batches
+        .iter()
+        .map(|batch| u32::try_from(batch.seats).unwrap_or(u32::MAX))
+        .collect();
 
     // Sort out who can be planned at all; pins onto a batch are placed up front.
-    let priorities: Vec<PriorityParts> = instance.households.iter().map(|household| policy.priority(household)).collect();
+    let priorities: Vec<PriorityParts> = instance
+        .households
+        .iter()
+        .map(|household| policy.priority(household))
+        .collect();
     let mut decisions: Vec<Option<Decision>> = vec![None; instance.households.len()];
     let mut pinned_batch: Vec<(usize, usize)> = Vec::new();
     let mut candidates: Vec<usize> = Vec::new();
@@ -559,13 +748,18 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
         let unplaceable = if origin.is_none() {
             Some(format!("no batch picks up from {}", household.origin))
         } else if fits.is_empty() {
-            Some(format!("{} people do not fit on any batch that picks up from {}", household.size, household.origin))
+            Some(format!(
+                "{} people do not fit on any batch that picks up from {}",
+                household.size, household.origin
+            ))
         } else {
             None
         };
         match &household.pin {
             Some(Pin::Out) => {
-                decisions[index] = Some(Decision::NotSelected { reason: "pinned out by the coordinator".into() });
+                decisions[index] = Some(Decision::NotSelected {
+                    reason: "pinned out by the coordinator".into(),
+                });
                 continue;
             }
             Some(Pin::Batch(id)) => {
@@ -581,13 +775,19 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
             }
             Some(Pin::In) => {
                 if let Some(reason) = unplaceable {
-                    return Err(PlanError::InfeasiblePins(format!("household {} is pinned in, but {reason}", household.id)));
+                    return Err(PlanError::InfeasiblePins(format!(
+                        "household {} is pinned in, but {reason}",
+                        household.id
+                    )));
                 }
             }
             None => {}
         }
         if !household.eligible {
-            let reason = household.ineligible_reason.clone().unwrap_or_else(|| "not eligible".into());
+            let reason = household
+                .ineligible_reason
+                .clone()
+                .unwrap_or_else(|| "not eligible".into());
             decisions[index] = Some(Decision::Ineligible { reason });
         } else if let Some(reason) = unplaceable {
             decisions[index] = Some(Decision::NotSelected { reason });
@@ -610,7 +810,9 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
         }
         capacity[*batch] -= size;
         gate_capacity[gate] -= size;
-        fixed_value += priorities[*index].total * household.size as f64 * (end_day - batches[*batch].day) as f64;
+        fixed_value += priorities[*index].total
+            * household.size as f64
+            * (end_day - batches[*batch].day) as f64;
         fixed_manifest.push((*index, *batch));
     }
 
@@ -622,23 +824,39 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
             .then(hb.waiting_days.total_cmp(&ha.waiting_days))
             .then(ha.id.cmp(&hb.id))
     });
-    let value_days: Vec<f64> = batches.iter().map(|batch| (end_day - batch.day) as f64).collect();
-    let max_unit = candidates.iter().map(|index| priorities[*index].total).fold(0.0, f64::max)
+    let value_days: Vec<f64> = batches
+        .iter()
+        .map(|batch| (end_day - batch.day) as f64)
+        .collect();
+    let max_unit = candidates
+        .iter()
+        .map(|index| priorities[*index].total)
+        .fold(0.0, f64::max)
         * value_days.iter().copied().fold(0.0, f64::max);
     let problem = Problem {
         batches: batches.len(),
         value_days,
-        size: candidates.iter().map(|index| instance.households[*index].size as u16).collect(),
-        priority: candidates.iter().map(|index| priorities[*index].total).collect(),
+        size: candidates
+            .iter()
+            .map(|index| instance.households[*index].size as u16)
+            .collect(),
+        priority: candidates
+            .iter()
+            .map(|index| priorities[*index].total)
+            .collect(),
         origin: candidates
             .iter()
             .map(|index| origin_index[instance.households[*index].origin.as_str()])
             .collect(),
-        pinned_in: candidates.iter().map(|index| instance.households[*index].pin == Some(Pin::In)).collect(),
+        pinned_in: candidates
+            .iter()
+            .map(|index| instance.households[*index].pin == Some(Pin::In))
+            .collect(),
         gates,
         gate_of,
         gates_of_origin,
         origins,
+        share_capped: policy.max_share.is_some(),
         epsilon: max_unit.max(1.0) * 1e-12,
     };
 
@@ -659,11 +877,13 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
         }
     }
     root.optimize(&problem);
-    let root_bound = root.value(&problem);
+    let root_bound = root.value();
     let tolerance = policy.gap_tolerance * root_bound.abs().max(1.0);
     let mut incumbent: Option<(f64, Vec<u16>)> = greedy;
     if let Some(rounded) = root.round(&problem)
-        && incumbent.as_ref().is_none_or(|(value, _)| rounded.0 > *value)
+        && incumbent
+            .as_ref()
+            .is_none_or(|(value, _)| rounded.0 > *value)
     {
         incumbent = Some(rounded);
     }
@@ -674,7 +894,9 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
     // The largest bound of a node pruned within the tolerance: the bound stays honest.
     let mut pruned_bound = f64::NEG_INFINITY;
     while let Some((bound, flow)) = stack.pop() {
-        let best = incumbent.as_ref().map_or(f64::NEG_INFINITY, |(value, _)| *value);
+        let best = incumbent
+            .as_ref()
+            .map_or(f64::NEG_INFINITY, |(value, _)| *value);
         if bound <= best + tolerance {
             pruned_bound = pruned_bound.max(bound);
             continue;
@@ -696,24 +918,32 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
             }
             continue;
         };
-        let origin = problem.origin[rank];
-        let mut options: Vec<Option<usize>> = (0..problem.batches)
-            .filter(|batch| problem.gate_of[origin][*batch].is_some())
-            .map(Some)
-            .collect();
-        if !problem.pinned_in[rank] {
-            options.push(None);
-        }
+        // Two children: the household on its batch, or barred from that batch.
+        let Some(batch) = flow.branching_batch(&problem, rank) else {
+            continue;
+        };
         let mut children = Vec::new();
-        for option in options {
+        for on_batch in [true, false] {
             let mut child = flow.clone();
-            if !child.fix(&problem, rank, option) {
+            let feasible = if on_batch {
+                child.fix(&problem, rank, Some(batch))
+            } else {
+                child.forbid(&problem, rank, batch)
+            };
+            if !feasible {
                 continue;
             }
             child.optimize(&problem);
-            let child_bound = child.value(&problem).min(bound);
+            let child_bound = child.value().min(bound);
+            let best = incumbent
+                .as_ref()
+                .map_or(f64::NEG_INFINITY, |(value, _)| *value);
+            if child_bound <= best + tolerance {
+                pruned_bound = pruned_bound.max(child_bound);
+                continue;
+            }
             if let Some(rounded) = child.round(&problem)
-                && incumbent.as_ref().is_none_or(|(value, _)| rounded.0 > *value)
+                && rounded.0 > best
             {
                 incumbent = Some(rounded);
             }
@@ -736,7 +966,11 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
         )));
     };
     let bound = objective.max(open_bound).max(pruned_bound);
-    let gap = if bound > 0.0 { ((bound - objective) / bound).max(0.0) } else { 0.0 };
+    let gap = if bound > 0.0 {
+        ((bound - objective) / bound).max(0.0)
+    } else {
+        0.0
+    };
     Ok(build_plan(
         instance,
         &batches,
@@ -745,7 +979,14 @@ pub fn solve(instance: &Instance) -> Result<Plan, PlanError> {
         &fixed_manifest,
         &priorities,
         decisions,
-        PlanFigures { objective, bound, gap, nodes, end_day, optimal: gap <= policy.gap_tolerance },
+        PlanFigures {
+            objective,
+            bound,
+            gap,
+            nodes,
+            end_day,
+            optimal: gap <= policy.gap_tolerance,
+        },
     ))
 }
 
@@ -779,22 +1020,28 @@ fn build_plan(
             manifest[usize::from(*batch)].push(candidates[rank]);
         }
     }
-    let order = |index: &usize| {
-        (
-            std::cmp::Reverse(OrderedPriority(priorities[*index].total)),
-            instance.households[*index].id.clone(),
-        )
-    };
     for list in &mut manifest {
-        list.sort_by_key(order);
+        list.sort_by(|a, b| {
+            priorities[*b]
+                .total
+                .total_cmp(&priorities[*a].total)
+                .then_with(|| instance.households[*a].id.cmp(&instance.households[*b].id))
+        });
     }
     let used: Vec<i64> = manifest
         .iter()
-        .map(|list| list.iter().map(|index| instance.households[*index].size).sum())
+        .map(|list| {
+            list.iter()
+                .map(|index| instance.households[*index].size)
+                .sum()
+        })
         .collect();
     for (batch, list) in manifest.iter().enumerate() {
         for index in list {
-            let pinned = matches!(instance.households[*index].pin, Some(Pin::Batch(_)) | Some(Pin::In));
+            let pinned = matches!(
+                instance.households[*index].pin,
+                Some(Pin::Batch(_)) | Some(Pin::In)
+            );
             decisions[*index] = Some(Decision::Selected {
                 batch: batches[batch].id.clone(),
                 reason: format!(
@@ -816,12 +1063,15 @@ fn build_plan(
         let household = &instance.households[*index];
         let mut reasons = Vec::new();
         for (batch, spec) in batches.iter().enumerate() {
-            if !spec.origins.iter().any(|origin| *origin == household.origin) {
+            if !spec.origins.contains(&household.origin) {
                 continue;
             }
             let spare = spec.seats - used[batch];
             if spare >= household.size {
-                reasons.push(format!("{}: {spare} seats left, but the origin's share is used up", spec.id));
+                reasons.push(format!(
+                    "{}: {spare} seats left, but the origin's share is used up",
+                    spec.id
+                ));
                 continue;
             }
             let cutoff = manifest[batch]
@@ -855,9 +1105,9 @@ fn build_plan(
             size: household.size,
             origin: household.origin.clone(),
             priority: priorities[index].clone(),
-            decision: decisions[index]
-                .clone()
-                .unwrap_or(Decision::NotSelected { reason: "not placed".into() }),
+            decision: decisions[index].clone().unwrap_or(Decision::NotSelected {
+                reason: "not placed".into(),
+            }),
         })
         .collect();
     Plan {
@@ -869,7 +1119,10 @@ fn build_plan(
                 day: spec.day,
                 seats: spec.seats,
                 used: used[batch],
-                households: manifest[batch].iter().map(|index| instance.households[*index].id.clone()).collect(),
+                households: manifest[batch]
+                    .iter()
+                    .map(|index| instance.households[*index].id.clone())
+                    .collect(),
             })
             .collect(),
         objective: figures.objective,
@@ -879,17 +1132,5 @@ fn build_plan(
         nodes: figures.nodes,
         end_day: figures.end_day,
         explanations,
-    }
-}
-
-/// Total order on priorities for sorting.
-#[derive(PartialEq, PartialOrd)]
-struct OrderedPriority(f64);
-
-impl Eq for OrderedPriority {}
-
-impl Ord for OrderedPriority {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
     }
 }

@@ -40,40 +40,67 @@ fn instance(batches: Vec<Batch>, households: Vec<Household>) -> Instance {
 /// Checks every rule on a plan and recomputes its objective.
 fn check_plan(instance: &Instance, plan: &Plan) -> f64 {
     let end_day = instance.end_day();
-    let by_id: BTreeMap<&str, &Household> = instance.households.iter().map(|h| (h.id.as_str(), h)).collect();
+    let by_id: BTreeMap<&str, &Household> = instance
+        .households
+        .iter()
+        .map(|h| (h.id.as_str(), h))
+        .collect();
     let mut seen = BTreeMap::new();
     let mut objective = 0.0;
     for planned in &plan.batches {
-        let spec = instance.batches.iter().find(|b| b.id == planned.id).unwrap();
+        let spec = instance
+            .batches
+            .iter()
+            .find(|b| b.id == planned.id)
+            .unwrap();
         let mut used = 0;
         let mut per_origin: BTreeMap<&str, i64> = BTreeMap::new();
         for id in &planned.households {
             let household = by_id[id.as_str()];
-            assert!(seen.insert(id.clone(), planned.id.clone()).is_none(), "{id} placed twice");
-            assert!(spec.origins.contains(&household.origin), "{id} from a foreign origin");
+            assert!(
+                seen.insert(id.clone(), planned.id.clone()).is_none(),
+                "{id} placed twice"
+            );
+            assert!(
+                spec.origins.contains(&household.origin),
+                "{id} from a foreign origin"
+            );
             assert!(household.eligible);
             assert_ne!(household.pin, Some(Pin::Out));
             used += household.size;
             *per_origin.entry(household.origin.as_str()).or_default() += household.size;
-            objective += instance.policy.priority(household).total * household.size as f64 * (end_day - spec.day) as f64;
+            objective += instance.policy.priority(household).total
+                * household.size as f64
+                * (end_day - spec.day) as f64;
         }
         assert!(used <= spec.seats, "batch {} over its seats", spec.id);
         assert_eq!(used, planned.used);
         if let Some(share) = instance.policy.max_share {
             for (origin, count) in per_origin {
-                assert!(count as f64 <= (spec.seats as f64 * share + 1e-9).floor(), "{origin} over its share");
+                assert!(
+                    count as f64 <= (spec.seats as f64 * share + 1e-9).floor(),
+                    "{origin} over its share"
+                );
             }
         }
     }
     for household in &instance.households {
         match &household.pin {
-            Some(Pin::In) => assert!(seen.contains_key(&household.id), "{} pinned in", household.id),
+            Some(Pin::In) => assert!(
+                seen.contains_key(&household.id),
+                "{} pinned in",
+                household.id
+            ),
             Some(Pin::Batch(batch)) => assert_eq!(seen.get(&household.id), Some(batch)),
             _ => {}
         }
     }
     assert_eq!(plan.explanations.len(), instance.households.len());
-    assert!((objective - plan.objective).abs() <= 1e-6 * objective.max(1.0), "{objective} vs {}", plan.objective);
+    assert!(
+        (objective - plan.objective).abs() <= 1e-6 * objective.max(1.0),
+        "{objective} vs {}",
+        plan.objective
+    );
     objective
 }
 
@@ -107,8 +134,12 @@ fn brute_force(instance: &Instance) -> Option<f64> {
                 continue 'assignment;
             }
             used[choice] += household.size;
-            *per_origin.entry((choice, household.origin.as_str())).or_default() += household.size;
-            value += instance.policy.priority(household).total * household.size as f64 * (end_day - spec.day) as f64;
+            *per_origin
+                .entry((choice, household.origin.as_str()))
+                .or_default() += household.size;
+            value += instance.policy.priority(household).total
+                * household.size as f64
+                * (end_day - spec.day) as f64;
         }
         for (choice, spec) in batches.iter().enumerate() {
             if used[choice] > spec.seats {
@@ -156,7 +187,12 @@ fn small_instance() -> impl Strategy<Value = Instance> {
                 .into_iter()
                 .enumerate()
                 .map(|(index, (size, origin, priority, pin, eligible))| {
-                    let mut h = household(&format!("h{index}"), size, origins[origin], f64::from(priority) / 7.0);
+                    let mut h = household(
+                        &format!("h{index}"),
+                        size,
+                        origins[origin],
+                        f64::from(priority) / 7.0,
+                    );
                     h.eligible = eligible || pin < 6;
                     h.pin = match pin {
                         0 => Some(Pin::Out),
@@ -209,22 +245,39 @@ fn generated(households: usize, batches: usize, origins: usize, seed: u64) -> In
     let origin_names: Vec<String> = (0..origins).map(|o| format!("SHL-{o}")).collect();
     let batch_list = (0..batches)
         .map(|index| {
-            let mut allowed: Vec<&str> =
-                origin_names.iter().filter(|_| next(3) > 0).map(String::as_str).collect();
+            let mut allowed: Vec<&str> = origin_names
+                .iter()
+                .filter(|_| next(3) > 0)
+                .map(String::as_str)
+                .collect();
             if allowed.is_empty() {
                 allowed.push(&origin_names[index % origins]);
             }
-            batch(&format!("B{index:02}"), 7 * index as i64 + next(5) as i64, 3 + next(12) as i64, &allowed)
+            batch(
+                &format!("B{index:02}"),
+                7 * index as i64 + next(5) as i64,
+                3 + next(12) as i64,
+                &allowed,
+            )
         })
         .collect();
-    let flags = [Flag::Minor, Flag::SelfHarmRisk, Flag::Elderly, Flag::Pregnant];
+    let flags = [
+        Flag::Minor,
+        Flag::SelfHarmRisk,
+        Flag::Elderly,
+        Flag::Pregnant,
+    ];
     let household_list = (0..households)
         .map(|index| Household {
             id: format!("H{index:05}"),
             size: 1 + next(4) as i64,
             origin: origin_names[next(origins as u64) as usize].clone(),
             waiting_days: next(200) as f64,
-            flags: if next(5) == 0 { vec![flags[next(4) as usize]] } else { Vec::new() },
+            flags: if next(5) == 0 {
+                vec![flags[next(4) as usize]]
+            } else {
+                Vec::new()
+            },
             eligible: next(10) > 0,
             ineligible_reason: None,
             priority: None,
@@ -236,7 +289,9 @@ fn generated(households: usize, batches: usize, origins: usize, seed: u64) -> In
 
 /// The same model written independently as a MILP and solved by good_lp's pure-Rust solver.
 fn milp_objective(instance: &Instance) -> f64 {
-    use good_lp::{Expression, ProblemVariables, Solution, SolverModel, constraint, microlp, variable};
+    use good_lp::{
+        Expression, ProblemVariables, Solution, SolverModel, constraint, microlp, variable,
+    };
     let end_day = instance.end_day();
     let mut variables = ProblemVariables::new();
     let mut x = BTreeMap::new();
@@ -260,7 +315,11 @@ fn milp_objective(instance: &Instance) -> f64 {
     }
     let mut model = variables.maximise(objective.clone()).using(microlp);
     for h in 0..instance.households.len() {
-        let once: Expression = x.iter().filter(|((hh, _), _)| *hh == h).map(|(_, v)| *v).sum();
+        let once: Expression = x
+            .iter()
+            .filter(|((hh, _), _)| *hh == h)
+            .map(|(_, v)| *v)
+            .sum();
         model = model.with(constraint!(once <= 1));
     }
     for (b, spec) in instance.batches.iter().enumerate() {
@@ -282,8 +341,15 @@ fn agrees_with_an_independent_milp_on_medium_instances() {
         let plan = solve(&instance).unwrap();
         let objective = check_plan(&instance, &plan);
         let milp = milp_objective(&instance);
-        assert!((objective - milp).abs() <= 1e-6 * milp, "seed {seed}: planner {objective}, MILP {milp}");
-        assert!(plan.optimal && plan.gap <= 1e-6, "seed {seed}: gap {}", plan.gap);
+        assert!(
+            (objective - milp).abs() <= 1e-6 * milp,
+            "seed {seed}: planner {objective}, MILP {milp}"
+        );
+        assert!(
+            plan.optimal && plan.gap <= 1e-6,
+            "seed {seed}: gap {}",
+            plan.gap
+        );
     }
 }
 
@@ -298,7 +364,11 @@ fn larger_instances_are_solved_to_a_proven_gap() {
 
 #[test]
 fn the_same_instance_gives_the_same_plan_and_ties_go_to_the_lower_id() {
-    let households = vec![household("h2", 1, "A", 2.0), household("h1", 1, "A", 2.0), household("h3", 1, "A", 2.0)];
+    let households = vec![
+        household("h2", 1, "A", 2.0),
+        household("h1", 1, "A", 2.0),
+        household("h3", 1, "A", 2.0),
+    ];
     let instance = instance(vec![batch("b", 1, 2, &["A"])], households);
     let first = solve(&instance).unwrap();
     assert_eq!(first, solve(&instance).unwrap());
@@ -323,16 +393,33 @@ fn households_travel_whole_and_are_explained() {
     let instance = instance(vec![batch("b", 10, 5, &["A"])], households);
     let plan = solve(&instance).unwrap();
     assert_eq!(plan.batches[0].households, vec!["family", "single"]);
-    let reason = |id: &str| plan.explanations.iter().find(|e| e.household == id).unwrap().decision.clone();
+    let reason = |id: &str| {
+        plan.explanations
+            .iter()
+            .find(|e| e.household == id)
+            .unwrap()
+            .decision
+            .clone()
+    };
     assert!(matches!(reason("family"), Decision::Selected { batch, .. } if batch == "b"));
     match reason("late") {
         Decision::NotSelected { reason } => {
-            assert!(reason.contains("b: 0 of 5 seats left, lowest selected priority 2.00"), "{reason}")
+            assert!(
+                reason.contains("b: 0 of 5 seats left, lowest selected priority 2.00"),
+                "{reason}"
+            )
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(reason("far"), Decision::NotSelected { reason } if reason.contains("no batch picks up from C")));
-    assert_eq!(reason("held"), Decision::Ineligible { reason: "on hold: medical".into() });
+    assert!(
+        matches!(reason("far"), Decision::NotSelected { reason } if reason.contains("no batch picks up from C"))
+    );
+    assert_eq!(
+        reason("held"),
+        Decision::Ineligible {
+            reason: "on hold: medical".into()
+        }
+    );
 }
 
 #[test]
@@ -340,25 +427,44 @@ fn the_priority_rule_follows_the_policy() {
     let household = Household {
         priority: None,
         waiting_days: 90.0,
-        flags: vec![Flag::SelfHarmRisk, Flag::Minor, Flag::Minor, Flag::ChronicIllness],
+        flags: vec![
+            Flag::SelfHarmRisk,
+            Flag::Minor,
+            Flag::Minor,
+            Flag::ChronicIllness,
+        ],
         ..household("h", 3, "A", 0.0)
     };
     let parts = Policy::default().priority(&household);
     assert!((parts.total - (1.0 + 1.5 + 4.0 + 2.0 + 0.5)).abs() < 1e-12);
-    assert_eq!(parts.describe(), "9.00 = 1 base + 1.50 waiting + 2 minor + 0.5 chronic_illness + 4 self_harm_risk");
+    assert_eq!(
+        parts.describe(),
+        "9.00 = 1 base + 1.50 waiting + 2 minor + 0.5 chronic_illness + 4 self_harm_risk"
+    );
 }
 
 #[test]
 fn pins_are_hard_and_impossible_pins_are_named() {
-    let mut households = vec![household("a", 2, "A", 1.0), household("b", 2, "A", 5.0), household("c", 2, "A", 4.0)];
+    let mut households = vec![
+        household("a", 2, "A", 1.0),
+        household("b", 2, "A", 5.0),
+        household("c", 2, "A", 4.0),
+    ];
     households[0].pin = Some(Pin::In);
     households[1].pin = Some(Pin::Out);
-    let plan = solve(&instance(vec![batch("b1", 1, 4, &["A"])], households.clone())).unwrap();
+    let plan = solve(&instance(
+        vec![batch("b1", 1, 4, &["A"])],
+        households.clone(),
+    ))
+    .unwrap();
     assert_eq!(plan.batches[0].households, vec!["c", "a"]);
     households[2].pin = Some(Pin::Batch("b1".into()));
     households[1].pin = Some(Pin::In);
     let error = solve(&instance(vec![batch("b1", 1, 4, &["A"])], households)).unwrap_err();
-    assert!(matches!(error, PlanError::InfeasiblePins(ref text) if text.contains("a, b") || text.contains("b, a")), "{error}");
+    assert!(
+        matches!(error, PlanError::InfeasiblePins(ref text) if text.contains("a, b") || text.contains("b, a")),
+        "{error}"
+    );
 }
 
 #[test]
@@ -367,15 +473,33 @@ fn bad_input_names_the_field() {
         let error = solve(&instance).unwrap_err().to_string();
         assert!(error.starts_with(expected), "{error}");
     };
-    check(instance(vec![batch("b", 1, -3, &["A"])], vec![]), "batches[0].seats: -3 is not a positive number of seats");
     check(
-        instance(vec![batch("b", 1, 3, &["A"])], vec![household("h", 4, "A", 1.0)]),
+        instance(vec![batch("b", 1, -3, &["A"])], vec![]),
+        "batches[0].seats: -3 is not a positive number of seats",
+    );
+    check(
+        instance(
+            vec![batch("b", 1, 3, &["A"])],
+            vec![household("h", 4, "A", 1.0)],
+        ),
         "households[0].size: 4 people do not fit on any batch",
     );
     let mut pinned = household("h", 1, "A", 1.0);
     pinned.pin = Some(Pin::Batch("zz".into()));
-    check(instance(vec![batch("b", 1, 3, &["A"])], vec![pinned]), "households[0].pin: 'zz' is not in, out, or a batch id");
-    check(instance(vec![batch("b", 1, 3, &[])], vec![]), "batches[0].origins: names no origin location");
-    let parsed: Result<Instance, _> = serde_json::from_str(r#"{"batches": [], "households": [], "extra": 1}"#);
-    assert!(parsed.unwrap_err().to_string().contains("unknown field `extra`"));
+    check(
+        instance(vec![batch("b", 1, 3, &["A"])], vec![pinned]),
+        "households[0].pin: 'zz' is not in, out, or a batch id",
+    );
+    check(
+        instance(vec![batch("b", 1, 3, &[])], vec![]),
+        "batches[0].origins: names no origin location",
+    );
+    let parsed: Result<Instance, _> =
+        serde_json::from_str(r#"{"batches": [], "households": [], "extra": 1}"#);
+    assert!(
+        parsed
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field `extra`")
+    );
 }

@@ -25,6 +25,8 @@ pub enum Action {
     ViewHistory,
     ViewAccessLog,
     Verify,
+    PlanTransfers,
+    ViewBatches,
 }
 
 impl Action {
@@ -49,6 +51,8 @@ impl Action {
         Action::ViewHistory,
         Action::ViewAccessLog,
         Action::Verify,
+        Action::PlanTransfers,
+        Action::ViewBatches,
     ];
 
     fn describe(self) -> &'static str {
@@ -73,6 +77,8 @@ impl Action {
             Action::ViewHistory => "view the event history",
             Action::ViewAccessLog => "view the access log",
             Action::Verify => "verify the database",
+            Action::PlanTransfers => "plan transfers",
+            Action::ViewBatches => "view transfer batches",
         }
     }
 }
@@ -108,7 +114,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ),
         Role::Analyst => matches!(
             action,
-            ViewLocations | ViewPeople | ViewIncidents | ViewBacklog | Export
+            ViewLocations | ViewPeople | ViewIncidents | ViewBacklog | Export | ViewBatches
         ),
         Role::Auditor => matches!(
             action,

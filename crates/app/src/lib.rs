@@ -9,6 +9,7 @@ mod error;
 mod import;
 mod people;
 mod session;
+mod transfers;
 mod users;
 mod verify;
 
@@ -18,7 +19,9 @@ pub use error::{AppError, AppResult, RowError};
 pub use import::{IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport};
 pub use people::*;
 pub use refuge_crypto::Revealed;
+pub use refuge_plan::{Plan, Policy as PlanPolicy};
 pub use session::Session;
+pub use transfers::{BatchRequest, BatchView, PlanReport, PlanUnit};
 pub use users::LocationView;
 pub use users::NewUser;
 pub use verify::VerifyReport;

@@ -950,6 +950,20 @@ impl<S: Store> App<S> {
                         location(&incident.location)
                     ),
                     EventBody::IncidentClosed { at, .. } => format!("closed on {at}"),
+                    EventBody::BatchCreated { batch } => format!(
+                        "draft for {} with {} seats to {}",
+                        batch.departure,
+                        batch.seats,
+                        location(&batch.destination)
+                    ),
+                    EventBody::BatchPinned { pin, .. } => match pin {
+                        Some(pin) => format!("household pinned {pin}"),
+                        None => "pin cleared".to_string(),
+                    },
+                    EventBody::BatchPlanned { manifest, .. } => {
+                        format!("planned: {} people", manifest.len())
+                    }
+                    EventBody::BatchStatusChanged { status, .. } => format!("now {status}"),
                 };
                 let recorded = OffsetDateTime::from_unix_timestamp_nanos(
                     i128::from(hlc_millis(event.hlc)) * 1_000_000,

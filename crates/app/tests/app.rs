@@ -123,6 +123,8 @@ fn expected(role: Role, action: Action) -> bool {
         Export,
         ViewHistory,
         Verify,
+        PlanTransfers,
+        ViewBatches,
     ];
     let caseworker = [
         ViewLocations,
@@ -144,6 +146,7 @@ fn expected(role: Role, action: Action) -> bool {
         ViewIncidents,
         ViewBacklog,
         Export,
+        ViewBatches,
     ];
     let auditor = [
         ViewUsers,
@@ -253,6 +256,20 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
         Action::ViewHistory => app.history(session, None, |_| Ok(())).await,
         Action::ViewAccessLog => app.access_log(session, Some(5)).await.map(drop),
         Action::Verify => app.verify(session).await.map(drop),
+        Action::PlanTransfers => app
+            .plan_preview(
+                session,
+                &[BatchRequest {
+                    label: "next".into(),
+                    date: NOW.date(),
+                    seats: 2,
+                    origins: vec![],
+                }],
+                &PlanPolicy::default(),
+            )
+            .await
+            .map(drop),
+        Action::ViewBatches => app.batches(session).await.map(drop),
     };
     match result {
         Err(AppError::Forbidden { .. }) => false,
@@ -838,4 +855,143 @@ async fn the_demo_builds_a_consistent_organisation() {
     );
     let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
     assert_eq!(coordinator.role(), Role::Coordinator);
+}
+
+#[tokio::test]
+async fn a_batch_is_planned_pinned_confirmed_departed_and_completed() {
+    let org = org().await;
+    let app = &org.app;
+    app.add_location(
+        &org.admin,
+        "RCP-KR",
+        LocationKind::Reception,
+        "KR",
+        500,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    // Make both people transfer-ready; a is on hold, so only b is eligible at first.
+    for key in ["a", "b"] {
+        app.set_ready(&org.admin, &org.people[key], Some(true), Some(true))
+            .await
+            .unwrap();
+    }
+    app.set_hold(&org.admin, &org.people["a"], Some(HoldReason::Medical))
+        .await
+        .unwrap();
+    let request = BatchRequest {
+        label: String::new(),
+        date: NOW.date() + time::Duration::days(10),
+        seats: 1,
+        origins: vec![],
+    };
+    let (batch, report) = app
+        .create_batch(&org.admin, &request, "RCP-KR", &PlanPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(batch.status, BatchStatus::Draft);
+    assert_eq!(batch.manifest.len(), 1);
+    let held = report
+        .plan
+        .explanations
+        .iter()
+        .find(|e| e.household != report.plan.batches[0].households[0])
+        .unwrap();
+    assert!(
+        matches!(&held.decision, refuge_plan::Decision::Ineligible { reason } if reason.contains("on hold (medical)")),
+        "{held:?}"
+    );
+
+    // Release a's hold and pin a in: a takes the only seat.
+    app.set_hold(&org.admin, &org.people["a"], None)
+        .await
+        .unwrap();
+    let a_household = app
+        .show_person(&org.admin, &org.people["a"], false)
+        .await
+        .unwrap()
+        .household_code;
+    let (batch, _) = app
+        .pin_household(
+            &org.admin,
+            &batch.code,
+            &a_household,
+            Some(BatchPin::In),
+            &PlanPolicy::default(),
+        )
+        .await
+        .unwrap();
+    let a_id = app
+        .store()
+        .person_by_code(&org.people["a"])
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(batch.manifest, vec![a_id]);
+
+    let analyst = app.login("analyst", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        app.set_batch_status(&analyst, &batch.code, BatchStatus::Confirmed)
+            .await,
+        Err(AppError::Forbidden { .. })
+    ));
+    assert!(
+        app.set_batch_status(&org.admin, &batch.code, BatchStatus::Departed)
+            .await
+            .is_err(),
+        "a draft cannot depart"
+    );
+    app.set_batch_status(&org.admin, &batch.code, BatchStatus::Confirmed)
+        .await
+        .unwrap();
+    assert!(
+        app.pin_household(
+            &org.admin,
+            &batch.code,
+            &a_household,
+            None,
+            &PlanPolicy::default()
+        )
+        .await
+        .is_err()
+    );
+    app.set_batch_status(&org.admin, &batch.code, BatchStatus::Departed)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.show_person(&org.admin, &org.people["a"], false)
+            .await
+            .unwrap()
+            .person
+            .stage,
+        Stage::Departed
+    );
+    app.set_batch_status(&org.admin, &batch.code, BatchStatus::Completed)
+        .await
+        .unwrap();
+    let arrived = app
+        .show_person(&org.admin, &org.people["a"], false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (arrived.person.stage, arrived.location_code.as_str()),
+        (Stage::Arrived, "RCP-KR")
+    );
+
+    let mut csv = Vec::new();
+    assert_eq!(
+        app.manifest_csv(&org.admin, &batch.code, false, &mut csv)
+            .await
+            .unwrap(),
+        1
+    );
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.contains(&org.people["a"]) && !csv.contains("Synthetic"),
+        "{csv}"
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
 }

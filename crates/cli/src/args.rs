@@ -170,6 +170,111 @@ pub enum Command {
     },
     /// Check every hash chain and replay the event log against the stored tables.
     Verify,
+    /// Propose who goes on the next transfer(s): from the database (one batch with --seats
+    /// and --date, or several with --batches FILE.toml), or a stand-alone --input FILE.json.
+    Plan {
+        #[arg(long)]
+        seats: Option<u32>,
+        #[arg(long, value_parser = parse_date)]
+        date: Option<Date>,
+        /// Origin location codes (default: every shelter and detention location).
+        #[arg(long, value_delimiter = ',')]
+        from: Vec<String>,
+        /// Several batches: a TOML file of [[batch]] tables (id, date, seats, origins).
+        #[arg(long, conflicts_with_all = ["seats", "input"])]
+        batches: Option<PathBuf>,
+        /// A planning instance as JSON (docs/planner.md); needs no database.
+        #[arg(long, conflicts_with_all = ["seats", "batches", "from"])]
+        input: Option<PathBuf>,
+        /// Policy weights and limits as TOML (docs/planner.md).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Explain every household, not only those selected.
+        #[arg(long)]
+        explain: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Transfer batches: create (planned as a draft), pin, re-plan, confirm, depart, complete.
+    #[command(subcommand)]
+    Batch(BatchCommand),
+}
+
+#[derive(Subcommand)]
+pub enum BatchCommand {
+    /// Create a draft batch and plan its manifest.
+    Create {
+        #[arg(long, value_parser = parse_date)]
+        date: Date,
+        #[arg(long)]
+        seats: u32,
+        #[arg(long, value_delimiter = ',')]
+        from: Vec<String>,
+        /// Destination location code (a reception centre).
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    List,
+    /// A batch, its manifest and (for a draft) the planner's explanations.
+    Show {
+        code: String,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[arg(long)]
+        explain: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pin a household (or a person's household) in or out of a draft, or clear its pin;
+    /// the draft is re-planned.
+    Pin {
+        code: String,
+        household: String,
+        #[arg(long = "in", conflicts_with_all = ["out", "clear"])]
+        pin_in: bool,
+        #[arg(long, conflicts_with = "clear")]
+        out: bool,
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    /// Re-plan a draft with the people waiting now.
+    Plan {
+        code: String,
+        #[arg(long)]
+        policy: Option<PathBuf>,
+    },
+    Confirm {
+        code: String,
+    },
+    /// Return a confirmed batch to draft.
+    Unconfirm {
+        code: String,
+    },
+    /// Mark departed: everyone on the manifest moves to the destination as departed.
+    Depart {
+        code: String,
+    },
+    /// Mark completed: everyone departed on it has arrived.
+    Complete {
+        code: String,
+    },
+    Cancel {
+        code: String,
+    },
+    /// The printable manifest as CSV (codes; names with --reveal, logged).
+    Manifest {
+        code: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]

@@ -2,6 +2,7 @@
 
 mod args;
 mod output;
+mod planning;
 mod secrets;
 
 use anyhow::{Context, Result, bail};
@@ -16,6 +17,19 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 fn main() -> std::process::ExitCode {
+    // A reader that stops early (`refuge log | head`) is not an error: leave quietly.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default_hook(info);
+    }));
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -48,14 +62,14 @@ fn db_path(global: &Global) -> Result<PathBuf> {
     Ok(SqliteStore::path_of_url(&global.db)?)
 }
 
-async fn open_app(global: &Global) -> Result<App<SqliteStore>> {
+pub(crate) async fn open_app(global: &Global) -> Result<App<SqliteStore>> {
     let store = SqliteStore::open(&db_path(global)?).await?;
     Ok(App::new(store, Box::new(SystemClock)))
 }
 
 /// Logs in as `--user` (or the admin created by init) with the passphrase from the usual
 /// sources.
-async fn login(app: &App<SqliteStore>, global: &Global) -> Result<Session> {
+pub(crate) async fn login(app: &App<SqliteStore>, global: &Global) -> Result<Session> {
     let user = match &global.user {
         Some(user) => user.clone(),
         None => app
@@ -276,6 +290,30 @@ async fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
+        Command::Plan {
+            seats,
+            date,
+            from,
+            batches,
+            input,
+            policy,
+            explain,
+            json,
+        } => {
+            planning::plan_command(
+                global,
+                seats,
+                date,
+                from,
+                batches.as_deref(),
+                input.as_deref(),
+                policy.as_deref(),
+                explain,
+                json,
+            )
+            .await?;
+        }
+        Command::Batch(command) => planning::batch_command(global, command).await?,
         Command::Verify => {
             let app = open_app(global).await?;
             let session = login(&app, global).await?;

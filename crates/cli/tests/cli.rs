@@ -502,3 +502,112 @@ fn tampering_with_an_event_is_found_by_verify() {
         "{report}"
     );
 }
+
+#[test]
+fn plan_a_stand_alone_instance_and_a_batch_from_the_database() {
+    let ws = Workspace::new();
+    let instance = ws.input(
+        "instance.json",
+        r#"{"batches": [{"id": "F1", "day": 10, "seats": 3, "origins": ["SHL-1"]}],
+            "households": [
+              {"id": "H1", "size": 2, "origin": "SHL-1", "waiting_days": 90, "flags": ["minor", "minor"]},
+              {"id": "H2", "size": 2, "origin": "SHL-1", "waiting_days": 30},
+              {"id": "H3", "size": 1, "origin": "SHL-1", "waiting_days": 10, "pin": "in"}]}"#,
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&ws.ok(&["plan", "--input", instance.to_str().unwrap(), "--json"]))
+            .unwrap();
+    assert_eq!(
+        plan["batches"][0]["households"],
+        serde_json::json!(["H1", "H3"])
+    );
+    assert_eq!(plan["optimal"], true);
+    assert_eq!(plan["explanations"][1]["decision"], "not_selected");
+    let bad = ws.input(
+        "bad.json",
+        r#"{"batches": [{"id": "F1", "day": 10, "seats": 0, "origins": ["A"]}], "households": []}"#,
+    );
+    assert!(
+        ws.fails(&["plan", "--input", bad.to_str().unwrap()])
+            .contains("batches[0].seats: 0 is not a positive number of seats")
+    );
+    let malformed = ws.input("malformed.json", r#"{"batches": [}"#);
+    assert!(
+        ws.fails(&["plan", "--input", malformed.to_str().unwrap()])
+            .contains("malformed.json")
+    );
+    let policy = ws.input("policy.toml", "target_wait_days = 30\nmystery = 1\n");
+    assert!(
+        ws.fails(&[
+            "plan",
+            "--input",
+            instance.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap()
+        ])
+        .contains("unknown field `mystery`")
+    );
+
+    ws.ok(&["init"]);
+    ws.ok(&[
+        "location",
+        "add",
+        "SHL-1",
+        "--kind",
+        "shelter",
+        "--country",
+        "TH",
+        "--capacity",
+        "10",
+    ]);
+    ws.ok(&[
+        "location",
+        "add",
+        "RCP",
+        "--kind",
+        "reception",
+        "--country",
+        "KR",
+        "--capacity",
+        "10",
+    ]);
+    let person = code_after(
+        &ws.ok(&[
+            "person",
+            "add",
+            "--location",
+            "SHL-1",
+            "--name",
+            "Synthetic Traveller",
+            "--since",
+            "2026-09-01",
+        ]),
+        "P-",
+    )
+    .to_string();
+    ws.ok(&["ready", &person, "--documents", "yes", "--screening", "yes"]);
+    let created = ws.ok(&[
+        "batch",
+        "create",
+        "--date",
+        "2099-01-01",
+        "--seats",
+        "5",
+        "--to",
+        "RCP",
+    ]);
+    let batch = code_after(&created, "B-").to_string();
+    assert!(created.contains("with 1 people planned"), "{created}");
+    ws.ok(&["batch", "confirm", &batch]);
+    ws.ok(&["batch", "depart", &batch]);
+    assert!(
+        ws.ok(&["person", "show", &person])
+            .contains("departed at RCP")
+    );
+    let manifest = ws.ok(&["batch", "manifest", &batch]);
+    assert!(
+        manifest.contains(&person) && !manifest.contains("Synthetic"),
+        "{manifest}"
+    );
+    ws.ok(&["verify"]);
+}

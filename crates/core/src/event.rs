@@ -58,6 +58,22 @@ pub enum EventBody {
         incident: IncidentId,
         at: Date,
     },
+    BatchCreated {
+        batch: TransferBatch,
+    },
+    BatchPinned {
+        batch: BatchId,
+        household: HouseholdId,
+        pin: Option<BatchPin>,
+    },
+    BatchPlanned {
+        batch: BatchId,
+        manifest: Vec<PersonId>,
+    },
+    BatchStatusChanged {
+        batch: BatchId,
+        status: BatchStatus,
+    },
 }
 
 /// A record an event reads or writes.
@@ -68,6 +84,7 @@ pub enum RecordRef {
     Household(HouseholdId),
     Person(PersonId),
     Incident(IncidentId),
+    Batch(BatchId),
 }
 
 impl EventBody {
@@ -84,6 +101,10 @@ impl EventBody {
             EventBody::ReadinessSet { .. } => "readiness_set",
             EventBody::IncidentRecorded { .. } => "incident_recorded",
             EventBody::IncidentClosed { .. } => "incident_closed",
+            EventBody::BatchCreated { .. } => "batch_created",
+            EventBody::BatchPinned { .. } => "batch_pinned",
+            EventBody::BatchPlanned { .. } => "batch_planned",
+            EventBody::BatchStatusChanged { .. } => "batch_status_changed",
         }
     }
 
@@ -95,6 +116,7 @@ impl EventBody {
             Some(RecordRef::Household(id)) => id.0,
             Some(RecordRef::Person(id)) => id.0,
             Some(RecordRef::Incident(id)) => id.0,
+            Some(RecordRef::Batch(id)) => id.0,
             None => Uuid::nil(),
         }
     }
@@ -139,6 +161,22 @@ impl EventBody {
                 refs
             }
             EventBody::IncidentClosed { incident, .. } => vec![R::Incident(*incident)],
+            EventBody::BatchCreated { batch } => {
+                let mut refs = vec![R::Batch(batch.id), R::Location(batch.destination)];
+                refs.extend(batch.origins.iter().map(|id| R::Location(*id)));
+                refs
+            }
+            EventBody::BatchPinned {
+                batch, household, ..
+            } => {
+                vec![R::Batch(*batch), R::Household(*household)]
+            }
+            EventBody::BatchPlanned { batch, manifest } => {
+                let mut refs = vec![R::Batch(*batch)];
+                refs.extend(manifest.iter().map(|id| R::Person(*id)));
+                refs
+            }
+            EventBody::BatchStatusChanged { batch, .. } => vec![R::Batch(*batch)],
         }
     }
 }

@@ -109,6 +109,19 @@ vocabulary!(IncidentStatus, "incident status", {
     Closed => "closed",
 });
 
+vocabulary!(BatchStatus, "batch status", {
+    Draft => "draft",
+    Confirmed => "confirmed",
+    Departed => "departed",
+    Completed => "completed",
+    Cancelled => "cancelled",
+});
+
+vocabulary!(BatchPin, "pin", {
+    In => "in",
+    Out => "out",
+});
+
 vocabulary!(Role, "role", {
     Admin => "admin",
     Coordinator => "coordinator",
@@ -214,6 +227,40 @@ pub struct Incident {
     pub narrative: Option<Sealed>,
     #[serde(default)]
     pub version: i64,
+}
+
+/// A transfer: a departure on a date with seats, picking up from some locations.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferBatch {
+    pub id: BatchId,
+    pub code: String,
+    pub departure: Date,
+    pub seats: u32,
+    pub origins: Vec<LocationId>,
+    pub destination: LocationId,
+    pub status: BatchStatus,
+    /// The people on the manifest (households whole, unless split allowed).
+    pub manifest: Vec<PersonId>,
+    /// Households the coordinator pinned in or out.
+    pub pins: BTreeMap<HouseholdId, BatchPin>,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl BatchStatus {
+    /// The one table of allowed batch status changes.
+    pub fn can_become(self, next: BatchStatus) -> bool {
+        use BatchStatus::*;
+        matches!(
+            (self, next),
+            (Draft, Confirmed)
+                | (Confirmed, Draft)
+                | (Confirmed, Departed)
+                | (Departed, Completed)
+                | (Draft, Cancelled)
+                | (Confirmed, Cancelled)
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,6 +17,7 @@ pub struct State {
     pub households: BTreeMap<HouseholdId, Household>,
     pub people: BTreeMap<PersonId, Person>,
     pub incidents: BTreeMap<IncidentId, Incident>,
+    pub batches: BTreeMap<BatchId, TransferBatch>,
 }
 
 /// An event that cannot apply to the state it meets. Names records by id or code only.
@@ -56,6 +57,12 @@ impl State {
         self.locations
             .get(&id)
             .ok_or_else(|| missing("location", id))
+    }
+
+    fn batch_mut(&mut self, id: BatchId) -> Result<&mut TransferBatch, ProjectionError> {
+        self.batches
+            .get_mut(&id)
+            .ok_or_else(|| missing("batch", id))
     }
 
     fn person_mut(&mut self, id: PersonId) -> Result<&mut Person, ProjectionError> {
@@ -220,6 +227,86 @@ impl State {
                 }
                 record.status = IncidentStatus::Closed;
                 record.closed = Some(*at);
+                record.version += 1;
+            }
+            EventBody::BatchCreated { batch } => {
+                if self.batches.contains_key(&batch.id) {
+                    return Err(exists("batch", &batch.code));
+                }
+                self.require_location(batch.destination)?;
+                for origin in &batch.origins {
+                    self.require_location(*origin)?;
+                }
+                if batch.status != BatchStatus::Draft || !batch.manifest.is_empty() {
+                    return Err(ProjectionError::Invalid(format!(
+                        "batch {} must start as an empty draft",
+                        batch.code
+                    )));
+                }
+                let mut batch = batch.clone();
+                batch.version = 1;
+                self.batches.insert(batch.id, batch);
+            }
+            EventBody::BatchPinned {
+                batch,
+                household,
+                pin,
+            } => {
+                if !self.households.contains_key(household) {
+                    return Err(missing("household", household));
+                }
+                let record = self.batch_mut(*batch)?;
+                if record.status != BatchStatus::Draft {
+                    return Err(ProjectionError::Invalid(format!(
+                        "batch {} is {}: only a draft can be changed",
+                        record.code, record.status
+                    )));
+                }
+                match pin {
+                    Some(pin) => record.pins.insert(*household, *pin),
+                    None => record.pins.remove(household),
+                };
+                record.version += 1;
+            }
+            EventBody::BatchPlanned { batch, manifest } => {
+                for person in manifest {
+                    if !self.people.contains_key(person) {
+                        return Err(missing("person", person));
+                    }
+                }
+                let record = self.batch_mut(*batch)?;
+                if record.status != BatchStatus::Draft {
+                    return Err(ProjectionError::Invalid(format!(
+                        "batch {} is {}: only a draft can be planned",
+                        record.code, record.status
+                    )));
+                }
+                if manifest.len() > record.seats as usize {
+                    return Err(ProjectionError::Invalid(format!(
+                        "batch {}: {} people on the manifest, {} seats",
+                        record.code,
+                        manifest.len(),
+                        record.seats
+                    )));
+                }
+                record.manifest = manifest.clone();
+                record.version += 1;
+            }
+            EventBody::BatchStatusChanged { batch, status } => {
+                let record = self.batch_mut(*batch)?;
+                if !record.status.can_become(*status) {
+                    return Err(ProjectionError::Invalid(format!(
+                        "batch {} cannot go from {} to {status}",
+                        record.code, record.status
+                    )));
+                }
+                if *status == BatchStatus::Confirmed && record.manifest.is_empty() {
+                    return Err(ProjectionError::Invalid(format!(
+                        "batch {} has nobody on its manifest",
+                        record.code
+                    )));
+                }
+                record.status = *status;
                 record.version += 1;
             }
         }

@@ -90,6 +90,9 @@ pub trait Store: Send + Sync {
     /// Which of these codes are already taken (any kind).
     async fn taken_codes(&self, codes: &[String]) -> StoreResult<Vec<String>>;
 
+    async fn batch_by_code(&self, code: &str) -> StoreResult<Option<TransferBatch>>;
+    async fn batches(&self) -> StoreResult<Vec<TransferBatch>>;
+
     async fn incident_by_code(&self, code: &str) -> StoreResult<Option<Incident>>;
     async fn incidents(&self, open_only: bool) -> StoreResult<Vec<Incident>>;
 

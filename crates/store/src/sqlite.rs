@@ -16,7 +16,10 @@ use time::Date;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_batches.sql")),
+];
 
 /// SQLite binds at most 32,766 parameters per statement; chunks stay well below.
 const MAX_PARAMS: usize = 8_000;
@@ -291,6 +294,24 @@ fn incident_from_row(row: &SqliteRow) -> StoreResult<Incident> {
     })
 }
 
+fn batch_from_row(row: &SqliteRow) -> StoreResult<TransferBatch> {
+    let origins: String = get(row, "origins")?;
+    let manifest: String = get(row, "manifest")?;
+    let pins: String = get(row, "pins")?;
+    Ok(TransferBatch {
+        id: BatchId(parse_uuid(&get::<String>(row, "id")?)?),
+        code: get(row, "code")?,
+        departure: parse_date(&get::<String>(row, "departure")?)?,
+        seats: u32::try_from(get::<i64>(row, "seats")?).map_err(corrupt)?,
+        origins: serde_json::from_str(&origins).map_err(corrupt)?,
+        destination: LocationId(parse_uuid(&get::<String>(row, "destination")?)?),
+        status: parse_word(&get::<String>(row, "status")?)?,
+        manifest: serde_json::from_str(&manifest).map_err(corrupt)?,
+        pins: serde_json::from_str(&pins).map_err(corrupt)?,
+        version: get(row, "version")?,
+    })
+}
+
 fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
     let node: String = get(row, "node")?;
     let seq: i64 = get(row, "seq")?;
@@ -407,6 +428,18 @@ const INCIDENT_COLUMNS: &[&str] = &[
     "narrative",
     "version",
 ];
+const BATCH_COLUMNS: &[&str] = &[
+    "id",
+    "code",
+    "departure",
+    "seats",
+    "origins",
+    "destination",
+    "status",
+    "manifest",
+    "pins",
+    "version",
+];
 const EVENT_COLUMNS: &[&str] = &[
     "node",
     "seq",
@@ -484,6 +517,19 @@ fn bind_incident(args: &mut SqliteArguments, incident: &Incident) -> BindResult 
     args.add(incident.version)
 }
 
+fn bind_batch(args: &mut SqliteArguments, batch: &TransferBatch) -> BindResult {
+    args.add(batch.id.to_string())?;
+    args.add(batch.code.clone())?;
+    args.add(text_date(batch.departure))?;
+    args.add(i64::from(batch.seats))?;
+    args.add(json_text(&batch.origins))?;
+    args.add(batch.destination.to_string())?;
+    args.add(batch.status.as_str())?;
+    args.add(json_text(&batch.manifest))?;
+    args.add(json_text(&batch.pins))?;
+    args.add(batch.version)
+}
+
 fn bind_event(args: &mut SqliteArguments, event: &Event) -> BindResult {
     args.add(event.node.to_string())?;
     args.add(event.seq)?;
@@ -534,6 +580,7 @@ async fn load_touched(
             RecordRef::Household(id) => ("households", id.0),
             RecordRef::Person(id) => ("people", id.0),
             RecordRef::Incident(id) => ("incidents", id.0),
+            RecordRef::Batch(id) => ("batches", id.0),
         };
         ids.entry(table).or_default().push(id.to_string());
     }
@@ -589,6 +636,16 @@ async fn load_touched(
     {
         state.incidents.insert(incident.id, incident);
     }
+    for batch in load_by_ids(
+        tx,
+        "batches",
+        ids.get("batches").unwrap_or(&none),
+        batch_from_row,
+    )
+    .await?
+    {
+        state.batches.insert(batch.id, batch);
+    }
     Ok(state)
 }
 
@@ -611,6 +668,7 @@ fn version_of(state: &State, record: &RecordRef) -> Option<i64> {
         RecordRef::Household(id) => state.households.get(id).map(|r| r.version),
         RecordRef::Person(id) => state.people.get(id).map(|r| r.version),
         RecordRef::Incident(id) => state.incidents.get(id).map(|r| r.version),
+        RecordRef::Batch(id) => state.batches.get(id).map(|r| r.version),
     }
 }
 
@@ -638,6 +696,10 @@ fn describe(state: &State, record: &RecordRef) -> String {
             .incidents
             .get(id)
             .map_or(format!("incident {id}"), |r| format!("incident {}", r.code)),
+        RecordRef::Batch(id) => state
+            .batches
+            .get(id)
+            .map_or(format!("batch {id}"), |r| format!("batch {}", r.code)),
     }
 }
 
@@ -805,6 +867,17 @@ impl Store for SqliteStore {
             &incidents,
             true,
             |args, incident| bind_incident(args, incident),
+        )
+        .await?;
+
+        let batches = changed(&before.batches, &state.batches);
+        insert_rows(
+            &mut tx,
+            "batches",
+            BATCH_COLUMNS,
+            &batches,
+            true,
+            |args, batch| bind_batch(args, batch),
         )
         .await?;
 
@@ -1018,15 +1091,16 @@ impl Store for SqliteStore {
 
     async fn codes_of(&self, ids: &[Uuid]) -> StoreResult<std::collections::HashMap<Uuid, String>> {
         let mut codes = std::collections::HashMap::new();
-        for chunk in ids.chunks(MAX_PARAMS / 3) {
+        for chunk in ids.chunks(MAX_PARAMS / 4) {
             let list = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
                 "SELECT id, code FROM people WHERE id IN ({list}) \
                  UNION ALL SELECT id, code FROM households WHERE id IN ({list}) \
-                 UNION ALL SELECT id, code FROM incidents WHERE id IN ({list})"
+                 UNION ALL SELECT id, code FROM incidents WHERE id IN ({list}) \
+                 UNION ALL SELECT id, code FROM batches WHERE id IN ({list})"
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
-            for _ in 0..3 {
+            for _ in 0..4 {
                 for id in chunk {
                     query = query.bind(id.to_string());
                 }
@@ -1040,15 +1114,16 @@ impl Store for SqliteStore {
 
     async fn taken_codes(&self, codes: &[String]) -> StoreResult<Vec<String>> {
         let mut taken = Vec::new();
-        for chunk in codes.chunks(MAX_PARAMS / 3) {
+        for chunk in codes.chunks(MAX_PARAMS / 4) {
             let list = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
                 "SELECT code FROM people WHERE code IN ({list}) \
                  UNION SELECT code FROM households WHERE code IN ({list}) \
-                 UNION SELECT code FROM incidents WHERE code IN ({list})"
+                 UNION SELECT code FROM incidents WHERE code IN ({list}) \
+                 UNION SELECT code FROM batches WHERE code IN ({list})"
             );
             let mut query = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
-            for _ in 0..3 {
+            for _ in 0..4 {
                 for code in chunk {
                     query = query.bind(code.clone());
                 }
@@ -1056,6 +1131,19 @@ impl Store for SqliteStore {
             taken.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
         }
         Ok(taken)
+    }
+
+    async fn batch_by_code(&self, code: &str) -> StoreResult<Option<TransferBatch>> {
+        self.fetch_optional("SELECT * FROM batches WHERE code = ?", code, batch_from_row)
+            .await
+    }
+
+    async fn batches(&self) -> StoreResult<Vec<TransferBatch>> {
+        self.fetch_all(
+            "SELECT * FROM batches ORDER BY departure, code",
+            batch_from_row,
+        )
+        .await
     }
 
     async fn incident_by_code(&self, code: &str) -> StoreResult<Option<Incident>> {

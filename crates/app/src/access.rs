@@ -27,6 +27,7 @@ pub enum Action {
     Verify,
     PlanTransfers,
     ViewBatches,
+    Forecast,
 }
 
 impl Action {
@@ -53,6 +54,7 @@ impl Action {
         Action::Verify,
         Action::PlanTransfers,
         Action::ViewBatches,
+        Action::Forecast,
     ];
 
     fn describe(self) -> &'static str {
@@ -79,6 +81,7 @@ impl Action {
             Action::Verify => "verify the database",
             Action::PlanTransfers => "plan transfers",
             Action::ViewBatches => "view transfer batches",
+            Action::Forecast => "run forecasts",
         }
     }
 }
@@ -114,7 +117,13 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ),
         Role::Analyst => matches!(
             action,
-            ViewLocations | ViewPeople | ViewIncidents | ViewBacklog | Export | ViewBatches
+            ViewLocations
+                | ViewPeople
+                | ViewIncidents
+                | ViewBacklog
+                | Export
+                | ViewBatches
+                | Forecast
         ),
         Role::Auditor => matches!(
             action,

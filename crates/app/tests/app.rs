@@ -125,6 +125,7 @@ fn expected(role: Role, action: Action) -> bool {
         Verify,
         PlanTransfers,
         ViewBatches,
+        Forecast,
     ];
     let caseworker = [
         ViewLocations,
@@ -147,6 +148,7 @@ fn expected(role: Role, action: Action) -> bool {
         ViewBacklog,
         Export,
         ViewBatches,
+        Forecast,
     ];
     let auditor = [
         ViewUsers,
@@ -270,6 +272,17 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
             .await
             .map(drop),
         Action::ViewBatches => app.batches(session).await.map(drop),
+        Action::Forecast => {
+            let what_if = WhatIf {
+                horizon_days: 30.0,
+                replications: 4,
+                ..WhatIf::default()
+            };
+            match app.scenario_from_db(session, &what_if).await {
+                Ok(scenario) => app.forecast(session, &scenario, 1).map(drop),
+                Err(error) => Err(error),
+            }
+        }
     };
     match result {
         Err(AppError::Forbidden { .. }) => false,

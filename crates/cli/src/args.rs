@@ -198,6 +198,80 @@ pub enum Command {
     /// Transfer batches: create (planned as a draft), pin, re-plan, confirm, depart, complete.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// Forecast the backlog: a scenario file, or the live database with what-if changes.
+    Forecast {
+        /// A scenario as TOML (docs/forecast.md); needs no database.
+        #[arg(long, conflicts_with = "from_db", required_unless_present = "from_db")]
+        scenario: Option<PathBuf>,
+        /// Build the scenario from the database: occupants, recent rates, planned batches.
+        #[arg(long)]
+        from_db: bool,
+        /// Horizon: days (180 or 180d) or months (6m).
+        #[arg(long, value_parser = parse_horizon, default_value = "180d")]
+        horizon: f64,
+        /// What-if: a one-off transfer, DATE:SEATS (repeatable).
+        #[arg(long = "extra-transfer", value_parser = parse_transfer)]
+        extra_transfer: Vec<(Date, u32)>,
+        /// What-if: multiply every arrival rate.
+        #[arg(long, default_value_t = 1.0)]
+        arrival_factor: f64,
+        /// What-if: a shelter's capacity, LOC=BEDS (repeatable).
+        #[arg(long = "capacity", value_parser = parse_capacity)]
+        capacity: Vec<(String, u32)>,
+        #[arg(long, default_value_t = 200)]
+        replications: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Worker threads (default: the machine's cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print the scenario built from the database (TOML) as well.
+        #[arg(long)]
+        show_scenario: bool,
+        #[arg(long)]
+        json: bool,
+        /// Write the chart here as SVG.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
+}
+
+/// `180`, `180d` or `6m` (months of 30.4375 days).
+pub fn parse_horizon(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.strip_suffix('m') {
+        Some(months) => (months, 30.4375),
+        None => (text.strip_suffix('d').unwrap_or(text), 1.0),
+    };
+    match number.parse::<f64>() {
+        Ok(value) if value > 0.0 && value.is_finite() => Ok(value * unit),
+        _ => Err(format!("'{text}' is not a horizon such as 180d or 6m")),
+    }
+}
+
+/// `2026-12-15:468`.
+pub fn parse_transfer(text: &str) -> Result<(Date, u32), String> {
+    let (date, seats) = text
+        .split_once(':')
+        .ok_or_else(|| format!("'{text}' is not DATE:SEATS"))?;
+    let seats: u32 = seats
+        .parse()
+        .map_err(|_| format!("'{seats}' is not a number of seats"))?;
+    if seats == 0 {
+        return Err("seats must be positive".into());
+    }
+    Ok((parse_date(date)?, seats))
+}
+
+/// `SHL-1=400`.
+pub fn parse_capacity(text: &str) -> Result<(String, u32), String> {
+    let (code, beds) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not LOC=BEDS"))?;
+    let beds: u32 = beds
+        .parse()
+        .map_err(|_| format!("'{beds}' is not a number of beds"))?;
+    Ok((code.trim().to_string(), beds))
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,7 @@
 //! `refuge`: the command-line tool over refuge-app.
 
 mod args;
+mod outlook;
 mod output;
 mod planning;
 mod secrets;
@@ -314,6 +315,41 @@ async fn run(cli: Cli) -> Result<()> {
             .await?;
         }
         Command::Batch(command) => planning::batch_command(global, command).await?,
+        Command::Forecast {
+            scenario,
+            from_db: _,
+            horizon,
+            extra_transfer,
+            arrival_factor,
+            capacity,
+            replications,
+            seed,
+            threads,
+            show_scenario,
+            json,
+            svg,
+        } => {
+            let what_if = WhatIf {
+                horizon_days: horizon,
+                replications,
+                seed,
+                extra_transfers: extra_transfer,
+                arrival_factor,
+                capacities: capacity,
+            };
+            outlook::forecast_command(
+                global,
+                outlook::ForecastArgs {
+                    scenario,
+                    what_if,
+                    threads,
+                    show_scenario,
+                    json,
+                    svg,
+                },
+            )
+            .await?;
+        }
         Command::Verify => {
             let app = open_app(global).await?;
             let session = login(&app, global).await?;

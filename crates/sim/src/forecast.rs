@@ -28,7 +28,8 @@ pub struct ShelterForecast {
     pub occupancy: Bands,
     /// People on the waiting list outside, per day.
     pub waiting_list: Bands,
-    /// Share of replications in which demand exceeds capacity, per day.
+    /// Share of replications in which demand exceeds capacity, per day: more people inside
+    /// and waiting outside than beds, or someone turned away that day.
     pub p_over_capacity: Vec<f64>,
     pub turned_away: Spread,
 }

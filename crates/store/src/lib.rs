@@ -103,6 +103,8 @@ pub trait Store: Send + Sync {
     /// Events in log order (hybrid logical clock, node, seq) after `after`, at most `limit`.
     async fn events_page(&self, after: Option<EventCursor>, limit: u32) -> StoreResult<Vec<Event>>;
     async fn events_of(&self, subject: uuid::Uuid) -> StoreResult<Vec<Event>>;
+    /// Every event of these kinds, in log order.
+    async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>>;
 
     async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>>;
 

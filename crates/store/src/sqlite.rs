@@ -1247,6 +1247,22 @@ impl Store for SqliteStore {
         rows.iter().map(event_from_row).collect()
     }
 
+    async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT * FROM events WHERE kind IN ({}) ORDER BY hlc, node, seq",
+            vec!["?"; kinds.len()].join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for kind in kinds {
+            query = query.bind(kind.to_string());
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(event_from_row).collect()
+    }
+
     async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>> {
         let rows = sqlx::query("SELECT * FROM access_log ORDER BY seq LIMIT ?")
             .bind(limit.map_or(-1, i64::from))

@@ -1,0 +1,216 @@
+//! Forecasts from the live database: a scenario built from current occupants, recent
+//! arrivals, departures and exits, and planned batches; what-if changes on top.
+
+use crate::*;
+use refuge_sim::{Exits, Flights, Forecast, Scenario, Shelter, Transfer};
+use refuge_store::PersonFilter;
+use std::collections::HashMap;
+use time::Duration;
+
+/// How far back the rates are estimated from.
+pub const RATE_WINDOW_DAYS: i64 = 90;
+
+/// What-if changes to the scenario built from the database.
+#[derive(Clone, Debug)]
+pub struct WhatIf {
+    pub horizon_days: f64,
+    pub replications: u32,
+    pub seed: u64,
+    /// One-off transfers: (date, seats).
+    pub extra_transfers: Vec<(Date, u32)>,
+    /// Multiplies every arrival rate.
+    pub arrival_factor: f64,
+    /// Capacity overrides by location code.
+    pub capacities: Vec<(String, u32)>,
+}
+
+impl Default for WhatIf {
+    fn default() -> Self {
+        WhatIf {
+            horizon_days: 180.0,
+            replications: 200,
+            seed: 1,
+            extra_transfers: Vec::new(),
+            arrival_factor: 1.0,
+            capacities: Vec::new(),
+        }
+    }
+}
+
+impl<S: Store> App<S> {
+    /// The scenario the database implies today (aggregates only: no identities).
+    pub async fn scenario_from_db(
+        &self,
+        session: &Session,
+        what_if: &WhatIf,
+    ) -> AppResult<Scenario> {
+        session.require(Action::Forecast)?;
+        if !(what_if.arrival_factor.is_finite() && what_if.arrival_factor >= 0.0) {
+            return Err(AppError::invalid(
+                "arrival factor",
+                "must be zero or positive",
+            ));
+        }
+        let today = self.today();
+        let window_start = today - Duration::days(RATE_WINDOW_DAYS);
+        let locations: Vec<Location> = self
+            .store
+            .locations()
+            .await?
+            .into_iter()
+            .filter(|location| {
+                matches!(
+                    location.kind,
+                    LocationKind::Shelter | LocationKind::Detention
+                )
+            })
+            .collect();
+        for (code, _) in &what_if.capacities {
+            if !locations
+                .iter()
+                .any(|location| location.code.eq_ignore_ascii_case(code))
+            {
+                return Err(AppError::invalid(
+                    "capacity",
+                    format!("{code} is not a shelter or detention location"),
+                ));
+            }
+        }
+        let waiting = self
+            .store
+            .people(&PersonFilter {
+                stages: vec![Stage::Sheltered, Stage::Detained],
+                ..PersonFilter::default()
+            })
+            .await?;
+        let mut initial: HashMap<LocationId, Vec<f64>> = HashMap::new();
+        for person in &waiting {
+            initial
+                .entry(person.location)
+                .or_default()
+                .push(person.waiting_days(today) as f64);
+        }
+        // Arrivals into each waiting place, departures and exits, over the last months.
+        let mut arrivals: HashMap<LocationId, u64> = HashMap::new();
+        let mut departures = 0u64;
+        let mut exits = 0u64;
+        for event in self
+            .store
+            .events_of_kinds(&["person_added", "person_moved"])
+            .await?
+        {
+            match event.body {
+                EventBody::PersonAdded { person }
+                    if person.stage.is_waiting() && person.since >= window_start =>
+                {
+                    *arrivals.entry(person.location).or_default() += 1;
+                }
+                EventBody::PersonMoved { to, stage, at, .. }
+                    if at >= window_start && at <= today =>
+                {
+                    if stage.is_waiting() {
+                        *arrivals.entry(to).or_default() += 1;
+                    } else if stage == Stage::Departed {
+                        departures += 1;
+                    } else if matches!(
+                        stage,
+                        Stage::Missing | Stage::Withdrawn | Stage::Deceased | Stage::Repatriated
+                    ) {
+                        exits += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let window_months = RATE_WINDOW_DAYS as f64 / refuge_sim::DAYS_PER_MONTH;
+        let shelters = locations
+            .iter()
+            .map(|location| {
+                let count = arrivals.get(&location.id).copied().unwrap_or_default();
+                let capacity = what_if
+                    .capacities
+                    .iter()
+                    .find(|(code, _)| code.eq_ignore_ascii_case(&location.code))
+                    .map_or(location.capacity, |(_, capacity)| *capacity);
+                Shelter {
+                    name: location.code.clone(),
+                    capacity: Some(capacity.max(1)),
+                    overflow: refuge_sim::Overflow::Wait,
+                    arrivals_per_month: Some(count as f64 / window_months * what_if.arrival_factor),
+                    arrivals: None,
+                    // A Poisson count of n has a relative uncertainty of about 1/√n.
+                    arrivals_cv: if count > 0 {
+                        1.0 / (count as f64).sqrt()
+                    } else {
+                        0.0
+                    },
+                    initial_waiting_days: initial.remove(&location.id).unwrap_or_default(),
+                }
+            })
+            .collect();
+        // Recent departures continue as a flight every two weeks; planned batches and extra
+        // transfers are one-offs.
+        let mut flights = Vec::new();
+        let fortnightly = (departures as f64 / RATE_WINDOW_DAYS as f64 * 14.0).round() as u32;
+        if fortnightly > 0 {
+            flights.push(Flights {
+                every_days: 14.0,
+                first_day: 14.0,
+                seats: fortnightly,
+            });
+        }
+        let mut transfer = Vec::new();
+        for batch in self.store.batches().await? {
+            if matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
+                && batch.departure >= today
+            {
+                transfer.push(Transfer {
+                    day: (batch.departure - today).whole_days() as f64,
+                    seats: batch.seats,
+                });
+            }
+        }
+        for (date, seats) in &what_if.extra_transfers {
+            if *date < today {
+                return Err(AppError::invalid(
+                    "extra transfer",
+                    format!("{date} is in the past"),
+                ));
+            }
+            transfer.push(Transfer {
+                day: (*date - today).whole_days() as f64,
+                seats: *seats,
+            });
+        }
+        let per_day = if waiting.is_empty() {
+            0.0
+        } else {
+            (exits as f64 / (waiting.len() as f64 * RATE_WINDOW_DAYS as f64)).min(0.5)
+        };
+        Ok(Scenario {
+            horizon_days: what_if.horizon_days,
+            replications: what_if.replications,
+            seed: what_if.seed,
+            target_wait_days: self.target_wait_days().await? as f64,
+            shelters,
+            screening: None,
+            flights,
+            transfer,
+            exits: (per_day > 0.0).then_some(Exits { per_day }),
+        })
+    }
+
+    /// Runs a scenario (from a file or from the database) on `threads` threads.
+    pub fn forecast(
+        &self,
+        session: &Session,
+        scenario: &Scenario,
+        threads: usize,
+    ) -> AppResult<Forecast> {
+        session.require(Action::Forecast)?;
+        refuge_sim::forecast(scenario, threads).map_err(|error| AppError::Invalid {
+            field: error.key,
+            reason: error.reason,
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! `refuge forecast`.
+
+use crate::args::Global;
+use crate::{login, open_app};
+use anyhow::{Context, Result};
+use refuge_app::WhatIf;
+use refuge_sim::{Forecast, Scenario};
+use std::path::{Path, PathBuf};
+use time::{Date, Duration};
+
+pub struct ForecastArgs {
+    pub scenario: Option<PathBuf>,
+    pub what_if: WhatIf,
+    pub threads: Option<usize>,
+    pub show_scenario: bool,
+    pub json: bool,
+    pub svg: Option<PathBuf>,
+}
+
+fn read_scenario(path: &Path) -> Result<Scenario> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let scenario: Scenario =
+        toml::from_str(&text).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    scenario
+        .validate()
+        .map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    Ok(scenario)
+}
+
+fn label(day: usize, start: Option<Date>) -> String {
+    match start {
+        Some(date) => (date + Duration::days(day as i64)).to_string(),
+        None => format!("day {day}"),
+    }
+}
+
+fn print_forecast(forecast: &Forecast, start: Option<Date>) {
+    let days = forecast.waiting.p50.len();
+    print!("{:<12} {:>17}", "", "WAITING p10/50/90");
+    for shelter in &forecast.shelters {
+        print!("  {:>18}", format!("{} inside/beds P>", shelter.name));
+    }
+    println!();
+    let mut day = 0usize;
+    while day < days {
+        print!(
+            "{:<12} {:>17}",
+            label(day, start),
+            format!(
+                "{:.0}/{:.0}/{:.0}",
+                forecast.waiting.p10[day], forecast.waiting.p50[day], forecast.waiting.p90[day]
+            )
+        );
+        for shelter in &forecast.shelters {
+            print!(
+                "  {:>18}",
+                format!(
+                    "{:.0}/{} {:>3.0}%",
+                    shelter.occupancy.p50[day],
+                    shelter
+                        .capacity
+                        .map_or("-".to_string(), |beds| beds.to_string()),
+                    shelter.p_over_capacity[day] * 100.0
+                )
+            );
+        }
+        println!();
+        day += 30;
+    }
+    let wait = &forecast.wait;
+    println!(
+        "\nWait from arrival to departure ({} departures over {} replications): mean {:.1}, p50 {:.1}, p90 {:.1}, p99 {:.1} days",
+        wait.departed, forecast.replications, wait.mean, wait.p50, wait.p90, wait.p99
+    );
+    match forecast.backlog_below_target_day {
+        Some(day) => println!(
+            "The backlog (median days waited by those present) is at or below the {:.0}-day target from {} on.",
+            forecast.target_wait_days,
+            label(day as usize, start)
+        ),
+        None => println!(
+            "The backlog stays above the {:.0}-day target through the horizon.",
+            forecast.target_wait_days
+        ),
+    }
+    for shelter in &forecast.shelters {
+        if shelter.turned_away.mean > 0.0 {
+            println!(
+                "{} turns away {:.0} people on average (p10 {:.0}, p90 {:.0}).",
+                shelter.name,
+                shelter.turned_away.mean,
+                shelter.turned_away.p10,
+                shelter.turned_away.p90
+            );
+        }
+    }
+    println!("P> is the share of runs in which demand exceeds the shelter's beds on that day.");
+}
+
+pub async fn forecast_command(global: &Global, args: ForecastArgs) -> Result<()> {
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let (forecast, start, title) = match &args.scenario {
+        Some(path) => {
+            let scenario = read_scenario(path)?;
+            let forecast = refuge_sim::forecast(&scenario, threads)?;
+            (forecast, None, format!("Forecast: {}", path.display()))
+        }
+        None => {
+            let app = open_app(global).await?;
+            let session = login(&app, global).await?;
+            let scenario = app.scenario_from_db(&session, &args.what_if).await?;
+            if args.show_scenario {
+                println!("{}", toml::to_string(&scenario)?);
+            }
+            let forecast = app.forecast(&session, &scenario, threads)?;
+            (
+                forecast,
+                Some(app.today()),
+                format!("Forecast from {}", app.today()),
+            )
+        }
+    };
+    if let Some(path) = &args.svg {
+        std::fs::write(path, refuge_sim::chart::svg(&forecast, &title))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&forecast)?);
+    } else {
+        print_forecast(&forecast, start);
+    }
+    Ok(())
+}

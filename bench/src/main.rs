@@ -62,6 +62,17 @@ enum Command {
         #[arg(long)]
         write: Option<PathBuf>,
     },
+    /// The simulator on a scenario file: wall time, customers per second, results to compare
+    /// with the SimPy model (bench/sim_peer.py).
+    Sim {
+        scenario: PathBuf,
+        #[arg(long)]
+        replications: Option<u32>,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
     /// Writes a synthetic people CSV (for trying the import by hand).
     PeopleCsv {
         #[arg(long, default_value_t = 300_000)]
@@ -105,6 +116,12 @@ fn main() -> Result<()> {
                 }
                 plan(&instance, seed, rounds, write.as_deref())
             }
+            Command::Sim {
+                scenario,
+                replications,
+                threads,
+                rounds,
+            } => sim(&scenario, replications, threads, rounds),
             Command::PeopleCsv { people, out } => {
                 std::fs::write(&out, people_csv(people))
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -484,5 +501,62 @@ fn plan(
         );
     }
     stats("solve", &times);
+    Ok(())
+}
+
+fn sim(path: &Path, replications: Option<u32>, threads: usize, rounds: usize) -> Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut scenario: refuge_sim::Scenario = toml::from_str(&text)?;
+    if let Some(replications) = replications {
+        scenario.replications = replications;
+    }
+    scenario.validate()?;
+    let mut times = Vec::new();
+    let mut summary = None;
+    for _ in 0..rounds {
+        let start = Instant::now();
+        let runs = refuge_sim::run(&scenario, threads);
+        let simulated = start.elapsed();
+        let forecast = refuge_sim::summarize(&scenario, &runs);
+        times.push(start.elapsed());
+        eprintln!(
+            "  simulate {:.3}s, summarise {:.3}s",
+            simulated.as_secs_f64(),
+            (start.elapsed() - simulated).as_secs_f64()
+        );
+        let shelters = scenario.shelters.len();
+        let last = runs[0].backlog_age.len() - 1;
+        let waiting_at_end: f64 = runs
+            .iter()
+            .map(|run| {
+                (0..shelters)
+                    .map(|s| {
+                        f64::from(
+                            run.occupancy[last * shelters + s]
+                                + run.waiting_list[last * shelters + s],
+                        )
+                    })
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / runs.len() as f64;
+        summary = Some((forecast, waiting_at_end));
+    }
+    let Some((forecast, waiting_at_end)) = summary else {
+        return Ok(());
+    };
+    println!(
+        "refuge-sim: {} replications of {} days on {threads} threads, {} customers",
+        scenario.replications, scenario.horizon_days, forecast.arrivals
+    );
+    let median = stats("simulate and summarise", &times);
+    println!(
+        "{:.0} customers/s (median)",
+        forecast.arrivals as f64 / median
+    );
+    println!(
+        "mean wait {:.2} days over {} departures; mean people waiting at the horizon {:.1}",
+        forecast.wait.mean, forecast.wait.departed, waiting_at_end
+    );
     Ok(())
 }

@@ -56,14 +56,32 @@ struct Person {
     entry: f64,
     shelter: usize,
     place: Where,
+    /// Index in `Model::present_list` while present.
+    slot: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Event {
-    Flight(u32),
-    Exit(u32),
     ScreeningDone(u32),
     Arrival(u32),
+}
+
+impl Event {
+    /// One bit of kind, thirty-one of payload.
+    fn pack(self) -> u32 {
+        match self {
+            Event::ScreeningDone(value) => value,
+            Event::Arrival(value) => 1 << 31 | value,
+        }
+    }
+
+    fn unpack(packed: u32) -> Self {
+        let value = packed & ((1 << 31) - 1);
+        match packed >> 31 {
+            0 => Event::ScreeningDone(value),
+            _ => Event::Arrival(value),
+        }
+    }
 }
 
 /// A total order on times (negative for people present before day 0).
@@ -80,18 +98,23 @@ struct Model<'a> {
     scenario: &'a Scenario,
     rng: Rng,
     people: Vec<Person>,
-    events: BinaryHeap<Reverse<(u64, u64, Event)>>,
-    sequence: u64,
+    /// (time key << 64) | (sequence << 32) | packed event: one comparison per heap step.
+    events: BinaryHeap<Reverse<u128>>,
+    sequence: u32,
     occupancy: Vec<u32>,
     waiting_lists: Vec<VecDeque<u32>>,
     waiting_count: Vec<u32>,
     screening_queue: VecDeque<u32>,
     free_servers: u32,
-    ready: BinaryHeap<Reverse<(u64, u32)>>,
+    /// Everyone who entered a shelter, in order of entry (the boarding order); people who
+    /// left stay until they reach the front.
+    entered: VecDeque<u32>,
     rate_factor: Vec<f64>,
     exit_rate: f64,
     flights: bool,
     present: u64,
+    /// Everyone present (inside or waiting outside), for picking who exits.
+    present_list: Vec<u32>,
     arrival_sum: f64,
     last_time: f64,
     rejected_today: Vec<u32>,
@@ -100,19 +123,22 @@ struct Model<'a> {
 
 impl<'a> Model<'a> {
     fn schedule(&mut self, time: f64, event: Event) {
-        self.sequence += 1;
-        self.events
-            .push(Reverse((time_key(time), self.sequence, event)));
+        self.sequence = self.sequence.wrapping_add(1);
+        let key = u128::from(time_key(time)) << 64
+            | u128::from(self.sequence) << 32
+            | u128::from(event.pack());
+        self.events.push(Reverse(key));
     }
 
     /// The next arrival time at a shelter after `now` (None: no more arrivals).
     fn next_arrival(&mut self, shelter: usize, now: f64) -> Option<f64> {
         let spec = &self.scenario.shelters[shelter];
         let factor = self.rate_factor[shelter];
-        let steps: Vec<(f64, f64)> = match (&spec.arrivals, spec.arrivals_per_month) {
-            (Some(steps), _) => steps.clone(),
-            (None, Some(rate)) => vec![(0.0, rate)],
-            (None, None) => return None,
+        let constant = [(0.0, spec.arrivals_per_month.unwrap_or(0.0))];
+        let steps: &[(f64, f64)] = match &spec.arrivals {
+            Some(steps) => steps,
+            None if spec.arrivals_per_month.is_some() => &constant,
+            None => return None,
         };
         let mut remaining = self.rng.exponential(1.0);
         let mut time = now;
@@ -151,29 +177,39 @@ impl<'a> Model<'a> {
         }
     }
 
-    fn add_person(&mut self, arrival: f64, shelter: usize, now: f64) -> u32 {
+    fn add_person(&mut self, arrival: f64, shelter: usize) -> u32 {
         let id = self.people.len() as u32;
         self.people.push(Person {
             arrival,
             entry: arrival,
             shelter,
             place: Where::WaitingList,
+            slot: self.present_list.len() as u32,
         });
+        self.present_list.push(id);
         self.present += 1;
         self.arrival_sum += arrival;
-        if self.exit_rate > 0.0 {
-            let exit = now + self.rng.exponential(self.exit_rate);
-            if exit < self.scenario.horizon_days {
-                self.schedule(exit, Event::Exit(id));
-            }
-        }
         id
+    }
+
+    /// Takes a person off the list of those present.
+    fn unlist(&mut self, id: u32) {
+        let slot = self.people[id as usize].slot as usize;
+        self.present_list.swap_remove(slot);
+        if let Some(moved) = self.present_list.get(slot) {
+            self.people[*moved as usize].slot = slot as u32;
+        }
+        self.present -= 1;
+        self.arrival_sum -= self.people[id as usize].arrival;
     }
 
     fn enter(&mut self, id: u32, now: f64) {
         let shelter = self.people[id as usize].shelter;
         self.occupancy[shelter] += 1;
         self.people[id as usize].entry = now;
+        if self.flights {
+            self.entered.push_back(id);
+        }
         if self.scenario.screening.is_some() {
             if self.free_servers > 0 {
                 self.free_servers -= 1;
@@ -198,12 +234,30 @@ impl<'a> Model<'a> {
 
     fn become_ready(&mut self, id: u32, now: f64) {
         self.people[id as usize].place = Where::Ready;
-        if self.flights {
-            let person = &self.people[id as usize];
-            let key = time_key(person.entry);
-            self.ready.push(Reverse((key, id)));
-        } else {
+        if !self.flights {
             self.depart(id, now);
+        }
+    }
+
+    /// Boards up to `seats` ready people, longest in their shelter first.
+    fn board(&mut self, seats: u32, now: f64) {
+        let mut boarded = 0;
+        let mut still_screening = Vec::new();
+        while boarded < seats {
+            let Some(id) = self.entered.pop_front() else {
+                break;
+            };
+            match self.people[id as usize].place {
+                Where::Ready => {
+                    self.depart(id, now);
+                    boarded += 1;
+                }
+                Where::ScreeningQueue | Where::InScreening => still_screening.push(id),
+                _ => {}
+            }
+        }
+        for id in still_screening.into_iter().rev() {
+            self.entered.push_front(id);
         }
     }
 
@@ -212,8 +266,7 @@ impl<'a> Model<'a> {
         let was_inside = person.place != Where::WaitingList;
         person.place = Where::Gone;
         let (shelter, arrival) = (person.shelter, person.arrival);
-        self.present -= 1;
-        self.arrival_sum -= arrival;
+        self.unlist(id);
         self.out.sojourn_sum += now - arrival.max(0.0);
         self.out.left += 1;
         if was_inside {
@@ -314,7 +367,7 @@ pub fn replicate(scenario: &Scenario, seed: u64, replication: u64) -> Replicatio
             .screening
             .as_ref()
             .map_or(0, |screening| screening.servers),
-        ready: BinaryHeap::new(),
+        entered: VecDeque::new(),
         rate_factor,
         exit_rate: scenario
             .exits
@@ -322,6 +375,7 @@ pub fn replicate(scenario: &Scenario, seed: u64, replication: u64) -> Replicatio
             .map_or(0.0, |exits| -(1.0 - exits.per_day).ln()),
         flights: scenario.has_flights(),
         present: 0,
+        present_list: Vec::new(),
         arrival_sum: 0.0,
         last_time: 0.0,
         rejected_today: vec![0; shelters],
@@ -343,14 +397,25 @@ pub fn replicate(scenario: &Scenario, seed: u64, replication: u64) -> Replicatio
             left: 0,
         },
     };
-    // People already present: inside (even above capacity), screened, waiting for a flight.
-    for (shelter, spec) in scenario.shelters.iter().enumerate() {
-        for waited in &spec.initial_waiting_days {
-            let id = model.add_person(-waited, shelter, 0.0);
-            model.occupancy[shelter] += 1;
-            model.people[id as usize].entry = -waited;
-            model.become_ready(id, 0.0);
-        }
+    // People already present: inside (even above capacity), screened, waiting for a flight;
+    // in the boarding order, the longest waiting first.
+    let mut initial: Vec<(f64, usize)> = scenario
+        .shelters
+        .iter()
+        .enumerate()
+        .flat_map(|(shelter, spec)| {
+            spec.initial_waiting_days
+                .iter()
+                .map(move |waited| (-waited, shelter))
+        })
+        .collect();
+    initial.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    for (entry, shelter) in initial {
+        let id = model.add_person(entry, shelter);
+        model.occupancy[shelter] += 1;
+        model.people[id as usize].entry = entry;
+        model.entered.push_back(id);
+        model.become_ready(id, 0.0);
     }
     for shelter in 0..shelters {
         if let Some(time) = model.next_arrival(shelter, 0.0)
@@ -359,21 +424,73 @@ pub fn replicate(scenario: &Scenario, seed: u64, replication: u64) -> Replicatio
             model.schedule(time, Event::Arrival(shelter as u32));
         }
     }
-    for (day, seats) in scenario.departures() {
-        model.schedule(day, Event::Flight(seats));
-    }
+    // Flights are known in advance: a sorted list beside the heap keeps the heap small.
+    let departures = scenario.departures();
+    let mut next_flight = 0usize;
     let mut next_day = 0usize;
-    while let Some(Reverse((key, _, event))) = model.events.pop() {
-        let time = f64::from_bits(key & !(1 << 63));
-        if time >= horizon {
+    // Each person present leaves at the daily hazard; by memorylessness that is one exit
+    // process at rate hazard × people present, removing someone present chosen at random.
+    // Its clock is a unit-exponential budget spent at that rate, so a change in the number
+    // present needs no new draw.
+    let mut budget = model.rng.exponential(1.0);
+    let mut now = 0.0;
+    loop {
+        let exit_rate = model.exit_rate * model.present as f64;
+        let next_exit = if exit_rate > 0.0 {
+            now + budget / exit_rate
+        } else {
+            f64::INFINITY
+        };
+        let event_time = model
+            .events
+            .peek()
+            .map_or(f64::INFINITY, |Reverse(packed)| {
+                let key = (*packed >> 64) as u64;
+                f64::from_bits(key & !(1 << 63))
+            });
+        let flight_time = departures
+            .get(next_flight)
+            .map_or(f64::INFINITY, |flight| flight.0);
+        if flight_time <= event_time && flight_time <= next_exit {
+            if flight_time >= horizon {
+                break;
+            }
+            budget -= exit_rate * (flight_time - now);
+            now = flight_time;
+            model.advance(now, &mut next_day, days);
+            model.board(departures[next_flight].1, now);
+            next_flight += 1;
+            continue;
+        }
+        if next_exit < event_time {
+            if next_exit >= horizon {
+                break;
+            }
+            now = next_exit;
+            model.advance(now, &mut next_day, days);
+            let pick = (model.rng.uniform() * model.present as f64) as usize;
+            let id = model.present_list[pick.min(model.present_list.len() - 1)];
+            model.out.exited += 1;
+            model.leave(id, now);
+            budget = model.rng.exponential(1.0);
+            continue;
+        }
+        if event_time >= horizon {
             break;
         }
+        let Some(Reverse(packed)) = model.events.pop() else {
+            break;
+        };
+        let event = Event::unpack(packed as u32);
+        let time = event_time;
+        budget -= exit_rate * (time - now);
+        now = time;
         model.advance(time, &mut next_day, days);
         match event {
             Event::Arrival(shelter) => {
                 let shelter = shelter as usize;
                 model.out.arrivals += 1;
-                let id = model.add_person(time, shelter, time);
+                let id = model.add_person(time, shelter);
                 let spec = &scenario.shelters[shelter];
                 if model.occupancy[shelter] < spec.capacity.unwrap_or(u32::MAX) {
                     model.enter(id, time);
@@ -382,8 +499,7 @@ pub fn replicate(scenario: &Scenario, seed: u64, replication: u64) -> Replicatio
                     model.waiting_count[shelter] += 1;
                 } else {
                     model.people[id as usize].place = Where::Gone;
-                    model.present -= 1;
-                    model.arrival_sum -= time;
+                    model.unlist(id);
                     model.out.turned_away[shelter] += 1;
                     model.rejected_today[shelter] += 1;
                 }
@@ -406,24 +522,6 @@ pub fn replicate(scenario: &Scenario, seed: u64, replication: u64) -> Replicatio
                         model.free_servers -= 1;
                         model.start_screening(next, time);
                     }
-                }
-            }
-            Event::Flight(seats) => {
-                let mut boarded = 0;
-                while boarded < seats {
-                    let Some(Reverse((_, id))) = model.ready.pop() else {
-                        break;
-                    };
-                    if model.people[id as usize].place == Where::Ready {
-                        model.depart(id, time);
-                        boarded += 1;
-                    }
-                }
-            }
-            Event::Exit(id) => {
-                if model.people[id as usize].place != Where::Gone {
-                    model.out.exited += 1;
-                    model.leave(id, time);
                 }
             }
         }

@@ -109,6 +109,16 @@ fn percentile_of(sorted: &[f64], p: f64) -> f64 {
     sorted[(rank - 1).min(sorted.len() - 1)]
 }
 
+/// Nearest-rank percentile by selection (no full sort); reorders `values`.
+fn select_percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
+    let index = (rank - 1).min(values.len() - 1);
+    *values.select_nth_unstable_by(index, f64::total_cmp).1
+}
+
 fn bands(days: usize, value: impl Fn(usize, usize) -> f64, replications: usize) -> Bands {
     let mut out = Bands {
         p10: Vec::with_capacity(days),
@@ -120,10 +130,13 @@ fn bands(days: usize, value: impl Fn(usize, usize) -> f64, replications: usize) 
         for (replication, slot) in column.iter_mut().enumerate() {
             *slot = value(replication, day);
         }
-        column.sort_by(f64::total_cmp);
-        out.p10.push(percentile_of(&column, 10.0));
-        out.p50.push(percentile_of(&column, 50.0));
-        out.p90.push(percentile_of(&column, 90.0));
+        for (percent, series) in [
+            (10.0, &mut out.p10),
+            (50.0, &mut out.p50),
+            (90.0, &mut out.p90),
+        ] {
+            series.push(select_percentile(&mut column, percent));
+        }
     }
     out
 }
@@ -143,55 +156,65 @@ pub fn summarize(scenario: &Scenario, replications: &[Replication]) -> Forecast 
     let shelters = scenario.shelters.len();
     let count = replications.len();
     let days = replications.first().map_or(0, |r| r.backlog_age.len());
-    let shelter_forecasts = scenario
-        .shelters
-        .iter()
-        .enumerate()
-        .map(|(shelter, spec)| ShelterForecast {
-            name: spec.name.clone(),
-            capacity: spec.capacity,
-            occupancy: bands(
-                days,
-                |r, day| f64::from(replications[r].occupancy[day * shelters + shelter]),
-                count,
-            ),
-            waiting_list: bands(
-                days,
-                |r, day| f64::from(replications[r].waiting_list[day * shelters + shelter]),
-                count,
-            ),
-            p_over_capacity: (0..days)
-                .map(|day| {
-                    replications
-                        .iter()
-                        .filter(|r| r.over_capacity[day * shelters + shelter])
-                        .count() as f64
-                        / count as f64
-                })
-                .collect(),
-            turned_away: spread(
+    let shelter_forecast = |shelter: usize| ShelterForecast {
+        name: scenario.shelters[shelter].name.clone(),
+        capacity: scenario.shelters[shelter].capacity,
+        occupancy: bands(
+            days,
+            |r, day| f64::from(replications[r].occupancy[day * shelters + shelter]),
+            count,
+        ),
+        waiting_list: bands(
+            days,
+            |r, day| f64::from(replications[r].waiting_list[day * shelters + shelter]),
+            count,
+        ),
+        p_over_capacity: (0..days)
+            .map(|day| {
                 replications
                     .iter()
-                    .map(|r| f64::from(r.turned_away[shelter]))
-                    .collect(),
-            ),
-        })
-        .collect();
-    let waiting = bands(
-        days,
-        |r, day| {
-            (0..shelters)
-                .map(|shelter| {
-                    f64::from(
-                        replications[r].occupancy[day * shelters + shelter]
-                            + replications[r].waiting_list[day * shelters + shelter],
-                    )
-                })
-                .sum()
-        },
-        count,
-    );
-    let backlog_age = bands(days, |r, day| replications[r].backlog_age[day], count);
+                    .filter(|r| r.over_capacity[day * shelters + shelter])
+                    .count() as f64
+                    / count as f64
+            })
+            .collect(),
+        turned_away: spread(
+            replications
+                .iter()
+                .map(|r| f64::from(r.turned_away[shelter]))
+                .collect(),
+        ),
+    };
+    let totals = || {
+        let waiting = bands(
+            days,
+            |r, day| {
+                (0..shelters)
+                    .map(|shelter| {
+                        f64::from(
+                            replications[r].occupancy[day * shelters + shelter]
+                                + replications[r].waiting_list[day * shelters + shelter],
+                        )
+                    })
+                    .sum()
+            },
+            count,
+        );
+        (
+            waiting,
+            bands(days, |r, day| replications[r].backlog_age[day], count),
+        )
+    };
+    // Shelters on a second thread while this one does the totals; the order of the output
+    // does not depend on it.
+    let (shelter_forecasts, (waiting, backlog_age)) = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| (0..shelters).map(shelter_forecast).collect::<Vec<_>>());
+        let totals = totals();
+        let shelter_forecasts = handle
+            .join()
+            .unwrap_or_else(|_| (0..shelters).map(shelter_forecast).collect());
+        (shelter_forecasts, totals)
+    });
     let below = (0..days)
         .rev()
         .take_while(|day| backlog_age.p50[*day] <= scenario.target_wait_days)

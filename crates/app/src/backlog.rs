@@ -70,4 +70,62 @@ impl<S: Store> App<S> {
             })
             .collect())
     }
+
+    /// Days waited so far by everyone waiting (sheltered or detained) at shelters and
+    /// detention locations the session may see in aggregate.
+    pub async fn waiting_days(&self, session: &Session) -> AppResult<Vec<i64>> {
+        session.require(Action::ViewBacklog)?;
+        let today = self.today();
+        Ok(self
+            .store
+            .backlog_rows()
+            .await?
+            .into_iter()
+            .flat_map(|row| row.waiting_since)
+            .map(|since| (today - since).whole_days().max(0))
+            .collect())
+    }
+
+    /// People entering care and leaving per month over the last `months` months:
+    /// (YYYY-MM, entered, departed), oldest first, every month present.
+    pub async fn monthly_flow(
+        &self,
+        session: &Session,
+        months: u8,
+    ) -> AppResult<Vec<(String, u64, u64)>> {
+        session.require(Action::ViewBacklog)?;
+        let today = self.today();
+        let mut year = today.year();
+        let mut month = u8::from(today.month()) as i32 - i32::from(months) + 1;
+        while month <= 0 {
+            month += 12;
+            year -= 1;
+        }
+        let first = time::Date::from_calendar_date(
+            year,
+            time::Month::try_from(month as u8).unwrap_or(time::Month::January),
+            1,
+        )
+        .unwrap_or(today);
+        let counted: std::collections::BTreeMap<String, (u64, u64)> = self
+            .store
+            .monthly_flow(first)
+            .await?
+            .into_iter()
+            .map(|(month, entered, left)| (month, (entered, left)))
+            .collect();
+        let mut out = Vec::new();
+        let (mut year, mut month) = (first.year(), u8::from(first.month()));
+        for _ in 0..months {
+            let key = format!("{year:04}-{month:02}");
+            let (entered, left) = counted.get(&key).copied().unwrap_or_default();
+            out.push((key, entered, left));
+            month += 1;
+            if month > 12 {
+                month = 1;
+                year += 1;
+            }
+        }
+        Ok(out)
+    }
 }

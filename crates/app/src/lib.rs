@@ -182,6 +182,11 @@ pub fn name_index_bits_for(expected_people: u64) -> u32 {
     bits.clamp(1.0, 40.0) as u32
 }
 
+/// 32 random bytes from the operating system (session ids, CSRF tokens).
+pub fn random_token_bytes() -> AppResult<[u8; 32]> {
+    Ok(refuge_crypto::random_bytes::<32>()?)
+}
+
 /// A new random passphrase: 5 groups of 5 characters from the code alphabet (125 bits).
 pub fn generate_passphrase() -> AppResult<String> {
     let random = refuge_crypto::random_bytes::<25>()?;

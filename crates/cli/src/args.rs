@@ -198,6 +198,21 @@ pub enum Command {
     /// Transfer batches: create (planned as a draft), pin, re-plan, confirm, depart, complete.
     #[command(subcommand)]
     Batch(BatchCommand),
+    /// Serve the web application. With --demo, on a fresh synthetic demo organisation.
+    Serve {
+        /// Build a fresh demo organisation (in the system's temporary directory) and serve it.
+        #[arg(long)]
+        demo: bool,
+        /// People in the demo organisation.
+        #[arg(long, default_value_t = 3_000)]
+        demo_people: usize,
+        /// Address to listen on. Anything but loopback needs --behind-proxy.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// A TLS-terminating reverse proxy is in front: cookies become __Host- and Secure.
+        #[arg(long)]
+        behind_proxy: bool,
+    },
     /// Forecast the backlog: a scenario file, or the live database with what-if changes.
     Forecast {
         /// A scenario as TOML (docs/forecast.md); needs no database.

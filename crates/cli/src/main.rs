@@ -350,6 +350,14 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await?;
         }
+        Command::Serve {
+            demo,
+            demo_people,
+            listen,
+            behind_proxy,
+        } => {
+            serve(global, demo, demo_people, listen, behind_proxy).await?;
+        }
         Command::Verify => {
             let app = open_app(global).await?;
             let session = login(&app, global).await?;
@@ -366,6 +374,82 @@ async fn run(cli: Cli) -> Result<()> {
             }
             println!("OK: hash chains intact; replaying the log reproduces every table.");
         }
+    }
+    Ok(())
+}
+
+async fn serve(
+    global: &Global,
+    demo: bool,
+    demo_people: usize,
+    listen: std::net::SocketAddr,
+    behind_proxy: bool,
+) -> Result<()> {
+    if !listen.ip().is_loopback() && !behind_proxy {
+        bail!(
+            "refusing to serve on {listen} without TLS: put refuge behind a TLS-terminating proxy and pass --behind-proxy (built-in TLS is not available yet)"
+        );
+    }
+    let store = if demo {
+        let path =
+            std::env::temp_dir().join(format!("refuge-demo-{}.db", uuid::Uuid::now_v7().simple()));
+        let passphrase = secrets::new_passphrase(
+            global,
+            "REFUGE_PASSPHRASE",
+            "Passphrase for every demo user",
+        )?;
+        let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7())).await?;
+        let app = App::new(store, Box::new(SystemClock));
+        let session = app
+            .init("admin", passphrase.value(), demo_people as u64)
+            .await?;
+        let options = DemoOptions {
+            people: demo_people,
+            ..DemoOptions::default()
+        };
+        let report = app
+            .populate_demo(&session, &options, passphrase.value(), &mut |_, _| {})
+            .await?;
+        drop(session);
+        println!(
+            "Demo organisation: {} synthetic people in {}",
+            report.people,
+            path.display()
+        );
+        println!("Log in as any of these users:");
+        for (name, role, locations) in &report.users {
+            let at = if locations.is_empty() {
+                String::new()
+            } else {
+                format!(" at {}", locations.join(", "))
+            };
+            println!("  {name:<16} {role}{at}");
+        }
+        passphrase.announce("every demo user");
+        app.into_store()
+    } else {
+        SqliteStore::open(&db_path(global)?).await?
+    };
+    let transport = if behind_proxy {
+        refuge_web::Transport::Secure
+    } else {
+        refuge_web::Transport::Loopback
+    };
+    let state = std::sync::Arc::new(refuge_web::AppState {
+        app: App::new(store, Box::new(SystemClock)),
+        sessions: refuge_web::Sessions::new(refuge_web::SessionPolicy::default()),
+        transport,
+    });
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    println!(
+        "Serving on http://{} (Ctrl-C to stop)",
+        listener.local_addr()?
+    );
+    tokio::select! {
+        result = refuge_web::serve(state, listener) => result?,
+        _ = tokio::signal::ctrl_c() => println!("Stopped."),
     }
     Ok(())
 }

@@ -100,6 +100,10 @@ pub trait Store: Send + Sync {
     /// people waiting, and open incidents by severity. Reads indexes only.
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>>;
 
+    /// People entering care and leaving (departed or arrived) per month since `from`:
+    /// (YYYY-MM, entered, departed).
+    async fn monthly_flow(&self, from: time::Date) -> StoreResult<Vec<(String, u64, u64)>>;
+
     /// Events in log order (hybrid logical clock, node, seq) after `after`, at most `limit`.
     async fn events_page(&self, after: Option<EventCursor>, limit: u32) -> StoreResult<Vec<Event>>;
     async fn events_of(&self, subject: uuid::Uuid) -> StoreResult<Vec<Event>>;

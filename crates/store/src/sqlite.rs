@@ -19,6 +19,7 @@ use uuid::Uuid;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_batches.sql")),
+    (3, include_str!("../migrations/sqlite/0003_flow_index.sql")),
 ];
 
 /// SQLite binds at most 32,766 parameters per statement; chunks stay well below.
@@ -1210,6 +1211,41 @@ impl Store for SqliteStore {
                     location,
                 }
             })
+            .collect())
+    }
+
+    async fn monthly_flow(&self, from: Date) -> StoreResult<Vec<(String, u64, u64)>> {
+        let from = text_date(from);
+        let entered = sqlx::query(
+            "SELECT substr(entered, 1, 7) AS month, COUNT(*) AS n FROM people WHERE entered >= ? GROUP BY month",
+        )
+        .bind(&from)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let left = sqlx::query(
+            "SELECT substr(since, 1, 7) AS month, COUNT(*) AS n FROM people \
+             WHERE stage = 'departed' AND since >= ? GROUP BY month \
+             UNION ALL SELECT substr(since, 1, 7) AS month, COUNT(*) AS n FROM people \
+             WHERE stage = 'arrived' AND since >= ? GROUP BY month",
+        )
+        .bind(&from)
+        .bind(&from)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let mut months: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for row in &entered {
+            months.entry(get(row, "month")?).or_default().0 +=
+                u64::try_from(get::<i64>(row, "n")?).unwrap_or(0);
+        }
+        for row in &left {
+            months.entry(get(row, "month")?).or_default().1 +=
+                u64::try_from(get::<i64>(row, "n")?).unwrap_or(0);
+        }
+        Ok(months
+            .into_iter()
+            .map(|(month, (entered, left))| (month, entered, left))
             .collect())
     }
 

@@ -1,0 +1,124 @@
+//! Korean and English from Fluent resources (crates/web/locales).
+
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en-US",
+        // Fluent wraps arguments in isolation marks by default; pages do not want them.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lang {
+    English,
+    Korean,
+}
+
+static ENGLISH: LanguageIdentifier = langid!("en-US");
+static KOREAN: LanguageIdentifier = langid!("ko");
+
+impl Lang {
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::English => "en",
+            Lang::Korean => "ko",
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::English => Lang::Korean,
+            Lang::Korean => Lang::English,
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        match tag {
+            "en" => Some(Lang::English),
+            "ko" => Some(Lang::Korean),
+            _ => None,
+        }
+    }
+
+    /// The first of Korean or English in an Accept-Language header (default English).
+    pub fn from_accept_language(header: &str) -> Lang {
+        for part in header.split(',') {
+            let tag = part
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("ko") {
+                return Lang::Korean;
+            }
+            if tag.starts_with("en") {
+                return Lang::English;
+            }
+        }
+        Lang::English
+    }
+
+    fn id(self) -> &'static LanguageIdentifier {
+        match self {
+            Lang::English => &ENGLISH,
+            Lang::Korean => &KOREAN,
+        }
+    }
+
+    pub fn t(self, key: &str) -> String {
+        LOCALES.lookup(self.id(), key)
+    }
+
+    pub fn t_args(self, key: &str, args: &[(&'static str, String)]) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> = args
+            .iter()
+            .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone())))
+            .collect();
+        LOCALES.lookup_with_args(self.id(), key, &args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_languages_have_every_key() {
+        let english = include_str!("../locales/en-US/main.ftl");
+        let korean = include_str!("../locales/ko/main.ftl");
+        let keys = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter_map(|line| {
+                    line.split_once(" = ")
+                        .map(|(key, _)| key.trim().to_string())
+                })
+                .collect()
+        };
+        assert_eq!(keys(english), keys(korean));
+        assert_eq!(Lang::Korean.t("nav-people"), "사람");
+        assert_eq!(
+            Lang::English.t_args(
+                "signed-in-as",
+                &[("user", "ana".into()), ("role", "analyst".into())]
+            ),
+            "Signed in as ana (analyst)"
+        );
+    }
+
+    #[test]
+    fn accept_language_picks_korean_or_english() {
+        assert_eq!(
+            Lang::from_accept_language("ko-KR,ko;q=0.9,en;q=0.8"),
+            Lang::Korean
+        );
+        assert_eq!(Lang::from_accept_language("fr-FR,en;q=0.5"), Lang::English);
+        assert_eq!(Lang::from_accept_language(""), Lang::English);
+    }
+}

@@ -1,0 +1,560 @@
+//! The web application over HTTP on a free loopback port, against a small demo organisation.
+
+use refuge_app::{App, SystemClock, demo::DemoOptions};
+use refuge_core::NodeId;
+use refuge_store::SqliteStore;
+use refuge_web::{AppState, SessionPolicy, Sessions, Transport};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PASSPHRASE: &str = "synthetic web passphrase";
+
+struct Server {
+    base: String,
+    agent: ureq::Agent,
+    _dir: tempfile::TempDir,
+    _runtime: tokio::runtime::Runtime,
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+fn start(policy: SessionPolicy) -> Server {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.db");
+    let base = runtime.block_on(async {
+        let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7()))
+            .await
+            .unwrap();
+        let app = App::new(store, Box::new(SystemClock));
+        let admin = app.init("admin", PASSPHRASE, 300).await.unwrap();
+        app.populate_demo(
+            &admin,
+            &DemoOptions {
+                people: 300,
+                ..DemoOptions::default()
+            },
+            PASSPHRASE,
+            &mut |_, _| {},
+        )
+        .await
+        .unwrap();
+        let state = Arc::new(AppState {
+            app,
+            sessions: Sessions::new(policy),
+            transport: Transport::Loopback,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(refuge_web::serve(state, listener));
+        base
+    });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    Server {
+        base,
+        agent,
+        _dir: dir,
+        _runtime: runtime,
+    }
+}
+
+fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut response = result.unwrap();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_str().unwrap_or("").to_string()))
+        .collect();
+    Reply {
+        status: response.status().as_u16(),
+        headers,
+        body: response.body_mut().read_to_string().unwrap_or_default(),
+    }
+}
+
+impl Server {
+    fn get(&self, path: &str, cookie: &str) -> Reply {
+        reply(
+            self.agent
+                .get(&format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .call(),
+        )
+    }
+
+    fn get_with(&self, path: &str, cookie: &str, header: (&str, &str)) -> Reply {
+        reply(
+            self.agent
+                .get(&format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .header(header.0, header.1)
+                .call(),
+        )
+    }
+
+    fn post(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
+        reply(
+            self.agent
+                .post(&format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .send_form(form.iter().copied()),
+        )
+    }
+
+    fn post_cross_site(&self, path: &str, cookie: &str, form: &[(&str, &str)]) -> Reply {
+        reply(
+            self.agent
+                .post(&format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .header("Sec-Fetch-Site", "cross-site")
+                .send_form(form.iter().copied()),
+        )
+    }
+
+    /// Logs in; returns the session cookie ("refuge=…") and the page's CSRF token.
+    fn login(&self, user: &str) -> (String, String) {
+        let reply = self.post("/login", "", &[("user", user), ("passphrase", PASSPHRASE)]);
+        assert_eq!(reply.status, 303, "login as {user}: {}", reply.body);
+        let cookie = reply
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let page = self.get("/dashboard", &cookie);
+        (cookie, csrf_of(&page.body))
+    }
+}
+
+fn csrf_of(body: &str) -> String {
+    let at =
+        body.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    body[at..at + 64].to_string()
+}
+
+fn first_code(body: &str, prefix: &str) -> String {
+    let at = body.find(&format!(">{prefix}")).unwrap() + 1;
+    body[at..at + 7].to_string()
+}
+
+#[test]
+fn every_response_carries_the_security_headers() {
+    let server = start(SessionPolicy::default());
+    let (cookie, _) = server.login("coordinator");
+    for (path, cookie) in [
+        ("/login", ""),
+        ("/nowhere", ""),
+        ("/dashboard", cookie.as_str()),
+        ("/people/P-00000", cookie.as_str()),
+        ("/api/v1/backlog", ""),
+        ("/static/style.css", ""),
+    ] {
+        let reply = server.get(path, cookie);
+        assert_eq!(
+            reply.header("content-security-policy").unwrap_or(""),
+            "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; img-src 'self' data:; style-src 'self'",
+            "{path}"
+        );
+        assert_eq!(
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            reply.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        if path != "/static/style.css" {
+            assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+        }
+        assert!(!reply.body.contains("<script"), "{path}");
+    }
+    let missing = server.get("/people/P-00000", &cookie);
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.contains("Error 404, operation "),
+        "{}",
+        missing.body
+    );
+}
+
+#[test]
+fn login_rotates_sessions_and_logout_destroys_them() {
+    let server = start(SessionPolicy::default());
+    let wrong = server.post(
+        "/login",
+        "",
+        &[
+            ("user", "coordinator"),
+            ("passphrase", "not the passphrase"),
+        ],
+    );
+    let unknown = server.post(
+        "/login",
+        "",
+        &[("user", "nobody"), ("passphrase", "not the passphrase")],
+    );
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert!(wrong.body.contains("Wrong user name or passphrase."));
+    assert_eq!(
+        wrong.body.replace("coordinator", "X"),
+        unknown.body.replace("nobody", "X"),
+        "the same answer"
+    );
+
+    let login = server.post(
+        "/login",
+        "",
+        &[("user", "coordinator"), ("passphrase", PASSPHRASE)],
+    );
+    let set_cookie = login.header("set-cookie").unwrap().to_string();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let first = set_cookie.split(';').next().unwrap().to_string();
+    let again = server.post(
+        "/login",
+        &first,
+        &[("user", "coordinator"), ("passphrase", PASSPHRASE)],
+    );
+    let second = again
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(first, second, "a new session id at every login");
+    assert_eq!(
+        server.get("/dashboard", &first).status,
+        303,
+        "the old session is gone"
+    );
+    let csrf = csrf_of(&server.get("/dashboard", &second).body);
+    assert_eq!(
+        server
+            .post("/logout", &second, &[("csrf", "0".repeat(64).as_str())])
+            .status,
+        403
+    );
+    assert_eq!(
+        server
+            .post("/logout", &second, &[("csrf", csrf.as_str())])
+            .status,
+        303
+    );
+    assert_eq!(
+        server.get("/dashboard", &second).status,
+        303,
+        "logout destroys the session"
+    );
+}
+
+#[test]
+fn state_changes_need_the_csrf_token_and_the_same_site() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("coordinator");
+    let people = server.get("/people?stage=sheltered", &cookie);
+    let person = first_code(&people.body, "P-");
+    let path = format!("/people/{person}/flag");
+    assert_eq!(
+        server
+            .post(
+                &path,
+                &cookie,
+                &[("csrf", ""), ("flag", "minor"), ("on", "yes")]
+            )
+            .status,
+        403
+    );
+    assert_eq!(
+        server
+            .post_cross_site(
+                &path,
+                &cookie,
+                &[("csrf", &csrf), ("flag", "minor"), ("on", "yes")]
+            )
+            .status,
+        403
+    );
+    assert_eq!(
+        server
+            .post(
+                &path,
+                &cookie,
+                &[("csrf", &csrf), ("flag", "minor"), ("on", "yes")]
+            )
+            .status,
+        303
+    );
+    assert!(
+        server
+            .get(&format!("/people/{person}"), &cookie)
+            .body
+            .contains("minor")
+    );
+}
+
+#[test]
+fn every_route_applies_the_same_roles_as_the_command_line() {
+    let server = start(SessionPolicy::default());
+    let (coordinator, _) = server.login("coordinator");
+    let person = first_code(
+        &server
+            .get("/people?stage=sheltered&location=SHL-BKK-2", &coordinator)
+            .body,
+        "P-",
+    );
+    let (analyst, analyst_csrf) = server.login("analyst");
+    let (auditor, _) = server.login("auditor");
+    let (caseworker, _) = server.login("caseworker");
+    let expectations: &[(&str, &str, u16)] = &[
+        (&analyst, "/dashboard", 200),
+        (&analyst, "/people", 200),
+        (&analyst, "/users", 403),
+        (&analyst, "/audit", 403),
+        (&analyst, "/forecast", 200),
+        (&analyst, "/transfers", 200),
+        (&auditor, "/audit", 200),
+        (&auditor, "/people", 403),
+        (&auditor, "/incidents", 403),
+        (&caseworker, "/users", 403),
+        (&caseworker, "/transfers", 403),
+        (&coordinator, "/users", 200),
+        (&coordinator, "/audit", 403),
+    ];
+    for (cookie, path, status) in expectations {
+        assert_eq!(server.get(path, cookie).status, *status, "{path}");
+    }
+    // A caseworker at SHL-BKK-1 cannot open someone at SHL-BKK-2; the API says the same.
+    assert_eq!(
+        server.get(&format!("/people/{person}"), &caseworker).status,
+        403
+    );
+    assert_eq!(
+        server
+            .get(&format!("/api/v1/people/{person}"), &caseworker)
+            .status,
+        403
+    );
+    assert_eq!(
+        server.get(&format!("/api/v1/people/{person}"), "").status,
+        401
+    );
+    // Analysts see operational fields but may not reveal.
+    assert_eq!(
+        server.get(&format!("/people/{person}"), &analyst).status,
+        200
+    );
+    assert_eq!(
+        server
+            .post(
+                &format!("/people/{person}/reveal"),
+                &analyst,
+                &[("csrf", &analyst_csrf)]
+            )
+            .status,
+        403
+    );
+    let revealed = server.post(
+        &format!("/people/{person}/reveal"),
+        &coordinator,
+        &[(
+            "csrf",
+            &csrf_of(&server.get("/dashboard", &coordinator).body),
+        )],
+    );
+    assert_eq!(revealed.status, 200);
+    assert!(
+        revealed.body.contains("Synthetic county"),
+        "identity shown on purpose"
+    );
+    let audit = server.get("/audit", &server.login("admin").0);
+    assert!(
+        audit.body.contains(&format!("<td>{person}</td>")),
+        "the reveal is in the access log"
+    );
+}
+
+#[test]
+fn failed_logins_slow_down_then_lock_and_the_lock_expires() {
+    let policy = SessionPolicy {
+        first_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(80),
+        lock_after: 3,
+        lock_for: Duration::from_secs(2),
+        ..SessionPolicy::default()
+    };
+    let server = start(policy);
+    for _ in 0..3 {
+        assert_eq!(
+            server
+                .post(
+                    "/login",
+                    "",
+                    &[("user", "analyst"), ("passphrase", "wrong wrong wrong")]
+                )
+                .status,
+            401
+        );
+    }
+    let locked = server.post(
+        "/login",
+        "",
+        &[("user", "analyst"), ("passphrase", PASSPHRASE)],
+    );
+    assert_eq!(
+        locked.status, 401,
+        "locked: even the right passphrase is refused, with the same answer"
+    );
+    assert!(locked.body.contains("Wrong user name or passphrase."));
+    std::thread::sleep(Duration::from_millis(2_100));
+    assert_eq!(
+        server
+            .post(
+                "/login",
+                "",
+                &[("user", "analyst"), ("passphrase", PASSPHRASE)]
+            )
+            .status,
+        303
+    );
+}
+
+#[test]
+fn idle_sessions_time_out() {
+    let server = start(SessionPolicy {
+        idle: Duration::from_millis(700),
+        ..SessionPolicy::default()
+    });
+    let (cookie, _) = server.login("analyst");
+    assert_eq!(server.get("/dashboard", &cookie).status, 200);
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(server.get("/dashboard", &cookie).status, 303);
+}
+
+#[test]
+fn bad_form_input_is_shown_back_never_a_server_error() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("coordinator");
+    let reply = server.post(
+        "/people",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "Synthetic <b>Bold</b>"),
+            ("sex", "female"),
+            ("birth_year", "abc"),
+            ("location", "SHL-BKK-1"),
+            ("stage", "sheltered"),
+        ],
+    );
+    assert_eq!(reply.status, 422);
+    assert!(
+        reply.body.contains("birth year:") && reply.body.contains("is not a year"),
+        "{}",
+        reply.body
+    );
+    assert!(
+        !reply.body.contains("Synthetic <b>"),
+        "the name is not echoed"
+    );
+    let ok = server.post(
+        "/people",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "Synthetic <script>x</script>"),
+            ("sex", "female"),
+            ("birth_year", "1990"),
+            ("location", "SHL-BKK-1"),
+            ("stage", "sheltered"),
+        ],
+    );
+    assert_eq!(ok.status, 303);
+    let page = ok.header("location").unwrap().to_string();
+    let revealed = server.post(&format!("{page}/reveal"), &cookie, &[("csrf", &csrf)]);
+    assert!(
+        revealed.body.contains("Synthetic &#60;script&#62;x")
+            || revealed.body.contains("Synthetic &lt;script&gt;x"),
+        "shown, escaped"
+    );
+    assert!(!revealed.body.contains("<script>x"), "output is escaped");
+    let incident = server.post(
+        "/incidents",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("location", "SHL-BKK-1"),
+            ("kind", "riot"),
+            ("severity", "9"),
+        ],
+    );
+    assert_eq!(incident.status, 422);
+    assert!(incident.body.contains("unknown incident kind"));
+}
+
+#[test]
+fn openapi_lists_every_api_route_and_every_listed_route_exists() {
+    let server = start(SessionPolicy::default());
+    let (cookie, _) = server.login("coordinator");
+    let document: serde_json::Value =
+        serde_json::from_str(&server.get("/api/v1/openapi.json", "").body).unwrap();
+    let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
+    assert_eq!(paths.len(), refuge_web::API_PATHS.len());
+    for path in refuge_web::API_PATHS {
+        assert!(
+            paths.iter().any(|listed| listed == path),
+            "{path} is not documented"
+        );
+        let concrete = path.replace(
+            "{code}",
+            &first_code(&server.get("/people?stage=sheltered", &cookie).body, "P-"),
+        );
+        assert_eq!(
+            server.get(&format!("/api/v1{concrete}"), &cookie).status,
+            200,
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn pages_speak_korean_when_asked() {
+    let server = start(SessionPolicy::default());
+    let korean = server.get_with("/login", "", ("Accept-Language", "ko-KR,ko;q=0.9"));
+    assert!(korean.body.contains("로그인") && korean.body.contains("lang=\"ko\""));
+    let switched = server.get("/lang/en", "");
+    assert!(
+        switched
+            .header("set-cookie")
+            .unwrap()
+            .starts_with("refuge_lang=en")
+    );
+    let english = server.get_with("/login", "refuge_lang=en", ("Accept-Language", "ko"));
+    assert!(english.body.contains("Log in"));
+}

@@ -558,3 +558,305 @@ fn pages_speak_korean_when_asked() {
     let english = server.get_with("/login", "refuge_lang=en", ("Accept-Language", "ko"));
     assert!(english.body.contains("Log in"));
 }
+
+/// A minimal WebDriver client for chromedriver.
+struct Browser {
+    agent: ureq::Agent,
+    driver: String,
+    session: String,
+    process: std::process::Child,
+    shots: std::path::PathBuf,
+}
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl Browser {
+    fn start() -> Browser {
+        let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|path| std::path::Path::new(path).exists())
+            .expect("browser tests need Debian's chromium and chromium-driver (scripts/test installs them)");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = std::process::Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let driver = format!("http://127.0.0.1:{port}");
+        // Poll until chromedriver answers (bounded), rather than sleeping a fixed time.
+        let ready = (0..100).any(|_| {
+            let up = agent
+                .get(&format!("{driver}/status"))
+                .call()
+                .is_ok_and(|r| r.status() == 200);
+            if !up {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            up
+        });
+        assert!(ready, "chromedriver did not start");
+        let profile = tempfile::tempdir().unwrap().keep();
+        let capabilities = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                         "--disable-sync", "--window-size=1280,900", "--lang=en-US",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let mut response = agent
+            .post(&format!("{driver}/session"))
+            .send_json(&capabilities)
+            .unwrap();
+        let value: serde_json::Value = response.body_mut().read_json().unwrap();
+        let session = value["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {value}"))
+            .to_string();
+        let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../target/browser-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            agent,
+            driver,
+            session,
+            process,
+            shots,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let url = format!("{}/session/{}{path}", self.driver, self.session);
+        let mut response = match method {
+            "GET" => self.agent.get(&url).call().unwrap(),
+            _ => self.agent.post(&url).send_json(&body).unwrap(),
+        };
+        let value: serde_json::Value = response.body_mut().read_json().unwrap();
+        assert!(
+            value["value"].get("error").is_none(),
+            "{method} {path}: {value}"
+        );
+        value["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", serde_json::json!({ "url": url }));
+        for _ in 0..200 {
+            if self.url().starts_with(url) && self.source().contains("</main>") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("{url} did not load");
+    }
+
+    fn find(&self, css: &str) -> String {
+        let found = self.call(
+            "POST",
+            "/element",
+            serde_json::json!({ "using": "css selector", "value": css }),
+        );
+        found[ELEMENT].as_str().unwrap().to_string()
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let element = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{element}/clear"),
+            serde_json::json!({}),
+        );
+        self.call(
+            "POST",
+            &format!("/element/{element}/value"),
+            serde_json::json!({ "text": text }),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let element = self.find(css);
+        self.call(
+            "POST",
+            &format!("/element/{element}/click"),
+            serde_json::json!({}),
+        );
+    }
+
+    /// Clicks something that loads a new page, and waits (bounded) until it has.
+    fn submit(&self, css: &str) {
+        let before = self.source();
+        self.click(css);
+        for _ in 0..100 {
+            let now = self.source();
+            if now != before && now.contains("</main>") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("clicking {css} loaded no new page");
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", serde_json::Value::Null)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn source(&self) -> String {
+        self.call("GET", "/source", serde_json::Value::Null)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let data = self.call("GET", "/screenshot", serde_json::Value::Null);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data.as_str().unwrap())
+            .unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self
+            .agent
+            .delete(&format!("{}/session/{}", self.driver, self.session))
+            .call();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[test]
+fn a_coordinator_works_through_the_pages_in_a_real_browser() {
+    let server = start(SessionPolicy::default());
+    let browser = Browser::start();
+    let base = &server.base;
+    browser.go(&format!("{base}/login"));
+    browser.screenshot("01-login");
+    browser.type_into("input[name=user]", "coordinator");
+    browser.type_into("input[name=passphrase]", PASSPHRASE);
+    browser.submit("form button[type=submit]");
+    assert!(browser.url().ends_with("/dashboard"), "{}", browser.url());
+    let before = browser.source();
+    browser.screenshot("02-dashboard");
+
+    // Register a household member, move them, flag them.
+    browser.go(&format!("{base}/people/new"));
+    browser.type_into("input[name=name]", "Synthetic Browser Person");
+    browser.type_into("input[name=birth_year]", "1991");
+    browser.click("select[name=location] option[value=SHL-BKK-2]");
+    browser.screenshot("03-register");
+    browser.submit("form.stack button[type=submit]");
+    let person_url = browser.url();
+    assert!(
+        person_url.contains("/people/P-"),
+        "{person_url}: {}",
+        browser
+            .source()
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(400)
+            .collect::<String>()
+    );
+    browser.click("form[action$='/move'] select[name=to] option[value=SHL-CNX-3]");
+    browser.submit("form[action$='/move'] button[type=submit]");
+    let moved = browser.source();
+    assert!(
+        moved.contains("SHL-CNX-3"),
+        "{}",
+        moved
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    browser.click("form[action$='/flag'] select[name=flag] option[value=self_harm_risk]");
+    browser.submit("form[action$='/flag'] button[value=yes]");
+    let person_page = browser.source();
+    assert!(person_page.contains("self_harm_risk"));
+    browser.screenshot("04-person");
+
+    // Record a severe incident; the dashboard shows it among what needs action.
+    let code = person_url.rsplit('/').next().unwrap().to_string();
+    browser.go(&format!("{base}/incidents"));
+    browser.type_into("input[name=location]", "SHL-CNX-3");
+    browser.type_into("input[name=kind]", "self_harm");
+    browser.type_into("input[name=severity]", "4");
+    browser.type_into("input[name=people]", &code);
+    browser.submit("form.stack button[type=submit]");
+    assert!(browser.source().contains("self_harm"));
+    browser.screenshot("05-incidents");
+    browser.go(&format!("{base}/dashboard"));
+    let after = browser.source();
+    assert_ne!(before, after);
+    assert!(
+        after.contains(&format!("{code} is flagged self_harm_risk")),
+        "the new person shows up among the alerts"
+    );
+    browser.screenshot("06-dashboard-after");
+
+    // Plan a transfer and confirm it.
+    browser.go(&format!("{base}/transfers"));
+    browser.type_into("input[name=seats]", "40");
+    browser.type_into("input[name=destination]", "RCP-KR");
+    browser.submit("form.stack button[type=submit]");
+    assert!(browser.url().contains("/transfers/B-"), "{}", browser.url());
+    browser.screenshot("07-transfer-draft");
+    browser.submit("button[value=confirmed]");
+    let confirmed = browser.source();
+    assert!(
+        confirmed.contains("confirmed"),
+        "{}",
+        confirmed
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    browser.screenshot("08-transfer-confirmed");
+
+    // The forecast, then Korean.
+    browser.go(&format!("{base}/forecast"));
+    let forecast = browser.source();
+    assert!(
+        forecast.contains("<svg"),
+        "{}",
+        forecast
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    browser.screenshot("09-forecast");
+    browser.submit("a.lang");
+    let korean = browser.source();
+    assert!(
+        korean.contains("lang=\"ko\"") && korean.contains("예측"),
+        "switched to Korean"
+    );
+    browser.screenshot("10-korean");
+}

@@ -1,7 +1,7 @@
 //! The backlog at every shelter and detention location.
 
 use crate::*;
-use refuge_core::backlog::{WaitSummary, occupancy_percent, summarize_waits};
+use refuge_core::backlog::{WaitSummary, occupancy_percent, summarize_weighted_waits};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -54,7 +54,7 @@ impl<S: Store> App<S> {
                 let waiting_days = row
                     .waiting_since
                     .iter()
-                    .map(|since| (today - *since).whole_days().max(0))
+                    .map(|(since, people)| ((today - *since).whole_days().max(0), *people))
                     .collect();
                 BacklogLine {
                     occupancy_percent: occupancy_percent(row.present, row.location.capacity),
@@ -64,16 +64,15 @@ impl<S: Store> App<S> {
                     capacity: row.location.capacity,
                     present: row.present,
                     target_wait_days: target,
-                    waits: summarize_waits(waiting_days, target),
+                    waits: summarize_weighted_waits(waiting_days, target),
                     open_incidents: row.open_incidents,
                 }
             })
             .collect())
     }
 
-    /// Days waited so far by everyone waiting (sheltered or detained) at shelters and
-    /// detention locations the session may see in aggregate.
-    pub async fn waiting_days(&self, session: &Session) -> AppResult<Vec<i64>> {
+    /// Days waited so far by everyone waiting (sheltered or detained), as (days, people).
+    pub async fn waiting_days(&self, session: &Session) -> AppResult<Vec<(i64, u64)>> {
         session.require(Action::ViewBacklog)?;
         let today = self.today();
         Ok(self
@@ -82,7 +81,7 @@ impl<S: Store> App<S> {
             .await?
             .into_iter()
             .flat_map(|row| row.waiting_since)
-            .map(|since| (today - since).whole_days().max(0))
+            .map(|(since, people)| ((today - since).whole_days().max(0), people))
             .collect())
     }
 

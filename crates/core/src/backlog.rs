@@ -37,6 +37,41 @@ pub fn summarize_waits(mut waiting_days: Vec<i64>, target_wait_days: i64) -> Wai
     }
 }
 
+/// Summarises waiting days given as (days, people) pairs, in any order.
+pub fn summarize_weighted_waits(mut waits: Vec<(i64, u64)>, target_wait_days: i64) -> WaitSummary {
+    waits.retain(|(_, people)| *people > 0);
+    waits.sort_unstable();
+    let total: u64 = waits.iter().map(|(_, people)| people).sum();
+    let at_rank = |p: u64| -> Option<i64> {
+        if total == 0 {
+            return None;
+        }
+        let rank = (p * total).div_ceil(100).max(1);
+        let mut seen = 0;
+        waits
+            .iter()
+            .find(|(_, people)| {
+                seen += people;
+                seen >= rank
+            })
+            .map(|(days, _)| *days)
+    };
+    WaitSummary {
+        waiting: usize::try_from(total).unwrap_or(usize::MAX),
+        median_days: at_rank(50),
+        p90_days: at_rank(90),
+        max_days: waits.last().map(|(days, _)| *days),
+        over_target: usize::try_from(
+            waits
+                .iter()
+                .filter(|(days, _)| *days > target_wait_days)
+                .map(|(_, people)| people)
+                .sum::<u64>(),
+        )
+        .unwrap_or(usize::MAX),
+    }
+}
+
 /// Occupancy in percent of capacity (None for a location with no beds).
 pub fn occupancy_percent(present: u64, capacity: u32) -> Option<f64> {
     (capacity > 0).then(|| present as f64 * 100.0 / f64::from(capacity))
@@ -54,6 +89,23 @@ mod tests {
         assert_eq!(percentile(&values, 100), Some(10));
         assert_eq!(percentile(&[42], 90), Some(42));
         assert_eq!(percentile(&[], 50), None);
+    }
+
+    #[test]
+    fn weighted_summary_equals_the_expanded_one() {
+        let pairs = vec![(120, 1), (10, 3), (61, 2), (60, 1), (30, 0)];
+        let expanded: Vec<i64> = pairs
+            .iter()
+            .flat_map(|(d, n)| std::iter::repeat_n(*d, *n as usize))
+            .collect();
+        assert_eq!(
+            summarize_weighted_waits(pairs, 60),
+            summarize_waits(expanded, 60)
+        );
+        assert_eq!(
+            summarize_weighted_waits(Vec::new(), 60),
+            summarize_waits(Vec::new(), 60)
+        );
     }
 
     #[test]

@@ -112,6 +112,10 @@ pub trait Store: Send + Sync {
 
     async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>>;
 
+    /// Differences between the stored aggregates (waiting by day, presence) and a count of
+    /// the people table, for `refuge verify`.
+    async fn aggregate_problems(&self) -> StoreResult<Vec<String>>;
+
     /// Every projection record, for `refuge verify`.
     async fn load_state(&self) -> StoreResult<State>;
 }

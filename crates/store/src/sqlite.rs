@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_batches.sql")),
     (3, include_str!("../migrations/sqlite/0003_flow_index.sql")),
+    (4, include_str!("../migrations/sqlite/0004_aggregates.sql")),
 ];
 
 /// SQLite binds at most 32,766 parameters per statement; chunks stay well below.
@@ -704,8 +705,6 @@ fn describe(state: &State, record: &RecordRef) -> String {
     }
 }
 
-const PRESENT_STAGES: &str = "('hiding', 'transit', 'sheltered', 'detained')";
-
 async fn check_guards(
     tx: &mut Transaction<'static, Sqlite>,
     state: &State,
@@ -727,13 +726,13 @@ async fn check_guards(
                         id: location.to_string(),
                     })
                 })?;
-                let present: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
-                    "SELECT COUNT(*) FROM people WHERE location = ? AND stage IN {PRESENT_STAGES}"
-                )))
-                .bind(location.to_string())
-                .fetch_one(&mut **tx)
-                .await
-                .map_err(db_error)?;
+                let present: i64 =
+                    sqlx::query_scalar("SELECT present FROM presence WHERE location = ?")
+                        .bind(location.to_string())
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err(db_error)?
+                        .unwrap_or(0);
                 let present = u64::try_from(present).unwrap_or_default();
                 if present + u64::from(*arriving) > u64::from(record.capacity) {
                     return Err(StoreError::AtCapacity {
@@ -860,6 +859,7 @@ impl Store for SqliteStore {
             |args, person| bind_person(args, person),
         )
         .await?;
+        update_aggregates(&mut tx, &before.people, &people).await?;
         let incidents = changed(&before.incidents, &state.incidents);
         insert_rows(
             &mut tx,
@@ -968,13 +968,10 @@ impl Store for SqliteStore {
     }
 
     async fn occupancy(&self) -> StoreResult<Vec<(LocationId, u64)>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT location, COUNT(*) AS present FROM people \
-             WHERE stage IN {PRESENT_STAGES} GROUP BY location"
-        )))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let rows = sqlx::query("SELECT location, present FROM presence WHERE present > 0")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         rows.iter()
             .map(|row| {
                 Ok((
@@ -1168,19 +1165,21 @@ impl Store for SqliteStore {
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
         let locations = self.locations().await?;
         let occupancy: BTreeMap<LocationId, u64> = self.occupancy().await?.into_iter().collect();
-        // Covered by the (stage, location, since) index: reads the waiting people only.
-        let waiting = sqlx::query(
-            "SELECT location, since FROM people WHERE stage IN ('sheltered', 'detained')",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let mut waiting_since: BTreeMap<String, Vec<Date>> = BTreeMap::new();
+        // One row per location and arrival day, whatever the number of people.
+        let waiting =
+            sqlx::query("SELECT location, since, people FROM waiting_by_day WHERE people > 0")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let mut waiting_since: BTreeMap<String, Vec<(Date, u64)>> = BTreeMap::new();
         for row in &waiting {
             waiting_since
                 .entry(get(row, "location")?)
                 .or_default()
-                .push(parse_date(&get::<String>(row, "since")?)?);
+                .push((
+                    parse_date(&get::<String>(row, "since")?)?,
+                    u64::try_from(get::<i64>(row, "people")?).unwrap_or(0),
+                ));
         }
         let incident_rows = sqlx::query(
             "SELECT location, severity, COUNT(*) AS open FROM incidents \
@@ -1308,6 +1307,41 @@ impl Store for SqliteStore {
         rows.iter().map(access_from_row).collect()
     }
 
+    async fn aggregate_problems(&self) -> StoreResult<Vec<String>> {
+        let mut problems = Vec::new();
+        let checks = [
+            (
+                "waiting_by_day",
+                "SELECT location || ' ' || since AS what FROM (\
+                   SELECT location, since, people FROM waiting_by_day WHERE people <> 0 \
+                   EXCEPT SELECT location, since, COUNT(*) FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since \
+                   UNION ALL SELECT location, since, COUNT(*) FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since \
+                   EXCEPT SELECT location, since, people FROM waiting_by_day WHERE people <> 0) LIMIT 20",
+            ),
+            (
+                "presence",
+                "SELECT location AS what FROM (\
+                   SELECT location, present FROM presence WHERE present <> 0 \
+                   EXCEPT SELECT location, COUNT(*) FROM people WHERE stage IN ('hiding', 'transit', 'sheltered', 'detained') GROUP BY location \
+                   UNION ALL SELECT location, COUNT(*) FROM people WHERE stage IN ('hiding', 'transit', 'sheltered', 'detained') GROUP BY location \
+                   EXCEPT SELECT location, present FROM presence WHERE present <> 0) LIMIT 20",
+            ),
+        ];
+        for (table, sql) in checks {
+            for row in sqlx::query(sql)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?
+            {
+                problems.push(format!(
+                    "{table} row {} does not match the people table",
+                    get::<String>(&row, "what")?
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
     async fn load_state(&self) -> StoreResult<State> {
         let mut state = State::default();
         for user in self.fetch_all("SELECT * FROM users", user_from_row).await? {
@@ -1367,6 +1401,71 @@ impl SqliteStore {
             .map_err(db_error)?;
         row.as_ref().map(decode).transpose()
     }
+}
+
+/// Moves the waiting-by-day and presence counts by the changes to these people.
+async fn update_aggregates(
+    tx: &mut Transaction<'static, Sqlite>,
+    before: &BTreeMap<PersonId, Person>,
+    after: &[&Person],
+) -> StoreResult<()> {
+    let mut waiting: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut present: BTreeMap<String, i64> = BTreeMap::new();
+    let mut count = |person: &Person, delta: i64| {
+        if person.stage.is_waiting() {
+            *waiting
+                .entry((person.location.to_string(), text_date(person.since)))
+                .or_default() += delta;
+        }
+        if person.stage.is_present() {
+            *present.entry(person.location.to_string()).or_default() += delta;
+        }
+    };
+    for person in after {
+        if let Some(old) = before.get(&person.id) {
+            count(old, -1);
+        }
+        count(person, 1);
+    }
+    let waiting: Vec<((String, String), i64)> = waiting
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .collect();
+    for chunk in waiting.chunks(MAX_PARAMS / 3) {
+        let sql = format!(
+            "INSERT INTO waiting_by_day (location, since, people) VALUES {} \
+             ON CONFLICT (location, since) DO UPDATE SET people = people + excluded.people",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for ((location, since), delta) in chunk {
+            query = query.bind(location).bind(since).bind(*delta);
+        }
+        query.execute(&mut **tx).await.map_err(db_error)?;
+    }
+    let present: Vec<(String, i64)> = present
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .collect();
+    for chunk in present.chunks(MAX_PARAMS / 2) {
+        let sql = format!(
+            "INSERT INTO presence (location, present) VALUES {} \
+             ON CONFLICT (location) DO UPDATE SET present = present + excluded.present",
+            vec!["(?, ?)"; chunk.len()].join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (location, delta) in chunk {
+            query = query.bind(location).bind(*delta);
+        }
+        query.execute(&mut **tx).await.map_err(db_error)?;
+    }
+    if !waiting.is_empty() {
+        sqlx::query("DELETE FROM waiting_by_day WHERE people = 0")
+            .execute(&mut **tx)
+            .await
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 async fn append_access(

@@ -115,8 +115,9 @@ pub struct PersonFilter {
 pub struct BacklogRow {
     pub location: Location,
     pub present: u64,
-    /// Arrival dates at this location of the people waiting here (sheltered or detained).
-    pub waiting_since: Vec<Date>,
+    /// Arrival dates at this location of the people waiting here (sheltered or detained),
+    /// with how many arrived that day.
+    pub waiting_since: Vec<(Date, u64)>,
     /// Open incidents by severity 1..=4.
     pub open_incidents: [u64; 4],
 }

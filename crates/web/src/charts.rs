@@ -64,13 +64,13 @@ pub fn bars(labels: &[String], series: &[(&str, &str, Vec<f64>)]) -> String {
     svg
 }
 
-/// A histogram of waiting days in bins of `bin` days.
-pub fn histogram(days: &[i64], bin: i64, name: &str) -> String {
-    let max_day = days.iter().copied().max().unwrap_or(0);
+/// A histogram of waiting days, given as (days, people), in bins of `bin` days.
+pub fn histogram(days: &[(i64, u64)], bin: i64, name: &str) -> String {
+    let max_day = days.iter().map(|(day, _)| *day).max().unwrap_or(0);
     let bins = (max_day / bin + 1).clamp(1, 24) as usize;
     let mut counts = vec![0.0; bins];
-    for day in days {
-        counts[((day / bin) as usize).min(bins - 1)] += 1.0;
+    for (day, people) in days {
+        counts[((day / bin) as usize).min(bins - 1)] += *people as f64;
     }
     let labels: Vec<String> = (0..bins)
         .map(|index| format!("{}", index as i64 * bin))
@@ -84,6 +84,8 @@ mod tests {
     fn charts_escape_labels_and_carry_no_script() {
         let svg = super::bars(&["<b>".into()], &[("a&b", "#000", vec![3.0])]);
         assert!(svg.contains("&lt;b&gt;") && svg.contains("a&amp;b") && !svg.contains("<script"));
-        assert!(super::histogram(&[0, 14, 15, 200], 15, "days").starts_with("<svg"));
+        assert!(
+            super::histogram(&[(0, 1), (14, 2), (15, 1), (200, 4)], 15, "days").starts_with("<svg")
+        );
     }
 }

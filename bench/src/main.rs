@@ -316,6 +316,7 @@ async fn import(people: usize, rounds: usize, dir: &Path) -> Result<()> {
     for round in 0..rounds {
         let (app, admin) = fresh_org(&refuge_db, people).await?;
         let start = Instant::now();
+        let mut phases: Vec<(&'static str, Duration)> = Vec::new();
         let report = app
             .import_people(
                 &admin,
@@ -324,9 +325,18 @@ async fn import(people: usize, rounds: usize, dir: &Path) -> Result<()> {
                     allow_duplicates: true,
                     over_capacity: false,
                 },
-                &mut |_| {},
+                &mut |step| {
+                    if phases.last().is_none_or(|(phase, _)| *phase != step.phase) {
+                        phases.push((step.phase, start.elapsed()));
+                    }
+                },
             )
             .await?;
+        let phase_text: Vec<String> = phases
+            .iter()
+            .map(|(phase, at)| format!("{phase} from {:.2}s", at.as_secs_f64()))
+            .collect();
+        println!("  phases: {}", phase_text.join(", "));
         let elapsed = start.elapsed();
         assert_eq!(report.people, people);
         app.into_store().close().await;

@@ -383,22 +383,25 @@ impl<S: Store> App<S> {
         // Seal and index.
         let index_bits = self.name_index_bits().await?;
         let mut person_codes = self.fresh_codes(CodeKind::Person, rows.len()).await?;
-        let new_refs: Vec<&String> = {
-            let mut seen = std::collections::BTreeSet::new();
-            rows.iter()
-                .map(|row| &row.household_ref)
-                .filter(|reference| {
-                    !existing_households.contains_key(*reference) && seen.insert(*reference)
-                })
-                .collect()
-        };
+        // New household references in order of first appearance, with that first row (whose
+        // split_allowed decides the household's).
+        let mut first_row: HashMap<&str, &Row> = HashMap::new();
+        let mut new_refs: Vec<&String> = Vec::new();
+        for row in &rows {
+            if !existing_households.contains_key(&row.household_ref)
+                && !first_row.contains_key(row.household_ref.as_str())
+            {
+                first_row.insert(row.household_ref.as_str(), row);
+                new_refs.push(&row.household_ref);
+            }
+        }
         let mut household_codes = self
             .fresh_codes(CodeKind::Household, new_refs.len())
             .await?;
         let mut events = Vec::with_capacity(rows.len() + new_refs.len());
         let mut household_of: HashMap<String, HouseholdId> = existing_households;
         for reference in &new_refs {
-            let first = rows.iter().find(|row| &&row.household_ref == reference);
+            let first = first_row.get(reference.as_str());
             let household = Household {
                 id: HouseholdId(self.new_uuid()?),
                 code: household_codes.pop().unwrap_or_default(),

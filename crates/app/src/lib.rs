@@ -136,16 +136,18 @@ impl<S: Store> App<S> {
 
     /// Fresh short codes of `kind` that no record has yet.
     pub(crate) async fn fresh_codes(&self, kind: CodeKind, count: usize) -> AppResult<Vec<String>> {
-        let mut chosen = std::collections::BTreeSet::new();
+        let mut chosen = std::collections::HashSet::with_capacity(count);
         while chosen.len() < count {
-            let mut wanted = Vec::with_capacity(count - chosen.len());
+            let mut wanted = std::collections::HashSet::with_capacity(count - chosen.len());
             while wanted.len() < count - chosen.len() {
                 let code = kind.code_from_random(refuge_crypto::random_bytes()?);
-                if !chosen.contains(&code) && !wanted.contains(&code) {
-                    wanted.push(code);
+                if !chosen.contains(&code) {
+                    wanted.insert(code);
                 }
             }
-            let taken = self.store.taken_codes(&wanted).await?;
+            let wanted: Vec<String> = wanted.into_iter().collect();
+            let taken: std::collections::HashSet<String> =
+                self.store.taken_codes(&wanted).await?.into_iter().collect();
             chosen.extend(wanted.into_iter().filter(|code| !taken.contains(code)));
         }
         let mut codes: Vec<String> = chosen.into_iter().collect();

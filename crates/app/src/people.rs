@@ -72,6 +72,8 @@ pub struct PeopleQuery {
     /// Exact name, through the blind index.
     pub name: Option<String>,
     pub limit: Option<u32>,
+    /// Any order (faster with a limit on a large database).
+    pub any_order: bool,
 }
 
 const MAX_YEAR_AGE: i32 = 120;

@@ -79,6 +79,8 @@ impl<S: Store> App<S> {
         let mut report = VerifyReport::default();
         let mut heads: HashMap<NodeId, (i64, String)> = HashMap::new();
         let mut replayed = State::default();
+        let mut flow: std::collections::BTreeMap<String, (u64, u64)> =
+            std::collections::BTreeMap::new();
         let mut cursor: Option<EventCursor> = None;
         loop {
             let page = match self.store.events_page(cursor, 10_000).await {
@@ -117,10 +119,25 @@ impl<S: Store> App<S> {
                 }
                 *last_seq = event.seq;
                 *last_hash = event.hash.clone();
-                if let Err(error) = replayed.apply(&event.body) {
-                    report
+                match replayed.apply(&event.body) {
+                    Err(error) => report
                         .problems
-                        .push(format!("{name}: does not apply on replay: {error}"));
+                        .push(format!("{name}: does not apply on replay: {error}")),
+                    Ok(()) => match &event.body {
+                        EventBody::PersonAdded { person } => {
+                            flow.entry(person.entered.to_string()[..7].to_string())
+                                .or_default()
+                                .0 += 1;
+                        }
+                        EventBody::PersonMoved {
+                            stage: Stage::Departed,
+                            at,
+                            ..
+                        } => {
+                            flow.entry(at.to_string()[..7].to_string()).or_default().1 += 1;
+                        }
+                        _ => {}
+                    },
                 }
             }
         }

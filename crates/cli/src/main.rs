@@ -744,6 +744,7 @@ async fn person_command(global: &Global, command: PersonCommand) -> Result<()> {
                         waiting_longer_than_days: waiting_over,
                         name,
                         limit,
+                        any_order: false,
                     },
                 )
                 .await?;

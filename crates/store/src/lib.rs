@@ -100,9 +100,11 @@ pub trait Store: Send + Sync {
     /// people waiting, and open incidents by severity. Reads indexes only.
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>>;
 
-    /// People entering care and leaving (departed or arrived) per month since `from`:
-    /// (YYYY-MM, entered, departed).
+    /// People entering care and departing per month since `from`: (YYYY-MM, entered,
+    /// departed), from the aggregate kept with every write.
     async fn monthly_flow(&self, from: time::Date) -> StoreResult<Vec<(String, u64, u64)>>;
+    /// The whole stored monthly flow, for `refuge verify`.
+    async fn flow_by_month(&self) -> StoreResult<Vec<(String, u64, u64)>>;
 
     /// Events in log order (hybrid logical clock, node, seq) after `after`, at most `limit`.
     async fn events_page(&self, after: Option<EventCursor>, limit: u32) -> StoreResult<Vec<Event>>;

@@ -21,6 +21,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_batches.sql")),
     (3, include_str!("../migrations/sqlite/0003_flow_index.sql")),
     (4, include_str!("../migrations/sqlite/0004_aggregates.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_flow_by_month.sql"),
+    ),
 ];
 
 /// SQLite binds at most 32,766 parameters per statement; chunks stay well below.
@@ -1057,7 +1061,9 @@ impl Store for SqliteStore {
             sql.push_str(" AND since <= ?");
             arguments.add(text_date(date)).map_err(bind_error)?;
         }
-        sql.push_str(" ORDER BY since, code");
+        if !filter.unordered {
+            sql.push_str(" ORDER BY since, code");
+        }
         if let Some(limit) = filter.limit {
             sql.push_str(" LIMIT ?");
             arguments.add(i64::from(limit)).map_err(bind_error)?;
@@ -1214,38 +1220,38 @@ impl Store for SqliteStore {
     }
 
     async fn monthly_flow(&self, from: Date) -> StoreResult<Vec<(String, u64, u64)>> {
-        let from = text_date(from);
-        let entered = sqlx::query(
-            "SELECT substr(entered, 1, 7) AS month, COUNT(*) AS n FROM people WHERE entered >= ? GROUP BY month",
+        let rows = sqlx::query(
+            "SELECT month, entered, departed FROM flow_by_month WHERE month >= ? ORDER BY month",
         )
-        .bind(&from)
+        .bind(&text_date(from)[..7])
         .fetch_all(&self.pool)
         .await
         .map_err(db_error)?;
-        let left = sqlx::query(
-            "SELECT substr(since, 1, 7) AS month, COUNT(*) AS n FROM people \
-             WHERE stage = 'departed' AND since >= ? GROUP BY month \
-             UNION ALL SELECT substr(since, 1, 7) AS month, COUNT(*) AS n FROM people \
-             WHERE stage = 'arrived' AND since >= ? GROUP BY month",
-        )
-        .bind(&from)
-        .bind(&from)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        let mut months: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for row in &entered {
-            months.entry(get(row, "month")?).or_default().0 +=
-                u64::try_from(get::<i64>(row, "n")?).unwrap_or(0);
-        }
-        for row in &left {
-            months.entry(get(row, "month")?).or_default().1 +=
-                u64::try_from(get::<i64>(row, "n")?).unwrap_or(0);
-        }
-        Ok(months
-            .into_iter()
-            .map(|(month, (entered, left))| (month, entered, left))
-            .collect())
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get::<String>(row, "month")?,
+                    u64::try_from(get::<i64>(row, "entered")?).unwrap_or(0),
+                    u64::try_from(get::<i64>(row, "departed")?).unwrap_or(0),
+                ))
+            })
+            .collect()
+    }
+
+    async fn flow_by_month(&self) -> StoreResult<Vec<(String, u64, u64)>> {
+        let rows = sqlx::query("SELECT month, entered, departed FROM flow_by_month WHERE entered <> 0 OR departed <> 0 ORDER BY month")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get::<String>(row, "month")?,
+                    u64::try_from(get::<i64>(row, "entered")?).unwrap_or(0),
+                    u64::try_from(get::<i64>(row, "departed")?).unwrap_or(0),
+                ))
+            })
+            .collect()
     }
 
     async fn events_page(&self, after: Option<EventCursor>, limit: u32) -> StoreResult<Vec<Event>> {
@@ -1411,6 +1417,30 @@ async fn update_aggregates(
 ) -> StoreResult<()> {
     let mut waiting: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut present: BTreeMap<String, i64> = BTreeMap::new();
+    let mut flow: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let month = |date: Date| text_date(date)[..7].to_string();
+    for person in after {
+        match before.get(&person.id) {
+            None => flow.entry(month(person.entered)).or_default().0 += 1,
+            Some(old) if old.stage != Stage::Departed && person.stage == Stage::Departed => {
+                flow.entry(month(person.since)).or_default().1 += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    if !flow.is_empty() {
+        let rows: Vec<(String, (i64, i64))> = flow.into_iter().collect();
+        let sql = format!(
+            "INSERT INTO flow_by_month (month, entered, departed) VALUES {} \
+             ON CONFLICT (month) DO UPDATE SET entered = entered + excluded.entered, departed = departed + excluded.departed",
+            vec!["(?, ?, ?)"; rows.len()].join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (month, (entered, departed)) in &rows {
+            query = query.bind(month).bind(*entered).bind(*departed);
+        }
+        query.execute(&mut **tx).await.map_err(db_error)?;
+    }
     let mut count = |person: &Person, delta: i64| {
         if person.stage.is_waiting() {
             *waiting

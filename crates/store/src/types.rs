@@ -108,6 +108,8 @@ pub struct PersonFilter {
     /// Only people who arrived at their location on or before this date.
     pub since_on_or_before: Option<Date>,
     pub limit: Option<u32>,
+    /// Any order: with a limit, the query stops at the first matches instead of sorting all.
+    pub unordered: bool,
 }
 
 /// Backlog figures for one location as read from the store.

@@ -537,22 +537,27 @@ pub async fn dashboard(
         ));
     }
     if allowed(session.role(), Action::ViewIncidents) {
-        for incident in state
+        let severe: Vec<_> = state
             .app
             .incidents(session, true, false)
             .await
             .map_err(|e| app_error(e, lang))?
-        {
-            if incident.incident.severity >= 3 {
-                alerts.push(lang.t_args(
-                    "alert-severe-incident",
-                    &[
-                        ("code", incident.incident.code.clone()),
-                        ("location", incident.location_code.clone()),
-                        ("severity", incident.incident.severity.to_string()),
-                    ],
-                ));
-            }
+            .into_iter()
+            .filter(|incident| incident.incident.severity >= 3)
+            .collect();
+        // At most 20 lines; the incidents page lists them all.
+        for incident in severe.iter().take(20) {
+            alerts.push(lang.t_args(
+                "alert-severe-incident",
+                &[
+                    ("code", incident.incident.code.clone()),
+                    ("location", incident.location_code.clone()),
+                    ("severity", incident.incident.severity.to_string()),
+                ],
+            ));
+        }
+        if severe.len() > 20 {
+            alerts.push(lang.t_args("alert-more", &[("count", (severe.len() - 20).to_string())]));
         }
     }
     if allowed(session.role(), Action::ViewPeople) && allowed(session.role(), Action::ViewBatches) {

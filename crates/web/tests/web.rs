@@ -860,3 +860,112 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
     );
     browser.screenshot("10-korean");
 }
+
+/// Every page and API route, as every role: the status follows the one permission table.
+#[test]
+fn every_route_as_every_role() {
+    use refuge_app::{Action, allowed};
+    use refuge_core::Role;
+    let server = start(SessionPolicy::default());
+    let (coordinator, coordinator_csrf) = server.login("coordinator");
+    // A person inside the caseworker's compartment (SHL-BKK-1) and a transfer batch.
+    let person = first_code(
+        &server
+            .get("/people?stage=sheltered&location=SHL-BKK-1", &coordinator)
+            .body,
+        "P-",
+    );
+    let created = server.post(
+        "/transfers",
+        &coordinator,
+        &[
+            ("csrf", &coordinator_csrf),
+            ("date", "2099-01-01"),
+            ("seats", "5"),
+            ("origins", ""),
+            ("destination", "RCP-KR"),
+        ],
+    );
+    let batch = created
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let gets: Vec<(String, Action)> = vec![
+        ("/dashboard".into(), Action::ViewBacklog),
+        ("/people".into(), Action::ViewPeople),
+        ("/people/new".into(), Action::RegisterPeople),
+        (format!("/people/{person}"), Action::ViewPeople),
+        ("/locations".into(), Action::ViewLocations),
+        ("/incidents".into(), Action::ViewIncidents),
+        ("/transfers".into(), Action::ViewBatches),
+        (format!("/transfers/{batch}"), Action::ViewBatches),
+        (
+            format!("/transfers/{batch}/manifest.csv"),
+            Action::ViewBatches,
+        ),
+        ("/forecast?horizon=30".into(), Action::Forecast),
+        ("/audit".into(), Action::ViewAccessLog),
+        ("/users".into(), Action::ViewUsers),
+        ("/api/v1/backlog".into(), Action::ViewBacklog),
+        ("/api/v1/people".into(), Action::ViewPeople),
+        (format!("/api/v1/people/{person}"), Action::ViewPeople),
+        ("/api/v1/batches".into(), Action::ViewBatches),
+    ];
+    let roles = [
+        ("admin", Role::Admin),
+        ("coordinator", Role::Coordinator),
+        ("caseworker", Role::Caseworker),
+        ("analyst", Role::Analyst),
+        ("auditor", Role::Auditor),
+    ];
+    for (user, role) in roles {
+        let (cookie, csrf) = server.login(user);
+        for (path, action) in &gets {
+            let expected = if allowed(role, *action) { 200 } else { 403 };
+            assert_eq!(
+                server.get(path, &cookie).status,
+                expected,
+                "{user} GET {path}"
+            );
+        }
+        let posts: Vec<(String, Vec<(&str, &str)>, Action, u16)> = vec![
+            (
+                format!("/people/{person}/reveal"),
+                vec![],
+                Action::RevealIdentity,
+                200,
+            ),
+            (
+                format!("/people/{person}/flag"),
+                vec![("flag", "disability"), ("on", "yes")],
+                Action::FlagPeople,
+                303,
+            ),
+            (
+                format!("/people/{person}/ready"),
+                vec![("documents", "yes")],
+                Action::FlagPeople,
+                303,
+            ),
+            (
+                format!("/transfers/{batch}/pin"),
+                vec![("household", "H-00000"), ("pin", "clear")],
+                Action::PlanTransfers,
+                404,
+            ),
+        ];
+        for (path, fields, action, ok) in posts {
+            let mut form = vec![("csrf", csrf.as_str())];
+            form.extend(fields);
+            let expected = if allowed(role, action) { ok } else { 403 };
+            assert_eq!(
+                server.post(&path, &cookie, &form).status,
+                expected,
+                "{user} POST {path}"
+            );
+        }
+    }
+}

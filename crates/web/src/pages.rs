@@ -130,29 +130,48 @@ pub fn context(state: &State, headers: &HeaderMap) -> Context {
     Context { lang, session }
 }
 
-/// An error page: a code and an operation id, never a stack trace or a protected value.
-pub struct WebError {
-    status: StatusCode,
-    message: String,
-    lang: Lang,
+/// An error page (a code and an operation id, never a stack trace or a protected value), or
+/// a response already decided (a redirect to log in, a refused post).
+pub enum WebError {
+    Page {
+        status: StatusCode,
+        message: String,
+        lang: Lang,
+    },
+    Ready(Response),
+}
+
+impl From<Response> for WebError {
+    fn from(response: Response) -> Self {
+        WebError::Ready(response)
+    }
 }
 
 impl WebError {
     fn new(status: StatusCode, message: String, lang: Lang) -> Self {
-        WebError {
+        WebError::Page {
             status,
             message,
             lang,
         }
     }
 
+    /// What went wrong, to show back on a form.
+    fn message(self) -> String {
+        match self {
+            WebError::Page { message, .. } => message,
+            WebError::Ready(_) => String::new(),
+        }
+    }
+
     /// The same error for the JSON API.
     pub fn into_json(self) -> Response {
-        (
-            self.status,
-            axum::Json(serde_json::json!({ "error": self.message })),
-        )
-            .into_response()
+        match self {
+            WebError::Page {
+                status, message, ..
+            } => (status, axum::Json(serde_json::json!({ "error": message }))).into_response(),
+            WebError::Ready(response) => response,
+        }
     }
 }
 
@@ -187,26 +206,34 @@ struct ErrorTemplate {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let (status, message, lang) = match self {
+            WebError::Page {
+                status,
+                message,
+                lang,
+            } => (status, message, lang),
+            WebError::Ready(response) => return response,
+        };
         let operation = uuid::Uuid::now_v7().simple().to_string()[..12].to_string();
-        tracing::info!(status = self.status.as_u16(), operation = %operation, "error page");
+        tracing::info!(status = status.as_u16(), operation = %operation, "error page");
         let context = Context {
-            lang: self.lang,
+            lang,
             session: None,
         };
         let template = ErrorTemplate {
-            page: context.page(self.lang.t("error-title")),
-            message: self.message,
-            code_line: self.lang.t_args(
+            page: context.page(lang.t("error-title")),
+            message,
+            code_line: lang.t_args(
                 "error-code",
                 &[
-                    ("code", self.status.as_u16().to_string()),
+                    ("code", status.as_u16().to_string()),
                     ("operation", operation),
                 ],
             ),
         };
         let body = template.render().unwrap_or_else(|_| "error".to_string());
         (
-            self.status,
+            status,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
             body,
         )
@@ -501,10 +528,7 @@ pub async fn dashboard(
     headers: HeaderMap,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let session = &web.session;
     let lines = state
@@ -737,10 +761,7 @@ pub async fn people(
     Query(filter): Query<PeopleFilter>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let mut page = context.page(lang.t("people-title"));
     let mut query = PeopleQuery {
@@ -967,10 +988,7 @@ pub async fn person(
     Path(code): Path<String>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     person_page(
         &state,
         &context,
@@ -990,10 +1008,7 @@ pub async fn reveal(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     person_page(
         &state,
         &context,
@@ -1019,7 +1034,7 @@ async fn after_change(
         Err(
             error @ (AppError::Invalid { .. } | AppError::Store(_) | AppError::NotFound { .. }),
         ) => {
-            let problem = app_error(error, context.lang).message;
+            let problem = app_error(error, context.lang).message();
             let mut response =
                 person_page(state, context, web, code, false, String::new(), problem).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -1055,10 +1070,7 @@ pub async fn move_person(
     Form(form): Form<MoveForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
         let stage: Stage = form
             .stage
@@ -1106,10 +1118,7 @@ pub async fn flag(
     Form(form): Form<FlagForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
         let flag: Flag = form
             .flag
@@ -1142,10 +1151,7 @@ pub async fn hold(
     Form(form): Form<HoldForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
         let reason = if form.action == "release" {
             None
@@ -1185,10 +1191,7 @@ pub async fn ready(
     Form(form): Form<ReadyForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = state
         .app
         .set_ready(
@@ -1258,10 +1261,7 @@ pub async fn register_form(
     headers: HeaderMap,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     if !allowed(web.session.role(), Action::RegisterPeople) {
         return Err(WebError::new(
             StatusCode::FORBIDDEN,
@@ -1305,10 +1305,7 @@ pub async fn register(
     Form(form): Form<RegisterForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
         let invalid = |field: &str, reason: String| AppError::Invalid {
             field: field.into(),
@@ -1370,7 +1367,7 @@ pub async fn register(
         Err(
             error @ (AppError::Invalid { .. } | AppError::Store(_) | AppError::NotFound { .. }),
         ) => {
-            let problem = app_error(error, context.lang).message;
+            let problem = app_error(error, context.lang).message();
             let echo = RegisterEcho {
                 birth_year: form.birth_year.clone(),
                 since: form.since.clone(),
@@ -1434,10 +1431,7 @@ pub async fn locations(
     headers: HeaderMap,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let views = state
         .app
@@ -1483,10 +1477,7 @@ pub async fn incidents(
 
 async fn incidents_page(state: &State, headers: &HeaderMap, problem: String) -> PageResult {
     let context = context(state, headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let views = state
         .app
@@ -1577,10 +1568,7 @@ pub async fn record_incident(
     Form(form): Form<IncidentForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
         let kind = form
             .kind
@@ -1625,7 +1613,7 @@ pub async fn record_incident(
             error @ (AppError::Invalid { .. } | AppError::NotFound { .. } | AppError::Store(_)),
         ) => {
             let mut response =
-                incidents_page(&state, &headers, app_error(error, context.lang).message).await?;
+                incidents_page(&state, &headers, app_error(error, context.lang).message()).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
@@ -1640,10 +1628,7 @@ pub async fn close_incident(
     Form(form): Form<CsrfForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     state
         .app
         .close_incident(&web.session, &code)
@@ -1661,10 +1646,7 @@ pub async fn transfers(
 
 async fn transfers_page(state: &State, headers: &HeaderMap, problem: String) -> PageResult {
     let context = context(state, headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let batches = state
         .app
@@ -1739,10 +1721,7 @@ pub async fn create_transfer(
     Form(form): Form<TransferForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
         let date = parse_date(&form.date).ok_or_else(|| AppError::Invalid {
             field: "date".into(),
@@ -1786,7 +1765,7 @@ pub async fn create_transfer(
             error @ (AppError::Invalid { .. } | AppError::NotFound { .. } | AppError::Store(_)),
         ) => {
             let mut response =
-                transfers_page(&state, &headers, app_error(error, context.lang).message).await?;
+                transfers_page(&state, &headers, app_error(error, context.lang).message()).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
@@ -1800,10 +1779,7 @@ pub async fn transfer(
     Path(code): Path<String>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let view = state
         .app
@@ -1927,10 +1903,7 @@ pub async fn pin(
     Form(form): Form<PinForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let pin = match form.pin.as_str() {
         "in" => Some(BatchPin::In),
         "out" => Some(BatchPin::Out),
@@ -1963,10 +1936,7 @@ pub async fn transfer_status(
     Form(form): Form<StatusForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let status: BatchStatus = form.status.parse().map_err(|e: UnknownName| {
         WebError::new(StatusCode::BAD_REQUEST, e.to_string(), context.lang)
     })?;
@@ -1984,10 +1954,7 @@ pub async fn manifest(
     Path(code): Path<String>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let mut csv = Vec::new();
     state
         .app
@@ -2025,10 +1992,7 @@ pub async fn forecast(
     Query(query): Query<ForecastQuery>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let mut page = context.page(lang.t("forecast-title"));
     let mut what_if = WhatIf {
@@ -2126,10 +2090,7 @@ pub async fn audit(
     headers: HeaderMap,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let mut entries = state
         .app
@@ -2179,10 +2140,7 @@ pub async fn users(
 
 async fn users_page(state: &State, headers: &HeaderMap, problem: String) -> PageResult {
     let context = context(state, headers);
-    let web = match require_session(&context) {
-        Ok(web) => web,
-        Err(redirect) => return Ok(redirect),
-    };
+    let web = require_session(&context)?;
     let lang = context.lang;
     let users = state
         .app
@@ -2250,10 +2208,7 @@ pub async fn add_user(
     Form(form): Form<UserForm>,
 ) -> PageResult {
     let context = context(&state, &headers);
-    let web = match check_post(&context, &headers, &form.csrf) {
-        Ok(web) => web,
-        Err(response) => return Ok(response),
-    };
+    let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
         let role: Role = form
             .role
@@ -2287,7 +2242,7 @@ pub async fn add_user(
         Ok(_) => Ok(Redirect::to("/users").into_response()),
         Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
             let mut response =
-                users_page(&state, &headers, app_error(error, context.lang).message).await?;
+                users_page(&state, &headers, app_error(error, context.lang).message()).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }

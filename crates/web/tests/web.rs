@@ -931,7 +931,9 @@ fn every_route_as_every_role() {
                 "{user} GET {path}"
             );
         }
-        let posts: Vec<(String, Vec<(&str, &str)>, Action, u16)> = vec![
+        // (path, form fields, the action it needs, the status when allowed)
+        type Post<'a> = (String, Vec<(&'a str, &'a str)>, Action, u16);
+        let posts: Vec<Post> = vec![
             (
                 format!("/people/{person}/reveal"),
                 vec![],

@@ -203,19 +203,31 @@ pub struct Event {
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 impl Event {
+    /// The body as canonical JSON (object keys sorted, no white space). Stores keep this
+    /// string, so it is computed once per event.
+    pub fn body_json(&self) -> String {
+        canonical_json(&serde_json::to_value(&self.body).unwrap_or(Value::Null))
+    }
+
     /// The bytes the hash chain covers: everything but the hashes, as canonical JSON.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let body = serde_json::to_value(&self.body).unwrap_or(Value::Null);
-        let envelope = serde_json::json!({
-            "id": self.id,
-            "node": self.node,
-            "seq": self.seq,
-            "hlc": self.hlc,
-            "actor": self.actor,
-            "subject": self.body.subject(),
-            "body": body,
-        });
-        canonical_json(&envelope).into_bytes()
+        self.canonical_bytes_with(&self.body_json())
+    }
+
+    /// The canonical bytes around an already canonical body: the envelope's keys are fixed,
+    /// so it is written directly in sorted key order (actor, body, hlc, id, node, seq,
+    /// subject); the golden test pins that this equals the canonical JSON of the whole.
+    pub fn canonical_bytes_with(&self, body_json: &str) -> Vec<u8> {
+        format!(
+            "{{\"actor\":\"{}\",\"body\":{body_json},\"hlc\":{},\"id\":\"{}\",\"node\":\"{}\",\"seq\":{},\"subject\":\"{}\"}}",
+            self.actor,
+            self.hlc,
+            self.id,
+            self.node,
+            self.seq,
+            self.body.subject()
+        )
+        .into_bytes()
     }
 
     /// Milliseconds since the Unix epoch, from the hybrid logical clock.
@@ -323,6 +335,11 @@ mod tests {
             prev_hash: GENESIS_HASH.into(),
             hash: String::new(),
         };
+        let generic = canonical_json(&serde_json::json!({
+            "id": event.id, "node": event.node, "seq": event.seq, "hlc": event.hlc, "actor": event.actor,
+            "subject": event.body.subject(), "body": serde_json::to_value(&event.body).unwrap(),
+        }));
+        assert_eq!(String::from_utf8(event.canonical_bytes()).unwrap(), generic);
         assert_eq!(
             String::from_utf8(event.canonical_bytes()).unwrap(),
             concat!(

@@ -536,7 +536,7 @@ fn bind_batch(args: &mut SqliteArguments, batch: &TransferBatch) -> BindResult {
     args.add(batch.version)
 }
 
-fn bind_event(args: &mut SqliteArguments, event: &Event) -> BindResult {
+fn bind_event(args: &mut SqliteArguments, (event, body_json): &(Event, String)) -> BindResult {
     args.add(event.node.to_string())?;
     args.add(event.seq)?;
     args.add(event.id.to_string())?;
@@ -544,7 +544,7 @@ fn bind_event(args: &mut SqliteArguments, event: &Event) -> BindResult {
     args.add(event.actor.to_string())?;
     args.add(event.body.kind())?;
     args.add(event.body.subject().to_string())?;
-    args.add(json_text(&event.body))?;
+    args.add(body_json.clone())?;
     args.add(event.prev_hash.clone())?;
     args.add(event.hash.clone())
 }
@@ -802,7 +802,8 @@ impl Store for SqliteStore {
         check_guards(&mut tx, &state, &commit.guards).await?;
         let before = state.clone();
 
-        let mut events = Vec::with_capacity(commit.events.len());
+        // Each event with its body's canonical JSON, computed once for the hash and the row.
+        let mut events: Vec<(Event, String)> = Vec::with_capacity(commit.events.len());
         for new in commit.events {
             state.apply(&new.body)?;
             seq += 1;
@@ -817,9 +818,10 @@ impl Store for SqliteStore {
                 prev_hash: prev_hash.clone(),
                 hash: String::new(),
             };
-            event.hash = hasher(&event.prev_hash, &event.canonical_bytes());
+            let body_json = event.body_json();
+            event.hash = hasher(&event.prev_hash, &event.canonical_bytes_with(&body_json));
             prev_hash = event.hash.clone();
-            events.push(event);
+            events.push((event, body_json));
         }
 
         insert_rows(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
@@ -919,7 +921,7 @@ impl Store for SqliteStore {
         }
         append_access(&mut tx, commit.access, hasher).await?;
         tx.commit().await.map_err(db_error)?;
-        Ok(events)
+        Ok(events.into_iter().map(|(event, _)| event).collect())
     }
 
     async fn log_access(

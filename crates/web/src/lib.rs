@@ -112,6 +112,7 @@ pub fn router(state: State) -> Router {
         .route("/forecast", get(pages::forecast))
         .route("/audit", get(pages::audit))
         .route("/users", get(pages::users).post(pages::add_user))
+        .route("/users/passphrase", post(pages::set_passphrase))
         .nest("/api/v1", api::routes())
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -2172,6 +2172,17 @@ async fn users_page(state: &State, headers: &HeaderMap, problem: String) -> Page
             )
             .replace("<button", &format!("<label>{} <input name=\"passphrase\" type=\"password\" autocomplete=\"new-password\"></label><button", escape(&lang.t("passphrase"))))
         )
+        + &format!(
+            "<h2>{}</h2>{}",
+            escape(&lang.t("reset-passphrase")),
+            form("/users/passphrase", &web.csrf, &[(&lang.t("login-user"), "name", "")], &lang.t("reset-passphrase")).replace(
+                "<button",
+                &format!(
+                    "<label>{} <input name=\"passphrase\" type=\"password\" autocomplete=\"new-password\"></label><button",
+                    escape(&lang.t("passphrase"))
+                )
+            )
+        )
     } else {
         String::new()
     };
@@ -2240,6 +2251,37 @@ pub async fn add_user(
     .await;
     match result {
         Ok(_) => Ok(Redirect::to("/users").into_response()),
+        Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
+            let mut response =
+                users_page(&state, &headers, app_error(error, context.lang).message()).await?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(error) => Err(app_error(error, context.lang)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PassphraseForm {
+    csrf: String,
+    name: String,
+    passphrase: String,
+}
+
+/// Sets a user's passphrase: the data key is wrapped again under the new one.
+pub async fn set_passphrase(
+    axum::extract::State(state): axum::extract::State<State>,
+    headers: HeaderMap,
+    Form(form): Form<PassphraseForm>,
+) -> PageResult {
+    let context = context(&state, &headers);
+    let web = check_post(&context, &headers, &form.csrf)?;
+    match state
+        .app
+        .reset_passphrase(&web.session, form.name.trim(), &form.passphrase)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to("/users").into_response()),
         Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
             let mut response =
                 users_page(&state, &headers, app_error(error, context.lang).message()).await?;

@@ -971,3 +971,61 @@ fn every_route_as_every_role() {
         }
     }
 }
+
+#[test]
+fn an_admin_sets_a_passphrase_and_only_the_new_one_opens() {
+    let server = start(SessionPolicy::default());
+    let (admin, admin_csrf) = server.login("admin");
+    let users = server.get("/users", &admin);
+    assert!(users.body.contains("action=\"/users/passphrase\""));
+    let new = "a brand new synthetic passphrase";
+    let short = server.post(
+        "/users/passphrase",
+        &admin,
+        &[
+            ("csrf", &admin_csrf),
+            ("name", "analyst"),
+            ("passphrase", "short"),
+        ],
+    );
+    assert_eq!(short.status, 422);
+    assert!(short.body.contains("at least 12 characters"));
+    assert_eq!(
+        server
+            .post(
+                "/users/passphrase",
+                &admin,
+                &[
+                    ("csrf", &admin_csrf),
+                    ("name", "analyst"),
+                    ("passphrase", new)
+                ]
+            )
+            .status,
+        303
+    );
+    assert_eq!(
+        server
+            .post(
+                "/login",
+                "",
+                &[("user", "analyst"), ("passphrase", PASSPHRASE)]
+            )
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .post("/login", "", &[("user", "analyst"), ("passphrase", new)])
+            .status,
+        303
+    );
+    // Someone else's passphrase is an admin's business only.
+    let (coordinator, csrf) = server.login("coordinator");
+    let refused = server.post(
+        "/users/passphrase",
+        &coordinator,
+        &[("csrf", &csrf), ("name", "analyst"), ("passphrase", new)],
+    );
+    assert_eq!(refused.status, 403);
+}

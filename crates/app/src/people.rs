@@ -592,12 +592,10 @@ impl<S: Store> App<S> {
                 },
             )?);
         }
+        // Setting or clearing a flag does not depend on the record's other fields, so two
+        // people flagging at once lose nothing: no version guard (moves keep theirs).
         self.commit(Commit {
             events,
-            guards: vec![Guard::Version {
-                record: RecordRef::Person(person.id),
-                version: person.version,
-            }],
             ..Commit::default()
         })
         .await?;

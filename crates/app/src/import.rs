@@ -68,14 +68,6 @@ struct Row {
     identity: BTreeMap<PersonField, String>,
 }
 
-fn parse_date(text: &str) -> Option<Date> {
-    Date::parse(
-        text.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
-}
-
 /// Splits a flags cell: `minor;pregnant`, `minor|pregnant` or `minor pregnant`.
 fn split_flags(text: &str) -> impl Iterator<Item = &str> {
     text.split([';', '|', ' ', ','])
@@ -259,7 +251,7 @@ impl<S: Store> App<S> {
                     }
                 },
             };
-            let since = match parse_date(cell("since")) {
+            let since = match parse_day(cell("since")) {
                 Some(date) if date > today => {
                     fail("since", format!("{date} is in the future"));
                     date
@@ -275,7 +267,7 @@ impl<S: Store> App<S> {
             };
             let entered = match cell("entered") {
                 "" => since,
-                text => match parse_date(text) {
+                text => match parse_day(text) {
                     Some(date) if date > since => {
                         fail(
                             "entered",
@@ -314,7 +306,7 @@ impl<S: Store> App<S> {
             }
             if let Some(dob) = identity.get(&PersonField::DateOfBirth) {
                 // Never echo a protected value in an error.
-                match parse_date(dob) {
+                match parse_day(dob) {
                     None => fail("date_of_birth", "is not a date (YYYY-MM-DD)".into()),
                     Some(date) if birth_year.is_some_and(|year| year != date.year()) => {
                         fail("date_of_birth", "does not match birth_year".into());

@@ -42,11 +42,7 @@ pub struct Global {
 }
 
 pub fn parse_date(text: &str) -> Result<Date, String> {
-    Date::parse(
-        text.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| format!("'{text}' is not a date (YYYY-MM-DD)"))
+    parse_day(text).ok_or_else(|| format!("'{text}' is not a date (YYYY-MM-DD)"))
 }
 
 /// yes/no.

@@ -275,9 +275,28 @@ pub struct User {
     pub version: i64,
 }
 
+/// A calendar day as typed and stored everywhere in refuge: `YYYY-MM-DD`.
+pub fn parse_day(text: &str) -> Option<Date> {
+    Date::parse(
+        text.trim(),
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn days_parse_in_one_format() {
+        assert_eq!(
+            parse_day(" 2026-02-28 ").map(|d| d.to_string()),
+            Some("2026-02-28".to_string())
+        );
+        assert_eq!(parse_day("2026-02-30"), None);
+        assert_eq!(parse_day("28/02/2026"), None);
+    }
 
     #[test]
     fn vocabularies_parse_and_name_the_alternatives() {

@@ -173,11 +173,7 @@ fn text_date(date: Date) -> String {
 }
 
 fn parse_date(text: &str) -> StoreResult<Date> {
-    Date::parse(
-        text,
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .map_err(|_| corrupt(format!("bad date '{text}'")))
+    parse_day(text).ok_or_else(|| corrupt(format!("bad date '{text}'")))
 }
 
 fn parse_uuid(text: &str) -> StoreResult<Uuid> {

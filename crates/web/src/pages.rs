@@ -16,7 +16,6 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use time::Date;
 
 /// Escapes text for HTML built outside templates.
 pub fn escape(text: &str) -> String {
@@ -1055,14 +1054,6 @@ pub struct MoveForm {
     over_capacity: String,
 }
 
-fn parse_date(text: &str) -> Option<Date> {
-    Date::parse(
-        text.trim(),
-        time::macros::format_description!("[year]-[month]-[day]"),
-    )
-    .ok()
-}
-
 pub async fn move_person(
     axum::extract::State(state): axum::extract::State<State>,
     headers: HeaderMap,
@@ -1082,7 +1073,7 @@ pub async fn move_person(
         let at = if form.at.trim().is_empty() {
             None
         } else {
-            Some(parse_date(&form.at).ok_or_else(|| AppError::Invalid {
+            Some(parse_day(&form.at).ok_or_else(|| AppError::Invalid {
                 field: "date".into(),
                 reason: format!("'{}' is not a date", form.at),
             })?)
@@ -1321,7 +1312,7 @@ pub async fn register(
         let since = match form.since.trim() {
             "" => None,
             text => Some(
-                parse_date(text)
+                parse_day(text)
                     .ok_or_else(|| invalid("since", format!("'{text}' is not a date")))?,
             ),
         };
@@ -1723,7 +1714,7 @@ pub async fn create_transfer(
     let context = context(&state, &headers);
     let web = check_post(&context, &headers, &form.csrf)?;
     let result = async {
-        let date = parse_date(&form.date).ok_or_else(|| AppError::Invalid {
+        let date = parse_day(&form.date).ok_or_else(|| AppError::Invalid {
             field: "date".into(),
             reason: format!("'{}' is not a date", form.date),
         })?;
@@ -2013,7 +2004,7 @@ pub async fn forecast(
     }
     if !query.extra_date.trim().is_empty() {
         match (
-            parse_date(&query.extra_date),
+            parse_day(&query.extra_date),
             query.extra_seats.trim().parse::<u32>(),
         ) {
             (Some(date), Ok(seats)) if seats > 0 => what_if.extra_transfers.push((date, seats)),

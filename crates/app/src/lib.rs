@@ -184,6 +184,11 @@ pub fn name_index_bits_for(expected_people: u64) -> u32 {
     bits.clamp(1.0, 40.0) as u32
 }
 
+/// Whether two tokens are equal, compared in constant time (refuge-crypto).
+pub fn tokens_equal(a: &str, b: &str) -> bool {
+    refuge_crypto::constant_time_eq(a.as_bytes(), b.as_bytes())
+}
+
 /// 32 random bytes from the operating system (session ids, CSRF tokens).
 pub fn random_token_bytes() -> AppResult<[u8; 32]> {
     Ok(refuge_crypto::random_bytes::<32>()?)

@@ -18,7 +18,7 @@ mod chain;
 mod keys;
 mod seal;
 
-pub use chain::{chain_hash, sha256_hex};
+pub use chain::{chain_hash, constant_time_eq, sha256_hex};
 pub use keys::{KdfParams, SecretKey, WrappedKey, random_bytes};
 pub use seal::{FieldContext, KEY_VERSION, Revealed, Sealer};
 

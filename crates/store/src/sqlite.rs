@@ -32,7 +32,6 @@ const MAX_PARAMS: usize = 8_000;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    path: PathBuf,
 }
 
 fn db_error(error: sqlx::Error) -> StoreError {
@@ -92,10 +91,7 @@ impl SqliteStore {
             return Err(StoreError::AlreadyExists(path.display().to_string()));
         }
         let pool = Self::connect(path, true).await?;
-        let store = SqliteStore {
-            pool,
-            path: path.to_path_buf(),
-        };
+        let store = SqliteStore { pool };
         store.migrate().await?;
         sqlx::query("INSERT INTO meta (key, value) VALUES ('node_id', ?)")
             .bind(node.to_string())
@@ -111,16 +107,9 @@ impl SqliteStore {
             return Err(StoreError::NotFound(path.display().to_string()));
         }
         let pool = Self::connect(path, false).await?;
-        let store = SqliteStore {
-            pool,
-            path: path.to_path_buf(),
-        };
+        let store = SqliteStore { pool };
         store.migrate().await?;
         Ok(store)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Closes the pool (and checkpoints the WAL).

@@ -1,10 +1,6 @@
 //! Small server-rendered SVG charts for the dashboard (no script, no external resources).
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use crate::pages::escape;
 
 /// Bars with labels under them; `series` are (name, colour, values) drawn side by side.
 pub fn bars(labels: &[String], series: &[(&str, &str, Vec<f64>)]) -> String {

@@ -2,7 +2,7 @@
 //! what the user may do), and renders a template. Bad form input is shown back on the page.
 
 use crate::i18n::Lang;
-use crate::sessions::{WebSession, same_token};
+use crate::sessions::WebSession;
 use crate::{State, Transport, charts};
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, Path, Query};
@@ -282,7 +282,7 @@ fn check_post(
         }
         _ => false,
     };
-    if cross_site || origin_mismatch || !same_token(token, &web.csrf) {
+    if cross_site || origin_mismatch || !refuge_app::tokens_equal(token, &web.csrf) {
         return Err(WebError::new(
             StatusCode::FORBIDDEN,
             context.lang.t("forbidden"),

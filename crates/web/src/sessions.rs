@@ -65,15 +65,6 @@ pub fn random_token() -> refuge_app::AppResult<String> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-/// Whether two tokens are equal, in time independent of where they differ.
-pub fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
 impl Sessions {
     pub fn new(policy: SessionPolicy) -> Self {
         Sessions {
@@ -119,10 +110,6 @@ impl Sessions {
     /// Ends a session: its key copy is dropped (and zeroed) with the last reference.
     pub fn end(&self, id: &str) {
         lock(&self.live).remove(id);
-    }
-
-    pub fn count(&self) -> usize {
-        lock(&self.live).len()
     }
 
     /// Drops every timed-out session.

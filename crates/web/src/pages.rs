@@ -342,7 +342,9 @@ pub async fn set_language(Path(tag): Path<String>, headers: HeaderMap) -> Respon
                     .map(|slash| &referer[at + 3 + slash..])
             })
         })
-        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
+        // Back to a path on this site only: browsers read "//host" (and a backslash for a slash)
+        // as another site.
+        .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
         .unwrap_or("/")
         .to_string();
     let mut response = Redirect::to(&back).into_response();

@@ -548,6 +548,17 @@ fn pages_speak_korean_when_asked() {
     let server = start(SessionPolicy::default());
     let korean = server.get_with("/login", "", ("Accept-Language", "ko-KR,ko;q=0.9"));
     assert!(korean.body.contains("로그인") && korean.body.contains("lang=\"ko\""));
+    for referer in [
+        "http://elsewhere.example//evil.example/x",
+        "http://elsewhere.example/\\evil.example",
+    ] {
+        let back = server.get_with("/lang/en", "", ("Referer", referer));
+        assert_eq!(
+            back.header("location"),
+            Some("/"),
+            "no redirect off the site for {referer}"
+        );
+    }
     let switched = server.get("/lang/en", "");
     assert!(
         switched

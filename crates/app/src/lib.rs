@@ -156,6 +156,19 @@ impl<S: Store> App<S> {
         Ok(codes)
     }
 
+    /// Every location's code by id (locations are few: one query).
+    pub(crate) async fn location_codes(
+        &self,
+    ) -> AppResult<std::collections::HashMap<LocationId, String>> {
+        Ok(self
+            .store
+            .locations()
+            .await?
+            .into_iter()
+            .map(|location| (location.id, location.code))
+            .collect())
+    }
+
     pub(crate) async fn target_wait_days(&self) -> AppResult<i64> {
         Ok(self
             .store

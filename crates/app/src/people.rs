@@ -774,13 +774,7 @@ impl<S: Store> App<S> {
         if reveal {
             session.require(Action::RevealIdentity)?;
         }
-        let locations: HashMap<LocationId, String> = self
-            .store
-            .locations()
-            .await?
-            .into_iter()
-            .map(|location| (location.id, location.code))
-            .collect();
+        let locations: HashMap<LocationId, String> = self.location_codes().await?;
         let incidents: Vec<Incident> = self
             .store
             .incidents(open_only)
@@ -852,13 +846,7 @@ impl<S: Store> App<S> {
             .into_iter()
             .map(|user| (user.id, user.name))
             .collect();
-        let locations: HashMap<LocationId, String> = self
-            .store
-            .locations()
-            .await?
-            .into_iter()
-            .map(|location| (location.id, location.code))
-            .collect();
+        let locations: HashMap<LocationId, String> = self.location_codes().await?;
         if let Some(code) = person {
             let person = self.person_by_code(session, code).await?;
             let events = self.store.events_of(person.id.0).await?;

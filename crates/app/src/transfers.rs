@@ -284,13 +284,7 @@ impl<S: Store> App<S> {
     }
 
     async fn batch_request(&self, batch: &TransferBatch) -> AppResult<BatchRequest> {
-        let codes: HashMap<LocationId, String> = self
-            .store
-            .locations()
-            .await?
-            .into_iter()
-            .map(|l| (l.id, l.code))
-            .collect();
+        let codes: HashMap<LocationId, String> = self.location_codes().await?;
         Ok(BatchRequest {
             label: batch.code.clone(),
             date: batch.departure,
@@ -497,13 +491,7 @@ impl<S: Store> App<S> {
     ) -> AppResult<BatchView> {
         session.require(Action::ViewBatches)?;
         let batch = self.batch_by_code(code).await?;
-        let locations: HashMap<LocationId, String> = self
-            .store
-            .locations()
-            .await?
-            .into_iter()
-            .map(|l| (l.id, l.code))
-            .collect();
+        let locations: HashMap<LocationId, String> = self.location_codes().await?;
         let ids: Vec<uuid::Uuid> = batch.manifest.iter().map(|id| id.0).collect();
         let person_codes = self.store.codes_of(&ids).await?;
         let mut manifest = Vec::new();

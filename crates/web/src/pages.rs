@@ -1255,13 +1255,10 @@ pub async fn register_form(
 ) -> PageResult {
     let context = context(&state, &headers);
     let web = require_session(&context)?;
-    if !allowed(web.session.role(), Action::RegisterPeople) {
-        return Err(WebError::new(
-            StatusCode::FORBIDDEN,
-            context.lang.t("forbidden"),
-            context.lang,
-        ));
-    }
+    // The refusal is refuge-app's decision, as for every use case.
+    web.session
+        .require(Action::RegisterPeople)
+        .map_err(|e| app_error(e, context.lang))?;
     let echo = RegisterEcho {
         since: state.app.today().to_string(),
         ..RegisterEcho::default()

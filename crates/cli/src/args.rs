@@ -492,8 +492,16 @@ impl PersonAdd {
                         index + 1
                     );
                 };
-                let field: PersonField = field.trim().parse().map_err(|error| {
-                    anyhow::anyhow!("{} line {}: {error}", path.display(), index + 1)
+                // The text before '=' may be a protected value typed in the wrong place: say
+                // which line, never what it holds.
+                let field: PersonField = field.trim().parse().map_err(|_: UnknownName| {
+                    let expected: Vec<&str> = PersonField::ALL.iter().map(|f| f.as_str()).collect();
+                    anyhow::anyhow!(
+                        "{} line {}: unknown field (expected one of: {})",
+                        path.display(),
+                        index + 1,
+                        expected.join(", ")
+                    )
                 })?;
                 identity.insert(field, value.trim().to_string());
             }

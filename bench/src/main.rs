@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use refuge_app::{App, FixedClock, ImportOptions, Session};
 use refuge_core::{LocationKind, NodeId};
-use refuge_store::SqliteStore;
+use refuge_store::{SqliteStore, Store};
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

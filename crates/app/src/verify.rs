@@ -179,6 +179,13 @@ impl<S: Store> App<S> {
             |r| r.code.clone(),
             &mut report.problems,
         );
+        compare(
+            "batches",
+            &replayed.batches,
+            &stored.batches,
+            |r| r.code.clone(),
+            &mut report.problems,
+        );
 
         let mut prev = GENESIS_HASH.to_string();
         for entry in self.store.access_log(None).await? {

@@ -1,22 +1,161 @@
-//! Use cases against a real SQLite store: authorization, login, tampering, import, capacity.
+//! The conformance suite: every use case of refuge-app, and every `Store` operation, against
+//! SQLite and, when `REFUGE_TEST_POSTGRES` names a PostgreSQL server (scripts/test starts a
+//! throw-away one), against PostgreSQL too — each test in its own fresh database.
 
 use refuge_app::*;
 use refuge_core::*;
-use refuge_store::{SqliteStore, Store};
+use refuge_store::{DynStore, Store};
 use sqlx::Connection;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 use time::macros::datetime;
+
+/// A fresh, empty database for one test.
+struct TestDb {
+    url: String,
+    postgres: bool,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        TestDb {
+            url: format!("sqlite:{}", dir.path().join("test.db").display()),
+            postgres: false,
+            _dir: Some(dir),
+        }
+    }
+
+    /// A new database on the server named by `REFUGE_TEST_POSTGRES`, or None (said once on
+    /// the terminal) when there is none.
+    async fn postgres() -> Option<TestDb> {
+        static ANNOUNCE: std::sync::Once = std::sync::Once::new();
+        let admin = std::env::var("REFUGE_TEST_POSTGRES").ok();
+        ANNOUNCE.call_once(|| {
+            // Written past the test harness's capture, so it shows in every run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "conformance suite: {}",
+                match &admin {
+                    Some(url) => format!("SQLite and PostgreSQL ({})", refuge_store::redacted_url(url)),
+                    None => "SQLite only; set REFUGE_TEST_POSTGRES=postgres://… (scripts/test does) to include PostgreSQL".to_string(),
+                }
+            );
+        });
+        let admin = admin?;
+        let name = format!("refuge_test_{}", uuid::Uuid::now_v7().simple());
+        let mut connection = sqlx::PgConnection::connect(&admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection.close().await.unwrap();
+        let base = admin.rsplit_once('/').unwrap().0;
+        Some(TestDb {
+            url: format!("{base}/{name}"),
+            postgres: true,
+            _dir: None,
+        })
+    }
+
+    /// A direct connection for tests that tamper with the database behind refuge's back.
+    async fn raw(&self) -> Raw {
+        if self.postgres {
+            Raw::Postgres(sqlx::PgConnection::connect(&self.url).await.unwrap())
+        } else {
+            Raw::Sqlite(sqlx::SqliteConnection::connect(&self.url).await.unwrap())
+        }
+    }
+}
+
+enum Raw {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl Raw {
+    /// Runs a statement with `$1, $2, …` text parameters (both drivers accept them).
+    async fn execute(&mut self, sql: &str, texts: &[&str]) -> Result<u64, String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match self {
+            Raw::Sqlite(connection) => {
+                let mut query = sqlx::query(sql);
+                for text in texts {
+                    query = query.bind(text.to_string());
+                }
+                query
+                    .execute(connection)
+                    .await
+                    .map(|done| done.rows_affected())
+            }
+            Raw::Postgres(connection) => {
+                let mut query = sqlx::query(sql);
+                for text in texts {
+                    query = query.bind(text.to_string());
+                }
+                query
+                    .execute(connection)
+                    .await
+                    .map(|done| done.rows_affected())
+            }
+        }
+        .map_err(|error| error.to_string())
+    }
+
+    async fn text(&mut self, sql: &str, texts: &[&str]) -> String {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match self {
+            Raw::Sqlite(connection) => {
+                let mut query = sqlx::query_scalar(sql);
+                for text in texts {
+                    query = query.bind(text.to_string());
+                }
+                query.fetch_one(connection).await.unwrap()
+            }
+            Raw::Postgres(connection) => {
+                let mut query = sqlx::query_scalar(sql);
+                for text in texts {
+                    query = query.bind(text.to_string());
+                }
+                query.fetch_one(connection).await.unwrap()
+            }
+        }
+    }
+}
+
+/// One test per backend for each conformance test: `on_sqlite::NAME` and `on_postgres::NAME`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::TestDb::sqlite()).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(db) = super::TestDb::postgres().await {
+                        super::$name(db).await
+                    }
+                }
+            )*
+        }
+    };
+}
 
 const PASSPHRASE: &str = "synthetic passphrase 1";
 const NOW: time::OffsetDateTime = datetime!(2026-11-29 09:00 UTC);
 
 struct Org {
-    app: App<SqliteStore>,
+    app: App<DynStore>,
     admin: Session,
-    path: PathBuf,
-    _dir: tempfile::TempDir,
+    db: TestDb,
     people: BTreeMap<&'static str, String>,
 }
 
@@ -29,10 +168,8 @@ fn identity(name: &str) -> BTreeMap<PersonField, String> {
 
 /// An organisation with two shelters, a person in each, and a user of every role (the
 /// caseworker's compartment is SHL-A).
-async fn org() -> Org {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("test.db");
-    let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7()))
+async fn org(db: TestDb) -> Org {
+    let store = refuge_store::create(&db.url, NodeId(uuid::Uuid::now_v7()))
         .await
         .unwrap();
     let app = App::new(store, Box::new(FixedClock(NOW)));
@@ -96,8 +233,7 @@ async fn org() -> Org {
     Org {
         app,
         admin,
-        path,
-        _dir: dir,
+        db,
         people,
     }
 }
@@ -294,9 +430,8 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
     }
 }
 
-#[tokio::test]
-async fn every_role_can_do_exactly_what_the_table_says() {
-    let org = org().await;
+async fn every_role_can_do_exactly_what_the_table_says(db: TestDb) {
+    let org = org(db).await;
     let mut sessions = vec![org.app.login("admin", PASSPHRASE).await.unwrap()];
     for role in [
         Role::Coordinator,
@@ -322,9 +457,8 @@ async fn every_role_can_do_exactly_what_the_table_says() {
     }
 }
 
-#[tokio::test]
-async fn caseworkers_see_and_touch_only_their_compartments() {
-    let org = org().await;
+async fn caseworkers_see_and_touch_only_their_compartments(db: TestDb) {
+    let org = org(db).await;
     let caseworker = org.app.login("caseworker", PASSPHRASE).await.unwrap();
     let outside = &org.people["b"];
     assert!(matches!(
@@ -378,9 +512,8 @@ async fn caseworkers_see_and_touch_only_their_compartments() {
     );
 }
 
-#[tokio::test]
-async fn exact_name_search_goes_through_the_blind_index() {
-    let org = org().await;
+async fn exact_name_search_goes_through_the_blind_index(db: TestDb) {
+    let org = org(db).await;
     let found = org
         .app
         .list_people(
@@ -408,15 +541,14 @@ async fn exact_name_search_goes_through_the_blind_index() {
     assert!(none.is_empty());
 }
 
-async fn timed_login(app: &App<SqliteStore>, name: &str, passphrase: &str) -> (Duration, String) {
+async fn timed_login(app: &App<DynStore>, name: &str, passphrase: &str) -> (Duration, String) {
     let start = Instant::now();
     let error = app.login(name, passphrase).await.unwrap_err().to_string();
     (start.elapsed(), error)
 }
 
-#[tokio::test]
-async fn wrong_passphrase_and_unknown_user_look_the_same_and_change_nothing() {
-    let org = org().await;
+async fn wrong_passphrase_and_unknown_user_look_the_same_and_change_nothing(db: TestDb) {
+    let org = org(db).await;
     let before = org.app.store().load_state().await.unwrap();
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
@@ -446,29 +578,20 @@ async fn wrong_passphrase_and_unknown_user_look_the_same_and_change_nothing() {
     );
 }
 
-async fn raw(path: &Path) -> sqlx::SqliteConnection {
-    sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn a_flipped_byte_or_a_moved_ciphertext_is_detected_when_read() {
-    let org = org().await;
+async fn a_flipped_byte_or_a_moved_ciphertext_is_detected_when_read(db: TestDb) {
+    let org = org(db).await;
     let (a, b) = (&org.people["a"], &org.people["b"]);
-    let mut connection = raw(&org.path).await;
-    let sealed_b: String = sqlx::query_scalar("SELECT sealed FROM people WHERE code = ?")
-        .bind(b)
-        .fetch_one(&mut connection)
-        .await
-        .unwrap();
+    let mut raw = org.db.raw().await;
+    let sealed_b = raw
+        .text("SELECT sealed FROM people WHERE code = $1", &[b])
+        .await;
     // Move b's sealed fields onto a's row.
-    sqlx::query("UPDATE people SET sealed = ? WHERE code = ?")
-        .bind(&sealed_b)
-        .bind(a)
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    raw.execute(
+        "UPDATE people SET sealed = $1 WHERE code = $2",
+        &[&sealed_b, a],
+    )
+    .await
+    .unwrap();
     let error = org
         .app
         .show_person(&org.admin, a, true)
@@ -483,12 +606,12 @@ async fn a_flipped_byte_or_a_moved_ciphertext_is_detected_when_read() {
     let flipped = if name.ends_with('A') { 'B' } else { 'A' };
     name.pop();
     name.push(flipped);
-    sqlx::query("UPDATE people SET sealed = ? WHERE code = ?")
-        .bind(serde_json::to_string(&fields).unwrap())
-        .bind(b)
-        .execute(&mut connection)
-        .await
-        .unwrap();
+    raw.execute(
+        "UPDATE people SET sealed = $1 WHERE code = $2",
+        &[&serde_json::to_string(&fields).unwrap(), b],
+    )
+    .await
+    .unwrap();
     assert!(matches!(
         org.app.show_person(&org.admin, b, true).await,
         Err(AppError::Crypto(
@@ -515,24 +638,27 @@ async fn a_flipped_byte_or_a_moved_ciphertext_is_detected_when_read() {
     );
 }
 
-#[tokio::test]
-async fn verify_names_a_tampered_event_and_the_log_refuses_edits() {
-    let org = org().await;
+async fn verify_names_a_tampered_event_and_the_log_refuses_edits(db: TestDb) {
+    let org = org(db).await;
     assert!(org.app.verify(&org.admin).await.unwrap().ok());
-    let mut connection = raw(&org.path).await;
-    let refused = sqlx::query("UPDATE events SET hlc = hlc + 1 WHERE seq = 3")
-        .execute(&mut connection)
+    let mut raw = org.db.raw().await;
+    let refused = raw
+        .execute("UPDATE events SET hlc = hlc + 1 WHERE seq = 3", &[])
         .await;
-    assert!(refused.unwrap_err().to_string().contains("append-only"));
-    // An attacker with the file can drop the trigger; the hash chain still tells.
-    sqlx::query("DROP TRIGGER events_no_update")
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    sqlx::query(
+    assert!(refused.unwrap_err().contains("append-only"));
+    let refused = raw.execute("DELETE FROM events WHERE seq = 3", &[]).await;
+    assert!(refused.unwrap_err().contains("append-only"));
+    // An attacker with the database can drop the guard; the hash chain still tells.
+    let drop_guard = if org.db.postgres {
+        "DROP TRIGGER events_append_only ON events"
+    } else {
+        "DROP TRIGGER events_no_update"
+    };
+    raw.execute(drop_guard, &[]).await.unwrap();
+    raw.execute(
         "UPDATE events SET body = replace(body, '\"capacity\":3', '\"capacity\":4') WHERE seq = 3",
+        &[],
     )
-    .execute(&mut connection)
     .await
     .unwrap();
     let report = org.app.verify(&org.admin).await.unwrap();
@@ -547,9 +673,8 @@ async fn verify_names_a_tampered_event_and_the_log_refuses_edits() {
     );
 }
 
-#[tokio::test]
-async fn moves_respect_capacity_stages_and_record_overrides() {
-    let org = org().await;
+async fn moves_respect_capacity_stages_and_record_overrides(db: TestDb) {
+    let org = org(db).await;
     let app = &org.app;
     // SHL-A has 3 beds and 1 person: two more fit, the fourth does not.
     for name in ["Park Synthetic-1", "Choi Synthetic-2"] {
@@ -643,9 +768,8 @@ async fn moves_respect_capacity_stages_and_record_overrides() {
 const HEADER: &str =
     "household_ref,name,sex,birth_year,location,stage,since,flags,origin,date_of_birth\n";
 
-#[tokio::test]
-async fn import_is_all_or_nothing_and_reports_every_problem() {
-    let org = org().await;
+async fn import_is_all_or_nothing_and_reports_every_problem(db: TestDb) {
+    let org = org(db).await;
     let app = &org.app;
     let before = app.store().load_state().await.unwrap();
     let bad = format!(
@@ -797,9 +921,8 @@ async fn import_is_all_or_nothing_and_reports_every_problem() {
     assert!(app.verify(&org.admin).await.unwrap().ok());
 }
 
-#[tokio::test]
-async fn backlog_counts_waits_against_the_target() {
-    let org = org().await;
+async fn backlog_counts_waits_against_the_target(db: TestDb) {
+    let org = org(db).await;
     let lines = org.app.backlog(&org.admin, None).await.unwrap();
     let a = lines.iter().find(|line| line.location == "SHL-A").unwrap();
     assert_eq!((a.capacity, a.present, a.waits.waiting), (3, 1, 1));
@@ -827,12 +950,8 @@ async fn backlog_counts_waits_against_the_target() {
     assert_eq!(lines[0].open_incidents, [0, 0, 0, 1]);
 }
 
-#[tokio::test]
-async fn the_demo_builds_a_consistent_organisation() {
-    let org = org().await;
-    drop(org);
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::create(&dir.path().join("demo.db"), NodeId(uuid::Uuid::now_v7()))
+async fn the_demo_builds_a_consistent_organisation(db: TestDb) {
+    let store = refuge_store::create(&db.url, NodeId(uuid::Uuid::now_v7()))
         .await
         .unwrap();
     let app = App::new(store, Box::new(FixedClock(NOW)));
@@ -870,9 +989,8 @@ async fn the_demo_builds_a_consistent_organisation() {
     assert_eq!(coordinator.role(), Role::Coordinator);
 }
 
-#[tokio::test]
-async fn a_batch_is_planned_pinned_confirmed_departed_and_completed() {
-    let org = org().await;
+async fn a_batch_is_planned_pinned_confirmed_departed_and_completed(db: TestDb) {
+    let org = org(db).await;
     let app = &org.app;
     app.add_location(
         &org.admin,
@@ -1008,3 +1126,154 @@ async fn a_batch_is_planned_pinned_confirmed_departed_and_completed() {
     );
     assert!(app.verify(&org.admin).await.unwrap().ok());
 }
+
+/// Store operations the use cases above do not reach, and the behaviour both backends must
+/// share: optimistic concurrency, unique codes, counts, and a copy to the other backend.
+async fn store_operations_behave_the_same(db: TestDb) {
+    use refuge_store::{Commit, Guard, NewEvent, StoreError};
+    let postgres = db.postgres;
+    let org = org(db).await;
+    let store = org.app.store();
+    let person = store
+        .person_by_code(&org.people["a"])
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A write guarded by a version someone else has moved past is refused, never applied.
+    let stale = Commit {
+        events: vec![NewEvent {
+            id: EventId(uuid::Uuid::now_v7()),
+            actor: org.admin.user().id,
+            body: EventBody::FlagSet {
+                person: person.id,
+                flag: Flag::MedicalUrgent,
+                on: true,
+            },
+        }],
+        guards: vec![Guard::Version {
+            record: RecordRef::Person(person.id),
+            version: person.version - 1,
+        }],
+        now_millis: 1,
+        ..Commit::default()
+    };
+    let before = store.table_counts().await.unwrap();
+    let error = store
+        .commit(stale, refuge_crypto::chain_hash)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Conflict { .. }), "{error}");
+    assert!(
+        error.to_string().contains("changed by someone else"),
+        "{error}"
+    );
+    assert_eq!(
+        store.table_counts().await.unwrap(),
+        before,
+        "nothing written"
+    );
+
+    // A code already taken is refused by the database itself.
+    let mut twin = store.location_by_code("SHL-A").await.unwrap().unwrap();
+    twin.id = LocationId(uuid::Uuid::now_v7());
+    let duplicate = Commit {
+        events: vec![NewEvent {
+            id: EventId(uuid::Uuid::now_v7()),
+            actor: org.admin.user().id,
+            body: EventBody::LocationAdded { location: twin },
+        }],
+        now_millis: 2,
+        ..Commit::default()
+    };
+    assert!(matches!(
+        store.commit(duplicate, refuge_crypto::chain_hash).await,
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(
+        store.table_counts().await.unwrap(),
+        before,
+        "nothing written"
+    );
+
+    // Lookups by code, id, duplicate index and kind.
+    let codes = store.codes_of(&[person.id.0]).await.unwrap();
+    assert_eq!(codes[&person.id.0], org.people["a"]);
+    let taken = store
+        .taken_codes(&[org.people["a"].clone(), "P-NOONE".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(taken, vec![org.people["a"].clone()]);
+    let twins = store
+        .people_by_duplicate_index(&[person.duplicate_index.unwrap()])
+        .await
+        .unwrap();
+    assert!(twins.iter().any(|twin| twin.id == person.id));
+    let added = store.events_of_kinds(&["person_added"]).await.unwrap();
+    assert_eq!(added.len(), 2);
+    assert_eq!(store.events_of(person.id.0).await.unwrap().len(), 1);
+    let flow = store
+        .monthly_flow(time::macros::date!(2026 - 01 - 01))
+        .await
+        .unwrap();
+    assert_eq!(flow.iter().map(|(_, entered, _)| entered).sum::<u64>(), 2);
+    assert_eq!(store.key_wraps().await.unwrap().len(), 5, "one per user");
+    let meta: BTreeMap<String, String> = store.all_meta().await.unwrap().into_iter().collect();
+    assert!(meta.contains_key("node_id"));
+    assert!(store.aggregate_problems().await.unwrap().is_empty());
+
+    // The whole organisation copied to the other backend (or to a second SQLite file) holds
+    // the same rows, verifies, and unlocks with the same passphrases.
+    let copy_db = if postgres {
+        TestDb::sqlite()
+    } else {
+        match TestDb::postgres().await {
+            Some(db) => db,
+            None => TestDb::sqlite(),
+        }
+    };
+    let copy = refuge_store::create(&copy_db.url, NodeId(uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
+    let events = copy.copy_from(&**store).await.unwrap();
+    assert_eq!(
+        events,
+        store.events_page(None, 10_000).await.unwrap().len() as u64
+    );
+    assert_eq!(
+        copy.table_counts().await.unwrap(),
+        store.table_counts().await.unwrap()
+    );
+    assert!(matches!(
+        copy.copy_from(&**store).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let copied = App::new(copy, Box::new(FixedClock(NOW)));
+    let admin = copied.login("admin", PASSPHRASE).await.unwrap();
+    assert!(copied.verify(&admin).await.unwrap().ok());
+    let shown = copied
+        .show_person(&admin, &org.people["a"], true)
+        .await
+        .unwrap();
+    let identity = shown.identity.unwrap();
+    assert!(
+        identity.iter().any(
+            |(field, value)| *field == PersonField::Name && value.as_str() == "Kim Synthetic-A"
+        )
+    );
+}
+
+conformance!(
+    store_operations_behave_the_same,
+    every_role_can_do_exactly_what_the_table_says,
+    caseworkers_see_and_touch_only_their_compartments,
+    exact_name_search_goes_through_the_blind_index,
+    wrong_passphrase_and_unknown_user_look_the_same_and_change_nothing,
+    a_flipped_byte_or_a_moved_ciphertext_is_detected_when_read,
+    verify_names_a_tampered_event_and_the_log_refuses_edits,
+    moves_respect_capacity_stages_and_record_overrides,
+    import_is_all_or_nothing_and_reports_every_problem,
+    backlog_counts_waits_against_the_target,
+    the_demo_builds_a_consistent_organisation,
+    a_batch_is_planned_pinned_confirmed_departed_and_completed,
+);

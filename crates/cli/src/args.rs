@@ -27,9 +27,13 @@ pub struct Cli {
 
 #[derive(Args)]
 pub struct Global {
-    /// The database: a file path or sqlite:PATH.
+    /// The database: a file path, sqlite:PATH, or postgres://USER@HOST[:PORT]/DATABASE.
     #[arg(long, global = true, env = "REFUGE_DB", default_value = "refuge.db")]
     pub db: String,
+    /// Read the database URL from this file (first line) instead of --db, so that a
+    /// PostgreSQL password stays out of the command line and the environment.
+    #[arg(long, global = true, env = "REFUGE_DB_URL_FILE")]
+    pub db_url_file: Option<PathBuf>,
     /// The user to act as (default: the admin created by init).
     #[arg(long, global = true, env = "REFUGE_USER")]
     pub user: Option<String>,
@@ -82,6 +86,25 @@ pub enum Command {
         /// Days of history before today.
         #[arg(long, default_value_t = 548)]
         history_days: i64,
+    },
+    /// Copy a whole organisation, events and all, to another database.
+    ///
+    /// E.g. from a laptop's SQLite file to the office PostgreSQL server, or back. The
+    /// destination must hold no organisation (a new SQLite file, or an empty PostgreSQL
+    /// database); every table's row count is compared afterwards.
+    Migrate {
+        /// The source database URL.
+        #[arg(long, required_unless_present = "from_url_file")]
+        from: Option<String>,
+        /// Read the source database URL from this file (first line).
+        #[arg(long, conflicts_with = "from")]
+        from_url_file: Option<PathBuf>,
+        /// The destination database URL.
+        #[arg(long, required_unless_present = "to_url_file")]
+        to: Option<String>,
+        /// Read the destination database URL from this file (first line).
+        #[arg(long, conflicts_with = "to")]
+        to_url_file: Option<PathBuf>,
     },
     /// Users and their roles.
     #[command(subcommand)]

@@ -12,7 +12,7 @@ use clap::Parser;
 use refuge_app::demo::DemoOptions;
 use refuge_app::*;
 use refuge_core::*;
-use refuge_store::{SqliteStore, Store};
+use refuge_store::{DynStore, Store};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -59,18 +59,33 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn db_path(global: &Global) -> Result<PathBuf> {
-    Ok(SqliteStore::path_of_url(&global.db)?)
+/// The database URL from `--db-url-file` or `--db`.
+fn db_url(global: &Global) -> Result<String> {
+    match &global.db_url_file {
+        Some(file) => url_argument(None, Some(file)),
+        None => Ok(global.db.clone()),
+    }
 }
 
-pub(crate) async fn open_app(global: &Global) -> Result<App<SqliteStore>> {
-    let store = SqliteStore::open(&db_path(global)?).await?;
+/// Removes what a failed `init` or `demo` created: a SQLite file. (A PostgreSQL database
+/// belongs to its operator; a failed init there leaves only the schema, which the next init
+/// reuses.)
+fn discard_new_database(url: &str) {
+    if !refuge_store::PostgresStore::is_url(url)
+        && let Ok(path) = refuge_store::SqliteStore::path_of_url(url)
+    {
+        remove_database(&path);
+    }
+}
+
+pub(crate) async fn open_app(global: &Global) -> Result<App<DynStore>> {
+    let store = refuge_store::open(&db_url(global)?).await?;
     Ok(App::new(store, Box::new(SystemClock)))
 }
 
 /// Logs in as `--user` (or the admin created by init) with the passphrase from the usual
 /// sources.
-pub(crate) async fn login(app: &App<SqliteStore>, global: &Global) -> Result<Session> {
+pub(crate) async fn login(app: &App<DynStore>, global: &Global) -> Result<Session> {
     let user = match &global.user {
         Some(user) => user.clone(),
         None => app
@@ -90,23 +105,26 @@ async fn run(cli: Cli) -> Result<()> {
             admin,
             expected_people,
         } => {
-            let path = db_path(global)?;
+            let url = db_url(global)?;
             let passphrase = secrets::new_passphrase(
                 global,
                 "REFUGE_PASSPHRASE",
                 &format!("New passphrase for {admin}"),
             )?;
             let node = NodeId(uuid::Uuid::now_v7());
-            let store = SqliteStore::create(&path, node).await?;
+            let store = refuge_store::create(&url, node).await?;
             let app = App::new(store, Box::new(SystemClock));
             let result = app.init(&admin, passphrase.value(), expected_people).await;
             if let Err(error) = result {
                 app.into_store().close().await;
-                remove_database(&path);
+                discard_new_database(&url);
                 return Err(error.into());
             }
             passphrase.announce(&admin);
-            println!("Created {} with admin user '{admin}'.", path.display());
+            println!(
+                "Created {} with admin user '{admin}'.",
+                refuge_store::describe_url(&url)
+            );
         }
         Command::Demo {
             people,
@@ -114,6 +132,16 @@ async fn run(cli: Cli) -> Result<()> {
             history_days,
         } => {
             run_demo(global, people, seed, history_days).await?;
+        }
+        Command::Migrate {
+            from,
+            from_url_file,
+            to,
+            to_url_file,
+        } => {
+            let from = url_argument(from, from_url_file.as_deref())?;
+            let to = url_argument(to, to_url_file.as_deref())?;
+            migrate(&from, &to).await?;
         }
         Command::User(command) => user_command(global, command).await?,
         Command::Location(command) => location_command(global, command).await?,
@@ -398,7 +426,8 @@ async fn serve(
             "REFUGE_PASSPHRASE",
             "Passphrase for every demo user",
         )?;
-        let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7())).await?;
+        let store: DynStore =
+            Box::new(refuge_store::SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7())).await?);
         let app = App::new(store, Box::new(SystemClock));
         let session = app
             .init("admin", passphrase.value(), demo_people as u64)
@@ -428,7 +457,7 @@ async fn serve(
         passphrase.announce("every demo user");
         app.into_store()
     } else {
-        SqliteStore::open(&db_path(global)?).await?
+        refuge_store::open(&db_url(global)?).await?
     };
     let transport = if behind_proxy {
         refuge_web::Transport::Secure
@@ -454,6 +483,71 @@ async fn serve(
     Ok(())
 }
 
+/// A database URL given directly or in a file (first line).
+fn url_argument(url: Option<String>, file: Option<&Path>) -> Result<String> {
+    match (url, file) {
+        (Some(url), None) => Ok(url),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the database URL from {}", file.display()))?;
+            let url = text.lines().next().unwrap_or_default().trim().to_string();
+            if url.is_empty() {
+                bail!("{} holds no database URL on its first line", file.display());
+            }
+            Ok(url)
+        }
+        _ => bail!("give the database as a URL or as a file holding the URL, not both"),
+    }
+}
+
+/// `refuge migrate`: copies an organisation, events and all, into a new database and checks
+/// that every table holds as many rows as the source's.
+async fn migrate(from: &str, to: &str) -> Result<()> {
+    let source = refuge_store::open(from).await?;
+    let node = source
+        .meta("node_id")
+        .await?
+        .and_then(|text| uuid::Uuid::parse_str(&text).ok())
+        .map(NodeId)
+        .context("the source database has no node id")?;
+    let destination = refuge_store::create(to, node).await?;
+    let copied = match destination.copy_from(&*source).await {
+        Ok(copied) => copied,
+        Err(error) => {
+            destination.close().await;
+            discard_new_database(to);
+            return Err(error.into());
+        }
+    };
+    let before = source.table_counts().await?;
+    let after = destination.table_counts().await?;
+    println!(
+        "Copied {copied} events from {} ({}) to {} ({}).",
+        refuge_store::describe_url(from),
+        source.backend(),
+        refuge_store::describe_url(to),
+        destination.backend()
+    );
+    println!("{:<16} {:>10} {:>10}", "table", "source", "copy");
+    let mut mismatched = Vec::new();
+    for ((table, source_rows), (_, copy_rows)) in before.iter().zip(&after) {
+        println!("{table:<16} {source_rows:>10} {copy_rows:>10}");
+        if source_rows != copy_rows {
+            mismatched.push(table.as_str());
+        }
+    }
+    source.close().await;
+    destination.close().await;
+    if !mismatched.is_empty() {
+        bail!("row counts differ in {}", mismatched.join(", "));
+    }
+    println!(
+        "Every table matches. Check the copy with: refuge --db {} verify",
+        refuge_store::describe_url(to)
+    );
+    Ok(())
+}
+
 fn remove_database(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();
@@ -463,13 +557,13 @@ fn remove_database(path: &Path) {
 }
 
 async fn run_demo(global: &Global, people: usize, seed: u64, history_days: i64) -> Result<()> {
-    let path = db_path(global)?;
+    let url = db_url(global)?;
     let passphrase = secrets::new_passphrase(
         global,
         "REFUGE_PASSPHRASE",
         "Passphrase for every demo user",
     )?;
-    let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7())).await?;
+    let store = refuge_store::create(&url, NodeId(uuid::Uuid::now_v7())).await?;
     let app = App::new(store, Box::new(SystemClock));
     let mut bar = output::Progress::new();
     let result = async {
@@ -493,13 +587,13 @@ async fn run_demo(global: &Global, people: usize, seed: u64, history_days: i64) 
         Ok(report) => report,
         Err(error) => {
             app.into_store().close().await;
-            remove_database(&path);
+            discard_new_database(&url);
             return Err(error.into());
         }
     };
     println!(
         "Demo organisation in {}: {} people in {} households, {} locations, {} incidents, {} events.",
-        path.display(),
+        refuge_store::describe_url(&url),
         report.people,
         report.households,
         report.locations,
@@ -518,7 +612,7 @@ async fn run_demo(global: &Global, people: usize, seed: u64, history_days: i64) 
     passphrase.announce("every demo user");
     println!(
         "Try: REFUGE_PASSPHRASE=… refuge --db {} --user coordinator backlog",
-        path.display()
+        refuge_store::describe_url(&url)
     );
     Ok(())
 }

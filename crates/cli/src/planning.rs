@@ -372,7 +372,7 @@ pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()>
 }
 
 async fn status(
-    app: &App<refuge_store::SqliteStore>,
+    app: &App<refuge_store::DynStore>,
     session: &Session,
     code: &str,
     status: BatchStatus,

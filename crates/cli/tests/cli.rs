@@ -21,6 +21,8 @@ struct Workspace {
     dir: tempfile::TempDir,
     /// Inputs the test itself writes live outside the scanned directory.
     inputs: tempfile::TempDir,
+    /// The database URL when not the default ./refuge.db.
+    db: Option<String>,
 }
 
 impl Workspace {
@@ -28,15 +30,33 @@ impl Workspace {
         Workspace {
             dir: tempfile::tempdir().unwrap(),
             inputs: tempfile::tempdir().unwrap(),
+            db: None,
         }
     }
 
-    fn run_as(&self, user: Option<&str>, passphrase: &str, args: &[&str]) -> Output {
+    fn on(db: String) -> Self {
+        Workspace {
+            db: Some(db),
+            ..Workspace::new()
+        }
+    }
+
+    fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_refuge"));
         command
             .current_dir(self.dir.path())
-            .env_remove("REFUGE_DB")
             .env_remove("REFUGE_USER")
+            .env("REFUGE_PASSPHRASE", PASSPHRASE);
+        match &self.db {
+            Some(db) => command.env("REFUGE_DB", db),
+            None => command.env_remove("REFUGE_DB"),
+        };
+        command
+    }
+
+    fn run_as(&self, user: Option<&str>, passphrase: &str, args: &[&str]) -> Output {
+        let mut command = self.command();
+        command
             .env("REFUGE_PASSPHRASE", passphrase)
             .env("REFUGE_NEW_PASSPHRASE", PASSPHRASE)
             .env("REFUGE_LOG", "debug")
@@ -111,9 +131,57 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|window| window == needle.as_bytes())
 }
 
+/// The PostgreSQL server named by `REFUGE_TEST_POSTGRES` (a superuser URL), or None, said on
+/// the terminal (past the harness's capture), when there is none.
+fn postgres_admin(test: &str) -> Option<String> {
+    use std::io::Write as _;
+    let admin = std::env::var("REFUGE_TEST_POSTGRES").ok();
+    if admin.is_none() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: skipped, no PostgreSQL (set REFUGE_TEST_POSTGRES; scripts/test does)"
+        );
+    }
+    admin
+}
+
+/// A PostgreSQL client program of the server's version.
+fn pg_tool(name: &str) -> PathBuf {
+    let bin = std::env::var("REFUGE_PG_BIN").unwrap_or("/usr/lib/postgresql/15/bin".into());
+    Path::new(&bin).join(name)
+}
+
+/// A fresh, empty database on the test server; returns its URL.
+fn postgres_database(admin: &str) -> String {
+    let name = format!("refuge_cli_{}", uuid::Uuid::now_v7().simple());
+    let output = Command::new(pg_tool("psql"))
+        .args([admin, "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}
+
 #[test]
 fn no_protected_value_reaches_the_disk_or_the_output_unless_revealed() {
-    let ws = Workspace::new();
+    plant_and_scan(Workspace::new());
+}
+
+#[test]
+fn no_protected_value_reaches_a_postgres_dump() {
+    if let Some(admin) = postgres_admin("no_protected_value_reaches_a_postgres_dump") {
+        plant_and_scan(Workspace::on(postgres_database(&admin)));
+    }
+}
+
+/// Plants distinctive identities through every command that takes them, then scans every
+/// byte the runs wrote (the SQLite files, or a `pg_dump` of the PostgreSQL database, and the
+/// export) and every output: none may hold them unless revealed on purpose.
+fn plant_and_scan(ws: Workspace) {
     let mut outputs = Vec::new();
     let mut record = |output: Output| {
         assert!(
@@ -197,18 +265,30 @@ fn no_protected_value_reaches_the_disk_or_the_output_unless_revealed() {
     record(ws.run(&["access-log"]));
     record(ws.run(&["verify"]));
 
-    // Every byte of every file the runs wrote: the database, its WAL and shm, the export.
+    // Every byte of every file the runs wrote: the database, its WAL and shm, the export;
+    // on PostgreSQL, a whole dump of the database.
     let files = files_under(ws.dir.path());
-    assert!(files.iter().any(|file| file.ends_with("refuge.db")));
     assert!(files.iter().any(|file| file.ends_with("export.csv")));
-    for file in &files {
-        let bytes = std::fs::read(file).unwrap();
-        for planted in PLANTED {
+    let mut scanned: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|file| (file.display().to_string(), std::fs::read(file).unwrap()))
+        .collect();
+    match &ws.db {
+        None => assert!(files.iter().any(|file| file.ends_with("refuge.db"))),
+        Some(url) => {
+            let dump = Command::new(pg_tool("pg_dump")).arg(url).output().unwrap();
             assert!(
-                !contains(&bytes, planted),
-                "{planted} found in {}",
-                file.display()
+                dump.status.success(),
+                "{}",
+                String::from_utf8_lossy(&dump.stderr)
             );
+            assert!(contains(&dump.stdout, "COPY public.people"), "a real dump");
+            scanned.push(("pg_dump".to_string(), dump.stdout));
+        }
+    }
+    for (name, bytes) in &scanned {
+        for planted in PLANTED {
+            assert!(!contains(bytes, planted), "{planted} found in {name}");
         }
     }
     for output in &outputs {
@@ -610,4 +690,245 @@ fn plan_a_stand_alone_instance_and_a_batch_from_the_database() {
         "{manifest}"
     );
     ws.ok(&["verify"]);
+}
+
+/// A `refuge serve` process on the test database, on a free loopback port.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    fn start(ws: &Workspace) -> Server {
+        use std::io::BufRead as _;
+        let mut child = ws
+            .command()
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let line = lines.next().unwrap().unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|word| word.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in {line}"))
+            .to_string();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, base }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser-like client: a session cookie and its CSRF token.
+struct Client {
+    agent: ureq::Agent,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+impl Client {
+    fn login(base: &str, user: &str) -> Client {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let reply = agent
+            .post(&format!("{base}/login"))
+            .send_form([("user", user), ("passphrase", PASSPHRASE)])
+            .unwrap();
+        assert_eq!(reply.status().as_u16(), 303, "login as {user}");
+        let cookie = reply.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let mut page = agent
+            .get(&format!("{base}/dashboard"))
+            .header("Cookie", &cookie)
+            .call()
+            .unwrap();
+        let body = page.body_mut().read_to_string().unwrap();
+        let marker = "name=\"csrf\" value=\"";
+        let at = body.find(marker).expect("a csrf field") + marker.len();
+        Client {
+            agent,
+            base: base.to_string(),
+            cookie,
+            csrf: body[at..at + 64].to_string(),
+        }
+    }
+
+    /// Posts a form; returns the status and the Location header.
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let mut fields = vec![("csrf", self.csrf.as_str())];
+        fields.extend_from_slice(form);
+        let reply = self
+            .agent
+            .post(&format!("{}{path}", self.base))
+            .header("Cookie", &self.cookie)
+            .send_form(fields)
+            .unwrap();
+        let location = reply
+            .headers()
+            .get("location")
+            .map(|value| value.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        (reply.status().as_u16(), location)
+    }
+}
+
+/// What the writers saw acknowledged (303) and refused as a conflict (409, 422).
+#[derive(Default, Debug)]
+struct Tally {
+    moves: u64,
+    incidents: u64,
+    confirmed: u64,
+    refused: u64,
+}
+
+/// Events of one kind in `refuge log`.
+fn logged(ws: &Workspace, kind: &str) -> u64 {
+    ws.ok(&["log"])
+        .lines()
+        .filter(|line| line.split_whitespace().nth(4) == Some(kind))
+        .count() as u64
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_lose_no_write() {
+    let Some(admin) = postgres_admin("two_servers_on_one_postgres_database_lose_no_write") else {
+        return;
+    };
+    const WRITERS: usize = 50;
+    let seconds: u64 = std::env::var("REFUGE_CONCURRENCY_SECONDS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(60);
+    let ws = Workspace::on(postgres_database(&admin));
+    ws.ok(&["demo", "--people", "400"]);
+    let people: Vec<serde_json::Value> =
+        serde_json::from_str(&ws.ok(&["person", "list", "--stage", "sheltered", "--json"]))
+            .unwrap();
+    let codes: Vec<String> = people
+        .iter()
+        .map(|person| person["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.len() > 20, "the demo has people waiting in shelters");
+    let shelters = ["SHL-BKK-1", "SHL-BKK-2", "SHL-CNX-3"];
+    let before = [
+        logged(&ws, "person_moved"),
+        logged(&ws, "incident_recorded"),
+        logged(&ws, "batch_status_changed"),
+    ];
+
+    let servers = [Server::start(&ws), Server::start(&ws)];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    let codes = std::sync::Arc::new(codes);
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|writer| {
+            let base = servers[writer % 2].base.clone();
+            let codes = codes.clone();
+            std::thread::spawn(move || {
+                let client = Client::login(&base, "coordinator");
+                let mut tally = Tally::default();
+                let mut round = writer;
+                while std::time::Instant::now() < deadline {
+                    round += WRITERS;
+                    // A few people, moved by many writers at once: real races.
+                    let code = &codes[round % 7];
+                    // 303: acknowledged; 409 (changed by someone else, full) and 422
+                    // (refused with the reason on the page): cleanly refused.
+                    let (status, counter) = match round % 10 {
+                        0 => {
+                            let (status, location) = client.post(
+                                "/transfers",
+                                &[
+                                    ("date", "2027-03-01"),
+                                    ("seats", "3"),
+                                    ("destination", "RCP-KR"),
+                                ],
+                            );
+                            assert_eq!(status, 303, "writer {writer}: batch created");
+                            let (status, _) = client
+                                .post(&format!("{location}/status"), &[("status", "confirmed")]);
+                            (status, &mut tally.confirmed)
+                        }
+                        1..=3 => {
+                            let (status, _) = client.post(
+                                "/incidents",
+                                &[
+                                    ("location", shelters[round % 3]),
+                                    ("kind", "conflict"),
+                                    ("severity", "2"),
+                                    ("people", code),
+                                ],
+                            );
+                            (status, &mut tally.incidents)
+                        }
+                        _ => {
+                            let (status, _) = client.post(
+                                &format!("/people/{code}/move"),
+                                &[
+                                    ("to", shelters[(round / 10) % 3]),
+                                    ("stage", "sheltered"),
+                                    ("over_capacity", "yes"),
+                                ],
+                            );
+                            (status, &mut tally.moves)
+                        }
+                    };
+                    match status {
+                        303 => *counter += 1,
+                        409 | 422 => tally.refused += 1,
+                        other => panic!("writer {writer}: unexpected status {other}"),
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let mut total = Tally::default();
+    for writer in writers {
+        let tally = writer.join().unwrap();
+        total.moves += tally.moves;
+        total.incidents += tally.incidents;
+        total.confirmed += tally.confirmed;
+        total.refused += tally.refused;
+    }
+    drop(servers);
+    {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "{WRITERS} writers on two servers for {seconds} s: {total:?}"
+        );
+    }
+    assert!(total.moves > 0 && total.incidents > 0 && total.confirmed > 0);
+    // Every acknowledged write is in the log, once; nothing else is.
+    assert_eq!(logged(&ws, "person_moved") - before[0], total.moves);
+    assert_eq!(
+        logged(&ws, "incident_recorded") - before[1],
+        total.incidents
+    );
+    assert_eq!(
+        logged(&ws, "batch_status_changed") - before[2],
+        total.confirmed
+    );
+    // One unbroken chain, sequence numbers without gaps or repeats, tables = replay.
+    let verified = ws.ok(&["verify"]);
+    assert!(verified.contains("OK:"), "{verified}");
 }

@@ -1,13 +1,18 @@
-//! refuge-store: the `Store` trait and its SQLite implementation.
+//! refuge-store: the `Store` trait and its SQL implementations (SQLite, PostgreSQL).
 //!
 //! SQL lives here and nowhere else. Errors carry no driver types and no protected values.
 //! Every write is one transaction that appends events to the log, applies them through the
 //! one projection function of refuge-core, and writes the changed records back.
 
+mod backend;
+mod postgres;
+mod sql;
 mod sqlite;
 mod types;
 
-pub use sqlite::SqliteStore;
+pub use postgres::{PostgresBackend, PostgresStore, redacted_url};
+pub use sql::SqlStore;
+pub use sqlite::{SqliteBackend, SqliteStore};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -23,8 +28,12 @@ pub enum StoreError {
     NotFound(String),
     #[error("a database already exists at {0}")]
     AlreadyExists(String),
-    #[error("unsupported database URL '{0}': expected sqlite:PATH or a file path")]
+    #[error(
+        "unsupported database URL '{0}': expected sqlite:PATH, a file path, or postgres://USER@HOST[:PORT]/DATABASE"
+    )]
     BadUrl(String),
+    #[error("cannot reach the database at {0}: {1}")]
+    Unreachable(String, String),
     #[error("{0}")]
     Rejected(#[from] ProjectionError),
     #[error("location {code} is full: {present} present, {capacity} beds, {arriving} arriving")]
@@ -49,8 +58,16 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Storage for one organisation. Implementations must make each `commit` atomic.
 #[async_trait]
 pub trait Store: Send + Sync {
+    /// The backend's name ("SQLite", "PostgreSQL").
+    fn backend(&self) -> &'static str;
+
+    /// Closes the connections (SQLite checkpoints its write-ahead log).
+    async fn close(&self);
+
     /// Settings and installation facts (node id, blind-index width, …).
     async fn meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Every setting, for `refuge migrate`.
+    async fn all_meta(&self) -> StoreResult<Vec<(String, String)>>;
 
     /// Appends events (and side writes) in one transaction: assigns each event its node
     /// sequence number, clock and chained hash, checks the guards, applies the projection and
@@ -65,6 +82,8 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<()>;
 
     async fn key_wrap(&self, credential: &str) -> StoreResult<Option<(UserId, String)>>;
+    /// Every wrapped key as (credential, user, wrapped), for `refuge migrate`.
+    async fn key_wraps(&self) -> StoreResult<Vec<(String, UserId, String)>>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
     async fn users(&self) -> StoreResult<Vec<User>>;
 
@@ -120,4 +139,166 @@ pub trait Store: Send + Sync {
 
     /// Every projection record, for `refuge verify`.
     async fn load_state(&self) -> StoreResult<State>;
+
+    /// The number of rows of every table (aggregates: rows that count something).
+    async fn table_counts(&self) -> StoreResult<Vec<(String, u64)>>;
+
+    /// Copies a whole organisation (settings, events, records, wrapped keys, access log) from
+    /// `source` into this store, which must hold none, in one transaction; the aggregates are
+    /// recounted. Returns the number of events copied.
+    async fn copy_from(&self, source: &dyn Store) -> StoreResult<u64>;
+}
+
+/// A store whose backend is chosen at run time from a database URL.
+pub type DynStore = Box<dyn Store>;
+
+/// Opens an organisation's database: `postgres://…` (or `postgresql://…`) for PostgreSQL,
+/// `sqlite:PATH` or a plain path for SQLite.
+pub async fn open(url: &str) -> StoreResult<DynStore> {
+    Ok(if PostgresStore::is_url(url) {
+        Box::new(PostgresStore::open(url).await?)
+    } else {
+        Box::new(SqliteStore::open(&SqliteStore::path_of_url(url)?).await?)
+    })
+}
+
+/// Creates a new organisation's database (a new SQLite file, or the schema in an existing,
+/// empty PostgreSQL database).
+pub async fn create(url: &str, node: NodeId) -> StoreResult<DynStore> {
+    Ok(if PostgresStore::is_url(url) {
+        Box::new(PostgresStore::create(url, node).await?)
+    } else {
+        Box::new(SqliteStore::create(&SqliteStore::path_of_url(url)?, node).await?)
+    })
+}
+
+/// A database URL for messages: the path of a SQLite file, or a PostgreSQL URL without its
+/// password.
+pub fn describe_url(url: &str) -> String {
+    if PostgresStore::is_url(url) {
+        redacted_url(url)
+    } else {
+        SqliteStore::path_of_url(url)
+            .map_or_else(|_| url.to_string(), |path| path.display().to_string())
+    }
+}
+
+/// Forwards every operation to the boxed store, so `App<DynStore>` works.
+#[async_trait]
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn backend(&self) -> &'static str {
+        (**self).backend()
+    }
+    async fn close(&self) {
+        (**self).close().await
+    }
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        (**self).meta(key).await
+    }
+    async fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
+        (**self).all_meta().await
+    }
+    async fn commit(&self, commit: Commit, hasher: ChainHasher) -> StoreResult<Vec<Event>> {
+        (**self).commit(commit, hasher).await
+    }
+    async fn log_access(
+        &self,
+        entries: Vec<NewAccessEntry>,
+        hasher: ChainHasher,
+    ) -> StoreResult<()> {
+        (**self).log_access(entries, hasher).await
+    }
+    async fn key_wrap(&self, credential: &str) -> StoreResult<Option<(UserId, String)>> {
+        (**self).key_wrap(credential).await
+    }
+    async fn key_wraps(&self) -> StoreResult<Vec<(String, UserId, String)>> {
+        (**self).key_wraps().await
+    }
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        (**self).user_by_name(name).await
+    }
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        (**self).users().await
+    }
+    async fn locations(&self) -> StoreResult<Vec<Location>> {
+        (**self).locations().await
+    }
+    async fn location_by_code(&self, code: &str) -> StoreResult<Option<Location>> {
+        (**self).location_by_code(code).await
+    }
+    async fn occupancy(&self) -> StoreResult<Vec<(LocationId, u64)>> {
+        (**self).occupancy().await
+    }
+    async fn household_by_code(&self, code: &str) -> StoreResult<Option<Household>> {
+        (**self).household_by_code(code).await
+    }
+    async fn household(&self, id: HouseholdId) -> StoreResult<Option<Household>> {
+        (**self).household(id).await
+    }
+    async fn household_members(&self, id: HouseholdId) -> StoreResult<Vec<Person>> {
+        (**self).household_members(id).await
+    }
+    async fn person_by_code(&self, code: &str) -> StoreResult<Option<Person>> {
+        (**self).person_by_code(code).await
+    }
+    async fn people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>> {
+        (**self).people(filter).await
+    }
+    async fn people_by_duplicate_index(&self, values: &[i64]) -> StoreResult<Vec<Person>> {
+        (**self).people_by_duplicate_index(values).await
+    }
+    async fn codes_of(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> StoreResult<std::collections::HashMap<uuid::Uuid, String>> {
+        (**self).codes_of(ids).await
+    }
+    async fn taken_codes(&self, codes: &[String]) -> StoreResult<Vec<String>> {
+        (**self).taken_codes(codes).await
+    }
+    async fn batch_by_code(&self, code: &str) -> StoreResult<Option<TransferBatch>> {
+        (**self).batch_by_code(code).await
+    }
+    async fn batches(&self) -> StoreResult<Vec<TransferBatch>> {
+        (**self).batches().await
+    }
+    async fn incident_by_code(&self, code: &str) -> StoreResult<Option<Incident>> {
+        (**self).incident_by_code(code).await
+    }
+    async fn incidents(&self, open_only: bool) -> StoreResult<Vec<Incident>> {
+        (**self).incidents(open_only).await
+    }
+    async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
+        (**self).backlog_rows().await
+    }
+    async fn monthly_flow(&self, from: time::Date) -> StoreResult<Vec<(String, u64, u64)>> {
+        (**self).monthly_flow(from).await
+    }
+    async fn flow_by_month(&self) -> StoreResult<Vec<(String, u64, u64)>> {
+        (**self).flow_by_month().await
+    }
+    async fn events_page(&self, after: Option<EventCursor>, limit: u32) -> StoreResult<Vec<Event>> {
+        (**self).events_page(after, limit).await
+    }
+    async fn events_of(&self, subject: uuid::Uuid) -> StoreResult<Vec<Event>> {
+        (**self).events_of(subject).await
+    }
+    async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>> {
+        (**self).events_of_kinds(kinds).await
+    }
+    async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>> {
+        (**self).access_log(limit).await
+    }
+    async fn aggregate_problems(&self) -> StoreResult<Vec<String>> {
+        (**self).aggregate_problems().await
+    }
+    async fn load_state(&self) -> StoreResult<State> {
+        (**self).load_state().await
+    }
+    async fn table_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        (**self).table_counts().await
+    }
+    async fn copy_from(&self, source: &dyn Store) -> StoreResult<u64> {
+        (**self).copy_from(source).await
+    }
 }

@@ -21,7 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use refuge_app::App;
-use refuge_store::SqliteStore;
+use refuge_store::DynStore;
 use std::sync::Arc;
 
 pub use api::API_PATHS;
@@ -38,7 +38,7 @@ pub enum Transport {
 
 /// Everything a handler needs.
 pub struct AppState {
-    pub app: App<SqliteStore>,
+    pub app: App<DynStore>,
     pub sessions: Sessions,
     pub transport: Transport,
 }

@@ -2,7 +2,7 @@
 
 use refuge_app::{App, SystemClock, demo::DemoOptions};
 use refuge_core::NodeId;
-use refuge_store::SqliteStore;
+use refuge_store::{DynStore, SqliteStore};
 use refuge_web::{AppState, SessionPolicy, Sessions, Transport};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +43,7 @@ fn start(policy: SessionPolicy) -> Server {
         let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7()))
             .await
             .unwrap();
-        let app = App::new(store, Box::new(SystemClock));
+        let app = App::new(Box::new(store) as DynStore, Box::new(SystemClock));
         let admin = app.init("admin", PASSPHRASE, 300).await.unwrap();
         app.populate_demo(
             &admin,

@@ -1,0 +1,185 @@
+//! What differs between the SQL databases refuge runs on: connecting, write locks, parameter
+//! syntax, migrations and column decoding. Everything else (queries, the write transaction,
+//! aggregates) is shared in `sql.rs`, so both stores behave the same by construction.
+
+use crate::{StoreError, StoreResult};
+use async_trait::async_trait;
+use sqlx::{Pool, Transaction};
+
+/// A value bound to a query parameter, in the few types refuge stores.
+#[derive(Clone, Debug)]
+pub enum Value {
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    OptText(Option<String>),
+    OptInt(Option<i64>),
+}
+
+impl From<String> for Value {
+    fn from(value: String) -> Self {
+        Value::Text(value)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(value: &str) -> Self {
+        Value::Text(value.to_string())
+    }
+}
+
+impl From<&String> for Value {
+    fn from(value: &String) -> Self {
+        Value::Text(value.clone())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(value: i64) -> Self {
+        Value::Int(value)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(value: bool) -> Self {
+        Value::Bool(value)
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(value: Option<String>) -> Self {
+        Value::OptText(value)
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(value: Option<i64>) -> Self {
+        Value::OptInt(value)
+    }
+}
+
+/// Typed access to the columns of a result row.
+pub trait Fields {
+    fn text(&self, column: &str) -> StoreResult<String>;
+    fn opt_text(&self, column: &str) -> StoreResult<Option<String>>;
+    fn int(&self, column: &str) -> StoreResult<i64>;
+    fn opt_int(&self, column: &str) -> StoreResult<Option<i64>>;
+    fn boolean(&self, column: &str) -> StoreResult<bool>;
+}
+
+pub type Connection<B> = <<B as Backend>::Db as sqlx::Database>::Connection;
+
+/// One SQL database refuge can run on. Queries are written with `?` parameters; a backend
+/// that numbers its parameters rewrites them (no query text holds a literal `?`).
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    type Db: sqlx::Database<Row = Self::Row>;
+    type Row: Fields + Send + Sync;
+
+    /// Schema migrations, in order: (version, script).
+    const MIGRATIONS: &'static [(i64, &'static str)];
+
+    /// Starts a write transaction holding the database's single write lock, so that two
+    /// writers (in this process or another) queue instead of interleaving.
+    async fn begin_write(pool: &Pool<Self::Db>) -> StoreResult<Transaction<'static, Self::Db>>;
+
+    async fn fetch_all(
+        connection: &mut Connection<Self>,
+        sql: &str,
+        arguments: Vec<Value>,
+    ) -> StoreResult<Vec<Self::Row>>;
+
+    async fn execute(
+        connection: &mut Connection<Self>,
+        sql: &str,
+        arguments: Vec<Value>,
+    ) -> StoreResult<u64>;
+
+    /// Runs a script of several statements without parameters (migrations).
+    async fn execute_script(connection: &mut Connection<Self>, sql: &str) -> StoreResult<()>;
+}
+
+/// Maps a driver error to a store error. Driver messages name tables and constraints, never
+/// bound values.
+pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate {
+            what: "a unique value",
+            value: db.constraint().map_or_else(
+                || {
+                    db.message()
+                        .rsplit(": ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                },
+                str::to_string,
+            ),
+        },
+        _ => StoreError::Database(error.to_string()),
+    }
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+/// Reads one column; a type mismatch is reported as corrupt data naming the column.
+pub(crate) fn column<'r, R, T>(row: &'r R, column: &str) -> StoreResult<T>
+where
+    R: sqlx::Row,
+    T: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+{
+    row.try_get(column)
+        .map_err(|error| corrupt(format!("column {column}: {error}")))
+}
+
+/// Implements [`Fields`] for a driver's row type.
+macro_rules! impl_fields {
+    ($row:ty) => {
+        impl $crate::backend::Fields for $row {
+            fn text(&self, name: &str) -> $crate::StoreResult<String> {
+                $crate::backend::column(self, name)
+            }
+            fn opt_text(&self, name: &str) -> $crate::StoreResult<Option<String>> {
+                $crate::backend::column(self, name)
+            }
+            fn int(&self, name: &str) -> $crate::StoreResult<i64> {
+                $crate::backend::column(self, name)
+            }
+            fn opt_int(&self, name: &str) -> $crate::StoreResult<Option<i64>> {
+                $crate::backend::column(self, name)
+            }
+            fn boolean(&self, name: &str) -> $crate::StoreResult<bool> {
+                $crate::backend::column(self, name)
+            }
+        }
+    };
+}
+pub(crate) use impl_fields;
+
+/// Binds values to a driver's arguments (the driver's encoders are concrete, hence generic
+/// over the database with the bounds every driver meets).
+pub(crate) fn arguments<DB: sqlx::Database>(values: Vec<Value>) -> StoreResult<DB::Arguments>
+where
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use sqlx::Arguments as _;
+    let mut arguments = DB::Arguments::default();
+    for value in values {
+        match value {
+            Value::Text(text) => arguments.add(text),
+            Value::Int(number) => arguments.add(number),
+            Value::Bool(flag) => arguments.add(flag),
+            Value::OptText(text) => arguments.add(text),
+            Value::OptInt(number) => arguments.add(number),
+        }
+        .map_err(|error| StoreError::Database(error.to_string()))?;
+    }
+    Ok(arguments)
+}

@@ -1,0 +1,203 @@
+//! PostgreSQL: several `refuge serve` processes on several machines share one database.
+//! Every write transaction takes one transaction-scoped advisory lock, so event sequence
+//! numbers, hash chains and version checks are decided by one writer at a time, as on SQLite.
+
+use crate::backend::{Backend, Connection, Value, arguments, db_error, impl_fields};
+use crate::sql::SqlStore;
+use crate::*;
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::{AssertSqlSafe, Connection as _, Pool, Postgres, Transaction};
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct PostgresBackend;
+
+/// The PostgreSQL store.
+pub type PostgresStore = SqlStore<PostgresBackend>;
+
+impl_fields!(PgRow);
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The advisory lock every write transaction (and every migration) holds: "refuge" in ASCII.
+const WRITE_LOCK: i64 = 0x7265_6675_6765;
+
+/// Rewrites `?` parameters as PostgreSQL's numbered `$1, $2, …`.
+fn numbered(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('?') {
+        return Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len() + sql.len() / 4);
+    let mut number = 0;
+    for character in sql.chars() {
+        if character == '?' {
+            number += 1;
+            out.push('$');
+            out.push_str(&number.to_string());
+        } else {
+            out.push(character);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[async_trait]
+impl Backend for PostgresBackend {
+    type Db = Postgres;
+    type Row = PgRow;
+
+    const MIGRATIONS: &'static [(i64, &'static str)] =
+        &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+    async fn begin_write(pool: &Pool<Postgres>) -> StoreResult<Transaction<'static, Postgres>> {
+        let mut tx = pool.begin().await.map_err(db_error)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(tx)
+    }
+
+    async fn fetch_all(
+        connection: &mut Connection<Self>,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> StoreResult<Vec<PgRow>> {
+        let sql = numbered(sql);
+        sqlx::query_with(AssertSqlSafe(&*sql), arguments::<Postgres>(values)?)
+            .fetch_all(connection)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn execute(
+        connection: &mut Connection<Self>,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> StoreResult<u64> {
+        let sql = numbered(sql);
+        let result = sqlx::query_with(AssertSqlSafe(&*sql), arguments::<Postgres>(values)?)
+            .execute(connection)
+            .await
+            .map_err(db_error)?;
+        Ok(result.rows_affected())
+    }
+
+    async fn execute_script(connection: &mut Connection<Self>, sql: &str) -> StoreResult<()> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(connection)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// The URL with any password replaced by `***`, for messages.
+pub fn redacted_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
+    let authority = match authority.rsplit_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{credentials}@{host}"),
+        },
+        None => authority.to_string(),
+    };
+    let tail = if rest.contains('/') {
+        format!("/{tail}")
+    } else {
+        String::new()
+    };
+    // Query parameters may carry a password too.
+    let tail = match tail.split_once('?') {
+        Some((path, query)) if query.contains("password") => format!("{path}?***"),
+        _ => tail,
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+impl SqlStore<PostgresBackend> {
+    pub fn is_url(url: &str) -> bool {
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+
+    async fn connect(url: &str) -> StoreResult<Pool<Postgres>> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|_| StoreError::BadUrl(redacted_url(url)))?
+            .application_name("refuge");
+        let unreachable =
+            |error: sqlx::Error| StoreError::Unreachable(redacted_url(url), error.to_string());
+        // One connection first, so that a refused connection or a bad password is reported
+        // as such rather than as a pool timeout.
+        let probe = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| {
+                StoreError::Unreachable(redacted_url(url), "no answer within 15 s".to_string())
+            })?
+            .map_err(unreachable)?;
+        probe.close().await.map_err(unreachable)?;
+        PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(unreachable)
+    }
+
+    /// Prepares an organisation in an existing (empty) PostgreSQL database: creates the
+    /// schema and records the node id. Refuses a database that already holds events.
+    pub async fn create(url: &str, node: NodeId) -> StoreResult<Self> {
+        let store = SqlStore::from_pool(Self::connect(url).await?);
+        store.migrate().await?;
+        if store.has_events().await? {
+            return Err(StoreError::AlreadyExists(redacted_url(url)));
+        }
+        store.set_node(node).await?;
+        Ok(store)
+    }
+
+    /// Opens an organisation's database, migrating its schema.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let store = SqlStore::from_pool(Self::connect(url).await?);
+        store.migrate().await?;
+        if store.meta("node_id").await?.is_none() {
+            return Err(StoreError::NotFound(redacted_url(url)));
+        }
+        Ok(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_numbered_in_order() {
+        assert_eq!(
+            numbered("SELECT a FROM t WHERE b = ? AND c IN (?, ?)"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"
+        );
+        assert_eq!(numbered("SELECT 1"), "SELECT 1");
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redacted_url("postgres://refuge:s3cret@db.example:5432/refuge"),
+            "postgres://refuge:***@db.example:5432/refuge"
+        );
+        assert_eq!(
+            redacted_url("postgres://refuge@db.example/refuge?password=s3cret&sslmode=require"),
+            "postgres://refuge@db.example/refuge?***"
+        );
+        assert_eq!(
+            redacted_url("postgresql://127.0.0.1:5433"),
+            "postgresql://127.0.0.1:5433"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use refuge_app::{App, FixedClock, ImportOptions, Session};
 use refuge_core::{LocationKind, NodeId};
-use refuge_store::{SqliteStore, Store};
+use refuge_store::{DynStore, SqliteStore, Store};
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,6 +35,10 @@ enum Command {
         /// Scratch directory for the databases (removed between rounds).
         #[arg(long, default_value = "bench/out")]
         dir: PathBuf,
+        /// Also import into a fresh PostgreSQL database on this server each round (a URL
+        /// allowed to create databases, e.g. from scripts/with-postgres --durable).
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// The backlog on two existing databases (made with `refuge demo`), alternating.
     Backlog {
@@ -73,6 +77,25 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// The dashboard's queries (backlog, waiting histogram, monthly flow, open incidents,
+    /// batches, first page of people) on two databases given by URL, alternating: e.g. the
+    /// same organisation on SQLite and on PostgreSQL (`refuge migrate`).
+    Dashboard {
+        a: String,
+        b: String,
+        #[arg(long, default_value_t = 20)]
+        rounds: usize,
+    },
+    /// Writes per second with N concurrent writers (moves of people between shelters) on an
+    /// organisation made with `refuge demo`; prints acknowledged and refused writes.
+    Writers {
+        url: String,
+        /// Writer counts to run, one after the other.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,50")]
+        writers: Vec<usize>,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Writes a synthetic people CSV (for trying the import by hand).
     PeopleCsv {
         #[arg(long, default_value_t = 300_000)]
@@ -93,7 +116,14 @@ fn main() -> Result<()> {
                 people,
                 rounds,
                 dir,
-            } => import(people, rounds, &dir).await,
+                postgres,
+            } => import(people, rounds, &dir, postgres.as_deref()).await,
+            Command::Dashboard { a, b, rounds } => dashboard(&a, &b, rounds).await,
+            Command::Writers {
+                url,
+                writers,
+                seconds,
+            } => concurrent_writers(&url, &writers, seconds).await,
             Command::Backlog {
                 small,
                 large,
@@ -201,9 +231,8 @@ fn remove_db(path: &Path) {
 }
 
 /// A fresh organisation with the benchmark's locations; returns the app and admin session.
-async fn fresh_org(path: &Path, people: usize) -> Result<(App<SqliteStore>, Session)> {
-    remove_db(path);
-    let store = SqliteStore::create(path, NodeId(uuid::Uuid::now_v7())).await?;
+async fn fresh_org(url: &str, people: usize) -> Result<(App<DynStore>, Session)> {
+    let store = refuge_store::create(url, NodeId(uuid::Uuid::now_v7())).await?;
     let app = App::new(
         store,
         Box::new(FixedClock(time::macros::datetime!(2026-11-29 09:00 UTC))),
@@ -303,7 +332,54 @@ async fn bare_insert(path: &Path, csv_text: &str, multi_row: bool) -> Result<Dur
     Ok(elapsed)
 }
 
-async fn import(people: usize, rounds: usize, dir: &Path) -> Result<()> {
+/// One timed `refuge import` of `csv_text` into a fresh organisation at `url`.
+async fn refuge_import(url: &str, people: usize, csv_text: &str) -> Result<Duration> {
+    let (app, admin) = fresh_org(url, people).await?;
+    let start = Instant::now();
+    let mut phases: Vec<(&'static str, Duration)> = Vec::new();
+    let report = app
+        .import_people(
+            &admin,
+            csv_text.as_bytes(),
+            ImportOptions {
+                allow_duplicates: true,
+                over_capacity: false,
+            },
+            &mut |step| {
+                if phases.last().is_none_or(|(phase, _)| *phase != step.phase) {
+                    phases.push((step.phase, start.elapsed()));
+                }
+            },
+        )
+        .await?;
+    let elapsed = start.elapsed();
+    let phase_text: Vec<String> = phases
+        .iter()
+        .map(|(phase, at)| format!("{phase} from {:.2}s", at.as_secs_f64()))
+        .collect();
+    println!(
+        "  {}: phases {}",
+        app.store().backend(),
+        phase_text.join(", ")
+    );
+    assert_eq!(report.people, people);
+    app.into_store().close().await;
+    Ok(elapsed)
+}
+
+/// A fresh database on a PostgreSQL server; returns its URL.
+async fn postgres_database(admin: &str) -> Result<String> {
+    let name = format!("refuge_bench_{}", uuid::Uuid::now_v7().simple());
+    let mut connection = sqlx::PgConnection::connect(admin).await?;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await?;
+    connection.close().await?;
+    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    Ok(format!("{base}/{name}"))
+}
+
+async fn import(people: usize, rounds: usize, dir: &Path, postgres: Option<&str>) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let csv_text = people_csv(people);
     println!(
@@ -311,44 +387,28 @@ async fn import(people: usize, rounds: usize, dir: &Path) -> Result<()> {
     );
     let refuge_db = dir.join("import-refuge.db");
     let bare_db = dir.join("import-bare.db");
-    let (mut refuge_times, mut single_times, mut multi_times) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut refuge_times, mut single_times, mut multi_times, mut postgres_times) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
-        let (app, admin) = fresh_org(&refuge_db, people).await?;
-        let start = Instant::now();
-        let mut phases: Vec<(&'static str, Duration)> = Vec::new();
-        let report = app
-            .import_people(
-                &admin,
-                csv_text.as_bytes(),
-                ImportOptions {
-                    allow_duplicates: true,
-                    over_capacity: false,
-                },
-                &mut |step| {
-                    if phases.last().is_none_or(|(phase, _)| *phase != step.phase) {
-                        phases.push((step.phase, start.elapsed()));
-                    }
-                },
-            )
-            .await?;
-        let phase_text: Vec<String> = phases
-            .iter()
-            .map(|(phase, at)| format!("{phase} from {:.2}s", at.as_secs_f64()))
-            .collect();
-        println!("  phases: {}", phase_text.join(", "));
-        let elapsed = start.elapsed();
-        assert_eq!(report.people, people);
-        app.into_store().close().await;
-        refuge_times.push(elapsed);
+        remove_db(&refuge_db);
+        refuge_times
+            .push(refuge_import(&refuge_db.display().to_string(), people, &csv_text).await?);
         single_times.push(bare_insert(&bare_db, &csv_text, false).await?);
         multi_times.push(bare_insert(&bare_db, &csv_text, true).await?);
+        if let Some(admin) = postgres {
+            let url = postgres_database(admin).await?;
+            postgres_times.push(refuge_import(&url, people, &csv_text).await?);
+        }
         println!(
-            "round {}: refuge {:.3}s, bare single-row {:.3}s, bare multi-row {:.3}s",
+            "round {}: refuge {:.3}s, bare single-row {:.3}s, bare multi-row {:.3}s{}",
             round + 1,
             refuge_times[round].as_secs_f64(),
             single_times[round].as_secs_f64(),
-            multi_times[round].as_secs_f64()
+            multi_times[round].as_secs_f64(),
+            postgres_times
+                .get(round)
+                .map(|time| format!(", refuge on PostgreSQL {:.3}s", time.as_secs_f64()))
+                .unwrap_or_default()
         );
     }
     let refuge_median = stats("refuge import (A)", &refuge_times);
@@ -356,6 +416,14 @@ async fn import(people: usize, rounds: usize, dir: &Path) -> Result<()> {
     let multi_median = stats("bare insert, multi-row (B2)", &multi_times);
     ratio_stats("time ratio A/B1", &refuge_times, &single_times);
     ratio_stats("time ratio A/B2", &refuge_times, &multi_times);
+    if !postgres_times.is_empty() {
+        let postgres_median = stats("refuge import on PostgreSQL (P)", &postgres_times);
+        ratio_stats("time ratio P/A", &postgres_times, &refuge_times);
+        println!(
+            "PostgreSQL rate (median): {:.0} people/s",
+            people as f64 / postgres_median
+        );
+    }
     println!(
         "rates (median): refuge {:.0} people/s; bare {:.0} rows/s single-row, {:.0} rows/s multi-row",
         people as f64 / refuge_median,
@@ -368,6 +436,136 @@ async fn import(people: usize, rounds: usize, dir: &Path) -> Result<()> {
     );
     remove_db(&refuge_db);
     remove_db(&bare_db);
+    Ok(())
+}
+
+/// Opens an organisation by URL and logs in as its coordinator.
+async fn open_as_coordinator(url: &str) -> Result<(App<DynStore>, Session)> {
+    let store = refuge_store::open(url).await?;
+    let app = App::new(store, Box::new(refuge_app::SystemClock));
+    let session = app
+        .login(
+            "coordinator",
+            &std::env::var("REFUGE_PASSPHRASE").unwrap_or_else(|_| PASSPHRASE.into()),
+        )
+        .await?;
+    Ok((app, session))
+}
+
+/// Every query behind the dashboard page, and the people page's first screen.
+async fn dashboard_queries(app: &App<DynStore>, session: &Session) -> Result<()> {
+    app.backlog(session, None).await?;
+    app.waiting_days(session).await?;
+    app.monthly_flow(session, 18).await?;
+    app.incidents(session, true, false).await?;
+    app.batches(session).await?;
+    app.list_people(
+        session,
+        &refuge_app::PeopleQuery {
+            limit: Some(100),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn dashboard(a: &str, b: &str, rounds: usize) -> Result<()> {
+    let (a_app, a_session) = open_as_coordinator(a).await?;
+    let (b_app, b_session) = open_as_coordinator(b).await?;
+    println!(
+        "dashboard benchmark: A = {} ({}), B = {} ({}), {rounds} rounds alternating",
+        refuge_store::describe_url(a),
+        a_app.store().backend(),
+        refuge_store::describe_url(b),
+        b_app.store().backend()
+    );
+    let (mut a_times, mut b_times) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let start = Instant::now();
+        dashboard_queries(&a_app, &a_session).await?;
+        a_times.push(start.elapsed());
+        let start = Instant::now();
+        dashboard_queries(&b_app, &b_session).await?;
+        b_times.push(start.elapsed());
+    }
+    stats("dashboard queries, A", &a_times);
+    stats("dashboard queries, B", &b_times);
+    ratio_stats("time ratio B/A", &b_times, &a_times);
+    Ok(())
+}
+
+async fn concurrent_writers(url: &str, counts: &[usize], seconds: u64) -> Result<()> {
+    let (app, session) = open_as_coordinator(url).await?;
+    let app = std::sync::Arc::new(app);
+    let session = std::sync::Arc::new(session);
+    let codes: Vec<String> = app
+        .list_people(
+            &session,
+            &refuge_app::PeopleQuery {
+                stage: Some(refuge_core::Stage::Sheltered),
+                ..Default::default()
+            },
+        )
+        .await?
+        .into_iter()
+        .map(|view| view.person.code)
+        .collect();
+    anyhow::ensure!(
+        codes.len() >= 50,
+        "the organisation needs 50 sheltered people"
+    );
+    let codes = std::sync::Arc::new(codes);
+    let shelters = ["SHL-BKK-1", "SHL-BKK-2", "SHL-CNX-3"];
+    println!(
+        "writers benchmark on {} ({}): moves between shelters, {seconds} s per run",
+        refuge_store::describe_url(url),
+        app.store().backend()
+    );
+    for &writers in counts {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        let tasks: Vec<_> = (0..writers)
+            .map(|writer| {
+                let (app, session, codes) = (app.clone(), session.clone(), codes.clone());
+                tokio::spawn(async move {
+                    let (mut acknowledged, mut refused) = (0u64, 0u64);
+                    let mut round = writer;
+                    while Instant::now() < deadline {
+                        round += writers;
+                        // Each writer its own people, so refusals measure contention only.
+                        let code = &codes[(writer + round * 50) % codes.len()];
+                        let to = shelters[round % shelters.len()];
+                        match app
+                            .move_to(
+                                &session,
+                                code,
+                                to,
+                                Some(refuge_core::Stage::Sheltered),
+                                None,
+                                true,
+                            )
+                            .await
+                        {
+                            Ok(_) => acknowledged += 1,
+                            Err(refuge_app::AppError::Store(_)) => refused += 1,
+                            Err(error) => return Err(anyhow::Error::from(error)),
+                        }
+                    }
+                    anyhow::Ok((acknowledged, refused))
+                })
+            })
+            .collect();
+        let (mut acknowledged, mut refused) = (0, 0);
+        for task in tasks {
+            let (done, failed) = task.await??;
+            acknowledged += done;
+            refused += failed;
+        }
+        println!(
+            "  {writers:>3} writers: {:.1} writes/s acknowledged ({acknowledged} in {seconds} s), {refused} refused",
+            acknowledged as f64 / seconds as f64
+        );
+    }
     Ok(())
 }
 

@@ -10,6 +10,7 @@ mod import;
 mod outlook;
 mod people;
 mod session;
+mod tokens;
 mod transfers;
 mod users;
 mod verify;
@@ -22,10 +23,11 @@ pub use outlook::{RATE_WINDOW_DAYS, WhatIf};
 pub use people::*;
 pub use refuge_crypto::Revealed;
 pub use refuge_plan::{Plan, Policy as PlanPolicy};
+pub use refuge_store::ApiToken;
 pub use session::Session;
 pub use transfers::{BatchRequest, BatchView, PlanReport, PlanUnit};
 pub use users::LocationView;
-pub use users::NewUser;
+pub use users::{NewUser, UserChange};
 pub use verify::VerifyReport;
 
 use refuge_core::*;
@@ -156,10 +158,8 @@ impl<S: Store> App<S> {
         Ok(codes)
     }
 
-    /// Every location's code by id (locations are few: one query).
-    pub(crate) async fn location_codes(
-        &self,
-    ) -> AppResult<std::collections::HashMap<LocationId, String>> {
+    /// Every location's code by id (locations are few: one query). Codes are not protected.
+    pub async fn location_codes(&self) -> AppResult<std::collections::HashMap<LocationId, String>> {
         Ok(self
             .store
             .locations()

@@ -3,13 +3,22 @@
 use crate::*;
 use refuge_core::*;
 use refuge_crypto::{KdfParams, SecretKey, WrappedKey};
-use refuge_store::{Commit, SideWrite};
+use refuge_store::{Commit, Guard, SideWrite};
 use std::collections::BTreeSet;
 
 const META_DECOY_KEY: &str = "decoy_wrapped_key";
 pub const MIN_PASSPHRASE_CHARS: usize = 12;
 
 /// A user to add.
+/// What `change_user` changes; `None` keeps the current value.
+#[derive(Clone, Debug, Default)]
+pub struct UserChange<'a> {
+    pub role: Option<Role>,
+    /// The new set of location compartments (replaces the old one).
+    pub location_codes: Option<&'a [String]>,
+    pub active: Option<bool>,
+}
+
 pub struct NewUser<'a> {
     pub name: &'a str,
     pub role: Role,
@@ -271,6 +280,99 @@ impl<S: Store> App<S> {
         };
         self.commit(commit).await?;
         Ok(())
+    }
+
+    /// Changes a user's role, location compartments, or whether they may log in. Fields left
+    /// `None` keep their value. The last active admin cannot be demoted or deactivated.
+    pub async fn change_user(
+        &self,
+        session: &Session,
+        name: &str,
+        change: UserChange<'_>,
+    ) -> AppResult<User> {
+        session.require(Action::ManageUsers)?;
+        let user = self
+            .store
+            .user_by_name(name)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "user",
+                code: name.to_string(),
+            })?;
+        let role = change.role.unwrap_or(user.role);
+        let active = change.active.unwrap_or(user.active);
+        let locations = match change.location_codes {
+            Some(codes) => {
+                let mut locations = BTreeSet::new();
+                for code in codes {
+                    locations.insert(self.location_by_code(code).await?.id);
+                }
+                locations
+            }
+            None => user.locations.clone(),
+        };
+        if role == Role::Caseworker && locations.is_empty() {
+            return Err(AppError::invalid(
+                "location",
+                "a caseworker needs at least one location compartment",
+            ));
+        }
+        if user.role == Role::Admin && user.active && (role != Role::Admin || !active) {
+            let other_admins = self
+                .store
+                .users()
+                .await?
+                .iter()
+                .filter(|other| other.id != user.id && other.role == Role::Admin && other.active)
+                .count();
+            if other_admins == 0 {
+                return Err(AppError::invalid(
+                    "role",
+                    format!("{name} is the last active admin; make another admin first"),
+                ));
+            }
+        }
+        let all_codes = self.location_codes().await?;
+        let codes: Vec<&str> = locations
+            .iter()
+            .filter_map(|id| all_codes.get(id).map(String::as_str))
+            .collect();
+        let detail = format!(
+            "role={} active={} locations={}",
+            role.as_str(),
+            if active { "yes" } else { "no" },
+            codes.join(",")
+        );
+        let commit = Commit {
+            events: vec![self.new_event(
+                session,
+                EventBody::UserChanged {
+                    user: user.id,
+                    role,
+                    locations: locations.iter().copied().collect(),
+                    active,
+                },
+            )?],
+            guards: vec![Guard::Version {
+                record: RecordRef::User(user.id),
+                version: user.version,
+            }],
+            access: vec![self.access_entry(
+                &session.user().name,
+                "user_changed",
+                &user.name,
+                &detail,
+            )],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        self.store
+            .user_by_name(name)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "user",
+                code: name.to_string(),
+            })
     }
 
     pub async fn users(&self, session: &Session) -> AppResult<Vec<User>> {

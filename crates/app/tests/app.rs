@@ -1263,7 +1263,192 @@ async fn store_operations_behave_the_same(db: TestDb) {
     );
 }
 
+/// A token opens the API as its user (role and compartments), is listed without its secret,
+/// and stops working when revoked or when its user may no longer log in.
+async fn tokens_act_as_their_user_until_revoked(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
+    let (token, text) = app
+        .create_token(&coordinator, "weekly report")
+        .await
+        .unwrap();
+    assert!(text.starts_with(&format!("rft1_{}_", token.id)));
+    let session = app.login_token(&text).await.unwrap();
+    assert_eq!(session.user().name, "coordinator");
+    assert_eq!(session.role(), Role::Coordinator);
+    assert!(app.backlog(&session, None).await.is_ok());
+
+    // Listed without the secret: own tokens for a user, all for an admin.
+    let listed = app.tokens(&coordinator).await.unwrap();
+    assert_eq!(listed, vec![token.clone()]);
+    assert!(!format!("{listed:?}").contains(text.rsplit('_').next().unwrap()));
+    assert_eq!(app.tokens(&org.admin).await.unwrap().len(), 1);
+    let analyst = app.login("analyst", PASSPHRASE).await.unwrap();
+    assert!(app.tokens(&analyst).await.unwrap().is_empty());
+    assert!(matches!(
+        app.revoke_token(&analyst, &token.id).await,
+        Err(AppError::Forbidden { .. })
+    ));
+
+    // Anything but the exact token is the same refusal.
+    let mut wrong = text.clone();
+    let last = wrong.pop().unwrap();
+    wrong.push(if last == '0' { '1' } else { '0' });
+    for bad in [wrong.as_str(), "rft1_nonsense", "", "Bearer x"] {
+        assert!(
+            matches!(app.login_token(bad).await, Err(AppError::BadLogin)),
+            "{bad}"
+        );
+    }
+
+    // A user who may no longer log in cannot use their tokens either.
+    app.change_user(
+        &org.admin,
+        "coordinator",
+        UserChange {
+            active: Some(false),
+            ..UserChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        app.login_token(&text).await,
+        Err(AppError::BadLogin)
+    ));
+    assert!(matches!(
+        app.login("coordinator", PASSPHRASE).await,
+        Err(AppError::BadLogin)
+    ));
+    app.change_user(
+        &org.admin,
+        "coordinator",
+        UserChange {
+            active: Some(true),
+            ..UserChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(app.login_token(&text).await.is_ok());
+
+    // Revoked: its copy of the key is gone, and it opens nothing.
+    let credential = format!("token:{}", token.id);
+    assert!(app.store().key_wrap(&credential).await.unwrap().is_some());
+    let revoked = app.revoke_token(&coordinator, &token.id).await.unwrap();
+    assert!(revoked.revoked.is_some());
+    assert!(app.store().key_wrap(&credential).await.unwrap().is_none());
+    assert!(matches!(
+        app.login_token(&text).await,
+        Err(AppError::BadLogin)
+    ));
+    assert!(matches!(
+        app.revoke_token(&coordinator, &token.id).await,
+        Err(AppError::Invalid { .. })
+    ));
+    let log = app.access_log(&org.admin, None).await.unwrap();
+    for action in ["token_created", "token_revoked"] {
+        assert!(
+            log.iter()
+                .any(|entry| entry.action == action && entry.subject == token.id)
+        );
+    }
+    assert!(!format!("{log:?}").contains(&text));
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+/// An admin changes roles, compartments and who may log in; the last admin stays an admin.
+async fn admins_change_roles_compartments_and_access(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let codes = vec!["SHL-B".to_string()];
+    let changed = app
+        .change_user(
+            &org.admin,
+            "caseworker",
+            UserChange {
+                location_codes: Some(&codes),
+                ..UserChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.role, Role::Caseworker);
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    assert!(
+        app.show_person(&caseworker, &org.people["b"], false)
+            .await
+            .is_ok(),
+        "now inside SHL-B"
+    );
+    assert!(matches!(
+        app.show_person(&caseworker, &org.people["a"], false).await,
+        Err(AppError::OutsideCompartment { .. })
+    ));
+    let promoted = app
+        .change_user(
+            &org.admin,
+            "analyst",
+            UserChange {
+                role: Some(Role::Coordinator),
+                ..UserChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(promoted.role, Role::Coordinator);
+    assert_eq!(
+        app.login("analyst", PASSPHRASE).await.unwrap().role(),
+        Role::Coordinator
+    );
+    // A caseworker needs a compartment; the last admin cannot be demoted or switched off.
+    assert!(matches!(
+        app.change_user(
+            &org.admin,
+            "auditor",
+            UserChange {
+                role: Some(Role::Caseworker),
+                ..UserChange::default()
+            },
+        )
+        .await,
+        Err(AppError::Invalid { .. })
+    ));
+    for change in [
+        UserChange {
+            role: Some(Role::Coordinator),
+            ..UserChange::default()
+        },
+        UserChange {
+            active: Some(false),
+            ..UserChange::default()
+        },
+    ] {
+        let refused = app.change_user(&org.admin, "admin", change).await;
+        assert!(
+            matches!(&refused, Err(AppError::Invalid { reason, .. }) if reason.contains("last active admin")),
+            "{refused:?}"
+        );
+    }
+    // Only admins manage users.
+    let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        app.change_user(&coordinator, "auditor", UserChange::default())
+            .await,
+        Err(AppError::Forbidden { .. })
+    ));
+    let log = app.access_log(&org.admin, None).await.unwrap();
+    assert!(
+        log.iter()
+            .any(|entry| entry.action == "user_changed" && entry.subject == "analyst")
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
 conformance!(
+    tokens_act_as_their_user_until_revoked,
+    admins_change_roles_compartments_and_access,
     store_operations_behave_the_same,
     every_role_can_do_exactly_what_the_table_says,
     caseworkers_see_and_touch_only_their_compartments,

@@ -109,6 +109,9 @@ pub enum Command {
     /// Users and their roles.
     #[command(subcommand)]
     User(UserCommand),
+    /// API tokens: credentials for programs that use the JSON API as you.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Safe houses, shelters, detention centres, reception centres.
     #[command(subcommand)]
     Location(LocationCommand),
@@ -399,10 +402,37 @@ pub enum UserCommand {
         location: Vec<String>,
     },
     List,
+    /// Change a user's role, location compartments, or whether they may log in.
+    Set {
+        name: String,
+        /// The new role.
+        #[arg(long)]
+        role: Option<Role>,
+        /// The new location compartments (replace the old ones; repeat for several).
+        #[arg(long)]
+        location: Vec<String>,
+        /// yes: may log in; no: may not (their passphrase stays, for re-activation).
+        #[arg(long)]
+        active: Option<YesNo>,
+    },
     /// Set a new passphrase for a user (re-wraps the data key).
     Passwd {
         name: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for the user you act as. It is printed this once and never again.
+    Create {
+        /// What the token is for, e.g. "weekly report script".
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Your tokens (an admin: everyone's), never their secrets.
+    List,
+    /// Revoke a token: its copy of the data key is deleted at once.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand)]

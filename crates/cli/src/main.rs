@@ -144,6 +144,7 @@ async fn run(cli: Cli) -> Result<()> {
             migrate(&from, &to).await?;
         }
         Command::User(command) => user_command(global, command).await?,
+        Command::Token(command) => token_command(global, command).await?,
         Command::Location(command) => location_command(global, command).await?,
         Command::Household(command) => household_command(global, command).await?,
         Command::Person(command) => person_command(global, command).await?,
@@ -631,6 +632,50 @@ fn parse_flag_changes(changes: &[String]) -> Result<Vec<(Flag, bool)>> {
         .collect()
 }
 
+async fn token_command(global: &Global, command: TokenCommand) -> Result<()> {
+    let app = open_app(global).await?;
+    let session = login(&app, global).await?;
+    match command {
+        TokenCommand::Create { label } => {
+            let (token, text) = app.create_token(&session, &label).await?;
+            eprintln!(
+                "Token {} for {}. It is shown this once; keep it like a passphrase:",
+                token.id,
+                session.user().name
+            );
+            println!("{text}");
+        }
+        TokenCommand::List => {
+            let names: BTreeMap<UserId, String> = app
+                .store()
+                .users()
+                .await?
+                .into_iter()
+                .map(|user| (user.id, user.name))
+                .collect();
+            println!(
+                "{:<12} {:<16} {:<26} {:<26} LABEL",
+                "ID", "USER", "CREATED", "REVOKED"
+            );
+            for token in app.tokens(&session).await? {
+                println!(
+                    "{:<12} {:<16} {:<26} {:<26} {}",
+                    token.id,
+                    names.get(&token.user).map_or("?", String::as_str),
+                    token.created,
+                    token.revoked.as_deref().unwrap_or("-"),
+                    token.label
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let token = app.revoke_token(&session, &id).await?;
+            println!("Revoked token {}.", token.id);
+        }
+    }
+    Ok(())
+}
+
 async fn user_command(global: &Global, command: UserCommand) -> Result<()> {
     let app = open_app(global).await?;
     match command {
@@ -679,11 +724,36 @@ async fn user_command(global: &Global, command: UserCommand) -> Result<()> {
                 println!(
                     "{:<20} {:<12} {:<7} {}",
                     user.name,
-                    user.role,
+                    user.role.as_str(),
                     if user.active { "yes" } else { "no" },
                     codes.join(",")
                 );
             }
+        }
+        UserCommand::Set {
+            name,
+            role,
+            location,
+            active,
+        } => {
+            let session = login(&app, global).await?;
+            let user = app
+                .change_user(
+                    &session,
+                    &name,
+                    UserChange {
+                        role,
+                        location_codes: (!location.is_empty()).then_some(location.as_slice()),
+                        active: active.map(|YesNo(active)| active),
+                    },
+                )
+                .await?;
+            println!(
+                "User '{}' is now {}{}.",
+                user.name,
+                user.role.as_str(),
+                if user.active { "" } else { " (cannot log in)" }
+            );
         }
         UserCommand::Passwd { name } => {
             let session = login(&app, global).await?;

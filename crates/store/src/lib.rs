@@ -84,6 +84,8 @@ pub trait Store: Send + Sync {
     async fn key_wrap(&self, credential: &str) -> StoreResult<Option<(UserId, String)>>;
     /// Every wrapped key as (credential, user, wrapped), for `refuge migrate`.
     async fn key_wraps(&self) -> StoreResult<Vec<(String, UserId, String)>>;
+    /// Every API token, newest first.
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;
     async fn users(&self) -> StoreResult<Vec<User>>;
 
@@ -213,6 +215,9 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     async fn key_wraps(&self) -> StoreResult<Vec<(String, UserId, String)>> {
         (**self).key_wraps().await
+    }
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        (**self).api_tokens().await
     }
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
         (**self).user_by_name(name).await

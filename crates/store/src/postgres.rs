@@ -48,8 +48,13 @@ impl Backend for PostgresBackend {
     type Db = Postgres;
     type Row = PgRow;
 
-    const MIGRATIONS: &'static [(i64, &'static str)] =
-        &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+    const MIGRATIONS: &'static [(i64, &'static str)] = &[
+        (1, include_str!("../migrations/postgres/0001_init.sql")),
+        (
+            2,
+            include_str!("../migrations/postgres/0002_api_tokens.sql"),
+        ),
+    ];
 
     async fn begin_write(pool: &Pool<Postgres>) -> StoreResult<Transaction<'static, Postgres>> {
         let mut tx = pool.begin().await.map_err(db_error)?;

@@ -686,6 +686,7 @@ const COUNTED_TABLES: &[(&str, &str)] = &[
     ("incidents", ""),
     ("batches", ""),
     ("access_log", ""),
+    ("api_tokens", ""),
     ("waiting_by_day", " WHERE people <> 0"),
     ("presence", " WHERE present <> 0"),
     ("flow_by_month", " WHERE entered <> 0 OR departed <> 0"),
@@ -867,6 +868,26 @@ impl<B: Backend> Store for SqlStore<B> {
                     )
                     .await?;
                 }
+                SideWrite::ApiToken(token) => insert_token::<B>(&mut tx, token).await?,
+                SideWrite::RevokeApiToken { id, credential, at } => {
+                    let revoked = B::execute(
+                        &mut tx,
+                        "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                        vec![at.into(), id.into()],
+                    )
+                    .await?;
+                    if revoked == 0 {
+                        return Err(StoreError::Conflict {
+                            what: "the token".to_string(),
+                        });
+                    }
+                    B::execute(
+                        &mut tx,
+                        "DELETE FROM key_wraps WHERE credential = ?",
+                        vec![credential.into()],
+                    )
+                    .await?;
+                }
             }
         }
         append_access::<B>(&mut tx, commit.access, hasher).await?;
@@ -909,6 +930,15 @@ impl<B: Backend> Store for SqlStore<B> {
                     row.text("wrapped")?,
                 ))
             },
+        )
+        .await
+    }
+
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        self.all(
+            "SELECT * FROM api_tokens ORDER BY created DESC, id",
+            vec![],
+            token_from_row,
         )
         .await
     }
@@ -1389,6 +1419,9 @@ impl<B: Backend> Store for SqlStore<B> {
             )
             .await?;
         }
+        for token in source.api_tokens().await? {
+            insert_token::<B>(&mut tx, token).await?;
+        }
         let access = source.access_log(None).await?;
         insert_rows::<B, _>(
             &mut tx,
@@ -1430,6 +1463,32 @@ impl<B: Backend> Store for SqlStore<B> {
         tx.commit().await.map_err(db_error)?;
         Ok(copied)
     }
+}
+
+async fn insert_token<B: Backend>(tx: &mut Tx<B>, token: ApiToken) -> StoreResult<()> {
+    B::execute(
+        tx,
+        "INSERT INTO api_tokens (id, user_id, label, created, revoked) VALUES (?, ?, ?, ?, ?)",
+        vec![
+            token.id.into(),
+            token.user.to_string().into(),
+            token.label.into(),
+            token.created.into(),
+            token.revoked.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn token_from_row<R: Fields>(row: &R) -> StoreResult<ApiToken> {
+    Ok(ApiToken {
+        id: row.text("id")?,
+        user: UserId(parse_uuid(&row.text("user_id")?)?),
+        label: row.text("label")?,
+        created: row.text("created")?,
+        revoked: row.opt_text("revoked")?,
+    })
 }
 
 /// Writes the records of `after` that are new or differ from `before`.

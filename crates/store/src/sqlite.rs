@@ -33,6 +33,11 @@ impl Backend for SqliteBackend {
             5,
             include_str!("../migrations/sqlite/0005_flow_by_month.sql"),
         ),
+        (
+            6,
+            include_str!("../migrations/sqlite/0006_drop_entered_index.sql"),
+        ),
+        (7, include_str!("../migrations/sqlite/0007_api_tokens.sql")),
     ];
 
     /// `BEGIN IMMEDIATE` takes SQLite's write lock at once.

@@ -31,6 +31,26 @@ pub enum SideWrite {
     },
     /// Sets a setting in `meta`.
     Meta { key: String, value: String },
+    /// Records a new API token's public facts (its wrapped key is a `KeyWrap`).
+    ApiToken(ApiToken),
+    /// Marks a token revoked and deletes its wrapped copy of the data key.
+    RevokeApiToken {
+        id: String,
+        credential: String,
+        at: String,
+    },
+}
+
+/// An API token's public facts. Its secret is never stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: String,
+    pub user: UserId,
+    pub label: String,
+    /// RFC 3339.
+    pub created: String,
+    /// RFC 3339, when revoked.
+    pub revoked: Option<String>,
 }
 
 /// Everything one command writes, committed atomically.

@@ -1,6 +1,7 @@
-//! The JSON API under /api/v1, with its OpenAPI document. Authenticated by the same session
-//! cookie as the pages; every route calls the same use cases, so the same role and
-//! compartment rules apply.
+//! The JSON API under /api/v1, with its OpenAPI document. Authenticated by an API token
+//! (`Authorization: Bearer rft1_…`, see refuge-app's tokens) or by the same session cookie as
+//! the pages; every route calls the same use cases, so the same role and compartment rules
+//! apply.
 
 use crate::State;
 use crate::pages::{app_error, context};
@@ -37,7 +38,56 @@ fn problem(status: StatusCode, message: String) -> Response {
 }
 
 fn unauthenticated() -> Response {
-    problem(StatusCode::UNAUTHORIZED, "log in first".into())
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "log in first, or send an API token as 'Authorization: Bearer <token>'".into(),
+    )
+}
+
+/// Who is calling: a browser session, or a session opened from an API token for this
+/// request only.
+enum Caller {
+    Web(std::sync::Arc<crate::sessions::WebSession>),
+    Token(refuge_app::Session),
+}
+
+impl Caller {
+    fn session(&self) -> &refuge_app::Session {
+        match self {
+            Caller::Web(web) => &web.session,
+            Caller::Token(session) => session,
+        }
+    }
+}
+
+async fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, Response> {
+    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                problem(
+                    StatusCode::UNAUTHORIZED,
+                    "the Authorization header must be 'Bearer <token>'".into(),
+                )
+            })?;
+        return state
+            .app
+            .login_token(token)
+            .await
+            .map(Caller::Token)
+            .map_err(|_| {
+                problem(
+                    StatusCode::UNAUTHORIZED,
+                    "the API token is not valid: unknown, revoked, or not a token".into(),
+                )
+            });
+    }
+    context(state, headers)
+        .session
+        .map(Caller::Web)
+        .ok_or_else(unauthenticated)
 }
 
 fn failed(error: refuge_app::AppError) -> Response {
@@ -50,8 +100,11 @@ async fn openapi() -> Json<Value> {
         "openapi": "3.1.0",
         "info": { "title": "refuge", "version": env!("CARGO_PKG_VERSION") },
         "servers": [{ "url": "/api/v1" }],
-        "components": { "securitySchemes": { "session": { "type": "apiKey", "in": "cookie", "name": "refuge" } } },
-        "security": [{ "session": [] }],
+        "components": { "securitySchemes": {
+            "token": { "type": "http", "scheme": "bearer", "description": "An API token (rft1_…), created on the API tokens page or with `refuge token create`" },
+            "session": { "type": "apiKey", "in": "cookie", "name": "refuge" }
+        } },
+        "security": [{ "token": [] }, { "session": [] }],
         "paths": {
             "/openapi.json": get("This document"),
             "/backlog": get("Backlog at every shelter and detention location"),
@@ -66,11 +119,11 @@ async fn backlog(
     axum::extract::State(state): axum::extract::State<State>,
     headers: HeaderMap,
 ) -> Response {
-    let context = context(&state, &headers);
-    let Some(web) = context.session else {
-        return unauthenticated();
+    let caller = match caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
-    match state.app.backlog(&web.session, None).await {
+    match state.app.backlog(caller.session(), None).await {
         Ok(lines) => Json(lines).into_response(),
         Err(error) => failed(error),
     }
@@ -99,9 +152,9 @@ async fn people(
     headers: HeaderMap,
     Query(params): Query<PeopleParams>,
 ) -> Response {
-    let context = context(&state, &headers);
-    let Some(web) = context.session else {
-        return unauthenticated();
+    let caller = match caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
     let mut query = PeopleQuery {
         location: params.location,
@@ -120,7 +173,7 @@ async fn people(
             Err(error) => return problem(StatusCode::BAD_REQUEST, format!("flag: {error}")),
         }
     }
-    match state.app.list_people(&web.session, &query).await {
+    match state.app.list_people(caller.session(), &query).await {
         Ok(views) => Json(views.iter().map(person_json).collect::<Vec<_>>()).into_response(),
         Err(error) => failed(error),
     }
@@ -131,11 +184,11 @@ async fn person(
     headers: HeaderMap,
     Path(code): Path<String>,
 ) -> Response {
-    let context = context(&state, &headers);
-    let Some(web) = context.session else {
-        return unauthenticated();
+    let caller = match caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
-    match state.app.show_person(&web.session, &code, false).await {
+    match state.app.show_person(caller.session(), &code, false).await {
         Ok(view) => Json(person_json(&view)).into_response(),
         Err(error) => failed(error),
     }
@@ -145,11 +198,11 @@ async fn batches(
     axum::extract::State(state): axum::extract::State<State>,
     headers: HeaderMap,
 ) -> Response {
-    let context = context(&state, &headers);
-    let Some(web) = context.session else {
-        return unauthenticated();
+    let caller = match caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
     };
-    match state.app.batches(&web.session).await {
+    match state.app.batches(caller.session()).await {
         Ok(list) => Json(
             list.iter()
                 .map(|batch| json!({ "code": batch.code, "status": batch.status, "departure": batch.departure.to_string(), "seats": batch.seats, "manifest": batch.manifest.len() }))

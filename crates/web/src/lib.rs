@@ -13,6 +13,7 @@ mod charts;
 mod i18n;
 mod pages;
 mod sessions;
+mod zones;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -84,6 +85,7 @@ pub fn router(state: State) -> Router {
         .route("/", get(pages::root))
         .route("/static/style.css", get(pages::stylesheet))
         .route("/lang/{lang}", get(pages::set_language))
+        .route("/zone", get(pages::set_zone))
         .route("/login", get(pages::login_form).post(pages::login))
         .route("/logout", post(pages::logout))
         .route("/dashboard", get(pages::dashboard))
@@ -113,6 +115,9 @@ pub fn router(state: State) -> Router {
         .route("/audit", get(pages::audit))
         .route("/users", get(pages::users).post(pages::add_user))
         .route("/users/passphrase", post(pages::set_passphrase))
+        .route("/users/change", post(pages::change_user))
+        .route("/tokens", get(pages::tokens).post(pages::create_token))
+        .route("/tokens/revoke", post(pages::revoke_token))
         .nest("/api/v1", api::routes())
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -3,13 +3,15 @@
 
 use crate::i18n::Lang;
 use crate::sessions::WebSession;
+use crate::zones::Zone;
 use crate::{State, Transport, charts};
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use refuge_app::{
-    Action, AppError, BatchRequest, NewPerson, NewUser, PeopleQuery, PlanPolicy, WhatIf, allowed,
+    Action, AppError, BatchRequest, NewPerson, NewUser, PeopleQuery, PlanPolicy, UserChange,
+    WhatIf, allowed,
 };
 use refuge_core::*;
 use serde::Deserialize;
@@ -30,6 +32,8 @@ pub fn escape(text: &str) -> String {
 pub struct Page {
     pub title: String,
     pub lang: Lang,
+    /// The time zone times are shown in.
+    pub zone: &'static str,
     pub signed_in: bool,
     pub signed_in_as: String,
     pub csrf: String,
@@ -47,6 +51,15 @@ impl Page {
     pub fn t(&self, key: &str) -> String {
         self.lang.t(key)
     }
+    pub fn zone_names(&self) -> Vec<&'static str> {
+        crate::zones::ZONES
+            .iter()
+            .map(|(name, _, _)| *name)
+            .collect()
+    }
+    pub fn is_zone(&self, name: &str) -> bool {
+        self.zone == name
+    }
     pub fn lang_tag(&self) -> &'static str {
         self.lang.tag()
     }
@@ -58,6 +71,7 @@ impl Page {
 /// The request's context: language, and the session if logged in.
 pub struct Context {
     pub lang: Lang,
+    pub zone: Zone,
     pub session: Option<Arc<WebSession>>,
 }
 
@@ -81,6 +95,7 @@ impl Context {
         Page {
             title,
             lang: self.lang,
+            zone: self.zone.name(),
             signed_in: role.is_some(),
             signed_in_as,
             csrf,
@@ -125,8 +140,19 @@ pub fn context(state: &State, headers: &HeaderMap) -> Context {
                     .unwrap_or(""),
             )
         });
+    let zone = cookie(headers, "refuge_zone")
+        .and_then(Zone::from_name)
+        .unwrap_or(if lang == Lang::Korean {
+            Zone::SEOUL
+        } else {
+            Zone::UTC
+        });
     let session = cookie(headers, session_cookie_name(state)).and_then(|id| state.sessions.get(id));
-    Context { lang, session }
+    Context {
+        lang,
+        zone,
+        session,
+    }
 }
 
 /// An error page (a code and an operation id, never a stack trace or a protected value), or
@@ -217,6 +243,7 @@ impl IntoResponse for WebError {
         tracing::info!(status = status.as_u16(), operation = %operation, "error page");
         let context = Context {
             lang,
+            zone: Zone::UTC,
             session: None,
         };
         let template = ErrorTemplate {
@@ -330,9 +357,9 @@ pub async fn not_found(
     .into_response()
 }
 
-pub async fn set_language(Path(tag): Path<String>, headers: HeaderMap) -> Response {
-    let lang = Lang::from_tag(&tag).unwrap_or(Lang::English);
-    let back = headers
+/// The path of the page the browser came from, on this site only.
+fn back_path(headers: &HeaderMap) -> String {
+    headers
         .get(header::REFERER)
         .and_then(|value| value.to_str().ok())
         .and_then(|referer| {
@@ -346,15 +373,37 @@ pub async fn set_language(Path(tag): Path<String>, headers: HeaderMap) -> Respon
         // as another site.
         .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
         .unwrap_or("/")
-        .to_string();
-    let mut response = Redirect::to(&back).into_response();
+        .to_string()
+}
+
+/// Back to the page the browser came from, remembering a preference in a cookie.
+fn back_with_cookie(headers: &HeaderMap, name: &str, value: &str) -> Response {
+    let mut response = Redirect::to(&back_path(headers)).into_response();
     if let Ok(value) = HeaderValue::from_str(&format!(
-        "refuge_lang={}; Path=/; SameSite=Strict; Max-Age=31536000",
-        lang.tag()
+        "{name}={value}; Path=/; SameSite=Strict; Max-Age=31536000"
     )) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+pub async fn set_language(Path(tag): Path<String>, headers: HeaderMap) -> Response {
+    let lang = Lang::from_tag(&tag).unwrap_or(Lang::English);
+    back_with_cookie(&headers, "refuge_lang", lang.tag())
+}
+
+#[derive(Deserialize)]
+pub struct ZoneQuery {
+    #[serde(default)]
+    zone: String,
+}
+
+/// Chooses the time zone times are shown in (an unknown name is ignored).
+pub async fn set_zone(Query(query): Query<ZoneQuery>, headers: HeaderMap) -> Response {
+    match Zone::from_name(&query.zone) {
+        Some(zone) => back_with_cookie(&headers, "refuge_zone", zone.name()),
+        None => Redirect::to(&back_path(&headers)).into_response(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -926,10 +975,9 @@ async fn person_page(
         state
             .app
             .history(session, Some(&person.code), |page| {
-                timeline.extend(
-                    page.into_iter()
-                        .map(|event| format!("{}: {}", event.recorded.date(), event.summary)),
-                );
+                timeline.extend(page.into_iter().map(|event| {
+                    format!("{}: {}", context.zone.show(event.recorded), event.summary)
+                }));
                 Ok(())
             })
             .await
@@ -2094,7 +2142,7 @@ pub async fn audit(
         .map(|entry| {
             vec![
                 cell(entry.seq),
-                cell(&entry.at),
+                cell(context.zone.show_text(&entry.at)),
                 cell(&entry.actor),
                 cell(&entry.action),
                 cell(&entry.subject),
@@ -2137,14 +2185,24 @@ async fn users_page(state: &State, headers: &HeaderMap, problem: String) -> Page
         .users(&web.session)
         .await
         .map_err(|e| app_error(e, lang))?;
+    let codes = state
+        .app
+        .location_codes()
+        .await
+        .map_err(|e| app_error(e, lang))?;
     let rows = users
         .iter()
         .map(|user| {
+            let compartments: Vec<&str> = user
+                .locations
+                .iter()
+                .filter_map(|id| codes.get(id).map(String::as_str))
+                .collect();
             vec![
                 cell(&user.name),
                 cell(user.role),
-                cell(user.active),
-                cell(user.locations.len()),
+                cell(if user.active { "yes" } else { "no" }),
+                cell(compartments.join(", ")),
             ]
         })
         .collect();
@@ -2161,6 +2219,21 @@ async fn users_page(state: &State, headers: &HeaderMap, problem: String) -> Page
                 &lang.t("add-user"),
             )
             .replace("<button", &format!("<label>{} <input name=\"passphrase\" type=\"password\" autocomplete=\"new-password\"></label><button", escape(&lang.t("passphrase"))))
+        )
+        + &format!(
+            "<h2>{}</h2>{}",
+            escape(&lang.t("change-user")),
+            form(
+                "/users/change",
+                &web.csrf,
+                &[
+                    (&lang.t("login-user"), "name", ""),
+                    (&lang.t("role"), "role", ""),
+                    (&lang.t("compartments"), "locations", ""),
+                    (&lang.t("user-active"), "active", ""),
+                ],
+                &lang.t("change-user"),
+            )
         )
         + &format!(
             "<h2>{}</h2>{}",
@@ -2183,7 +2256,7 @@ async fn users_page(state: &State, headers: &HeaderMap, problem: String) -> Page
             headers: vec![
                 lang.t("login-user"),
                 lang.t("role"),
-                "active".into(),
+                lang.t("user-active"),
                 lang.t("nav-locations"),
             ],
             rows,
@@ -2252,6 +2325,86 @@ pub async fn add_user(
 }
 
 #[derive(Deserialize)]
+pub struct ChangeUserForm {
+    csrf: String,
+    name: String,
+    /// Empty: unchanged.
+    #[serde(default)]
+    role: String,
+    /// Comma-separated codes; empty: unchanged.
+    #[serde(default)]
+    locations: String,
+    /// yes / no; empty: unchanged.
+    #[serde(default)]
+    active: String,
+}
+
+/// Changes a user's role, compartments or whether they may log in (blank fields unchanged).
+pub async fn change_user(
+    axum::extract::State(state): axum::extract::State<State>,
+    headers: HeaderMap,
+    Form(form): Form<ChangeUserForm>,
+) -> PageResult {
+    let context = context(&state, &headers);
+    let web = check_post(&context, &headers, &form.csrf)?;
+    let result = async {
+        let role = match form.role.trim() {
+            "" => None,
+            text => Some(
+                text.parse::<Role>()
+                    .map_err(|e: UnknownName| AppError::Invalid {
+                        field: "role".into(),
+                        reason: e.to_string(),
+                    })?,
+            ),
+        };
+        let active = match form.active.trim().to_ascii_lowercase().as_str() {
+            "" => None,
+            "yes" | "y" | "true" | "1" => Some(true),
+            "no" | "n" | "false" | "0" => Some(false),
+            other => {
+                return Err(AppError::Invalid {
+                    field: "active".into(),
+                    reason: format!("'{other}' is not yes or no"),
+                });
+            }
+        };
+        let locations: Vec<String> = form
+            .locations
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect();
+        state
+            .app
+            .change_user(
+                &web.session,
+                form.name.trim(),
+                UserChange {
+                    role,
+                    location_codes: (!locations.is_empty()).then_some(locations.as_slice()),
+                    active,
+                },
+            )
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(Redirect::to("/users").into_response()),
+        Err(
+            error @ (AppError::Invalid { .. } | AppError::NotFound { .. } | AppError::Store(_)),
+        ) => {
+            let mut response =
+                users_page(&state, &headers, app_error(error, context.lang).message()).await?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(error) => Err(app_error(error, context.lang)),
+    }
+}
+
+#[derive(Deserialize)]
 pub struct PassphraseForm {
     csrf: String,
     name: String,
@@ -2275,6 +2428,177 @@ pub async fn set_passphrase(
         Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
             let mut response =
                 users_page(&state, &headers, app_error(error, context.lang).message()).await?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(error) => Err(app_error(error, context.lang)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// API tokens.
+
+pub async fn tokens(
+    axum::extract::State(state): axum::extract::State<State>,
+    headers: HeaderMap,
+) -> PageResult {
+    tokens_page(&state, &headers, String::new(), String::new()).await
+}
+
+/// The token list and the form to create one; `created` is a new token's text, shown here
+/// once.
+async fn tokens_page(
+    state: &State,
+    headers: &HeaderMap,
+    created: String,
+    problem: String,
+) -> PageResult {
+    let context = context(state, headers);
+    let web = require_session(&context)?;
+    let lang = context.lang;
+    let tokens = state
+        .app
+        .tokens(&web.session)
+        .await
+        .map_err(|e| app_error(e, lang))?;
+    let names: std::collections::HashMap<UserId, String> = if tokens
+        .iter()
+        .any(|token| token.user != web.session.user().id)
+    {
+        state
+            .app
+            .users(&web.session)
+            .await
+            .map_err(|e| app_error(e, lang))?
+            .into_iter()
+            .map(|user| (user.id, user.name))
+            .collect()
+    } else {
+        std::iter::once((web.session.user().id, web.session.user().name.clone())).collect()
+    };
+    let rows = tokens
+        .iter()
+        .map(|token| {
+            let status = match &token.revoked {
+                Some(at) => format!("{} {}", lang.t("token-revoked"), context.zone.show_text(at)),
+                None => lang.t("token-active"),
+            };
+            vec![
+                cell(&token.id),
+                cell(names.get(&token.user).map_or("?", String::as_str)),
+                cell(&token.label),
+                cell(context.zone.show_text(&token.created)),
+                cell(status),
+            ]
+        })
+        .collect();
+    let mut page = context.page(lang.t("tokens-title"));
+    page.problem = problem;
+    let mut before = String::new();
+    if !created.is_empty() {
+        before.push_str(&format!(
+            "<p class=\"notice\">{}</p><p><code class=\"token\">{}</code></p>",
+            escape(&lang.t("token-shown-once")),
+            escape(&created)
+        ));
+    }
+    before.push_str(&format!(
+        "<p>{}</p><h2>{}</h2>{}",
+        escape(&lang.t("tokens-about")),
+        escape(&lang.t("token-create")),
+        form(
+            "/tokens",
+            &web.csrf,
+            &[(&lang.t("token-label"), "label", "")],
+            &lang.t("token-create"),
+        )
+    ));
+    if tokens.iter().any(|token| token.revoked.is_none()) {
+        before.push_str(&format!(
+            "<h2>{}</h2>{}",
+            escape(&lang.t("token-revoke")),
+            form(
+                "/tokens/revoke",
+                &web.csrf,
+                &[("ID", "id", "")],
+                &lang.t("token-revoke"),
+            )
+        ));
+    }
+    html(
+        TableTemplate {
+            page,
+            before,
+            headers: vec![
+                "ID".into(),
+                lang.t("login-user"),
+                lang.t("token-label"),
+                lang.t("token-created"),
+                lang.t("token-status"),
+            ],
+            rows,
+            after: String::new(),
+        },
+        lang,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct TokenForm {
+    csrf: String,
+    #[serde(default)]
+    label: String,
+}
+
+pub async fn create_token(
+    axum::extract::State(state): axum::extract::State<State>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> PageResult {
+    let context = context(&state, &headers);
+    let web = check_post(&context, &headers, &form.csrf)?;
+    match state.app.create_token(&web.session, &form.label).await {
+        // Shown on this response only (no redirect: the text is in no URL and no history).
+        Ok((_, text)) => tokens_page(&state, &headers, text, String::new()).await,
+        Err(error @ AppError::Invalid { .. }) => {
+            let mut response = tokens_page(
+                &state,
+                &headers,
+                String::new(),
+                app_error(error, context.lang).message(),
+            )
+            .await?;
+            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(response)
+        }
+        Err(error) => Err(app_error(error, context.lang)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+    #[serde(default)]
+    id: String,
+}
+
+pub async fn revoke_token(
+    axum::extract::State(state): axum::extract::State<State>,
+    headers: HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> PageResult {
+    let context = context(&state, &headers);
+    let web = check_post(&context, &headers, &form.csrf)?;
+    match state.app.revoke_token(&web.session, &form.id).await {
+        Ok(_) => Ok(Redirect::to("/tokens").into_response()),
+        Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
+            let mut response = tokens_page(
+                &state,
+                &headers,
+                String::new(),
+                app_error(error, context.lang).message(),
+            )
+            .await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }

@@ -732,6 +732,23 @@ impl Browser {
             .to_string()
     }
 
+    /// Runs a script in the page (the test's own, not the app's: the app needs none).
+    fn script(&self, source: &str) -> serde_json::Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            serde_json::json!({ "script": source, "args": [] }),
+        )
+    }
+
+    fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            serde_json::json!({ "width": width, "height": height }),
+        );
+    }
+
     fn screenshot(&self, name: &str) {
         use base64::Engine;
         let data = self.call("GET", "/screenshot", serde_json::Value::Null);
@@ -762,7 +779,7 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
     browser.screenshot("01-login");
     browser.type_into("input[name=user]", "coordinator");
     browser.type_into("input[name=passphrase]", PASSPHRASE);
-    browser.submit("form button[type=submit]");
+    browser.submit("main form button[type=submit]");
     assert!(browser.url().ends_with("/dashboard"), "{}", browser.url());
     let before = browser.source();
     browser.screenshot("02-dashboard");
@@ -870,6 +887,31 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
         "switched to Korean"
     );
     browser.screenshot("10-korean");
+
+    // A cheap phone: 360 CSS pixels wide. No page may be wider than the screen (wide tables
+    // scroll inside their own box), and each is saved as a screenshot.
+    browser.resize(360, 740);
+    let width = browser.script("return window.innerWidth").as_u64().unwrap();
+    assert!(width <= 360, "the window is {width} px wide");
+    for (name, path) in [
+        ("11-phone-dashboard", "/dashboard".to_string()),
+        ("12-phone-people", "/people".to_string()),
+        ("13-phone-person", format!("/people/{code}")),
+        ("14-phone-incidents", "/incidents".to_string()),
+        ("15-phone-transfers", "/transfers".to_string()),
+        ("16-phone-forecast", "/forecast?horizon=30".to_string()),
+    ] {
+        browser.go(&format!("{base}{path}"));
+        let page_width = browser
+            .script("return document.documentElement.scrollWidth")
+            .as_u64()
+            .unwrap();
+        assert!(
+            page_width <= width,
+            "{path} is {page_width} px wide on a {width} px screen"
+        );
+        browser.screenshot(name);
+    }
 }
 
 /// Every page and API route, as every role: the status follows the one permission table.
@@ -1039,4 +1081,107 @@ fn an_admin_sets_a_passphrase_and_only_the_new_one_opens() {
         &[("csrf", &csrf), ("name", "analyst"), ("passphrase", new)],
     );
     assert_eq!(refused.status, 403);
+}
+
+#[test]
+fn an_api_token_is_shown_once_opens_the_api_and_is_revoked() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("analyst");
+    let created = server.post(
+        "/tokens",
+        &cookie,
+        &[("csrf", &csrf), ("label", "synthetic report script")],
+    );
+    assert_eq!(created.status, 200);
+    let at = created.body.find("rft1_").expect("the new token is shown");
+    let token = created.body[at..at + 5 + 10 + 1 + 64].to_string();
+    let listed = server.get("/tokens", &cookie);
+    assert!(listed.body.contains("synthetic report script"));
+    assert!(!listed.body.contains(&token), "shown once only");
+
+    let api = |path: &str, authorization: &str| {
+        reply(
+            server
+                .agent
+                .get(&format!("{}{path}", server.base))
+                .header("Authorization", authorization)
+                .call(),
+        )
+    };
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        api("/api/v1/backlog", &bearer).status,
+        200,
+        "no cookie needed"
+    );
+    assert_eq!(
+        api("/api/v1/people", &bearer).status,
+        200,
+        "analysts see operational fields"
+    );
+    // The token acts with its user's role: an analyst has no batches page but may list
+    // batches; the permission table decides, as for the cookie.
+    let expected =
+        if refuge_app::allowed(refuge_core::Role::Analyst, refuge_app::Action::ViewBatches) {
+            200
+        } else {
+            403
+        };
+    assert_eq!(api("/api/v1/batches", &bearer).status, expected);
+    let mut wrong = token.clone();
+    wrong.replace_range(
+        token.len() - 1..,
+        if token.ends_with('0') { "1" } else { "0" },
+    );
+    assert_eq!(
+        api("/api/v1/backlog", &format!("Bearer {wrong}")).status,
+        401
+    );
+    assert_eq!(api("/api/v1/backlog", "Basic abc").status, 401);
+    assert_eq!(api("/api/v1/backlog", "").status, 401);
+
+    let id = &token[5..15];
+    assert_eq!(
+        server
+            .post("/tokens/revoke", &cookie, &[("csrf", &csrf), ("id", id)])
+            .status,
+        303
+    );
+    assert_eq!(api("/api/v1/backlog", &bearer).status, 401, "revoked");
+    let document: serde_json::Value =
+        serde_json::from_str(&server.get("/api/v1/openapi.json", "").body).unwrap();
+    assert_eq!(
+        document["components"]["securitySchemes"]["token"]["scheme"],
+        "bearer"
+    );
+}
+
+#[test]
+fn times_are_shown_in_the_chosen_time_zone() {
+    let server = start(SessionPolicy::default());
+    let (cookie, _) = server.login("auditor");
+    let utc = server.get("/audit", &cookie);
+    assert!(utc.body.contains("+00:00"), "UTC by default in English");
+    let chosen = server.get_with(
+        "/zone?zone=Asia/Seoul",
+        &cookie,
+        ("Referer", &format!("{}/audit", server.base)),
+    );
+    assert_eq!(chosen.status, 303);
+    assert_eq!(chosen.header("location"), Some("/audit"));
+    let zone_cookie = chosen
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(zone_cookie, "refuge_zone=Asia/Seoul");
+    let seoul = server.get("/audit", &format!("{cookie}; {zone_cookie}"));
+    assert!(seoul.body.contains("+09:00"));
+    assert!(!seoul.body.contains("+00:00"));
+    // An unknown zone changes nothing.
+    let unknown = server.get("/zone?zone=Mars/Olympus", &cookie);
+    assert_eq!(unknown.status, 303);
+    assert!(unknown.header("set-cookie").is_none());
 }

@@ -1,0 +1,191 @@
+//! API tokens: credentials for programs, like a passphrase for a person. A token belongs to a
+//! user and acts with that user's role and compartments; it unwraps its own wrapped copy of
+//! the data key (so the server keeps no key outside live sessions), is shown once at
+//! creation, and can be listed (without its secret, which is never stored) and revoked
+//! (which deletes its copy of the key).
+//!
+//! Text form: `rft1_<id>_<64 hex digits>`; the id is public (lists, revocation, the access
+//! log), the 256-bit secret is not.
+
+use crate::*;
+use refuge_crypto::TokenWrappedKey;
+use refuge_store::{ApiToken, SideWrite};
+use time::format_description::well_known::Rfc3339;
+
+const TOKEN_PREFIX: &str = "rft1";
+const TOKEN_ID_LENGTH: usize = 10;
+const MAX_LABEL: usize = 80;
+
+fn credential_of_token(id: &str) -> String {
+    format!("token:{id}")
+}
+
+/// The id and secret of a token's text, if it has the token's shape.
+fn parse_token(text: &str) -> Option<(&str, [u8; 32])> {
+    let rest = text.trim().strip_prefix(TOKEN_PREFIX)?.strip_prefix('_')?;
+    let (id, hex) = rest.split_once('_')?;
+    if id.len() != TOKEN_ID_LENGTH || !id.bytes().all(|byte| CODE_ALPHABET.contains(&byte)) {
+        return None;
+    }
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut secret = [0u8; 32];
+    for (slot, pair) in secret.iter_mut().zip(hex.as_bytes().chunks(2)) {
+        *slot = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some((id, secret))
+}
+
+impl<S: Store> App<S> {
+    /// Creates a token for the signed-in user. Returns its public facts and its text, which is
+    /// shown this once and never again.
+    pub async fn create_token(
+        &self,
+        session: &Session,
+        label: &str,
+    ) -> AppResult<(ApiToken, String)> {
+        let label = label.trim();
+        if label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
+            return Err(AppError::invalid(
+                "label",
+                format!("a label is at most {MAX_LABEL} characters, on one line"),
+            ));
+        }
+        let random = refuge_crypto::random_bytes::<TOKEN_ID_LENGTH>()?;
+        let id: String = random
+            .iter()
+            .map(|byte| CODE_ALPHABET[usize::from(byte & 31)] as char)
+            .collect();
+        let secret = refuge_crypto::random_bytes::<32>()?;
+        let credential = credential_of_token(&id);
+        let wrapped = TokenWrappedKey::wrap(session.data_key(), &secret, &credential)?;
+        let token = ApiToken {
+            id: id.clone(),
+            user: session.user().id,
+            label: label.to_string(),
+            created: self
+                .now()
+                .format(&Rfc3339)
+                .map_err(|_| AppError::invalid("clock", "the clock cannot be formatted"))?,
+            revoked: None,
+        };
+        let commit = Commit {
+            side_writes: vec![
+                SideWrite::KeyWrap {
+                    credential,
+                    user: session.user().id,
+                    wrapped: wrapped.encode(),
+                },
+                SideWrite::ApiToken(token.clone()),
+            ],
+            access: vec![self.access_entry(&session.user().name, "token_created", &id, "")],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        let hex: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+        Ok((token, format!("{TOKEN_PREFIX}_{id}_{hex}")))
+    }
+
+    /// The signed-in user's tokens; an admin sees everyone's.
+    pub async fn tokens(&self, session: &Session) -> AppResult<Vec<ApiToken>> {
+        let all = allowed(session.role(), Action::ManageUsers);
+        Ok(self
+            .store
+            .api_tokens()
+            .await?
+            .into_iter()
+            .filter(|token| all || token.user == session.user().id)
+            .collect())
+    }
+
+    /// Revokes one of the user's own tokens (an admin: anyone's). Its copy of the key is
+    /// deleted in the same transaction.
+    pub async fn revoke_token(&self, session: &Session, id: &str) -> AppResult<ApiToken> {
+        let token = self
+            .store
+            .api_tokens()
+            .await?
+            .into_iter()
+            .find(|token| token.id == id.trim())
+            .ok_or_else(|| AppError::NotFound {
+                what: "token",
+                code: id.to_string(),
+            })?;
+        if token.user != session.user().id {
+            session.require(Action::ManageUsers)?;
+        }
+        if token.revoked.is_some() {
+            return Err(AppError::invalid(
+                "token",
+                format!("{} is already revoked", token.id),
+            ));
+        }
+        let at = self
+            .now()
+            .format(&Rfc3339)
+            .map_err(|_| AppError::invalid("clock", "the clock cannot be formatted"))?;
+        let commit = Commit {
+            side_writes: vec![SideWrite::RevokeApiToken {
+                id: token.id.clone(),
+                credential: credential_of_token(&token.id),
+                at: at.clone(),
+            }],
+            access: vec![self.access_entry(&session.user().name, "token_revoked", &token.id, "")],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        Ok(ApiToken {
+            revoked: Some(at),
+            ..token
+        })
+    }
+
+    /// A session from a token's text. Anything wrong (malformed, unknown, revoked, a user who
+    /// may no longer log in) is the same `BadLogin`. Costs one key unwrap by HKDF: cheap
+    /// enough for every API request.
+    pub async fn login_token(&self, text: &str) -> AppResult<Session> {
+        let (id, secret) = parse_token(text).ok_or(AppError::BadLogin)?;
+        let credential = credential_of_token(id);
+        let (user_id, wrapped) = self
+            .store
+            .key_wrap(&credential)
+            .await?
+            .ok_or(AppError::BadLogin)?;
+        let data_key = TokenWrappedKey::decode(&wrapped)
+            .and_then(|wrapped| wrapped.unwrap_key(&secret, &credential))
+            .map_err(|_| AppError::BadLogin)?;
+        let user = self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .find(|user| user.id == user_id && user.active)
+            .ok_or(AppError::BadLogin)?;
+        Session::new(user, data_key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_tokens_parse() {
+        let hex = "ab".repeat(32);
+        let text = format!("rft1_0123456789_{hex}");
+        let (id, secret) = parse_token(&text).unwrap();
+        assert_eq!(id, "0123456789");
+        assert_eq!(secret, [0xab; 32]);
+        for bad in [
+            format!("rft2_0123456789_{hex}"),
+            format!("rft1_012345678_{hex}"),
+            format!("rft1_01234567IL_{hex}"),
+            format!("rft1_0123456789_{}", "zz".repeat(32)),
+            "rft1_0123456789_ab".to_string(),
+            String::new(),
+        ] {
+            assert!(parse_token(&bad).is_none(), "{bad}");
+        }
+    }
+}

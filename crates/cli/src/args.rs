@@ -228,12 +228,19 @@ pub enum Command {
         /// People in the demo organisation.
         #[arg(long, default_value_t = 3_000)]
         demo_people: usize,
-        /// Address to listen on. Anything but loopback needs --behind-proxy.
+        /// Address to listen on. Anything but loopback needs TLS (--tls-cert and --tls-key) or
+        /// --behind-proxy.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
         /// A TLS-terminating reverse proxy is in front: cookies become __Host- and Secure.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "tls_cert")]
         behind_proxy: bool,
+        /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Forecast the backlog: a scenario file, or the live database with what-if changes.
     Forecast {

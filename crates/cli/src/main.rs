@@ -384,8 +384,17 @@ async fn run(cli: Cli) -> Result<()> {
             demo_people,
             listen,
             behind_proxy,
+            tls_cert,
+            tls_key,
         } => {
-            serve(global, demo, demo_people, listen, behind_proxy).await?;
+            let tls = match (tls_cert, tls_key) {
+                (Some(certificate), Some(key)) => Some(
+                    refuge_web::Tls::from_pem_files(&certificate, &key)
+                        .map_err(|problem| anyhow::anyhow!("TLS: {problem}"))?,
+                ),
+                _ => None,
+            };
+            serve(global, demo, demo_people, listen, behind_proxy, tls).await?;
         }
         Command::Verify => {
             let app = open_app(global).await?;
@@ -413,10 +422,11 @@ async fn serve(
     demo_people: usize,
     listen: std::net::SocketAddr,
     behind_proxy: bool,
+    tls: Option<refuge_web::Tls>,
 ) -> Result<()> {
-    if !listen.ip().is_loopback() && !behind_proxy {
+    if !listen.ip().is_loopback() && !behind_proxy && tls.is_none() {
         bail!(
-            "refusing to serve on {listen} without TLS: put refuge behind a TLS-terminating proxy and pass --behind-proxy (built-in TLS is not available yet)"
+            "refusing to serve on {listen} without TLS: give --tls-cert and --tls-key, or put refuge behind a TLS-terminating proxy and pass --behind-proxy"
         );
     }
     let store = if demo {
@@ -460,7 +470,7 @@ async fn serve(
     } else {
         refuge_store::open(&db_url(global)?).await?
     };
-    let transport = if behind_proxy {
+    let transport = if behind_proxy || tls.is_some() {
         refuge_web::Transport::Secure
     } else {
         refuge_web::Transport::Loopback
@@ -473,12 +483,19 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     println!(
-        "Serving on http://{} (Ctrl-C to stop)",
+        "Serving on {scheme}://{} (Ctrl-C to stop)",
         listener.local_addr()?
     );
+    let served = async {
+        match tls {
+            Some(tls) => refuge_web::serve_tls(state, listener, tls).await,
+            None => refuge_web::serve(state, listener).await,
+        }
+    };
     tokio::select! {
-        result = refuge_web::serve(state, listener) => result?,
+        result = served => result?,
         _ = tokio::signal::ctrl_c() => println!("Stopped."),
     }
     Ok(())

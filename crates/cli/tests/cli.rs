@@ -700,10 +700,15 @@ struct Server {
 
 impl Server {
     fn start(ws: &Workspace) -> Server {
+        Server::start_with(ws, &[])
+    }
+
+    fn start_with(ws: &Workspace, extra: &[&str]) -> Server {
         use std::io::BufRead as _;
         let mut child = ws
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -713,7 +718,7 @@ impl Server {
         let line = lines.next().unwrap().unwrap();
         let base = line
             .split_whitespace()
-            .find(|word| word.starts_with("http://"))
+            .find(|word| word.starts_with("http://") || word.starts_with("https://"))
             .unwrap_or_else(|| panic!("no address in {line}"))
             .to_string();
         // Keep draining stdout so the server never blocks on a full pipe.
@@ -931,4 +936,142 @@ fn two_servers_on_one_postgres_database_lose_no_write() {
     // One unbroken chain, sequence numbers without gaps or repeats, tables = replay.
     let verified = ws.ok(&["verify"]);
     assert!(verified.contains("OK:"), "{verified}");
+}
+
+#[test]
+fn serve_speaks_tls_with_secure_host_cookies() {
+    let ws = Workspace::new();
+    ws.ok(&["init"]);
+    let certificate = ws.inputs.path().join("cert.pem");
+    let key = ws.inputs.path().join("key.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=refuge-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&certificate)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+
+    // A key that is not a key is a clear error naming the file.
+    let broken = ws.input("broken.pem", "not a key");
+    let refused = ws.fails(&[
+        "serve",
+        "--tls-cert",
+        certificate.to_str().unwrap(),
+        "--tls-key",
+        broken.to_str().unwrap(),
+    ]);
+    assert!(refused.contains("broken.pem"), "{refused}");
+    // Without TLS or a proxy, only loopback.
+    let refused = ws.fails(&["serve", "--listen", "0.0.0.0:0"]);
+    assert!(refused.contains("--tls-cert"), "{refused}");
+
+    let server = Server::start_with(
+        &ws,
+        &[
+            "--tls-cert",
+            certificate.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        server.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.base
+    );
+    let curl = |args: &[&str]| {
+        Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert"])
+            .arg(&certificate)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let page = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{}/login", server.base),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&page.stdout), "200");
+    let login = curl(&[
+        "-i",
+        "--data-urlencode",
+        "user=admin",
+        "--data-urlencode",
+        &format!("passphrase={PASSPHRASE}"),
+        &format!("{}/login", server.base),
+    ]);
+    let head = String::from_utf8_lossy(&login.stdout).to_lowercase();
+    let cookie = head
+        .lines()
+        .find(|line| line.starts_with("set-cookie: __host-refuge="))
+        .unwrap_or_else(|| panic!("no __Host- session cookie: {head}"));
+    assert!(
+        cookie.contains("secure") && cookie.contains("httponly"),
+        "{cookie}"
+    );
+    // Plain HTTP on the TLS port gets no page.
+    let plain = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .arg(server.base.replace("https://", "http://") + "/login")
+        .output()
+        .unwrap();
+    assert!(!plain.status.success() || !String::from_utf8_lossy(&plain.stdout).contains("<main>"));
+}
+
+#[test]
+fn postgres_over_tls_checks_the_server_certificate() {
+    let Some(admin) = postgres_admin("postgres_over_tls_checks_the_server_certificate") else {
+        return;
+    };
+    let Ok(ca) = std::env::var("REFUGE_TEST_POSTGRES_CA") else {
+        return;
+    };
+    let url = postgres_database(&admin);
+    let ws = Workspace::on(format!("{url}?sslmode=verify-full&sslrootcert={ca}"));
+    ws.ok(&["init"]);
+    assert!(ws.ok(&["backlog"]).contains("LOCATION"));
+    // A certificate signed by someone else is refused, and said so.
+    let stranger = ws.inputs.path().join("stranger.pem");
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=stranger"])
+        .arg("-keyout")
+        .arg(ws.inputs.path().join("stranger.key"))
+        .arg("-out")
+        .arg(&stranger)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let doubtful = Workspace::on(format!(
+        "{url}?sslmode=verify-full&sslrootcert={}",
+        stranger.display()
+    ));
+    let refused = doubtful.fails(&["backlog"]);
+    assert!(refused.contains("cannot reach the database"), "{refused}");
 }

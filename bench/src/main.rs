@@ -9,7 +9,7 @@
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use refuge_app::{App, FixedClock, ImportOptions, Session};
-use refuge_core::{LocationKind, NodeId};
+use refuge_core::{Flag, LocationKind, NodeId, Stage};
 use refuge_store::{DynStore, SqliteStore, Store};
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
@@ -452,22 +452,48 @@ async fn open_as_coordinator(url: &str) -> Result<(App<DynStore>, Session)> {
     Ok((app, session))
 }
 
-/// Every query behind the dashboard page, and the people page's first screen.
-async fn dashboard_queries(app: &App<DynStore>, session: &Session) -> Result<()> {
+/// Every query behind the dashboard page, and the people page's first screen, each timed.
+async fn dashboard_queries(
+    app: &App<DynStore>,
+    session: &Session,
+) -> Result<Vec<(&'static str, Duration)>> {
+    let mut times = Vec::new();
+    let mut start = Instant::now();
+    let mut lap = |name: &'static str, times: &mut Vec<(&'static str, Duration)>| {
+        times.push((name, start.elapsed()));
+        start = Instant::now();
+    };
     app.backlog(session, None).await?;
-    app.waiting_days(session).await?;
-    app.monthly_flow(session, 18).await?;
-    app.incidents(session, true, false).await?;
+    lap("backlog + histogram", &mut times);
+    app.monthly_flow(session, 12).await?;
+    lap("monthly flow", &mut times);
+    app.open_incidents_at_least(session, 3, 20).await?;
+    lap("severe incidents", &mut times);
     app.batches(session).await?;
+    lap("batches", &mut times);
+    for flag in [Flag::SelfHarmRisk, Flag::MedicalUrgent] {
+        app.list_people(
+            session,
+            &refuge_app::PeopleQuery {
+                flag: Some(flag),
+                waiting_longer_than_days: Some(-1),
+                limit: Some(21),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    lap("urgent people", &mut times);
     app.list_people(
         session,
         &refuge_app::PeopleQuery {
-            limit: Some(100),
+            limit: Some(200),
             ..Default::default()
         },
     )
     .await?;
-    Ok(())
+    lap("people page", &mut times);
+    Ok(times)
 }
 
 async fn dashboard(a: &str, b: &str, rounds: usize) -> Result<()> {
@@ -480,18 +506,29 @@ async fn dashboard(a: &str, b: &str, rounds: usize) -> Result<()> {
         refuge_store::describe_url(b),
         b_app.store().backend()
     );
-    let (mut a_times, mut b_times) = (Vec::new(), Vec::new());
+    let total = |times: &[(&str, Duration)]| times.iter().map(|(_, time)| *time).sum::<Duration>();
+    let (mut a_rounds, mut b_rounds) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        let start = Instant::now();
-        dashboard_queries(&a_app, &a_session).await?;
-        a_times.push(start.elapsed());
-        let start = Instant::now();
-        dashboard_queries(&b_app, &b_session).await?;
-        b_times.push(start.elapsed());
+        a_rounds.push(dashboard_queries(&a_app, &a_session).await?);
+        b_rounds.push(dashboard_queries(&b_app, &b_session).await?);
     }
-    stats("dashboard queries, A", &a_times);
-    stats("dashboard queries, B", &b_times);
+    let a_times: Vec<Duration> = a_rounds.iter().map(|times| total(times)).collect();
+    let b_times: Vec<Duration> = b_rounds.iter().map(|times| total(times)).collect();
+    stats("all queries, A", &a_times);
+    stats("all queries, B", &b_times);
     ratio_stats("time ratio B/A", &b_times, &a_times);
+    for (index, (name, _)) in a_rounds[0].iter().enumerate() {
+        let median = |rounds: &[Vec<(&str, Duration)>]| {
+            let mut times: Vec<Duration> = rounds.iter().map(|times| times[index].1).collect();
+            times.sort();
+            times[times.len() / 2].as_secs_f64() * 1000.0
+        };
+        println!(
+            "  {name:<20} median A {:>8.2} ms  B {:>8.2} ms",
+            median(&a_rounds),
+            median(&b_rounds)
+        );
+    }
     Ok(())
 }
 
@@ -503,7 +540,7 @@ async fn concurrent_writers(url: &str, counts: &[usize], seconds: u64) -> Result
         .list_people(
             &session,
             &refuge_app::PeopleQuery {
-                stage: Some(refuge_core::Stage::Sheltered),
+                stage: Some(Stage::Sheltered),
                 ..Default::default()
             },
         )
@@ -536,14 +573,7 @@ async fn concurrent_writers(url: &str, counts: &[usize], seconds: u64) -> Result
                         let code = &codes[(writer + round * 50) % codes.len()];
                         let to = shelters[round % shelters.len()];
                         match app
-                            .move_to(
-                                &session,
-                                code,
-                                to,
-                                Some(refuge_core::Stage::Sheltered),
-                                None,
-                                true,
-                            )
+                            .move_to(&session, code, to, Some(Stage::Sheltered), None, true)
                             .await
                         {
                             Ok(_) => acknowledged += 1,

@@ -17,6 +17,10 @@ pub struct BacklogLine {
     pub waits: WaitSummary,
     /// Open incidents by severity 1, 2, 3, 4.
     pub open_incidents: [u64; 4],
+    /// Days waited so far by the people waiting here, as (days, people): the dashboard's
+    /// histogram.
+    #[serde(skip)]
+    pub waiting_days: Vec<(i64, u64)>,
 }
 
 impl<S: Store> App<S> {
@@ -51,7 +55,7 @@ impl<S: Store> App<S> {
                 )
             })
             .map(|row| {
-                let waiting_days = row
+                let waiting_days: Vec<(i64, u64)> = row
                     .waiting_since
                     .iter()
                     .map(|(since, people)| ((today - *since).whole_days().max(0), *people))
@@ -64,24 +68,11 @@ impl<S: Store> App<S> {
                     capacity: row.location.capacity,
                     present: row.present,
                     target_wait_days: target,
-                    waits: summarize_weighted_waits(waiting_days, target),
+                    waits: summarize_weighted_waits(waiting_days.clone(), target),
                     open_incidents: row.open_incidents,
+                    waiting_days,
                 }
             })
-            .collect())
-    }
-
-    /// Days waited so far by everyone waiting (sheltered or detained), as (days, people).
-    pub async fn waiting_days(&self, session: &Session) -> AppResult<Vec<(i64, u64)>> {
-        session.require(Action::ViewBacklog)?;
-        let today = self.today();
-        Ok(self
-            .store
-            .backlog_rows()
-            .await?
-            .into_iter()
-            .flat_map(|row| row.waiting_since)
-            .map(|(since, people)| ((today - since).whole_days().max(0), people))
             .collect())
     }
 

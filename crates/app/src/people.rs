@@ -2,7 +2,7 @@
 
 use crate::*;
 use refuge_core::event::hlc_millis;
-use refuge_store::{Guard, PersonFilter};
+use refuge_store::{Guard, IncidentFilter, PersonFilter};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use time::Duration;
 
@@ -363,12 +363,25 @@ impl<S: Store> App<S> {
     /// People matching a query, operational fields only, limited to the session's
     /// compartments. A name query goes through the blind index and is confirmed by opening
     /// the candidates' names (never shown).
-    pub async fn list_people(
+    /// How many people match a query (without a name: counting needs no identity).
+    pub async fn count_people(&self, session: &Session, query: &PeopleQuery) -> AppResult<u64> {
+        session.require(Action::ViewPeople)?;
+        if query.name.is_some() {
+            return Err(AppError::invalid(
+                "name",
+                "counting does not search by name",
+            ));
+        }
+        let filter = self.person_filter(session, query).await?;
+        Ok(self.store.count_people(&filter).await?)
+    }
+
+    /// The store filter for a query, narrowed to the user's compartments (names aside).
+    async fn person_filter(
         &self,
         session: &Session,
         query: &PeopleQuery,
-    ) -> AppResult<Vec<PersonView>> {
-        session.require(Action::ViewPeople)?;
+    ) -> AppResult<PersonFilter> {
         // Waiting times only mean something for people waiting for a transfer.
         let stages = match (query.stage, query.waiting_longer_than_days) {
             (Some(stage), _) => vec![stage],
@@ -388,7 +401,6 @@ impl<S: Store> App<S> {
             },
             ..PersonFilter::default()
         };
-        let locations = self.store.locations().await?;
         let mut allowed: Option<Vec<LocationId>> = session.compartments();
         if let Some(code) = &query.location {
             let location = self.location_by_code(code).await?;
@@ -401,6 +413,17 @@ impl<S: Store> App<S> {
         if let Some(code) = &query.household {
             filter.household = Some(self.household_by_code(code).await?.id);
         }
+        Ok(filter)
+    }
+
+    pub async fn list_people(
+        &self,
+        session: &Session,
+        query: &PeopleQuery,
+    ) -> AppResult<Vec<PersonView>> {
+        session.require(Action::ViewPeople)?;
+        let mut filter = self.person_filter(session, query).await?;
+        let locations = self.store.locations().await?;
         let wanted_name = match &query.name {
             Some(name) => {
                 session.require(Action::SearchByName)?;
@@ -764,24 +787,38 @@ impl<S: Store> App<S> {
     }
 
     /// Incidents in the session's compartments; narratives only with `reveal` (logged).
-    pub async fn incidents(
+    /// The newest `limit` open incidents of at least `min_severity` the user may see, and how
+    /// many there are in all (the dashboard's alerts).
+    pub async fn open_incidents_at_least(
         &self,
         session: &Session,
-        open_only: bool,
+        min_severity: u8,
+        limit: usize,
+    ) -> AppResult<(Vec<IncidentView>, usize)> {
+        session.require(Action::ViewIncidents)?;
+        let mut filter = IncidentFilter {
+            open_only: true,
+            min_severity,
+            locations: session.compartments(),
+            limit: None,
+        };
+        let total = self.store.count_incidents(&filter).await?;
+        filter.limit = Some(u32::try_from(limit).unwrap_or(u32::MAX));
+        let incidents = self.store.incidents(&filter).await?;
+        Ok((
+            self.incident_views(session, incidents, false).await?,
+            usize::try_from(total).unwrap_or(usize::MAX),
+        ))
+    }
+
+    /// Location and people codes (and, when revealing, the narrative) for incidents.
+    async fn incident_views(
+        &self,
+        session: &Session,
+        incidents: Vec<Incident>,
         reveal: bool,
     ) -> AppResult<Vec<IncidentView>> {
-        session.require(Action::ViewIncidents)?;
-        if reveal {
-            session.require(Action::RevealIdentity)?;
-        }
         let locations: HashMap<LocationId, String> = self.location_codes().await?;
-        let incidents: Vec<Incident> = self
-            .store
-            .incidents(open_only)
-            .await?
-            .into_iter()
-            .filter(|incident| session.sees_location(incident.location))
-            .collect();
         let person_ids: Vec<uuid::Uuid> = incidents
             .iter()
             .flat_map(|incident| incident.people.iter().map(|id| id.0))
@@ -814,6 +851,28 @@ impl<S: Store> App<S> {
                 incident,
             });
         }
+        Ok(views)
+    }
+
+    pub async fn incidents(
+        &self,
+        session: &Session,
+        open_only: bool,
+        reveal: bool,
+    ) -> AppResult<Vec<IncidentView>> {
+        session.require(Action::ViewIncidents)?;
+        if reveal {
+            session.require(Action::RevealIdentity)?;
+        }
+        let incidents = self
+            .store
+            .incidents(&IncidentFilter {
+                open_only,
+                locations: session.compartments(),
+                ..IncidentFilter::default()
+            })
+            .await?;
+        let views = self.incident_views(session, incidents, reveal).await?;
         if reveal {
             self.store
                 .log_access(

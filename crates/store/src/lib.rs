@@ -100,6 +100,8 @@ pub trait Store: Send + Sync {
 
     async fn person_by_code(&self, code: &str) -> StoreResult<Option<Person>>;
     async fn people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>>;
+    /// How many people match (the limit is ignored).
+    async fn count_people(&self, filter: &PersonFilter) -> StoreResult<u64>;
     /// People whose duplicate index is one of `values`.
     async fn people_by_duplicate_index(&self, values: &[i64]) -> StoreResult<Vec<Person>>;
     /// The short codes of these people, households and incidents (ids not found are left
@@ -115,7 +117,10 @@ pub trait Store: Send + Sync {
     async fn batches(&self) -> StoreResult<Vec<TransferBatch>>;
 
     async fn incident_by_code(&self, code: &str) -> StoreResult<Option<Incident>>;
-    async fn incidents(&self, open_only: bool) -> StoreResult<Vec<Incident>>;
+    /// Incidents, newest first.
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
+    /// How many incidents match (the limit is ignored).
+    async fn count_incidents(&self, filter: &IncidentFilter) -> StoreResult<u64>;
 
     /// Raw figures for the backlog of every location: occupancy, the arrival dates of the
     /// people waiting, and open incidents by severity. Reads indexes only.
@@ -249,6 +254,9 @@ impl<S: Store + ?Sized> Store for Box<S> {
     async fn people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>> {
         (**self).people(filter).await
     }
+    async fn count_people(&self, filter: &PersonFilter) -> StoreResult<u64> {
+        (**self).count_people(filter).await
+    }
     async fn people_by_duplicate_index(&self, values: &[i64]) -> StoreResult<Vec<Person>> {
         (**self).people_by_duplicate_index(values).await
     }
@@ -270,8 +278,11 @@ impl<S: Store + ?Sized> Store for Box<S> {
     async fn incident_by_code(&self, code: &str) -> StoreResult<Option<Incident>> {
         (**self).incident_by_code(code).await
     }
-    async fn incidents(&self, open_only: bool) -> StoreResult<Vec<Incident>> {
-        (**self).incidents(open_only).await
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+        (**self).incidents(filter).await
+    }
+    async fn count_incidents(&self, filter: &IncidentFilter) -> StoreResult<u64> {
+        (**self).count_incidents(filter).await
     }
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
         (**self).backlog_rows().await

@@ -1018,49 +1018,65 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>> {
-        let mut sql = String::from("SELECT * FROM people WHERE 1 = 1");
-        let mut arguments: Vec<Value> = Vec::new();
-        if !filter.stages.is_empty() {
-            sql.push_str(&format!(
-                " AND stage IN ({})",
-                vec!["?"; filter.stages.len()].join(", ")
-            ));
-            arguments.extend(filter.stages.iter().map(|stage| stage.as_str().into()));
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
         }
-        if let Some(locations) = &filter.locations {
-            if locations.is_empty() {
-                return Ok(Vec::new());
+        let (conditions, mut arguments) = person_conditions(filter);
+        match (filter.limit, filter.unordered) {
+            // The first `limit` of several stages in (since, code) order: one index walk per
+            // stage, each stopping after `limit` rows, merged. A single query over several
+            // stages would have to read and sort every matching row first, however many
+            // there are. (One stage, or all, walk one index: the plain query below.)
+            (Some(limit), false) if filter.stages.len() > 1 => {
+                let stages = filter.stages.clone();
+                let parts: Vec<String> = stages
+                    .iter()
+                    .enumerate()
+                    .map(|(index, stage)| {
+                        format!(
+                            "SELECT * FROM (SELECT * FROM people WHERE stage = '{}'{conditions} \
+                             ORDER BY since, code LIMIT ?) AS stage_{index}",
+                            stage.as_str()
+                        )
+                    })
+                    .collect();
+                let sql = format!("{} ORDER BY since, code LIMIT ?", parts.join(" UNION ALL "));
+                let mut all_arguments = Vec::new();
+                for _ in &stages {
+                    all_arguments.extend(arguments.iter().cloned());
+                    all_arguments.push(Value::Int(i64::from(limit)));
+                }
+                all_arguments.push(Value::Int(i64::from(limit)));
+                self.all(&sql, all_arguments, person_from_row).await
             }
-            sql.push_str(&format!(
-                " AND location IN ({})",
-                vec!["?"; locations.len()].join(", ")
-            ));
-            arguments.extend(locations.iter().map(|location| location.to_string().into()));
+            _ => {
+                let mut sql = format!(
+                    "SELECT * FROM people WHERE 1 = 1{}{conditions}",
+                    stages_condition(&filter.stages)
+                );
+                if !filter.unordered {
+                    sql.push_str(" ORDER BY since, code");
+                }
+                if let Some(limit) = filter.limit {
+                    sql.push_str(" LIMIT ?");
+                    arguments.push(i64::from(limit).into());
+                }
+                self.all(&sql, arguments, person_from_row).await
+            }
         }
-        if let Some(flag) = filter.flag {
-            sql.push_str(" AND flags LIKE ?");
-            arguments.push(format!("%,{},%", flag.as_str()).into());
+    }
+
+    async fn count_people(&self, filter: &PersonFilter) -> StoreResult<u64> {
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(0);
         }
-        if let Some(household) = filter.household {
-            sql.push_str(" AND household = ?");
-            arguments.push(household.to_string().into());
-        }
-        if let Some(name_index) = filter.name_index {
-            sql.push_str(" AND name_index = ?");
-            arguments.push(name_index.into());
-        }
-        if let Some(date) = filter.since_on_or_before {
-            sql.push_str(" AND since <= ?");
-            arguments.push(text_date(date).into());
-        }
-        if !filter.unordered {
-            sql.push_str(" ORDER BY since, code");
-        }
-        if let Some(limit) = filter.limit {
-            sql.push_str(" LIMIT ?");
-            arguments.push(i64::from(limit).into());
-        }
-        self.all(&sql, arguments, person_from_row).await
+        let (conditions, arguments) = person_conditions(filter);
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM people WHERE 1 = 1{}{conditions}",
+            stages_condition(&filter.stages)
+        );
+        let rows = self.rows(&sql, arguments).await?;
+        rows.first().map_or(Ok(0), |row| count(row, "n"))
     }
 
     async fn people_by_duplicate_index(&self, values: &[i64]) -> StoreResult<Vec<Person>> {
@@ -1135,13 +1151,32 @@ impl<B: Backend> Store for SqlStore<B> {
         .await
     }
 
-    async fn incidents(&self, open_only: bool) -> StoreResult<Vec<Incident>> {
-        let sql = if open_only {
-            "SELECT * FROM incidents WHERE status = 'open' ORDER BY occurred DESC, code"
-        } else {
-            "SELECT * FROM incidents ORDER BY occurred DESC, code"
-        };
-        self.all(sql, vec![], incident_from_row).await
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let (conditions, mut arguments) = incident_conditions(filter);
+        let mut sql =
+            format!("SELECT * FROM incidents WHERE 1 = 1{conditions} ORDER BY occurred DESC, code");
+        if let Some(limit) = filter.limit {
+            sql.push_str(" LIMIT ?");
+            arguments.push(Value::Int(i64::from(limit)));
+        }
+        self.all(&sql, arguments, incident_from_row).await
+    }
+
+    async fn count_incidents(&self, filter: &IncidentFilter) -> StoreResult<u64> {
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(0);
+        }
+        let (conditions, arguments) = incident_conditions(filter);
+        let rows = self
+            .rows(
+                &format!("SELECT COUNT(*) AS n FROM incidents WHERE 1 = 1{conditions}"),
+                arguments,
+            )
+            .await?;
+        rows.first().map_or(Ok(0), |row| count(row, "n"))
     }
 
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
@@ -1463,6 +1498,69 @@ impl<B: Backend> Store for SqlStore<B> {
         tx.commit().await.map_err(db_error)?;
         Ok(copied)
     }
+}
+
+/// `AND …` conditions and their arguments for a people filter (without its stages and
+/// limit). Flags come from a closed vocabulary and are written as literals, so that the
+/// partial indexes on urgent flags (migration 0008) can match.
+fn person_conditions(filter: &PersonFilter) -> (String, Vec<Value>) {
+    let mut conditions = String::new();
+    let mut arguments: Vec<Value> = Vec::new();
+    if let Some(locations) = &filter.locations {
+        conditions.push_str(&format!(
+            " AND location IN ({})",
+            vec!["?"; locations.len()].join(", ")
+        ));
+        arguments.extend(locations.iter().map(|location| location.to_string().into()));
+    }
+    if let Some(flag) = filter.flag {
+        conditions.push_str(&format!(" AND flags LIKE '%,{},%'", flag.as_str()));
+    }
+    if let Some(household) = filter.household {
+        conditions.push_str(" AND household = ?");
+        arguments.push(household.to_string().into());
+    }
+    if let Some(name_index) = filter.name_index {
+        conditions.push_str(" AND name_index = ?");
+        arguments.push(name_index.into());
+    }
+    if let Some(date) = filter.since_on_or_before {
+        conditions.push_str(" AND since <= ?");
+        arguments.push(text_date(date).into());
+    }
+    (conditions, arguments)
+}
+
+/// `AND stage IN (…)` with the stages as literals (a closed vocabulary), or nothing.
+fn stages_condition(stages: &[Stage]) -> String {
+    if stages.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = stages
+        .iter()
+        .map(|stage| format!("'{}'", stage.as_str()))
+        .collect();
+    format!(" AND stage IN ({})", list.join(", "))
+}
+
+fn incident_conditions(filter: &IncidentFilter) -> (String, Vec<Value>) {
+    let mut conditions = String::new();
+    let mut arguments = Vec::new();
+    if filter.open_only {
+        conditions.push_str(" AND status = 'open'");
+    }
+    if filter.min_severity > 1 {
+        conditions.push_str(" AND severity >= ?");
+        arguments.push(Value::Int(i64::from(filter.min_severity)));
+    }
+    if let Some(locations) = &filter.locations {
+        conditions.push_str(&format!(
+            " AND location IN ({})",
+            vec!["?"; locations.len()].join(", ")
+        ));
+        arguments.extend(locations.iter().map(|location| location.to_string().into()));
+    }
+    (conditions, arguments)
 }
 
 async fn insert_token<B: Backend>(tx: &mut Tx<B>, token: ApiToken) -> StoreResult<()> {

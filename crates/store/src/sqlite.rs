@@ -38,6 +38,10 @@ impl Backend for SqliteBackend {
             include_str!("../migrations/sqlite/0006_drop_entered_index.sql"),
         ),
         (7, include_str!("../migrations/sqlite/0007_api_tokens.sql")),
+        (
+            8,
+            include_str!("../migrations/sqlite/0008_people_order.sql"),
+        ),
     ];
 
     /// `BEGIN IMMEDIATE` takes SQLite's write lock at once.

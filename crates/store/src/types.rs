@@ -132,6 +132,18 @@ pub struct PersonFilter {
     pub unordered: bool,
 }
 
+/// Which incidents to read. Empty fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct IncidentFilter {
+    pub open_only: bool,
+    /// At least this severity (0 or 1: any).
+    pub min_severity: u8,
+    /// Only at these locations.
+    pub locations: Option<Vec<LocationId>>,
+    /// The newest this many (counting ignores it).
+    pub limit: Option<u32>,
+}
+
 /// Backlog figures for one location as read from the store.
 #[derive(Clone, Debug)]
 pub struct BacklogRow {

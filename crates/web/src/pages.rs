@@ -611,16 +611,13 @@ pub async fn dashboard(
         ));
     }
     if allowed(session.role(), Action::ViewIncidents) {
-        let severe: Vec<_> = state
-            .app
-            .incidents(session, true, false)
-            .await
-            .map_err(|e| app_error(e, lang))?
-            .into_iter()
-            .filter(|incident| incident.incident.severity >= 3)
-            .collect();
         // At most 20 lines; the incidents page lists them all.
-        for incident in severe.iter().take(20) {
+        let (severe, total) = state
+            .app
+            .open_incidents_at_least(session, 3, 20)
+            .await
+            .map_err(|e| app_error(e, lang))?;
+        for incident in &severe {
             alerts.push(lang.t_args(
                 "alert-severe-incident",
                 &[
@@ -630,8 +627,11 @@ pub async fn dashboard(
                 ],
             ));
         }
-        if severe.len() > 20 {
-            alerts.push(lang.t_args("alert-more", &[("count", (severe.len() - 20).to_string())]));
+        if total > severe.len() {
+            alerts.push(lang.t_args(
+                "alert-more",
+                &[("count", (total - severe.len()).to_string())],
+            ));
         }
     }
     if allowed(session.role(), Action::ViewPeople) && allowed(session.role(), Action::ViewBatches) {
@@ -644,28 +644,35 @@ pub async fn dashboard(
             .filter(|batch| matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed))
             .flat_map(|batch| batch.manifest)
             .collect();
+        // At most 20 people per flag, longest waiting first; the people list has them all.
+        const SHOWN: usize = 20;
         for flag in [Flag::SelfHarmRisk, Flag::MedicalUrgent] {
             let query = PeopleQuery {
                 flag: Some(flag),
                 waiting_longer_than_days: Some(-1),
-                limit: Some(200),
+                // Enough that the planned ones, skipped below, cannot crowd out the rest.
+                limit: Some(u32::try_from(SHOWN + 1 + planned.len()).unwrap_or(u32::MAX)),
                 ..PeopleQuery::default()
             };
-            for view in state
+            let unplanned: Vec<_> = state
                 .app
                 .list_people(session, &query)
                 .await
                 .map_err(|e| app_error(e, lang))?
-            {
-                if !planned.contains(&view.person.id) {
-                    alerts.push(lang.t_args(
-                        "alert-urgent-unplanned",
-                        &[
-                            ("code", view.person.code.clone()),
-                            ("flag", flag.to_string()),
-                        ],
-                    ));
-                }
+                .into_iter()
+                .filter(|view| !planned.contains(&view.person.id))
+                .collect();
+            for view in unplanned.iter().take(SHOWN) {
+                alerts.push(lang.t_args(
+                    "alert-urgent-unplanned",
+                    &[
+                        ("code", view.person.code.clone()),
+                        ("flag", flag.to_string()),
+                    ],
+                ));
+            }
+            if unplanned.len() > SHOWN {
+                alerts.push(lang.t_args("alert-more-flagged", &[("flag", flag.to_string())]));
             }
         }
     }
@@ -694,11 +701,10 @@ pub async fn dashboard(
             over: line.present > u64::from(line.capacity),
         })
         .collect();
-    let waiting_days = state
-        .app
-        .waiting_days(session)
-        .await
-        .map_err(|e| app_error(e, lang))?;
+    let waiting_days: Vec<(i64, u64)> = lines
+        .iter()
+        .flat_map(|line| line.waiting_days.iter().copied())
+        .collect();
     let flow = state
         .app
         .monthly_flow(session, 12)

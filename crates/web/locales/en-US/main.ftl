@@ -32,6 +32,7 @@ alert-over-capacity = { $location } is over capacity: { $present } people in { $
 alert-over-target = { $count } people have waited more than { $days } days.
 alert-severe-incident = Open severe incident { $code } at { $location } (severity { $severity }).
 alert-urgent-unplanned = { $code } is flagged { $flag } and is on no planned transfer.
+alert-more-flagged = … and more people flagged { $flag } with no planned transfer (see People, filtered by that flag).
 alert-more = … and { $count } more (see the list).
 no-alerts = Nothing needs action.
 chart-waits = Days waited by the people waiting now

@@ -32,6 +32,7 @@ alert-over-capacity = { $location } 정원 초과: 침상 { $capacity }개에 { 
 alert-over-target = { $count }명이 { $days }일 넘게 기다렸습니다.
 alert-severe-incident = { $location }의 심각한 미결 사건 { $code } (심각도 { $severity }).
 alert-urgent-unplanned = { $code }은(는) { $flag } 표시가 있으나 예정된 이송이 없습니다.
+alert-more-flagged = … 그 밖에도 { $flag } 표시가 있고 예정된 이송이 없는 사람이 더 있습니다 (사람 목록에서 해당 표시로 거르십시오).
 alert-more = … 그리고 { $count }건 더 (목록 참조).
 no-alerts = 조치가 필요한 일이 없습니다.
 chart-waits = 현재 대기자의 대기 일수

@@ -6,6 +6,10 @@
 //!
 //! Build with `cargo build --release -p refuge-bench`; see bench/README.md.
 
+// The same allocator as the refuge binary (see crates/cli/src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use refuge_app::{App, FixedClock, ImportOptions, Session};

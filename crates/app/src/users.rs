@@ -250,14 +250,7 @@ impl<S: Store> App<S> {
             session.require(Action::ManageUsers)?;
         }
         check_passphrase(passphrase)?;
-        let user = self
-            .store
-            .user_by_name(name)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "user",
-                code: name.to_string(),
-            })?;
+        let user = self.user_named(name).await?;
         let wrapped = WrappedKey::wrap(
             session.data_key(),
             passphrase.as_bytes(),
@@ -291,14 +284,7 @@ impl<S: Store> App<S> {
         change: UserChange<'_>,
     ) -> AppResult<User> {
         session.require(Action::ManageUsers)?;
-        let user = self
-            .store
-            .user_by_name(name)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "user",
-                code: name.to_string(),
-            })?;
+        let user = self.user_named(name).await?;
         let role = change.role.unwrap_or(user.role);
         let active = change.active.unwrap_or(user.active);
         let locations = match change.location_codes {
@@ -366,6 +352,16 @@ impl<S: Store> App<S> {
             ..Commit::default()
         };
         self.commit(commit).await?;
+        self.store
+            .user_by_name(name)
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "user",
+                code: name.to_string(),
+            })
+    }
+
+    async fn user_named(&self, name: &str) -> AppResult<User> {
         self.store
             .user_by_name(name)
             .await?

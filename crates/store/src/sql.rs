@@ -510,69 +510,45 @@ async fn load_touched<B: Backend>(
         };
         ids.entry(table).or_default().push(id.to_string());
     }
-    let mut state = State::default();
     let none = Vec::new();
-    for user in load_by_ids::<B, _>(
-        tx,
-        "users",
-        ids.get("users").unwrap_or(&none),
-        user_from_row,
-    )
-    .await?
-    {
-        state.users.insert(user.id, user);
-    }
-    for location in load_by_ids::<B, _>(
-        tx,
-        "locations",
-        ids.get("locations").unwrap_or(&none),
-        location_from_row,
-    )
-    .await?
-    {
-        state.locations.insert(location.id, location);
-    }
-    for household in load_by_ids::<B, _>(
-        tx,
-        "households",
-        ids.get("households").unwrap_or(&none),
-        household_from_row,
-    )
-    .await?
-    {
-        state.households.insert(household.id, household);
-    }
-    for person in load_by_ids::<B, _>(
-        tx,
-        "people",
-        ids.get("people").unwrap_or(&none),
-        person_from_row,
-    )
-    .await?
-    {
-        state.people.insert(person.id, person);
-    }
-    for incident in load_by_ids::<B, _>(
-        tx,
-        "incidents",
-        ids.get("incidents").unwrap_or(&none),
-        incident_from_row,
-    )
-    .await?
-    {
-        state.incidents.insert(incident.id, incident);
-    }
-    for batch in load_by_ids::<B, _>(
-        tx,
-        "batches",
-        ids.get("batches").unwrap_or(&none),
-        batch_from_row,
-    )
-    .await?
-    {
-        state.batches.insert(batch.id, batch);
-    }
+    let ids_of = |table: &str| ids.get(table).unwrap_or(&none);
+    let mut state = State::default();
+    fill(
+        &mut state.users,
+        load_by_ids::<B, _>(tx, "users", ids_of("users"), user_from_row).await?,
+        |r| r.id,
+    );
+    fill(
+        &mut state.locations,
+        load_by_ids::<B, _>(tx, "locations", ids_of("locations"), location_from_row).await?,
+        |r| r.id,
+    );
+    fill(
+        &mut state.households,
+        load_by_ids::<B, _>(tx, "households", ids_of("households"), household_from_row).await?,
+        |r| r.id,
+    );
+    fill(
+        &mut state.people,
+        load_by_ids::<B, _>(tx, "people", ids_of("people"), person_from_row).await?,
+        |r| r.id,
+    );
+    fill(
+        &mut state.incidents,
+        load_by_ids::<B, _>(tx, "incidents", ids_of("incidents"), incident_from_row).await?,
+        |r| r.id,
+    );
+    fill(
+        &mut state.batches,
+        load_by_ids::<B, _>(tx, "batches", ids_of("batches"), batch_from_row).await?,
+        |r| r.id,
+    );
     Ok(state)
+}
+
+/// Puts records into one of the state's maps, by id.
+fn fill<K: Ord, V>(map: &mut BTreeMap<K, V>, records: Vec<V>, id: fn(&V) -> K) {
+    map.extend(records.into_iter().map(|record| (id(&record), record)));
 }
 
 /// The records of `after` that are new or differ from `before`.
@@ -1354,42 +1330,42 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn load_state(&self) -> StoreResult<State> {
         let mut state = State::default();
-        for user in self
-            .all("SELECT * FROM users", vec![], user_from_row)
-            .await?
-        {
-            state.users.insert(user.id, user);
-        }
-        for location in self
-            .all("SELECT * FROM locations", vec![], location_from_row)
-            .await?
-        {
-            state.locations.insert(location.id, location);
-        }
-        for household in self
-            .all("SELECT * FROM households", vec![], household_from_row)
-            .await?
-        {
-            state.households.insert(household.id, household);
-        }
-        for person in self
-            .all("SELECT * FROM people", vec![], person_from_row)
-            .await?
-        {
-            state.people.insert(person.id, person);
-        }
-        for incident in self
-            .all("SELECT * FROM incidents", vec![], incident_from_row)
-            .await?
-        {
-            state.incidents.insert(incident.id, incident);
-        }
-        for batch in self
-            .all("SELECT * FROM batches", vec![], batch_from_row)
-            .await?
-        {
-            state.batches.insert(batch.id, batch);
-        }
+        fill(
+            &mut state.users,
+            self.all("SELECT * FROM users", vec![], user_from_row)
+                .await?,
+            |r| r.id,
+        );
+        fill(
+            &mut state.locations,
+            self.all("SELECT * FROM locations", vec![], location_from_row)
+                .await?,
+            |r| r.id,
+        );
+        fill(
+            &mut state.households,
+            self.all("SELECT * FROM households", vec![], household_from_row)
+                .await?,
+            |r| r.id,
+        );
+        fill(
+            &mut state.people,
+            self.all("SELECT * FROM people", vec![], person_from_row)
+                .await?,
+            |r| r.id,
+        );
+        fill(
+            &mut state.incidents,
+            self.all("SELECT * FROM incidents", vec![], incident_from_row)
+                .await?,
+            |r| r.id,
+        );
+        fill(
+            &mut state.batches,
+            self.all("SELECT * FROM batches", vec![], batch_from_row)
+                .await?,
+            |r| r.id,
+        );
         Ok(state)
     }
 

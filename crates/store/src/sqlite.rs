@@ -104,7 +104,8 @@ impl SqlStore<SqliteBackend> {
             .busy_timeout(Duration::from_secs(10))
             .pragma("secure_delete", "ON")
             // Sorts and temporary indexes stay in memory: no temp files next to the database.
-            .pragma("temp_store", "MEMORY");
+            .pragma("temp_store", "MEMORY")
+            .pragma("cache_size", "-262144");
         SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

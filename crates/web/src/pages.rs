@@ -1651,18 +1651,10 @@ pub async fn record_incident(
             .await
     }
     .await;
-    match result {
-        Ok(_) => Ok(Redirect::to("/incidents").into_response()),
-        Err(
-            error @ (AppError::Invalid { .. } | AppError::NotFound { .. } | AppError::Store(_)),
-        ) => {
-            let mut response =
-                incidents_page(&state, &headers, app_error(error, context.lang).message()).await?;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
-        Err(error) => Err(app_error(error, context.lang)),
-    }
+    after_post(result, "/incidents", context.lang, |problem| {
+        incidents_page(&state, &headers, problem)
+    })
+    .await
 }
 
 pub async fn close_incident(
@@ -2318,16 +2310,10 @@ pub async fn add_user(
             .await
     }
     .await;
-    match result {
-        Ok(_) => Ok(Redirect::to("/users").into_response()),
-        Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
-            let mut response =
-                users_page(&state, &headers, app_error(error, context.lang).message()).await?;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
-        Err(error) => Err(app_error(error, context.lang)),
-    }
+    after_post(result, "/users", context.lang, |problem| {
+        users_page(&state, &headers, problem)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -2396,18 +2382,10 @@ pub async fn change_user(
             .await
     }
     .await;
-    match result {
-        Ok(_) => Ok(Redirect::to("/users").into_response()),
-        Err(
-            error @ (AppError::Invalid { .. } | AppError::NotFound { .. } | AppError::Store(_)),
-        ) => {
-            let mut response =
-                users_page(&state, &headers, app_error(error, context.lang).message()).await?;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
-        Err(error) => Err(app_error(error, context.lang)),
-    }
+    after_post(result, "/users", context.lang, |problem| {
+        users_page(&state, &headers, problem)
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -2425,19 +2403,45 @@ pub async fn set_passphrase(
 ) -> PageResult {
     let context = context(&state, &headers);
     let web = check_post(&context, &headers, &form.csrf)?;
-    match state
+    let result = state
         .app
         .reset_passphrase(&web.session, form.name.trim(), &form.passphrase)
-        .await
-    {
-        Ok(()) => Ok(Redirect::to("/users").into_response()),
-        Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
-            let mut response =
-                users_page(&state, &headers, app_error(error, context.lang).message()).await?;
+        .await;
+    after_post(result, "/users", context.lang, |problem| {
+        users_page(&state, &headers, problem)
+    })
+    .await
+}
+
+/// The answer to a form post: on success, see `next`; on bad input (or a refusal the user
+/// can act on), the form's page again with the problem, as 422; anything else, an error page.
+async fn after_post<T, Page>(
+    result: Result<T, AppError>,
+    next: &str,
+    lang: Lang,
+    page_with_problem: impl FnOnce(String) -> Page,
+) -> PageResult
+where
+    Page: std::future::Future<Output = PageResult>,
+{
+    use refuge_store::StoreError;
+    match result {
+        Ok(_) => Ok(Redirect::to(next).into_response()),
+        Err(
+            error @ (AppError::Invalid { .. }
+            | AppError::NotFound { .. }
+            | AppError::Store(
+                StoreError::Conflict { .. }
+                | StoreError::AtCapacity { .. }
+                | StoreError::Rejected(_)
+                | StoreError::Duplicate { .. },
+            )),
+        ) => {
+            let mut response = page_with_problem(app_error(error, lang).message()).await?;
             *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             Ok(response)
         }
-        Err(error) => Err(app_error(error, context.lang)),
+        Err(error) => Err(app_error(error, lang)),
     }
 }
 
@@ -2595,19 +2599,9 @@ pub async fn revoke_token(
 ) -> PageResult {
     let context = context(&state, &headers);
     let web = check_post(&context, &headers, &form.csrf)?;
-    match state.app.revoke_token(&web.session, &form.id).await {
-        Ok(_) => Ok(Redirect::to("/tokens").into_response()),
-        Err(error @ (AppError::Invalid { .. } | AppError::NotFound { .. })) => {
-            let mut response = tokens_page(
-                &state,
-                &headers,
-                String::new(),
-                app_error(error, context.lang).message(),
-            )
-            .await?;
-            *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-            Ok(response)
-        }
-        Err(error) => Err(app_error(error, context.lang)),
-    }
+    let result = state.app.revoke_token(&web.session, &form.id).await;
+    after_post(result, "/tokens", context.lang, |problem| {
+        tokens_page(&state, &headers, String::new(), problem)
+    })
+    .await
 }

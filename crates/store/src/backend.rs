@@ -97,6 +97,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Runs a script of several statements without parameters (migrations).
     async fn execute_script(connection: &mut Connection<Self>, sql: &str) -> StoreResult<()>;
+
+    /// After a bulk load (`refuge migrate`): what the query planner needs to know about the
+    /// new rows. Nothing by default.
+    async fn after_bulk_load(_pool: &Pool<Self::Db>) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Maps a driver error to a store error. Driver messages name tables and constraints, never

@@ -98,6 +98,16 @@ impl Backend for PostgresBackend {
             .map_err(db_error)?;
         Ok(())
     }
+
+    /// Fresh planner statistics: without them, PostgreSQL plans the first queries after a
+    /// migration as if every table were tiny, until autovacuum gets round to it.
+    async fn after_bulk_load(pool: &Pool<Postgres>) -> StoreResult<()> {
+        sqlx::query("ANALYZE")
+            .execute(pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
 }
 
 /// The URL with any password replaced by `***`, for messages.

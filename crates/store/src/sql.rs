@@ -1472,6 +1472,7 @@ impl<B: Backend> Store for SqlStore<B> {
             .await?;
         }
         tx.commit().await.map_err(db_error)?;
+        B::after_bulk_load(&self.pool).await?;
         Ok(copied)
     }
 }

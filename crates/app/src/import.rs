@@ -1,6 +1,6 @@
 //! `refuge import people FILE.csv`: all or nothing, every problem reported at once.
 
-use crate::people::check_birth_year;
+use crate::people::{check_birth_year, seal_identity};
 use crate::*;
 use refuge_store::Guard;
 use std::collections::{BTreeMap, HashMap};
@@ -69,6 +69,9 @@ struct Row {
 }
 
 /// Splits a flags cell: `minor;pregnant`, `minor|pregnant` or `minor pregnant`.
+/// Rows sealed between two progress reports.
+const SEAL_BLOCK_ROWS: usize = 10_000;
+
 fn split_flags(text: &str) -> impl Iterator<Item = &str> {
     text.split([';', '|', ' ', ','])
         .map(str::trim)
@@ -405,8 +408,8 @@ impl<S: Store> App<S> {
             events.push(self.new_event(session, EventBody::HouseholdAdded { household })?);
         }
         let mut people = Vec::with_capacity(rows.len());
-        for (done, row) in rows.iter().enumerate() {
-            let mut person = Person {
+        for row in &rows {
+            people.push(Person {
                 id: PersonId(self.new_uuid()?),
                 code: person_codes.pop().unwrap_or_default(),
                 household: household_of[&row.household_ref],
@@ -424,16 +427,40 @@ impl<S: Store> App<S> {
                 name_index: None,
                 duplicate_index: None,
                 version: 0,
-            };
-            self.seal_person(session, &mut person, &row.identity, index_bits)?;
-            people.push(person);
-            if done.is_multiple_of(10_000) {
-                progress(ImportProgress {
-                    phase: "sealing",
-                    done: done as u64,
-                    total,
-                });
-            }
+            });
+        }
+        // Sealing is most of the import's own work: blocks of rows, each sealed on every core.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let sealer = session.sealer();
+        for (block, (people, rows)) in people
+            .chunks_mut(SEAL_BLOCK_ROWS)
+            .zip(rows.chunks(SEAL_BLOCK_ROWS))
+            .enumerate()
+        {
+            progress(ImportProgress {
+                phase: "sealing",
+                done: (block * SEAL_BLOCK_ROWS) as u64,
+                total,
+            });
+            let share = people.len().div_ceil(threads).max(1);
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = people
+                    .chunks_mut(share)
+                    .zip(rows.chunks(share))
+                    .map(|(people, rows)| {
+                        scope.spawn(move || {
+                            people.iter_mut().zip(rows).try_for_each(|(person, row)| {
+                                seal_identity(sealer, person, &row.identity, index_bits)
+                            })
+                        })
+                    })
+                    .collect();
+                workers.into_iter().try_for_each(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+            })?;
         }
         progress(ImportProgress {
             phase: "sealing",

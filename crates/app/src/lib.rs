@@ -72,11 +72,17 @@ pub(crate) const HASHER: ChainHasher = refuge_crypto::chain_hash;
 pub struct App<S: Store> {
     store: S,
     clock: Box<dyn Clock>,
+    /// The last id handed out: ids rise in creation order (see `new_uuid`).
+    last_uuid: std::sync::Mutex<u128>,
 }
 
 impl<S: Store> App<S> {
     pub fn new(store: S, clock: Box<dyn Clock>) -> Self {
-        App { store, clock }
+        App {
+            store,
+            clock,
+            last_uuid: std::sync::Mutex::new(0),
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -96,10 +102,30 @@ impl<S: Store> App<S> {
     }
 
     /// A new UUIDv7 from this app's clock and the system random number generator.
+    /// A UUIDv7 greater than every id this app handed out before. Within one millisecond the
+    /// 74 random bits count up by a random step (RFC 9562 §6.2, method 2), so the indexes on
+    /// ids grow at their ends instead of splitting pages at random: an import creates
+    /// hundreds of thousands of ids in a few milliseconds (all in one, under a fixed clock).
     pub(crate) fn new_uuid(&self) -> AppResult<Uuid> {
         let millis = u64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        let random = refuge_crypto::random_bytes::<10>()?;
-        Ok(uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid())
+        let random = refuge_crypto::generated_bytes::<10>()?;
+        let fresh = uuid::Builder::from_unix_timestamp_millis(millis, &random)
+            .into_uuid()
+            .as_u128();
+        let mut last = self
+            .last_uuid
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let next = if fresh > *last {
+            fresh
+        } else {
+            let step = u128::from(u32::from_be_bytes([
+                random[0], random[1], random[2], random[3],
+            ])) + 1;
+            uuid_v7_after(*last, step)
+        };
+        *last = next;
+        Ok(Uuid::from_u128(next))
     }
 
     pub(crate) fn now_millis(&self) -> i64 {
@@ -138,23 +164,26 @@ impl<S: Store> App<S> {
 
     /// Fresh short codes of `kind` that no record has yet.
     pub(crate) async fn fresh_codes(&self, kind: CodeKind, count: usize) -> AppResult<Vec<String>> {
-        let mut chosen = std::collections::HashSet::with_capacity(count);
-        while chosen.len() < count {
-            let mut wanted = std::collections::HashSet::with_capacity(count - chosen.len());
-            while wanted.len() < count - chosen.len() {
-                let code = kind.code_from_random(refuge_crypto::random_bytes()?);
-                if !chosen.contains(&code) {
-                    wanted.insert(code);
+        // Codes are kept in the order they were drawn (random), never sorted: a code must say
+        // nothing about when its record was registered.
+        let mut codes = Vec::with_capacity(count);
+        let mut drawn = std::collections::HashSet::with_capacity(count);
+        while codes.len() < count {
+            let mut random = vec![0u8; (count - codes.len()) * CODE_LEN];
+            refuge_crypto::fill_random(&mut random)?;
+            let mut wanted = Vec::with_capacity(count - codes.len());
+            for chunk in random.chunks_exact(CODE_LEN) {
+                let mut bytes = [0u8; CODE_LEN];
+                bytes.copy_from_slice(chunk);
+                let code = kind.code_from_random(bytes);
+                if drawn.insert(code.clone()) {
+                    wanted.push(code);
                 }
             }
-            let wanted: Vec<String> = wanted.into_iter().collect();
             let taken: std::collections::HashSet<String> =
                 self.store.taken_codes(&wanted).await?.into_iter().collect();
-            chosen.extend(wanted.into_iter().filter(|code| !taken.contains(code)));
+            codes.extend(wanted.into_iter().filter(|code| !taken.contains(code)));
         }
-        let mut codes: Vec<String> = chosen.into_iter().collect();
-        // Random order, not sorted: codes must say nothing about registration order.
-        codes.sort_by_key(|code| refuge_crypto::sha256_hex(code.as_bytes()));
         Ok(codes)
     }
 
@@ -222,6 +251,24 @@ pub fn generate_passphrase() -> AppResult<String> {
     Ok(groups.join("-"))
 }
 
+/// The UUIDv7 `step` after `previous` in its 74 random bits (12 of `rand_a`, 62 of `rand_b`),
+/// carrying into the millisecond field when they overflow.
+fn uuid_v7_after(previous: u128, step: u128) -> u128 {
+    const RAND_B_BITS: u32 = 62;
+    const RAND_B_MASK: u128 = (1 << RAND_B_BITS) - 1;
+    let millis = previous >> 80;
+    let counter = (((previous >> 64) & 0xFFF) << RAND_B_BITS) | (previous & RAND_B_MASK);
+    let (millis, counter) = match counter.checked_add(step).filter(|next| *next >> 74 == 0) {
+        Some(next) => (millis, next),
+        None => (millis + 1, step),
+    };
+    (millis << 80)
+        | (0x7 << 76)
+        | ((counter >> RAND_B_BITS) << 64)
+        | (0b10 << RAND_B_BITS)
+        | (counter & RAND_B_MASK)
+}
+
 /// The normal form names are indexed in: trimmed, lower case, single spaces.
 pub fn normalize_name(name: &str) -> String {
     name.split_whitespace()
@@ -271,6 +318,26 @@ mod tests {
             assert!(per_value >= 2.0, "{people}: {per_value}");
             assert!(per_value < (people as f64).sqrt(), "{people}: {per_value}");
         }
+    }
+
+    #[test]
+    fn ids_rise_within_a_millisecond_and_stay_version_7() {
+        let first = uuid::Builder::from_unix_timestamp_millis(1_000, &[0xFF; 10])
+            .into_uuid()
+            .as_u128();
+        let mut previous = first;
+        for step in [1u128, 7, 1 << 32, 1 << 70] {
+            let next = uuid_v7_after(previous, step);
+            assert!(next > previous);
+            let id = Uuid::from_u128(next);
+            assert_eq!(id.get_version_num(), 7);
+            assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+            previous = next;
+        }
+        // All 74 random bits were ones: the first step carries into the next millisecond.
+        let carried = Uuid::from_u128(uuid_v7_after(first, 1));
+        let (seconds, nanos) = carried.get_timestamp().unwrap().to_unix();
+        assert_eq!(seconds * 1_000 + u64::from(nanos) / 1_000_000, 1_001);
     }
 
     #[test]

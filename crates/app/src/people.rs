@@ -99,25 +99,7 @@ impl<S: Store> App<S> {
         identity: &BTreeMap<PersonField, String>,
         index_bits: u32,
     ) -> AppResult<()> {
-        let id_text = person.id.to_string();
-        let sealer = session.sealer();
-        for (field, value) in identity {
-            if value.trim().is_empty() {
-                continue;
-            }
-            person.sealed.insert(
-                *field,
-                seal(sealer, value, person_context(&id_text, *field))?,
-            );
-        }
-        if let Some(name) = identity.get(&PersonField::Name) {
-            let normal = normalize_name(name);
-            person.name_index = Some(sealer.blind_index("name", &normal, index_bits)?);
-            let with_year = format!("{normal}|{}", person.birth_year.unwrap_or(0));
-            person.duplicate_index =
-                Some(sealer.blind_index("duplicate", &with_year, index_bits)?);
-        }
-        Ok(())
+        seal_identity(session.sealer(), person, identity, index_bits)
     }
 
     /// Opens the identity fields of a person this session may see.
@@ -1144,4 +1126,31 @@ impl<S: Store> App<S> {
             .await?;
         Ok(views.len())
     }
+}
+
+/// Seals a person's identity fields and computes the name and duplicate blind indexes. A free
+/// function over the sealer alone, so that an import can seal on several threads.
+pub(crate) fn seal_identity(
+    sealer: &Sealer,
+    person: &mut Person,
+    identity: &BTreeMap<PersonField, String>,
+    index_bits: u32,
+) -> AppResult<()> {
+    let id_text = person.id.to_string();
+    for (field, value) in identity {
+        if value.trim().is_empty() {
+            continue;
+        }
+        person.sealed.insert(
+            *field,
+            seal(sealer, value, person_context(&id_text, *field))?,
+        );
+    }
+    if let Some(name) = identity.get(&PersonField::Name) {
+        let normal = normalize_name(name);
+        person.name_index = Some(sealer.blind_index("name", &normal, index_bits)?);
+        let with_year = format!("{normal}|{}", person.birth_year.unwrap_or(0));
+        person.duplicate_index = Some(sealer.blind_index("duplicate", &with_year, index_bits)?);
+    }
+    Ok(())
 }

@@ -19,7 +19,9 @@ mod keys;
 mod seal;
 
 pub use chain::{chain_hash, constant_time_eq, sha256_hex};
-pub use keys::{KdfParams, SecretKey, TokenWrappedKey, WrappedKey, random_bytes};
+pub use keys::{
+    KdfParams, SecretKey, TokenWrappedKey, WrappedKey, fill_random, generated_bytes, random_bytes,
+};
 pub use seal::{FieldContext, KEY_VERSION, Revealed, Sealer};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Field sealing and blind indexes under keys derived from the data key.
 
 use crate::CryptoError;
-use crate::keys::{SecretKey, random_bytes};
+use crate::keys::{SecretKey, generated_bytes};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -87,7 +87,7 @@ impl Sealer {
 
     /// Seals `plaintext` for `context`: `s1.` + base64url(key version ‖ nonce ‖ ciphertext).
     pub fn seal(&self, plaintext: &str, context: FieldContext<'_>) -> Result<String, CryptoError> {
-        let nonce = random_bytes::<24>()?;
+        let nonce = generated_bytes::<24>()?;
         let cipher = XChaCha20Poly1305::new(self.field_key.bytes().into());
         let aad = context.aad(KEY_VERSION);
         let ciphertext = cipher

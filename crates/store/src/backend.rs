@@ -98,6 +98,18 @@ pub trait Backend: Send + Sync + 'static {
     /// Runs a script of several statements without parameters (migrations).
     async fn execute_script(connection: &mut Connection<Self>, sql: &str) -> StoreResult<()>;
 
+    /// The secondary indexes of `table` (name, the SQL that creates it) that a large write may
+    /// drop and build again after its rows are in: building an index by sorting is several times
+    /// faster than inserting entries at random places. None by default: where dropping an
+    /// index would block readers until the write commits (PostgreSQL locks the table), a
+    /// large write inserts into the indexes as they are.
+    async fn rebuildable_indexes(
+        _connection: &mut Connection<Self>,
+        _table: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        Ok(Vec::new())
+    }
+
     /// After a bulk load (`refuge migrate`): what the query planner needs to know about the
     /// new rows. Nothing by default.
     async fn after_bulk_load(_pool: &Pool<Self::Db>) -> StoreResult<()> {

@@ -16,6 +16,12 @@ use uuid::Uuid;
 /// Both SQLite (32,766) and PostgreSQL (65,535) bind more parameters per statement; chunks
 /// stay well below.
 const MAX_PARAMS: usize = 8_000;
+/// A write adding at least this many people, and at least as many as the table holds, drops
+/// the people indexes that can be dropped and builds them again after the insert (an import
+/// into a new or small organisation).
+const BULK_INSERT_ROWS: usize = 10_000;
+/// Batches of at least this many events are chained on a thread of their own.
+const PARALLEL_CHAIN_EVENTS: usize = 1_000;
 
 /// An organisation's store on one SQL backend.
 pub struct SqlStore<B: Backend> {
@@ -293,7 +299,9 @@ fn insert_sql(table: &str, columns: &[&str], rows: usize, upsert: bool) -> Strin
     sql
 }
 
-/// Runs a multi-row insert in chunks; `bind` adds one row's values to the arguments.
+/// Runs a multi-row insert in chunks; `bind` adds one row's values to the arguments. The next
+/// chunk's arguments are built while the database runs the current one (SQLite runs on its own
+/// worker thread, PostgreSQL on the server).
 async fn insert_rows<B: Backend, T>(
     tx: &mut Tx<B>,
     table: &str,
@@ -303,13 +311,22 @@ async fn insert_rows<B: Backend, T>(
     bind: impl Fn(&mut Vec<Value>, &T),
 ) -> StoreResult<()> {
     let chunk_rows = (MAX_PARAMS / columns.len()).max(1);
-    for chunk in rows.chunks(chunk_rows) {
-        let sql = insert_sql(table, columns, chunk.len(), upsert);
+    let build = |chunk: &[T]| {
         let mut arguments = Vec::with_capacity(chunk.len() * columns.len());
         for row in chunk {
             bind(&mut arguments, row);
         }
-        B::execute(tx, &sql, arguments).await?;
+        (insert_sql(table, columns, chunk.len(), upsert), arguments)
+    };
+    let mut chunks = rows.chunks(chunk_rows);
+    let mut current = chunks.next().map(build);
+    while let Some((sql, arguments)) = current {
+        let next_chunk = chunks.next();
+        let (result, next) = tokio::join!(B::execute(tx, &sql, arguments), async {
+            next_chunk.map(build)
+        });
+        result?;
+        current = next;
     }
     Ok(())
 }
@@ -772,7 +789,7 @@ impl<B: Backend> Store for SqlStore<B> {
             vec![node.to_string().into()],
         )
         .await?;
-        let (mut seq, mut hlc, mut prev_hash) = match head.first() {
+        let (seq, hlc, prev_hash) = match head.first() {
             Some(row) => (row.int("seq")?, row.int("hlc")?, row.text("hash")?),
             None => (0, 0, GENESIS_HASH.to_string()),
         };
@@ -794,32 +811,30 @@ impl<B: Backend> Store for SqlStore<B> {
         check_guards::<B>(&mut tx, &state, &commit.guards).await?;
         let before = state.clone();
 
-        // Each event with its body's canonical JSON, computed once for the hash and the row.
-        let mut events: Vec<(Event, String)> = Vec::with_capacity(commit.events.len());
-        for new in commit.events {
+        for new in &commit.events {
             state.apply(&new.body)?;
-            seq += 1;
-            hlc = hlc_next(hlc, commit.now_millis);
-            let mut event = Event {
-                id: new.id,
-                node,
-                seq,
-                hlc,
-                actor: new.actor,
-                body: new.body,
-                prev_hash: prev_hash.clone(),
-                hash: String::new(),
-            };
-            let body_json = event.body_json();
-            event.hash = hasher(&event.prev_hash, &event.canonical_bytes_with(&body_json));
-            prev_hash = event.hash.clone();
-            events.push((event, body_json));
         }
-
-        insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
+        let new_events_len = commit.events.len();
+        // A large batch's canonical JSON and hash chain are computed on another thread while
+        // the records are written: on an import they are seconds of work each.
+        let now_millis = commit.now_millis;
+        let new_events = commit.events;
+        let chain = move || chain_events(new_events, node, seq, hlc, prev_hash, now_millis, hasher);
+        let chained = if new_events_len >= PARALLEL_CHAIN_EVENTS {
+            Ok(tokio::task::spawn_blocking(chain))
+        } else {
+            Err(chain)
+        };
         let people = changed(&before.people, &state.people);
         write_records::<B>(&mut tx, &before, &state).await?;
         update_aggregates::<B>(&mut tx, &before.people, &people).await?;
+        let events = match chained {
+            Ok(task) => task
+                .await
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic())),
+            Err(chain) => chain(),
+        };
+        insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
         for write in commit.side_writes {
             match write {
                 SideWrite::KeyWrap {
@@ -1089,17 +1104,29 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn taken_codes(&self, codes: &[String]) -> StoreResult<Vec<String>> {
+        // A code's prefix names its kind, and each kind lives in one table: one indexed
+        // lookup per code (an import checks hundreds of thousands).
+        let mut by_table: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+        for code in codes {
+            let table = match CodeKind::of_code(code) {
+                Some(CodeKind::Person) => "people",
+                Some(CodeKind::Household) => "households",
+                Some(CodeKind::Incident) => "incidents",
+                Some(CodeKind::Batch) => "batches",
+                None => continue,
+            };
+            by_table.entry(table).or_default().push(code);
+        }
         let mut taken = Vec::new();
-        for chunk in codes.chunks(MAX_PARAMS / 4) {
-            let list = vec!["?"; chunk.len()].join(", ");
-            let sql = format!(
-                "SELECT code FROM people WHERE code IN ({list}) \
-                 UNION SELECT code FROM households WHERE code IN ({list}) \
-                 UNION SELECT code FROM incidents WHERE code IN ({list}) \
-                 UNION SELECT code FROM batches WHERE code IN ({list})"
-            );
-            let arguments = (0..4).flat_map(|_| chunk.iter().map(Value::from)).collect();
-            taken.extend(self.all(&sql, arguments, |row| row.text("code")).await?);
+        for (table, codes) in by_table {
+            for chunk in codes.chunks(MAX_PARAMS) {
+                let sql = format!(
+                    "SELECT code FROM {table} WHERE code IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                let arguments = chunk.iter().map(|code| Value::from(*code)).collect();
+                taken.extend(self.all(&sql, arguments, |row| row.text("code")).await?);
+            }
         }
         Ok(taken)
     }
@@ -1566,6 +1593,39 @@ fn token_from_row<R: Fields>(row: &R) -> StoreResult<ApiToken> {
     })
 }
 
+/// Numbers, stamps and chains new events after the head (`seq`, `hlc`, `prev_hash`): each
+/// with its body's canonical JSON, computed once for the hash and the row.
+fn chain_events(
+    new_events: Vec<NewEvent>,
+    node: NodeId,
+    mut seq: i64,
+    mut hlc: i64,
+    mut prev_hash: String,
+    now_millis: i64,
+    hasher: ChainHasher,
+) -> Vec<(Event, String)> {
+    let mut events = Vec::with_capacity(new_events.len());
+    for new in new_events {
+        seq += 1;
+        hlc = hlc_next(hlc, now_millis);
+        let mut event = Event {
+            id: new.id,
+            node,
+            seq,
+            hlc,
+            actor: new.actor,
+            body: new.body,
+            prev_hash,
+            hash: String::new(),
+        };
+        let body_json = event.body_json();
+        event.hash = hasher(&event.prev_hash, &event.canonical_bytes_with(&body_json));
+        prev_hash = event.hash.clone();
+        events.push((event, body_json));
+    }
+    events
+}
+
 /// Writes the records of `after` that are new or differ from `before`.
 async fn write_records<B: Backend>(
     tx: &mut Tx<B>,
@@ -1598,15 +1658,53 @@ async fn write_records<B: Backend>(
     )
     .await?;
     let people = changed(&before.people, &after.people);
+    let new_people = people
+        .iter()
+        .filter(|person| !before.people.contains_key(&person.id))
+        .count();
+    let rebuilt = if new_people >= BULK_INSERT_ROWS {
+        let existing = count(
+            B::fetch_all(tx, "SELECT COUNT(*) AS n FROM people", vec![])
+                .await?
+                .first()
+                .ok_or_else(|| corrupt("no count of people"))?,
+            "n",
+        )?;
+        if new_people as u64 >= existing {
+            B::rebuildable_indexes(tx, "people").await?
+        } else {
+            Vec::new()
+        }
+    } else {
+        Vec::new()
+    };
+    for (name, _) in &rebuilt {
+        B::execute_script(tx, &format!("DROP INDEX {name}")).await?;
+    }
+    let (added, updated): (Vec<&Person>, Vec<&Person>) = people
+        .iter()
+        .partition(|person| !before.people.contains_key(&person.id));
     insert_rows::<B, _>(
         tx,
         "people",
         PERSON_COLUMNS,
-        &people,
+        &added,
+        false,
+        |args, person| bind_person(args, person),
+    )
+    .await?;
+    insert_rows::<B, _>(
+        tx,
+        "people",
+        PERSON_COLUMNS,
+        &updated,
         true,
         |args, person| bind_person(args, person),
     )
     .await?;
+    for (_, create) in &rebuilt {
+        B::execute_script(tx, create).await?;
+    }
     let incidents = changed(&before.incidents, &after.incidents);
     insert_rows::<B, _>(
         tx,

@@ -1,6 +1,6 @@
 //! SQLite: one file, WAL, `synchronous=FULL`, `secure_delete=ON`, one writer at a time.
 
-use crate::backend::{Backend, Connection, Value, arguments, db_error, impl_fields};
+use crate::backend::{Backend, Connection, Fields, Value, arguments, db_error, impl_fields};
 use crate::sql::SqlStore;
 use crate::*;
 use async_trait::async_trait;
@@ -72,6 +72,25 @@ impl Backend for SqliteBackend {
         Ok(result.rows_affected())
     }
 
+    /// Readers in WAL mode keep the snapshot they started with, indexes and all, while a write
+    /// transaction drops and builds indexes: nobody waits.
+    async fn rebuildable_indexes(
+        connection: &mut Connection<Self>,
+        table: &str,
+    ) -> StoreResult<Vec<(String, String)>> {
+        // Indexes behind PRIMARY KEY and UNIQUE constraints have no SQL and cannot be dropped.
+        let rows = Self::fetch_all(
+            connection,
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? \
+             AND sql IS NOT NULL ORDER BY name",
+            vec![table.into()],
+        )
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.text("name")?, row.text("sql")?)))
+            .collect()
+    }
+
     async fn execute_script(connection: &mut Connection<Self>, sql: &str) -> StoreResult<()> {
         sqlx::raw_sql(AssertSqlSafe(sql))
             .execute(connection)
@@ -98,6 +117,10 @@ impl SqlStore<SqliteBackend> {
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(create)
+            // New databases get 16 KiB pages (an existing file keeps its own): a person's row
+            // and event are about a kilobyte each, and an import of 100,000 people spent a
+            // quarter less time in SQLite than with the default 4 KiB.
+            .page_size(16_384)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)

@@ -434,9 +434,13 @@ async fn import(people: usize, rounds: usize, dir: &Path, postgres: Option<&str>
         people as f64 / single_median,
         people as f64 / multi_median
     );
+    // The target compares with the bare insert of one row per statement (B1), as an import
+    // program would write it; the multi-row insert (B2) is shown beside it.
     println!(
-        "refuge's rate as a fraction of the faster bare insert: {:.2} (target: at least 0.33)",
-        single_median.min(multi_median) / refuge_median
+        "refuge's rate as a fraction of the bare single-row insert: {:.2} (target: at least 0.33); \
+         of the bare multi-row insert: {:.2}",
+        single_median / refuge_median,
+        multi_median / refuge_median
     );
     remove_db(&refuge_db);
     remove_db(&bare_db);

@@ -103,10 +103,13 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
-    /// Fresh planner statistics: without them, PostgreSQL plans the first queries after a
-    /// migration as if every table were tiny, until autovacuum gets round to it.
+    /// Fresh planner statistics and a visibility map: without them, PostgreSQL plans the
+    /// first queries after a migration as if every table were tiny, and counts (the people
+    /// list's total) read the whole table instead of an index alone, until autovacuum gets
+    /// round to it (a stage count on 300,000 people: 232 ms before, 12 ms after).
     async fn after_bulk_load(pool: &Pool<Postgres>) -> StoreResult<()> {
-        sqlx::query("ANALYZE")
+        // The simple protocol: VACUUM may not run inside a transaction block.
+        sqlx::raw_sql("VACUUM (ANALYZE)")
             .execute(pool)
             .await
             .map_err(db_error)?;

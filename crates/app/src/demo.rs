@@ -488,7 +488,12 @@ impl<S: Store> App<S> {
                         format!("Synthetic county {} (demo)", rng.random_range(1..40)),
                     );
                     identity.insert(PersonField::Notes, "Synthetic demo record".to_string());
-                    self.seal_person(session, &mut person, &identity, index_bits)?;
+                    crate::people::seal_identity(
+                        session.sealer(),
+                        &mut person,
+                        &identity,
+                        index_bits,
+                    )?;
                     let person_id = person.id;
                     events.push(self.new_event(session, EventBody::PersonAdded { person })?);
                     for step in &plan.journey[1..] {

@@ -68,10 +68,10 @@ struct Row {
     identity: BTreeMap<PersonField, String>,
 }
 
-/// Splits a flags cell: `minor;pregnant`, `minor|pregnant` or `minor pregnant`.
 /// Rows sealed between two progress reports.
 const SEAL_BLOCK_ROWS: usize = 10_000;
 
+/// Splits a flags cell: `minor;pregnant`, `minor|pregnant` or `minor pregnant`.
 fn split_flags(text: &str) -> impl Iterator<Item = &str> {
     text.split([';', '|', ' ', ','])
         .map(str::trim)

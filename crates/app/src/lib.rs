@@ -101,11 +101,11 @@ impl<S: Store> App<S> {
         self.clock.now().date()
     }
 
-    /// A new UUIDv7 from this app's clock and the system random number generator.
-    /// A UUIDv7 greater than every id this app handed out before. Within one millisecond the
-    /// 74 random bits count up by a random step (RFC 9562 §6.2, method 2), so the indexes on
-    /// ids grow at their ends instead of splitting pages at random: an import creates
-    /// hundreds of thousands of ids in a few milliseconds (all in one, under a fixed clock).
+    /// A UUIDv7 from this app's clock, greater than every id this app handed out before.
+    /// Within one millisecond the 74 random bits count up by a random step (RFC 9562 §6.2,
+    /// method 2), so the indexes on ids grow at their ends instead of splitting pages at
+    /// random: an import creates hundreds of thousands of ids in a few milliseconds (all in
+    /// one, under a fixed clock).
     pub(crate) fn new_uuid(&self) -> AppResult<Uuid> {
         let millis = u64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         let random = refuge_crypto::generated_bytes::<10>()?;

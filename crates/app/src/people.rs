@@ -90,18 +90,6 @@ pub(crate) fn check_birth_year(year: i32, today: Date) -> Result<(), String> {
 }
 
 impl<S: Store> App<S> {
-    /// Seals a new person's identity and computes the blind indexes. Shared by registration,
-    /// import and the demo generator.
-    pub(crate) fn seal_person(
-        &self,
-        session: &Session,
-        person: &mut Person,
-        identity: &BTreeMap<PersonField, String>,
-        index_bits: u32,
-    ) -> AppResult<()> {
-        seal_identity(session.sealer(), person, identity, index_bits)
-    }
-
     /// Opens the identity fields of a person this session may see.
     pub(crate) fn open_identity(
         &self,
@@ -265,8 +253,8 @@ impl<S: Store> App<S> {
             duplicate_index: None,
             version: 0,
         };
-        self.seal_person(
-            session,
+        seal_identity(
+            session.sealer(),
             &mut person,
             &new.identity,
             self.name_index_bits().await?,
@@ -1128,8 +1116,9 @@ impl<S: Store> App<S> {
     }
 }
 
-/// Seals a person's identity fields and computes the name and duplicate blind indexes. A free
-/// function over the sealer alone, so that an import can seal on several threads.
+/// Seals a new person's identity fields and computes the name and duplicate blind indexes.
+/// Shared by registration, import and the demo generator; a free function over the sealer
+/// alone, so that an import can seal on several threads.
 pub(crate) fn seal_identity(
     sealer: &Sealer,
     person: &mut Person,

@@ -352,13 +352,7 @@ impl<S: Store> App<S> {
             ..Commit::default()
         };
         self.commit(commit).await?;
-        self.store
-            .user_by_name(name)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "user",
-                code: name.to_string(),
-            })
+        self.user_named(name).await
     }
 
     async fn user_named(&self, name: &str) -> AppResult<User> {

@@ -1657,12 +1657,10 @@ async fn write_records<B: Backend>(
         |args, household| bind_household(args, household),
     )
     .await?;
-    let people = changed(&before.people, &after.people);
-    let new_people = people
-        .iter()
-        .filter(|person| !before.people.contains_key(&person.id))
-        .count();
-    let rebuilt = if new_people >= BULK_INSERT_ROWS {
+    let (added, updated): (Vec<&Person>, Vec<&Person>) = changed(&before.people, &after.people)
+        .into_iter()
+        .partition(|person| !before.people.contains_key(&person.id));
+    let rebuilt = if added.len() >= BULK_INSERT_ROWS {
         let existing = count(
             B::fetch_all(tx, "SELECT COUNT(*) AS n FROM people", vec![])
                 .await?
@@ -1670,7 +1668,7 @@ async fn write_records<B: Backend>(
                 .ok_or_else(|| corrupt("no count of people"))?,
             "n",
         )?;
-        if new_people as u64 >= existing {
+        if added.len() as u64 >= existing {
             B::rebuildable_indexes(tx, "people").await?
         } else {
             Vec::new()
@@ -1681,9 +1679,6 @@ async fn write_records<B: Backend>(
     for (name, _) in &rebuilt {
         B::execute_script(tx, &format!("DROP INDEX {name}")).await?;
     }
-    let (added, updated): (Vec<&Person>, Vec<&Person>) = people
-        .iter()
-        .partition(|person| !before.people.contains_key(&person.id));
     insert_rows::<B, _>(
         tx,
         "people",

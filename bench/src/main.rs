@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use refuge_app::{App, FixedClock, ImportOptions, Session};
 use refuge_core::{Flag, LocationKind, NodeId, Stage};
-use refuge_store::{DynStore, SqliteStore, Store};
+use refuge_store::SqliteStore;
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -230,12 +230,13 @@ fn ratio_stats(label: &str, numerators: &[Duration], denominators: &[Duration]) 
 
 fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        // Absent files (no WAL yet) are fine.
+        std::fs::remove_file(format!("{}{suffix}", path.display())).ok();
     }
 }
 
 /// A fresh organisation with the benchmark's locations; returns the app and admin session.
-async fn fresh_org(url: &str, people: usize) -> Result<(App<DynStore>, Session)> {
+async fn fresh_org(url: &str, people: usize) -> Result<(App, Session)> {
     let store = refuge_store::create(url, NodeId(uuid::Uuid::now_v7())).await?;
     let app = App::new(
         store,
@@ -448,7 +449,7 @@ async fn import(people: usize, rounds: usize, dir: &Path, postgres: Option<&str>
 }
 
 /// Opens an organisation by URL and logs in as its coordinator.
-async fn open_as_coordinator(url: &str) -> Result<(App<DynStore>, Session)> {
+async fn open_as_coordinator(url: &str) -> Result<(App, Session)> {
     let store = refuge_store::open(url).await?;
     let app = App::new(store, Box::new(refuge_app::SystemClock));
     let session = app
@@ -461,10 +462,7 @@ async fn open_as_coordinator(url: &str) -> Result<(App<DynStore>, Session)> {
 }
 
 /// Every query behind the dashboard page, and the people page's first screen, each timed.
-async fn dashboard_queries(
-    app: &App<DynStore>,
-    session: &Session,
-) -> Result<Vec<(&'static str, Duration)>> {
+async fn dashboard_queries(app: &App, session: &Session) -> Result<Vec<(&'static str, Duration)>> {
     let mut times = Vec::new();
     let mut start = Instant::now();
     let mut lap = |name: &'static str, times: &mut Vec<(&'static str, Duration)>| {
@@ -610,7 +608,7 @@ async fn concurrent_writers(url: &str, counts: &[usize], seconds: u64) -> Result
 async fn backlog(small: &Path, large: &Path, rounds: usize) -> Result<()> {
     let open = |path: PathBuf| async move {
         let store = SqliteStore::open(&path).await?;
-        let app = App::new(store, Box::new(refuge_app::SystemClock));
+        let app = App::new(Box::new(store), Box::new(refuge_app::SystemClock));
         let session = app
             .login(
                 "coordinator",

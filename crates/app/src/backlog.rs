@@ -23,7 +23,7 @@ pub struct BacklogLine {
     pub waiting_days: Vec<(i64, u64)>,
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// Capacity, occupancy, waiting times against the target wait, and open incidents, for
     /// every shelter and detention location. Aggregates only: no identities.
     pub async fn backlog(
@@ -86,12 +86,12 @@ impl<S: Store> App<S> {
         session.require(Action::ViewBacklog)?;
         let today = self.today();
         let mut year = today.year();
-        let mut month = u8::from(today.month()) as i32 - i32::from(months) + 1;
+        let mut month = i32::from(u8::from(today.month())) - i32::from(months) + 1;
         while month <= 0 {
             month += 12;
             year -= 1;
         }
-        let first = time::Date::from_calendar_date(
+        let first = Date::from_calendar_date(
             year,
             time::Month::try_from(month as u8).unwrap_or(time::Month::January),
             1,

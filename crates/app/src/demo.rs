@@ -354,7 +354,7 @@ fn plan(options: &DemoOptions, today: Date, rng: &mut StdRng) -> Vec<HouseholdPl
     plans
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// Fills a freshly initialised organisation with synthetic locations, users, people,
     /// households, movements and incidents. Every user added gets `passphrase`.
     pub async fn populate_demo(
@@ -488,12 +488,7 @@ impl<S: Store> App<S> {
                         format!("Synthetic county {} (demo)", rng.random_range(1..40)),
                     );
                     identity.insert(PersonField::Notes, "Synthetic demo record".to_string());
-                    crate::people::seal_identity(
-                        session.sealer(),
-                        &mut person,
-                        &identity,
-                        index_bits,
-                    )?;
+                    seal_identity(session.sealer(), &mut person, &identity, index_bits)?;
                     let person_id = person.id;
                     events.push(self.new_event(session, EventBody::PersonAdded { person })?);
                     for step in &plan.journey[1..] {

@@ -78,7 +78,7 @@ fn split_flags(text: &str) -> impl Iterator<Item = &str> {
         .filter(|word| !word.is_empty())
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// Imports people from CSV. Validates every row first and reports every problem (line,
     /// column, reason) without writing anything; then writes all rows in one transaction.
     pub async fn import_people<R: std::io::Read>(

@@ -4,6 +4,7 @@
 
 mod access;
 mod backlog;
+mod dashboard;
 pub mod demo;
 mod error;
 mod import;
@@ -17,12 +18,15 @@ mod verify;
 
 pub use access::{Action, allowed};
 pub use backlog::BacklogLine;
-pub use error::{AppError, AppResult, RowError};
+pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
+pub use error::{AppError, AppResult, ErrorKind, RowError};
 pub use import::{IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport};
-pub use outlook::{RATE_WINDOW_DAYS, WhatIf};
+pub use outlook::{MAX_HORIZON_DAYS, RATE_WINDOW_DAYS, WhatIf};
 pub use people::*;
 pub use refuge_crypto::Revealed;
-pub use refuge_plan::{Plan, Policy as PlanPolicy};
+pub use refuge_plan::{Decision, Plan, Policy as PlanPolicy};
+/// The forecast chart (SVG), for the edges that show a forecast.
+pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
 pub use session::Session;
 pub use transfers::{BatchRequest, BatchView, PlanReport, PlanUnit};
@@ -32,7 +36,7 @@ pub use verify::VerifyReport;
 
 use refuge_core::*;
 use refuge_crypto::{FieldContext, Sealer};
-use refuge_store::{ChainHasher, Commit, NewAccessEntry, NewEvent, Store};
+use refuge_store::{ChainHasher, Commit, DynStore, NewAccessEntry, NewEvent, Store};
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -69,15 +73,15 @@ pub const META_DEFAULT_USER: &str = "default_user";
 pub(crate) const HASHER: ChainHasher = refuge_crypto::chain_hash;
 
 /// One organisation's application: a store and a clock.
-pub struct App<S: Store> {
-    store: S,
+pub struct App {
+    store: DynStore,
     clock: Box<dyn Clock>,
     /// The last id handed out: ids rise in creation order (see `new_uuid`).
     last_uuid: std::sync::Mutex<u128>,
 }
 
-impl<S: Store> App<S> {
-    pub fn new(store: S, clock: Box<dyn Clock>) -> Self {
+impl App {
+    pub fn new(store: DynStore, clock: Box<dyn Clock>) -> Self {
         App {
             store,
             clock,
@@ -85,11 +89,11 @@ impl<S: Store> App<S> {
         }
     }
 
-    pub fn store(&self) -> &S {
-        &self.store
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
     }
 
-    pub fn into_store(self) -> S {
+    pub fn into_store(self) -> DynStore {
         self.store
     }
 

@@ -10,6 +10,9 @@ use time::Duration;
 /// How far back the rates are estimated from.
 pub const RATE_WINDOW_DAYS: i64 = 90;
 
+/// The longest forecast horizon, in days (three years), for every edge alike.
+pub const MAX_HORIZON_DAYS: f64 = 1095.0;
+
 /// What-if changes to the scenario built from the database.
 #[derive(Clone, Debug)]
 pub struct WhatIf {
@@ -37,7 +40,7 @@ impl Default for WhatIf {
     }
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// The scenario the database implies today (aggregates only: no identities).
     pub async fn scenario_from_db(
         &self,
@@ -45,6 +48,12 @@ impl<S: Store> App<S> {
         what_if: &WhatIf,
     ) -> AppResult<Scenario> {
         session.require(Action::Forecast)?;
+        if !(1.0..=MAX_HORIZON_DAYS).contains(&what_if.horizon_days) {
+            return Err(AppError::invalid(
+                "horizon",
+                format!("1 to {MAX_HORIZON_DAYS} days"),
+            ));
+        }
         if !(what_if.arrival_factor.is_finite() && what_if.arrival_factor >= 0.0) {
             return Err(AppError::invalid(
                 "arrival factor",

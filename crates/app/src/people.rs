@@ -89,7 +89,7 @@ pub(crate) fn check_birth_year(year: i32, today: Date) -> Result<(), String> {
     Ok(())
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// Opens the identity fields of a person this session may see.
     pub(crate) fn open_identity(
         &self,
@@ -434,7 +434,7 @@ impl<S: Store> App<S> {
         people: Vec<Person>,
         locations: &[Location],
     ) -> AppResult<Vec<PersonView>> {
-        let household_ids: Vec<uuid::Uuid> = people
+        let household_ids: Vec<Uuid> = people
             .iter()
             .map(|person| person.household.0)
             .collect::<BTreeSet<_>>()
@@ -789,7 +789,7 @@ impl<S: Store> App<S> {
         reveal: bool,
     ) -> AppResult<Vec<IncidentView>> {
         let locations: HashMap<LocationId, String> = self.location_codes().await?;
-        let person_ids: Vec<uuid::Uuid> = incidents
+        let person_ids: Vec<Uuid> = incidents
             .iter()
             .flat_map(|incident| incident.people.iter().map(|id| id.0))
             .collect();
@@ -897,7 +897,7 @@ impl<S: Store> App<S> {
         users: &HashMap<UserId, String>,
         locations: &HashMap<LocationId, String>,
     ) -> AppResult<Vec<EventView>> {
-        let ids: Vec<uuid::Uuid> = events.iter().map(|event| event.body.subject()).collect();
+        let ids: Vec<Uuid> = events.iter().map(|event| event.body.subject()).collect();
         let codes = self.store.codes_of(&ids).await?;
         let location =
             |id: &LocationId| locations.get(id).cloned().unwrap_or_else(|| id.to_string());
@@ -1050,7 +1050,7 @@ impl<S: Store> App<S> {
         if reveal {
             header.extend(PersonField::ALL.iter().map(|field| field.as_str()));
         }
-        let io_error = |error: csv::Error| AppError::invalid("export", error.to_string());
+        let io_error = |error: csv::Error| AppError::csv_output("export", error);
         writer.write_record(&header).map_err(io_error)?;
         for view in &views {
             let person = &view.person;
@@ -1094,9 +1094,7 @@ impl<S: Store> App<S> {
             }
             writer.write_record(&record).map_err(io_error)?;
         }
-        writer
-            .flush()
-            .map_err(|error| AppError::invalid("export", error.to_string()))?;
+        writer.flush().map_err(AppError::Output)?;
         self.store
             .log_access(
                 vec![self.access_entry(

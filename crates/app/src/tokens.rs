@@ -37,7 +37,7 @@ fn parse_token(text: &str) -> Option<(&str, [u8; 32])> {
     Some((id, secret))
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// Creates a token for the signed-in user. Returns its public facts and its text, which is
     /// shown this once and never again.
     pub async fn create_token(

@@ -45,7 +45,7 @@ pub struct BatchView {
     pub report: Option<PlanReport>,
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// Builds a planning instance from the people waiting now.
     async fn planning_instance(
         &self,
@@ -125,7 +125,7 @@ impl<S: Store> App<S> {
                 .or_default()
                 .push(person);
         }
-        let household_ids: Vec<uuid::Uuid> = by_household.keys().map(|id| id.0).collect();
+        let household_ids: Vec<Uuid> = by_household.keys().map(|id| id.0).collect();
         let household_codes = self.store.codes_of(&household_ids).await?;
         let split: HashMap<HouseholdId, bool> = {
             let mut split = HashMap::new();
@@ -492,7 +492,7 @@ impl<S: Store> App<S> {
         session.require(Action::ViewBatches)?;
         let batch = self.batch_by_code(code).await?;
         let locations: HashMap<LocationId, String> = self.location_codes().await?;
-        let ids: Vec<uuid::Uuid> = batch.manifest.iter().map(|id| id.0).collect();
+        let ids: Vec<Uuid> = batch.manifest.iter().map(|id| id.0).collect();
         let person_codes = self.store.codes_of(&ids).await?;
         let mut manifest = Vec::new();
         for person in &batch.manifest {
@@ -630,7 +630,7 @@ impl<S: Store> App<S> {
         }
         let view = self.show_batch(session, code, &Policy::default()).await?;
         let mut writer = csv::Writer::from_writer(out);
-        let io_error = |error: csv::Error| AppError::invalid("manifest", error.to_string());
+        let io_error = |error: csv::Error| AppError::csv_output("manifest", error);
         let mut header = vec![
             "batch",
             "departure",
@@ -671,9 +671,7 @@ impl<S: Store> App<S> {
             }
             writer.write_record(&row).map_err(io_error)?;
         }
-        writer
-            .flush()
-            .map_err(|error| AppError::invalid("manifest", error.to_string()))?;
+        writer.flush().map_err(AppError::Output)?;
         self.store
             .log_access(
                 vec![self.access_entry(

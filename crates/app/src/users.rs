@@ -65,7 +65,7 @@ pub struct LocationView {
     pub address: Option<Revealed>,
 }
 
-impl<S: Store> App<S> {
+impl App {
     /// Sets up a new organisation in an empty store: the data key, the first admin and the
     /// settings. Returns the admin's session.
     pub async fn init(
@@ -191,10 +191,10 @@ impl<S: Store> App<S> {
         check_user_name(new.name)?;
         check_passphrase(new.passphrase)?;
         if self.store.user_by_name(new.name).await?.is_some() {
-            return Err(AppError::invalid(
-                "user name",
-                format!("{} is taken", new.name),
-            ));
+            return Err(AppError::Duplicate {
+                what: "user",
+                value: new.name.to_string(),
+            });
         }
         let mut locations = BTreeSet::new();
         for code in new.location_codes {

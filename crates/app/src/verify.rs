@@ -73,7 +73,7 @@ fn compare<K: Ord + std::fmt::Display, V: PartialEq>(
     }
 }
 
-impl<S: Store> App<S> {
+impl App {
     pub async fn verify(&self, session: &Session) -> AppResult<VerifyReport> {
         session.require(Action::Verify)?;
         let mut report = VerifyReport::default();
@@ -110,9 +110,9 @@ impl<S: Store> App<S> {
                         "{name}: does not link to the previous event's hash"
                     ));
                 }
-                if refuge_crypto::chain_hash(&event.prev_hash, &event.canonical_bytes())
-                    != event.hash
-                {
+                if event.canonical_bytes().map_or(true, |bytes| {
+                    refuge_crypto::chain_hash(&event.prev_hash, &bytes) != event.hash
+                }) {
                     report
                         .problems
                         .push(format!("{name}: hash does not match its contents"));
@@ -191,8 +191,9 @@ impl<S: Store> App<S> {
         for entry in self.store.access_log(None).await? {
             report.access_entries += 1;
             if entry.prev_hash != prev
-                || refuge_crypto::chain_hash(&entry.prev_hash, &entry.canonical_bytes())
-                    != entry.hash
+                || entry.canonical_bytes().map_or(true, |bytes| {
+                    refuge_crypto::chain_hash(&entry.prev_hash, &bytes) != entry.hash
+                })
             {
                 report
                     .problems

@@ -1,10 +1,13 @@
 //! The conformance suite: every use case of refuge-app, and every `Store` operation, against
 //! SQLite and, when `REFUGE_TEST_POSTGRES` names a PostgreSQL server (scripts/test starts a
 //! throw-away one), against PostgreSQL too — each test in its own fresh database.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use refuge_app::*;
 use refuge_core::*;
-use refuge_store::{DynStore, Store};
 use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -35,14 +38,15 @@ impl TestDb {
         let admin = std::env::var("REFUGE_TEST_POSTGRES").ok();
         ANNOUNCE.call_once(|| {
             // Written past the test harness's capture, so it shows in every run.
-            let _ = writeln!(
+            writeln!(
                 std::io::stderr(),
                 "conformance suite: {}",
                 match &admin {
                     Some(url) => format!("SQLite and PostgreSQL ({})", refuge_store::redacted_url(url)),
                     None => "SQLite only; set REFUGE_TEST_POSTGRES=postgres://… (scripts/test does) to include PostgreSQL".to_string(),
                 }
-            );
+            )
+            .ok();
         });
         let admin = admin?;
         let name = format!("refuge_test_{}", uuid::Uuid::now_v7().simple());
@@ -153,7 +157,7 @@ const PASSPHRASE: &str = "synthetic passphrase 1";
 const NOW: time::OffsetDateTime = datetime!(2026-11-29 09:00 UTC);
 
 struct Org {
-    app: App<DynStore>,
+    app: App,
     admin: Session,
     db: TestDb,
     people: BTreeMap<&'static str, String>,
@@ -541,7 +545,7 @@ async fn exact_name_search_goes_through_the_blind_index(db: TestDb) {
     assert!(none.is_empty());
 }
 
-async fn timed_login(app: &App<DynStore>, name: &str, passphrase: &str) -> (Duration, String) {
+async fn timed_login(app: &App, name: &str, passphrase: &str) -> (Duration, String) {
     let start = Instant::now();
     let error = app.login(name, passphrase).await.unwrap_err().to_string();
     (start.elapsed(), error)
@@ -1085,7 +1089,7 @@ async fn a_batch_is_planned_pinned_confirmed_departed_and_completed(db: TestDb) 
         .find(|e| e.household != report.plan.batches[0].households[0])
         .unwrap();
     assert!(
-        matches!(&held.decision, refuge_plan::Decision::Ineligible { reason } if reason.contains("on hold (medical)")),
+        matches!(&held.decision, Decision::Ineligible { reason } if reason.contains("on hold (medical)")),
         "{held:?}"
     );
 
@@ -1289,7 +1293,7 @@ async fn store_operations_behave_the_same(db: TestDb) {
     let copy = refuge_store::create(&copy_db.url, NodeId(uuid::Uuid::now_v7()))
         .await
         .unwrap();
-    let events = copy.copy_from(&**store).await.unwrap();
+    let events = copy.copy_from(store).await.unwrap();
     assert_eq!(
         events,
         store.events_page(None, 10_000).await.unwrap().len() as u64
@@ -1299,7 +1303,7 @@ async fn store_operations_behave_the_same(db: TestDb) {
         store.table_counts().await.unwrap()
     );
     assert!(matches!(
-        copy.copy_from(&**store).await,
+        copy.copy_from(store).await,
         Err(StoreError::AlreadyExists(_))
     ));
     let copied = App::new(copy, Box::new(FixedClock(NOW)));

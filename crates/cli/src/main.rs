@@ -5,6 +5,24 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Writes a line to standard output, returning the error (a closed pipe, a full disk)
+/// instead of panicking as `println!` does.
+macro_rules! outln {
+    () => {
+        std::io::Write::write_all(&mut std::io::stdout(), b"\n")?
+    };
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// `outln!` without the newline.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout(), format_args!($($arg)*))?
+    };
+}
+
 mod args;
 mod outlook;
 mod output;
@@ -17,25 +35,12 @@ use clap::Parser;
 use refuge_app::demo::DemoOptions;
 use refuge_app::*;
 use refuge_core::*;
-use refuge_store::{DynStore, Store};
+use refuge_store::DynStore;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 fn main() -> std::process::ExitCode {
-    // A reader that stops early (`refuge log | head`) is not an error: leave quietly.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let message = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .unwrap_or("");
-        if message.contains("Broken pipe") {
-            std::process::exit(141);
-        }
-        default_hook(info);
-    }));
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -58,9 +63,41 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            std::process::ExitCode::FAILURE
+            let code = exit_code(&error);
+            // A reader that stops early (`refuge log | head`) is not an error: leave quietly.
+            if code != CLOSED_PIPE {
+                eprintln!("error: {error:#}");
+            }
+            std::process::ExitCode::from(code)
         }
+    }
+}
+
+/// What a shell sees when a writer's reader went away (128 + SIGPIPE).
+const CLOSED_PIPE: u8 = 141;
+
+/// The one mapping from a failure to an exit status: by the kind of a use case's error
+/// (sysexits.h numbers), 141 for a closed pipe, 1 for anything else.
+fn exit_code(error: &anyhow::Error) -> u8 {
+    let closed_pipe = error.chain().any(|cause| {
+        let io = cause.downcast_ref::<std::io::Error>().or_else(|| {
+            cause.downcast_ref::<AppError>().and_then(|app| match app {
+                AppError::Output(io) => Some(io),
+                _ => None,
+            })
+        });
+        io.is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if closed_pipe {
+        return CLOSED_PIPE;
+    }
+    match error.downcast_ref::<AppError>().map(AppError::kind) {
+        Some(ErrorKind::Invalid) => 65,
+        Some(ErrorKind::NotFound) => 66,
+        Some(ErrorKind::Conflict | ErrorKind::Duplicate) => 75,
+        Some(ErrorKind::Unauthenticated | ErrorKind::Forbidden) => 77,
+        Some(ErrorKind::Internal) => 70,
+        None => 1,
     }
 }
 
@@ -83,14 +120,14 @@ fn discard_new_database(url: &str) {
     }
 }
 
-pub(crate) async fn open_app(global: &Global) -> Result<App<DynStore>> {
+pub(crate) async fn open_app(global: &Global) -> Result<App> {
     let store = refuge_store::open(&db_url(global)?).await?;
     Ok(App::new(store, Box::new(SystemClock)))
 }
 
 /// Logs in as `--user` (or the admin created by init) with the passphrase from the usual
 /// sources.
-pub(crate) async fn login(app: &App<DynStore>, global: &Global) -> Result<Session> {
+pub(crate) async fn login(app: &App, global: &Global) -> Result<Session> {
     let user = match &global.user {
         Some(user) => user.clone(),
         None => app
@@ -125,8 +162,8 @@ async fn run(cli: Cli) -> Result<()> {
                 discard_new_database(&url);
                 return Err(error.into());
             }
-            passphrase.announce(&admin);
-            println!(
+            passphrase.announce(&admin)?;
+            outln!(
                 "Created {} with admin user '{admin}'.",
                 refuge_store::describe_url(&url)
             );
@@ -165,7 +202,7 @@ async fn run(cli: Cli) -> Result<()> {
             let report = app
                 .move_to(&session, &code, &to, stage, at, over_capacity)
                 .await?;
-            println!(
+            outln!(
                 "Moved {} to {}{}.",
                 report.moved.join(", "),
                 report.location,
@@ -181,7 +218,7 @@ async fn run(cli: Cli) -> Result<()> {
             let app = open_app(global).await?;
             let session = login(&app, global).await?;
             let person = app.set_flags(&session, &code, &changes).await?;
-            println!("{}: flags {}", person.code, output::flags(&person.flags));
+            outln!("{}: flags {}", person.code, output::flags(&person.flags));
         }
         Command::Hold {
             code,
@@ -197,8 +234,8 @@ async fn run(cli: Cli) -> Result<()> {
             let session = login(&app, global).await?;
             let people = app.set_hold(&session, &code, reason).await?;
             match reason {
-                Some(reason) => println!("On hold ({reason}): {}", people.join(", ")),
-                None => println!("Hold released: {}", people.join(", ")),
+                Some(reason) => outln!("On hold ({reason}): {}", people.join(", ")),
+                None => outln!("Hold released: {}", people.join(", ")),
             }
         }
         Command::Ready {
@@ -219,7 +256,7 @@ async fn run(cli: Cli) -> Result<()> {
                     screening.map(|yes| yes.0),
                 )
                 .await?;
-            println!("Readiness recorded for {}", people.join(", "));
+            outln!("Readiness recorded for {}", people.join(", "));
         }
         Command::Incident(command) => incident_command(global, command).await?,
         Command::Backlog { json, target_wait } => {
@@ -227,9 +264,9 @@ async fn run(cli: Cli) -> Result<()> {
             let session = login(&app, global).await?;
             let lines = app.backlog(&session, target_wait).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&lines)?);
+                outln!("{}", serde_json::to_string_pretty(&lines)?);
             } else {
-                output::backlog(&lines);
+                output::backlog(&lines)?;
             }
         }
         Command::Import(ImportCommand::People {
@@ -256,11 +293,12 @@ async fn run(cli: Cli) -> Result<()> {
             bar.finish();
             let report = report?;
             for duplicate in &report.duplicates {
-                println!("warning: {duplicate} (imported with --allow-duplicates)");
+                outln!("warning: {duplicate} (imported with --allow-duplicates)");
             }
-            println!(
+            outln!(
                 "Imported {} people in {} new households.",
-                report.people, report.households
+                report.people,
+                report.households
             );
         }
         Command::Export(ExportCommand::People {
@@ -319,9 +357,14 @@ async fn run(cli: Cli) -> Result<()> {
             let app = open_app(global).await?;
             let session = login(&app, global).await?;
             for entry in app.access_log(&session, limit).await? {
-                println!(
+                outln!(
                     "{:>6}  {}  {:<14} {:<16} {:<12} {}",
-                    entry.seq, entry.at, entry.actor, entry.action, entry.subject, entry.detail
+                    entry.seq,
+                    entry.at,
+                    entry.actor,
+                    entry.action,
+                    entry.subject,
+                    entry.detail
                 );
             }
         }
@@ -405,17 +448,20 @@ async fn run(cli: Cli) -> Result<()> {
             let app = open_app(global).await?;
             let session = login(&app, global).await?;
             let report = app.verify(&session).await?;
-            println!(
+            outln!(
                 "{} events from {} node(s), {} people, {} access-log entries checked.",
-                report.events, report.nodes, report.people, report.access_entries
+                report.events,
+                report.nodes,
+                report.people,
+                report.access_entries
             );
             if !report.ok() {
                 for problem in &report.problems {
-                    println!("PROBLEM: {problem}");
+                    outln!("PROBLEM: {problem}");
                 }
                 bail!("verification failed: {} problem(s)", report.problems.len());
             }
-            println!("OK: hash chains intact; replaying the log reproduces every table.");
+            outln!("OK: hash chains intact; replaying the log reproduces every table.");
         }
     }
     Ok(())
@@ -456,21 +502,21 @@ async fn serve(
             .populate_demo(&session, &options, passphrase.value(), &mut |_, _| {})
             .await?;
         drop(session);
-        println!(
+        outln!(
             "Demo organisation: {} synthetic people in {}",
             report.people,
             path.display()
         );
-        println!("Log in as any of these users:");
+        outln!("Log in as any of these users:");
         for (name, role, locations) in &report.users {
             let at = if locations.is_empty() {
                 String::new()
             } else {
                 format!(" at {}", locations.join(", "))
             };
-            println!("  {name:<16} {role}{at}");
+            outln!("  {name:<16} {role}{at}");
         }
-        passphrase.announce("every demo user");
+        passphrase.announce("every demo user")?;
         app.into_store()
     } else {
         refuge_store::open(&db_url(global)?).await?
@@ -480,7 +526,7 @@ async fn serve(
     } else {
         refuge_web::Transport::Loopback
     };
-    let state = std::sync::Arc::new(refuge_web::AppState {
+    let state = std::sync::Arc::new(refuge_web::ServerState {
         app: App::new(store, Box::new(SystemClock)),
         sessions: refuge_web::Sessions::new(refuge_web::SessionPolicy::default()),
         transport,
@@ -489,7 +535,7 @@ async fn serve(
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    println!(
+    outln!(
         "Serving on {scheme}://{} (Ctrl-C to stop)",
         listener.local_addr()?
     );
@@ -501,7 +547,7 @@ async fn serve(
     };
     tokio::select! {
         result = served => result?,
-        _ = tokio::signal::ctrl_c() => println!("Stopped."),
+        _ = tokio::signal::ctrl_c() => outln!("Stopped."),
     }
     Ok(())
 }
@@ -544,17 +590,17 @@ async fn migrate(from: &str, to: &str) -> Result<()> {
     };
     let before = source.table_counts().await?;
     let after = destination.table_counts().await?;
-    println!(
+    outln!(
         "Copied {copied} events from {} ({}) to {} ({}).",
         refuge_store::describe_url(from),
         source.backend(),
         refuge_store::describe_url(to),
         destination.backend()
     );
-    println!("{:<16} {:>10} {:>10}", "table", "source", "copy");
+    outln!("{:<16} {:>10} {:>10}", "table", "source", "copy");
     let mut mismatched = Vec::new();
     for ((table, source_rows), (_, copy_rows)) in before.iter().zip(&after) {
-        println!("{table:<16} {source_rows:>10} {copy_rows:>10}");
+        outln!("{table:<16} {source_rows:>10} {copy_rows:>10}");
         if source_rows != copy_rows {
             mismatched.push(table.as_str());
         }
@@ -564,7 +610,7 @@ async fn migrate(from: &str, to: &str) -> Result<()> {
     if !mismatched.is_empty() {
         bail!("row counts differ in {}", mismatched.join(", "));
     }
-    println!(
+    outln!(
         "Every table matches. Check the copy with: refuge --db {} verify",
         refuge_store::describe_url(to)
     );
@@ -575,7 +621,8 @@ fn remove_database(path: &Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(name));
+        // Absent files (no WAL yet) are fine.
+        std::fs::remove_file(PathBuf::from(name)).ok();
     }
 }
 
@@ -614,7 +661,7 @@ async fn run_demo(global: &Global, people: usize, seed: u64, history_days: i64) 
             return Err(error.into());
         }
     };
-    println!(
+    outln!(
         "Demo organisation in {}: {} people in {} households, {} locations, {} incidents, {} events.",
         refuge_store::describe_url(&url),
         report.people,
@@ -623,17 +670,17 @@ async fn run_demo(global: &Global, people: usize, seed: u64, history_days: i64) 
         report.incidents,
         report.events
     );
-    println!("Users (all with the same passphrase):");
+    outln!("Users (all with the same passphrase):");
     for (name, role, locations) in &report.users {
         let compartments = if locations.is_empty() {
             String::new()
         } else {
             format!(" at {}", locations.join(", "))
         };
-        println!("  {name:<16} {role}{compartments}");
+        outln!("  {name:<16} {role}{compartments}");
     }
-    passphrase.announce("every demo user");
-    println!(
+    passphrase.announce("every demo user")?;
+    outln!(
         "Try: REFUGE_PASSPHRASE=… refuge --db {} --user coordinator backlog",
         refuge_store::describe_url(&url)
     );
@@ -665,7 +712,7 @@ async fn token_command(global: &Global, command: TokenCommand) -> Result<()> {
                 token.id,
                 session.user().name
             );
-            println!("{text}");
+            outln!("{text}");
         }
         TokenCommand::List => {
             let names: BTreeMap<UserId, String> = app
@@ -675,12 +722,15 @@ async fn token_command(global: &Global, command: TokenCommand) -> Result<()> {
                 .into_iter()
                 .map(|user| (user.id, user.name))
                 .collect();
-            println!(
+            outln!(
                 "{:<12} {:<16} {:<26} {:<26} LABEL",
-                "ID", "USER", "CREATED", "REVOKED"
+                "ID",
+                "USER",
+                "CREATED",
+                "REVOKED"
             );
             for token in app.tokens(&session).await? {
-                println!(
+                outln!(
                     "{:<12} {:<16} {:<26} {:<26} {}",
                     token.id,
                     names.get(&token.user).map_or("?", String::as_str),
@@ -692,7 +742,7 @@ async fn token_command(global: &Global, command: TokenCommand) -> Result<()> {
         }
         TokenCommand::Revoke { id } => {
             let token = app.revoke_token(&session, &id).await?;
-            println!("Revoked token {}.", token.id);
+            outln!("Revoked token {}.", token.id);
         }
     }
     Ok(())
@@ -723,8 +773,8 @@ async fn user_command(global: &Global, command: UserCommand) -> Result<()> {
                     },
                 )
                 .await?;
-            passphrase.announce(&user.name);
-            println!("Added {} user '{}'.", user.role, user.name);
+            passphrase.announce(&user.name)?;
+            outln!("Added {} user '{}'.", user.role, user.name);
         }
         UserCommand::List => {
             let session = login(&app, global).await?;
@@ -736,14 +786,14 @@ async fn user_command(global: &Global, command: UserCommand) -> Result<()> {
                 .into_iter()
                 .map(|l| (l.id, l.code))
                 .collect();
-            println!("{:<20} {:<12} {:<7} LOCATIONS", "NAME", "ROLE", "ACTIVE");
+            outln!("{:<20} {:<12} {:<7} LOCATIONS", "NAME", "ROLE", "ACTIVE");
             for user in users {
                 let codes: Vec<&str> = user
                     .locations
                     .iter()
                     .filter_map(|id| locations.get(id).map(String::as_str))
                     .collect();
-                println!(
+                outln!(
                     "{:<20} {:<12} {:<7} {}",
                     user.name,
                     user.role.as_str(),
@@ -770,7 +820,7 @@ async fn user_command(global: &Global, command: UserCommand) -> Result<()> {
                     },
                 )
                 .await?;
-            println!(
+            outln!(
                 "User '{}' is now {}{}.",
                 user.name,
                 user.role.as_str(),
@@ -786,8 +836,8 @@ async fn user_command(global: &Global, command: UserCommand) -> Result<()> {
             )?;
             app.reset_passphrase(&session, &name, passphrase.value())
                 .await?;
-            passphrase.announce(&name);
-            println!("Passphrase of '{name}' changed.");
+            passphrase.announce(&name)?;
+            outln!("Passphrase of '{name}' changed.");
         }
     }
     Ok(())
@@ -816,14 +866,17 @@ async fn location_command(global: &Global, command: LocationCommand) -> Result<(
                     address.as_deref(),
                 )
                 .await?;
-            println!(
+            outln!(
                 "Added {} {} in {} with {} beds.",
-                location.kind, location.code, location.country, location.capacity
+                location.kind,
+                location.code,
+                location.country,
+                location.capacity
             );
         }
         LocationCommand::List { reveal } => {
             let views = app.locations(&session, reveal).await?;
-            output::locations(&views);
+            output::locations(&views)?;
         }
     }
     Ok(())
@@ -835,7 +888,7 @@ async fn household_command(global: &Global, command: HouseholdCommand) -> Result
     match command {
         HouseholdCommand::Add { split_allowed } => {
             let household = app.add_household(&session, split_allowed).await?;
-            println!("{}", household.code);
+            outln!("{}", household.code);
         }
         HouseholdCommand::Show { code, json } => {
             let people = app
@@ -848,17 +901,17 @@ async fn household_command(global: &Global, command: HouseholdCommand) -> Result
                 )
                 .await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&output::people_json(&people))?
                 );
             } else {
-                println!(
+                outln!(
                     "Household {} ({} members)",
                     normalize_code(&code),
                     people.len()
                 );
-                output::people(&people);
+                output::people(&people)?;
             }
         }
     }
@@ -894,18 +947,18 @@ async fn person_command(global: &Global, command: PersonCommand) -> Result<()> {
                 .await?
                 .map(|h| h.code)
                 .unwrap_or_default();
-            println!("Registered {} in household {household}.", person.code);
+            outln!("Registered {} in household {household}.", person.code);
         }
         PersonCommand::Show { code, reveal, json } => {
             let session = login(&app, global).await?;
             let view = app.show_person(&session, &code, reveal).await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&output::person_json(&view))?
                 );
             } else {
-                output::person(&view);
+                output::person(&view)?;
             }
         }
         PersonCommand::List {
@@ -935,12 +988,12 @@ async fn person_command(global: &Global, command: PersonCommand) -> Result<()> {
                 )
                 .await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&output::people_json(&people))?
                 );
             } else {
-                output::people(&people);
+                output::people(&people)?;
             }
         }
     }
@@ -970,15 +1023,15 @@ async fn incident_command(global: &Global, command: IncidentCommand) -> Result<(
                     date,
                 )
                 .await?;
-            println!("Recorded incident {}.", incident.code);
+            outln!("Recorded incident {}.", incident.code);
         }
         IncidentCommand::List { open, reveal } => {
             let incidents = app.incidents(&session, open, reveal).await?;
-            output::incidents(&incidents);
+            output::incidents(&incidents)?;
         }
         IncidentCommand::Close { code } => {
             let incident = app.close_incident(&session, &code).await?;
-            println!("Closed incident {}.", incident.code);
+            outln!("Closed incident {}.", incident.code);
         }
     }
     Ok(())

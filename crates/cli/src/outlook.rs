@@ -35,16 +35,16 @@ fn label(day: usize, start: Option<Date>) -> String {
     }
 }
 
-fn print_forecast(forecast: &Forecast, start: Option<Date>) {
+fn print_forecast(forecast: &Forecast, start: Option<Date>) -> std::io::Result<()> {
     let days = forecast.waiting.p50.len();
-    print!("{:<12} {:>17}", "", "WAITING p10/50/90");
+    out!("{:<12} {:>17}", "", "WAITING p10/50/90");
     for shelter in &forecast.shelters {
-        print!("  {:>18}", format!("{} inside/beds P>", shelter.name));
+        out!("  {:>18}", format!("{} inside/beds P>", shelter.name));
     }
-    println!();
+    outln!();
     let mut day = 0usize;
     while day < days {
-        print!(
+        out!(
             "{:<12} {:>17}",
             label(day, start),
             format!(
@@ -53,7 +53,7 @@ fn print_forecast(forecast: &Forecast, start: Option<Date>) {
             )
         );
         for shelter in &forecast.shelters {
-            print!(
+            out!(
                 "  {:>18}",
                 format!(
                     "{:.0}/{} {:>3.0}%",
@@ -65,28 +65,33 @@ fn print_forecast(forecast: &Forecast, start: Option<Date>) {
                 )
             );
         }
-        println!();
+        outln!();
         day += 30;
     }
     let wait = &forecast.wait;
-    println!(
+    outln!(
         "\nWait from arrival to departure ({} departures over {} replications): mean {:.1}, p50 {:.1}, p90 {:.1}, p99 {:.1} days",
-        wait.departed, forecast.replications, wait.mean, wait.p50, wait.p90, wait.p99
+        wait.departed,
+        forecast.replications,
+        wait.mean,
+        wait.p50,
+        wait.p90,
+        wait.p99
     );
     match forecast.backlog_below_target_day {
-        Some(day) => println!(
+        Some(day) => outln!(
             "The backlog (median days waited by those present) is at or below the {:.0}-day target from {} on.",
             forecast.target_wait_days,
             label(day as usize, start)
         ),
-        None => println!(
+        None => outln!(
             "The backlog stays above the {:.0}-day target through the horizon.",
             forecast.target_wait_days
         ),
     }
     for shelter in &forecast.shelters {
         if shelter.turned_away.mean > 0.0 {
-            println!(
+            outln!(
                 "{} turns away {:.0} people on average (p10 {:.0}, p90 {:.0}).",
                 shelter.name,
                 shelter.turned_away.mean,
@@ -95,7 +100,8 @@ fn print_forecast(forecast: &Forecast, start: Option<Date>) {
             );
         }
     }
-    println!("P> is the share of runs in which demand exceeds the shelter's beds on that day.");
+    outln!("P> is the share of runs in which demand exceeds the shelter's beds on that day.");
+    Ok(())
 }
 
 pub async fn forecast_command(global: &Global, args: ForecastArgs) -> Result<()> {
@@ -113,7 +119,7 @@ pub async fn forecast_command(global: &Global, args: ForecastArgs) -> Result<()>
             let session = login(&app, global).await?;
             let scenario = app.scenario_from_db(&session, &args.what_if).await?;
             if args.show_scenario {
-                println!("{}", toml::to_string(&scenario)?);
+                outln!("{}", toml::to_string(&scenario)?);
             }
             let forecast = app.forecast(&session, &scenario, threads)?;
             (
@@ -128,9 +134,9 @@ pub async fn forecast_command(global: &Global, args: ForecastArgs) -> Result<()>
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&forecast)?);
+        outln!("{}", serde_json::to_string(&forecast)?);
     } else {
-        print_forecast(&forecast, start);
+        print_forecast(&forecast, start)?;
     }
     Ok(())
 }

@@ -34,13 +34,23 @@ fn days(value: Option<i64>) -> String {
     value.map_or("-".to_string(), |days| days.to_string())
 }
 
-pub fn backlog(lines: &[BacklogLine]) {
-    println!(
+pub fn backlog(lines: &[BacklogLine]) -> std::io::Result<()> {
+    outln!(
         "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6}  INCIDENTS s1/s2/s3/s4",
-        "LOCATION", "KIND", "CC", "BEDS", "HERE", "OCC%", "WAITING", "MEDIAN", "P90", "MAX", "OVER"
+        "LOCATION",
+        "KIND",
+        "CC",
+        "BEDS",
+        "HERE",
+        "OCC%",
+        "WAITING",
+        "MEDIAN",
+        "P90",
+        "MAX",
+        "OVER"
     );
     for line in lines {
-        println!(
+        outln!(
             "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6}  {}/{}/{}/{}",
             line.location,
             line.kind.as_str(),
@@ -61,17 +71,22 @@ pub fn backlog(lines: &[BacklogLine]) {
         );
     }
     if let Some(first) = lines.first() {
-        println!(
+        outln!(
             "Waiting days are days at the current location; OVER counts people waiting more than {} days.",
             first.target_wait_days
         );
     }
+    Ok(())
 }
 
-pub fn locations(views: &[LocationView]) {
-    println!(
+pub fn locations(views: &[LocationView]) -> std::io::Result<()> {
+    outln!(
         "{:<12} {:<10} {:>2} {:>6} {:>6}  NAME",
-        "CODE", "KIND", "CC", "BEDS", "HERE"
+        "CODE",
+        "KIND",
+        "CC",
+        "BEDS",
+        "HERE"
     );
     for view in views {
         let location = &view.location;
@@ -80,7 +95,7 @@ pub fn locations(views: &[LocationView]) {
             (None, Some(_)) => "(sealed)".to_string(),
             (None, None) => "-".to_string(),
         };
-        println!(
+        outln!(
             "{:<12} {:<10} {:>2} {:>6} {:>6}  {name}",
             location.code,
             location.kind.as_str(),
@@ -89,12 +104,21 @@ pub fn locations(views: &[LocationView]) {
             view.present
         );
     }
+    Ok(())
 }
 
-pub fn people(views: &[PersonView]) {
-    println!(
+pub fn people(views: &[PersonView]) -> std::io::Result<()> {
+    outln!(
         "{:<8} {:<8} {:<7} {:>4} {:<11} {:<11} {:<10} {:>5}  {:<6} FLAGS",
-        "CODE", "HOUSE", "SEX", "BORN", "STAGE", "LOCATION", "SINCE", "DAYS", "READY"
+        "CODE",
+        "HOUSE",
+        "SEX",
+        "BORN",
+        "STAGE",
+        "LOCATION",
+        "SINCE",
+        "DAYS",
+        "READY"
     );
     for view in views {
         let person = &view.person;
@@ -104,7 +128,7 @@ pub fn people(views: &[PersonView]) {
             if person.screening_done { "S" } else { "-" },
             if person.hold.is_some() { "H" } else { "" }
         );
-        println!(
+        outln!(
             "{:<8} {:<8} {:<7} {:>4} {:<11} {:<11} {:<10} {:>5}  {:<6} {}",
             person.code,
             view.household_code,
@@ -120,10 +144,11 @@ pub fn people(views: &[PersonView]) {
             flags(&person.flags)
         );
     }
-    println!(
+    outln!(
         "{} people. READY: D documents, S screening, H on hold.",
         views.len()
     );
+    Ok(())
 }
 
 pub fn person_json(view: &PersonView) -> Value {
@@ -163,24 +188,27 @@ pub fn people_json(views: &[PersonView]) -> Value {
     Value::Array(views.iter().map(person_json).collect())
 }
 
-pub fn person(view: &PersonView) {
+pub fn person(view: &PersonView) -> std::io::Result<()> {
     let person = &view.person;
-    println!("Person     {}", person.code);
-    println!("Household  {}", view.household_code);
-    println!("Sex        {}", person.sex);
-    println!(
+    outln!("Person     {}", person.code);
+    outln!("Household  {}", view.household_code);
+    outln!("Sex        {}", person.sex);
+    outln!(
         "Born       {}",
         person
             .birth_year
             .map_or("-".to_string(), |year| year.to_string())
     );
-    println!(
+    outln!(
         "Stage      {} at {} since {} ({} days)",
-        person.stage, view.location_code, person.since, view.waiting_days
+        person.stage,
+        view.location_code,
+        person.since,
+        view.waiting_days
     );
-    println!("Entered    {}", person.entered);
-    println!("Flags      {}", flags(&person.flags));
-    println!(
+    outln!("Entered    {}", person.entered);
+    outln!("Flags      {}", flags(&person.flags));
+    outln!(
         "Documents  {}",
         if person.documents_ready {
             "ready"
@@ -188,7 +216,7 @@ pub fn person(view: &PersonView) {
             "not ready"
         }
     );
-    println!(
+    outln!(
         "Screening  {}",
         if person.screening_done {
             "done"
@@ -196,7 +224,7 @@ pub fn person(view: &PersonView) {
             "not done"
         }
     );
-    println!(
+    outln!(
         "Hold       {}",
         person
             .hold
@@ -205,25 +233,31 @@ pub fn person(view: &PersonView) {
     match &view.identity {
         Some(identity) => {
             for (field, value) in identity {
-                println!("{:<10} {}", field.as_str(), value.as_str());
+                outln!("{:<10} {}", field.as_str(), value.as_str());
             }
         }
         None if !person.sealed.is_empty() => {
             let fields: Vec<&str> = person.sealed.keys().map(|field| field.as_str()).collect();
-            println!("Identity   sealed ({}); use --reveal", fields.join(", "));
+            outln!("Identity   sealed ({}); use --reveal", fields.join(", "));
         }
         None => {}
     }
+    Ok(())
 }
 
-pub fn incidents(views: &[IncidentView]) {
-    println!(
+pub fn incidents(views: &[IncidentView]) -> std::io::Result<()> {
+    outln!(
         "{:<8} {:<10} {:<11} {:<10} {:>3} {:<7} PEOPLE",
-        "CODE", "DATE", "LOCATION", "KIND", "SEV", "STATUS"
+        "CODE",
+        "DATE",
+        "LOCATION",
+        "KIND",
+        "SEV",
+        "STATUS"
     );
     for view in views {
         let incident = &view.incident;
-        println!(
+        outln!(
             "{:<8} {:<10} {:<11} {:<10} {:>3} {:<7} {}",
             incident.code,
             incident.occurred,
@@ -234,9 +268,10 @@ pub fn incidents(views: &[IncidentView]) {
             view.people_codes.join(",")
         );
         if let Some(narrative) = &view.narrative {
-            println!("         {}", narrative.as_str());
+            outln!("         {}", narrative.as_str());
         }
     }
+    Ok(())
 }
 
 /// A progress bar on a terminal; nothing otherwise.

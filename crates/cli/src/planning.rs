@@ -85,8 +85,8 @@ fn read_batches(path: &Path) -> Result<Vec<BatchRequest>> {
     Ok(requests)
 }
 
-fn print_plan(plan: &Plan, explain: bool) {
-    println!(
+fn print_plan(plan: &Plan, explain: bool) -> std::io::Result<()> {
+    outln!(
         "Plan: objective {:.2}, proven bound {:.2}, gap {:.1e}{} ({} search nodes)",
         plan.objective,
         plan.bound,
@@ -109,17 +109,23 @@ fn print_plan(plan: &Plan, explain: bool) {
         .map(|e| (e.household.as_str(), (e.size, e.origin.as_str())))
         .collect();
     for batch in &plan.batches {
-        println!(
+        outln!(
             "\nBatch {} (day {}): {} of {} seats",
-            batch.id, batch.day, batch.used, batch.seats
+            batch.id,
+            batch.day,
+            batch.used,
+            batch.seats
         );
-        println!(
+        outln!(
             "  {:<8} {:>4}  {:<12} {:>8}",
-            "UNIT", "SIZE", "FROM", "PRIORITY"
+            "UNIT",
+            "SIZE",
+            "FROM",
+            "PRIORITY"
         );
         for unit in &batch.households {
             let (size, origin) = sizes.get(unit.as_str()).copied().unwrap_or((0, ""));
-            println!(
+            outln!(
                 "  {unit:<8} {size:>4}  {origin:<12} {:>8.2}",
                 priority.get(unit.as_str()).copied().unwrap_or(0.0)
             );
@@ -131,18 +137,19 @@ fn print_plan(plan: &Plan, explain: bool) {
         .filter(|e| !matches!(e.decision, Decision::Selected { .. }))
         .count();
     if explain {
-        println!("\nEvery household:");
+        outln!("\nEvery household:");
         for explanation in &plan.explanations {
             let (word, reason) = match &explanation.decision {
                 Decision::Selected { reason, .. } => ("selected", reason),
                 Decision::Ineligible { reason } => ("ineligible", reason),
                 Decision::NotSelected { reason } => ("not selected", reason),
             };
-            println!("  {:<8} {word}: {reason}", explanation.household);
+            outln!("  {:<8} {word}: {reason}", explanation.household);
         }
     } else if not_selected > 0 {
-        println!("\n{not_selected} households not selected or ineligible; --explain lists why.");
+        outln!("\n{not_selected} households not selected or ineligible; --explain lists why.");
     }
+    Ok(())
 }
 
 /// `refuge plan`.
@@ -168,9 +175,9 @@ pub async fn plan_command(
         }
         let plan = refuge_plan::solve(&instance)?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&plan)?);
+            outln!("{}", serde_json::to_string_pretty(&plan)?);
         } else {
-            print_plan(&plan, explain);
+            print_plan(&plan, explain)?;
         }
         return Ok(());
     }
@@ -189,16 +196,16 @@ pub async fn plan_command(
     let session = login(&app, global).await?;
     let report = app.plan_preview(&session, &requests, &policy).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.plan)?);
+        outln!("{}", serde_json::to_string_pretty(&report.plan)?);
     } else {
-        print_plan(&report.plan, explain);
+        print_plan(&report.plan, explain)?;
     }
     Ok(())
 }
 
-fn print_batch(view: &BatchView, explain: bool) {
+fn print_batch(view: &BatchView, explain: bool) -> std::io::Result<()> {
     let batch = &view.batch;
-    println!(
+    outln!(
         "Batch {} ({}) departs {} with {} seats from {} to {}",
         batch.code,
         batch.status,
@@ -207,17 +214,18 @@ fn print_batch(view: &BatchView, explain: bool) {
         view.origin_codes.join(","),
         view.destination_code
     );
-    println!("Manifest: {} people", view.manifest.len());
+    outln!("Manifest: {} people", view.manifest.len());
     for (person, household, from) in &view.manifest {
-        println!("  {person:<8} {household:<8} {from}");
+        outln!("  {person:<8} {household:<8} {from}");
     }
     if !batch.pins.is_empty() {
-        println!("Pins: {} household(s)", batch.pins.len());
+        outln!("Pins: {} household(s)", batch.pins.len());
     }
     if let Some(report) = &view.report {
-        println!();
-        print_plan(&report.plan, explain);
+        outln!();
+        print_plan(&report.plan, explain)?;
     }
+    Ok(())
 }
 
 pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()> {
@@ -241,28 +249,32 @@ pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()>
             };
             let (batch, report) = app.create_batch(&session, &request, &to, &policy).await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(
                         &serde_json::json!({ "batch": batch.code, "plan": report.plan })
                     )?
                 );
             } else {
-                println!(
+                outln!(
                     "Created draft batch {} with {} people planned.",
                     batch.code,
                     batch.manifest.len()
                 );
-                print_plan(&report.plan, false);
+                print_plan(&report.plan, false)?;
             }
         }
         BatchCommand::List => {
-            println!(
+            outln!(
                 "{:<8} {:<10} {:<10} {:>5} {:>8}",
-                "CODE", "STATUS", "DEPARTS", "SEATS", "MANIFEST"
+                "CODE",
+                "STATUS",
+                "DEPARTS",
+                "SEATS",
+                "MANIFEST"
             );
             for batch in app.batches(&session).await? {
-                println!(
+                outln!(
                     "{:<8} {:<10} {:<10} {:>5} {:>8}",
                     batch.code,
                     batch.status.as_str(),
@@ -281,7 +293,7 @@ pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()>
             let policy = read_policy(policy.as_deref())?;
             let view = app.show_batch(&session, &code, &policy).await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "batch": view.batch.code,
@@ -293,7 +305,7 @@ pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()>
                     }))?
                 );
             } else {
-                print_batch(&view, explain);
+                print_batch(&view, explain)?;
             }
         }
         BatchCommand::Pin {
@@ -314,22 +326,22 @@ pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()>
             let (batch, report) = app
                 .pin_household(&session, &code, &household, pin, &policy)
                 .await?;
-            println!(
+            outln!(
                 "Batch {} re-planned: {} people.",
                 batch.code,
                 batch.manifest.len()
             );
-            print_plan(&report.plan, false);
+            print_plan(&report.plan, false)?;
         }
         BatchCommand::Plan { code, policy } => {
             let policy = read_policy(policy.as_deref())?;
             let (batch, report) = app.replan_batch(&session, &code, &policy).await?;
-            println!(
+            outln!(
                 "Batch {} re-planned: {} people.",
                 batch.code,
                 batch.manifest.len()
             );
-            print_plan(&report.plan, false);
+            print_plan(&report.plan, false)?;
         }
         BatchCommand::Confirm { code } => {
             status(&app, &session, &code, BatchStatus::Confirmed).await?
@@ -371,14 +383,9 @@ pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()>
     Ok(())
 }
 
-async fn status(
-    app: &App<refuge_store::DynStore>,
-    session: &Session,
-    code: &str,
-    status: BatchStatus,
-) -> Result<()> {
+async fn status(app: &App, session: &Session, code: &str, status: BatchStatus) -> Result<()> {
     let batch = app.set_batch_status(session, code, status).await?;
-    println!(
+    outln!(
         "Batch {} is now {} ({} people on the manifest).",
         batch.code,
         batch.status,

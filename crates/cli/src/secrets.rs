@@ -40,13 +40,14 @@ impl NewPassphrase {
     }
 
     /// Shows a generated passphrase once; says nothing of one the user chose.
-    pub fn announce(&self, who: &str) {
+    pub fn announce(&self, who: &str) -> std::io::Result<()> {
         if self.generated {
-            println!(
+            outln!(
                 "Passphrase for {who} (shown once, write it down): {}",
                 self.value
             );
         }
+        Ok(())
     }
 }
 

@@ -1,4 +1,8 @@
 //! Drives the real `refuge` binary in a temporary directory.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -137,10 +141,11 @@ fn postgres_admin(test: &str) -> Option<String> {
     use std::io::Write as _;
     let admin = std::env::var("REFUGE_TEST_POSTGRES").ok();
     if admin.is_none() {
-        let _ = writeln!(
+        writeln!(
             std::io::stderr(),
             "{test}: skipped, no PostgreSQL (set REFUGE_TEST_POSTGRES; scripts/test does)"
-        );
+        )
+        .ok();
     }
     admin
 }
@@ -729,8 +734,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Already gone is fine.
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 
@@ -917,10 +923,11 @@ fn two_servers_on_one_postgres_database_lose_no_write() {
     drop(servers);
     {
         use std::io::Write as _;
-        let _ = writeln!(
+        writeln!(
             std::io::stderr(),
             "{WRITERS} writers on two servers for {seconds} s: {total:?}"
-        );
+        )
+        .ok();
     }
     assert!(total.moves > 0 && total.incidents > 0 && total.confirmed > 0);
     // Every acknowledged write is in the log, once; nothing else is.

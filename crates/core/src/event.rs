@@ -205,13 +205,14 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 impl Event {
     /// The body as canonical JSON (object keys sorted, no white space). Stores keep this
     /// string, so it is computed once per event.
-    pub fn body_json(&self) -> String {
-        canonical_json(&serde_json::to_value(&self.body).unwrap_or(Value::Null))
+    pub fn body_json(&self) -> Result<String, CanonicalError> {
+        let value = serde_json::to_value(&self.body).map_err(CanonicalError::from)?;
+        canonical_json(&value)
     }
 
     /// The bytes the hash chain covers: everything but the hashes, as canonical JSON.
-    pub fn canonical_bytes(&self) -> Vec<u8> {
-        self.canonical_bytes_with(&self.body_json())
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, CanonicalError> {
+        Ok(self.canonical_bytes_with(&self.body_json()?))
     }
 
     /// The canonical bytes around an already canonical body: the envelope's keys are fixed,
@@ -255,19 +256,30 @@ pub fn hlc_next(last: i64, now_millis: i64) -> i64 {
     }
 }
 
+/// A value that cannot be written as canonical JSON. Never hashed as anything else: a chain
+/// over a default would verify a body that was never stored.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write canonical JSON: {0}")]
+pub struct CanonicalError(String);
+
+impl From<serde_json::Error> for CanonicalError {
+    fn from(error: serde_json::Error) -> Self {
+        CanonicalError(error.to_string())
+    }
+}
+
 /// JSON with object keys sorted and no insignificant white space, independent of how the
 /// serde_json map is configured. The hash chain depends on these bytes never changing.
-pub fn canonical_json(value: &Value) -> String {
+pub fn canonical_json(value: &Value) -> Result<String, CanonicalError> {
     let mut out = Vec::with_capacity(256);
-    write_canonical(value, &mut out);
-    // Only serde_json's own output and ASCII punctuation were written: valid UTF-8.
-    String::from_utf8(out).unwrap_or_default()
+    write_canonical(value, &mut out)?;
+    String::from_utf8(out).map_err(|error| CanonicalError(error.to_string()))
 }
 
 /// Writes `value` with object keys sorted at every depth; strings and numbers exactly as
 /// serde_json writes them. Writes straight into one buffer (an import canonicalises hundreds
 /// of thousands of events).
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+fn write_canonical(value: &Value, out: &mut Vec<u8>) -> serde_json::Result<()> {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
@@ -279,9 +291,9 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_leaf(key, out);
+                write_leaf(key, out)?;
                 out.push(b':');
-                write_canonical(item, out);
+                write_canonical(item, out)?;
             }
             out.push(b'}');
         }
@@ -291,17 +303,17 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_canonical(item, out);
+                write_canonical(item, out)?;
             }
             out.push(b']');
         }
-        other => write_leaf(other, out),
+        other => write_leaf(other, out)?,
     }
+    Ok(())
 }
 
-fn write_leaf<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
-    // Writing a string, number, bool or null into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, value);
+fn write_leaf<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> serde_json::Result<()> {
+    serde_json::to_writer(&mut *out, value)
 }
 
 #[cfg(test)]
@@ -313,7 +325,7 @@ mod tests {
     fn canonical_json_sorts_keys_at_every_depth() {
         let value = json!({"b": 1, "a": {"d": [1, {"z": null, "y": "é"}], "c": true}});
         assert_eq!(
-            canonical_json(&value),
+            canonical_json(&value).unwrap(),
             r#"{"a":{"c":true,"d":[1,{"y":"é","z":null}]},"b":1}"#
         );
     }
@@ -349,10 +361,14 @@ mod tests {
         let generic = canonical_json(&serde_json::json!({
             "id": event.id, "node": event.node, "seq": event.seq, "hlc": event.hlc, "actor": event.actor,
             "subject": event.body.subject(), "body": serde_json::to_value(&event.body).unwrap(),
-        }));
-        assert_eq!(String::from_utf8(event.canonical_bytes()).unwrap(), generic);
+        }))
+        .unwrap();
         assert_eq!(
-            String::from_utf8(event.canonical_bytes()).unwrap(),
+            String::from_utf8(event.canonical_bytes().unwrap()).unwrap(),
+            generic
+        );
+        assert_eq!(
+            String::from_utf8(event.canonical_bytes().unwrap()).unwrap(),
             concat!(
                 r#"{"actor":"00000000-0000-0000-0000-000000000003","#,
                 r#""body":{"flag":"self_harm_risk","kind":"flag_set","on":true,"person":"00000000-0000-0000-0000-000000000004"},"#,

@@ -10,7 +10,7 @@ pub mod model;
 pub mod project;
 pub mod stage;
 
-pub use event::{Event, EventBody, RecordRef, canonical_json};
+pub use event::{CanonicalError, Event, EventBody, RecordRef, canonical_json};
 pub use ids::*;
 pub use model::*;
 pub use project::{ProjectionError, State};

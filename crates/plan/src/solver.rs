@@ -601,7 +601,7 @@ fn knapsack(problem: &Problem, items: &[usize], batch: usize, capacity: usize) -
     let mut take = vec![false; items.len() * (capacity + 1)];
     for (index, rank) in items.iter().enumerate() {
         let size = usize::from(problem.size[*rank]);
-        let worth = problem.size[*rank] as f64 * problem.unit_value(*rank, batch);
+        let worth = f64::from(problem.size[*rank]) * problem.unit_value(*rank, batch);
         for seats in (size..=capacity).rev() {
             let with = best[seats - size] + worth;
             if with > best[seats] {

@@ -1,4 +1,8 @@
 //! The planner against brute force and against an independent MILP.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use proptest::prelude::*;
 use refuge_core::Flag;

@@ -183,8 +183,8 @@ mod tests {
         let mut rng = Rng::new(1, 2);
         let n = 200_000;
         let draws: Vec<f64> = (0..n).map(|_| rng.exponential(2.0)).collect();
-        let mean = draws.iter().sum::<f64>() / n as f64;
-        let second = draws.iter().map(|x| x * x).sum::<f64>() / n as f64;
+        let mean = draws.iter().sum::<f64>() / f64::from(n);
+        let second = draws.iter().map(|x| x * x).sum::<f64>() / f64::from(n);
         assert!((mean - 0.5).abs() < 0.005, "{mean}");
         assert!((second - 0.5).abs() < 0.01, "E[X²] = 2/λ² = 0.5: {second}");
         // The tail beyond the ziggurat's base (x > 7.697 at rate 1) has the right mass.
@@ -192,21 +192,21 @@ mod tests {
             .iter()
             .filter(|x| **x * 2.0 > 7.697_117_470_131_05)
             .count() as f64
-            / n as f64;
+            / f64::from(n);
         assert!(
             (tail - (-7.697_117_470_131_05f64).exp()).abs() < 3e-4,
             "{tail}"
         );
         for cut in [0.1, 0.5, 1.0, 2.0] {
-            let below = draws.iter().filter(|x| **x < cut).count() as f64 / n as f64;
+            let below = draws.iter().filter(|x| **x < cut).count() as f64 / f64::from(n);
             assert!(
                 (below - (1.0 - (-2.0 * cut).exp())).abs() < 0.004,
                 "P(X<{cut}) = {below}"
             );
         }
         let gammas: Vec<f64> = (0..n).map(|_| rng.gamma_mean_one(0.3)).collect();
-        let mean = gammas.iter().sum::<f64>() / n as f64;
-        let sd = (gammas.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+        let mean = gammas.iter().sum::<f64>() / f64::from(n);
+        let sd = (gammas.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / f64::from(n)).sqrt();
         assert!(
             (mean - 1.0).abs() < 0.01 && (sd - 0.3).abs() < 0.01,
             "{mean} {sd}"

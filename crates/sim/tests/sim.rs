@@ -1,4 +1,8 @@
 //! The simulator against queueing theory, and its promises: reproducible, clear errors.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use refuge_sim::*;
 

@@ -139,6 +139,11 @@ fn sealed_opt(text: Option<String>) -> Option<Sealed> {
     text.map(Sealed)
 }
 
+/// A value that cannot be written as canonical JSON is refused, never hashed as a default.
+fn canonical_failed(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(format!("a record could not be encoded: {error}"))
+}
+
 fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -833,7 +838,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 .await
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic())),
             Err(chain) => chain(),
-        };
+        }?;
         insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
         for write in commit.side_writes {
             match write {
@@ -1441,10 +1446,10 @@ impl<B: Backend> Store for SqlStore<B> {
             let rows: Vec<(Event, String)> = page
                 .into_iter()
                 .map(|event| {
-                    let body = event.body_json();
-                    (event, body)
+                    let body = event.body_json().map_err(canonical_failed)?;
+                    Ok((event, body))
                 })
-                .collect();
+                .collect::<StoreResult<_>>()?;
             insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &rows, false, bind_event).await?;
         }
         let state = source.load_state().await?;
@@ -1603,7 +1608,7 @@ fn chain_events(
     mut prev_hash: String,
     now_millis: i64,
     hasher: ChainHasher,
-) -> Vec<(Event, String)> {
+) -> StoreResult<Vec<(Event, String)>> {
     let mut events = Vec::with_capacity(new_events.len());
     for new in new_events {
         seq += 1;
@@ -1618,12 +1623,12 @@ fn chain_events(
             prev_hash,
             hash: String::new(),
         };
-        let body_json = event.body_json();
+        let body_json = event.body_json().map_err(canonical_failed)?;
         event.hash = hasher(&event.prev_hash, &event.canonical_bytes_with(&body_json));
         prev_hash = event.hash.clone();
         events.push((event, body_json));
     }
-    events
+    Ok(events)
 }
 
 /// Writes the records of `after` that are new or differ from `before`.
@@ -1845,7 +1850,8 @@ async fn append_access<B: Backend>(
             &entry.action,
             &entry.subject,
             &entry.detail,
-        );
+        )
+        .map_err(canonical_failed)?;
         let hash = hasher(&prev_hash, &canonical);
         B::execute(
             tx,

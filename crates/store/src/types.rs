@@ -90,7 +90,7 @@ pub struct AccessEntry {
 
 impl AccessEntry {
     /// The bytes the access-log chain covers.
-    pub fn canonical_bytes(&self) -> Vec<u8> {
+    pub fn canonical_bytes(&self) -> Result<Vec<u8>, CanonicalError> {
         access_canonical(
             self.seq,
             &self.at,
@@ -109,11 +109,11 @@ pub(crate) fn access_canonical(
     action: &str,
     subject: &str,
     detail: &str,
-) -> Vec<u8> {
-    canonical_json(&serde_json::json!({
+) -> Result<Vec<u8>, CanonicalError> {
+    Ok(canonical_json(&serde_json::json!({
         "seq": seq, "at": at, "actor": actor, "action": action, "subject": subject, "detail": detail,
-    }))
-    .into_bytes()
+    }))?
+    .into_bytes())
 }
 
 /// Which people to list. Empty fields do not filter.

@@ -1,21 +1,25 @@
 //! The JSON API under /api/v1, with its OpenAPI document. Authenticated by an API token
 //! (`Authorization: Bearer rft1_…`, see refuge-app's tokens) or by the same session cookie as
 //! the pages; every route calls the same use cases, so the same role and compartment rules
-//! apply.
+//! apply. Errors are JSON (`errors::render_failures`), with the same statuses as the pages.
 
-use crate::State;
-use crate::pages::{app_error, context};
+use crate::Shared;
+use crate::errors::Failure;
+use crate::extract::Visitor;
+use crate::layout::parse_field;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Path, Query};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use refuge_app::PeopleQuery;
+use refuge_app::{PeopleQuery, PersonView, Session};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
-pub fn routes() -> Router<State> {
+pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/backlog", get(backlog))
@@ -33,26 +37,27 @@ pub const API_PATHS: &[&str] = &[
     "/batches",
 ];
 
-fn problem(status: StatusCode, message: String) -> Response {
-    (status, Json(json!({ "error": message }))).into_response()
-}
+/// The most people one request lists.
+const MAX_LIMIT: u32 = 5_000;
+const DEFAULT_LIMIT: u32 = 500;
 
-fn unauthenticated() -> Response {
-    problem(
+fn unauthenticated(message: &str) -> Response {
+    (
         StatusCode::UNAUTHORIZED,
-        "log in first, or send an API token as 'Authorization: Bearer <token>'".into(),
+        Json(json!({ "error": message, "code": "bad_login" })),
     )
+        .into_response()
 }
 
 /// Who is calling: a browser session, or a session opened from an API token for this
 /// request only.
-enum Caller {
-    Web(std::sync::Arc<crate::sessions::WebSession>),
-    Token(refuge_app::Session),
+pub enum Caller {
+    Web(Arc<crate::sessions::WebSession>),
+    Token(Session),
 }
 
 impl Caller {
-    fn session(&self) -> &refuge_app::Session {
+    fn session(&self) -> &Session {
         match self {
             Caller::Web(web) => &web.session,
             Caller::Token(session) => session,
@@ -60,38 +65,44 @@ impl Caller {
     }
 }
 
-async fn caller(state: &State, headers: &HeaderMap) -> Result<Caller, Response> {
-    if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Shared) -> Result<Self, Response> {
+        if let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .ok_or_else(|| {
+                    unauthenticated("the Authorization header must be 'Bearer <token>'")
+                })?;
+            return shared
+                .app
+                .login_token(token)
+                .await
+                .map(Caller::Token)
+                .map_err(|_| {
+                    unauthenticated("the API token is not valid: unknown, revoked, or not a token")
+                });
+        }
+        Visitor::of(shared, &parts.headers)
+            .session
+            .map(Caller::Web)
             .ok_or_else(|| {
-                problem(
-                    StatusCode::UNAUTHORIZED,
-                    "the Authorization header must be 'Bearer <token>'".into(),
+                unauthenticated(
+                    "log in first, or send an API token as 'Authorization: Bearer <token>'",
                 )
-            })?;
-        return state
-            .app
-            .login_token(token)
-            .await
-            .map(Caller::Token)
-            .map_err(|_| {
-                problem(
-                    StatusCode::UNAUTHORIZED,
-                    "the API token is not valid: unknown, revoked, or not a token".into(),
-                )
-            });
+            })
     }
-    context(state, headers)
-        .session
-        .map(Caller::Web)
-        .ok_or_else(unauthenticated)
 }
 
-fn failed(error: refuge_app::AppError) -> Response {
-    app_error(error, crate::i18n::Lang::English).into_json()
+type ApiResult = Result<Json<Value>, Failure>;
+
+fn as_json(value: impl serde::Serialize) -> ApiResult {
+    serde_json::to_value(value)
+        .map(Json)
+        .map_err(|_| Failure::internal())
 }
 
 async fn openapi() -> Json<Value> {
@@ -115,18 +126,8 @@ async fn openapi() -> Json<Value> {
     }))
 }
 
-async fn backlog(
-    axum::extract::State(state): axum::extract::State<State>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    match state.app.backlog(caller.session(), None).await {
-        Ok(lines) => Json(lines).into_response(),
-        Err(error) => failed(error),
-    }
+async fn backlog(State(shared): State<Shared>, caller: Caller) -> ApiResult {
+    as_json(shared.app.backlog(caller.session(), None).await?)
 }
 
 #[derive(Deserialize, Default)]
@@ -137,7 +138,7 @@ struct PeopleParams {
     limit: Option<u32>,
 }
 
-fn person_json(view: &refuge_app::PersonView) -> Value {
+fn person_json(view: &PersonView) -> Value {
     let person = &view.person;
     json!({
         "code": person.code, "household": view.household_code, "sex": person.sex, "birth_year": person.birth_year,
@@ -148,67 +149,44 @@ fn person_json(view: &refuge_app::PersonView) -> Value {
 }
 
 async fn people(
-    axum::extract::State(state): axum::extract::State<State>,
-    headers: HeaderMap,
+    State(shared): State<Shared>,
+    caller: Caller,
     Query(params): Query<PeopleParams>,
-) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    let mut query = PeopleQuery {
+) -> ApiResult {
+    let query = PeopleQuery {
         location: params.location,
-        limit: Some(params.limit.unwrap_or(500).min(5_000)),
+        limit: Some(params.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)),
+        stage: params
+            .stage
+            .map(|stage| parse_field("stage", &stage))
+            .transpose()?,
+        flag: params
+            .flag
+            .map(|flag| parse_field("flag", &flag))
+            .transpose()?,
         ..PeopleQuery::default()
     };
-    if let Some(stage) = params.stage {
-        match stage.parse() {
-            Ok(stage) => query.stage = Some(stage),
-            Err(error) => return problem(StatusCode::BAD_REQUEST, format!("stage: {error}")),
-        }
-    }
-    if let Some(flag) = params.flag {
-        match flag.parse() {
-            Ok(flag) => query.flag = Some(flag),
-            Err(error) => return problem(StatusCode::BAD_REQUEST, format!("flag: {error}")),
-        }
-    }
-    match state.app.list_people(caller.session(), &query).await {
-        Ok(views) => Json(views.iter().map(person_json).collect::<Vec<_>>()).into_response(),
-        Err(error) => failed(error),
-    }
+    let views = shared.app.list_people(caller.session(), &query).await?;
+    Ok(Json(Value::Array(views.iter().map(person_json).collect())))
 }
 
 async fn person(
-    axum::extract::State(state): axum::extract::State<State>,
-    headers: HeaderMap,
+    State(shared): State<Shared>,
+    caller: Caller,
     Path(code): Path<String>,
-) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    match state.app.show_person(caller.session(), &code, false).await {
-        Ok(view) => Json(person_json(&view)).into_response(),
-        Err(error) => failed(error),
-    }
+) -> ApiResult {
+    let view = shared
+        .app
+        .show_person(caller.session(), &code, false)
+        .await?;
+    Ok(Json(person_json(&view)))
 }
 
-async fn batches(
-    axum::extract::State(state): axum::extract::State<State>,
-    headers: HeaderMap,
-) -> Response {
-    let caller = match caller(&state, &headers).await {
-        Ok(caller) => caller,
-        Err(response) => return response,
-    };
-    match state.app.batches(caller.session()).await {
-        Ok(list) => Json(
-            list.iter()
-                .map(|batch| json!({ "code": batch.code, "status": batch.status, "departure": batch.departure.to_string(), "seats": batch.seats, "manifest": batch.manifest.len() }))
-                .collect::<Vec<_>>(),
-        )
-        .into_response(),
-        Err(error) => failed(error),
-    }
+async fn batches(State(shared): State<Shared>, caller: Caller) -> ApiResult {
+    let list = shared.app.batches(caller.session()).await?;
+    Ok(Json(Value::Array(
+        list.iter()
+            .map(|batch| json!({ "code": batch.code, "status": batch.status, "departure": batch.departure.to_string(), "seats": batch.seats, "manifest": batch.manifest.len() }))
+            .collect(),
+    )))
 }

@@ -1,6 +1,14 @@
 //! Small server-rendered SVG charts for the dashboard (no script, no external resources).
 
-use crate::pages::escape;
+/// Escapes text for the SVG built here (the one place refuge-web writes markup outside
+/// templates).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
 
 /// Bars with labels under them; `series` are (name, colour, values) drawn side by side.
 pub fn bars(labels: &[String], series: &[(&str, &str, Vec<f64>)]) -> String {

@@ -1,9 +1,13 @@
 //! The web application over HTTP on a free loopback port, against a small demo organisation.
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on what it does not expect"
+)]
 
 use refuge_app::{App, SystemClock, demo::DemoOptions};
 use refuge_core::NodeId;
 use refuge_store::{DynStore, SqliteStore};
-use refuge_web::{AppState, SessionPolicy, Sessions, Transport};
+use refuge_web::{ServerState, SessionPolicy, Sessions, Transport};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,7 +60,7 @@ fn start(policy: SessionPolicy) -> Server {
         )
         .await
         .unwrap();
-        let state = Arc::new(AppState {
+        let state = Arc::new(ServerState {
             app,
             sessions: Sessions::new(policy),
             transport: Transport::Loopback,
@@ -761,12 +765,13 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self
-            .agent
+        // Cleaning up after a test: a driver or browser already gone is fine.
+        self.agent
             .delete(&format!("{}/session/{}", self.driver, self.session))
-            .call();
-        let _ = self.process.kill();
-        let _ = self.process.wait();
+            .call()
+            .ok();
+        self.process.kill().ok();
+        self.process.wait().ok();
     }
 }
 

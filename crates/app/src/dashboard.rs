@@ -1,0 +1,154 @@
+//! The dashboard: what a user must act on first, decided here so that every edge shows the
+//! same alerts. The web renders each alert in the user's language.
+
+use crate::{Action, App, AppResult, BacklogLine, PeopleQuery, Session, allowed};
+use refuge_core::{BatchStatus, Flag, PersonId};
+use std::collections::HashSet;
+
+/// Open incidents of at least this severity are alerts.
+pub const ALERT_SEVERITY: u8 = 3;
+/// At most this many alert lines of one kind; the lists behind them have the rest.
+pub const ALERTS_SHOWN: usize = 20;
+
+/// One thing to act on. Codes only: no identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Alert {
+    OverCapacity {
+        location: String,
+        present: u64,
+        capacity: u32,
+    },
+    OverTarget {
+        people: usize,
+        target_days: i64,
+    },
+    SevereIncident {
+        code: String,
+        location: String,
+        severity: u8,
+    },
+    /// More severe incidents than are listed.
+    MoreIncidents {
+        count: usize,
+    },
+    /// Flagged urgent and on no draft or confirmed batch.
+    UrgentUnplanned {
+        code: String,
+        flag: Flag,
+    },
+    /// More such people than are listed.
+    MoreFlagged {
+        flag: Flag,
+    },
+}
+
+/// The dashboard's contents.
+pub struct Dashboard {
+    pub backlog: Vec<BacklogLine>,
+    pub target_wait_days: i64,
+    pub alerts: Vec<Alert>,
+    /// (YYYY-MM, entered, departed) for the last twelve months.
+    pub monthly_flow: Vec<(String, u64, u64)>,
+}
+
+impl App {
+    /// The backlog, the alerts the session's role may see, and the monthly flow.
+    pub async fn dashboard(&self, session: &Session) -> AppResult<Dashboard> {
+        let backlog = self.backlog(session, None).await?;
+        let target_wait_days = backlog
+            .first()
+            .map_or(crate::DEFAULT_TARGET_WAIT_DAYS, |line| {
+                line.target_wait_days
+            });
+        let mut alerts: Vec<Alert> = backlog
+            .iter()
+            .filter(|line| line.present > u64::from(line.capacity))
+            .map(|line| Alert::OverCapacity {
+                location: line.location.clone(),
+                present: line.present,
+                capacity: line.capacity,
+            })
+            .collect();
+        let over_target: usize = backlog.iter().map(|line| line.waits.over_target).sum();
+        if over_target > 0 {
+            alerts.push(Alert::OverTarget {
+                people: over_target,
+                target_days: target_wait_days,
+            });
+        }
+        if allowed(session.role(), Action::ViewIncidents) {
+            alerts.extend(self.severe_incident_alerts(session).await?);
+        }
+        if allowed(session.role(), Action::ViewPeople)
+            && allowed(session.role(), Action::ViewBatches)
+        {
+            alerts.extend(self.urgent_unplanned_alerts(session).await?);
+        }
+        Ok(Dashboard {
+            monthly_flow: self.monthly_flow(session, 12).await?,
+            backlog,
+            target_wait_days,
+            alerts,
+        })
+    }
+
+    async fn severe_incident_alerts(&self, session: &Session) -> AppResult<Vec<Alert>> {
+        let (severe, total) = self
+            .open_incidents_at_least(session, ALERT_SEVERITY, ALERTS_SHOWN)
+            .await?;
+        let mut alerts: Vec<Alert> = severe
+            .iter()
+            .map(|view| Alert::SevereIncident {
+                code: view.incident.code.clone(),
+                location: view.location_code.clone(),
+                severity: view.incident.severity,
+            })
+            .collect();
+        if total > severe.len() {
+            alerts.push(Alert::MoreIncidents {
+                count: total - severe.len(),
+            });
+        }
+        Ok(alerts)
+    }
+
+    /// People flagged urgent who are on no draft or confirmed batch, longest waiting first.
+    async fn urgent_unplanned_alerts(&self, session: &Session) -> AppResult<Vec<Alert>> {
+        let planned: HashSet<PersonId> = self
+            .batches(session)
+            .await?
+            .into_iter()
+            .filter(|batch| matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed))
+            .flat_map(|batch| batch.manifest)
+            .collect();
+        let mut alerts = Vec::new();
+        for flag in [Flag::SelfHarmRisk, Flag::MedicalUrgent] {
+            let query = PeopleQuery {
+                flag: Some(flag),
+                waiting_longer_than_days: Some(-1),
+                // Enough that the planned ones, skipped below, cannot crowd out the rest.
+                limit: Some(u32::try_from(ALERTS_SHOWN + 1 + planned.len()).unwrap_or(u32::MAX)),
+                ..PeopleQuery::default()
+            };
+            let unplanned: Vec<_> = self
+                .list_people(session, &query)
+                .await?
+                .into_iter()
+                .filter(|view| !planned.contains(&view.person.id))
+                .collect();
+            alerts.extend(
+                unplanned
+                    .iter()
+                    .take(ALERTS_SHOWN)
+                    .map(|view| Alert::UrgentUnplanned {
+                        code: view.person.code.clone(),
+                        flag,
+                    }),
+            );
+            if unplanned.len() > ALERTS_SHOWN {
+                alerts.push(Alert::MoreFlagged { flag });
+            }
+        }
+        Ok(alerts)
+    }
+}

@@ -1,0 +1,189 @@
+//! The one place that maps a failure to an HTTP status, and renders it: an error page in the
+//! visitor's language with the navigation, or JSON under `/api/`. A code and an operation id
+//! are shown, never a stack trace or a protected value.
+//!
+//! Handlers return [`Failure`] (from any `AppError` with `?`); its response carries the
+//! failure as an extension and [`render_failures`] turns it into the page. Responses that
+//! axum makes itself (405 for a wrong method, 404, 413 for a large body, 400 for a bad query)
+//! are rendered the same way, so no error is ever a blank or plain-text page.
+
+use crate::Shared;
+use crate::extract::Visitor;
+use crate::i18n::Lang;
+use crate::layout::{Page, render};
+use askama::Template;
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use refuge_app::{AppError, ErrorKind};
+use serde_json::json;
+
+/// The status for each kind of failure: the only such table.
+pub fn status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict | ErrorKind::Duplicate => StatusCode::CONFLICT,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// What the user is told.
+#[derive(Clone, Debug)]
+enum Message {
+    /// A use case's message: names codes and fields, never a protected value.
+    Text(String),
+    /// A Fluent message, shown in the visitor's language.
+    Key(&'static str),
+}
+
+/// A failed request.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    status: StatusCode,
+    code: &'static str,
+    message: Message,
+}
+
+impl Failure {
+    fn new(kind: ErrorKind, code: &'static str, message: Message) -> Self {
+        Failure {
+            status: status(kind),
+            code,
+            message,
+        }
+    }
+
+    /// A refused state change (missing CSRF token, another site).
+    pub fn forbidden() -> Self {
+        Failure::new(ErrorKind::Forbidden, "forbidden", Message::Key("forbidden"))
+    }
+
+    /// A form body that does not parse (a field missing or of the wrong shape).
+    pub fn bad_form(reason: &str) -> Self {
+        Failure::new(
+            ErrorKind::Invalid,
+            "invalid_form",
+            Message::Text(format!("form: {reason}")),
+        )
+    }
+
+    /// A page that failed to render.
+    pub fn internal() -> Self {
+        Failure::new(ErrorKind::Internal, "internal", Message::Key("error-title"))
+    }
+
+    /// A status that axum answered by itself, with no failure attached.
+    fn of_status(status: StatusCode) -> Self {
+        let (code, key) = match status {
+            StatusCode::NOT_FOUND => ("not_found", "not-found"),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "method-not-allowed"),
+            StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "too-large"),
+            status if status.is_server_error() => ("internal", "error-title"),
+            _ => ("bad_request", "bad-request"),
+        };
+        Failure {
+            status,
+            code,
+            message: Message::Key(key),
+        }
+    }
+
+    /// The message in `lang`.
+    pub fn message(&self, lang: Lang) -> String {
+        match &self.message {
+            Message::Text(text) => text.clone(),
+            Message::Key(key) => lang.t(key),
+        }
+    }
+
+    /// The JSON form, for the API.
+    pub fn json(&self) -> Response {
+        (
+            self.status,
+            Json(json!({ "error": self.message(Lang::English), "code": self.code })),
+        )
+            .into_response()
+    }
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        let kind = error.kind();
+        let message = if kind == ErrorKind::Internal {
+            tracing::error!(error = %error, code = error.code(), "request failed");
+            Message::Key("error-title")
+        } else {
+            Message::Text(error.to_string())
+        };
+        Failure::new(kind, error.code(), message)
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorTemplate {
+    page: Page,
+    message: String,
+    code_line: String,
+}
+
+/// Renders every failed response that has no body of its own (pages that show a problem
+/// next to a form, and the login page, render themselves).
+pub async fn render_failures(
+    State(shared): State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let visitor = Visitor::of(&shared, request.headers());
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let failure = match response.extensions().get::<Failure>() {
+        Some(failure) => failure.clone(),
+        None if response.status().is_client_error() || response.status().is_server_error() => {
+            if response.headers().contains_key(header::CONTENT_TYPE)
+                && !response.headers()[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap_or("")
+                    .starts_with("text/plain")
+            {
+                return response;
+            }
+            Failure::of_status(response.status())
+        }
+        None => return response,
+    };
+    if is_api {
+        return failure.json();
+    }
+    let operation = uuid::Uuid::now_v7().simple().to_string()[..12].to_string();
+    tracing::info!(status = failure.status.as_u16(), code = failure.code, operation = %operation, "error page");
+    let lang = visitor.lang;
+    let template = ErrorTemplate {
+        page: visitor.page(lang.t("error-title")),
+        message: failure.message(lang),
+        code_line: lang.t_args(
+            "error-code",
+            &[
+                ("code", failure.status.as_u16().to_string()),
+                ("operation", operation),
+                ("reason", failure.code.to_string()),
+            ],
+        ),
+    };
+    let mut page = render(&template);
+    *page.status_mut() = failure.status;
+    page
+}

@@ -1,0 +1,195 @@
+//! What handlers take as arguments: who is asking (language, time zone, session) and the
+//! body of a form that has passed the cross-site checks. Handlers never repeat these steps.
+
+use crate::cookies;
+use crate::errors::Failure;
+use crate::i18n::Lang;
+use crate::layout::Page;
+use crate::sessions::WebSession;
+use crate::zones::Zone;
+use crate::{Shared, Transport};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+/// Anyone: the language and time zone to answer in, and the session if logged in.
+pub struct Visitor {
+    pub lang: Lang,
+    pub zone: Zone,
+    pub session: Option<Arc<WebSession>>,
+    /// The session cookie's value, when the browser sent one (live or not).
+    pub session_id: Option<String>,
+}
+
+impl Visitor {
+    /// Reads the preferences and the session from the request's headers.
+    pub fn of(shared: &Shared, headers: &HeaderMap) -> Visitor {
+        let jar = CookieJar::from_headers(headers);
+        let lang = jar
+            .get(cookies::LANGUAGE)
+            .and_then(|cookie| Lang::from_tag(cookie.value()))
+            .unwrap_or_else(|| {
+                Lang::from_accept_language(
+                    headers
+                        .get(header::ACCEPT_LANGUAGE)
+                        .and_then(|value| value.to_str().ok())
+                        .unwrap_or(""),
+                )
+            });
+        let zone = jar
+            .get(cookies::ZONE)
+            .and_then(|cookie| Zone::from_name(cookie.value()))
+            .unwrap_or(if lang == Lang::Korean {
+                Zone::SEOUL
+            } else {
+                Zone::UTC
+            });
+        let session_id = jar
+            .get(cookies::session_name(shared.transport))
+            .map(|cookie| cookie.value().to_string());
+        let session = session_id.as_deref().and_then(|id| shared.sessions.get(id));
+        Visitor {
+            lang,
+            zone,
+            session,
+            session_id,
+        }
+    }
+
+    /// The frame of a page titled `title`, for this visitor.
+    pub fn page(&self, title: String) -> Page {
+        Page::new(self.lang, self.zone, self.session.as_deref(), title)
+    }
+}
+
+impl FromRequestParts<Shared> for Visitor {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Shared) -> Result<Self, Infallible> {
+        Ok(Visitor::of(shared, &parts.headers))
+    }
+}
+
+/// A logged-in user; anyone else is sent to the login page.
+pub struct SignedIn {
+    pub lang: Lang,
+    pub zone: Zone,
+    pub web: Arc<WebSession>,
+}
+
+impl SignedIn {
+    pub fn session(&self) -> &refuge_app::Session {
+        &self.web.session
+    }
+
+    /// The frame of a page titled `title`.
+    pub fn page(&self, title: String) -> Page {
+        Page::new(self.lang, self.zone, Some(&self.web), title)
+    }
+
+    /// The frame of a page titled by the Fluent message `key`.
+    pub fn titled(&self, key: &str) -> Page {
+        self.page(self.lang.t(key))
+    }
+}
+
+impl FromRequestParts<Shared> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Shared) -> Result<Self, Response> {
+        let visitor = Visitor::of(shared, &parts.headers);
+        match visitor.session {
+            Some(web) => Ok(SignedIn {
+                lang: visitor.lang,
+                zone: visitor.zone,
+                web,
+            }),
+            None => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+/// Refuses a request sent from another site: by `Sec-Fetch-Site`, and by an `Origin` that is
+/// not this host. Browsers send `Origin: null` under our no-referrer policy: that says
+/// nothing, and the other checks still decide.
+fn refuse_cross_site(headers: &HeaderMap, transport: Transport) -> Result<(), Failure> {
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|site| site == "cross-site");
+    let foreign_origin = match (headers.get(header::ORIGIN), headers.get(header::HOST)) {
+        (Some(origin), Some(host)) => {
+            let origin = origin.to_str().unwrap_or("");
+            let host = host.to_str().unwrap_or("");
+            let same = origin == format!("http://{host}") || origin == format!("https://{host}");
+            let plain_http_when_secure =
+                transport == Transport::Secure && origin.starts_with("http://");
+            origin != "null" && (!same || plain_http_when_secure)
+        }
+        (Some(origin), None) => origin.as_bytes() != b"null",
+        _ => false,
+    };
+    if cross_site || foreign_origin {
+        return Err(Failure::forbidden());
+    }
+    Ok(())
+}
+
+/// Parses a form body, naming the field that is missing or wrong.
+fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    serde_urlencoded::from_bytes(body).map_err(|error| Failure::bad_form(&error.to_string()))
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// A state-changing form from a logged-in user: the session's CSRF token and the same-site
+/// checks have passed before the handler runs.
+pub struct CsrfForm<T>(pub SignedIn, pub T);
+
+impl<T: DeserializeOwned> FromRequest<Shared> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, shared: &Shared) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let signed_in = SignedIn::from_request_parts(&mut parts, shared).await?;
+        refuse_cross_site(&parts.headers, shared.transport).map_err(IntoResponse::into_response)?;
+        let body = Bytes::from_request(Request::from_parts(parts, body), shared)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let token: CsrfField = parse_form(&body).map_err(IntoResponse::into_response)?;
+        if !refuge_app::tokens_equal(&token.csrf, &signed_in.web.csrf) {
+            return Err(Failure::forbidden().into_response());
+        }
+        let form = parse_form(&body).map_err(IntoResponse::into_response)?;
+        Ok(CsrfForm(signed_in, form))
+    }
+}
+
+/// A form from someone not logged in yet (the login form): the same-site checks only.
+pub struct SameSiteForm<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Shared> for SameSiteForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, shared: &Shared) -> Result<Self, Response> {
+        refuse_cross_site(request.headers(), shared.transport)
+            .map_err(IntoResponse::into_response)?;
+        let body = Bytes::from_request(request, shared)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(SameSiteForm(
+            parse_form(&body).map_err(IntoResponse::into_response)?,
+        ))
+    }
+}

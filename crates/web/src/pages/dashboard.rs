@@ -1,0 +1,160 @@
+//! The dashboard: alerts, the backlog at every shelter, and two charts.
+
+use crate::Shared;
+use crate::charts;
+use crate::extract::SignedIn;
+use crate::i18n::Lang;
+use crate::layout::{Page, PageResult, html};
+use askama::Template;
+use axum::extract::State;
+use refuge_app::Alert;
+
+pub struct BacklogRowView {
+    location: String,
+    kind: String,
+    capacity: u32,
+    present: u64,
+    occupancy: String,
+    waiting: usize,
+    median: String,
+    p90: String,
+    max: String,
+    over_target: usize,
+    incidents: String,
+    over: bool,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardTemplate {
+    page: Page,
+    alerts: Vec<String>,
+    rows: Vec<BacklogRowView>,
+    over_label: String,
+    histogram_svg: String,
+    flow_svg: String,
+}
+
+fn days(value: Option<i64>) -> String {
+    value.map_or("-".to_string(), |days| days.to_string())
+}
+
+/// One alert in the user's language.
+fn alert_text(lang: Lang, alert: &Alert) -> String {
+    match alert {
+        Alert::OverCapacity {
+            location,
+            present,
+            capacity,
+        } => lang.t_args(
+            "alert-over-capacity",
+            &[
+                ("location", location.clone()),
+                ("present", present.to_string()),
+                ("capacity", capacity.to_string()),
+            ],
+        ),
+        Alert::OverTarget {
+            people,
+            target_days,
+        } => lang.t_args(
+            "alert-over-target",
+            &[
+                ("count", people.to_string()),
+                ("days", target_days.to_string()),
+            ],
+        ),
+        Alert::SevereIncident {
+            code,
+            location,
+            severity,
+        } => lang.t_args(
+            "alert-severe-incident",
+            &[
+                ("code", code.clone()),
+                ("location", location.clone()),
+                ("severity", severity.to_string()),
+            ],
+        ),
+        Alert::MoreIncidents { count } => {
+            lang.t_args("alert-more", &[("count", count.to_string())])
+        }
+        Alert::UrgentUnplanned { code, flag } => lang.t_args(
+            "alert-urgent-unplanned",
+            &[("code", code.clone()), ("flag", flag.to_string())],
+        ),
+        Alert::MoreFlagged { flag } => {
+            lang.t_args("alert-more-flagged", &[("flag", flag.to_string())])
+        }
+    }
+}
+
+pub async fn show(State(shared): State<Shared>, user: SignedIn) -> PageResult {
+    let lang = user.lang;
+    let dashboard = shared.app.dashboard(user.session()).await?;
+    let rows = dashboard
+        .backlog
+        .iter()
+        .map(|line| BacklogRowView {
+            location: line.location.clone(),
+            kind: line.kind.to_string(),
+            capacity: line.capacity,
+            present: line.present,
+            occupancy: line
+                .occupancy_percent
+                .map_or("-".into(), |percent| format!("{percent:.0}%")),
+            waiting: line.waits.waiting,
+            median: days(line.waits.median_days),
+            p90: days(line.waits.p90_days),
+            max: days(line.waits.max_days),
+            over_target: line.waits.over_target,
+            incidents: line
+                .open_incidents
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join("/"),
+            over: line.present > u64::from(line.capacity),
+        })
+        .collect();
+    let waiting_days: Vec<(i64, u64)> = dashboard
+        .backlog
+        .iter()
+        .flat_map(|line| line.waiting_days.iter().copied())
+        .collect();
+    let flow = &dashboard.monthly_flow;
+    let labels: Vec<String> = flow
+        .iter()
+        .map(|(month, _, _)| month[2..].to_string())
+        .collect();
+    let flow_svg = charts::bars(
+        &labels,
+        &[
+            (
+                "in",
+                "#1b7837",
+                flow.iter().map(|(_, entered, _)| *entered as f64).collect(),
+            ),
+            (
+                "out",
+                "#762a83",
+                flow.iter().map(|(_, _, left)| *left as f64).collect(),
+            ),
+        ],
+    );
+    html(DashboardTemplate {
+        page: user.titled("dashboard-title"),
+        alerts: dashboard
+            .alerts
+            .iter()
+            .map(|alert| alert_text(lang, alert))
+            .collect(),
+        rows,
+        over_label: lang.t_args(
+            "col-over",
+            &[("days", dashboard.target_wait_days.to_string())],
+        ),
+        histogram_svg: charts::histogram(&waiting_days, 15, &lang.t("col-days")),
+        flow_svg,
+    })
+}

@@ -1,0 +1,125 @@
+//! The forecast from the live database, with what-if changes typed into the form.
+
+use crate::Shared;
+use crate::extract::SignedIn;
+use crate::layout::{Page, PageResult, html};
+use askama::Template;
+use axum::extract::{Query, State};
+use refuge_app::{ErrorKind, WhatIf, forecast_chart};
+use serde::Deserialize;
+
+/// A forecast as shown.
+pub struct ForecastView {
+    chart_svg: String,
+    wait_line: String,
+    target_line: String,
+}
+
+#[derive(Template)]
+#[template(path = "forecast.html")]
+struct ForecastTemplate {
+    page: Page,
+    horizon: String,
+    extra_date: String,
+    extra_seats: String,
+    arrival_factor: String,
+    result: Option<ForecastView>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct ForecastQuery {
+    #[serde(default)]
+    horizon: String,
+    #[serde(default)]
+    extra_date: String,
+    #[serde(default)]
+    extra_seats: String,
+    #[serde(default)]
+    arrival_factor: String,
+}
+
+/// Threads the simulator may use for one page.
+const THREADS: usize = 2;
+
+pub async fn show(
+    State(shared): State<Shared>,
+    user: SignedIn,
+    Query(query): Query<ForecastQuery>,
+) -> PageResult {
+    let lang = user.lang;
+    let mut what_if = WhatIf {
+        horizon_days: 180.0,
+        replications: 200,
+        ..WhatIf::default()
+    };
+    let mut problems = Vec::new();
+    if let Ok(horizon) = query.horizon.trim().parse::<f64>() {
+        what_if.horizon_days = horizon;
+    }
+    if let Ok(factor) = query.arrival_factor.trim().parse::<f64>() {
+        what_if.arrival_factor = factor;
+    }
+    if !query.extra_date.trim().is_empty() {
+        match (
+            refuge_core::parse_day(&query.extra_date),
+            query.extra_seats.trim().parse::<u32>(),
+        ) {
+            (Some(date), Ok(seats)) if seats > 0 => what_if.extra_transfers.push((date, seats)),
+            _ => problems.push(format!("{}: DATE and SEATS", lang.t("extra-transfer"))),
+        }
+    }
+    let today = shared.app.today();
+    let session = user.session();
+    let forecast = match shared.app.scenario_from_db(session, &what_if).await {
+        Ok(scenario) => shared.app.forecast(session, &scenario, THREADS),
+        Err(error) => Err(error),
+    };
+    let result = match forecast {
+        Ok(result) => {
+            let target = format!("{:.0}", result.target_wait_days);
+            Some(ForecastView {
+                chart_svg: forecast_chart::svg(
+                    &result,
+                    &format!("{} {today}", lang.t("forecast-title")),
+                ),
+                wait_line: lang.t_args(
+                    "wait-stats",
+                    &[
+                        ("mean", format!("{:.0}", result.wait.mean)),
+                        ("p50", format!("{:.0}", result.wait.p50)),
+                        ("p90", format!("{:.0}", result.wait.p90)),
+                        ("p99", format!("{:.0}", result.wait.p99)),
+                    ],
+                ),
+                target_line: match result.backlog_below_target_day {
+                    Some(day) => lang.t_args(
+                        "below-target",
+                        &[
+                            ("days", target),
+                            (
+                                "date",
+                                (today + time::Duration::days(i64::from(day))).to_string(),
+                            ),
+                        ],
+                    ),
+                    None => lang.t_args("stays-above", &[("days", target)]),
+                },
+            })
+        }
+        Err(error) if error.kind() == ErrorKind::Invalid => {
+            problems.push(error.to_string());
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    html(ForecastTemplate {
+        page: user
+            .titled("forecast-title")
+            .with_problem(problems.join("; ")),
+        horizon: what_if.horizon_days.to_string(),
+        extra_date: query.extra_date,
+        extra_seats: query.extra_seats,
+        arrival_factor: what_if.arrival_factor.to_string(),
+        result,
+    })
+}

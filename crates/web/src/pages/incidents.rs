@@ -1,0 +1,119 @@
+//! Incidents: the list, recording one, closing one.
+
+use crate::Shared;
+use crate::extract::{CsrfForm, SignedIn};
+use crate::layout::{Page, PageResult, after_post, codes, html, parse_field};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+use refuge_app::{Action, AppError, allowed};
+use refuge_core::{IncidentKind, IncidentStatus};
+use serde::Deserialize;
+
+pub struct IncidentRow {
+    code: String,
+    occurred: String,
+    location: String,
+    kind: String,
+    severity: u8,
+    status: String,
+    closable: bool,
+    people: String,
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct IncidentsTemplate {
+    page: Page,
+    can_record: bool,
+    rows: Vec<IncidentRow>,
+}
+
+async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
+    let views = shared.app.incidents(user.session(), false, false).await?;
+    let role = user.session().role();
+    let can_close = allowed(role, Action::CloseIncident);
+    let rows = views
+        .iter()
+        .map(|view| {
+            let incident = &view.incident;
+            IncidentRow {
+                code: incident.code.clone(),
+                occurred: incident.occurred.to_string(),
+                location: view.location_code.clone(),
+                kind: incident.kind.to_string(),
+                severity: incident.severity,
+                status: incident.status.to_string(),
+                closable: can_close && incident.status == IncidentStatus::Open,
+                people: view.people_codes.join(", "),
+            }
+        })
+        .collect();
+    html(IncidentsTemplate {
+        page: user.titled("incidents-title").with_problem(problem),
+        can_record: allowed(role, Action::RecordIncident),
+        rows,
+    })
+}
+
+pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
+    page(&shared, &user, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct IncidentForm {
+    location: String,
+    kind: String,
+    severity: String,
+    #[serde(default)]
+    people: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn record(
+    State(shared): State<Shared>,
+    CsrfForm(user, form): CsrfForm<IncidentForm>,
+) -> PageResult {
+    let result = async {
+        let kind: IncidentKind = parse_field("kind", &form.kind)?;
+        let severity = form
+            .severity
+            .trim()
+            .parse::<u8>()
+            .map_err(|_| AppError::Invalid {
+                field: "severity".into(),
+                reason: format!("'{}' is not 1 to 4", form.severity),
+            })?;
+        let note = Some(form.note.as_str()).filter(|note| !note.trim().is_empty());
+        shared
+            .app
+            .add_incident(
+                user.session(),
+                &form.location,
+                kind,
+                severity,
+                &codes(&form.people),
+                note,
+                None,
+            )
+            .await
+    }
+    .await;
+    after_post(result, "/incidents", user.lang, |problem| {
+        page(&shared, &user, problem)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct CloseForm {}
+
+pub async fn close(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, CloseForm {}): CsrfForm<CloseForm>,
+) -> PageResult {
+    shared.app.close_incident(user.session(), &code).await?;
+    Ok(Redirect::to("/incidents").into_response())
+}

@@ -1,0 +1,274 @@
+//! One person: operational facts, the identity (sealed unless revealed, which is logged),
+//! the actions the role allows (move, flags, hold, readiness) and the timeline.
+
+use crate::Shared;
+use crate::extract::{CsrfForm, SignedIn};
+use crate::layout::{
+    Page, PageResult, after_post, html, options, parse_date, parse_field, record_path,
+};
+use crate::pages::people::location_codes;
+use askama::Template;
+use axum::extract::{Path, State};
+use refuge_app::{Action, AppError, allowed};
+use refuge_core::{Flag, HoldReason, Stage};
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "person.html")]
+struct PersonTemplate {
+    page: Page,
+    code: String,
+    facts: Vec<(String, String)>,
+    sealed: String,
+    identity: Vec<(String, String)>,
+    can_reveal: bool,
+    can_act: bool,
+    locations: Vec<(String, bool)>,
+    stages: Vec<(String, bool)>,
+    flags: Vec<(String, bool)>,
+    reasons: Vec<String>,
+    documents_ready: bool,
+    screening_done: bool,
+    today: String,
+    timeline: Vec<String>,
+}
+
+fn joined<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
+    items
+        .into_iter()
+        .map(|item| item.as_ref().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The person page; `reveal` opens the identity (the use case checks and logs it).
+async fn page(
+    shared: &Shared,
+    user: &SignedIn,
+    code: &str,
+    reveal: bool,
+    problem: String,
+) -> PageResult {
+    let lang = user.lang;
+    let session = user.session();
+    let view = shared.app.show_person(session, code, reveal).await?;
+    let person = &view.person;
+    let facts = vec![
+        (lang.t("col-household"), view.household_code.clone()),
+        (lang.t("col-sex"), person.sex.to_string()),
+        (
+            lang.t("col-born"),
+            person
+                .birth_year
+                .map_or("-".into(), |year| year.to_string()),
+        ),
+        (lang.t("col-stage"), person.stage.to_string()),
+        (lang.t("col-location"), view.location_code.clone()),
+        (
+            lang.t("col-since"),
+            format!("{} ({})", person.since, view.waiting_days),
+        ),
+        (
+            lang.t("col-flags"),
+            joined(person.flags.iter().map(|flag| flag.as_str())),
+        ),
+        (
+            lang.t("hold"),
+            person.hold.map_or("-".into(), |reason| reason.to_string()),
+        ),
+    ];
+    let mut timeline = Vec::new();
+    if allowed(session.role(), Action::ViewHistory) {
+        shared
+            .app
+            .history(session, Some(&person.code), |page| {
+                timeline.extend(
+                    page.into_iter().map(|event| {
+                        format!("{}: {}", user.zone.show(event.recorded), event.summary)
+                    }),
+                );
+                Ok(())
+            })
+            .await?;
+    }
+    let role = session.role();
+    html(PersonTemplate {
+        page: user
+            .page(lang.t_args("person-title", &[("code", person.code.clone())]))
+            .with_problem(problem),
+        code: person.code.clone(),
+        facts,
+        sealed: lang.t_args(
+            "identity-sealed",
+            &[(
+                "fields",
+                joined(person.sealed.keys().map(|field| field.as_str())),
+            )],
+        ),
+        identity: view
+            .identity
+            .as_ref()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .map(|(field, value)| (field.as_str().to_string(), value.as_str().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        can_reveal: allowed(role, Action::RevealIdentity),
+        can_act: allowed(role, Action::MovePeople),
+        locations: options(location_codes(shared, user).await?, &view.location_code),
+        stages: options(refuge_core::stage::ALL_STAGES, person.stage.as_str()),
+        flags: options(Flag::ALL.iter(), ""),
+        reasons: HoldReason::ALL
+            .iter()
+            .map(|reason| reason.to_string())
+            .collect(),
+        documents_ready: person.documents_ready,
+        screening_done: person.screening_done,
+        today: shared.app.today().to_string(),
+        timeline,
+    })
+}
+
+pub async fn show(
+    State(shared): State<Shared>,
+    user: SignedIn,
+    Path(code): Path<String>,
+) -> PageResult {
+    page(&shared, &user, &code, false, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct RevealForm {}
+
+pub async fn reveal(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, RevealForm {}): CsrfForm<RevealForm>,
+) -> PageResult {
+    page(&shared, &user, &code, true, String::new()).await
+}
+
+/// After a change to a person: back to their page, or the page again with the problem.
+async fn after_change<T>(
+    shared: &Shared,
+    user: &SignedIn,
+    code: &str,
+    result: Result<T, AppError>,
+) -> PageResult {
+    after_post(
+        result,
+        &record_path("/people", code),
+        user.lang,
+        |problem| page(shared, user, code, false, problem),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    to: String,
+    stage: String,
+    #[serde(default)]
+    at: String,
+    #[serde(default)]
+    over_capacity: String,
+}
+
+pub async fn move_to(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<MoveForm>,
+) -> PageResult {
+    let result = async {
+        let stage: Stage = parse_field("stage", &form.stage)?;
+        let at = match form.at.trim() {
+            "" => None,
+            text => Some(parse_date("date", text)?),
+        };
+        shared
+            .app
+            .move_to(
+                user.session(),
+                &code,
+                &form.to,
+                Some(stage),
+                at,
+                form.over_capacity == "yes",
+            )
+            .await
+    }
+    .await;
+    after_change(&shared, &user, &code, result).await
+}
+
+#[derive(Deserialize)]
+pub struct FlagForm {
+    flag: String,
+    on: String,
+}
+
+pub async fn flag(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<FlagForm>,
+) -> PageResult {
+    let result = async {
+        let flag: Flag = parse_field("flag", &form.flag)?;
+        shared
+            .app
+            .set_flags(user.session(), &code, &[(flag, form.on == "yes")])
+            .await
+    }
+    .await;
+    after_change(&shared, &user, &code, result).await
+}
+
+#[derive(Deserialize)]
+pub struct HoldForm {
+    reason: String,
+    action: String,
+}
+
+pub async fn hold(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<HoldForm>,
+) -> PageResult {
+    let result = async {
+        let reason = if form.action == "release" {
+            None
+        } else {
+            Some(parse_field::<HoldReason>("reason", &form.reason)?)
+        };
+        shared.app.set_hold(user.session(), &code, reason).await
+    }
+    .await;
+    after_change(&shared, &user, &code, result).await
+}
+
+#[derive(Deserialize)]
+pub struct ReadyForm {
+    #[serde(default)]
+    documents: String,
+    #[serde(default)]
+    screening: String,
+}
+
+pub async fn ready(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<ReadyForm>,
+) -> PageResult {
+    let result = shared
+        .app
+        .set_ready(
+            user.session(),
+            &code,
+            Some(form.documents == "yes"),
+            Some(form.screening == "yes"),
+        )
+        .await;
+    after_change(&shared, &user, &code, result).await
+}

@@ -1,0 +1,157 @@
+//! Registering a person.
+
+use crate::Shared;
+use crate::extract::{CsrfForm, SignedIn};
+use crate::layout::{
+    Page, PageResult, html, options, parse_date, parse_field, record_path, shown_back,
+};
+use crate::pages::people::location_codes;
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect};
+use refuge_app::{Action, AppError, NewPerson};
+use refuge_core::{PersonField, Sex, Stage};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Template)]
+#[template(path = "person_new.html")]
+struct RegisterTemplate {
+    page: Page,
+    name_label: String,
+    sexes: Vec<String>,
+    locations: Vec<(String, bool)>,
+    stages: Vec<(String, bool)>,
+    form: RegisterEcho,
+}
+
+/// The operational fields typed so far, shown back on a failed form (never the identity).
+#[derive(Default)]
+pub struct RegisterEcho {
+    birth_year: String,
+    since: String,
+    household: String,
+}
+
+async fn page(
+    shared: &Shared,
+    user: &SignedIn,
+    echo: RegisterEcho,
+    location: &str,
+    problem: String,
+) -> PageResult {
+    html(RegisterTemplate {
+        page: user.titled("register").with_problem(problem),
+        name_label: "name".into(),
+        sexes: Sex::ALL.iter().map(|sex| sex.to_string()).collect(),
+        locations: options(location_codes(shared, user).await?, location),
+        stages: options(
+            [
+                Stage::Sheltered,
+                Stage::Detained,
+                Stage::Transit,
+                Stage::Hiding,
+            ],
+            "sheltered",
+        ),
+        form: echo,
+    })
+}
+
+pub async fn form(State(shared): State<Shared>, user: SignedIn) -> PageResult {
+    // The refusal is refuge-app's decision, as for every use case.
+    user.session().require(Action::RegisterPeople)?;
+    let echo = RegisterEcho {
+        since: shared.app.today().to_string(),
+        ..RegisterEcho::default()
+    };
+    page(&shared, &user, echo, "", String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    name: String,
+    #[serde(default)]
+    name_romanized: String,
+    #[serde(default)]
+    sex: String,
+    #[serde(default)]
+    birth_year: String,
+    location: String,
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    household: String,
+    #[serde(default)]
+    origin: String,
+    #[serde(default)]
+    notes: String,
+}
+
+impl RegisterForm {
+    /// The use case's input, or the first field that is wrong.
+    fn new_person(&self) -> Result<NewPerson, AppError> {
+        let birth_year = match self.birth_year.trim() {
+            "" => None,
+            text => Some(text.parse::<i32>().map_err(|_| AppError::Invalid {
+                field: "birth year".into(),
+                reason: format!("'{text}' is not a year"),
+            })?),
+        };
+        let since = match self.since.trim() {
+            "" => None,
+            text => Some(parse_date("since", text)?),
+        };
+        let stage = match self.stage.as_str() {
+            "" => None,
+            text => Some(parse_field::<Stage>("stage", text)?),
+        };
+        let mut identity = BTreeMap::new();
+        for (field, value) in [
+            (PersonField::Name, &self.name),
+            (PersonField::NameRomanized, &self.name_romanized),
+            (PersonField::Origin, &self.origin),
+            (PersonField::Notes, &self.notes),
+        ] {
+            if !value.trim().is_empty() {
+                identity.insert(field, value.clone());
+            }
+        }
+        Ok(NewPerson {
+            household: Some(self.household.trim().to_string()).filter(|code| !code.is_empty()),
+            sex: Some(parse_field("sex", &self.sex)?),
+            birth_year,
+            location: self.location.clone(),
+            stage,
+            since,
+            identity,
+            ..NewPerson::default()
+        })
+    }
+}
+
+pub async fn submit(
+    State(shared): State<Shared>,
+    CsrfForm(user, form): CsrfForm<RegisterForm>,
+) -> PageResult {
+    let result = match form.new_person() {
+        Ok(new) => shared.app.add_person(user.session(), new).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(person) => Ok(Redirect::to(&record_path("/people", &person.code)).into_response()),
+        Err(error) => {
+            shown_back(error, user.lang, |problem| {
+                let echo = RegisterEcho {
+                    birth_year: form.birth_year.clone(),
+                    since: form.since.clone(),
+                    household: form.household.clone(),
+                };
+                page(&shared, &user, echo, &form.location, problem)
+            })
+            .await
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! Users: the list, and for admins adding one, changing one, and setting a passphrase.
+
+use crate::Shared;
+use crate::extract::{CsrfForm, SignedIn};
+use crate::layout::{Cell, Page, PageResult, after_post, cell, codes, html, parse_field};
+use askama::Template;
+use axum::extract::State;
+use refuge_app::{Action, AppError, NewUser, UserChange, allowed};
+use refuge_core::Role;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersTemplate {
+    page: Page,
+    can_manage: bool,
+    headers: Vec<String>,
+    rows: Vec<Vec<Cell>>,
+}
+
+async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
+    let lang = user.lang;
+    let users = shared.app.users(user.session()).await?;
+    let location_codes = shared.app.location_codes().await?;
+    let rows = users
+        .iter()
+        .map(|listed| {
+            let compartments: Vec<&str> = listed
+                .locations
+                .iter()
+                .filter_map(|id| location_codes.get(id).map(String::as_str))
+                .collect();
+            vec![
+                cell(&listed.name),
+                cell(listed.role),
+                cell(if listed.active { "yes" } else { "no" }),
+                cell(compartments.join(", ")),
+            ]
+        })
+        .collect();
+    html(UsersTemplate {
+        page: user.titled("users-title").with_problem(problem),
+        can_manage: allowed(user.session().role(), Action::ManageUsers),
+        headers: vec![
+            lang.t("login-user"),
+            lang.t("role"),
+            lang.t("user-active"),
+            lang.t("nav-locations"),
+        ],
+        rows,
+    })
+}
+
+pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
+    page(&shared, &user, String::new()).await
+}
+
+#[derive(Deserialize)]
+pub struct UserForm {
+    name: String,
+    role: String,
+    #[serde(default)]
+    locations: String,
+    passphrase: String,
+}
+
+pub async fn add(
+    State(shared): State<Shared>,
+    CsrfForm(user, form): CsrfForm<UserForm>,
+) -> PageResult {
+    let result = async {
+        let role: Role = parse_field("role", &form.role)?;
+        shared
+            .app
+            .add_user(
+                user.session(),
+                NewUser {
+                    name: form.name.trim(),
+                    role,
+                    location_codes: &codes(&form.locations),
+                    passphrase: &form.passphrase,
+                },
+            )
+            .await
+    }
+    .await;
+    after_post(result, "/users", user.lang, |problem| {
+        page(&shared, &user, problem)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct ChangeUserForm {
+    name: String,
+    /// Empty: unchanged.
+    #[serde(default)]
+    role: String,
+    /// Comma-separated codes; empty: unchanged.
+    #[serde(default)]
+    locations: String,
+    /// yes / no; empty: unchanged.
+    #[serde(default)]
+    active: String,
+}
+
+fn yes_or_no(field: &str, text: &str) -> Result<Option<bool>, AppError> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "yes" | "y" | "true" | "1" => Ok(Some(true)),
+        "no" | "n" | "false" | "0" => Ok(Some(false)),
+        other => Err(AppError::Invalid {
+            field: field.into(),
+            reason: format!("'{other}' is not yes or no"),
+        }),
+    }
+}
+
+/// Changes a user's role, compartments or whether they may log in (blank fields unchanged).
+pub async fn change(
+    State(shared): State<Shared>,
+    CsrfForm(user, form): CsrfForm<ChangeUserForm>,
+) -> PageResult {
+    let result = async {
+        let role = match form.role.trim() {
+            "" => None,
+            text => Some(parse_field::<Role>("role", text)?),
+        };
+        let active = yes_or_no("active", &form.active)?;
+        let locations = codes(&form.locations);
+        shared
+            .app
+            .change_user(
+                user.session(),
+                form.name.trim(),
+                UserChange {
+                    role,
+                    location_codes: (!locations.is_empty()).then_some(locations.as_slice()),
+                    active,
+                },
+            )
+            .await
+    }
+    .await;
+    after_post(result, "/users", user.lang, |problem| {
+        page(&shared, &user, problem)
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct PassphraseForm {
+    name: String,
+    passphrase: String,
+}
+
+/// Sets a user's passphrase: the data key is wrapped again under the new one.
+pub async fn set_passphrase(
+    State(shared): State<Shared>,
+    CsrfForm(user, form): CsrfForm<PassphraseForm>,
+) -> PageResult {
+    let result = shared
+        .app
+        .reset_passphrase(user.session(), form.name.trim(), &form.passphrase)
+        .await;
+    after_post(result, "/users", user.lang, |problem| {
+        page(&shared, &user, problem)
+    })
+    .await
+}

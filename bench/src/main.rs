@@ -364,11 +364,11 @@ async fn refuge_import(url: &str, people: usize, csv_text: &str) -> Result<Durat
         .collect();
     println!(
         "  {}: phases {}",
-        app.store().backend(),
+        app.backend(),
         phase_text.join(", ")
     );
     assert_eq!(report.people, people);
-    app.into_store().close().await;
+    app.close().await;
     Ok(elapsed)
 }
 
@@ -508,9 +508,9 @@ async fn dashboard(a: &str, b: &str, rounds: usize) -> Result<()> {
     println!(
         "dashboard benchmark: A = {} ({}), B = {} ({}), {rounds} rounds alternating",
         refuge_store::describe_url(a),
-        a_app.store().backend(),
+        a_app.backend(),
         refuge_store::describe_url(b),
-        b_app.store().backend()
+        b_app.backend()
     );
     let total = |times: &[(&str, Duration)]| times.iter().map(|(_, time)| *time).sum::<Duration>();
     let (mut a_rounds, mut b_rounds) = (Vec::new(), Vec::new());
@@ -563,7 +563,7 @@ async fn concurrent_writers(url: &str, counts: &[usize], seconds: u64) -> Result
     println!(
         "writers benchmark on {} ({}): moves between shelters, {seconds} s per run",
         refuge_store::describe_url(url),
-        app.store().backend()
+        app.backend()
     );
     for &writers in counts {
         let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -608,7 +608,7 @@ async fn concurrent_writers(url: &str, counts: &[usize], seconds: u64) -> Result
 async fn backlog(small: &Path, large: &Path, rounds: usize) -> Result<()> {
     let open = |path: PathBuf| async move {
         let store = SqliteStore::open(&path).await?;
-        let app = App::new(Box::new(store), Box::new(refuge_app::SystemClock));
+        let app = App::new(Box::new(store) as refuge_store::DynStore, Box::new(refuge_app::SystemClock));
         let session = app
             .login(
                 "coordinator",

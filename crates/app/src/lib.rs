@@ -36,7 +36,8 @@ pub use verify::VerifyReport;
 
 use refuge_core::*;
 use refuge_crypto::{FieldContext, Sealer};
-use refuge_store::{ChainHasher, Commit, DynStore, NewAccessEntry, NewEvent, Store};
+use refuge_store::{ChainHasher, Commit, NewAccessEntry, NewEvent, Store};
+use std::sync::Arc;
 use time::{Date, OffsetDateTime};
 use uuid::Uuid;
 
@@ -72,29 +73,43 @@ pub const META_DEFAULT_USER: &str = "default_user";
 
 pub(crate) const HASHER: ChainHasher = refuge_crypto::chain_hash;
 
-/// One organisation's application: a store and a clock.
+/// One organisation's application: a store and a clock. The store is reached only through
+/// the use cases, which check the session; nothing hands it out.
 pub struct App {
-    store: DynStore,
+    store: Arc<dyn Store>,
     clock: Box<dyn Clock>,
     /// The last id handed out: ids rise in creation order (see `new_uuid`).
     last_uuid: std::sync::Mutex<u128>,
 }
 
 impl App {
-    pub fn new(store: DynStore, clock: Box<dyn Clock>) -> Self {
+    /// `store` is a `DynStore`, or an `Arc` of one that a test keeps to look underneath.
+    pub fn new(store: impl Into<Arc<dyn Store>>, clock: Box<dyn Clock>) -> Self {
         App {
-            store,
+            store: store.into(),
             clock,
             last_uuid: std::sync::Mutex::new(0),
         }
     }
 
-    pub fn store(&self) -> &dyn Store {
-        self.store.as_ref()
+    /// The database's kind ("SQLite", "PostgreSQL"), for messages.
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
     }
 
-    pub fn into_store(self) -> DynStore {
-        self.store
+    /// Closes the database (SQLite checkpoints its write-ahead log).
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Whom commands act as when no user is named: the admin `init` created. Not secret:
+    /// knowing it opens nothing without that user's passphrase.
+    pub async fn default_user(&self) -> AppResult<String> {
+        Ok(self
+            .store
+            .meta(META_DEFAULT_USER)
+            .await?
+            .unwrap_or_else(|| "admin".to_string()))
     }
 
     pub fn now(&self) -> OffsetDateTime {

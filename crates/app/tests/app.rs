@@ -9,7 +9,9 @@
 use refuge_app::*;
 use refuge_core::*;
 use sqlx::Connection;
+use refuge_store::Store;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 use time::macros::datetime;
@@ -158,6 +160,8 @@ const NOW: time::OffsetDateTime = datetime!(2026-11-29 09:00 UTC);
 
 struct Org {
     app: App,
+    /// The app's store, to look underneath the use cases.
+    store: Arc<dyn Store>,
     admin: Session,
     db: TestDb,
     people: BTreeMap<&'static str, String>,
@@ -173,10 +177,11 @@ fn identity(name: &str) -> BTreeMap<PersonField, String> {
 /// An organisation with two shelters, a person in each, and a user of every role (the
 /// caseworker's compartment is SHL-A).
 async fn org(db: TestDb) -> Org {
-    let store = refuge_store::create(&db.url, NodeId(uuid::Uuid::now_v7()))
+    let store: Arc<dyn Store> = refuge_store::create(&db.url, NodeId(uuid::Uuid::now_v7()))
         .await
-        .unwrap();
-    let app = App::new(store, Box::new(FixedClock(NOW)));
+        .unwrap()
+        .into();
+    let app = App::new(store.clone(), Box::new(FixedClock(NOW)));
     let admin = app.init("admin", PASSPHRASE, 1_000).await.unwrap();
     for code in ["SHL-A", "SHL-B"] {
         app.add_location(
@@ -236,6 +241,7 @@ async fn org(db: TestDb) -> Org {
     }
     Org {
         app,
+        store,
         admin,
         db,
         people,
@@ -553,7 +559,7 @@ async fn timed_login(app: &App, name: &str, passphrase: &str) -> (Duration, Stri
 
 async fn wrong_passphrase_and_unknown_user_look_the_same_and_change_nothing(db: TestDb) {
     let org = org(db).await;
-    let before = org.app.store().load_state().await.unwrap();
+    let before = org.store.load_state().await.unwrap();
     let mut wrong = Vec::new();
     let mut unknown = Vec::new();
     for _ in 0..3 {
@@ -572,7 +578,7 @@ async fn wrong_passphrase_and_unknown_user_look_the_same_and_change_nothing(db: 
         (0.5..2.0).contains(&ratio),
         "median wrong/unknown = {ratio:.2}"
     );
-    assert_eq!(org.app.store().load_state().await.unwrap(), before);
+    assert_eq!(org.store.load_state().await.unwrap(), before);
     let log = org.app.access_log(&org.admin, None).await.unwrap();
     assert_eq!(
         log.iter()
@@ -708,7 +714,7 @@ async fn moves_respect_capacity_stages_and_record_overrides(db: TestDb) {
         error.to_string(),
         "location SHL-B is full: 3 present, 3 beds, 1 arriving"
     );
-    let before = app.store().load_state().await.unwrap();
+    let before = org.store.load_state().await.unwrap();
     let error = app
         .move_to(&org.admin, &org.people["a"], "SHL-B", None, None, false)
         .await
@@ -735,7 +741,7 @@ async fn moves_respect_capacity_stages_and_record_overrides(db: TestDb) {
         "{error}"
     );
     assert_eq!(
-        app.store().load_state().await.unwrap(),
+        org.store.load_state().await.unwrap(),
         before,
         "refused moves write nothing"
     );
@@ -829,7 +835,7 @@ async fn a_large_import_leaves_every_index_as_it_was(db: TestDb) {
 async fn import_is_all_or_nothing_and_reports_every_problem(db: TestDb) {
     let org = org(db).await;
     let app = &org.app;
-    let before = app.store().load_state().await.unwrap();
+    let before = org.store.load_state().await.unwrap();
     let bad = format!(
         "{HEADER}\
          h1,Kim Import-1,female,1990,SHL-A,sheltered,2026-10-01,minor,Synthetic origin,1990-03-04\n\
@@ -876,7 +882,7 @@ async fn import_is_all_or_nothing_and_reports_every_problem(db: TestDb) {
         "protected values are not echoed"
     );
     assert_eq!(
-        app.store().load_state().await.unwrap(),
+        org.store.load_state().await.unwrap(),
         before,
         "nothing written"
     );
@@ -1112,8 +1118,8 @@ async fn a_batch_is_planned_pinned_confirmed_departed_and_completed(db: TestDb) 
         )
         .await
         .unwrap();
-    let a_id = app
-        .store()
+    let a_id = org
+        .store
         .person_by_code(&org.people["a"])
         .await
         .unwrap()
@@ -1191,7 +1197,7 @@ async fn store_operations_behave_the_same(db: TestDb) {
     use refuge_store::{Commit, Guard, NewEvent, StoreError};
     let postgres = db.postgres;
     let org = org(db).await;
-    let store = org.app.store();
+    let store = org.store;
     let person = store
         .person_by_code(&org.people["a"])
         .await
@@ -1293,7 +1299,7 @@ async fn store_operations_behave_the_same(db: TestDb) {
     let copy = refuge_store::create(&copy_db.url, NodeId(uuid::Uuid::now_v7()))
         .await
         .unwrap();
-    let events = copy.copy_from(store).await.unwrap();
+    let events = copy.copy_from(store.as_ref()).await.unwrap();
     assert_eq!(
         events,
         store.events_page(None, 10_000).await.unwrap().len() as u64
@@ -1303,7 +1309,7 @@ async fn store_operations_behave_the_same(db: TestDb) {
         store.table_counts().await.unwrap()
     );
     assert!(matches!(
-        copy.copy_from(store).await,
+        copy.copy_from(store.as_ref()).await,
         Err(StoreError::AlreadyExists(_))
     ));
     let copied = App::new(copy, Box::new(FixedClock(NOW)));
@@ -1393,10 +1399,10 @@ async fn tokens_act_as_their_user_until_revoked(db: TestDb) {
 
     // Revoked: its copy of the key is gone, and it opens nothing.
     let credential = format!("token:{}", token.id);
-    assert!(app.store().key_wrap(&credential).await.unwrap().is_some());
+    assert!(org.store.key_wrap(&credential).await.unwrap().is_some());
     let revoked = app.revoke_token(&coordinator, &token.id).await.unwrap();
     assert!(revoked.revoked.is_some());
-    assert!(app.store().key_wrap(&credential).await.unwrap().is_none());
+    assert!(org.store.key_wrap(&credential).await.unwrap().is_none());
     assert!(matches!(
         app.login_token(&text).await,
         Err(AppError::BadLogin)

@@ -673,9 +673,6 @@ pub enum ImportCommand {
 pub enum ExportCommand {
     /// Export people as CSV (codes and operational fields; identities with --reveal).
     People {
-        /// CSV output (the only format).
-        #[arg(long)]
-        csv: bool,
         /// Include identities (logged; the output is plaintext: keep it off shared disks).
         #[arg(long)]
         reveal: bool,

@@ -1,16 +1,23 @@
-//! `refuge forecast`.
+//! The outlook: `refuge backlog` and `refuge forecast`.
 
-use crate::args::Global;
-use crate::{login, open_app};
+use crate::config::Config;
+use crate::output;
 use anyhow::{Context, Result};
 use refuge_app::WhatIf;
 use refuge_sim::{Forecast, Scenario};
 use std::path::{Path, PathBuf};
 use time::{Date, Duration};
 
+/// Where the forecast's scenario comes from.
+pub enum Source {
+    /// A scenario file (TOML), independent of any database.
+    File(PathBuf),
+    /// Today's data, with what-if changes.
+    Database(WhatIf),
+}
+
 pub struct ForecastArgs {
-    pub scenario: Option<PathBuf>,
-    pub what_if: WhatIf,
+    pub source: Source,
     pub threads: Option<usize>,
     pub show_scenario: bool,
     pub json: bool,
@@ -104,20 +111,32 @@ fn print_forecast(forecast: &Forecast, start: Option<Date>) -> std::io::Result<(
     Ok(())
 }
 
-pub async fn forecast_command(global: &Global, args: ForecastArgs) -> Result<()> {
+/// `refuge backlog`.
+pub async fn backlog(config: &Config<'_>, json: bool, target_wait: Option<i64>) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    let lines = app.backlog(&session, target_wait).await?;
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&lines)?);
+    } else {
+        output::backlog(&lines)?;
+    }
+    Ok(())
+}
+
+/// `refuge forecast`.
+pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result<()> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let (forecast, start, title) = match &args.scenario {
-        Some(path) => {
+    let (forecast, start, title) = match &args.source {
+        Source::File(path) => {
             let scenario = read_scenario(path)?;
             let forecast = refuge_sim::forecast(&scenario, threads)?;
             (forecast, None, format!("Forecast: {}", path.display()))
         }
-        None => {
-            let app = open_app(global).await?;
-            let session = login(&app, global).await?;
-            let scenario = app.scenario_from_db(&session, &args.what_if).await?;
+        Source::Database(what_if) => {
+            let (app, session) = config.sign_in().await?;
+            let scenario = app.scenario_from_db(&session, what_if).await?;
             if args.show_scenario {
                 outln!("{}", toml::to_string(&scenario)?);
             }

@@ -1,7 +1,7 @@
 //! `refuge plan` and `refuge batch`.
 
-use crate::args::{BatchCommand, Global, parse_date};
-use crate::{login, open_app};
+use crate::args::{BatchCommand, parse_date};
+use crate::config::Config;
 use anyhow::{Context, Result, bail};
 use refuge_app::*;
 use refuge_core::{BatchPin, BatchStatus};
@@ -155,7 +155,7 @@ fn print_plan(plan: &Plan, explain: bool) -> std::io::Result<()> {
 /// `refuge plan`.
 #[allow(clippy::too_many_arguments)]
 pub async fn plan_command(
-    global: &Global,
+    config: &Config<'_>,
     seats: Option<u32>,
     date: Option<Date>,
     from: Vec<String>,
@@ -192,8 +192,7 @@ pub async fn plan_command(
         _ => bail!("give --seats N --date DATE, or --batches FILE.toml, or --input FILE.json"),
     };
     let policy = read_policy(policy)?;
-    let app = open_app(global).await?;
-    let session = login(&app, global).await?;
+    let (app, session) = config.sign_in().await?;
     let report = app.plan_preview(&session, &requests, &policy).await?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&report.plan)?);
@@ -228,9 +227,8 @@ fn print_batch(view: &BatchView, explain: bool) -> std::io::Result<()> {
     Ok(())
 }
 
-pub async fn batch_command(global: &Global, command: BatchCommand) -> Result<()> {
-    let app = open_app(global).await?;
-    let session = login(&app, global).await?;
+pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
     match command {
         BatchCommand::Create {
             date,

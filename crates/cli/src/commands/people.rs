@@ -1,0 +1,281 @@
+//! People and households: `person`, `household`, `move`, `flag`, `hold`, `ready`, `import`,
+//! `export`.
+
+use crate::args::*;
+use crate::config::Config;
+use crate::output;
+use anyhow::{Context, Result, bail};
+use refuge_app::*;
+use refuge_core::*;
+
+pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
+    let app = config.open().await?;
+    match command {
+        PersonCommand::Add(add) => {
+            let identity = add.identity()?;
+            let session = config.login(&app).await?;
+            let person = app
+                .add_person(
+                    &session,
+                    NewPerson {
+                        household: add.household,
+                        split_allowed: add.split_allowed,
+                        sex: add.sex,
+                        birth_year: add.birth_year,
+                        location: add.location,
+                        stage: add.stage,
+                        since: add.since,
+                        entered: add.entered,
+                        flags: add.flag,
+                        identity,
+                    },
+                )
+                .await?;
+            let household = app
+                .show_person(&session, &person.code, false)
+                .await?
+                .household_code;
+            outln!("Registered {} in household {household}.", person.code);
+        }
+        PersonCommand::Show { code, reveal, json } => {
+            let session = config.login(&app).await?;
+            let view = app.show_person(&session, &code, reveal).await?;
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::person_json(&view))?
+                );
+            } else {
+                output::person(&view)?;
+            }
+        }
+        PersonCommand::List {
+            stage,
+            location,
+            flag,
+            household,
+            waiting_over,
+            name,
+            limit,
+            json,
+        } => {
+            let session = config.login(&app).await?;
+            let people = app
+                .list_people(
+                    &session,
+                    &PeopleQuery {
+                        stage,
+                        location,
+                        flag,
+                        household,
+                        waiting_longer_than_days: waiting_over,
+                        name,
+                        limit,
+                        any_order: false,
+                    },
+                )
+                .await?;
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::people_json(&people))?
+                );
+            } else {
+                output::people(&people)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn household(config: &Config<'_>, command: HouseholdCommand) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    match command {
+        HouseholdCommand::Add { split_allowed } => {
+            let household = app.add_household(&session, split_allowed).await?;
+            outln!("{}", household.code);
+        }
+        HouseholdCommand::Show { code, json } => {
+            let people = app
+                .list_people(
+                    &session,
+                    &PeopleQuery {
+                        household: Some(code.clone()),
+                        ..PeopleQuery::default()
+                    },
+                )
+                .await?;
+            if json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&output::people_json(&people))?
+                );
+            } else {
+                outln!(
+                    "Household {} ({} members)",
+                    normalize_code(&code),
+                    people.len()
+                );
+                output::people(&people)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `refuge move`.
+pub async fn move_to(
+    config: &Config<'_>,
+    code: String,
+    to: String,
+    stage: Option<Stage>,
+    at: Option<time::Date>,
+    over_capacity: bool,
+) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    let report = app
+        .move_to(&session, &code, &to, stage, at, over_capacity)
+        .await?;
+    outln!(
+        "Moved {} to {}{}.",
+        report.moved.join(", "),
+        report.location,
+        if report.over_capacity {
+            " (over capacity, recorded)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+/// `refuge flag`.
+pub async fn flag(config: &Config<'_>, code: String, changes: Vec<String>) -> Result<()> {
+    let changes = parse_flag_changes(&changes)?;
+    let (app, session) = config.sign_in().await?;
+    let person = app.set_flags(&session, &code, &changes).await?;
+    outln!("{}: flags {}", person.code, output::flags(&person.flags));
+    Ok(())
+}
+
+fn parse_flag_changes(changes: &[String]) -> Result<Vec<(Flag, bool)>> {
+    changes
+        .iter()
+        .map(|change| {
+            let (on, name) = match change.split_at_checked(1) {
+                Some(("+", name)) => (true, name),
+                Some(("-", name)) => (false, name),
+                _ => bail!("flag change '{change}' must start with + (set) or - (clear), e.g. +self_harm_risk"),
+            };
+            Ok((name.parse::<Flag>()?, on))
+        })
+        .collect()
+}
+
+/// `refuge hold`.
+pub async fn hold(
+    config: &Config<'_>,
+    code: String,
+    reason: Option<HoldReason>,
+    release: bool,
+) -> Result<()> {
+    let reason = match (reason, release) {
+        (Some(reason), false) => Some(reason),
+        (None, true) => None,
+        _ => bail!("give either --reason REASON or --release"),
+    };
+    let (app, session) = config.sign_in().await?;
+    let people = app.set_hold(&session, &code, reason).await?;
+    match reason {
+        Some(reason) => outln!("On hold ({reason}): {}", people.join(", ")),
+        None => outln!("Hold released: {}", people.join(", ")),
+    }
+    Ok(())
+}
+
+/// `refuge ready`.
+pub async fn ready(
+    config: &Config<'_>,
+    code: String,
+    documents: Option<YesNo>,
+    screening: Option<YesNo>,
+) -> Result<()> {
+    if documents.is_none() && screening.is_none() {
+        bail!("give --documents yes|no and/or --screening yes|no");
+    }
+    let (app, session) = config.sign_in().await?;
+    let people = app
+        .set_ready(
+            &session,
+            &code,
+            documents.map(|yes| yes.0),
+            screening.map(|yes| yes.0),
+        )
+        .await?;
+    outln!("Readiness recorded for {}", people.join(", "));
+    Ok(())
+}
+
+/// `refuge import people`.
+pub async fn import(
+    config: &Config<'_>,
+    file: std::path::PathBuf,
+    allow_duplicates: bool,
+    over_capacity: bool,
+) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    let input =
+        std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut bar = output::Progress::new();
+    let report = app
+        .import_people(
+            &session,
+            input,
+            ImportOptions {
+                allow_duplicates,
+                over_capacity,
+            },
+            &mut |step| bar.update(step.phase, step.done, step.total),
+        )
+        .await;
+    bar.finish();
+    let report = report?;
+    for duplicate in &report.duplicates {
+        outln!("warning: {duplicate} (imported with --allow-duplicates)");
+    }
+    outln!(
+        "Imported {} people in {} new households.",
+        report.people,
+        report.households
+    );
+    Ok(())
+}
+
+/// `refuge export people`.
+pub async fn export(
+    config: &Config<'_>,
+    reveal: bool,
+    output: Option<std::path::PathBuf>,
+) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    let count = match &output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            app.export_people(&session, reveal, file).await?
+        }
+        None => {
+            app.export_people(&session, reveal, std::io::stdout().lock())
+                .await?
+        }
+    };
+    eprintln!(
+        "Exported {count} people{}.",
+        if reveal {
+            " with identities (logged)"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}

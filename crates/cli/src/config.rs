@@ -1,0 +1,52 @@
+//! The resolved configuration: what the global flags and the environment say, read once.
+//! Every command opens the database and signs in through here.
+
+use crate::args::Global;
+use crate::commands::setup::url_argument;
+use crate::secrets;
+use anyhow::Result;
+use refuge_app::{App, Session, SystemClock};
+
+pub struct Config<'a> {
+    pub global: &'a Global,
+    db_url: String,
+}
+
+impl<'a> Config<'a> {
+    /// Reads the database URL (from `--db-url-file` when given, else `--db`).
+    pub fn resolve(global: &'a Global) -> Result<Config<'a>> {
+        let db_url = match &global.db_url_file {
+            Some(file) => url_argument(None, Some(file))?,
+            None => global.db.clone(),
+        };
+        Ok(Config { global, db_url })
+    }
+
+    pub fn db_url(&self) -> &str {
+        &self.db_url
+    }
+
+    /// The organisation's application over the existing database.
+    pub async fn open(&self) -> Result<App> {
+        let store = refuge_store::open(&self.db_url).await?;
+        Ok(App::new(store, Box::new(SystemClock)))
+    }
+
+    /// Logs in as `--user` (or the admin created by init) with the passphrase from the usual
+    /// sources.
+    pub async fn login(&self, app: &App) -> Result<Session> {
+        let user = match &self.global.user {
+            Some(user) => user.clone(),
+            None => app.default_user().await?,
+        };
+        let passphrase = secrets::passphrase(self.global, &format!("Passphrase for {user}: "))?;
+        Ok(app.login(&user, &passphrase).await?)
+    }
+
+    /// Opens the database and logs in: what almost every command does first.
+    pub async fn sign_in(&self) -> Result<(App, Session)> {
+        let app = self.open().await?;
+        let session = self.login(&app).await?;
+        Ok((app, session))
+    }
+}

@@ -362,11 +362,7 @@ async fn refuge_import(url: &str, people: usize, csv_text: &str) -> Result<Durat
         .iter()
         .map(|(phase, at)| format!("{phase} from {:.2}s", at.as_secs_f64()))
         .collect();
-    println!(
-        "  {}: phases {}",
-        app.backend(),
-        phase_text.join(", ")
-    );
+    println!("  {}: phases {}", app.backend(), phase_text.join(", "));
     assert_eq!(report.people, people);
     app.close().await;
     Ok(elapsed)
@@ -608,7 +604,10 @@ async fn concurrent_writers(url: &str, counts: &[usize], seconds: u64) -> Result
 async fn backlog(small: &Path, large: &Path, rounds: usize) -> Result<()> {
     let open = |path: PathBuf| async move {
         let store = SqliteStore::open(&path).await?;
-        let app = App::new(Box::new(store) as refuge_store::DynStore, Box::new(refuge_app::SystemClock));
+        let app = App::new(
+            Box::new(store) as refuge_store::DynStore,
+            Box::new(refuge_app::SystemClock),
+        );
         let session = app
             .login(
                 "coordinator",

@@ -8,11 +8,11 @@
 
 use refuge_app::*;
 use refuge_core::*;
-use sqlx::Connection;
 use refuge_store::Store;
+use sqlx::Connection;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::io::Write as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::macros::datetime;
 

@@ -54,7 +54,9 @@ impl Visitor {
         let session_id = jar
             .get(cookies::session_name(shared.transport))
             .map(|cookie| cookie.value().to_string());
-        let session = session_id.as_deref().and_then(|id| shared.sessions.get(id));
+        let session = session_id
+            .as_deref()
+            .and_then(|id| shared.sessions.get(id, shared.app.now()));
         Visitor {
             lang,
             zone,

@@ -9,7 +9,7 @@ fn sweep_sessions(shared: &Shared) {
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            shared.sessions.sweep();
+            shared.sessions.sweep(shared.app.now());
         }
     });
 }

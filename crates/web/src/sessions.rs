@@ -1,10 +1,12 @@
-//! Sessions in server memory, and the failed-login throttle.
+//! Sessions in server memory, and the failed-login throttle. The current time is a
+//! parameter of every step (the app's injected clock), never read here.
 
 use refuge_app::Session;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use time::OffsetDateTime;
 
 /// Timeouts and throttling, configurable for tests.
 #[derive(Clone, Copy, Debug)]
@@ -36,14 +38,14 @@ impl Default for SessionPolicy {
 pub struct WebSession {
     pub session: Session,
     pub csrf: String,
-    pub created: Instant,
-    pub last_seen: Mutex<Instant>,
+    pub created: OffsetDateTime,
+    pub last_seen: Mutex<OffsetDateTime>,
 }
 
 #[derive(Default)]
 struct Failures {
     count: u32,
-    last: Option<Instant>,
+    last: Option<OffsetDateTime>,
 }
 
 pub struct Sessions {
@@ -76,9 +78,12 @@ impl Sessions {
     }
 
     /// Starts a session under a new random id.
-    pub fn start(&self, session: Session) -> refuge_app::AppResult<(String, Arc<WebSession>)> {
+    pub fn start(
+        &self,
+        session: Session,
+        now: OffsetDateTime,
+    ) -> refuge_app::AppResult<(String, Arc<WebSession>)> {
         let id = random_token()?;
-        let now = Instant::now();
         let web = Arc::new(WebSession {
             session,
             csrf: random_token()?,
@@ -90,14 +95,12 @@ impl Sessions {
     }
 
     /// The live session for an id, if it has not timed out; touching it keeps it alive.
-    pub fn get(&self, id: &str) -> Option<Arc<WebSession>> {
+    pub fn get(&self, id: &str, now: OffsetDateTime) -> Option<Arc<WebSession>> {
         let mut live = lock(&self.live);
         let web = live.get(id)?.clone();
-        let now = Instant::now();
         let expired = {
             let last = lock(&web.last_seen);
-            now.duration_since(*last) > self.policy.idle
-                || now.duration_since(web.created) > self.policy.absolute
+            now - *last > self.policy.idle || now - web.created > self.policy.absolute
         };
         if expired {
             live.remove(id);
@@ -113,18 +116,17 @@ impl Sessions {
     }
 
     /// Drops every timed-out session.
-    pub fn sweep(&self) {
-        let now = Instant::now();
+    pub fn sweep(&self, now: OffsetDateTime) {
         lock(&self.live).retain(|_, web| {
-            now.duration_since(*lock(&web.last_seen)) <= self.policy.idle
-                && now.duration_since(web.created) <= self.policy.absolute
+            now - *lock(&web.last_seen) <= self.policy.idle
+                && now - web.created <= self.policy.absolute
         });
     }
 
-    fn delay_for(&self, failures: &Failures, now: Instant) -> Option<Duration> {
+    fn delay_for(&self, failures: &Failures, now: OffsetDateTime) -> Option<Duration> {
         let last = failures.last?;
         if failures.count >= self.policy.lock_after {
-            if now.duration_since(last) < self.policy.lock_for {
+            if now - last < self.policy.lock_for {
                 return Some(Duration::MAX);
             }
             return None;
@@ -135,8 +137,12 @@ impl Sessions {
 
     /// Before a login attempt: how long to wait first, or None when locked out. The same for
     /// known and unknown user names.
-    pub fn login_delay(&self, user: &str, address: IpAddr) -> Option<Duration> {
-        let now = Instant::now();
+    pub fn login_delay(
+        &self,
+        user: &str,
+        address: IpAddr,
+        now: OffsetDateTime,
+    ) -> Option<Duration> {
         let by_user = lock(&self.failures_by_user);
         let by_address = lock(&self.failures_by_address);
         let mut delay = Duration::ZERO;
@@ -153,8 +159,7 @@ impl Sessions {
         Some(delay)
     }
 
-    pub fn login_failed(&self, user: &str, address: IpAddr) {
-        let now = Instant::now();
+    pub fn login_failed(&self, user: &str, address: IpAddr, now: OffsetDateTime) {
         let mut by_user = lock(&self.failures_by_user);
         let mut by_address = lock(&self.failures_by_address);
         for failures in [
@@ -164,7 +169,7 @@ impl Sessions {
             if failures.count >= self.policy.lock_after
                 && failures
                     .last
-                    .is_some_and(|last| now.duration_since(last) >= self.policy.lock_for)
+                    .is_some_and(|last| now - last >= self.policy.lock_for)
             {
                 failures.count = 0;
             }

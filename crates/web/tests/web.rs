@@ -4,7 +4,7 @@
     reason = "a test fails loudly on what it does not expect"
 )]
 
-use refuge_app::{App, SystemClock, demo::DemoOptions};
+use refuge_app::{App, ManualClock, demo::DemoOptions};
 use refuge_core::NodeId;
 use refuge_store::{DynStore, SqliteStore};
 use refuge_web::{ServerState, SessionPolicy, Sessions, Transport};
@@ -16,6 +16,7 @@ const PASSPHRASE: &str = "synthetic web passphrase";
 struct Server {
     base: String,
     agent: ureq::Agent,
+    clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
     _runtime: tokio::runtime::Runtime,
 }
@@ -43,11 +44,15 @@ fn start(policy: SessionPolicy) -> Server {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.db");
+    // Sessions and the login throttle read the app's clock: tests move it instead of sleeping.
+    let clock = Arc::new(ManualClock::new(
+        time::macros::datetime!(2026-11-29 09:00 UTC),
+    ));
     let base = runtime.block_on(async {
         let store = SqliteStore::create(&path, NodeId(uuid::Uuid::now_v7()))
             .await
             .unwrap();
-        let app = App::new(Box::new(store) as DynStore, Box::new(SystemClock));
+        let app = App::new(Box::new(store) as DynStore, Box::new(clock.clone()));
         let admin = app.init("admin", PASSPHRASE, 300).await.unwrap();
         app.populate_demo(
             &admin,
@@ -78,6 +83,7 @@ fn start(policy: SessionPolicy) -> Server {
     Server {
         base,
         agent,
+        clock,
         _dir: dir,
         _runtime: runtime,
     }
@@ -436,7 +442,7 @@ fn failed_logins_slow_down_then_lock_and_the_lock_expires() {
         "locked: even the right passphrase is refused, with the same answer"
     );
     assert!(locked.body.contains("Wrong user name or passphrase."));
-    std::thread::sleep(Duration::from_millis(2_100));
+    server.clock.advance(Duration::from_millis(2_100));
     assert_eq!(
         server
             .post(
@@ -457,7 +463,7 @@ fn idle_sessions_time_out() {
     });
     let (cookie, _) = server.login("analyst");
     assert_eq!(server.get("/dashboard", &cookie).status, 200);
-    std::thread::sleep(Duration::from_millis(900));
+    server.clock.advance(Duration::from_millis(900));
     assert_eq!(server.get("/dashboard", &cookie).status, 303);
 }
 
@@ -585,6 +591,10 @@ struct Browser {
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "polls processes outside the test (chromedriver, the page) with bounded waits"
+)]
 impl Browser {
     fn start() -> Browser {
         let chromedriver = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]

@@ -54,9 +54,14 @@ pub async fn submit(
     let user = form.user.trim().to_string();
     // Throttle before trying: a growing delay, then a temporary lock; the same answer whether
     // the user exists or not.
-    match shared.sessions.login_delay(&user, address.ip()) {
+    match shared
+        .sessions
+        .login_delay(&user, address.ip(), shared.app.now())
+    {
         None => {
-            shared.sessions.login_failed(&user, address.ip());
+            shared
+                .sessions
+                .login_failed(&user, address.ip(), shared.app.now());
             return refused(&visitor, user);
         }
         Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
@@ -68,12 +73,14 @@ pub async fn submit(
             if let Some(old) = &visitor.session_id {
                 shared.sessions.end(old);
             }
-            let (id, _) = shared.sessions.start(session)?;
+            let (id, _) = shared.sessions.start(session, shared.app.now())?;
             let cookie = cookies::session(shared.transport, id);
             Ok((SetCookies(vec![cookie]), Redirect::to("/dashboard")).into_response())
         }
         Err(AppError::BadLogin) => {
-            shared.sessions.login_failed(&user, address.ip());
+            shared
+                .sessions
+                .login_failed(&user, address.ip(), shared.app.now());
             refused(&visitor, user)
         }
         Err(error) => Err(error.into()),

@@ -1,63 +1,39 @@
 //! Who may do what: the role × action table, in one place.
 
 use refuge_core::Role;
-use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    ManageUsers,
-    ViewUsers,
-    ManageLocations,
-    ViewLocations,
-    RegisterPeople,
-    ViewPeople,
-    RevealIdentity,
-    SearchByName,
-    MovePeople,
-    FlagPeople,
-    HoldPeople,
-    RecordIncident,
-    ViewIncidents,
-    CloseIncident,
-    ViewBacklog,
-    Import,
-    Export,
-    ViewHistory,
-    ViewAccessLog,
-    Verify,
-    PlanTransfers,
-    ViewBatches,
-    Forecast,
-}
+refuge_core::vocabulary!(
+    /// What a use case does, for the permission table.
+    Action, "action", {
+    ManageUsers => "manage_users",
+    ViewUsers => "view_users",
+    ManageLocations => "manage_locations",
+    ViewLocations => "view_locations",
+    RegisterPeople => "register_people",
+    ViewPeople => "view_people",
+    RevealIdentity => "reveal_identity",
+    SearchByName => "search_by_name",
+    MovePeople => "move_people",
+    FlagPeople => "flag_people",
+    HoldPeople => "hold_people",
+    RecordIncident => "record_incident",
+    ViewIncidents => "view_incidents",
+    CloseIncident => "close_incident",
+    ViewBacklog => "view_backlog",
+    Import => "import",
+    Export => "export",
+    ViewHistory => "view_history",
+    ViewAccessLog => "view_access_log",
+    Verify => "verify",
+    PlanTransfers => "plan_transfers",
+    ViewBatches => "view_batches",
+    Forecast => "forecast",
+});
 
 impl Action {
-    pub const ALL: &'static [Action] = &[
-        Action::ManageUsers,
-        Action::ViewUsers,
-        Action::ManageLocations,
-        Action::ViewLocations,
-        Action::RegisterPeople,
-        Action::ViewPeople,
-        Action::RevealIdentity,
-        Action::SearchByName,
-        Action::MovePeople,
-        Action::FlagPeople,
-        Action::HoldPeople,
-        Action::RecordIncident,
-        Action::ViewIncidents,
-        Action::CloseIncident,
-        Action::ViewBacklog,
-        Action::Import,
-        Action::Export,
-        Action::ViewHistory,
-        Action::ViewAccessLog,
-        Action::Verify,
-        Action::PlanTransfers,
-        Action::ViewBatches,
-        Action::Forecast,
-    ];
-
-    fn describe(self) -> &'static str {
+    /// What the action is, in words, for messages ("the analyst role may not reveal
+    /// identities").
+    pub fn describe(self) -> &'static str {
         match self {
             Action::ManageUsers => "manage users",
             Action::ViewUsers => "list users",
@@ -86,11 +62,24 @@ impl Action {
     }
 }
 
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.describe())
-    }
-}
+refuge_core::vocabulary!(
+    /// What an access-log entry records: logins, reveals, exports, changes to who may do what.
+    AccessAction, "access-log action", {
+    Init => "init",
+    Login => "login",
+    LoginFailed => "login_failed",
+    UserAdded => "user_added",
+    UserChanged => "user_changed",
+    PassphraseReset => "passphrase_reset",
+    TokenCreated => "token_created",
+    TokenRevoked => "token_revoked",
+    Reveal => "reveal",
+    Export => "export",
+    Import => "import",
+    Batch => "batch",
+    Verify => "verify",
+    Demo => "demo",
+});
 
 /// The permission table. Caseworkers are further limited to people at their compartments
 /// (checked where a person is at hand); analysts and auditors never see identities.

@@ -461,25 +461,20 @@ impl App {
                 report.households += 1;
                 let first = plan.journey[0];
                 for (member_index, member) in plan.members.iter().enumerate() {
-                    let mut person = Person {
-                        id: PersonId(self.new_uuid()?),
-                        code: person_codes.pop().unwrap_or_default(),
-                        household: household_id,
-                        sex: member.sex,
-                        birth_year: Some(member.birth_year),
-                        flags: member.flags.clone(),
-                        stage: first.stage,
-                        location: location_ids[first.location],
-                        since: first.on,
-                        entered: first.on,
-                        documents_ready: false,
-                        screening_done: false,
-                        hold: None,
-                        sealed: BTreeMap::new(),
-                        name_index: None,
-                        duplicate_index: None,
-                        version: 0,
-                    };
+                    let mut person = Person::registered(
+                        PersonId(self.new_uuid()?),
+                        person_codes.pop().unwrap_or_default(),
+                        household_id,
+                        Registration {
+                            sex: member.sex,
+                            birth_year: Some(member.birth_year),
+                            flags: member.flags.clone(),
+                            stage: first.stage,
+                            location: location_ids[first.location],
+                            since: first.on,
+                            entered: first.on,
+                        },
+                    );
                     let mut identity = BTreeMap::new();
                     identity.insert(PersonField::Name, member.name.0.clone());
                     identity.insert(PersonField::NameRomanized, member.name.1.clone());
@@ -610,7 +605,7 @@ impl App {
             .log_access(
                 vec![self.access_entry(
                     &session.user().name,
-                    "demo",
+                    AccessAction::Demo,
                     "organisation",
                     &format!("{} synthetic people", report.people),
                 )],

@@ -409,25 +409,20 @@ impl App {
         }
         let mut people = Vec::with_capacity(rows.len());
         for row in &rows {
-            people.push(Person {
-                id: PersonId(self.new_uuid()?),
-                code: person_codes.pop().unwrap_or_default(),
-                household: household_of[&row.household_ref],
-                sex: row.sex,
-                birth_year: row.birth_year,
-                flags: row.flags.iter().copied().collect(),
-                stage: row.stage,
-                location: row.location,
-                since: row.since,
-                entered: row.entered,
-                documents_ready: false,
-                screening_done: false,
-                hold: None,
-                sealed: BTreeMap::new(),
-                name_index: None,
-                duplicate_index: None,
-                version: 0,
-            });
+            people.push(Person::registered(
+                PersonId(self.new_uuid()?),
+                person_codes.pop().unwrap_or_default(),
+                household_of[&row.household_ref],
+                Registration {
+                    sex: row.sex,
+                    birth_year: row.birth_year,
+                    flags: row.flags.iter().copied().collect(),
+                    stage: row.stage,
+                    location: row.location,
+                    since: row.since,
+                    entered: row.entered,
+                },
+            ));
         }
         // Sealing is most of the import's own work: blocks of rows, each sealed on every core.
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
@@ -545,7 +540,12 @@ impl App {
         self.commit(Commit {
             events,
             guards,
-            access: vec![self.access_entry(&session.user().name, "import", "people", &detail)],
+            access: vec![self.access_entry(
+                &session.user().name,
+                AccessAction::Import,
+                "people",
+                &detail,
+            )],
             ..Commit::default()
         })
         .await?;

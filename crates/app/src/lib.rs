@@ -16,7 +16,7 @@ mod transfers;
 mod users;
 mod verify;
 
-pub use access::{Action, allowed};
+pub use access::{AccessAction, Action, allowed};
 pub use backlog::BacklogLine;
 pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
 pub use error::{AppError, AppResult, ErrorKind, RowError};
@@ -199,7 +199,7 @@ impl App {
     pub(crate) fn access_entry(
         &self,
         actor: &str,
-        action: &str,
+        action: AccessAction,
         subject: &str,
         detail: &str,
     ) -> NewAccessEntry {

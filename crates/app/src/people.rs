@@ -234,25 +234,20 @@ impl App {
                 id
             }
         };
-        let mut person = Person {
-            id: PersonId(self.new_uuid()?),
-            code: self.fresh_codes(CodeKind::Person, 1).await?.remove(0),
-            household: household_id,
-            sex: new.sex.unwrap_or(Sex::Unknown),
-            birth_year: new.birth_year,
-            flags: new.flags.iter().copied().collect(),
-            stage,
-            location: location.id,
-            since,
-            entered,
-            documents_ready: false,
-            screening_done: false,
-            hold: None,
-            sealed: BTreeMap::new(),
-            name_index: None,
-            duplicate_index: None,
-            version: 0,
-        };
+        let mut person = Person::registered(
+            PersonId(self.new_uuid()?),
+            self.fresh_codes(CodeKind::Person, 1).await?.remove(0),
+            household_id,
+            Registration {
+                sex: new.sex.unwrap_or(Sex::Unknown),
+                birth_year: new.birth_year,
+                flags: new.flags.iter().copied().collect(),
+                stage,
+                location: location.id,
+                since,
+                entered,
+            },
+        );
         seal_identity(
             session.sealer(),
             &mut person,
@@ -310,7 +305,7 @@ impl App {
                 .log_access(
                     vec![self.access_entry(
                         &session.user().name,
-                        "reveal",
+                        AccessAction::Reveal,
                         &person.code,
                         "identity",
                     )],
@@ -848,7 +843,7 @@ impl App {
                 .log_access(
                     vec![self.access_entry(
                         &session.user().name,
-                        "reveal",
+                        AccessAction::Reveal,
                         "incidents",
                         "narratives",
                     )],
@@ -1099,7 +1094,7 @@ impl App {
             .log_access(
                 vec![self.access_entry(
                     &session.user().name,
-                    "export",
+                    AccessAction::Export,
                     "people",
                     &format!(
                         "{} people{}",

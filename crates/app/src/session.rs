@@ -54,7 +54,7 @@ impl Session {
         } else {
             Err(AppError::Forbidden {
                 role: self.user.role.as_str().to_string(),
-                action: action.to_string(),
+                action: action.describe().to_string(),
             })
         }
     }

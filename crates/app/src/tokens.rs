@@ -79,7 +79,12 @@ impl App {
                 },
                 SideWrite::ApiToken(token.clone()),
             ],
-            access: vec![self.access_entry(&session.user().name, "token_created", &id, "")],
+            access: vec![self.access_entry(
+                &session.user().name,
+                AccessAction::TokenCreated,
+                &id,
+                "",
+            )],
             ..Commit::default()
         };
         self.commit(commit).await?;
@@ -131,7 +136,12 @@ impl App {
                 credential: credential_of_token(&token.id),
                 at: at.clone(),
             }],
-            access: vec![self.access_entry(&session.user().name, "token_revoked", &token.id, "")],
+            access: vec![self.access_entry(
+                &session.user().name,
+                AccessAction::TokenRevoked,
+                &token.id,
+                "",
+            )],
             ..Commit::default()
         };
         self.commit(commit).await?;

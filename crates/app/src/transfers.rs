@@ -606,7 +606,7 @@ impl App {
             }],
             access: vec![self.access_entry(
                 &session.user().name,
-                "batch",
+                AccessAction::Batch,
                 &batch.code,
                 status.as_str(),
             )],
@@ -676,7 +676,7 @@ impl App {
             .log_access(
                 vec![self.access_entry(
                     &session.user().name,
-                    "export",
+                    AccessAction::Export,
                     &view.batch.code,
                     if reveal {
                         "manifest with names"

@@ -123,7 +123,12 @@ impl App {
                     value: admin_name.to_string(),
                 },
             ],
-            access: vec![self.access_entry(admin_name, "init", "organisation", "created")],
+            access: vec![self.access_entry(
+                admin_name,
+                AccessAction::Init,
+                "organisation",
+                "created",
+            )],
             ..Commit::default()
         };
         self.commit(commit).await?;
@@ -158,7 +163,7 @@ impl App {
             (Some(user), Ok(data_key)) => {
                 self.store
                     .log_access(
-                        vec![self.access_entry(name, "login", &user.name, "")],
+                        vec![self.access_entry(name, AccessAction::Login, &user.name, "")],
                         HASHER,
                     )
                     .await?;
@@ -167,7 +172,7 @@ impl App {
             _ => {
                 self.store
                     .log_access(
-                        vec![self.access_entry(name, "login_failed", name, "")],
+                        vec![self.access_entry(name, AccessAction::LoginFailed, name, "")],
                         HASHER,
                     )
                     .await?;
@@ -229,7 +234,7 @@ impl App {
             }],
             access: vec![self.access_entry(
                 &session.user().name,
-                "user_added",
+                AccessAction::UserAdded,
                 &user.name,
                 user.role.as_str(),
             )],
@@ -265,7 +270,7 @@ impl App {
             }],
             access: vec![self.access_entry(
                 &session.user().name,
-                "passphrase_reset",
+                AccessAction::PassphraseReset,
                 &user.name,
                 "",
             )],
@@ -345,7 +350,7 @@ impl App {
             }],
             access: vec![self.access_entry(
                 &session.user().name,
-                "user_changed",
+                AccessAction::UserChanged,
                 &user.name,
                 &detail,
             )],
@@ -474,7 +479,12 @@ impl App {
         if reveal {
             self.store
                 .log_access(
-                    vec![self.access_entry(&session.user().name, "reveal", "locations", "names")],
+                    vec![self.access_entry(
+                        &session.user().name,
+                        AccessAction::Reveal,
+                        "locations",
+                        "names",
+                    )],
                     HASHER,
                 )
                 .await?;

@@ -205,7 +205,7 @@ impl App {
             .log_access(
                 vec![self.access_entry(
                     &session.user().name,
-                    "verify",
+                    AccessAction::Verify,
                     "database",
                     if report.ok() { "ok" } else { "problems found" },
                 )],

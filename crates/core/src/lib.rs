@@ -9,9 +9,11 @@ pub mod ids;
 pub mod model;
 pub mod project;
 pub mod stage;
+mod vocabulary;
 
 pub use event::{CanonicalError, Event, EventBody, RecordRef, canonical_json};
 pub use ids::*;
 pub use model::*;
 pub use project::{ProjectionError, State};
 pub use stage::{Stage, TransitionError};
+pub use vocabulary::UnknownName;

@@ -2,60 +2,11 @@
 
 use crate::ids::*;
 use crate::stage::Stage;
+use crate::vocabulary;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::str::FromStr;
 use time::Date;
-
-/// An unknown name for one of the closed vocabularies below.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} '{given}' (expected one of: {expected})")]
-pub struct UnknownName {
-    pub what: &'static str,
-    pub given: String,
-    pub expected: String,
-}
-
-/// A closed vocabulary stored and typed as snake_case words.
-macro_rules! vocabulary {
-    ($name:ident, $what:literal, { $($variant:ident => $text:literal),* $(,)? }) => {
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        pub enum $name {
-            $( #[serde(rename = $text)] $variant, )*
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),*];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $text,)* }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = UnknownName;
-            fn from_str(text: &str) -> Result<Self, Self::Err> {
-                let wanted = text.trim().to_ascii_lowercase();
-                $name::ALL
-                    .iter()
-                    .copied()
-                    .find(|item| item.as_str() == wanted)
-                    .ok_or_else(|| UnknownName {
-                        what: $what,
-                        given: text.to_string(),
-                        expected: $name::ALL.iter().map(|item| item.as_str()).collect::<Vec<_>>().join(", "),
-                    })
-            }
-        }
-    };
-}
 
 vocabulary!(LocationKind, "location kind", {
     SafeHouse => "safe_house",
@@ -205,7 +156,58 @@ pub struct Person {
     pub version: i64,
 }
 
+/// What a person's record says when they are registered (by hand, by import, or in the
+/// demo); everything else starts empty.
+#[derive(Clone, Debug)]
+pub struct Registration {
+    pub sex: Sex,
+    pub birth_year: Option<i32>,
+    pub flags: BTreeSet<Flag>,
+    pub stage: Stage,
+    pub location: LocationId,
+    pub since: Date,
+    pub entered: Date,
+}
+
 impl Person {
+    /// A newly registered person: not ready, not on hold, nothing sealed yet (the caller
+    /// seals the identity), version 0.
+    pub fn registered(
+        id: PersonId,
+        code: String,
+        household: HouseholdId,
+        registration: Registration,
+    ) -> Person {
+        let Registration {
+            sex,
+            birth_year,
+            flags,
+            stage,
+            location,
+            since,
+            entered,
+        } = registration;
+        Person {
+            id,
+            code,
+            household,
+            sex,
+            birth_year,
+            flags,
+            stage,
+            location,
+            since,
+            entered,
+            documents_ready: false,
+            screening_done: false,
+            hold: None,
+            sealed: BTreeMap::new(),
+            name_index: None,
+            duplicate_index: None,
+            version: 0,
+        }
+    }
+
     /// Days at the current location on `today` (never negative).
     pub fn waiting_days(&self, today: Date) -> i64 {
         (today - self.since).whole_days().max(0)

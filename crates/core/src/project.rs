@@ -317,7 +317,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stage::{ALL_STAGES, Stage};
+    use crate::stage::Stage;
     use proptest::prelude::*;
     use std::collections::BTreeSet;
     use time::macros::date;
@@ -480,7 +480,7 @@ mod tests {
                         EventBody::PersonMoved {
                             person,
                             to: LocationId(Uuid::from_u128(to)),
-                            stage: ALL_STAGES[stage],
+                            stage: Stage::ALL[stage],
                             at: day,
                             over_capacity: false,
                         }

@@ -1,39 +1,21 @@
 //! The stage machine: one table of allowed transitions.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Hiding,
-    Transit,
-    Sheltered,
-    Detained,
-    Departed,
-    Arrived,
-    Repatriated,
-    Missing,
-    Withdrawn,
-    Deceased,
-}
+crate::vocabulary!(
+    /// Where a person is in the journey, in the order of the journey.
+    Stage, "stage", {
+    Hiding => "hiding",
+    Transit => "transit",
+    Sheltered => "sheltered",
+    Detained => "detained",
+    Departed => "departed",
+    Arrived => "arrived",
+    Repatriated => "repatriated",
+    Missing => "missing",
+    Withdrawn => "withdrawn",
+    Deceased => "deceased",
+});
 
 use Stage::*;
-
-/// Every stage, in the order of the journey.
-pub const ALL_STAGES: [Stage; 10] = [
-    Hiding,
-    Transit,
-    Sheltered,
-    Detained,
-    Departed,
-    Arrived,
-    Repatriated,
-    Missing,
-    Withdrawn,
-    Deceased,
-];
 
 /// The exits: a person can leave the pipeline this way from any stage still in it.
 const EXITS: [Stage; 4] = [Repatriated, Missing, Withdrawn, Deceased];
@@ -65,21 +47,6 @@ pub struct TransitionError {
 }
 
 impl Stage {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hiding => "hiding",
-            Transit => "transit",
-            Sheltered => "sheltered",
-            Detained => "detained",
-            Departed => "departed",
-            Arrived => "arrived",
-            Repatriated => "repatriated",
-            Missing => "missing",
-            Withdrawn => "withdrawn",
-            Deceased => "deceased",
-        }
-    }
-
     /// Still in the network's care before departure: occupies a bed somewhere.
     pub fn is_present(self) -> bool {
         matches!(self, Hiding | Transit | Sheltered | Detained)
@@ -106,29 +73,6 @@ impl Stage {
         } else {
             Err(TransitionError { from: self, to })
         }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown stage '{0}' (expected one of: hiding, transit, sheltered, detained, departed, arrived, repatriated, missing, withdrawn, deceased)"
-)]
-pub struct UnknownStage(pub String);
-
-impl FromStr for Stage {
-    type Err = UnknownStage;
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let wanted = text.trim().to_ascii_lowercase();
-        ALL_STAGES
-            .into_iter()
-            .find(|stage| stage.as_str() == wanted)
-            .ok_or_else(|| UnknownStage(text.to_string()))
     }
 }
 
@@ -168,7 +112,7 @@ mod tests {
             }
         }
         for from in [Arrived, Repatriated, Withdrawn, Deceased] {
-            for to in ALL_STAGES {
+            for &to in Stage::ALL {
                 assert!(from.check_transition(to).is_err(), "{from} -> {to}");
             }
         }
@@ -176,7 +120,7 @@ mod tests {
 
     #[test]
     fn stage_names_parse_back() {
-        for stage in ALL_STAGES {
+        for &stage in Stage::ALL {
             assert_eq!(stage.as_str().parse::<Stage>(), Ok(stage));
         }
         assert!("flying".parse::<Stage>().is_err());
@@ -187,7 +131,7 @@ mod tests {
         /// listed, is an exit from a non-final stage, or stays within the pipeline.
         #[test]
         fn transition_rule_matches_table(from in 0usize..10, to in 0usize..10) {
-            let (from, to) = (ALL_STAGES[from], ALL_STAGES[to]);
+            let (from, to) = (Stage::ALL[from], Stage::ALL[to]);
             let listed = TRANSITIONS.contains(&(from, to));
             let exit = EXITS.contains(&to) && !from.is_final() && from != to;
             let stay = from == to && from.is_present();

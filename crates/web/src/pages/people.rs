@@ -7,7 +7,7 @@ use crate::layout::{Page, PageResult, html, options};
 use askama::Template;
 use axum::extract::{Query, State};
 use refuge_app::{Action, AppError, ErrorKind, PeopleQuery, allowed};
-use refuge_core::Flag;
+use refuge_core::{Flag, Stage};
 use serde::Deserialize;
 
 pub struct PersonRow {
@@ -150,7 +150,7 @@ pub async fn list(
         page: user
             .titled("people-title")
             .with_problem(problems.join("; ")),
-        stages: options(refuge_core::stage::ALL_STAGES, &filter.stage),
+        stages: options(Stage::ALL.iter(), &filter.stage),
         locations: options(location_codes(&shared, &user).await?, &filter.location),
         flags: options(Flag::ALL.iter(), &filter.flag),
         waiting_over: filter.waiting_over.clone(),

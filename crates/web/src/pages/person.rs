@@ -118,7 +118,7 @@ async fn page(
         can_reveal: allowed(role, Action::RevealIdentity),
         can_act: allowed(role, Action::MovePeople),
         locations: options(location_codes(shared, user).await?, &view.location_code),
-        stages: options(refuge_core::stage::ALL_STAGES, person.stage.as_str()),
+        stages: options(Stage::ALL.iter(), person.stage.as_str()),
         flags: options(Flag::ALL.iter(), ""),
         reasons: HoldReason::ALL
             .iter()

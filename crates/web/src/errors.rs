@@ -72,6 +72,11 @@ impl Failure {
         )
     }
 
+    /// An address that names no page.
+    pub fn no_such_page() -> Self {
+        Failure::new(ErrorKind::NotFound, "not_found", Message::Key("not-found"))
+    }
+
     /// A page that failed to render.
     pub fn internal() -> Self {
         Failure::new(ErrorKind::Internal, "internal", Message::Key("error-title"))

@@ -30,10 +30,7 @@ pub async fn stylesheet() -> Response {
 }
 
 pub async fn not_found() -> Failure {
-    Failure::from(refuge_app::AppError::NotFound {
-        what: "page",
-        code: "at this address".into(),
-    })
+    Failure::no_such_page()
 }
 
 /// The path of the page the browser came from, on this site only.

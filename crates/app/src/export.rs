@@ -1,0 +1,108 @@
+//! Exporting people as CSV (identities only with permission, and logged).
+
+use crate::*;
+use refuge_store::PersonFilter;
+
+impl App {
+    /// Writes people as CSV: operational fields, and identity fields with `reveal`. Logged.
+    pub async fn export_people<W: std::io::Write>(
+        &self,
+        session: &Session,
+        reveal: bool,
+        out: W,
+    ) -> AppResult<usize> {
+        session.require(Action::Export)?;
+        if reveal {
+            session.require(Action::RevealIdentity)?;
+        }
+        let locations = self.store.locations().await?;
+        let people = self
+            .store
+            .people(&PersonFilter {
+                locations: session.compartments(),
+                ..PersonFilter::default()
+            })
+            .await?;
+        let views = self.views(people, &locations).await?;
+        let mut writer = csv::Writer::from_writer(out);
+        let mut header = vec![
+            "code",
+            "household",
+            "sex",
+            "birth_year",
+            "stage",
+            "location",
+            "since",
+            "entered",
+            "waiting_days",
+            "flags",
+            "documents_ready",
+            "screening_done",
+            "hold",
+        ];
+        if reveal {
+            header.extend(PersonField::ALL.iter().map(|field| field.as_str()));
+        }
+        let io_error = |error: csv::Error| AppError::csv_output("export", error);
+        writer.write_record(&header).map_err(io_error)?;
+        for view in &views {
+            let person = &view.person;
+            let mut record = vec![
+                person.code.clone(),
+                view.household_code.clone(),
+                person.sex.to_string(),
+                person
+                    .birth_year
+                    .map(|year| year.to_string())
+                    .unwrap_or_default(),
+                person.stage.to_string(),
+                view.location_code.clone(),
+                person.since.to_string(),
+                person.entered.to_string(),
+                view.waiting_days.to_string(),
+                person
+                    .flags
+                    .iter()
+                    .map(|flag| flag.as_str())
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                person.documents_ready.to_string(),
+                person.screening_done.to_string(),
+                person
+                    .hold
+                    .map(|reason| reason.to_string())
+                    .unwrap_or_default(),
+            ];
+            if reveal {
+                let identity = self.open_identity(session, person)?;
+                for field in PersonField::ALL {
+                    record.push(
+                        identity
+                            .iter()
+                            .find(|(name, _)| name == field)
+                            .map(|(_, value)| value.as_str().to_string())
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+            writer.write_record(&record).map_err(io_error)?;
+        }
+        writer.flush().map_err(AppError::Output)?;
+        self.store
+            .log_access(
+                vec![self.access_entry(
+                    &session.user().name,
+                    AccessAction::Export,
+                    "people",
+                    &format!(
+                        "{} people{}",
+                        views.len(),
+                        if reveal { ", identities revealed" } else { "" }
+                    ),
+                )],
+                HASHER,
+            )
+            .await?;
+        Ok(views.len())
+    }
+}

@@ -1,0 +1,484 @@
+//! `refuge import people FILE.csv`: all or nothing, every problem reported at once.
+//!
+//! In named phases: parse (header and rows, `parse.rs`) → resolve households (existing codes
+//! join, other references form new households) → build and seal the records (on every
+//! core) → check (likely duplicates, capacity) → commit (one transaction). The first two
+//! checks report every problem before anything is sealed; nothing is written unless every
+//! check passes.
+
+mod parse;
+
+use crate::people::seal_identity;
+use crate::*;
+use parse::{RowContext, parse_rows, read_columns};
+use refuge_store::Guard;
+use std::collections::{BTreeMap, HashMap};
+
+/// Columns every import file must have.
+pub const IMPORT_REQUIRED: &[&str] = &[
+    "household_ref",
+    "name",
+    "sex",
+    "birth_year",
+    "location",
+    "stage",
+    "since",
+    "flags",
+];
+
+/// Columns an import file may have.
+pub const IMPORT_OPTIONAL: &[&str] = &[
+    "name_romanized",
+    "aliases",
+    "date_of_birth",
+    "origin",
+    "relatives",
+    "contact",
+    "notes",
+    "entered",
+    "split_allowed",
+];
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions {
+    /// Import rows that look like people already registered (or like other rows).
+    pub allow_duplicates: bool,
+    /// Import even where a location would go over capacity (recorded in the access log).
+    pub over_capacity: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct ImportProgress {
+    pub phase: &'static str,
+    pub done: u64,
+    pub total: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub people: usize,
+    pub households: usize,
+    /// Likely duplicates that were imported anyway (with `allow_duplicates`).
+    pub duplicates: Vec<String>,
+}
+
+/// One parsed, valid row.
+struct Row {
+    line: u64,
+    household_ref: String,
+    split_allowed: bool,
+    sex: Sex,
+    birth_year: Option<i32>,
+    location: LocationId,
+    stage: Stage,
+    since: Date,
+    entered: Date,
+    flags: Vec<Flag>,
+    identity: BTreeMap<PersonField, String>,
+}
+
+/// Rows sealed between two progress reports.
+const SEAL_BLOCK_ROWS: usize = 10_000;
+
+impl App {
+    /// Imports people from CSV. Validates every row first and reports every problem (line,
+    /// column, reason) without writing anything; then writes all rows in one transaction.
+    pub async fn import_people<R: std::io::Read>(
+        &self,
+        session: &Session,
+        input: R,
+        options: ImportOptions,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> AppResult<ImportReport> {
+        session.require(Action::Import)?;
+        session.require(Action::RegisterPeople)?;
+        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+        let columns = read_columns(&mut reader)?;
+        let locations: HashMap<String, Location> = self
+            .store
+            .locations()
+            .await?
+            .into_iter()
+            .map(|location| (location.code.clone(), location))
+            .collect();
+        let context = RowContext {
+            columns: &columns,
+            locations: &locations,
+            session,
+            today: self.today(),
+        };
+        let mut errors = Vec::new();
+        let rows = parse_rows(&mut reader, &context, &mut errors, progress);
+        let total = rows.len() as u64;
+        progress(ImportProgress {
+            phase: "checking",
+            done: total,
+            total,
+        });
+        let existing = self.existing_households(&rows, &mut errors).await?;
+        refuse(errors)?;
+
+        let households = self.new_households(session, &rows, existing).await?;
+        let mut people = self
+            .registered_people(&rows, &households.of_reference)
+            .await?;
+        let index_bits = self.name_index_bits().await?;
+        seal_rows(session.sealer(), &mut people, &rows, index_bits, progress)?;
+
+        let mut errors = Vec::new();
+        let duplicates = self.find_duplicates(session, &rows, &people).await?;
+        if !options.allow_duplicates {
+            errors.extend(duplicates.iter().map(|(line, like)| RowError {
+                line: *line,
+                column: "name".into(),
+                message: format!(
+                    "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
+                ),
+            }));
+        }
+        let mut arriving: BTreeMap<LocationId, u32> = BTreeMap::new();
+        for row in &rows {
+            *arriving.entry(row.location).or_default() += 1;
+        }
+        if !options.over_capacity {
+            errors.extend(self.capacity_problems(&locations, &arriving).await?);
+        }
+        refuse(errors)?;
+
+        let imported = people.len();
+        self.commit_import(
+            session,
+            households.events,
+            people,
+            &arriving,
+            options,
+            progress,
+        )
+        .await?;
+        Ok(ImportReport {
+            people: imported,
+            households: households.created,
+            duplicates: duplicates
+                .iter()
+                .map(|(line, like)| format!("line {line} looks like {like}"))
+                .collect(),
+        })
+    }
+
+    /// Phase 2: rows whose household reference is an existing household's code join it; a
+    /// code that names no household is a problem.
+    async fn existing_households(
+        &self,
+        rows: &[Row],
+        errors: &mut Vec<RowError>,
+    ) -> AppResult<HashMap<String, HouseholdId>> {
+        let mut existing: HashMap<String, HouseholdId> = HashMap::new();
+        for row in rows {
+            if CodeKind::of_code(&row.household_ref) == Some(CodeKind::Household)
+                && !existing.contains_key(&row.household_ref)
+            {
+                match self
+                    .store
+                    .household_by_code(&normalize_code(&row.household_ref))
+                    .await?
+                {
+                    Some(household) => {
+                        existing.insert(row.household_ref.clone(), household.id);
+                    }
+                    None => errors.push(RowError {
+                        line: row.line,
+                        column: "household_ref".into(),
+                        message: format!("no household with code {}", row.household_ref),
+                    }),
+                }
+            }
+        }
+        Ok(existing)
+    }
+
+    /// Phase 3a: a new household for every other reference, in order of first appearance;
+    /// that first row's `split_allowed` decides the household's.
+    async fn new_households(
+        &self,
+        session: &Session,
+        rows: &[Row],
+        existing: HashMap<String, HouseholdId>,
+    ) -> AppResult<NewHouseholds> {
+        let mut first_row: HashMap<&str, &Row> = HashMap::new();
+        let mut new_refs: Vec<&String> = Vec::new();
+        for row in rows {
+            if !existing.contains_key(&row.household_ref)
+                && !first_row.contains_key(row.household_ref.as_str())
+            {
+                first_row.insert(row.household_ref.as_str(), row);
+                new_refs.push(&row.household_ref);
+            }
+        }
+        let mut household_codes = self
+            .fresh_codes(CodeKind::Household, new_refs.len())
+            .await?;
+        let mut events = Vec::with_capacity(rows.len() + new_refs.len());
+        let mut of_reference = existing;
+        for reference in &new_refs {
+            let first = first_row.get(reference.as_str());
+            let household = Household {
+                id: HouseholdId(self.new_uuid()?),
+                code: household_codes.pop().unwrap_or_default(),
+                head: None,
+                split_allowed: first.is_some_and(|row| row.split_allowed),
+                version: 0,
+            };
+            of_reference.insert((*reference).clone(), household.id);
+            events.push(self.new_event(session, EventBody::HouseholdAdded { household })?);
+        }
+        Ok(NewHouseholds {
+            events,
+            of_reference,
+            created: new_refs.len(),
+        })
+    }
+
+    /// Phase 3b: a registered person for every row, each with a fresh code.
+    async fn registered_people(
+        &self,
+        rows: &[Row],
+        household_of: &HashMap<String, HouseholdId>,
+    ) -> AppResult<Vec<Person>> {
+        let mut person_codes = self.fresh_codes(CodeKind::Person, rows.len()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Person::registered(
+                    PersonId(self.new_uuid()?),
+                    person_codes.pop().unwrap_or_default(),
+                    household_of[&row.household_ref],
+                    Registration {
+                        sex: row.sex,
+                        birth_year: row.birth_year,
+                        flags: row.flags.iter().copied().collect(),
+                        stage: row.stage,
+                        location: row.location,
+                        since: row.since,
+                        entered: row.entered,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Phase 4b: locations the import would fill beyond their beds.
+    async fn capacity_problems(
+        &self,
+        locations: &HashMap<String, Location>,
+        arriving: &BTreeMap<LocationId, u32>,
+    ) -> AppResult<Vec<RowError>> {
+        let occupancy: HashMap<LocationId, u64> =
+            self.store.occupancy().await?.into_iter().collect();
+        let mut problems = Vec::new();
+        for location in locations.values() {
+            let coming = arriving.get(&location.id).copied().unwrap_or_default();
+            let present = occupancy.get(&location.id).copied().unwrap_or_default();
+            if coming > 0 && present + u64::from(coming) > u64::from(location.capacity) {
+                problems.push(RowError {
+                    line: 1,
+                    column: "location".into(),
+                    message: format!(
+                        "{} would hold {} people in {} beds ({present} present, {coming} imported); use --over-capacity to import anyway",
+                        location.code,
+                        present + u64::from(coming),
+                        location.capacity
+                    ),
+                });
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Phase 5: every event in one transaction, with the capacity guards (unless the import
+    /// may go over) and the access-log entry.
+    async fn commit_import(
+        &self,
+        session: &Session,
+        mut events: Vec<NewEvent>,
+        people: Vec<Person>,
+        arriving: &BTreeMap<LocationId, u32>,
+        options: ImportOptions,
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> AppResult<()> {
+        let total = people.len() as u64;
+        let detail = format!(
+            "{total} people{}",
+            if options.over_capacity {
+                ", over capacity allowed"
+            } else {
+                ""
+            }
+        );
+        for person in people {
+            events.push(self.new_event(session, EventBody::PersonAdded { person })?);
+        }
+        progress(ImportProgress {
+            phase: "writing",
+            done: 0,
+            total,
+        });
+        let guards = if options.over_capacity {
+            Vec::new()
+        } else {
+            arriving
+                .iter()
+                .map(|(location, count)| Guard::LocationHasRoom {
+                    location: *location,
+                    arriving: *count,
+                })
+                .collect()
+        };
+        self.commit(Commit {
+            events,
+            guards,
+            access: vec![self.access_entry(
+                &session.user().name,
+                AccessAction::Import,
+                "people",
+                &detail,
+            )],
+            ..Commit::default()
+        })
+        .await?;
+        progress(ImportProgress {
+            phase: "writing",
+            done: total,
+            total,
+        });
+        Ok(())
+    }
+
+    /// Rows that look like a registered person or an earlier row: same blind index, then
+    /// confirmed by comparing the opened names and birth years. (line, the look-alike).
+    async fn find_duplicates(
+        &self,
+        session: &Session,
+        rows: &[Row],
+        people: &[Person],
+    ) -> AppResult<Vec<(u64, String)>> {
+        let mut found = Vec::new();
+        let key_of = |row: &Row| {
+            (
+                normalize_name(
+                    row.identity
+                        .get(&PersonField::Name)
+                        .map_or("", String::as_str),
+                ),
+                row.birth_year,
+            )
+        };
+        let mut first_line: HashMap<(String, Option<i32>), u64> = HashMap::new();
+        for row in rows {
+            if let Some(line) = first_line.get(&key_of(row)) {
+                found.push((row.line, format!("line {line}")));
+            } else {
+                first_line.insert(key_of(row), row.line);
+            }
+        }
+        let indexes: Vec<i64> = people
+            .iter()
+            .filter_map(|person| person.duplicate_index)
+            .collect();
+        let candidates = self.store.people_by_duplicate_index(&indexes).await?;
+        let mut by_index: HashMap<i64, Vec<&Person>> = HashMap::new();
+        for candidate in &candidates {
+            if let Some(index) = candidate.duplicate_index {
+                by_index.entry(index).or_default().push(candidate);
+            }
+        }
+        for (row, person) in rows.iter().zip(people) {
+            let Some(matches) = person
+                .duplicate_index
+                .and_then(|index| by_index.get(&index))
+            else {
+                continue;
+            };
+            let (name, year) = key_of(row);
+            for candidate in matches {
+                if candidate.birth_year != year {
+                    continue;
+                }
+                let id_text = candidate.id.to_string();
+                if let Some(sealed) = candidate.sealed.get(&PersonField::Name) {
+                    let other = session
+                        .sealer()
+                        .open(&sealed.0, person_context(&id_text, PersonField::Name))?;
+                    if normalize_name(other.as_str()) == name {
+                        found.push((row.line, candidate.code.clone()));
+                    }
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+}
+
+/// The households an import creates (their events), and the household of every reference.
+struct NewHouseholds {
+    events: Vec<NewEvent>,
+    of_reference: HashMap<String, HouseholdId>,
+    created: usize,
+}
+
+/// All or nothing: the problems found so far, sorted by line, refuse the whole import.
+fn refuse(mut errors: Vec<RowError>) -> AppResult<()> {
+    if errors.is_empty() {
+        return Ok(());
+    }
+    errors.sort_by_key(|error| error.line);
+    Err(AppError::Import(errors))
+}
+
+/// Phase 3c: seals and indexes every row's identity. Sealing is most of the import's own
+/// work: blocks of rows (progress between them), each sealed on every core.
+fn seal_rows(
+    sealer: &Sealer,
+    people: &mut [Person],
+    rows: &[Row],
+    index_bits: u32,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> AppResult<()> {
+    let total = rows.len() as u64;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    for (block, (people, rows)) in people
+        .chunks_mut(SEAL_BLOCK_ROWS)
+        .zip(rows.chunks(SEAL_BLOCK_ROWS))
+        .enumerate()
+    {
+        progress(ImportProgress {
+            phase: "sealing",
+            done: (block * SEAL_BLOCK_ROWS) as u64,
+            total,
+        });
+        let share = people.len().div_ceil(threads).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = people
+                .chunks_mut(share)
+                .zip(rows.chunks(share))
+                .map(|(people, rows)| {
+                    scope.spawn(move || {
+                        people.iter_mut().zip(rows).try_for_each(|(person, row)| {
+                            seal_identity(sealer, person, &row.identity, index_bits)
+                        })
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+        })?;
+    }
+    progress(ImportProgress {
+        phase: "sealing",
+        done: total,
+        total,
+    });
+    Ok(())
+}

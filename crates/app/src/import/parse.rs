@@ -1,0 +1,325 @@
+//! Phase 1: the file's header and rows, checked field by field. Every problem is collected
+//! with its line and column; a protected value is never quoted.
+
+use super::Row;
+use crate::people::check_birth_year;
+use crate::*;
+use std::collections::{BTreeMap, HashMap};
+
+/// The column index of every header name (lower-cased), or the header's problems.
+pub(super) fn read_columns<R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+) -> AppResult<HashMap<String, usize>> {
+    let header_error = |message: String| {
+        AppError::Import(vec![RowError {
+            line: 1,
+            column: "header".into(),
+            message,
+        }])
+    };
+    let headers: Vec<String> = reader
+        .headers()
+        .map_err(|error| header_error(format!("unreadable: {error}")))?
+        .iter()
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    let missing: Vec<&str> = IMPORT_REQUIRED
+        .iter()
+        .copied()
+        .filter(|name| !headers.iter().any(|header| header == name))
+        .collect();
+    let unknown: Vec<&str> = headers
+        .iter()
+        .map(String::as_str)
+        .filter(|name| !IMPORT_REQUIRED.contains(name) && !IMPORT_OPTIONAL.contains(name))
+        .collect();
+    if !missing.is_empty() || !unknown.is_empty() {
+        let mut message = Vec::new();
+        if !missing.is_empty() {
+            message.push(format!("missing column(s): {}", missing.join(", ")));
+        }
+        if !unknown.is_empty() {
+            message.push(format!(
+                "unknown column(s): {} (known: {}, {})",
+                unknown.join(", "),
+                IMPORT_REQUIRED.join(", "),
+                IMPORT_OPTIONAL.join(", ")
+            ));
+        }
+        return Err(header_error(message.join("; ")));
+    }
+    Ok(headers
+        .into_iter()
+        .enumerate()
+        .map(|(index, name)| (name, index))
+        .collect())
+}
+
+/// What checking a row needs to know.
+pub(super) struct RowContext<'a> {
+    pub columns: &'a HashMap<String, usize>,
+    pub locations: &'a HashMap<String, Location>,
+    pub session: &'a Session,
+    pub today: Date,
+}
+
+/// Every row of the file: the valid ones, and the problems of the others.
+pub(super) fn parse_rows<R: std::io::Read>(
+    reader: &mut csv::Reader<R>,
+    context: &RowContext<'_>,
+    errors: &mut Vec<RowError>,
+    progress: &mut dyn FnMut(ImportProgress),
+) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let line = index as u64 + 2;
+        match record {
+            Ok(record) => {
+                if let Some(row) = parse_row(&record, line, context, errors) {
+                    rows.push(row);
+                }
+            }
+            Err(error) => errors.push(unreadable_row(&error, line)),
+        }
+        if line.is_multiple_of(10_000) {
+            progress(ImportProgress {
+                phase: "checking",
+                done: line - 1,
+                total: 0,
+            });
+        }
+    }
+    rows
+}
+
+/// A row the CSV reader could not read. The csv error can quote the offending field:
+/// report its kind only.
+fn unreadable_row(error: &csv::Error, line: u64) -> RowError {
+    let line = error.position().map_or(line, |position| position.line());
+    let reason = match error.kind() {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
+            format!("has {len} fields, the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
+        _ => "cannot be read as CSV".to_string(),
+    };
+    RowError {
+        line,
+        column: "row".into(),
+        message: reason,
+    }
+}
+
+/// The problems of one row, as they are found.
+struct Problems<'a> {
+    line: u64,
+    errors: &'a mut Vec<RowError>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, column: &str, message: String) {
+        self.errors.push(RowError {
+            line: self.line,
+            column: column.to_string(),
+            message,
+        });
+    }
+}
+
+/// One row, checked; None when it names no known location (the problem is recorded).
+fn parse_row(
+    record: &csv::StringRecord,
+    line: u64,
+    context: &RowContext<'_>,
+    errors: &mut Vec<RowError>,
+) -> Option<Row> {
+    let cell = |name: &str| {
+        context
+            .columns
+            .get(name)
+            .and_then(|index| record.get(*index))
+            .map(str::trim)
+            .unwrap_or("")
+    };
+    let mut problems = Problems { line, errors };
+    let household_ref = cell("household_ref").to_string();
+    if household_ref.is_empty() {
+        problems.add(
+            "household_ref",
+            "is empty (rows with the same value form one household)".into(),
+        );
+    }
+    if cell("name").is_empty() {
+        problems.add("name", "is empty".into());
+    }
+    let sex = match cell("sex") {
+        "" => Sex::Unknown,
+        text => text.parse().unwrap_or_else(|error: UnknownName| {
+            problems.add("sex", error.to_string());
+            Sex::Unknown
+        }),
+    };
+    let birth_year = birth_year(cell("birth_year"), context.today, &mut problems);
+    let location = location(cell("location"), context, &mut problems);
+    let stage = stage(cell("stage"), &mut problems);
+    let (since, entered) = dates(cell("since"), cell("entered"), context.today, &mut problems);
+    let mut flags = Vec::new();
+    for word in split_flags(cell("flags")) {
+        match word.parse::<Flag>() {
+            Ok(flag) => flags.push(flag),
+            Err(error) => problems.add("flags", error.to_string()),
+        }
+    }
+    let split_allowed = match cell("split_allowed").to_ascii_lowercase().as_str() {
+        "" | "no" | "false" | "0" => false,
+        "yes" | "true" | "1" => true,
+        other => {
+            problems.add("split_allowed", format!("'{other}' is not yes or no"));
+            false
+        }
+    };
+    let identity = identity(&cell, birth_year, &mut problems);
+    location.map(|location| Row {
+        line,
+        household_ref,
+        split_allowed,
+        sex,
+        birth_year,
+        location,
+        stage,
+        since,
+        entered,
+        flags,
+        identity,
+    })
+}
+
+/// Splits a flags cell: `minor;pregnant`, `minor|pregnant` or `minor pregnant`.
+fn split_flags(text: &str) -> impl Iterator<Item = &str> {
+    text.split([';', '|', ' ', ','])
+        .map(str::trim)
+        .filter(|word| !word.is_empty())
+}
+
+fn birth_year(text: &str, today: Date, problems: &mut Problems<'_>) -> Option<i32> {
+    match text {
+        "" => None,
+        text => match text.parse::<i32>() {
+            Ok(year) => {
+                if let Err(reason) = check_birth_year(year, today) {
+                    problems.add("birth_year", reason);
+                }
+                Some(year)
+            }
+            Err(_) => {
+                problems.add("birth_year", format!("'{text}' is not a year"));
+                None
+            }
+        },
+    }
+}
+
+/// The location named by code, inside the user's compartments.
+fn location(
+    text: &str,
+    context: &RowContext<'_>,
+    problems: &mut Problems<'_>,
+) -> Option<LocationId> {
+    let code = text.to_ascii_uppercase();
+    match context.locations.get(&code) {
+        Some(location) => {
+            if !context.session.sees_location(location.id) {
+                problems.add("location", format!("{code} is outside your compartments"));
+            }
+            Some(location.id)
+        }
+        None => {
+            problems.add("location", format!("no location with code '{code}'"));
+            None
+        }
+    }
+}
+
+/// A stage people can be imported at (still in the pipeline); sheltered when empty.
+fn stage(text: &str, problems: &mut Problems<'_>) -> Stage {
+    match text {
+        "" => Stage::Sheltered,
+        text => match text.parse::<Stage>() {
+            Ok(stage) if stage.is_present() => stage,
+            Ok(stage) => {
+                problems.add(
+                    "stage",
+                    format!(
+                        "people are imported at stage hiding, transit, sheltered or detained, not {stage}"
+                    ),
+                );
+                stage
+            }
+            Err(error) => {
+                problems.add("stage", error.to_string());
+                Stage::Sheltered
+            }
+        },
+    }
+}
+
+/// `since` (arrival at the current location, not in the future) and `entered` (entry into
+/// care, not after `since`; `since` when empty).
+fn dates(since: &str, entered: &str, today: Date, problems: &mut Problems<'_>) -> (Date, Date) {
+    let since = match parse_day(since) {
+        Some(date) if date > today => {
+            problems.add("since", format!("{date} is in the future"));
+            date
+        }
+        Some(date) => date,
+        None => {
+            problems.add("since", format!("'{since}' is not a date (YYYY-MM-DD)"));
+            today
+        }
+    };
+    let entered = match entered {
+        "" => since,
+        text => match parse_day(text) {
+            Some(date) if date > since => {
+                problems.add(
+                    "entered",
+                    "is after since (arrival at the current location)".into(),
+                );
+                date
+            }
+            Some(date) => date,
+            None => {
+                problems.add("entered", format!("'{text}' is not a date (YYYY-MM-DD)"));
+                since
+            }
+        },
+    };
+    (since, entered)
+}
+
+/// The protected fields given. Never echoes a protected value in an error.
+fn identity<'a>(
+    cell: &impl Fn(&str) -> &'a str,
+    birth_year: Option<i32>,
+    problems: &mut Problems<'_>,
+) -> BTreeMap<PersonField, String> {
+    let mut identity = BTreeMap::new();
+    for field in PersonField::ALL {
+        let value = cell(field.as_str());
+        if !value.is_empty() {
+            identity.insert(*field, value.to_string());
+        }
+    }
+    if let Some(dob) = identity.get(&PersonField::DateOfBirth) {
+        match parse_day(dob) {
+            None => problems.add("date_of_birth", "is not a date (YYYY-MM-DD)".into()),
+            Some(date) if birth_year.is_some_and(|year| year != date.year()) => {
+                problems.add("date_of_birth", "does not match birth_year".into());
+            }
+            Some(_) => {}
+        }
+    }
+    identity
+}

@@ -1,0 +1,216 @@
+//! Incidents: recording, closing, listing (narratives only when revealed, and logged).
+
+use crate::*;
+use refuge_store::{Guard, IncidentFilter};
+use std::collections::HashMap;
+
+#[derive(Debug)]
+pub struct IncidentView {
+    pub incident: Incident,
+    pub location_code: String,
+    pub people_codes: Vec<String>,
+    pub narrative: Option<Revealed>,
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_incident(
+        &self,
+        session: &Session,
+        location: &str,
+        kind: IncidentKind,
+        severity: u8,
+        people: &[String],
+        note: Option<&str>,
+        occurred: Option<Date>,
+    ) -> AppResult<Incident> {
+        session.require(Action::RecordIncident)?;
+        if !(1..=4).contains(&severity) {
+            return Err(AppError::invalid(
+                "severity",
+                format!("{severity} is not between 1 and 4"),
+            ));
+        }
+        let location = self.location_by_code(location).await?;
+        session.require_location(location.id, &location.code)?;
+        let occurred = occurred.unwrap_or(self.today());
+        if occurred > self.today() {
+            return Err(AppError::invalid(
+                "date",
+                "an incident cannot be in the future",
+            ));
+        }
+        let mut involved = Vec::new();
+        for code in people {
+            involved.push(self.person_by_code(session, code).await?.id);
+        }
+        let id = IncidentId(self.new_uuid()?);
+        let id_text = id.to_string();
+        let incident = Incident {
+            id,
+            code: self.fresh_codes(CodeKind::Incident, 1).await?.remove(0),
+            location: location.id,
+            kind,
+            severity,
+            people: involved,
+            status: IncidentStatus::Open,
+            occurred,
+            closed: None,
+            narrative: note
+                .filter(|text| !text.trim().is_empty())
+                .map(|text| seal(session.sealer(), text, incident_context(&id_text)))
+                .transpose()?,
+            version: 0,
+        };
+        let event = self.new_event(
+            session,
+            EventBody::IncidentRecorded {
+                incident: incident.clone(),
+            },
+        )?;
+        self.commit(Commit {
+            events: vec![event],
+            ..Commit::default()
+        })
+        .await?;
+        Ok(incident)
+    }
+
+    pub async fn close_incident(&self, session: &Session, code: &str) -> AppResult<Incident> {
+        session.require(Action::CloseIncident)?;
+        let incident = self
+            .store
+            .incident_by_code(&normalize_code(code))
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "incident",
+                code: code.to_string(),
+            })?;
+        session.require_location(incident.location, &incident.code)?;
+        let event = self.new_event(
+            session,
+            EventBody::IncidentClosed {
+                incident: incident.id,
+                at: self.today(),
+            },
+        )?;
+        self.commit(Commit {
+            events: vec![event],
+            guards: vec![Guard::Version {
+                record: RecordRef::Incident(incident.id),
+                version: incident.version,
+            }],
+            ..Commit::default()
+        })
+        .await?;
+        Ok(Incident {
+            status: IncidentStatus::Closed,
+            closed: Some(self.today()),
+            version: incident.version + 1,
+            ..incident
+        })
+    }
+
+    /// Incidents in the session's compartments; narratives only with `reveal` (logged).
+    /// The newest `limit` open incidents of at least `min_severity` the user may see, and how
+    /// many there are in all (the dashboard's alerts).
+    pub async fn open_incidents_at_least(
+        &self,
+        session: &Session,
+        min_severity: u8,
+        limit: usize,
+    ) -> AppResult<(Vec<IncidentView>, usize)> {
+        session.require(Action::ViewIncidents)?;
+        let mut filter = IncidentFilter {
+            open_only: true,
+            min_severity,
+            locations: session.compartments(),
+            limit: None,
+        };
+        let total = self.store.count_incidents(&filter).await?;
+        filter.limit = Some(u32::try_from(limit).unwrap_or(u32::MAX));
+        let incidents = self.store.incidents(&filter).await?;
+        Ok((
+            self.incident_views(session, incidents, false).await?,
+            usize::try_from(total).unwrap_or(usize::MAX),
+        ))
+    }
+
+    /// Location and people codes (and, when revealing, the narrative) for incidents.
+    async fn incident_views(
+        &self,
+        session: &Session,
+        incidents: Vec<Incident>,
+        reveal: bool,
+    ) -> AppResult<Vec<IncidentView>> {
+        let locations: HashMap<LocationId, String> = self.location_codes().await?;
+        let person_ids: Vec<Uuid> = incidents
+            .iter()
+            .flat_map(|incident| incident.people.iter().map(|id| id.0))
+            .collect();
+        let codes = self.store.codes_of(&person_ids).await?;
+        let mut views = Vec::new();
+        for incident in incidents {
+            let narrative = match &incident.narrative {
+                Some(sealed) if reveal => {
+                    let id_text = incident.id.to_string();
+                    Some(
+                        session
+                            .sealer()
+                            .open(&sealed.0, incident_context(&id_text))?,
+                    )
+                }
+                _ => None,
+            };
+            views.push(IncidentView {
+                location_code: locations
+                    .get(&incident.location)
+                    .cloned()
+                    .unwrap_or_default(),
+                people_codes: incident
+                    .people
+                    .iter()
+                    .map(|id| codes.get(&id.0).cloned().unwrap_or_default())
+                    .collect(),
+                narrative,
+                incident,
+            });
+        }
+        Ok(views)
+    }
+
+    pub async fn incidents(
+        &self,
+        session: &Session,
+        open_only: bool,
+        reveal: bool,
+    ) -> AppResult<Vec<IncidentView>> {
+        session.require(Action::ViewIncidents)?;
+        if reveal {
+            session.require(Action::RevealIdentity)?;
+        }
+        let incidents = self
+            .store
+            .incidents(&IncidentFilter {
+                open_only,
+                locations: session.compartments(),
+                ..IncidentFilter::default()
+            })
+            .await?;
+        let views = self.incident_views(session, incidents, reveal).await?;
+        if reveal {
+            self.store
+                .log_access(
+                    vec![self.access_entry(
+                        &session.user().name,
+                        AccessAction::Reveal,
+                        "incidents",
+                        "narratives",
+                    )],
+                    HASHER,
+                )
+                .await?;
+        }
+        Ok(views)
+    }
+}

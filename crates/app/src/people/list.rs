@@ -1,0 +1,191 @@
+//! Showing one person and listing people.
+
+use crate::*;
+use refuge_store::PersonFilter;
+use std::collections::{BTreeSet, HashMap};
+use time::Duration;
+
+impl App {
+    /// One person; identity only with `reveal`, for roles that may see it, and logged.
+    pub async fn show_person(
+        &self,
+        session: &Session,
+        code: &str,
+        reveal: bool,
+    ) -> AppResult<PersonView> {
+        session.require(Action::ViewPeople)?;
+        if reveal {
+            session.require(Action::RevealIdentity)?;
+        }
+        let person = self.person_by_code(session, code).await?;
+        let household_code = self
+            .store
+            .household(person.household)
+            .await?
+            .map(|household| household.code)
+            .unwrap_or_default();
+        let location_code = self
+            .store
+            .locations()
+            .await?
+            .into_iter()
+            .find(|location| location.id == person.location)
+            .map(|location| location.code)
+            .unwrap_or_default();
+        let identity = if reveal {
+            let identity = self.open_identity(session, &person)?;
+            self.store
+                .log_access(
+                    vec![self.access_entry(
+                        &session.user().name,
+                        AccessAction::Reveal,
+                        &person.code,
+                        "identity",
+                    )],
+                    HASHER,
+                )
+                .await?;
+            Some(identity)
+        } else {
+            None
+        };
+        Ok(PersonView {
+            waiting_days: person.waiting_days(self.today()),
+            person,
+            household_code,
+            location_code,
+            identity,
+        })
+    }
+
+    /// People matching a query, operational fields only, limited to the session's
+    /// compartments. A name query goes through the blind index and is confirmed by opening
+    /// the candidates' names (never shown).
+    /// How many people match a query (without a name: counting needs no identity).
+    pub async fn count_people(&self, session: &Session, query: &PeopleQuery) -> AppResult<u64> {
+        session.require(Action::ViewPeople)?;
+        if query.name.is_some() {
+            return Err(AppError::invalid(
+                "name",
+                "counting does not search by name",
+            ));
+        }
+        let filter = self.person_filter(session, query).await?;
+        Ok(self.store.count_people(&filter).await?)
+    }
+
+    /// The store filter for a query, narrowed to the user's compartments (names aside).
+    async fn person_filter(
+        &self,
+        session: &Session,
+        query: &PeopleQuery,
+    ) -> AppResult<PersonFilter> {
+        // Waiting times only mean something for people waiting for a transfer.
+        let stages = match (query.stage, query.waiting_longer_than_days) {
+            (Some(stage), _) => vec![stage],
+            (None, Some(_)) => vec![Stage::Sheltered, Stage::Detained],
+            (None, None) => Vec::new(),
+        };
+        let mut filter = PersonFilter {
+            stages,
+            flag: query.flag,
+            since_on_or_before: query
+                .waiting_longer_than_days
+                .map(|days| self.today() - Duration::days(days + 1)),
+            limit: if query.name.is_some() {
+                None
+            } else {
+                query.limit
+            },
+            ..PersonFilter::default()
+        };
+        let mut allowed: Option<Vec<LocationId>> = session.compartments();
+        if let Some(code) = &query.location {
+            let location = self.location_by_code(code).await?;
+            allowed = Some(match allowed {
+                Some(list) => list.into_iter().filter(|id| *id == location.id).collect(),
+                None => vec![location.id],
+            });
+        }
+        filter.locations = allowed;
+        if let Some(code) = &query.household {
+            filter.household = Some(self.household_by_code(code).await?.id);
+        }
+        Ok(filter)
+    }
+
+    pub async fn list_people(
+        &self,
+        session: &Session,
+        query: &PeopleQuery,
+    ) -> AppResult<Vec<PersonView>> {
+        session.require(Action::ViewPeople)?;
+        let mut filter = self.person_filter(session, query).await?;
+        let locations = self.store.locations().await?;
+        let wanted_name = match &query.name {
+            Some(name) => {
+                session.require(Action::SearchByName)?;
+                let normal = normalize_name(name);
+                filter.name_index = Some(session.sealer().blind_index(
+                    "name",
+                    &normal,
+                    self.name_index_bits().await?,
+                )?);
+                Some(normal)
+            }
+            None => None,
+        };
+        let mut people = self.store.people(&filter).await?;
+        if let Some(wanted) = wanted_name {
+            let mut confirmed = Vec::new();
+            for person in people {
+                let id_text = person.id.to_string();
+                if let Some(sealed) = person.sealed.get(&PersonField::Name) {
+                    let name = session
+                        .sealer()
+                        .open(&sealed.0, person_context(&id_text, PersonField::Name))?;
+                    if normalize_name(name.as_str()) == wanted {
+                        confirmed.push(person);
+                    }
+                }
+            }
+            people = confirmed;
+            if let Some(limit) = query.limit {
+                people.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            }
+        }
+        self.views(people, &locations).await
+    }
+
+    pub(crate) async fn views(
+        &self,
+        people: Vec<Person>,
+        locations: &[Location],
+    ) -> AppResult<Vec<PersonView>> {
+        let household_ids: Vec<Uuid> = people
+            .iter()
+            .map(|person| person.household.0)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let codes = self.store.codes_of(&household_ids).await?;
+        let location_codes: HashMap<LocationId, &str> = locations
+            .iter()
+            .map(|location| (location.id, location.code.as_str()))
+            .collect();
+        let today = self.today();
+        Ok(people
+            .into_iter()
+            .map(|person| PersonView {
+                household_code: codes.get(&person.household.0).cloned().unwrap_or_default(),
+                location_code: location_codes
+                    .get(&person.location)
+                    .map(|code| code.to_string())
+                    .unwrap_or_default(),
+                waiting_days: person.waiting_days(today),
+                identity: None,
+                person,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,139 @@
+//! People and households: registering, finding and listing, and changing them (moves,
+//! flags, holds, readiness).
+
+mod changes;
+mod list;
+mod register;
+
+pub(crate) use register::seal_identity;
+
+use crate::*;
+use std::collections::BTreeMap;
+
+/// A person to register. Identity fields are plaintext here and sealed before anything is
+/// stored.
+#[derive(Default)]
+pub struct NewPerson {
+    /// An existing household's code; None creates a new household for this person.
+    pub household: Option<String>,
+    pub split_allowed: bool,
+    pub sex: Option<Sex>,
+    pub birth_year: Option<i32>,
+    pub location: String,
+    pub stage: Option<Stage>,
+    pub since: Option<Date>,
+    pub entered: Option<Date>,
+    pub flags: Vec<Flag>,
+    pub identity: BTreeMap<PersonField, String>,
+}
+
+/// A person as shown: operational fields with codes resolved, identity only when revealed.
+#[derive(Debug)]
+pub struct PersonView {
+    pub person: Person,
+    pub household_code: String,
+    pub location_code: String,
+    pub waiting_days: i64,
+    pub identity: Option<Vec<(PersonField, Revealed)>>,
+}
+
+/// What a move did.
+#[derive(Debug)]
+pub struct MoveReport {
+    pub moved: Vec<String>,
+    pub location: String,
+    pub over_capacity: bool,
+}
+
+/// Which people to list (codes as typed by the user).
+#[derive(Default)]
+pub struct PeopleQuery {
+    pub stage: Option<Stage>,
+    pub location: Option<String>,
+    pub flag: Option<Flag>,
+    pub household: Option<String>,
+    pub waiting_longer_than_days: Option<i64>,
+    /// Exact name, through the blind index.
+    pub name: Option<String>,
+    pub limit: Option<u32>,
+    /// Any order (faster with a limit on a large database).
+    pub any_order: bool,
+}
+
+const MAX_YEAR_AGE: i32 = 120;
+
+pub(crate) fn check_birth_year(year: i32, today: Date) -> Result<(), String> {
+    if year > today.year() || year < today.year() - MAX_YEAR_AGE {
+        return Err(format!(
+            "{year} is not a plausible birth year (expected {} to {})",
+            today.year() - MAX_YEAR_AGE,
+            today.year()
+        ));
+    }
+    Ok(())
+}
+
+impl App {
+    /// Opens the identity fields of a person this session may see.
+    pub(crate) fn open_identity(
+        &self,
+        session: &Session,
+        person: &Person,
+    ) -> AppResult<Vec<(PersonField, Revealed)>> {
+        let id_text = person.id.to_string();
+        person
+            .sealed
+            .iter()
+            .map(|(field, sealed)| {
+                Ok((
+                    *field,
+                    session
+                        .sealer()
+                        .open(&sealed.0, person_context(&id_text, *field))?,
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn person_by_code(&self, session: &Session, code: &str) -> AppResult<Person> {
+        let person = self
+            .store
+            .person_by_code(&normalize_code(code))
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "person",
+                code: code.to_string(),
+            })?;
+        session.require_location(person.location, &person.code)?;
+        Ok(person)
+    }
+
+    pub(crate) async fn household_by_code(&self, code: &str) -> AppResult<Household> {
+        self.store
+            .household_by_code(&normalize_code(code))
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "household",
+                code: code.to_string(),
+            })
+    }
+
+    /// The people a person or household code names, all inside this session's compartments.
+    async fn resolve_people(&self, session: &Session, code: &str) -> AppResult<Vec<Person>> {
+        match CodeKind::of_code(code) {
+            Some(CodeKind::Person) => Ok(vec![self.person_by_code(session, code).await?]),
+            Some(CodeKind::Household) => {
+                let household = self.household_by_code(code).await?;
+                let members = self.store.household_members(household.id).await?;
+                for member in &members {
+                    session.require_location(member.location, &member.code)?;
+                }
+                Ok(members)
+            }
+            _ => Err(AppError::invalid(
+                "code",
+                format!("'{code}' is not a person (P-…) or household (H-…) code"),
+            )),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Registering people and households.
+
+use crate::*;
+use refuge_store::Guard;
+use std::collections::BTreeMap;
+
+impl App {
+    pub async fn add_household(
+        &self,
+        session: &Session,
+        split_allowed: bool,
+    ) -> AppResult<Household> {
+        session.require(Action::RegisterPeople)?;
+        let code = self.fresh_codes(CodeKind::Household, 1).await?.remove(0);
+        let household = Household {
+            id: HouseholdId(self.new_uuid()?),
+            code,
+            head: None,
+            split_allowed,
+            version: 0,
+        };
+        let event = self.new_event(
+            session,
+            EventBody::HouseholdAdded {
+                household: household.clone(),
+            },
+        )?;
+        self.commit(Commit {
+            events: vec![event],
+            ..Commit::default()
+        })
+        .await?;
+        Ok(household)
+    }
+
+    /// Registers one person (and a household for them when none is named).
+    pub async fn add_person(&self, session: &Session, new: NewPerson) -> AppResult<Person> {
+        session.require(Action::RegisterPeople)?;
+        let today = self.today();
+        if new
+            .identity
+            .get(&PersonField::Name)
+            .is_none_or(|name| name.trim().is_empty())
+        {
+            return Err(AppError::invalid("name", "a name is required"));
+        }
+        if let Some(year) = new.birth_year {
+            check_birth_year(year, today)
+                .map_err(|reason| AppError::invalid("birth year", reason))?;
+        }
+        let location = self.location_by_code(&new.location).await?;
+        session.require_location(location.id, &location.code)?;
+        let stage = new.stage.unwrap_or(Stage::Sheltered);
+        if !stage.is_present() {
+            return Err(AppError::invalid(
+                "stage",
+                format!(
+                    "a person is registered at stage hiding, transit, sheltered or detained, not {stage}"
+                ),
+            ));
+        }
+        let since = new.since.unwrap_or(today);
+        let entered = new.entered.unwrap_or(since);
+        if since > today || entered > today {
+            return Err(AppError::invalid("since", "dates cannot be in the future"));
+        }
+        if entered > since {
+            return Err(AppError::invalid(
+                "entered",
+                "entry into care cannot be after arrival at the current location",
+            ));
+        }
+        let mut events = Vec::new();
+        let household_id = match &new.household {
+            Some(code) => self.household_by_code(code).await?.id,
+            None => {
+                let household = Household {
+                    id: HouseholdId(self.new_uuid()?),
+                    code: self.fresh_codes(CodeKind::Household, 1).await?.remove(0),
+                    head: None,
+                    split_allowed: new.split_allowed,
+                    version: 0,
+                };
+                let id = household.id;
+                events.push(self.new_event(session, EventBody::HouseholdAdded { household })?);
+                id
+            }
+        };
+        let mut person = Person::registered(
+            PersonId(self.new_uuid()?),
+            self.fresh_codes(CodeKind::Person, 1).await?.remove(0),
+            household_id,
+            Registration {
+                sex: new.sex.unwrap_or(Sex::Unknown),
+                birth_year: new.birth_year,
+                flags: new.flags.iter().copied().collect(),
+                stage,
+                location: location.id,
+                since,
+                entered,
+            },
+        );
+        seal_identity(
+            session.sealer(),
+            &mut person,
+            &new.identity,
+            self.name_index_bits().await?,
+        )?;
+        events.push(self.new_event(
+            session,
+            EventBody::PersonAdded {
+                person: person.clone(),
+            },
+        )?);
+        self.commit(Commit {
+            events,
+            guards: vec![Guard::LocationHasRoom {
+                location: location.id,
+                arriving: 1,
+            }],
+            ..Commit::default()
+        })
+        .await?;
+        person.version = 1;
+        Ok(person)
+    }
+}
+
+/// Seals a new person's identity fields and computes the name and duplicate blind indexes.
+/// Shared by registration, import and the demo generator; a free function over the sealer
+/// alone, so that an import can seal on several threads.
+pub(crate) fn seal_identity(
+    sealer: &Sealer,
+    person: &mut Person,
+    identity: &BTreeMap<PersonField, String>,
+    index_bits: u32,
+) -> AppResult<()> {
+    let id_text = person.id.to_string();
+    for (field, value) in identity {
+        if value.trim().is_empty() {
+            continue;
+        }
+        person.sealed.insert(
+            *field,
+            seal(sealer, value, person_context(&id_text, *field))?,
+        );
+    }
+    if let Some(name) = identity.get(&PersonField::Name) {
+        let normal = normalize_name(name);
+        person.name_index = Some(sealer.blind_index("name", &normal, index_bits)?);
+        let with_year = format!("{normal}|{}", person.birth_year.unwrap_or(0));
+        person.duplicate_index = Some(sealer.blind_index("duplicate", &with_year, index_bits)?);
+    }
+    Ok(())
+}

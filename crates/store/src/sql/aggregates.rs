@@ -1,0 +1,212 @@
+//! The aggregates kept in step with `people` inside every write (waiting by day, presence,
+//! flow by month), the backlog read from them, and their recount for `verify`.
+
+use super::codec::*;
+use super::{MAX_PARAMS, SqlStore, Tx};
+use crate::backend::{Backend, Fields, Value, corrupt};
+use crate::*;
+use std::collections::BTreeMap;
+use time::Date;
+
+impl<B: Backend> SqlStore<B> {
+    pub(super) async fn read_backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
+        let locations = self.locations().await?;
+        let occupancy: BTreeMap<LocationId, u64> = self.occupancy().await?.into_iter().collect();
+        // One row per location and arrival day, whatever the number of people.
+        let mut waiting_since: BTreeMap<String, Vec<(Date, u64)>> = BTreeMap::new();
+        for row in self
+            .rows(
+                "SELECT location, since, people FROM waiting_by_day WHERE people > 0",
+                vec![],
+            )
+            .await?
+        {
+            waiting_since
+                .entry(row.text("location")?)
+                .or_default()
+                .push((parse_date(&row.text("since")?)?, count(&row, "people")?));
+        }
+        let mut incidents: BTreeMap<String, [u64; 4]> = BTreeMap::new();
+        for row in self
+            .rows(
+                "SELECT location, severity, COUNT(*) AS open FROM incidents \
+                 WHERE status = 'open' GROUP BY location, severity",
+                vec![],
+            )
+            .await?
+        {
+            let severity = usize::try_from(row.int("severity")?).map_err(corrupt)?;
+            if let Some(slot) = incidents
+                .entry(row.text("location")?)
+                .or_default()
+                .get_mut(severity.saturating_sub(1))
+            {
+                *slot = count(&row, "open")?;
+            }
+        }
+        Ok(locations
+            .into_iter()
+            .map(|location| {
+                let key = location.id.to_string();
+                BacklogRow {
+                    present: occupancy.get(&location.id).copied().unwrap_or_default(),
+                    waiting_since: waiting_since.remove(&key).unwrap_or_default(),
+                    open_incidents: incidents.get(&key).copied().unwrap_or_default(),
+                    location,
+                }
+            })
+            .collect())
+    }
+
+    pub(super) async fn recount_aggregates(&self) -> StoreResult<Vec<String>> {
+        // Each aggregate against a recount from `people`, both ways: rows that differ and
+        // rows that exist on one side only.
+        let checks = [
+            (
+                "waiting_by_day",
+                "SELECT location, since, people AS n FROM waiting_by_day WHERE people <> 0",
+                "SELECT location, since, COUNT(*) AS n FROM people \
+                 WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
+                "location || ' ' || since",
+            ),
+            (
+                "presence",
+                "SELECT location, present AS n FROM presence WHERE present <> 0",
+                "SELECT location, COUNT(*) AS n FROM people \
+                 WHERE stage IN ('hiding', 'transit', 'sheltered', 'detained') GROUP BY location",
+                "location",
+            ),
+        ];
+        let mut problems = Vec::new();
+        for (table, stored, recount) in checks.iter().map(|(t, s, r, w)| {
+            (
+                t,
+                format!("SELECT {w} AS what FROM ({s} EXCEPT {r}) AS stored_only"),
+                format!("SELECT {w} AS what FROM ({r} EXCEPT {s}) AS recount_only"),
+            )
+        }) {
+            let sql = format!("{stored} UNION ALL {recount} LIMIT 20");
+            for row in self.rows(&sql, vec![]).await? {
+                problems.push(format!(
+                    "{table} row {} does not match the people table",
+                    row.text("what")?
+                ));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// (month, entered, departed) rows of the monthly flow.
+    pub(super) async fn flow_rows(
+        &self,
+        sql: &str,
+        arguments: Vec<Value>,
+    ) -> StoreResult<Vec<(String, u64, u64)>> {
+        self.rows(sql, arguments)
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.text("month")?,
+                    count(row, "entered")?,
+                    count(row, "departed")?,
+                ))
+            })
+            .collect()
+    }
+}
+
+/// Moves the waiting-by-day and presence counts by the changes to these people.
+pub(super) async fn update_aggregates<B: Backend>(
+    tx: &mut Tx<B>,
+    before: &BTreeMap<PersonId, Person>,
+    after: &[&Person],
+) -> StoreResult<()> {
+    let mut waiting: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut present: BTreeMap<String, i64> = BTreeMap::new();
+    let mut flow: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let month = |date: Date| text_date(date)[..7].to_string();
+    for person in after {
+        match before.get(&person.id) {
+            None => flow.entry(month(person.entered)).or_default().0 += 1,
+            Some(old) if old.stage != Stage::Departed && person.stage == Stage::Departed => {
+                flow.entry(month(person.since)).or_default().1 += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    if !flow.is_empty() {
+        let rows: Vec<(String, (i64, i64))> = flow.into_iter().collect();
+        let sql = format!(
+            "INSERT INTO flow_by_month (month, entered, departed) VALUES {} \
+             ON CONFLICT (month) DO UPDATE SET entered = flow_by_month.entered + excluded.entered, \
+             departed = flow_by_month.departed + excluded.departed",
+            vec!["(?, ?, ?)"; rows.len()].join(", ")
+        );
+        let arguments = rows
+            .into_iter()
+            .flat_map(|(month, (entered, departed))| {
+                [
+                    Value::Text(month),
+                    Value::Int(entered),
+                    Value::Int(departed),
+                ]
+            })
+            .collect();
+        B::execute(tx, &sql, arguments).await?;
+    }
+    let mut count = |person: &Person, delta: i64| {
+        if person.stage.is_waiting() {
+            *waiting
+                .entry((person.location.to_string(), text_date(person.since)))
+                .or_default() += delta;
+        }
+        if person.stage.is_present() {
+            *present.entry(person.location.to_string()).or_default() += delta;
+        }
+    };
+    for person in after {
+        if let Some(old) = before.get(&person.id) {
+            count(old, -1);
+        }
+        count(person, 1);
+    }
+    let waiting: Vec<((String, String), i64)> = waiting
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .collect();
+    for chunk in waiting.chunks(MAX_PARAMS / 3) {
+        let sql = format!(
+            "INSERT INTO waiting_by_day (location, since, people) VALUES {} \
+             ON CONFLICT (location, since) DO UPDATE SET people = waiting_by_day.people + excluded.people",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let arguments = chunk
+            .iter()
+            .flat_map(|((location, since), delta)| {
+                [location.into(), since.into(), Value::Int(*delta)]
+            })
+            .collect();
+        B::execute(tx, &sql, arguments).await?;
+    }
+    let present: Vec<(String, i64)> = present
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .collect();
+    for chunk in present.chunks(MAX_PARAMS / 2) {
+        let sql = format!(
+            "INSERT INTO presence (location, present) VALUES {} \
+             ON CONFLICT (location) DO UPDATE SET present = presence.present + excluded.present",
+            vec!["(?, ?)"; chunk.len()].join(", ")
+        );
+        let arguments = chunk
+            .iter()
+            .flat_map(|(location, delta)| [location.into(), Value::Int(*delta)])
+            .collect();
+        B::execute(tx, &sql, arguments).await?;
+    }
+    if !waiting.is_empty() {
+        B::execute(tx, "DELETE FROM waiting_by_day WHERE people = 0", vec![]).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! The write transaction: the chain head, the touched records, the guards, the projection,
+//! the records and aggregates, the chained events, side writes and the access log, all or
+//! nothing.
+
+use super::aggregates::update_aggregates;
+use super::codec::*;
+use super::records::{Lookup, changed, load_touched, write_records};
+use super::{SqlStore, Tx, insert_rows};
+use crate::backend::{Backend, Fields, Value, corrupt, db_error};
+use crate::types::access_canonical;
+use crate::*;
+use refuge_core::event::{GENESIS_HASH, hlc_next};
+use std::collections::BTreeSet;
+use time::format_description::well_known::Rfc3339;
+
+/// Batches of at least this many events are chained on a thread of their own.
+pub(super) const PARALLEL_CHAIN_EVENTS: usize = 1_000;
+
+impl<B: Backend> SqlStore<B> {
+    pub(super) async fn write_commit(
+        &self,
+        commit: Commit,
+        hasher: ChainHasher,
+    ) -> StoreResult<Vec<Event>> {
+        let mut tx = B::begin_write(&self.pool).await?;
+        let node_rows = B::fetch_all(
+            &mut tx,
+            "SELECT value FROM meta WHERE key = 'node_id'",
+            vec![],
+        )
+        .await?;
+        let node = node_rows
+            .first()
+            .ok_or_else(|| corrupt("no node id in meta"))?
+            .text("value")?;
+        let node = NodeId(parse_uuid(&node)?);
+        let head = B::fetch_all(
+            &mut tx,
+            "SELECT seq, hlc, hash FROM events WHERE node = ? ORDER BY seq DESC LIMIT 1",
+            vec![node.to_string().into()],
+        )
+        .await?;
+        let (seq, hlc, prev_hash) = match head.first() {
+            Some(row) => (row.int("seq")?, row.int("hlc")?, row.text("hash")?),
+            None => (0, 0, GENESIS_HASH.to_string()),
+        };
+
+        let mut refs: BTreeSet<RecordRef> = commit
+            .events
+            .iter()
+            .flat_map(|event| event.body.touches())
+            .collect();
+        for guard in &commit.guards {
+            match guard {
+                Guard::Version { record, .. } => refs.insert(*record),
+                Guard::LocationHasRoom { location, .. } => {
+                    refs.insert(RecordRef::Location(*location))
+                }
+            };
+        }
+        let mut state = load_touched::<B>(&mut tx, &refs).await?;
+        check_guards::<B>(&mut tx, &state, &commit.guards).await?;
+        let before = state.clone();
+
+        for new in &commit.events {
+            state.apply(&new.body)?;
+        }
+        let new_events_len = commit.events.len();
+        // A large batch's canonical JSON and hash chain are computed on another thread while
+        // the records are written: on an import they are seconds of work each.
+        let now_millis = commit.now_millis;
+        let new_events = commit.events;
+        let chain = move || chain_events(new_events, node, seq, hlc, prev_hash, now_millis, hasher);
+        let chained = if new_events_len >= PARALLEL_CHAIN_EVENTS {
+            Ok(tokio::task::spawn_blocking(chain))
+        } else {
+            Err(chain)
+        };
+        let people = changed::<Person>(&before, &state);
+        write_records::<B>(&mut tx, &before, &state).await?;
+        update_aggregates::<B>(&mut tx, &before.people, &people).await?;
+        let events = match chained {
+            Ok(task) => task
+                .await
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic())),
+            Err(chain) => chain(),
+        }?;
+        insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
+        for write in commit.side_writes {
+            match write {
+                SideWrite::KeyWrap {
+                    credential,
+                    user,
+                    wrapped,
+                } => {
+                    B::execute(
+                        &mut tx,
+                        "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?) \
+                         ON CONFLICT (credential) DO UPDATE SET user_id = excluded.user_id, wrapped = excluded.wrapped",
+                        vec![credential.into(), user.to_string().into(), wrapped.into()],
+                    )
+                    .await?;
+                }
+                SideWrite::Meta { key, value } => {
+                    B::execute(
+                        &mut tx,
+                        "INSERT INTO meta (key, value) VALUES (?, ?) \
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        vec![key.into(), value.into()],
+                    )
+                    .await?;
+                }
+                SideWrite::ApiToken(token) => insert_token::<B>(&mut tx, token).await?,
+                SideWrite::RevokeApiToken { id, credential, at } => {
+                    let revoked = B::execute(
+                        &mut tx,
+                        "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                        vec![at.into(), id.into()],
+                    )
+                    .await?;
+                    if revoked == 0 {
+                        return Err(StoreError::Conflict {
+                            what: "the token".to_string(),
+                        });
+                    }
+                    B::execute(
+                        &mut tx,
+                        "DELETE FROM key_wraps WHERE credential = ?",
+                        vec![credential.into()],
+                    )
+                    .await?;
+                }
+            }
+        }
+        append_access::<B>(&mut tx, commit.access, hasher).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(events.into_iter().map(|(event, _)| event).collect())
+    }
+}
+
+pub(super) async fn check_guards<B: Backend>(
+    tx: &mut Tx<B>,
+    state: &State,
+    guards: &[Guard],
+) -> StoreResult<()> {
+    for guard in guards {
+        match guard {
+            Guard::Version { record, version } => {
+                let lookup = Lookup::of(state, record);
+                if lookup.version() != Some(*version) {
+                    return Err(StoreError::Conflict {
+                        what: lookup.describe(),
+                    });
+                }
+            }
+            Guard::LocationHasRoom { location, arriving } => {
+                let record = state.locations.get(location).ok_or_else(|| {
+                    StoreError::Rejected(ProjectionError::Missing {
+                        kind: "location",
+                        id: location.to_string(),
+                    })
+                })?;
+                let rows = B::fetch_all(
+                    tx,
+                    "SELECT present FROM presence WHERE location = ?",
+                    vec![location.to_string().into()],
+                )
+                .await?;
+                let present = match rows.first() {
+                    Some(row) => count(row, "present")?,
+                    None => 0,
+                };
+                if present + u64::from(*arriving) > u64::from(record.capacity) {
+                    return Err(StoreError::AtCapacity {
+                        code: record.code.clone(),
+                        present,
+                        capacity: record.capacity,
+                        arriving: *arriving,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Numbers, stamps and chains new events after the head (`seq`, `hlc`, `prev_hash`): each
+/// with its body's canonical JSON, computed once for the hash and the row.
+pub(super) fn chain_events(
+    new_events: Vec<NewEvent>,
+    node: NodeId,
+    mut seq: i64,
+    mut hlc: i64,
+    mut prev_hash: String,
+    now_millis: i64,
+    hasher: ChainHasher,
+) -> StoreResult<Vec<(Event, String)>> {
+    let mut events = Vec::with_capacity(new_events.len());
+    for new in new_events {
+        seq += 1;
+        hlc = hlc_next(hlc, now_millis);
+        let mut event = Event {
+            id: new.id,
+            node,
+            seq,
+            hlc,
+            actor: new.actor,
+            body: new.body,
+            prev_hash,
+            hash: String::new(),
+        };
+        let body_json = event.body_json().map_err(canonical_failed)?;
+        event.hash = hasher(&event.prev_hash, &event.canonical_bytes_with(&body_json));
+        prev_hash = event.hash.clone();
+        events.push((event, body_json));
+    }
+    Ok(events)
+}
+
+pub(super) async fn insert_token<B: Backend>(tx: &mut Tx<B>, token: ApiToken) -> StoreResult<()> {
+    B::execute(
+        tx,
+        "INSERT INTO api_tokens (id, user_id, label, created, revoked) VALUES (?, ?, ?, ?, ?)",
+        vec![
+            token.id.into(),
+            token.user.to_string().into(),
+            token.label.into(),
+            token.created.into(),
+            token.revoked.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn append_access<B: Backend>(
+    tx: &mut Tx<B>,
+    entries: Vec<NewAccessEntry>,
+    hasher: ChainHasher,
+) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head = B::fetch_all(
+        tx,
+        "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1",
+        vec![],
+    )
+    .await?;
+    let (mut seq, mut prev_hash) = match head.first() {
+        Some(row) => (row.int("seq")?, row.text("hash")?),
+        None => (0, GENESIS_HASH.to_string()),
+    };
+    for entry in entries {
+        seq += 1;
+        let at = entry.at.format(&Rfc3339).map_err(corrupt)?;
+        let canonical = access_canonical(
+            seq,
+            &at,
+            &entry.actor,
+            &entry.action,
+            &entry.subject,
+            &entry.detail,
+        )
+        .map_err(canonical_failed)?;
+        let hash = hasher(&prev_hash, &canonical);
+        B::execute(
+            tx,
+            "INSERT INTO access_log (seq, at, actor, action, subject, detail, prev_hash, hash) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                Value::Int(seq),
+                at.into(),
+                entry.actor.into(),
+                entry.action.into(),
+                entry.subject.into(),
+                entry.detail.into(),
+                Value::from(&prev_hash),
+                Value::from(&hash),
+            ],
+        )
+        .await?;
+        prev_hash = hash;
+    }
+    Ok(())
+}

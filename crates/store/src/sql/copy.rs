@@ -1,0 +1,141 @@
+//! Copying an organisation into a new database (`refuge migrate`), and counting what each
+//! table holds.
+
+use super::aggregates::update_aggregates;
+use super::codec::*;
+use super::commit::insert_token;
+use super::records::write_records;
+use super::{SqlStore, insert_rows};
+use crate::backend::{Backend, Value, corrupt, db_error};
+use crate::*;
+use std::collections::BTreeMap;
+
+/// Tables and how to count the rows that carry information (aggregates keep zero rows).
+const COUNTED_TABLES: &[(&str, &str)] = &[
+    ("meta", ""),
+    ("events", ""),
+    ("users", ""),
+    ("key_wraps", ""),
+    ("locations", ""),
+    ("households", ""),
+    ("people", ""),
+    ("incidents", ""),
+    ("batches", ""),
+    ("access_log", ""),
+    ("api_tokens", ""),
+    ("waiting_by_day", " WHERE people <> 0"),
+    ("presence", " WHERE present <> 0"),
+    ("flow_by_month", " WHERE entered <> 0 OR departed <> 0"),
+];
+
+/// Events copied per page by `copy_from`.
+const COPY_PAGE: u32 = 5_000;
+
+impl<B: Backend> SqlStore<B> {
+    pub(super) async fn copy_organisation(&self, source: &dyn Store) -> StoreResult<u64> {
+        let mut tx = B::begin_write(&self.pool).await?;
+        let existing = B::fetch_all(&mut tx, "SELECT seq FROM events LIMIT 1", vec![]).await?;
+        if !existing.is_empty() {
+            return Err(StoreError::AlreadyExists(
+                "the destination: it already holds an organisation".to_string(),
+            ));
+        }
+        for (key, value) in source.all_meta().await? {
+            B::execute(
+                &mut tx,
+                "INSERT INTO meta (key, value) VALUES (?, ?) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                vec![key.into(), value.into()],
+            )
+            .await?;
+        }
+        let mut copied = 0;
+        let mut cursor = None;
+        loop {
+            let page = source.events_page(cursor, COPY_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            cursor = Some(EventCursor::of(last));
+            copied += page.len() as u64;
+            let rows: Vec<(Event, String)> = page
+                .into_iter()
+                .map(|event| {
+                    let body = event.body_json().map_err(canonical_failed)?;
+                    Ok((event, body))
+                })
+                .collect::<StoreResult<_>>()?;
+            insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &rows, false, bind_event).await?;
+        }
+        let state = source.load_state().await?;
+        write_records::<B>(&mut tx, &State::default(), &state).await?;
+        for (credential, user, wrapped) in source.key_wraps().await? {
+            B::execute(
+                &mut tx,
+                "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?)",
+                vec![credential.into(), user.to_string().into(), wrapped.into()],
+            )
+            .await?;
+        }
+        for token in source.api_tokens().await? {
+            insert_token::<B>(&mut tx, token).await?;
+        }
+        let access = source.access_log(None).await?;
+        insert_rows::<B, _>(
+            &mut tx,
+            "access_log",
+            ACCESS_COLUMNS,
+            &access,
+            false,
+            |args, entry| {
+                args.extend([
+                    Value::Int(entry.seq),
+                    entry.at.as_str().into(),
+                    entry.actor.as_str().into(),
+                    entry.action.as_str().into(),
+                    entry.subject.as_str().into(),
+                    entry.detail.as_str().into(),
+                    entry.prev_hash.as_str().into(),
+                    entry.hash.as_str().into(),
+                ]);
+            },
+        )
+        .await?;
+        // The aggregates are recounted here; `refuge verify` checks them against the log.
+        let people: Vec<&Person> = state.people.values().collect();
+        update_aggregates::<B>(&mut tx, &BTreeMap::new(), &people).await?;
+        // The flow counts departures too, which a recount from the people table cannot.
+        B::execute(&mut tx, "DELETE FROM flow_by_month", vec![]).await?;
+        for (month, entered, departed) in source.flow_by_month().await? {
+            B::execute(
+                &mut tx,
+                "INSERT INTO flow_by_month (month, entered, departed) VALUES (?, ?, ?)",
+                vec![
+                    month.into(),
+                    i64::try_from(entered).map_err(corrupt)?.into(),
+                    i64::try_from(departed).map_err(corrupt)?.into(),
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        B::after_bulk_load(&self.pool).await?;
+        Ok(copied)
+    }
+
+    pub(super) async fn count_tables(&self) -> StoreResult<Vec<(String, u64)>> {
+        let mut counts = Vec::new();
+        for (table, filter) in COUNTED_TABLES {
+            let rows = self
+                .rows(
+                    &format!("SELECT COUNT(*) AS n FROM {table}{filter}"),
+                    vec![],
+                )
+                .await?;
+            let n = match rows.first() {
+                Some(row) => count(row, "n")?,
+                None => 0,
+            };
+            counts.push((table.to_string(), n));
+        }
+        Ok(counts)
+    }
+}

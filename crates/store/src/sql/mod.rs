@@ -1,0 +1,557 @@
+//! The store shared by every SQL backend; backends differ only in `backend.rs`. By concern:
+//! `records.rs` (the `Record` trait: six kinds of record, their rows and state maps),
+//! `codec.rs` (values to and from columns), `commit.rs` (the write transaction),
+//! `aggregates.rs` (the counts kept in step, the backlog), `queries.rs` (filtered reads),
+//! `copy.rs` (`refuge migrate`). This file holds the store itself and its `Store` impl.
+
+mod aggregates;
+mod codec;
+mod commit;
+mod copy;
+mod queries;
+mod records;
+
+use crate::backend::{Backend, Fields, Value, db_error};
+use crate::*;
+use codec::*;
+use commit::append_access;
+use queries::{incident_conditions, person_conditions, stages_condition};
+use records::{Record, fill};
+use sqlx::{Pool, Transaction};
+use std::marker::PhantomData;
+use time::Date;
+use uuid::Uuid;
+
+/// Both SQLite (32,766) and PostgreSQL (65,535) bind more parameters per statement; chunks
+/// stay well below.
+pub(super) const MAX_PARAMS: usize = 8_000;
+/// A write adding at least this many people, and at least as many as the table holds, drops
+/// the people indexes that can be dropped and builds them again after the insert (an import
+/// into a new or small organisation).
+pub(super) const BULK_INSERT_ROWS: usize = 10_000;
+
+/// An organisation's store on one SQL backend.
+pub struct SqlStore<B: Backend> {
+    pool: Pool<B::Db>,
+    backend: PhantomData<B>,
+}
+
+pub(super) type Tx<B> = Transaction<'static, <B as Backend>::Db>;
+
+impl<B: Backend> SqlStore<B> {
+    pub(crate) fn from_pool(pool: Pool<B::Db>) -> Self {
+        SqlStore {
+            pool,
+            backend: PhantomData,
+        }
+    }
+
+    /// Rows of a read query on a pooled connection.
+    pub(super) async fn rows(&self, sql: &str, arguments: Vec<Value>) -> StoreResult<Vec<B::Row>> {
+        let mut connection = self.pool.acquire().await.map_err(db_error)?;
+        B::fetch_all(&mut connection, sql, arguments).await
+    }
+
+    pub(super) async fn optional_row(
+        &self,
+        sql: &str,
+        arguments: Vec<Value>,
+    ) -> StoreResult<Option<B::Row>> {
+        Ok(self.rows(sql, arguments).await?.into_iter().next())
+    }
+
+    pub(crate) async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = B::begin_write(&self.pool).await?;
+        B::execute_script(
+            &mut tx,
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)",
+        )
+        .await?;
+        let applied: Vec<i64> =
+            B::fetch_all(&mut tx, "SELECT version FROM schema_migrations", vec![])
+                .await?
+                .iter()
+                .map(|row| row.int("version"))
+                .collect::<StoreResult<_>>()?;
+        for (version, sql) in B::MIGRATIONS {
+            if applied.contains(version) {
+                continue;
+            }
+            B::execute_script(&mut tx, sql).await?;
+            B::execute(
+                &mut tx,
+                "INSERT INTO schema_migrations (version) VALUES (?)",
+                vec![Value::Int(*version)],
+            )
+            .await?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    /// Records the node id of a new organisation.
+    pub(crate) async fn set_node(&self, node: NodeId) -> StoreResult<()> {
+        let mut tx = B::begin_write(&self.pool).await?;
+        B::execute(
+            &mut tx,
+            "INSERT INTO meta (key, value) VALUES ('node_id', ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![node.to_string().into()],
+        )
+        .await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn has_events(&self) -> StoreResult<bool> {
+        Ok(self
+            .optional_row("SELECT seq FROM events LIMIT 1", vec![])
+            .await?
+            .is_some())
+    }
+}
+
+impl<B: Backend> SqlStore<B> {
+    pub(super) async fn all<T>(
+        &self,
+        sql: &str,
+        arguments: Vec<Value>,
+        decode: fn(&B::Row) -> StoreResult<T>,
+    ) -> StoreResult<Vec<T>> {
+        self.rows(sql, arguments)
+            .await?
+            .iter()
+            .map(decode)
+            .collect()
+    }
+
+    pub(super) async fn one<T>(
+        &self,
+        sql: &str,
+        key: &str,
+        decode: fn(&B::Row) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>> {
+        self.optional_row(sql, vec![key.into()])
+            .await?
+            .as_ref()
+            .map(decode)
+            .transpose()
+    }
+}
+
+/// A multi-row `INSERT … VALUES (…), (…)` with `columns.len() × rows` placeholders.
+fn insert_sql(table: &str, columns: &[&str], rows: usize, upsert: bool) -> String {
+    let placeholders = format!("({})", vec!["?"; columns.len()].join(", "));
+    let mut sql = format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(", "),
+        vec![placeholders; rows].join(", ")
+    );
+    if upsert {
+        let updates: Vec<String> = columns
+            .iter()
+            .filter(|column| **column != "id")
+            .map(|column| format!("{column} = excluded.{column}"))
+            .collect();
+        sql.push_str(&format!(
+            " ON CONFLICT (id) DO UPDATE SET {}",
+            updates.join(", ")
+        ));
+    }
+    sql
+}
+
+/// Runs a multi-row insert in chunks; `bind` adds one row's values to the arguments. The next
+/// chunk's arguments are built while the database runs the current one (SQLite runs on its own
+/// worker thread, PostgreSQL on the server).
+pub(super) async fn insert_rows<B: Backend, T>(
+    tx: &mut Tx<B>,
+    table: &str,
+    columns: &[&str],
+    rows: &[T],
+    upsert: bool,
+    bind: impl Fn(&mut Vec<Value>, &T),
+) -> StoreResult<()> {
+    let chunk_rows = (MAX_PARAMS / columns.len()).max(1);
+    let build = |chunk: &[T]| {
+        let mut arguments = Vec::with_capacity(chunk.len() * columns.len());
+        for row in chunk {
+            bind(&mut arguments, row);
+        }
+        (insert_sql(table, columns, chunk.len(), upsert), arguments)
+    };
+    let mut chunks = rows.chunks(chunk_rows);
+    let mut current = chunks.next().map(build);
+    while let Some((sql, arguments)) = current {
+        let next_chunk = chunks.next();
+        let (result, next) = tokio::join!(B::execute(tx, &sql, arguments), async {
+            next_chunk.map(build)
+        });
+        result?;
+        current = next;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    fn backend(&self) -> &'static str {
+        <B::Db as sqlx::Database>::NAME
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        self.one("SELECT value FROM meta WHERE key = ?", key, |row| {
+            row.text("value")
+        })
+        .await
+    }
+
+    async fn all_meta(&self) -> StoreResult<Vec<(String, String)>> {
+        self.all("SELECT key, value FROM meta ORDER BY key", vec![], |row| {
+            Ok((row.text("key")?, row.text("value")?))
+        })
+        .await
+    }
+
+    async fn commit(&self, commit: Commit, hasher: ChainHasher) -> StoreResult<Vec<Event>> {
+        self.write_commit(commit, hasher).await
+    }
+
+    async fn log_access(
+        &self,
+        entries: Vec<NewAccessEntry>,
+        hasher: ChainHasher,
+    ) -> StoreResult<()> {
+        let mut tx = B::begin_write(&self.pool).await?;
+        append_access::<B>(&mut tx, entries, hasher).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn key_wrap(&self, credential: &str) -> StoreResult<Option<(UserId, String)>> {
+        self.one(
+            "SELECT user_id, wrapped FROM key_wraps WHERE credential = ?",
+            credential,
+            |row| {
+                Ok((
+                    UserId(parse_uuid(&row.text("user_id")?)?),
+                    row.text("wrapped")?,
+                ))
+            },
+        )
+        .await
+    }
+
+    async fn key_wraps(&self) -> StoreResult<Vec<(String, UserId, String)>> {
+        self.all(
+            "SELECT credential, user_id, wrapped FROM key_wraps ORDER BY credential",
+            vec![],
+            |row| {
+                Ok((
+                    row.text("credential")?,
+                    UserId(parse_uuid(&row.text("user_id")?)?),
+                    row.text("wrapped")?,
+                ))
+            },
+        )
+        .await
+    }
+
+    async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>> {
+        self.all(
+            "SELECT * FROM api_tokens ORDER BY created DESC, id",
+            vec![],
+            token_from_row,
+        )
+        .await
+    }
+
+    async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>> {
+        self.one("SELECT * FROM users WHERE name = ?", name, User::decode)
+            .await
+    }
+
+    async fn users(&self) -> StoreResult<Vec<User>> {
+        self.all("SELECT * FROM users ORDER BY name", vec![], User::decode)
+            .await
+    }
+
+    async fn locations(&self) -> StoreResult<Vec<Location>> {
+        self.all(
+            "SELECT * FROM locations ORDER BY code",
+            vec![],
+            Location::decode,
+        )
+        .await
+    }
+
+    async fn location_by_code(&self, code: &str) -> StoreResult<Option<Location>> {
+        self.one(
+            "SELECT * FROM locations WHERE code = ?",
+            code,
+            Location::decode,
+        )
+        .await
+    }
+
+    async fn occupancy(&self) -> StoreResult<Vec<(LocationId, u64)>> {
+        self.all(
+            "SELECT location, present FROM presence WHERE present > 0",
+            vec![],
+            |row| {
+                Ok((
+                    LocationId(parse_uuid(&row.text("location")?)?),
+                    count(row, "present")?,
+                ))
+            },
+        )
+        .await
+    }
+
+    async fn household_by_code(&self, code: &str) -> StoreResult<Option<Household>> {
+        self.one(
+            "SELECT * FROM households WHERE code = ?",
+            code,
+            Household::decode,
+        )
+        .await
+    }
+
+    async fn household(&self, id: HouseholdId) -> StoreResult<Option<Household>> {
+        self.one(
+            "SELECT * FROM households WHERE id = ?",
+            &id.to_string(),
+            Household::decode,
+        )
+        .await
+    }
+
+    async fn household_members(&self, id: HouseholdId) -> StoreResult<Vec<Person>> {
+        self.all(
+            "SELECT * FROM people WHERE household = ? ORDER BY code",
+            vec![id.to_string().into()],
+            Person::decode,
+        )
+        .await
+    }
+
+    async fn person_by_code(&self, code: &str) -> StoreResult<Option<Person>> {
+        self.one("SELECT * FROM people WHERE code = ?", code, Person::decode)
+            .await
+    }
+
+    async fn people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>> {
+        self.query_people(filter).await
+    }
+
+    async fn count_people(&self, filter: &PersonFilter) -> StoreResult<u64> {
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(0);
+        }
+        let (conditions, arguments) = person_conditions(filter);
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM people WHERE 1 = 1{}{conditions}",
+            stages_condition(&filter.stages)
+        );
+        let rows = self.rows(&sql, arguments).await?;
+        rows.first().map_or(Ok(0), |row| count(row, "n"))
+    }
+
+    async fn people_by_duplicate_index(&self, values: &[i64]) -> StoreResult<Vec<Person>> {
+        let mut out = Vec::new();
+        for chunk in values.chunks(MAX_PARAMS) {
+            let sql = format!(
+                "SELECT * FROM people WHERE duplicate_index IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let arguments = chunk.iter().map(|value| Value::Int(*value)).collect();
+            out.extend(self.all(&sql, arguments, Person::decode).await?);
+        }
+        Ok(out)
+    }
+
+    async fn codes_of(&self, ids: &[Uuid]) -> StoreResult<std::collections::HashMap<Uuid, String>> {
+        let mut codes = std::collections::HashMap::new();
+        for chunk in ids.chunks(MAX_PARAMS / 4) {
+            let list = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT id, code FROM people WHERE id IN ({list}) \
+                 UNION ALL SELECT id, code FROM households WHERE id IN ({list}) \
+                 UNION ALL SELECT id, code FROM incidents WHERE id IN ({list}) \
+                 UNION ALL SELECT id, code FROM batches WHERE id IN ({list})"
+            );
+            let arguments = (0..4)
+                .flat_map(|_| chunk.iter().map(|id| Value::Text(id.to_string())))
+                .collect();
+            for row in self.rows(&sql, arguments).await? {
+                codes.insert(parse_uuid(&row.text("id")?)?, row.text("code")?);
+            }
+        }
+        Ok(codes)
+    }
+
+    async fn taken_codes(&self, codes: &[String]) -> StoreResult<Vec<String>> {
+        self.query_taken_codes(codes).await
+    }
+
+    async fn batch_by_code(&self, code: &str) -> StoreResult<Option<TransferBatch>> {
+        self.one(
+            "SELECT * FROM batches WHERE code = ?",
+            code,
+            TransferBatch::decode,
+        )
+        .await
+    }
+
+    async fn batches(&self) -> StoreResult<Vec<TransferBatch>> {
+        self.all(
+            "SELECT * FROM batches ORDER BY departure, code",
+            vec![],
+            TransferBatch::decode,
+        )
+        .await
+    }
+
+    async fn incident_by_code(&self, code: &str) -> StoreResult<Option<Incident>> {
+        self.one(
+            "SELECT * FROM incidents WHERE code = ?",
+            code,
+            Incident::decode,
+        )
+        .await
+    }
+
+    async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>> {
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let (conditions, mut arguments) = incident_conditions(filter);
+        let mut sql =
+            format!("SELECT * FROM incidents WHERE 1 = 1{conditions} ORDER BY occurred DESC, code");
+        if let Some(limit) = filter.limit {
+            sql.push_str(" LIMIT ?");
+            arguments.push(Value::Int(i64::from(limit)));
+        }
+        self.all(&sql, arguments, Incident::decode).await
+    }
+
+    async fn count_incidents(&self, filter: &IncidentFilter) -> StoreResult<u64> {
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(0);
+        }
+        let (conditions, arguments) = incident_conditions(filter);
+        let rows = self
+            .rows(
+                &format!("SELECT COUNT(*) AS n FROM incidents WHERE 1 = 1{conditions}"),
+                arguments,
+            )
+            .await?;
+        rows.first().map_or(Ok(0), |row| count(row, "n"))
+    }
+
+    async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
+        self.read_backlog_rows().await
+    }
+
+    async fn monthly_flow(&self, from: Date) -> StoreResult<Vec<(String, u64, u64)>> {
+        self.flow_rows(
+            "SELECT month, entered, departed FROM flow_by_month WHERE month >= ? ORDER BY month",
+            vec![text_date(from)[..7].into()],
+        )
+        .await
+    }
+
+    async fn flow_by_month(&self) -> StoreResult<Vec<(String, u64, u64)>> {
+        self.flow_rows(
+            "SELECT month, entered, departed FROM flow_by_month \
+             WHERE entered <> 0 OR departed <> 0 ORDER BY month",
+            vec![],
+        )
+        .await
+    }
+
+    async fn events_page(&self, after: Option<EventCursor>, limit: u32) -> StoreResult<Vec<Event>> {
+        self.read_events_page(after, limit).await
+    }
+
+    async fn events_of(&self, subject: Uuid) -> StoreResult<Vec<Event>> {
+        self.all(
+            "SELECT * FROM events WHERE subject = ? ORDER BY hlc, node, seq",
+            vec![subject.to_string().into()],
+            event_from_row,
+        )
+        .await
+    }
+
+    async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT * FROM events WHERE kind IN ({}) ORDER BY hlc, node, seq",
+            vec!["?"; kinds.len()].join(", ")
+        );
+        let arguments = kinds.iter().map(|kind| Value::from(*kind)).collect();
+        self.all(&sql, arguments, event_from_row).await
+    }
+
+    async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>> {
+        match limit {
+            Some(limit) => {
+                self.all(
+                    "SELECT * FROM access_log ORDER BY seq LIMIT ?",
+                    vec![i64::from(limit).into()],
+                    access_from_row,
+                )
+                .await
+            }
+            None => {
+                self.all(
+                    "SELECT * FROM access_log ORDER BY seq",
+                    vec![],
+                    access_from_row,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn aggregate_problems(&self) -> StoreResult<Vec<String>> {
+        self.recount_aggregates().await
+    }
+
+    async fn load_state(&self) -> StoreResult<State> {
+        let mut state = State::default();
+        fill::<User>(&mut state, &self.rows("SELECT * FROM users", vec![]).await?)?;
+        fill::<Location>(
+            &mut state,
+            &self.rows("SELECT * FROM locations", vec![]).await?,
+        )?;
+        fill::<Household>(
+            &mut state,
+            &self.rows("SELECT * FROM households", vec![]).await?,
+        )?;
+        fill::<Person>(
+            &mut state,
+            &self.rows("SELECT * FROM people", vec![]).await?,
+        )?;
+        fill::<Incident>(
+            &mut state,
+            &self.rows("SELECT * FROM incidents", vec![]).await?,
+        )?;
+        fill::<TransferBatch>(
+            &mut state,
+            &self.rows("SELECT * FROM batches", vec![]).await?,
+        )?;
+        Ok(state)
+    }
+
+    async fn table_counts(&self) -> StoreResult<Vec<(String, u64)>> {
+        self.count_tables().await
+    }
+
+    async fn copy_from(&self, source: &dyn Store) -> StoreResult<u64> {
+        self.copy_organisation(source).await
+    }
+}

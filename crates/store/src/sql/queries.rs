@@ -1,0 +1,182 @@
+//! Queries that filter: people (bounded walks over the list indexes), incidents, codes,
+//! and pages of the event log.
+
+use super::codec::*;
+use super::records::Record;
+use super::{MAX_PARAMS, SqlStore};
+use crate::backend::{Backend, Fields, Value};
+use crate::*;
+use std::collections::BTreeMap;
+
+impl<B: Backend> SqlStore<B> {
+    pub(super) async fn query_people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>> {
+        if filter.locations.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let (conditions, mut arguments) = person_conditions(filter);
+        match (filter.limit, filter.unordered) {
+            // The first `limit` of several stages in (since, code) order: one index walk per
+            // stage, each stopping after `limit` rows, merged. A single query over several
+            // stages would have to read and sort every matching row first, however many
+            // there are. (One stage, or all, walk one index: the plain query below.)
+            (Some(limit), false) if filter.stages.len() > 1 => {
+                let stages = filter.stages.clone();
+                let parts: Vec<String> = stages
+                    .iter()
+                    .enumerate()
+                    .map(|(index, stage)| {
+                        format!(
+                            "SELECT * FROM (SELECT * FROM people WHERE stage = '{}'{conditions} \
+                             ORDER BY since, code LIMIT ?) AS stage_{index}",
+                            stage.as_str()
+                        )
+                    })
+                    .collect();
+                let sql = format!("{} ORDER BY since, code LIMIT ?", parts.join(" UNION ALL "));
+                let mut all_arguments = Vec::new();
+                for _ in &stages {
+                    all_arguments.extend(arguments.iter().cloned());
+                    all_arguments.push(Value::Int(i64::from(limit)));
+                }
+                all_arguments.push(Value::Int(i64::from(limit)));
+                self.all(&sql, all_arguments, Person::decode).await
+            }
+            _ => {
+                let mut sql = format!(
+                    "SELECT * FROM people WHERE 1 = 1{}{conditions}",
+                    stages_condition(&filter.stages)
+                );
+                if !filter.unordered {
+                    sql.push_str(" ORDER BY since, code");
+                }
+                if let Some(limit) = filter.limit {
+                    sql.push_str(" LIMIT ?");
+                    arguments.push(i64::from(limit).into());
+                }
+                self.all(&sql, arguments, Person::decode).await
+            }
+        }
+    }
+
+    pub(super) async fn query_taken_codes(&self, codes: &[String]) -> StoreResult<Vec<String>> {
+        // A code's prefix names its kind, and each kind lives in one table: one indexed
+        // lookup per code (an import checks hundreds of thousands).
+        let mut by_table: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+        for code in codes {
+            let table = match CodeKind::of_code(code) {
+                Some(CodeKind::Person) => "people",
+                Some(CodeKind::Household) => "households",
+                Some(CodeKind::Incident) => "incidents",
+                Some(CodeKind::Batch) => "batches",
+                None => continue,
+            };
+            by_table.entry(table).or_default().push(code);
+        }
+        let mut taken = Vec::new();
+        for (table, codes) in by_table {
+            for chunk in codes.chunks(MAX_PARAMS) {
+                let sql = format!(
+                    "SELECT code FROM {table} WHERE code IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                );
+                let arguments = chunk.iter().map(|code| Value::from(*code)).collect();
+                taken.extend(self.all(&sql, arguments, |row| row.text("code")).await?);
+            }
+        }
+        Ok(taken)
+    }
+
+    pub(super) async fn read_events_page(
+        &self,
+        after: Option<EventCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<Event>> {
+        match after {
+            None => {
+                self.all(
+                    "SELECT * FROM events ORDER BY hlc, node, seq LIMIT ?",
+                    vec![i64::from(limit).into()],
+                    event_from_row,
+                )
+                .await
+            }
+            Some(cursor) => {
+                self.all(
+                    "SELECT * FROM events WHERE (hlc, node, seq) > (?, ?, ?) \
+                     ORDER BY hlc, node, seq LIMIT ?",
+                    vec![
+                        cursor.hlc.into(),
+                        cursor.node.to_string().into(),
+                        cursor.seq.into(),
+                        i64::from(limit).into(),
+                    ],
+                    event_from_row,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// `AND …` conditions and their arguments for a people filter (without its stages and
+/// limit). Flags come from a closed vocabulary and are written as literals, so that the
+/// partial indexes on urgent flags (migration 0008) can match.
+pub(super) fn person_conditions(filter: &PersonFilter) -> (String, Vec<Value>) {
+    let mut conditions = String::new();
+    let mut arguments: Vec<Value> = Vec::new();
+    if let Some(locations) = &filter.locations {
+        conditions.push_str(&format!(
+            " AND location IN ({})",
+            vec!["?"; locations.len()].join(", ")
+        ));
+        arguments.extend(locations.iter().map(|location| location.to_string().into()));
+    }
+    if let Some(flag) = filter.flag {
+        conditions.push_str(&format!(" AND flags LIKE '%,{},%'", flag.as_str()));
+    }
+    if let Some(household) = filter.household {
+        conditions.push_str(" AND household = ?");
+        arguments.push(household.to_string().into());
+    }
+    if let Some(name_index) = filter.name_index {
+        conditions.push_str(" AND name_index = ?");
+        arguments.push(name_index.into());
+    }
+    if let Some(date) = filter.since_on_or_before {
+        conditions.push_str(" AND since <= ?");
+        arguments.push(text_date(date).into());
+    }
+    (conditions, arguments)
+}
+
+/// `AND stage IN (…)` with the stages as literals (a closed vocabulary), or nothing.
+pub(super) fn stages_condition(stages: &[Stage]) -> String {
+    if stages.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = stages
+        .iter()
+        .map(|stage| format!("'{}'", stage.as_str()))
+        .collect();
+    format!(" AND stage IN ({})", list.join(", "))
+}
+
+pub(super) fn incident_conditions(filter: &IncidentFilter) -> (String, Vec<Value>) {
+    let mut conditions = String::new();
+    let mut arguments = Vec::new();
+    if filter.open_only {
+        conditions.push_str(" AND status = 'open'");
+    }
+    if filter.min_severity > 1 {
+        conditions.push_str(" AND severity >= ?");
+        arguments.push(Value::Int(i64::from(filter.min_severity)));
+    }
+    if let Some(locations) = &filter.locations {
+        conditions.push_str(&format!(
+            " AND location IN ({})",
+            vec!["?"; locations.len()].join(", ")
+        ));
+        arguments.extend(locations.iter().map(|location| location.to_string().into()));
+    }
+    (conditions, arguments)
+}

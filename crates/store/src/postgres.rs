@@ -48,17 +48,8 @@ impl Backend for PostgresBackend {
     type Db = Postgres;
     type Row = PgRow;
 
-    const MIGRATIONS: &'static [(i64, &'static str)] = &[
-        (1, include_str!("../migrations/postgres/0001_init.sql")),
-        (
-            2,
-            include_str!("../migrations/postgres/0002_api_tokens.sql"),
-        ),
-        (
-            3,
-            include_str!("../migrations/postgres/0003_people_order.sql"),
-        ),
-    ];
+    const MIGRATIONS: &'static [(i64, &'static str)] =
+        include!(concat!(env!("OUT_DIR"), "/postgres_migrations.rs"));
 
     async fn begin_write(pool: &Pool<Postgres>) -> StoreResult<Transaction<'static, Postgres>> {
         let mut tx = pool.begin().await.map_err(db_error)?;
@@ -117,30 +108,21 @@ impl Backend for PostgresBackend {
     }
 }
 
-/// The URL with any password replaced by `***`, for messages.
-pub fn redacted_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+/// The URL with any password replaced by `***`, for messages; a URL that does not parse is
+/// not shown at all (it could hold a password anywhere).
+pub fn redacted_url(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        return "(a database URL that does not parse)".to_string();
     };
-    let (authority, tail) = rest.split_once('/').map_or((rest, ""), |(a, t)| (a, t));
-    let authority = match authority.rsplit_once('@') {
-        Some((credentials, host)) => match credentials.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => format!("{credentials}@{host}"),
-        },
-        None => authority.to_string(),
-    };
-    let tail = if rest.contains('/') {
-        format!("/{tail}")
-    } else {
-        String::new()
-    };
+    if url.password().is_some() {
+        // Only fails for URLs that cannot have credentials, which this one has.
+        url.set_password(Some("***")).ok();
+    }
     // Query parameters may carry a password too.
-    let tail = match tail.split_once('?') {
-        Some((path, query)) if query.contains("password") => format!("{path}?***"),
-        _ => tail,
-    };
-    format!("{scheme}://{authority}{tail}")
+    if url.query().is_some_and(|query| query.contains("password")) {
+        url.set_query(Some("***"));
+    }
+    url.to_string()
 }
 
 impl SqlStore<PostgresBackend> {
@@ -222,6 +204,12 @@ mod tests {
             let expected: Vec<i64> = (1..=i64::try_from(files).unwrap()).collect();
             assert_eq!(versions, expected, "{path}");
         }
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_not_shown() {
+        let shown = redacted_url("postgres://refuge:s3cret@[db.example/refuge");
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 
     #[test]

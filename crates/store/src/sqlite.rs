@@ -24,25 +24,8 @@ impl Backend for SqliteBackend {
     type Db = Sqlite;
     type Row = SqliteRow;
 
-    const MIGRATIONS: &'static [(i64, &'static str)] = &[
-        (1, include_str!("../migrations/sqlite/0001_init.sql")),
-        (2, include_str!("../migrations/sqlite/0002_batches.sql")),
-        (3, include_str!("../migrations/sqlite/0003_flow_index.sql")),
-        (4, include_str!("../migrations/sqlite/0004_aggregates.sql")),
-        (
-            5,
-            include_str!("../migrations/sqlite/0005_flow_by_month.sql"),
-        ),
-        (
-            6,
-            include_str!("../migrations/sqlite/0006_drop_entered_index.sql"),
-        ),
-        (7, include_str!("../migrations/sqlite/0007_api_tokens.sql")),
-        (
-            8,
-            include_str!("../migrations/sqlite/0008_people_order.sql"),
-        ),
-    ];
+    const MIGRATIONS: &'static [(i64, &'static str)] =
+        include!(concat!(env!("OUT_DIR"), "/sqlite_migrations.rs"));
 
     /// `BEGIN IMMEDIATE` takes SQLite's write lock at once.
     async fn begin_write(pool: &Pool<Sqlite>) -> StoreResult<Transaction<'static, Sqlite>> {

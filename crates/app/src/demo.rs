@@ -601,17 +601,13 @@ impl App {
             .await?;
             progress(report.people, total_people);
         }
-        self.store
-            .log_access(
-                vec![self.access_entry(
-                    &session.user().name,
-                    AccessAction::Demo,
-                    "organisation",
-                    &format!("{} synthetic people", report.people),
-                )],
-                HASHER,
-            )
-            .await?;
+        self.log(
+            &session.user().name,
+            AccessAction::Demo,
+            "organisation",
+            &format!("{} synthetic people", report.people),
+        )
+        .await?;
         Ok(report)
     }
 }

@@ -88,21 +88,17 @@ impl App {
             writer.write_record(&record).map_err(io_error)?;
         }
         writer.flush().map_err(AppError::Output)?;
-        self.store
-            .log_access(
-                vec![self.access_entry(
-                    &session.user().name,
-                    AccessAction::Export,
-                    "people",
-                    &format!(
-                        "{} people{}",
-                        views.len(),
-                        if reveal { ", identities revealed" } else { "" }
-                    ),
-                )],
-                HASHER,
-            )
-            .await?;
+        self.log(
+            &session.user().name,
+            AccessAction::Export,
+            "people",
+            &format!(
+                "{} people{}",
+                views.len(),
+                if reveal { ", identities revealed" } else { "" }
+            ),
+        )
+        .await?;
         Ok(views.len())
     }
 }

@@ -199,17 +199,13 @@ impl App {
             .await?;
         let views = self.incident_views(session, incidents, reveal).await?;
         if reveal {
-            self.store
-                .log_access(
-                    vec![self.access_entry(
-                        &session.user().name,
-                        AccessAction::Reveal,
-                        "incidents",
-                        "narratives",
-                    )],
-                    HASHER,
-                )
-                .await?;
+            self.log(
+                &session.user().name,
+                AccessAction::Reveal,
+                "incidents",
+                "narratives",
+            )
+            .await?;
         }
         Ok(views)
     }

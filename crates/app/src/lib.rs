@@ -218,6 +218,18 @@ impl App {
         }
     }
 
+    /// Appends one entry to the access log, now (a reveal, an export, a login).
+    pub(crate) async fn log(
+        &self,
+        actor: &str,
+        action: AccessAction,
+        subject: &str,
+        detail: &str,
+    ) -> AppResult<()> {
+        let entry = self.access_entry(actor, action, subject, detail);
+        Ok(self.store.log_access(vec![entry], HASHER).await?)
+    }
+
     /// Commits events and side writes with this app's clock.
     pub(crate) async fn commit(&self, mut commit: Commit) -> AppResult<Vec<Event>> {
         commit.now_millis = self.now_millis();

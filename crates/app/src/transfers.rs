@@ -672,21 +672,17 @@ impl App {
             writer.write_record(&row).map_err(io_error)?;
         }
         writer.flush().map_err(AppError::Output)?;
-        self.store
-            .log_access(
-                vec![self.access_entry(
-                    &session.user().name,
-                    AccessAction::Export,
-                    &view.batch.code,
-                    if reveal {
-                        "manifest with names"
-                    } else {
-                        "manifest"
-                    },
-                )],
-                HASHER,
-            )
-            .await?;
+        self.log(
+            &session.user().name,
+            AccessAction::Export,
+            &view.batch.code,
+            if reveal {
+                "manifest with names"
+            } else {
+                "manifest"
+            },
+        )
+        .await?;
         Ok(view.manifest.len())
     }
 }

@@ -161,21 +161,11 @@ impl App {
         };
         match (user, result) {
             (Some(user), Ok(data_key)) => {
-                self.store
-                    .log_access(
-                        vec![self.access_entry(name, AccessAction::Login, &user.name, "")],
-                        HASHER,
-                    )
-                    .await?;
+                self.log(name, AccessAction::Login, &user.name, "").await?;
                 Session::new(user, data_key)
             }
             _ => {
-                self.store
-                    .log_access(
-                        vec![self.access_entry(name, AccessAction::LoginFailed, name, "")],
-                        HASHER,
-                    )
-                    .await?;
+                self.log(name, AccessAction::LoginFailed, name, "").await?;
                 Err(AppError::BadLogin)
             }
         }
@@ -477,17 +467,13 @@ impl App {
             });
         }
         if reveal {
-            self.store
-                .log_access(
-                    vec![self.access_entry(
-                        &session.user().name,
-                        AccessAction::Reveal,
-                        "locations",
-                        "names",
-                    )],
-                    HASHER,
-                )
-                .await?;
+            self.log(
+                &session.user().name,
+                AccessAction::Reveal,
+                "locations",
+                "names",
+            )
+            .await?;
         }
         Ok(views)
     }

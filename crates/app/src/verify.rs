@@ -201,17 +201,13 @@ impl App {
             }
             prev = entry.hash;
         }
-        self.store
-            .log_access(
-                vec![self.access_entry(
-                    &session.user().name,
-                    AccessAction::Verify,
-                    "database",
-                    if report.ok() { "ok" } else { "problems found" },
-                )],
-                HASHER,
-            )
-            .await?;
+        self.log(
+            &session.user().name,
+            AccessAction::Verify,
+            "database",
+            if report.ok() { "ok" } else { "problems found" },
+        )
+        .await?;
         Ok(report)
     }
 }

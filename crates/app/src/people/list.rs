@@ -34,17 +34,13 @@ impl App {
             .unwrap_or_default();
         let identity = if reveal {
             let identity = self.open_identity(session, &person)?;
-            self.store
-                .log_access(
-                    vec![self.access_entry(
-                        &session.user().name,
-                        AccessAction::Reveal,
-                        &person.code,
-                        "identity",
-                    )],
-                    HASHER,
-                )
-                .await?;
+            self.log(
+                &session.user().name,
+                AccessAction::Reveal,
+                &person.code,
+                "identity",
+            )
+            .await?;
             Some(identity)
         } else {
             None

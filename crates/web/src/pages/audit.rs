@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::State;
 
 #[derive(Template)]
-#[template(path = "audit.html")]
+#[template(path = "list.html")]
 struct AuditTemplate {
     page: Page,
     headers: Vec<String>,

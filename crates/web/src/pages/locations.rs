@@ -7,7 +7,7 @@ use askama::Template;
 use axum::extract::State;
 
 #[derive(Template)]
-#[template(path = "locations.html")]
+#[template(path = "list.html")]
 struct LocationsTemplate {
     page: Page,
     headers: Vec<String>,

@@ -45,6 +45,8 @@ pub enum ErrorKind {
     Conflict,
     /// A value that must be unique is already taken.
     Duplicate,
+    /// Too much of one kind of heavy work is running: try again shortly.
+    Busy,
     /// Anything the user cannot act on: storage, corruption, the system.
     Internal,
 }
@@ -59,6 +61,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Duplicate => "duplicate",
+            ErrorKind::Busy => "busy",
             ErrorKind::Internal => "internal",
         }
     }
@@ -76,6 +79,8 @@ pub enum AppError {
     NotFound { what: &'static str, code: String },
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    #[error("{what} is busy (another one is running); try again in a minute")]
+    Busy { what: &'static str },
     /// `value` is shown to the user: only codes and names that are not protected values.
     #[error("{what} {value} already exists")]
     Duplicate { what: &'static str, value: String },
@@ -135,6 +140,7 @@ impl AppError {
             AppError::Duplicate { .. } | AppError::Store(StoreError::Duplicate { .. }) => {
                 ErrorKind::Duplicate
             }
+            AppError::Busy { .. } => ErrorKind::Busy,
             AppError::Store(
                 StoreError::Conflict { .. }
                 | StoreError::AtCapacity { .. }
@@ -159,6 +165,7 @@ impl AppError {
             AppError::NotFound { .. } => "not_found",
             AppError::Invalid { .. } => "invalid_input",
             AppError::Duplicate { .. } => "duplicate",
+            AppError::Busy { .. } => "busy",
             AppError::Import(_) => "import_rejected",
             AppError::Output(_) => "output_failed",
             AppError::Store(error) => match error {

@@ -26,7 +26,11 @@ pub use error::{AppError, AppResult, ErrorKind, RowError};
 pub use history::EventView;
 pub use import::{IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport};
 pub use incidents::IncidentView;
-pub use outlook::{MAX_HORIZON_DAYS, RATE_WINDOW_DAYS, WhatIf};
+pub use outlook::{
+    Budget, FORECAST_BUDGET, MAX_ARRIVAL_FACTOR, MAX_BEDS, MAX_CAPACITY_OVERRIDES,
+    MAX_EXTRA_TRANSFERS, MAX_HORIZON_DAYS, MAX_REPLICATIONS, MAX_RUNNING_FORECASTS,
+    MAX_TRANSFER_SEATS, RATE_WINDOW_DAYS, WhatIf,
+};
 pub use people::{MoveReport, NewPerson, PeopleQuery, PersonView};
 pub(crate) use people::{check_birth_year, seal_identity};
 pub use refuge_crypto::Revealed;
@@ -35,7 +39,10 @@ pub use refuge_plan::{Decision, Plan, Policy as PlanPolicy};
 pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
 pub use session::Session;
-pub use transfers::{BatchRequest, BatchView, PlanReport, PlanUnit};
+pub use transfers::{
+    BatchRequest, BatchView, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT, PlanReport,
+    PlanUnit,
+};
 pub use users::LocationView;
 pub use users::{NewUser, UserChange};
 pub use verify::VerifyReport;
@@ -107,6 +114,45 @@ impl<C: Clock + ?Sized> Clock for Arc<C> {
     }
 }
 
+/// At most `limit` of one kind of heavy work at once; `take` refuses when every slot is taken
+/// (the caller says "busy, try again") rather than queueing work nobody may wait for.
+pub(crate) struct Slots {
+    what: &'static str,
+    limit: usize,
+    taken: std::sync::atomic::AtomicUsize,
+}
+
+/// A taken slot, given back when dropped.
+pub(crate) struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    pub(crate) const fn new(what: &'static str, limit: usize) -> Self {
+        Slots {
+            what,
+            limit,
+            taken: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn take(&self) -> AppResult<Slot<'_>> {
+        use std::sync::atomic::Ordering;
+        self.taken
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken < self.limit).then_some(taken + 1)
+            })
+            .map(|_| Slot(self))
+            .map_err(|_| AppError::Busy { what: self.what })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0
+            .taken
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
 /// Settings kept in the database.
 pub const META_NAME_INDEX_BITS: &str = "name_index_bits";
 pub const META_TARGET_WAIT_DAYS: &str = "target_wait_days";
@@ -123,6 +169,7 @@ pub struct App {
     clock: Box<dyn Clock>,
     /// The last id handed out: ids rise in creation order (see `new_uuid`).
     last_uuid: std::sync::Mutex<u128>,
+    running_forecasts: Slots,
 }
 
 impl App {
@@ -132,6 +179,7 @@ impl App {
             store: store.into(),
             clock,
             last_uuid: std::sync::Mutex::new(0),
+            running_forecasts: Slots::new("the forecast", MAX_RUNNING_FORECASTS),
         }
     }
 
@@ -412,6 +460,15 @@ mod tests {
         let carried = Uuid::from_u128(uuid_v7_after(first, 1));
         let (seconds, nanos) = carried.get_timestamp().unwrap().to_unix();
         assert_eq!(seconds * 1_000 + u64::from(nanos) / 1_000_000, 1_001);
+    }
+
+    #[test]
+    fn slots_refuse_work_beyond_their_limit_and_free_on_drop() {
+        let slots = Slots::new("the forecast", 1);
+        let first = slots.take().unwrap();
+        assert!(matches!(slots.take(), Err(AppError::Busy { .. })));
+        drop(first);
+        assert!(slots.take().is_ok());
     }
 
     #[test]

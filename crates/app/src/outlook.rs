@@ -12,6 +12,142 @@ pub const RATE_WINDOW_DAYS: i64 = 90;
 
 /// The longest forecast horizon, in days (three years), for every edge alike.
 pub const MAX_HORIZON_DAYS: f64 = 1095.0;
+/// The largest what-if multiplier of the arrival rates.
+pub const MAX_ARRIVAL_FACTOR: f64 = 10.0;
+pub const MAX_REPLICATIONS: u32 = 10_000;
+/// What-if one-off transfers, and the seats of each.
+pub const MAX_EXTRA_TRANSFERS: usize = 50;
+pub const MAX_TRANSFER_SEATS: u32 = 10_000;
+/// What-if capacity overrides, and the beds of each.
+pub const MAX_CAPACITY_OVERRIDES: usize = 200;
+pub const MAX_BEDS: u32 = 100_000;
+
+/// What one forecast may cost, whatever its inputs: a forecast runs on a server that others
+/// use. Measured figures are in bench/README.md.
+pub const FORECAST_BUDGET: Budget = Budget {
+    arrivals_per_replication: 1_000_000.0,
+    total_arrivals: 50_000_000.0,
+    departures_per_replication: 100_000.0,
+    result_cells: 10_000_000.0,
+};
+/// Forecasts that may run at once in one process; more get "busy, try again".
+pub const MAX_RUNNING_FORECASTS: usize = 1;
+
+/// Bounds on a forecast's estimated work (`refuge_sim::Work`).
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub arrivals_per_replication: f64,
+    pub total_arrivals: f64,
+    pub departures_per_replication: f64,
+    pub result_cells: f64,
+}
+
+impl Budget {
+    /// Refuses a scenario whose estimated work is beyond the budget, saying what to change.
+    pub fn check(&self, scenario: &Scenario) -> AppResult<()> {
+        let work = scenario.work();
+        let over = |what: &str, estimate: f64, limit: f64, remedy: &str| {
+            AppError::invalid(
+                "forecast",
+                format!(
+                    "it would simulate about {estimate:.0} {what}, at most {limit:.0}: {remedy}"
+                ),
+            )
+        };
+        if work.arrivals_per_replication > self.arrivals_per_replication {
+            return Err(over(
+                "arrivals per run",
+                work.arrivals_per_replication,
+                self.arrivals_per_replication,
+                "shorten the horizon or lower the arrival rates",
+            ));
+        }
+        if work.total_arrivals > self.total_arrivals {
+            return Err(over(
+                "arrivals in all runs",
+                work.total_arrivals,
+                self.total_arrivals,
+                "run fewer replications, shorten the horizon or lower the arrival rates",
+            ));
+        }
+        if work.departures_per_replication > self.departures_per_replication {
+            return Err(over(
+                "flights per run",
+                work.departures_per_replication,
+                self.departures_per_replication,
+                "space the flights further apart",
+            ));
+        }
+        if work.result_cells > self.result_cells {
+            return Err(over(
+                "daily figures",
+                work.result_cells,
+                self.result_cells,
+                "run fewer replications or shorten the horizon",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl WhatIf {
+    /// The bounds every edge applies, named by field.
+    fn check(&self) -> AppResult<()> {
+        if !(1.0..=MAX_HORIZON_DAYS).contains(&self.horizon_days) {
+            return Err(AppError::invalid(
+                "horizon",
+                format!("1 to {MAX_HORIZON_DAYS} days"),
+            ));
+        }
+        if !(self.arrival_factor.is_finite()
+            && (0.0..=MAX_ARRIVAL_FACTOR).contains(&self.arrival_factor))
+        {
+            return Err(AppError::invalid(
+                "arrival factor",
+                format!("0 to {MAX_ARRIVAL_FACTOR}"),
+            ));
+        }
+        if !(1..=MAX_REPLICATIONS).contains(&self.replications) {
+            return Err(AppError::invalid(
+                "replications",
+                format!("1 to {MAX_REPLICATIONS}"),
+            ));
+        }
+        if self.extra_transfers.len() > MAX_EXTRA_TRANSFERS {
+            return Err(AppError::invalid(
+                "extra transfer",
+                format!("at most {MAX_EXTRA_TRANSFERS}"),
+            ));
+        }
+        if let Some((date, seats)) = self
+            .extra_transfers
+            .iter()
+            .find(|(_, seats)| !(1..=MAX_TRANSFER_SEATS).contains(seats))
+        {
+            return Err(AppError::invalid(
+                "extra transfer",
+                format!("{date}: {seats} seats; 1 to {MAX_TRANSFER_SEATS}"),
+            ));
+        }
+        if self.capacities.len() > MAX_CAPACITY_OVERRIDES {
+            return Err(AppError::invalid(
+                "capacity",
+                format!("at most {MAX_CAPACITY_OVERRIDES} overrides"),
+            ));
+        }
+        if let Some((code, beds)) = self
+            .capacities
+            .iter()
+            .find(|(_, beds)| !(1..=MAX_BEDS).contains(beds))
+        {
+            return Err(AppError::invalid(
+                "capacity",
+                format!("{code}: {beds} beds; 1 to {MAX_BEDS}"),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// What-if changes to the scenario built from the database.
 #[derive(Clone, Debug)]
@@ -48,18 +184,7 @@ impl App {
         what_if: &WhatIf,
     ) -> AppResult<Scenario> {
         session.require(Action::Forecast)?;
-        if !(1.0..=MAX_HORIZON_DAYS).contains(&what_if.horizon_days) {
-            return Err(AppError::invalid(
-                "horizon",
-                format!("1 to {MAX_HORIZON_DAYS} days"),
-            ));
-        }
-        if !(what_if.arrival_factor.is_finite() && what_if.arrival_factor >= 0.0) {
-            return Err(AppError::invalid(
-                "arrival factor",
-                "must be zero or positive",
-            ));
-        }
+        what_if.check()?;
         let today = self.today();
         let window_start = today - Duration::days(RATE_WINDOW_DAYS);
         let locations: Vec<Location> = self
@@ -209,7 +334,8 @@ impl App {
         })
     }
 
-    /// Runs a scenario (from a file or from the database) on `threads` threads.
+    /// Runs a scenario (from a file or from the database) on `threads` threads, within the
+    /// work budget, and only while no other forecast runs (`MAX_RUNNING_FORECASTS`).
     pub fn forecast(
         &self,
         session: &Session,
@@ -217,6 +343,12 @@ impl App {
         threads: usize,
     ) -> AppResult<Forecast> {
         session.require(Action::Forecast)?;
+        scenario.validate().map_err(|error| AppError::Invalid {
+            field: error.key,
+            reason: error.reason,
+        })?;
+        FORECAST_BUDGET.check(scenario)?;
+        let _slot = self.running_forecasts.take()?;
         refuge_sim::forecast(scenario, threads).map_err(|error| AppError::Invalid {
             field: error.key,
             reason: error.reason,

@@ -6,6 +6,13 @@ use refuge_plan::{Instance, Plan, Policy};
 use refuge_store::{Guard, PersonFilter};
 use std::collections::{BTreeMap, HashMap};
 
+/// The most seats one batch may offer (the largest transfer on record took 468 people).
+pub const MAX_BATCH_SEATS: u32 = 5_000;
+/// The most batches one plan may fill at once.
+pub const MAX_BATCHES_PER_PLAN: usize = 20;
+/// The most branch-and-bound nodes a policy may allow (the default is 200,000).
+pub const MAX_NODE_LIMIT: u64 = 5_000_000;
+
 /// One batch to plan: a departure date, seats, and the locations it picks up from (codes;
 /// empty: every shelter and detention location).
 #[derive(Clone, Debug)]
@@ -54,6 +61,18 @@ impl App {
         pins: &BTreeMap<HouseholdId, BatchPin>,
         this_batch: Option<BatchId>,
     ) -> AppResult<(Instance, BTreeMap<String, PlanUnit>)> {
+        if requests.len() > MAX_BATCHES_PER_PLAN {
+            return Err(AppError::invalid(
+                "batches",
+                format!("at most {MAX_BATCHES_PER_PLAN} in one plan"),
+            ));
+        }
+        if policy.node_limit > MAX_NODE_LIMIT {
+            return Err(AppError::invalid(
+                "node_limit",
+                format!("at most {MAX_NODE_LIMIT}"),
+            ));
+        }
         let today = self.today();
         let locations = self.store.locations().await?;
         let code_of: HashMap<LocationId, &str> =
@@ -71,10 +90,10 @@ impl App {
                     "the departure date is in the past",
                 ));
             }
-            if request.seats == 0 {
+            if !(1..=MAX_BATCH_SEATS).contains(&request.seats) {
                 return Err(AppError::invalid(
                     format!("batch {}", request.label),
-                    "seats must be positive",
+                    format!("seats must be 1 to {MAX_BATCH_SEATS}"),
                 ));
             }
             let mut origins = Vec::new();

@@ -1527,3 +1527,51 @@ conformance!(
     the_demo_builds_a_consistent_organisation,
     a_batch_is_planned_pinned_confirmed_departed_and_completed,
 );
+
+/// A forecast that would exhaust the server is refused before it runs, naming what to change;
+/// what-if inputs beyond their bounds are refused by name (one request once took 24 GB).
+#[tokio::test]
+async fn forecasts_beyond_the_work_budget_are_refused_before_they_run() {
+    let org = org(TestDb::sqlite()).await;
+    let app = &org.app;
+    let refused = async |what_if: WhatIf| match app.scenario_from_db(&org.admin, &what_if).await {
+        Err(AppError::Invalid { field, .. }) => field,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let factor = WhatIf {
+        arrival_factor: 1_000_000.0,
+        ..WhatIf::default()
+    };
+    assert_eq!(refused(factor).await, "arrival factor");
+    let replications = WhatIf {
+        replications: 1_000_000,
+        ..WhatIf::default()
+    };
+    assert_eq!(refused(replications).await, "replications");
+    let transfers = WhatIf {
+        extra_transfers: vec![(NOW.date(), 1); MAX_EXTRA_TRANSFERS + 1],
+        ..WhatIf::default()
+    };
+    assert_eq!(refused(transfers).await, "extra transfer");
+
+    // Every input within its bounds, but together beyond the budget.
+    let within_bounds = WhatIf {
+        horizon_days: MAX_HORIZON_DAYS,
+        replications: MAX_REPLICATIONS,
+        ..WhatIf::default()
+    };
+    let scenario = app
+        .scenario_from_db(&org.admin, &within_bounds)
+        .await
+        .unwrap();
+    match app.forecast(&org.admin, &scenario, 1) {
+        Err(error @ AppError::Invalid { .. }) => {
+            assert_eq!(error.field(), Some("forecast"));
+            assert!(
+                error.to_string().contains("run fewer replications"),
+                "{error}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

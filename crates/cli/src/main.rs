@@ -87,7 +87,7 @@ fn exit_code(error: &anyhow::Error) -> u8 {
     match error.downcast_ref::<AppError>().map(AppError::kind) {
         Some(ErrorKind::Invalid) => 65,
         Some(ErrorKind::NotFound) => 66,
-        Some(ErrorKind::Conflict | ErrorKind::Duplicate) => 75,
+        Some(ErrorKind::Conflict | ErrorKind::Duplicate | ErrorKind::Busy) => 75,
         Some(ErrorKind::Unauthenticated | ErrorKind::Forbidden) => 77,
         Some(ErrorKind::Internal) => 70,
         None => 1,

@@ -124,6 +124,18 @@ pub struct Exits {
     pub per_day: f64,
 }
 
+/// The estimated cost of a forecast (`Scenario::work`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Work {
+    /// People simulated in one replication (the peak rates, with room for rate uncertainty).
+    pub arrivals_per_replication: f64,
+    pub total_arrivals: f64,
+    /// Flights and transfers in one replication.
+    pub departures_per_replication: f64,
+    /// Per-day figures the replications keep until they are summarised.
+    pub result_cells: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{key}: {reason}")]
 pub struct ScenarioError {
@@ -253,6 +265,41 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// What a forecast of this scenario will cost, estimated before it runs, so that a caller
+    /// can refuse one beyond its budget.
+    pub fn work(&self) -> Work {
+        let arrivals_per_replication: f64 = self
+            .shelters
+            .iter()
+            .map(|shelter| {
+                let peak_per_month = match (&shelter.arrivals_per_month, &shelter.arrivals) {
+                    (Some(rate), _) => *rate,
+                    (None, Some(steps)) => steps.iter().map(|(_, rate)| *rate).fold(0.0, f64::max),
+                    (None, None) => 0.0,
+                };
+                // A replication's rate factor is drawn with this spread: allow three of them.
+                let spread = 1.0 + 3.0 * shelter.arrivals_cv;
+                peak_per_month / DAYS_PER_MONTH * self.horizon_days * spread
+                    + shelter.initial_waiting_days.len() as f64
+            })
+            .sum();
+        let departures_per_replication = self
+            .flights
+            .iter()
+            .map(|flights| self.horizon_days / flights.every_days)
+            .sum::<f64>()
+            + self.transfer.len() as f64;
+        let replications = f64::from(self.replications);
+        Work {
+            arrivals_per_replication,
+            total_arrivals: arrivals_per_replication * replications,
+            departures_per_replication,
+            result_cells: replications
+                * (self.horizon_days.ceil() + 1.0)
+                * (self.shelters.len() as f64 + 1.0),
+        }
     }
 
     /// Whether people wait for flights (otherwise they leave when screening ends).

@@ -28,6 +28,7 @@ pub fn status(kind: ErrorKind) -> StatusCode {
         ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict | ErrorKind::Duplicate => StatusCode::CONFLICT,
+        ErrorKind::Busy => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -190,5 +191,9 @@ pub async fn render_failures(
     };
     let mut page = render(&template);
     *page.status_mut() = failure.status;
+    if failure.status == StatusCode::SERVICE_UNAVAILABLE {
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("30"));
+    }
     page
 }

@@ -142,6 +142,22 @@ impl Server {
         )
     }
 
+    fn post_with(
+        &self,
+        path: &str,
+        cookie: &str,
+        header: (&str, &str),
+        form: &[(&str, &str)],
+    ) -> Reply {
+        reply(
+            self.agent
+                .post(&format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .header(header.0, header.1)
+                .send_form(form.iter().copied()),
+        )
+    }
+
     /// Logs in; returns the session cookie ("refuge=…") and the page's CSRF token.
     fn login(&self, user: &str) -> (String, String) {
         let reply = self.post("/login", "", &[("user", user), ("passphrase", PASSPHRASE)]);
@@ -1199,4 +1215,71 @@ fn times_are_shown_in_the_chosen_time_zone() {
     let unknown = server.get("/zone?zone=Mars/Olympus", &cookie);
     assert_eq!(unknown.status, 303);
     assert!(unknown.header("set-cookie").is_none());
+}
+
+/// `GET /forecast?arrival_factor=1000000` once grew the server to 24 GB: now it is refused
+/// by name before anything runs, and the server answers others meanwhile.
+#[test]
+fn a_forecast_beyond_its_bounds_is_refused_before_it_runs() {
+    let server = start(SessionPolicy::default());
+    let (analyst, _) = server.login("analyst");
+    let started = std::time::Instant::now();
+    let refused = server.get("/forecast?arrival_factor=1000000", &analyst);
+    assert_eq!(refused.status, 200, "the form comes back with the problem");
+    assert!(
+        refused.body.contains("arrival factor: 0 to 10"),
+        "{}",
+        refused.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "nothing ran");
+    let horizon = server.get("/forecast?horizon=100000", &analyst);
+    assert!(horizon.body.contains("horizon: 1 to 1095 days"));
+    assert_eq!(server.get("/dashboard", &analyst).status, 200);
+}
+
+/// A login form posted from another site is refused by its Origin (login CSRF), and so is
+/// any other form.
+#[test]
+fn a_login_from_another_origin_is_refused() {
+    let server = start(SessionPolicy::default());
+    let foreign = server.post_with(
+        "/login",
+        "",
+        ("Origin", "http://attacker.example"),
+        &[("user", "coordinator"), ("passphrase", PASSPHRASE)],
+    );
+    assert_eq!(foreign.status, 403);
+    assert!(foreign.header("set-cookie").is_none());
+    let (cookie, csrf) = server.login("coordinator");
+    let flagged = server.post_with(
+        "/logout",
+        &cookie,
+        ("Origin", "http://attacker.example"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(flagged.status, 403);
+    assert_eq!(
+        server.get("/dashboard", &cookie).status,
+        200,
+        "still logged in"
+    );
+}
+
+/// Every error is a page with the navigation and a code, or JSON under the API, including
+/// the ones axum answers by itself: a wrong method, a malformed query.
+#[test]
+fn errors_axum_answers_itself_are_pages_or_json_too() {
+    let server = start(SessionPolicy::default());
+    let (cookie, _) = server.login("coordinator");
+    let wrong_method = server.get("/incidents/I-00000/close", &cookie);
+    assert_eq!(wrong_method.status, 405);
+    assert!(wrong_method.body.contains("Error 405, operation "));
+    assert!(
+        wrong_method.body.contains("href=\"/dashboard\""),
+        "with navigation"
+    );
+    let malformed = server.get("/api/v1/people?limit=-1", &cookie);
+    assert_eq!(malformed.status, 400);
+    assert_eq!(malformed.header("content-type"), Some("application/json"));
+    assert!(malformed.body.contains("\"code\""));
 }

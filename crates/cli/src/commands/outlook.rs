@@ -131,6 +131,7 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
     let (forecast, start, title) = match &args.source {
         Source::File(path) => {
             let scenario = read_scenario(path)?;
+            refuge_app::FORECAST_BUDGET.check(&scenario)?;
             let forecast = refuge_sim::forecast(&scenario, threads)?;
             (forecast, None, format!("Forecast: {}", path.display()))
         }

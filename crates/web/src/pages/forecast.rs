@@ -1,6 +1,7 @@
 //! The forecast from the live database, with what-if changes typed into the form.
 
 use crate::Shared;
+use crate::errors::Failure;
 use crate::extract::SignedIn;
 use crate::layout::{Page, PageResult, html};
 use askama::Template;
@@ -71,7 +72,17 @@ pub async fn show(
     let today = shared.app.today();
     let session = user.session();
     let forecast = match shared.app.scenario_from_db(session, &what_if).await {
-        Ok(scenario) => shared.app.forecast(session, &scenario, THREADS),
+        // Minutes of work at most (the budget), on a blocking thread: the server's request
+        // threads stay free for everyone else meanwhile.
+        Ok(scenario) => {
+            let shared = shared.clone();
+            let web = user.web.clone();
+            tokio::task::spawn_blocking(move || {
+                shared.app.forecast(&web.session, &scenario, THREADS)
+            })
+            .await
+            .map_err(|_| Failure::internal())?
+        }
         Err(error) => Err(error),
     };
     let result = match forecast {

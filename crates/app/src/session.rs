@@ -10,6 +10,10 @@ pub struct Session {
     user: User,
     data_key: SecretKey,
     sealer: Sealer,
+    /// The key wrap this session was opened with (credential, wrapped key): a new
+    /// passphrase, or a revoked token, replaces or deletes it, and the session is no longer
+    /// current (`App::session_is_current`).
+    opened_with: (String, String),
 }
 
 impl std::fmt::Debug for Session {
@@ -22,13 +26,23 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    pub(crate) fn new(user: User, data_key: SecretKey) -> AppResult<Self> {
+    pub(crate) fn new(
+        user: User,
+        data_key: SecretKey,
+        opened_with: (String, String),
+    ) -> AppResult<Self> {
         let sealer = Sealer::new(&data_key)?;
         Ok(Session {
             user,
             data_key,
             sealer,
+            opened_with,
         })
+    }
+
+    /// The credential and wrapped key this session was opened with.
+    pub(crate) fn opened_with(&self) -> (&str, &str) {
+        (&self.opened_with.0, &self.opened_with.1)
     }
 
     pub fn user(&self) -> &User {

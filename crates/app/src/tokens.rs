@@ -172,7 +172,7 @@ impl App {
             .into_iter()
             .find(|user| user.id == user_id && user.active)
             .ok_or(AppError::BadLogin)?;
-        Session::new(user, data_key)
+        Session::new(user, data_key, (credential, wrapped))
     }
 }
 

@@ -92,7 +92,11 @@ impl App {
             KdfParams::FLOOR,
         )?;
         let decoy = WrappedKey::decoy(KdfParams::FLOOR)?;
-        let session = Session::new(admin.clone(), data_key)?;
+        let session = Session::new(
+            admin.clone(),
+            data_key,
+            (credential_of(admin.id), wrapped.encode()),
+        )?;
         let commit = Commit {
             events: vec![self.new_event(
                 &session,
@@ -147,6 +151,10 @@ impl App {
             Some(user) => self.store.key_wrap(&credential_of(user.id)).await?,
             None => None,
         };
+        let wrap_text = wrap
+            .as_ref()
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default();
         let result = match (&user, wrap) {
             (Some(user), Some((_, text))) => WrappedKey::decode(&text)?
                 .unwrap_key(passphrase.as_bytes(), &credential_of(user.id)),
@@ -162,13 +170,39 @@ impl App {
         match (user, result) {
             (Some(user), Ok(data_key)) => {
                 self.log(name, AccessAction::Login, &user.name, "").await?;
-                Session::new(user, data_key)
+                let credential = credential_of(user.id);
+                Session::new(user, data_key, (credential, wrap_text))
             }
             _ => {
                 self.log(name, AccessAction::LoginFailed, name, "").await?;
                 Err(AppError::BadLogin)
             }
         }
+    }
+
+    /// Whether a session still stands for what its user may do: the user is still active,
+    /// unchanged since it opened (role, compartments: any change bumps the record's version),
+    /// and the key wrap it opened with is still the current one (no new passphrase, no
+    /// revoked token). The web asks on every request, so a decision to end access takes
+    /// effect at once.
+    pub async fn session_is_current(&self, session: &Session) -> AppResult<bool> {
+        let opened = session.user();
+        let user_unchanged = self
+            .store
+            .user_by_name(&opened.name)
+            .await?
+            .is_some_and(|user| {
+                user.id == opened.id && user.active && user.version == opened.version
+            });
+        if !user_unchanged {
+            return Ok(false);
+        }
+        let (credential, wrapped) = session.opened_with();
+        Ok(self
+            .store
+            .key_wrap(credential)
+            .await?
+            .is_some_and(|(_, current)| current == wrapped))
     }
 
     pub(crate) async fn location_by_code(&self, code: &str) -> AppResult<Location> {

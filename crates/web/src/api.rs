@@ -5,7 +5,7 @@
 
 use crate::Shared;
 use crate::errors::Failure;
-use crate::extract::Visitor;
+use crate::extract::{Visitor, current_session};
 use crate::layout::parse_field;
 use axum::Json;
 use axum::Router;
@@ -53,7 +53,7 @@ fn unauthenticated(message: &str) -> Response {
 /// request only.
 pub enum Caller {
     Web(Arc<crate::sessions::WebSession>),
-    Token(Session),
+    Token(Box<Session>),
 }
 
 impl Caller {
@@ -81,13 +81,14 @@ impl FromRequestParts<Shared> for Caller {
                 .app
                 .login_token(token)
                 .await
-                .map(Caller::Token)
+                .map(|session| Caller::Token(Box::new(session)))
                 .map_err(|_| {
                     unauthenticated("the API token is not valid: unknown, revoked, or not a token")
                 });
         }
-        Visitor::of(shared, &parts.headers)
-            .session
+        let visitor = Visitor::of(shared, &parts.headers);
+        current_session(shared, &visitor)
+            .await?
             .map(Caller::Web)
             .ok_or_else(|| {
                 unauthenticated(

@@ -107,14 +107,36 @@ impl FromRequestParts<Shared> for SignedIn {
 
     async fn from_request_parts(parts: &mut Parts, shared: &Shared) -> Result<Self, Response> {
         let visitor = Visitor::of(shared, &parts.headers);
-        match visitor.session {
-            Some(web) => Ok(SignedIn {
-                lang: visitor.lang,
-                zone: visitor.zone,
-                web,
-            }),
-            None => Err(Redirect::to("/login").into_response()),
+        let Some(web) = current_session(shared, &visitor).await? else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        Ok(SignedIn {
+            lang: visitor.lang,
+            zone: visitor.zone,
+            web,
+        })
+    }
+}
+
+/// The visitor's session if it still stands: a user deactivated, changed (role,
+/// compartments) or given a new passphrase since it opened loses it at once, and its key copy
+/// is dropped with the last request that holds it.
+pub async fn current_session(
+    shared: &Shared,
+    visitor: &Visitor,
+) -> Result<Option<Arc<WebSession>>, Response> {
+    let Some(web) = &visitor.session else {
+        return Ok(None);
+    };
+    match shared.app.session_is_current(&web.session).await {
+        Ok(true) => Ok(Some(web.clone())),
+        Ok(false) => {
+            if let Some(id) = &visitor.session_id {
+                shared.sessions.end(id);
+            }
+            Ok(None)
         }
+        Err(error) => Err(Failure::from(error).into_response()),
     }
 }
 

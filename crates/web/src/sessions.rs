@@ -115,6 +115,11 @@ impl Sessions {
         lock(&self.live).remove(id);
     }
 
+    /// Ends every session of the user named `name` (deactivated, changed, new passphrase).
+    pub fn end_user(&self, name: &str) {
+        lock(&self.live).retain(|_, web| web.session.user().name != name);
+    }
+
     /// Drops every timed-out session.
     pub fn sweep(&self, now: OffsetDateTime) {
         lock(&self.live).retain(|_, web| {

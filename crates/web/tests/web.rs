@@ -17,8 +17,8 @@ struct Server {
     base: String,
     agent: ureq::Agent,
     clock: Arc<ManualClock>,
-    _dir: tempfile::TempDir,
-    _runtime: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    runtime: tokio::runtime::Runtime,
 }
 
 struct Reply {
@@ -84,8 +84,8 @@ fn start(policy: SessionPolicy) -> Server {
         base,
         agent,
         clock,
-        _dir: dir,
-        _runtime: runtime,
+        dir,
+        runtime,
     }
 }
 
@@ -156,6 +156,19 @@ impl Server {
                 .header(header.0, header.1)
                 .send_form(form.iter().copied()),
         )
+    }
+
+    /// Changes a user from outside this server (as `refuge user set` does from the command
+    /// line): a second app on the same database file, acting as the admin.
+    fn change_user_elsewhere(&self, name: &str, change: refuge_app::UserChange<'_>) {
+        let path = self.dir.path().join("web.db");
+        self.runtime.block_on(async {
+            let store = SqliteStore::open(&path).await.unwrap();
+            let app = App::new(Box::new(store) as DynStore, Box::new(self.clock.clone()));
+            let admin = app.login("admin", PASSPHRASE).await.unwrap();
+            app.change_user(&admin, name, change).await.unwrap();
+            app.close().await;
+        });
     }
 
     /// Logs in; returns the session cookie ("refuge=…") and the page's CSRF token.
@@ -1282,4 +1295,56 @@ fn errors_axum_answers_itself_are_pages_or_json_too() {
     assert_eq!(malformed.status, 400);
     assert_eq!(malformed.header("content-type"), Some("application/json"));
     assert!(malformed.body.contains("\"code\""));
+}
+
+/// A deactivated caseworker kept listing people, and a demoted coordinator kept revealing,
+/// for up to 12 hours. Now deactivation, a role change (on the web or from the command line)
+/// and a new passphrase end that user's sessions at once, for the pages and the API alike.
+#[test]
+fn ending_someones_access_ends_their_live_sessions_at_once() {
+    let server = start(SessionPolicy::default());
+    let (caseworker, _) = server.login("caseworker");
+    let (coordinator, coordinator_csrf) = server.login("coordinator");
+    let (analyst, _) = server.login("analyst");
+    let (admin, admin_csrf) = server.login("admin");
+    assert_eq!(server.get("/people", &caseworker).status, 200);
+    assert_eq!(server.get("/api/v1/people", &caseworker).status, 200);
+
+    let deactivated = server.post(
+        "/users/change",
+        &admin,
+        &[("csrf", &admin_csrf), ("name", "caseworker"), ("active", "no")],
+    );
+    assert_eq!(deactivated.status, 303);
+    assert_eq!(server.get("/people", &caseworker).status, 303, "sent to log in");
+    assert_eq!(server.get("/api/v1/people", &caseworker).status, 401);
+
+    let person = first_code(&server.get("/people?stage=sheltered", &coordinator).body, "P-");
+    server.change_user_elsewhere(
+        "coordinator",
+        refuge_app::UserChange {
+            role: Some(refuge_core::Role::Analyst),
+            ..refuge_app::UserChange::default()
+        },
+    );
+    let reveal = server.post(
+        &format!("/people/{person}/reveal"),
+        &coordinator,
+        &[("csrf", &coordinator_csrf)],
+    );
+    assert_eq!(reveal.status, 303, "the demoted session is gone, nothing revealed");
+    assert!(!reveal.body.contains("Synthetic county"));
+
+    let reset = server.post(
+        "/users/passphrase",
+        &admin,
+        &[
+            ("csrf", &admin_csrf),
+            ("name", "analyst"),
+            ("passphrase", "a new synthetic passphrase"),
+        ],
+    );
+    assert_eq!(reset.status, 303);
+    assert_eq!(server.get("/dashboard", &analyst).status, 303);
+    assert_eq!(server.get("/dashboard", &admin).status, 200, "others stay");
 }

@@ -128,7 +128,7 @@ pub async fn change(
         };
         let active = yes_or_no("active", &form.active)?;
         let locations = codes(&form.locations);
-        shared
+        let changed = shared
             .app
             .change_user(
                 user.session(),
@@ -139,7 +139,10 @@ pub async fn change(
                     active,
                 },
             )
-            .await
+            .await?;
+        // Their sessions would stop at their next request; end them (and drop their keys) now.
+        shared.sessions.end_user(&changed.name);
+        Ok(changed)
     }
     .await;
     after_post(result, "/users", user.lang, |problem| {
@@ -159,10 +162,14 @@ pub async fn set_passphrase(
     State(shared): State<Shared>,
     CsrfForm(user, form): CsrfForm<PassphraseForm>,
 ) -> PageResult {
+    let name = form.name.trim();
     let result = shared
         .app
-        .reset_passphrase(user.session(), form.name.trim(), &form.passphrase)
+        .reset_passphrase(user.session(), name, &form.passphrase)
         .await;
+    if result.is_ok() {
+        shared.sessions.end_user(name);
+    }
     after_post(result, "/users", user.lang, |problem| {
         page(&shared, &user, problem)
     })

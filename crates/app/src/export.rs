@@ -44,6 +44,19 @@ impl App {
             header.extend(PersonField::ALL.iter().map(|field| field.as_str()));
         }
         let io_error = |error: csv::Error| AppError::csv_output("export", error);
+        let what = format!(
+            "{} people{}",
+            views.len(),
+            if reveal { ", identities revealed" } else { "" }
+        );
+        // Logged before the first row leaves: an export cut off midway is still on record.
+        self.log(
+            &session.user().name,
+            AccessAction::Export,
+            "people",
+            &format!("started: {what}"),
+        )
+        .await?;
         writer.write_record(&header).map_err(io_error)?;
         for view in &views {
             let person = &view.person;
@@ -85,20 +98,48 @@ impl App {
                     );
                 }
             }
-            writer.write_record(&record).map_err(io_error)?;
+            writer
+                .write_record(
+                    record
+                        .iter()
+                        .map(|cell| spreadsheet_safe(cell).into_owned()),
+                )
+                .map_err(io_error)?;
         }
         writer.flush().map_err(AppError::Output)?;
         self.log(
             &session.user().name,
             AccessAction::Export,
             "people",
-            &format!(
-                "{} people{}",
-                views.len(),
-                if reveal { ", identities revealed" } else { "" }
-            ),
+            &format!("completed: {what}"),
         )
         .await?;
         Ok(views.len())
+    }
+}
+
+/// A cell as a spreadsheet will not run it: text that a spreadsheet reads as a formula or a
+/// command (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`
+/// (OWASP's advice for CSV injection). Every CSV refuge writes goes through this.
+pub(crate) fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spreadsheet_safe;
+
+    #[test]
+    fn formulas_and_commands_are_neutralised() {
+        for formula in ["=HYPERLINK(\"x\")", "+1", "-1+2", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(spreadsheet_safe(formula), format!("'{formula}"));
+        }
+        for plain in ["Synthetic Kim", "P-ABCDE", "2026-11-29", ""] {
+            assert_eq!(spreadsheet_safe(plain), plain);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Transfer planning from the live database, and the life of a transfer batch:
 //! draft (planned, pinned, re-planned) → confirmed → departed → completed, or cancelled.
 
+use crate::export::spreadsheet_safe;
 use crate::*;
 use refuge_plan::{Instance, Plan, Policy};
 use refuge_store::{Guard, PersonFilter};
@@ -662,6 +663,19 @@ impl App {
         if reveal {
             header.extend(["name", "name_romanized"]);
         }
+        let detail = if reveal {
+            "manifest with names"
+        } else {
+            "manifest"
+        };
+        // Logged before the first row leaves: a manifest cut off midway is still on record.
+        self.log(
+            &session.user().name,
+            AccessAction::Export,
+            &view.batch.code,
+            &format!("started: {detail}"),
+        )
+        .await?;
         writer.write_record(&header).map_err(io_error)?;
         for (person_code, household, from) in &view.manifest {
             let Some(person) = self.store.person_by_code(person_code).await? else {
@@ -688,18 +702,16 @@ impl App {
                     );
                 }
             }
-            writer.write_record(&row).map_err(io_error)?;
+            writer
+                .write_record(row.iter().map(|cell| spreadsheet_safe(cell).into_owned()))
+                .map_err(io_error)?;
         }
         writer.flush().map_err(AppError::Output)?;
         self.log(
             &session.user().name,
             AccessAction::Export,
             &view.batch.code,
-            if reveal {
-                "manifest with names"
-            } else {
-                "manifest"
-            },
+            &format!("completed: {detail}"),
         )
         .await?;
         Ok(view.manifest.len())

@@ -1575,3 +1575,59 @@ async fn forecasts_beyond_the_work_budget_are_refused_before_they_run() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A writer that takes this many bytes more, then fails as a closed pipe does.
+struct CutOff(usize);
+
+impl std::io::Write for CutOff {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the reader went away",
+            ));
+        }
+        self.0 -= buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `export --reveal | head -c …` once handed out most of the revealed rows with no trace in
+/// the access log; and a name typed as a formula ran when the export was opened in a
+/// spreadsheet.
+#[tokio::test]
+async fn a_cut_off_export_is_on_record_and_formulas_are_neutralised() {
+    let org = org(TestDb::sqlite()).await;
+    let app = &org.app;
+    app.add_person(
+        &org.admin,
+        NewPerson {
+            location: "SHL-A".into(),
+            identity: identity("=HYPERLINK(\"http://attacker.example\")"),
+            ..NewPerson::default()
+        },
+    )
+    .await
+    .unwrap();
+    let error = app
+        .export_people(&org.admin, true, CutOff(10))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AppError::Output(_)), "{error}");
+    let log = app.access_log(&org.admin, None).await.unwrap();
+    assert!(
+        log.iter().any(|entry| entry.action == "export"
+            && entry.detail.starts_with("started")
+            && entry.detail.contains("identities revealed")),
+        "{log:?}"
+    );
+
+    let mut out = Vec::new();
+    app.export_people(&org.admin, true, &mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("'=HYPERLINK"), "{text}");
+    assert!(!text.contains(",=HYPERLINK") && !text.contains(",\"=HYPERLINK"));
+}

@@ -1313,13 +1313,24 @@ fn ending_someones_access_ends_their_live_sessions_at_once() {
     let deactivated = server.post(
         "/users/change",
         &admin,
-        &[("csrf", &admin_csrf), ("name", "caseworker"), ("active", "no")],
+        &[
+            ("csrf", &admin_csrf),
+            ("name", "caseworker"),
+            ("active", "no"),
+        ],
     );
     assert_eq!(deactivated.status, 303);
-    assert_eq!(server.get("/people", &caseworker).status, 303, "sent to log in");
+    assert_eq!(
+        server.get("/people", &caseworker).status,
+        303,
+        "sent to log in"
+    );
     assert_eq!(server.get("/api/v1/people", &caseworker).status, 401);
 
-    let person = first_code(&server.get("/people?stage=sheltered", &coordinator).body, "P-");
+    let person = first_code(
+        &server.get("/people?stage=sheltered", &coordinator).body,
+        "P-",
+    );
     server.change_user_elsewhere(
         "coordinator",
         refuge_app::UserChange {
@@ -1332,7 +1343,10 @@ fn ending_someones_access_ends_their_live_sessions_at_once() {
         &coordinator,
         &[("csrf", &coordinator_csrf)],
     );
-    assert_eq!(reveal.status, 303, "the demoted session is gone, nothing revealed");
+    assert_eq!(
+        reveal.status, 303,
+        "the demoted session is gone, nothing revealed"
+    );
     assert!(!reveal.body.contains("Synthetic county"));
 
     let reset = server.post(

@@ -30,6 +30,13 @@ fn credential_of(user: UserId) -> String {
     format!("user:{user}")
 }
 
+/// The longest user name (64 characters of a restricted set).
+const MAX_USER_NAME_BYTES: usize = 64;
+/// The longest passphrase accepted, at login and when one is set.
+pub const MAX_PASSPHRASE_BYTES: usize = 1_024;
+/// What the access log says for a failed login under a name that is no account.
+const UNKNOWN_USER: &str = "(unknown user)";
+
 fn check_passphrase(passphrase: &str) -> AppResult<()> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(AppError::invalid(
@@ -37,12 +44,18 @@ fn check_passphrase(passphrase: &str) -> AppResult<()> {
             format!("must be at least {MIN_PASSPHRASE_CHARS} characters"),
         ));
     }
+    if passphrase.len() > MAX_PASSPHRASE_BYTES {
+        return Err(AppError::invalid(
+            "passphrase",
+            format!("must be at most {MAX_PASSPHRASE_BYTES} bytes"),
+        ));
+    }
     Ok(())
 }
 
 fn check_user_name(name: &str) -> AppResult<()> {
     let ok = !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= MAX_USER_NAME_BYTES
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -142,11 +155,23 @@ impl App {
     /// Logs in: unwraps the data key with the passphrase. An unknown or inactive user costs
     /// the same key derivation as a known one and fails with the same message.
     pub async fn login(&self, name: &str, passphrase: &str) -> AppResult<Session> {
-        let user = self
-            .store
-            .user_by_name(name)
-            .await?
-            .filter(|user| user.active);
+        // Over-long input is never a real account (and a passphrase typed into the user
+        // field must not be looked up, let alone stored): the unknown-user path.
+        let plausible = name.len() <= MAX_USER_NAME_BYTES;
+        // An over-long passphrase is never right: derive from nothing, at the same cost.
+        let passphrase = if passphrase.len() <= MAX_PASSPHRASE_BYTES {
+            passphrase
+        } else {
+            ""
+        };
+        let user = if plausible {
+            self.store
+                .user_by_name(name)
+                .await?
+                .filter(|user| user.active)
+        } else {
+            None
+        };
         let wrap = match &user {
             Some(user) => self.store.key_wrap(&credential_of(user.id)).await?,
             None => None,
@@ -173,8 +198,14 @@ impl App {
                 let credential = credential_of(user.id);
                 Session::new(user, data_key, (credential, wrap_text))
             }
-            _ => {
-                self.log(name, AccessAction::LoginFailed, name, "").await?;
+            (known, _) => {
+                // A name that is no account is never stored: it may be a passphrase typed
+                // into the wrong field.
+                let who = match &known {
+                    Some(user) => user.name.as_str(),
+                    None => UNKNOWN_USER,
+                };
+                self.log(who, AccessAction::LoginFailed, who, "").await?;
                 Err(AppError::BadLogin)
             }
         }

@@ -1631,3 +1631,39 @@ async fn a_cut_off_export_is_on_record_and_formulas_are_neutralised() {
     assert!(text.contains("'=HYPERLINK"), "{text}");
     assert!(!text.contains(",=HYPERLINK") && !text.contains(",\"=HYPERLINK"));
 }
+
+/// A passphrase typed into the user field was stored in plaintext in the append-only access
+/// log, and 60 KB "user names" were accepted. A name that is no account is never stored.
+#[tokio::test]
+async fn a_failed_login_under_a_name_that_is_no_account_stores_no_name() {
+    let org = org(TestDb::sqlite()).await;
+    let typed = "synthetic passphrase typed as a name";
+    for name in [typed.to_string(), "x".repeat(60_000)] {
+        assert!(matches!(
+            org.app.login(&name, "anything at all").await,
+            Err(AppError::BadLogin)
+        ));
+    }
+    assert!(matches!(
+        org.app.login("admin", &"p".repeat(60_000)).await,
+        Err(AppError::BadLogin)
+    ));
+    let log = org.app.access_log(&org.admin, None).await.unwrap();
+    let failed: Vec<_> = log
+        .iter()
+        .filter(|entry| entry.action == "login_failed")
+        .collect();
+    let named = |who: &str| {
+        failed
+            .iter()
+            .filter(|entry| entry.actor == who && entry.subject == who)
+            .count()
+    };
+    assert_eq!(failed.len(), 3);
+    assert_eq!(named("(unknown user)"), 2);
+    assert_eq!(named("admin"), 1, "a known account is named");
+    assert!(
+        log.iter()
+            .all(|entry| !entry.actor.contains("typed") && !entry.subject.contains("typed"))
+    );
+}

@@ -67,6 +67,12 @@ pub fn random_token() -> refuge_app::AppResult<String> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
+/// The name failures are counted under: over-long names (never an account) share one entry,
+/// so typed garbage cannot grow the table.
+fn throttle_key(user: &str) -> &str {
+    if user.len() > 64 { "(over-long)" } else { user }
+}
+
 impl Sessions {
     pub fn new(policy: SessionPolicy) -> Self {
         Sessions {
@@ -148,6 +154,7 @@ impl Sessions {
         address: IpAddr,
         now: OffsetDateTime,
     ) -> Option<Duration> {
+        let user = throttle_key(user);
         let by_user = lock(&self.failures_by_user);
         let by_address = lock(&self.failures_by_address);
         let mut delay = Duration::ZERO;
@@ -165,6 +172,7 @@ impl Sessions {
     }
 
     pub fn login_failed(&self, user: &str, address: IpAddr, now: OffsetDateTime) {
+        let user = throttle_key(user);
         let mut by_user = lock(&self.failures_by_user);
         let mut by_address = lock(&self.failures_by_address);
         for failures in [
@@ -184,6 +192,7 @@ impl Sessions {
     }
 
     pub fn login_succeeded(&self, user: &str, address: IpAddr) {
+        let user = throttle_key(user);
         lock(&self.failures_by_user).remove(user);
         lock(&self.failures_by_address).remove(&address);
     }

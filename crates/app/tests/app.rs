@@ -1667,3 +1667,60 @@ async fn a_failed_login_under_a_name_that_is_no_account_stores_no_name() {
             .all(|entry| !entry.actor.contains("typed") && !entry.subject.contains("typed"))
     );
 }
+
+/// A caseworker could add people to a household entirely outside her compartments, and test
+/// whether a household code exists. Now such a household answers as one that does not exist.
+#[tokio::test]
+async fn households_outside_the_compartments_answer_as_if_they_did_not_exist() {
+    let org = org(TestDb::sqlite()).await;
+    let app = &org.app;
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let elsewhere = app
+        .show_person(&org.admin, &org.people["b"], false)
+        .await
+        .unwrap()
+        .household_code;
+    let before = org.store.load_state().await.unwrap();
+    let join = |household: &str| NewPerson {
+        household: Some(household.to_string()),
+        location: "SHL-A".into(),
+        identity: identity("Synthetic Joiner"),
+        ..NewPerson::default()
+    };
+    let outside = app
+        .add_person(&caseworker, join(&elsewhere))
+        .await
+        .unwrap_err();
+    let missing = app
+        .add_person(&caseworker, join("H-ZZZZZ"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            outside,
+            AppError::NotFound {
+                what: "household",
+                ..
+            }
+        ),
+        "{outside}"
+    );
+    assert_eq!(outside.kind(), missing.kind());
+    assert_eq!(outside.code(), missing.code());
+    assert_eq!(
+        outside.to_string().replace(&elsewhere, "H-?"),
+        missing.to_string().replace("H-ZZZZZ", "H-?")
+    );
+    assert_eq!(
+        org.store.load_state().await.unwrap(),
+        before,
+        "nothing written"
+    );
+    // Her own household still takes new members.
+    let own = app
+        .show_person(&org.admin, &org.people["a"], false)
+        .await
+        .unwrap()
+        .household_code;
+    app.add_person(&caseworker, join(&own)).await.unwrap();
+}

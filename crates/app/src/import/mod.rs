@@ -115,7 +115,9 @@ impl App {
             done: total,
             total,
         });
-        let existing = self.existing_households(&rows, &mut errors).await?;
+        let existing = self
+            .existing_households(session, &rows, &mut errors)
+            .await?;
         refuse(errors)?;
 
         let households = self.new_households(session, &rows, existing).await?;
@@ -166,9 +168,10 @@ impl App {
     }
 
     /// Phase 2: rows whose household reference is an existing household's code join it; a
-    /// code that names no household is a problem.
+    /// code that names no household (or one outside the user's compartments) is a problem.
     async fn existing_households(
         &self,
+        session: &Session,
         rows: &[Row],
         errors: &mut Vec<RowError>,
     ) -> AppResult<HashMap<String, HouseholdId>> {
@@ -177,19 +180,16 @@ impl App {
             if CodeKind::of_code(&row.household_ref) == Some(CodeKind::Household)
                 && !existing.contains_key(&row.household_ref)
             {
-                match self
-                    .store
-                    .household_by_code(&normalize_code(&row.household_ref))
-                    .await?
-                {
-                    Some(household) => {
+                match self.household_for(session, &row.household_ref).await {
+                    Ok(household) => {
                         existing.insert(row.household_ref.clone(), household.id);
                     }
-                    None => errors.push(RowError {
+                    Err(AppError::NotFound { .. }) => errors.push(RowError {
                         line: row.line,
                         column: "household_ref".into(),
                         message: format!("no household with code {}", row.household_ref),
                     }),
+                    Err(error) => return Err(error),
                 }
             }
         }

@@ -118,6 +118,29 @@ impl App {
             })
     }
 
+    /// A household the session may add people to: one whose members are all inside its
+    /// compartments. Any other answers exactly as a code that names nothing, so that a
+    /// caseworker cannot test which households exist elsewhere.
+    pub(crate) async fn household_for(
+        &self,
+        session: &Session,
+        code: &str,
+    ) -> AppResult<Household> {
+        let not_found = || AppError::NotFound {
+            what: "household",
+            code: code.to_string(),
+        };
+        let household = self.household_by_code(code).await?;
+        let members = self.store.household_members(household.id).await?;
+        if members
+            .iter()
+            .any(|member| !session.sees_location(member.location))
+        {
+            return Err(not_found());
+        }
+        Ok(household)
+    }
+
     /// The people a person or household code names, all inside this session's compartments.
     async fn resolve_people(&self, session: &Session, code: &str) -> AppResult<Vec<Person>> {
         match CodeKind::of_code(code) {

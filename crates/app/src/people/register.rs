@@ -72,7 +72,7 @@ impl App {
         }
         let mut events = Vec::new();
         let household_id = match &new.household {
-            Some(code) => self.household_by_code(code).await?.id,
+            Some(code) => self.household_for(session, code).await?.id,
             None => {
                 let household = Household {
                     id: HouseholdId(self.new_uuid()?),

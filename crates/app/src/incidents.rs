@@ -31,6 +31,9 @@ impl App {
                 format!("{severity} is not between 1 and 4"),
             ));
         }
+        if let Some(note) = note {
+            check_text("note", note, true)?;
+        }
         let location = self.location_by_code(location).await?;
         session.require_location(location.id, &location.code)?;
         let occurred = occurred.unwrap_or(self.today());

@@ -424,6 +424,44 @@ pub(crate) fn incident_context(id: &str) -> FieldContext<'_> {
     }
 }
 
+/// The longest free text accepted in one field (a note, a narrative).
+pub const MAX_TEXT_BYTES: usize = 16 * 1024;
+
+/// Free text (names, contacts, notes, narratives, location names) is stored as typed, within
+/// a length, and never with control characters, which could move a terminal's cursor, retitle
+/// its window or fake lines when shown; notes and narratives may hold line breaks and tabs.
+/// The problem names the field, never the value.
+pub(crate) fn check_text(field: &str, value: &str, multiline: bool) -> AppResult<()> {
+    if value.len() > MAX_TEXT_BYTES {
+        return Err(AppError::invalid(
+            field,
+            format!("is longer than {MAX_TEXT_BYTES} bytes"),
+        ));
+    }
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if value.chars().any(|c| c.is_control() && !allowed(c)) {
+        return Err(AppError::invalid(
+            field,
+            if multiline {
+                "contains a control character (only line breaks and tabs may be in it)"
+            } else {
+                "contains a control character or a line break"
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Checks every identity field given (see `check_text`); notes may span lines.
+pub(crate) fn check_identity(
+    identity: &std::collections::BTreeMap<PersonField, String>,
+) -> AppResult<()> {
+    for (field, value) in identity {
+        check_text(field.as_str(), value, *field == PersonField::Notes)?;
+    }
+    Ok(())
+}
+
 pub(crate) fn seal(sealer: &Sealer, text: &str, context: FieldContext<'_>) -> AppResult<Sealed> {
     Ok(Sealed(sealer.seal(text, context)?))
 }

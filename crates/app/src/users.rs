@@ -442,6 +442,11 @@ impl App {
         address: Option<&str>,
     ) -> AppResult<Location> {
         session.require(Action::ManageLocations)?;
+        for (field, text) in [("name", name), ("address", address)] {
+            if let Some(text) = text {
+                check_text(field, text, false)?;
+            }
+        }
         let code = code.trim().to_ascii_uppercase();
         if code.is_empty()
             || code.len() > 32

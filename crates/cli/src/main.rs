@@ -7,19 +7,26 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Writes a line to standard output, returning the error (a closed pipe, a full disk)
 /// instead of panicking as `println!` does.
+/// Control characters in what is printed are shown as escapes (`output::for_terminal`).
 macro_rules! outln {
     () => {
         std::io::Write::write_all(&mut std::io::stdout(), b"\n")?
     };
     ($($arg:tt)*) => {
-        std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{}\n", format_args!($($arg)*)))?
+        std::io::Write::write_all(
+            &mut std::io::stdout(),
+            $crate::output::for_terminal(&format!("{}\n", format_args!($($arg)*))).as_bytes(),
+        )?
     };
 }
 
 /// `outln!` without the newline.
 macro_rules! out {
     ($($arg:tt)*) => {
-        std::io::Write::write_fmt(&mut std::io::stdout(), format_args!($($arg)*))?
+        std::io::Write::write_all(
+            &mut std::io::stdout(),
+            $crate::output::for_terminal(&format!($($arg)*)).as_bytes(),
+        )?
     };
 }
 
@@ -59,7 +66,7 @@ fn main() -> std::process::ExitCode {
             let code = exit_code(&error);
             // A reader that stops early (`refuge log | head`) is not an error: leave quietly.
             if code != CLOSED_PIPE {
-                eprintln!("error: {error:#}");
+                eprintln!("error: {}", output::for_terminal(&format!("{error:#}")));
             }
             std::process::ExitCode::from(code)
         }

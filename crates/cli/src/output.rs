@@ -4,6 +4,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use refuge_app::*;
 use refuge_core::*;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use time::OffsetDateTime;
@@ -305,5 +306,46 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Text for a terminal: every control character but line breaks and tabs is shown as an
+/// escape (`\u{1b}`), so that a name, a note or a typed user name cannot move the cursor,
+/// retitle the window, clear the screen or fake lines. Every line the CLI prints goes
+/// through this.
+pub fn for_terminal(text: &str) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if escaped(c) {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::for_terminal;
+
+    #[test]
+    fn escape_sequences_are_shown_not_obeyed() {
+        assert_eq!(
+            for_terminal("Kim\u{1b}]0;owned\u{7}\u{1b}[2J"),
+            "Kim\\u{1b}]0;owned\\u{7}\\u{1b}[2J"
+        );
+        assert_eq!(for_terminal("fake\rline\u{9b}"), "fake\\u{d}line\\u{9b}");
+        assert_eq!(
+            for_terminal("two\nlines\tand a tab"),
+            "two\nlines\tand a tab"
+        );
+        assert_eq!(for_terminal("김 데모"), "김 데모");
     }
 }

@@ -1082,3 +1082,60 @@ fn postgres_over_tls_checks_the_server_certificate() {
     let refused = doubtful.fails(&["backlog"]);
     assert!(refused.contains("cannot reach the database"), "{refused}");
 }
+
+/// Control characters planted in a name (window title, clear screen, fake lines) are refused
+/// when registered, naming the field and never echoing the value.
+#[test]
+fn a_name_with_terminal_escapes_is_refused_and_never_echoed() {
+    let ws = Workspace::new();
+    ws.ok(&["demo", "--people", "60"]);
+    let identity = ws.input("identity.txt", "name=Synthetic \u{1b}]0;owned\u{7}Kim\n");
+    let stderr = ws.fails(&[
+        "person",
+        "add",
+        "--location",
+        "SHL-BKK-1",
+        "--sex",
+        "female",
+        "--identity-file",
+        identity.to_str().unwrap(),
+    ]);
+    let error = stderr
+        .lines()
+        .find(|line| line.starts_with("error:"))
+        .unwrap();
+    assert!(
+        error.contains("name: contains a control character"),
+        "{error}"
+    );
+    assert!(!error.contains('\u{1b}'), "{error:?}");
+    assert!(!stderr.contains("owned"), "the value is in no log line");
+}
+
+/// A reader that stops early (`refuge log | head -1`) is not an error: the command leaves
+/// quietly with 141, as a shell expects, whatever it was printing.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    let ws = Workspace::new();
+    ws.ok(&["demo", "--people", "60"]);
+    for args in [&["log"][..], &["access-log"][..]] {
+        let mut child = ws
+            .command()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 16];
+        std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+        drop(stdout);
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(141), "{args:?}");
+        assert!(
+            output.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}

@@ -312,6 +312,13 @@ fn identity<'a>(
             identity.insert(*field, value.to_string());
         }
     }
+    for (field, value) in &identity {
+        if let Err(AppError::Invalid { reason, .. }) =
+            check_text(field.as_str(), value, *field == PersonField::Notes)
+        {
+            problems.add(field.as_str(), reason);
+        }
+    }
     if let Some(dob) = identity.get(&PersonField::DateOfBirth) {
         match parse_day(dob) {
             None => problems.add("date_of_birth", "is not a date (YYYY-MM-DD)".into()),

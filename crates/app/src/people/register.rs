@@ -44,6 +44,7 @@ impl App {
         {
             return Err(AppError::invalid("name", "a name is required"));
         }
+        check_identity(&new.identity)?;
         if let Some(year) = new.birth_year {
             check_birth_year(year, today)
                 .map_err(|reason| AppError::invalid("birth year", reason))?;

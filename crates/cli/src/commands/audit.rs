@@ -12,20 +12,17 @@ pub async fn log(config: &Config<'_>, person: Option<String>) -> Result<()> {
     let mut out = std::io::stdout().lock();
     app.history(&session, person.as_deref(), |page| {
         for event in page {
-            writeln!(
-                out,
-                "{}  {:<8} {:>7}  {:<18} {:<10} {}",
+            let line = format!(
+                "{}  {:<8} {:>7}  {:<18} {:<10} {}\n",
                 output::timestamp(event.recorded),
                 event.actor,
                 event.seq,
                 event.kind,
                 event.subject,
                 event.summary
-            )
-            .map_err(|error| AppError::Invalid {
-                field: "output".into(),
-                reason: error.to_string(),
-            })?;
+            );
+            out.write_all(output::for_terminal(&line).as_bytes())
+                .map_err(AppError::Output)?;
         }
         Ok(())
     })

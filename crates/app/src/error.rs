@@ -136,7 +136,9 @@ impl AppError {
             }
             AppError::Invalid { .. }
             | AppError::Import(_)
-            | AppError::Store(StoreError::BadUrl(_)) => ErrorKind::Invalid,
+            | AppError::Store(StoreError::BadUrl(_) | StoreError::NotRefuge(_)) => {
+                ErrorKind::Invalid
+            }
             AppError::Duplicate { .. } | AppError::Store(StoreError::Duplicate { .. }) => {
                 ErrorKind::Duplicate
             }
@@ -172,6 +174,7 @@ impl AppError {
                 StoreError::NotFound(_) => "no_database",
                 StoreError::AlreadyExists(_) => "database_exists",
                 StoreError::BadUrl(_) => "bad_database_url",
+                StoreError::NotRefuge(_) => "not_a_refuge_database",
                 StoreError::Unreachable(..) => "database_unreachable",
                 StoreError::Rejected(_) => "transition_refused",
                 StoreError::AtCapacity { .. } => "at_capacity",

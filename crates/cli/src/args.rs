@@ -274,9 +274,12 @@ pub enum Command {
         show_scenario: bool,
         #[arg(long)]
         json: bool,
-        /// Write the chart here as SVG.
+        /// Write the chart here as SVG (a new file).
         #[arg(long)]
         svg: Option<PathBuf>,
+        /// Replace the --svg file if it exists.
+        #[arg(long, requires = "svg")]
+        force: bool,
     },
 }
 
@@ -390,8 +393,12 @@ pub enum BatchCommand {
         code: String,
         #[arg(long)]
         reveal: bool,
+        /// Write to this file instead of standard output (a new file, 0600).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Replace the --output file if it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
     },
 }
 
@@ -676,8 +683,11 @@ pub enum ExportCommand {
         /// Include identities (logged; the output is plaintext: keep it off shared disks).
         #[arg(long)]
         reveal: bool,
-        /// Write to this file instead of standard output.
+        /// Write to this file instead of standard output (a new file, 0600).
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Replace the --output file if it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
     },
 }

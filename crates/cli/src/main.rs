@@ -34,6 +34,7 @@ mod args;
 mod commands;
 mod config;
 mod output;
+mod output_file;
 mod secrets;
 
 use clap::Parser;

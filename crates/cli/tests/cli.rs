@@ -1139,3 +1139,95 @@ fn a_closed_pipe_ends_the_command_quietly() {
         );
     }
 }
+
+/// `export --output` onto the database truncated it to 0 bytes; outputs replaced files
+/// without asking and followed symbolic links; files were created readable by everyone;
+/// and a 0-byte database file was silently given an empty schema.
+#[test]
+fn outputs_never_clobber_the_database_or_other_files_and_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    ws.ok(&["demo", "--people", "60"]);
+    let database = ws.dir.path().join("refuge.db");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&database), 0o600, "the database is private");
+    for target in ["refuge.db", "refuge.db-wal", "./refuge.db"] {
+        let refused = ws.fails(&["export", "people", "--output", target, "--force"]);
+        assert!(refused.contains("is the database"), "{target}: {refused}");
+    }
+    ws.ok(&["verify"]);
+
+    ws.ok(&["export", "people", "--output", "people.csv"]);
+    let export = ws.dir.path().join("people.csv");
+    assert_eq!(mode(&export), 0o600, "the export is private");
+    let again = ws.fails(&["export", "people", "--output", "people.csv"]);
+    assert!(again.contains("exists; give --force"), "{again}");
+    ws.ok(&["export", "people", "--output", "people.csv", "--force"]);
+
+    std::os::unix::fs::symlink(&database, ws.dir.path().join("link.csv")).unwrap();
+    let linked = ws.fails(&["export", "people", "--output", "link.csv", "--force"]);
+    assert!(linked.contains("symbolic link"), "{linked}");
+    ws.ok(&["verify"]);
+    let leftovers: Vec<_> = std::fs::read_dir(ws.dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "no half-written files");
+
+    std::fs::write(ws.dir.path().join("empty.db"), b"").unwrap();
+    let empty = ws.fails(&["--db", "empty.db", "backlog"]);
+    assert!(empty.contains("not a refuge database"), "{empty}");
+    assert_eq!(
+        std::fs::metadata(ws.dir.path().join("empty.db"))
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+/// `serve --demo` left its database behind after every stop: now it is removed when the
+/// server stops, and a later demo sweeps away what a killed one left.
+#[test]
+fn the_demo_server_removes_its_database_when_it_stops() {
+    let ws = Workspace::new();
+    let mut child = ws
+        .command()
+        .args([
+            "serve",
+            "--demo",
+            "--demo-people",
+            "60",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("TMPDIR", ws.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut path = None;
+    let mut line = String::new();
+    while std::io::BufRead::read_line(&mut stdout, &mut line).unwrap() > 0 {
+        if let Some(rest) = line.strip_prefix("Demo organisation: ") {
+            path = rest
+                .split(" in ")
+                .nth(1)
+                .map(|rest| PathBuf::from(rest.split(" (removed").next().unwrap().trim()));
+        }
+        if line.starts_with("Serving on") {
+            break;
+        }
+        line.clear();
+    }
+    let path = path.expect("the demo says where its database is");
+    assert!(path.exists());
+    assert!(path.starts_with(ws.dir.path()));
+    let terminated = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    assert!(child.wait().unwrap().success());
+    assert!(!path.exists(), "{} is still there", path.display());
+}

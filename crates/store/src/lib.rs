@@ -28,6 +28,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("a database already exists at {0}")]
     AlreadyExists(String),
+    #[error("{0} is not a refuge database (empty, or another program's file)")]
+    NotRefuge(String),
     #[error(
         "unsupported database URL '{0}': expected sqlite:PATH, a file path, or postgres://USER@HOST[:PORT]/DATABASE"
     )]

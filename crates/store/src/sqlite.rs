@@ -119,10 +119,25 @@ impl SqlStore<SqliteBackend> {
             .map_err(db_error)
     }
 
-    /// Creates a new database file; refuses to touch an existing one.
+    /// Creates a new database file, readable by its owner only whatever the umask (SQLite
+    /// gives its write-ahead log and shared-memory files the same mode); refuses to touch an
+    /// existing one.
     pub async fn create(path: &Path, node: NodeId) -> StoreResult<Self> {
-        if path.exists() {
-            return Err(StoreError::AlreadyExists(path.display().to_string()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::AlreadyExists(path.display().to_string()));
+            }
+            Err(error) => {
+                return Err(StoreError::Unreachable(
+                    path.display().to_string(),
+                    error.kind().to_string(),
+                ));
+            }
         }
         let store = SqlStore::from_pool(Self::connect(path, true).await?);
         store.migrate().await?;
@@ -130,12 +145,44 @@ impl SqlStore<SqliteBackend> {
         Ok(store)
     }
 
-    /// Opens an existing database. A missing file is an error, never a new empty database.
+    /// Whether the database holds a refuge organisation (its node id), before anything is
+    /// written to it.
+    async fn is_refuge(&self) -> StoreResult<bool> {
+        let tables = self
+            .rows(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                vec![],
+            )
+            .await?;
+        if tables.is_empty() {
+            return Ok(false);
+        }
+        Ok(self
+            .optional_row("SELECT value FROM meta WHERE key = 'node_id'", vec![])
+            .await?
+            .is_some())
+    }
+
+    /// Opens an existing database. A missing file is an error, never a new empty database;
+    /// so is an empty file or any file that is not a refuge database (it is never given a
+    /// schema).
     pub async fn open(path: &Path) -> StoreResult<Self> {
         if !path.is_file() {
             return Err(StoreError::NotFound(path.display().to_string()));
         }
+        let not_refuge = || StoreError::NotRefuge(path.display().to_string());
+        let header = std::fs::File::open(path).and_then(|mut file| {
+            let mut header = [0u8; 16];
+            std::io::Read::read_exact(&mut file, &mut header).map(|()| header)
+        });
+        if header.map_or(true, |header| &header != b"SQLite format 3\0") {
+            return Err(not_refuge());
+        }
         let store = SqlStore::from_pool(Self::connect(path, false).await?);
+        if !store.is_refuge().await? {
+            store.close().await;
+            return Err(not_refuge());
+        }
         store.migrate().await?;
         Ok(store)
     }

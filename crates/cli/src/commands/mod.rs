@@ -68,9 +68,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             allow_duplicates,
             over_capacity,
         }) => people::import(config, file, allow_duplicates, over_capacity).await,
-        Command::Export(ExportCommand::People { reveal, output }) => {
-            people::export(config, reveal, output).await
-        }
+        Command::Export(ExportCommand::People {
+            reveal,
+            output,
+            force,
+        }) => people::export(config, reveal, output, force).await,
         Command::Log { person } => audit::log(config, person).await,
         Command::AccessLog { limit } => audit::access_log(config, limit).await,
         Command::Plan {
@@ -110,6 +112,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             show_scenario,
             json,
             svg,
+            force,
         } => {
             let what_if = WhatIf {
                 horizon_days: horizon,
@@ -135,6 +138,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                     show_scenario,
                     json,
                     svg,
+                    force,
                 },
             )
             .await

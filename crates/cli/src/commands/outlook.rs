@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::output;
+use crate::output_file::OutputFile;
 use anyhow::{Context, Result};
 use refuge_app::WhatIf;
 use refuge_sim::{Forecast, Scenario};
@@ -22,6 +23,8 @@ pub struct ForecastArgs {
     pub show_scenario: bool,
     pub json: bool,
     pub svg: Option<PathBuf>,
+    /// Replace an existing `svg` file.
+    pub force: bool,
 }
 
 fn read_scenario(path: &Path) -> Result<Scenario> {
@@ -150,8 +153,13 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
         }
     };
     if let Some(path) = &args.svg {
-        std::fs::write(path, refuge_sim::chart::svg(&forecast, &title))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let mut file = OutputFile::create(path, args.force, config.db_url())?;
+        std::io::Write::write_all(
+            file.file(),
+            refuge_sim::chart::svg(&forecast, &title).as_bytes(),
+        )
+        .with_context(|| format!("cannot write {}", path.display()))?;
+        file.finish()?;
     }
     if args.json {
         outln!("{}", serde_json::to_string(&forecast)?);

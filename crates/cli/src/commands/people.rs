@@ -4,6 +4,7 @@
 use crate::args::*;
 use crate::config::Config;
 use crate::output;
+use crate::output_file::OutputFile;
 use anyhow::{Context, Result, bail};
 use refuge_app::*;
 use refuge_core::*;
@@ -256,13 +257,15 @@ pub async fn export(
     config: &Config<'_>,
     reveal: bool,
     output: Option<std::path::PathBuf>,
+    force: bool,
 ) -> Result<()> {
     let (app, session) = config.sign_in().await?;
     let count = match &output {
         Some(path) => {
-            let file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            app.export_people(&session, reveal, file).await?
+            let mut file = OutputFile::create(path, force, config.db_url())?;
+            let count = app.export_people(&session, reveal, file.file()).await?;
+            file.finish()?;
+            count
         }
         None => {
             app.export_people(&session, reveal, std::io::stdout().lock())

@@ -2,6 +2,7 @@
 
 use crate::args::{BatchCommand, parse_date};
 use crate::config::Config;
+use crate::output_file::OutputFile;
 use anyhow::{Context, Result, bail};
 use refuge_app::*;
 use refuge_core::{BatchPin, BatchStatus};
@@ -360,12 +361,16 @@ pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result
             code,
             reveal,
             output,
+            force,
         } => {
             let count = match &output {
                 Some(path) => {
-                    let file = std::fs::File::create(path)
-                        .with_context(|| format!("cannot create {}", path.display()))?;
-                    app.manifest_csv(&session, &code, reveal, file).await?
+                    let mut file = OutputFile::create(path, force, config.db_url())?;
+                    let count = app
+                        .manifest_csv(&session, &code, reveal, file.file())
+                        .await?;
+                    file.finish()?;
+                    count
                 }
                 None => {
                     app.manifest_csv(&session, &code, reveal, std::io::stdout().lock())

@@ -1223,7 +1223,7 @@ fn the_demo_server_removes_its_database_when_it_stops() {
     let path = path.expect("the demo says where its database is");
     assert!(path.exists());
     assert!(path.starts_with(ws.dir.path()));
-    let terminated = std::process::Command::new("kill")
+    let terminated = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();

@@ -32,7 +32,7 @@ use refuge_app::App;
 use std::sync::Arc;
 
 pub use api::API_PATHS;
-pub use serve::{Tls, serve, serve_tls};
+pub use serve::{Limits, Tls, serve, serve_tls, serve_with};
 pub use sessions::{SessionPolicy, Sessions};
 
 /// How the server is reached, which decides the cookie attributes.

@@ -1,4 +1,5 @@
-//! Serving: plain HTTP (axum's server) or HTTPS (rustls), and the session sweeper.
+//! Serving: plain HTTP or HTTPS (rustls) on one accept loop with the same limits (a
+//! connection cap, a header-read and handshake timeout), and the session sweeper.
 
 use crate::{Shared, router};
 use std::time::Duration;
@@ -14,14 +15,107 @@ fn sweep_sessions(shared: &Shared) {
     });
 }
 
+/// What one server holds open at once, and how long it waits for a client.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Connections served at once; beyond it, new ones wait in the kernel's queue.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this (a half-open connection is
+    /// closed), and finish a TLS handshake within it.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Serves plain HTTP until the listener fails or the process ends.
 pub async fn serve(shared: Shared, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    serve_with(shared, listener, None, Limits::default()).await
+}
+
+/// Serves HTTPS on `listener`. A failed or stalled handshake ends that connection only.
+pub async fn serve_tls(
+    shared: Shared,
+    listener: tokio::net::TcpListener,
+    tls: Tls,
+) -> std::io::Result<()> {
+    serve_with(shared, listener, Some(tls), Limits::default()).await
+}
+
+/// Serves plain HTTP, or HTTPS with `tls`, with the same limits on both.
+pub async fn serve_with(
+    shared: Shared,
+    listener: tokio::net::TcpListener,
+    tls: Option<Tls>,
+    limits: Limits,
+) -> std::io::Result<()> {
     sweep_sessions(&shared);
-    axum::serve(
-        listener,
-        router(shared).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .await
+    let app = router(shared);
+    let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    loop {
+        // At the limit, wait for a connection to end before taking the next one.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let (tcp, address) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            match acceptor {
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(tcp);
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.header_read_timeout, handshake).await
+                    {
+                        serve_connection(stream, app, address, limits).await;
+                    }
+                }
+                None => serve_connection(tcp, app, address, limits).await,
+            }
+        });
+    }
+}
+
+/// Serves one connection's requests until it closes, breaks or times out; the next
+/// connection is unaffected.
+async fn serve_connection<S>(
+    stream: S,
+    app: axum::Router,
+    address: std::net::SocketAddr,
+    limits: Limits,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(address));
+            tower::ServiceExt::oneshot(app.clone(), request)
+        });
+    if let Err(error) = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await
+    {
+        tracing::debug!(%error, "connection ended");
+    }
 }
 
 /// A certificate chain and private key for serving HTTPS directly (rustls, ring).
@@ -66,52 +160,5 @@ impl Tls {
         Ok(Tls {
             config: std::sync::Arc::new(config),
         })
-    }
-}
-
-/// Serves HTTPS on `listener`. A failed or stalled handshake ends that connection only.
-pub async fn serve_tls(
-    shared: Shared,
-    listener: tokio::net::TcpListener,
-    tls: Tls,
-) -> std::io::Result<()> {
-    sweep_sessions(&shared);
-    let app = router(shared);
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls.config);
-    loop {
-        let (tcp, address) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-            else {
-                return;
-            };
-            let service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request
-                        .extensions_mut()
-                        .insert(axum::extract::ConnectInfo(address));
-                    tower::ServiceExt::oneshot(app.clone(), request)
-                },
-            );
-            // A connection that breaks or times out ends here; the next one is unaffected.
-            if let Err(error) = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%error, "connection ended");
-            }
-        });
     }
 }

@@ -1362,3 +1362,77 @@ fn ending_someones_access_ends_their_live_sessions_at_once() {
     assert_eq!(server.get("/dashboard", &analyst).status, 303);
     assert_eq!(server.get("/dashboard", &admin).status, 200, "others stay");
 }
+
+/// Plain HTTP had no header-read timeout: 500 half-open connections were all still held
+/// after 75 s. Now both listeners close a connection that sends no request in time, and
+/// hold at most a set number at once, so others are served as soon as those are closed.
+#[test]
+fn half_open_connections_are_closed_and_bounded() {
+    use std::io::{Read, Write};
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let base = runtime.block_on(async {
+        let store =
+            SqliteStore::create(&dir.path().join("limits.db"), NodeId(uuid::Uuid::now_v7()))
+                .await
+                .unwrap();
+        let app = App::new(
+            Box::new(store) as DynStore,
+            Box::new(refuge_app::SystemClock),
+        );
+        app.init("admin", PASSPHRASE, 10).await.unwrap();
+        let state = Arc::new(ServerState {
+            app,
+            sessions: Sessions::new(SessionPolicy::default()),
+            transport: Transport::Loopback,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let limits = refuge_web::Limits {
+            max_connections: 4,
+            header_read_timeout: Duration::from_millis(500),
+        };
+        tokio::spawn(refuge_web::serve_with(state, listener, None, limits));
+        address
+    });
+    // Four clients that open a connection and send half a request, then nothing.
+    let idle: Vec<std::net::TcpStream> = (0..4)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(base).unwrap();
+            stream
+                .write_all(b"GET /login HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            stream
+        })
+        .collect();
+    // A fifth client is served once those are closed for taking too long.
+    let started = std::time::Instant::now();
+    let mut client = std::net::TcpStream::connect(base).unwrap();
+    client
+        .write_all(b"GET /login HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    client.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "the fifth waited for a slot: the limit holds"
+    );
+    for mut stream in idle {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut rest = Vec::new();
+        // Closed by the server: the read ends (possibly after an error response).
+        stream.read_to_end(&mut rest).unwrap();
+    }
+    drop(runtime);
+}

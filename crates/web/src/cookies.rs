@@ -28,6 +28,7 @@ impl IntoResponseParts for SetCookies {
 
 pub const LANGUAGE: &str = "refuge_lang";
 pub const ZONE: &str = "refuge_zone";
+pub const KNOWN_BROWSER: &str = "refuge_browser";
 
 /// The session cookie's name: `__Host-` when served securely (no subdomain, no plain HTTP
 /// can set or read it).
@@ -53,6 +54,21 @@ pub fn session_removal(transport: Transport) -> Cookie<'static> {
     let mut cookie = session(transport, String::new());
     cookie.make_removal();
     cookie
+}
+
+/// Marks a browser that logged in as known-good (exempt from the login budgets).
+pub fn known_browser(
+    transport: Transport,
+    token: String,
+    lifetime: std::time::Duration,
+) -> Cookie<'static> {
+    Cookie::build((KNOWN_BROWSER, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(transport == Transport::Secure)
+        .max_age(Duration::try_from(lifetime).unwrap_or(Duration::days(90)))
+        .build()
 }
 
 /// A preference kept for a year.

@@ -21,6 +21,7 @@ mod layout;
 mod pages;
 mod serve;
 mod sessions;
+mod throttle;
 mod zones;
 
 use axum::Router;

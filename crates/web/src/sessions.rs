@@ -1,9 +1,9 @@
-//! Sessions in server memory, and the failed-login throttle. The current time is a
-//! parameter of every step (the app's injected clock), never read here.
+//! Sessions in server memory (the failed-login throttle is in `throttle.rs`). The current
+//! time is a parameter of every step (the app's injected clock), never read here.
 
+use crate::throttle::Throttle;
 use refuge_app::Session;
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -13,12 +13,19 @@ use time::OffsetDateTime;
 pub struct SessionPolicy {
     pub idle: Duration,
     pub absolute: Duration,
-    /// The delay after the first failed login; it doubles with each failure.
+    /// The delay after the first failed login of an (account, address) pair; it doubles
+    /// with each failure.
     pub first_delay: Duration,
     pub max_delay: Duration,
-    /// Failures (per account or address) before a temporary lock.
+    /// Failures of an (account, address) pair before it is locked for `lock_for`.
     pub lock_after: u32,
     pub lock_for: Duration,
+    /// Attempts evaluated per account per day, from every address together.
+    pub account_guesses_per_day: u32,
+    /// Attempts evaluated per address per hour, for every account together.
+    pub address_guesses_per_hour: u32,
+    /// How long a browser that logged in stays known-good (exempt from those budgets).
+    pub known_browser_for: Duration,
 }
 
 impl Default for SessionPolicy {
@@ -30,6 +37,9 @@ impl Default for SessionPolicy {
             max_delay: Duration::from_secs(4),
             lock_after: 8,
             lock_for: Duration::from_secs(15 * 60),
+            account_guesses_per_day: 100,
+            address_guesses_per_hour: 300,
+            known_browser_for: Duration::from_secs(90 * 24 * 3600),
         }
     }
 }
@@ -42,20 +52,13 @@ pub struct WebSession {
     pub last_seen: Mutex<OffsetDateTime>,
 }
 
-#[derive(Default)]
-struct Failures {
-    count: u32,
-    last: Option<OffsetDateTime>,
-}
-
 pub struct Sessions {
     policy: SessionPolicy,
     live: Mutex<HashMap<String, Arc<WebSession>>>,
-    failures_by_user: Mutex<HashMap<String, Failures>>,
-    failures_by_address: Mutex<HashMap<IpAddr, Failures>>,
+    pub throttle: Throttle,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -67,20 +70,17 @@ pub fn random_token() -> refuge_app::AppResult<String> {
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
-/// The name failures are counted under: over-long names (never an account) share one entry,
-/// so typed garbage cannot grow the table.
-fn throttle_key(user: &str) -> &str {
-    if user.len() > 64 { "(over-long)" } else { user }
-}
-
 impl Sessions {
     pub fn new(policy: SessionPolicy) -> Self {
         Sessions {
             policy,
             live: Mutex::new(HashMap::new()),
-            failures_by_user: Mutex::new(HashMap::new()),
-            failures_by_address: Mutex::new(HashMap::new()),
+            throttle: Throttle::new(policy),
         }
+    }
+
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
     }
 
     /// Starts a session under a new random id.
@@ -132,68 +132,5 @@ impl Sessions {
             now - *lock(&web.last_seen) <= self.policy.idle
                 && now - web.created <= self.policy.absolute
         });
-    }
-
-    fn delay_for(&self, failures: &Failures, now: OffsetDateTime) -> Option<Duration> {
-        let last = failures.last?;
-        if failures.count >= self.policy.lock_after {
-            if now - last < self.policy.lock_for {
-                return Some(Duration::MAX);
-            }
-            return None;
-        }
-        let shift = failures.count.saturating_sub(1).min(16);
-        Some((self.policy.first_delay * 2u32.pow(shift)).min(self.policy.max_delay))
-    }
-
-    /// Before a login attempt: how long to wait first, or None when locked out. The same for
-    /// known and unknown user names.
-    pub fn login_delay(
-        &self,
-        user: &str,
-        address: IpAddr,
-        now: OffsetDateTime,
-    ) -> Option<Duration> {
-        let user = throttle_key(user);
-        let by_user = lock(&self.failures_by_user);
-        let by_address = lock(&self.failures_by_address);
-        let mut delay = Duration::ZERO;
-        for failures in [by_user.get(user), by_address.get(&address)]
-            .into_iter()
-            .flatten()
-        {
-            match self.delay_for(failures, now) {
-                Some(Duration::MAX) => return None,
-                Some(wait) => delay = delay.max(wait),
-                None => {}
-            }
-        }
-        Some(delay)
-    }
-
-    pub fn login_failed(&self, user: &str, address: IpAddr, now: OffsetDateTime) {
-        let user = throttle_key(user);
-        let mut by_user = lock(&self.failures_by_user);
-        let mut by_address = lock(&self.failures_by_address);
-        for failures in [
-            by_user.entry(user.to_string()).or_default(),
-            by_address.entry(address).or_default(),
-        ] {
-            if failures.count >= self.policy.lock_after
-                && failures
-                    .last
-                    .is_some_and(|last| now - last >= self.policy.lock_for)
-            {
-                failures.count = 0;
-            }
-            failures.count += 1;
-            failures.last = Some(now);
-        }
-    }
-
-    pub fn login_succeeded(&self, user: &str, address: IpAddr) {
-        let user = throttle_key(user);
-        lock(&self.failures_by_user).remove(user);
-        lock(&self.failures_by_address).remove(&address);
     }
 }

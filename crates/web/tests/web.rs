@@ -1436,3 +1436,68 @@ fn half_open_connections_are_closed_and_bounded() {
     }
     drop(runtime);
 }
+
+/// 32 parallel guesses at one account were all evaluated against a documented limit of 8:
+/// now attempts are admitted one at a time per account and address, counted before the key
+/// derivation, and the real user still logs in afterwards.
+#[test]
+fn parallel_guesses_are_not_all_evaluated() {
+    let server = start(SessionPolicy::default());
+    let (admin, _) = server.login("admin");
+    let known = server.post(
+        "/login",
+        "",
+        &[("user", "analyst"), ("passphrase", PASSPHRASE)],
+    );
+    let browser = known
+        .headers
+        .iter()
+        .find(|(name, value)| {
+            name.eq_ignore_ascii_case("set-cookie") && value.starts_with("refuge_browser=")
+        })
+        .map(|(_, value)| value.split(';').next().unwrap().to_string());
+    assert!(browser.is_some(), "a login marks the browser as known-good");
+    let before = server
+        .get("/audit", &admin)
+        .body
+        .matches("login_failed")
+        .count();
+    std::thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                let reply = server.post(
+                    "/login",
+                    "",
+                    &[
+                        ("user", "analyst"),
+                        ("passphrase", "a synthetic wrong guess"),
+                    ],
+                );
+                assert_eq!(reply.status, 401);
+            });
+        }
+    });
+    let evaluated = server
+        .get("/audit", &admin)
+        .body
+        .matches("login_failed")
+        .count()
+        - before;
+    eprintln!("parallel guesses evaluated: {evaluated} of 32");
+    assert!(
+        evaluated <= 8,
+        "{evaluated} of 32 parallel guesses were evaluated"
+    );
+    let cookie = browser.unwrap_or_default();
+    let started = std::time::Instant::now();
+    let real = server.post(
+        "/login",
+        &cookie,
+        &[("user", "analyst"), ("passphrase", PASSPHRASE)],
+    );
+    eprintln!(
+        "the real user's login after the attack: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(real.status, 303, "the real user logs in");
+}

@@ -8,6 +8,7 @@ use askama::Template;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
 use refuge_app::AppError;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -49,38 +50,45 @@ pub async fn submit(
     State(shared): State<Shared>,
     ConnectInfo(address): ConnectInfo<SocketAddr>,
     visitor: Visitor,
+    jar: CookieJar,
     SameSiteForm(form): SameSiteForm<LoginForm>,
 ) -> PageResult {
     let user = form.user.trim().to_string();
-    // Throttle before trying: a growing delay, then a temporary lock; the same answer whether
-    // the user exists or not.
-    match shared
+    let now = shared.app.now();
+    let browser = jar
+        .get(cookies::KNOWN_BROWSER)
+        .map(|cookie| cookie.value().to_string());
+    // Throttled before trying (throttle.rs); the same answer whether the user exists or not.
+    let Some(ticket) = shared
         .sessions
-        .login_delay(&user, address.ip(), shared.app.now())
-    {
-        None => {
-            shared
-                .sessions
-                .login_failed(&user, address.ip(), shared.app.now());
-            return refused(&visitor, user);
-        }
-        Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
-        Some(_) => {}
+        .throttle
+        .admit(&user, address.ip(), browser.as_deref(), now)
+    else {
+        return refused(&visitor, user);
+    };
+    if !ticket.delay.is_zero() {
+        tokio::time::sleep(ticket.delay).await;
     }
     match shared.app.login(&user, &form.passphrase).await {
         Ok(session) => {
-            shared.sessions.login_succeeded(&user, address.ip());
+            let now = shared.app.now();
+            let known = ticket.succeeded(now);
             if let Some(old) = &visitor.session_id {
                 shared.sessions.end(old);
             }
-            let (id, _) = shared.sessions.start(session, shared.app.now())?;
-            let cookie = cookies::session(shared.transport, id);
-            Ok((SetCookies(vec![cookie]), Redirect::to("/dashboard")).into_response())
+            let (id, _) = shared.sessions.start(session, now)?;
+            let mut cookies = vec![cookies::session(shared.transport, id)];
+            if let Some(token) = known {
+                cookies.push(cookies::known_browser(
+                    shared.transport,
+                    token,
+                    shared.sessions.policy().known_browser_for,
+                ));
+            }
+            Ok((SetCookies(cookies), Redirect::to("/dashboard")).into_response())
         }
         Err(AppError::BadLogin) => {
-            shared
-                .sessions
-                .login_failed(&user, address.ip(), shared.app.now());
+            ticket.failed(shared.app.now());
             refused(&visitor, user)
         }
         Err(error) => Err(error.into()),

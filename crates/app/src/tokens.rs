@@ -16,6 +16,27 @@ const TOKEN_PREFIX: &str = "rft1";
 const TOKEN_ID_LENGTH: usize = 10;
 const MAX_LABEL: usize = 80;
 
+fn label_context(id: &str) -> FieldContext<'_> {
+    FieldContext {
+        table: "api_tokens",
+        record: id,
+        field: "label",
+    }
+}
+
+/// A token with its label opened (labels written before they were sealed show as stored).
+fn open_label(session: &Session, token: ApiToken) -> AppResult<ApiToken> {
+    if !token.label.starts_with("s1.") {
+        return Ok(token);
+    }
+    let label = session
+        .sealer()
+        .open(&token.label, label_context(&token.id))?
+        .as_str()
+        .to_string();
+    Ok(ApiToken { label, ..token })
+}
+
 fn credential_of_token(id: &str) -> String {
     format!("token:{id}")
 }
@@ -60,10 +81,16 @@ impl App {
         let secret = refuge_crypto::random_bytes::<32>()?;
         let credential = credential_of_token(&id);
         let wrapped = TokenWrappedKey::wrap(session.data_key(), &secret, &credential)?;
+        // The label is free text: sealed like any other, so the file shows no purpose.
+        let sealed_label = if label.is_empty() {
+            String::new()
+        } else {
+            seal(session.sealer(), label, label_context(&id))?.0
+        };
         let token = ApiToken {
             id: id.clone(),
             user: session.user().id,
-            label: label.to_string(),
+            label: sealed_label,
             created: self
                 .now()
                 .format(&Rfc3339)
@@ -89,19 +116,23 @@ impl App {
         };
         self.commit(commit).await?;
         let hex: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+        let token = ApiToken {
+            label: label.to_string(),
+            ..token
+        };
         Ok((token, format!("{TOKEN_PREFIX}_{id}_{hex}")))
     }
 
     /// The signed-in user's tokens; an admin sees everyone's.
     pub async fn tokens(&self, session: &Session) -> AppResult<Vec<ApiToken>> {
         let all = allowed(session.role(), Action::ManageUsers);
-        Ok(self
-            .store
+        self.store
             .api_tokens()
             .await?
             .into_iter()
             .filter(|token| all || token.user == session.user().id)
-            .collect())
+            .map(|token| open_label(session, token))
+            .collect()
     }
 
     /// Revokes one of the user's own tokens (an admin: anyone's). Its copy of the key is

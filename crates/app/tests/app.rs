@@ -1511,6 +1511,8 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    token_labels_are_sealed,
+    access_log_times_never_run_backwards,
     tokens_act_as_their_user_until_revoked,
     admins_change_roles_compartments_and_access,
     store_operations_behave_the_same,
@@ -1574,6 +1576,67 @@ async fn forecasts_beyond_the_work_budget_are_refused_before_they_run() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
+}
+
+/// Access-log entries are stamped when made and numbered under the write lock, so two made
+/// at once could be numbered in the other order: the log's times ran backwards. Now the
+/// store never lets a later entry carry an earlier time.
+async fn access_log_times_never_run_backwards(db: TestDb) {
+    let org = org(db).await;
+    fn hash(prev: &str, bytes: &[u8]) -> String {
+        format!("{}{}", prev.len() % 7, bytes.len())
+    }
+    let entry = |at: time::OffsetDateTime, detail: &str| refuge_store::NewAccessEntry {
+        at,
+        actor: "admin".into(),
+        action: "verify".into(),
+        subject: "organisation".into(),
+        detail: detail.into(),
+    };
+    let later = NOW + time::Duration::minutes(5);
+    org.store
+        .log_access(vec![entry(later, "made second, written first")], hash)
+        .await
+        .unwrap();
+    org.store
+        .log_access(vec![entry(NOW, "made first, written second")], hash)
+        .await
+        .unwrap();
+    let log = org.store.access_log(None).await.unwrap();
+    let times: Vec<time::OffsetDateTime> = log
+        .iter()
+        .map(|entry| {
+            time::OffsetDateTime::parse(&entry.at, &time::format_description::well_known::Rfc3339)
+                .unwrap()
+        })
+        .collect();
+    let mut by_seq: Vec<(i64, time::OffsetDateTime)> =
+        log.iter().map(|entry| entry.seq).zip(times).collect();
+    by_seq.sort();
+    assert!(
+        by_seq.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+        "{by_seq:?}"
+    );
+}
+
+/// API token labels were stored as typed: free text (a purpose, a partner's name) in the
+/// file. Now they are sealed like every other free text, and shown opened to their users.
+async fn token_labels_are_sealed(db: TestDb) {
+    let org = org(db).await;
+    let (token, _) = org
+        .app
+        .create_token(&org.admin, "synthetic liaison report")
+        .await
+        .unwrap();
+    assert_eq!(token.label, "synthetic liaison report");
+    let listed = org.app.tokens(&org.admin).await.unwrap();
+    assert_eq!(listed[0].label, "synthetic liaison report");
+    let mut raw = org.db.raw().await;
+    let stored = raw
+        .text("SELECT label FROM api_tokens WHERE id = $1", &[&token.id])
+        .await;
+    assert!(stored.starts_with("s1."), "sealed");
+    assert!(!stored.contains("liaison"));
 }
 
 /// A writer that takes this many bytes more, then fails as a closed pipe does.

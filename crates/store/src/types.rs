@@ -67,7 +67,8 @@ pub struct Commit {
 #[derive(Clone, Debug)]
 pub struct NewAccessEntry {
     pub at: OffsetDateTime,
-    /// The acting user's name, or the name given at a failed login.
+    /// The acting user's name; a failed login under a name that is no account says
+    /// "(unknown user)".
     pub actor: String,
     /// `login`, `login_failed`, `reveal`, `export`, `user_added`, …
     pub action: String,

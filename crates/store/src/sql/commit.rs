@@ -243,17 +243,25 @@ pub(super) async fn append_access<B: Backend>(
     }
     let head = B::fetch_all(
         tx,
-        "SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1",
+        "SELECT seq, at, hash FROM access_log ORDER BY seq DESC LIMIT 1",
         vec![],
     )
     .await?;
-    let (mut seq, mut prev_hash) = match head.first() {
-        Some(row) => (row.int("seq")?, row.text("hash")?),
-        None => (0, GENESIS_HASH.to_string()),
+    let (mut seq, mut last_at, mut prev_hash) = match head.first() {
+        Some(row) => (
+            row.int("seq")?,
+            Some(time::OffsetDateTime::parse(&row.text("at")?, &Rfc3339).map_err(corrupt)?),
+            row.text("hash")?,
+        ),
+        None => (0, None, GENESIS_HASH.to_string()),
     };
     for entry in entries {
         seq += 1;
-        let at = entry.at.format(&Rfc3339).map_err(corrupt)?;
+        // Entries are stamped when made but numbered under the write lock; two made at once
+        // may arrive in either order. Never let time run backwards along the sequence.
+        let at_time = last_at.map_or(entry.at, |last| entry.at.max(last));
+        last_at = Some(at_time);
+        let at = at_time.format(&Rfc3339).map_err(corrupt)?;
         let canonical = access_canonical(
             seq,
             &at,

@@ -29,6 +29,56 @@ impl fmt::Display for RowError {
     }
 }
 
+/// The most import problems listed; the rest are counted.
+pub const MAX_LISTED_PROBLEMS: usize = 100;
+
+/// The problems an import found: the first `MAX_LISTED_PROBLEMS`, and how many more.
+#[derive(Debug, Default)]
+pub struct ImportProblems {
+    listed: Vec<RowError>,
+    more: u64,
+}
+
+impl ImportProblems {
+    pub fn add(&mut self, problem: RowError) {
+        if self.listed.len() < MAX_LISTED_PROBLEMS {
+            self.listed.push(problem);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// Problems found but not listed.
+    pub fn more(&self) -> u64 {
+        self.more
+    }
+
+    pub(crate) fn sort(&mut self) {
+        self.listed.sort_by_key(|problem| problem.line);
+    }
+}
+
+impl std::ops::Deref for ImportProblems {
+    type Target = [RowError];
+    fn deref(&self) -> &[RowError] {
+        &self.listed
+    }
+}
+
+impl From<Vec<RowError>> for ImportProblems {
+    fn from(problems: Vec<RowError>) -> Self {
+        let mut all = ImportProblems::default();
+        for problem in problems {
+            all.add(problem);
+        }
+        all
+    }
+}
+
 /// What kind of failure an error is: all an edge needs to choose a status or an exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -84,8 +134,8 @@ pub enum AppError {
     /// `value` is shown to the user: only codes and names that are not protected values.
     #[error("{what} {value} already exists")]
     Duplicate { what: &'static str, value: String },
-    #[error("the import has {} problem(s); nothing was written:\n{}", .0.len(), list(.0))]
-    Import(Vec<RowError>),
+    #[error("the import has {} problem(s); nothing was written:\n{}", .0.len() as u64 + .0.more(), list(.0))]
+    Import(ImportProblems),
     /// Writing the output failed (a closed pipe, a full disk).
     #[error("cannot write the output: {0}")]
     Output(std::io::Error),
@@ -95,12 +145,18 @@ pub enum AppError {
     Crypto(#[from] CryptoError),
 }
 
-fn list(errors: &[RowError]) -> String {
-    errors
+fn list(problems: &ImportProblems) -> String {
+    let mut lines: Vec<String> = problems
         .iter()
-        .map(|error| format!("  {error}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|problem| format!("  {problem}"))
+        .collect();
+    if problems.more() > 0 {
+        lines.push(format!(
+            "  … and {} more (the first {MAX_LISTED_PROBLEMS} are listed)",
+            problems.more()
+        ));
+    }
+    lines.join("\n")
 }
 
 impl AppError {

@@ -22,9 +22,12 @@ mod verify;
 pub use access::{AccessAction, Action, allowed};
 pub use backlog::BacklogLine;
 pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
-pub use error::{AppError, AppResult, ErrorKind, RowError};
+pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBLEMS, RowError};
 pub use history::EventView;
-pub use import::{IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport};
+pub use import::{
+    IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport, MAX_IMPORT_ROWS,
+    MAX_LINE_BYTES,
+};
 pub use incidents::IncidentView;
 pub use outlook::{
     Budget, FORECAST_BUDGET, MAX_ARRIVAL_FACTOR, MAX_BEDS, MAX_CAPACITY_OVERRIDES,

@@ -1787,3 +1787,59 @@ async fn households_outside_the_compartments_answer_as_if_they_did_not_exist() {
         .household_code;
     app.add_person(&caseworker, join(&own)).await.unwrap();
 }
+
+/// A 100 MB single line took 1.9 GB of memory, a bad 1M-row file printed a million error
+/// lines, and NUL bytes were accepted. Lines are bounded, problems are listed up to 100 and
+/// counted beyond, and control characters in text are refused.
+#[tokio::test]
+async fn imports_are_bounded_in_line_length_problems_and_text() {
+    let org = org(TestDb::sqlite()).await;
+    let import = async |text: String| match org
+        .app
+        .import_people(
+            &org.admin,
+            text.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+    {
+        Err(AppError::Import(problems)) => problems,
+        other => panic!("expected a refused import, got {other:?}"),
+    };
+    let long_line = format!(
+        "{HEADER}h1,{},female,1990,SHL-A,sheltered,2026-10-01,,,\n",
+        "x".repeat(MAX_LINE_BYTES * 2)
+    );
+    let problems = import(long_line).await;
+    assert!(
+        problems[0].message.contains("longer than"),
+        "{:?}",
+        problems[0]
+    );
+
+    let mut many = HEADER.to_string();
+    for row in 0..1_000 {
+        many.push_str(&format!(
+            "h{row},,robot,1990,SHL-A,sheltered,2026-10-01,,,\n"
+        ));
+    }
+    let problems = import(many).await;
+    assert_eq!(problems.len(), MAX_LISTED_PROBLEMS);
+    assert!(problems.more() >= 1_000);
+    let error = AppError::Import(problems);
+    assert!(
+        error
+            .to_string()
+            .contains("more (the first 100 are listed)")
+    );
+
+    let nul = format!("{HEADER}h1,Kim\u{0}Import,female,1990,SHL-A,sheltered,2026-10-01,,,\n");
+    let problems = import(nul).await;
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.column == "name" && problem.message.contains("control")),
+        "{problems:?}"
+    );
+}

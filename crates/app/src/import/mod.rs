@@ -10,7 +10,8 @@ mod parse;
 
 use crate::people::seal_identity;
 use crate::*;
-use parse::{RowContext, parse_rows, read_columns};
+use parse::{LineLimit, RowContext, parse_rows, read_columns};
+pub use parse::{MAX_IMPORT_ROWS, MAX_LINE_BYTES};
 use refuge_store::Guard;
 use std::collections::{BTreeMap, HashMap};
 
@@ -92,7 +93,9 @@ impl App {
     ) -> AppResult<ImportReport> {
         session.require(Action::Import)?;
         session.require(Action::RegisterPeople)?;
-        let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(input);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(false)
+            .from_reader(LineLimit::new(input));
         let columns = read_columns(&mut reader)?;
         let locations: HashMap<String, Location> = self
             .store
@@ -107,7 +110,7 @@ impl App {
             session,
             today: self.today(),
         };
-        let mut errors = Vec::new();
+        let mut errors = ImportProblems::default();
         let rows = parse_rows(&mut reader, &context, &mut errors, progress);
         let total = rows.len() as u64;
         progress(ImportProgress {
@@ -127,23 +130,27 @@ impl App {
         let index_bits = self.name_index_bits().await?;
         seal_rows(session.sealer(), &mut people, &rows, index_bits, progress)?;
 
-        let mut errors = Vec::new();
+        let mut errors = ImportProblems::default();
         let duplicates = self.find_duplicates(session, &rows, &people).await?;
         if !options.allow_duplicates {
-            errors.extend(duplicates.iter().map(|(line, like)| RowError {
-                line: *line,
-                column: "name".into(),
-                message: format!(
-                    "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
-                ),
-            }));
+            for (line, like) in &duplicates {
+                errors.add(RowError {
+                    line: *line,
+                    column: "name".into(),
+                    message: format!(
+                        "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
+                    ),
+                });
+            }
         }
         let mut arriving: BTreeMap<LocationId, u32> = BTreeMap::new();
         for row in &rows {
             *arriving.entry(row.location).or_default() += 1;
         }
         if !options.over_capacity {
-            errors.extend(self.capacity_problems(&locations, &arriving).await?);
+            for problem in self.capacity_problems(&locations, &arriving).await? {
+                errors.add(problem);
+            }
         }
         refuse(errors)?;
 
@@ -173,7 +180,7 @@ impl App {
         &self,
         session: &Session,
         rows: &[Row],
-        errors: &mut Vec<RowError>,
+        errors: &mut ImportProblems,
     ) -> AppResult<HashMap<String, HouseholdId>> {
         let mut existing: HashMap<String, HouseholdId> = HashMap::new();
         for row in rows {
@@ -184,7 +191,7 @@ impl App {
                     Ok(household) => {
                         existing.insert(row.household_ref.clone(), household.id);
                     }
-                    Err(AppError::NotFound { .. }) => errors.push(RowError {
+                    Err(AppError::NotFound { .. }) => errors.add(RowError {
                         line: row.line,
                         column: "household_ref".into(),
                         message: format!("no household with code {}", row.household_ref),
@@ -426,11 +433,11 @@ struct NewHouseholds {
 }
 
 /// All or nothing: the problems found so far, sorted by line, refuse the whole import.
-fn refuse(mut errors: Vec<RowError>) -> AppResult<()> {
+fn refuse(mut errors: ImportProblems) -> AppResult<()> {
     if errors.is_empty() {
         return Ok(());
     }
-    errors.sort_by_key(|error| error.line);
+    errors.sort();
     Err(AppError::Import(errors))
 }
 

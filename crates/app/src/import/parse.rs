@@ -6,16 +6,57 @@ use crate::people::check_birth_year;
 use crate::*;
 use std::collections::{BTreeMap, HashMap};
 
+/// The most rows one import takes (a larger file is split: memory grows with the rows).
+pub const MAX_IMPORT_ROWS: usize = 1_000_000;
+/// The longest line an import reads; a longer one stops it.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Reads at most `MAX_LINE_BYTES` between two line breaks: a 100 MB line is refused after
+/// 64 KiB instead of being read whole into memory.
+pub(super) struct LineLimit<R> {
+    inner: R,
+    since_line_break: usize,
+}
+
+impl<R> LineLimit<R> {
+    pub fn new(inner: R) -> Self {
+        LineLimit {
+            inner,
+            since_line_break: 0,
+        }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for LineLimit<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        for byte in &buffer[..read] {
+            if *byte == b'\n' {
+                self.since_line_break = 0;
+            } else {
+                self.since_line_break += 1;
+                if self.since_line_break > MAX_LINE_BYTES {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("a line is longer than {MAX_LINE_BYTES} bytes"),
+                    ));
+                }
+            }
+        }
+        Ok(read)
+    }
+}
+
 /// The column index of every header name (lower-cased), or the header's problems.
 pub(super) fn read_columns<R: std::io::Read>(
     reader: &mut csv::Reader<R>,
 ) -> AppResult<HashMap<String, usize>> {
     let header_error = |message: String| {
-        AppError::Import(vec![RowError {
+        AppError::Import(ImportProblems::from(vec![RowError {
             line: 1,
             column: "header".into(),
             message,
-        }])
+        }]))
     };
     let headers: Vec<String> = reader
         .headers()
@@ -67,19 +108,38 @@ pub(super) struct RowContext<'a> {
 pub(super) fn parse_rows<R: std::io::Read>(
     reader: &mut csv::Reader<R>,
     context: &RowContext<'_>,
-    errors: &mut Vec<RowError>,
+    errors: &mut ImportProblems,
     progress: &mut dyn FnMut(ImportProgress),
 ) -> Vec<Row> {
     let mut rows = Vec::new();
     for (index, record) in reader.records().enumerate() {
         let line = index as u64 + 2;
+        if index >= MAX_IMPORT_ROWS {
+            errors.add(RowError {
+                line,
+                column: "row".into(),
+                message: format!("the file has more than {MAX_IMPORT_ROWS} rows: split it"),
+            });
+            break;
+        }
         match record {
             Ok(record) => {
                 if let Some(row) = parse_row(&record, line, context, errors) {
                     rows.push(row);
                 }
             }
-            Err(error) => errors.push(unreadable_row(&error, line)),
+            // A line too long, or the file itself unreadable: nothing after it can be trusted.
+            Err(error) if error.is_io_error() => {
+                errors.add(RowError {
+                    line: error.position().map_or(line, |position| position.line()),
+                    column: "row".into(),
+                    message: format!(
+                        "cannot be read (a line longer than {MAX_LINE_BYTES} bytes, or a read error); the import stops here"
+                    ),
+                });
+                break;
+            }
+            Err(error) => errors.add(unreadable_row(&error, line)),
         }
         if line.is_multiple_of(10_000) {
             progress(ImportProgress {
@@ -115,12 +175,12 @@ fn unreadable_row(error: &csv::Error, line: u64) -> RowError {
 /// The problems of one row, as they are found.
 struct Problems<'a> {
     line: u64,
-    errors: &'a mut Vec<RowError>,
+    errors: &'a mut ImportProblems,
 }
 
 impl Problems<'_> {
     fn add(&mut self, column: &str, message: String) {
-        self.errors.push(RowError {
+        self.errors.add(RowError {
             line: self.line,
             column: column.to_string(),
             message,
@@ -133,7 +193,7 @@ fn parse_row(
     record: &csv::StringRecord,
     line: u64,
     context: &RowContext<'_>,
-    errors: &mut Vec<RowError>,
+    errors: &mut ImportProblems,
 ) -> Option<Row> {
     let cell = |name: &str| {
         context

@@ -12,7 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use refuge_app::{App, FixedClock, ImportOptions, Session};
+use refuge_app::{App, FixedClock, ImportOptions, Session, WhatIf};
 use refuge_core::{Flag, LocationKind, NodeId, Stage};
 use refuge_store::SqliteStore;
 use sqlx::Connection;
@@ -100,6 +100,15 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u64,
     },
+    /// The largest forecast the budget allows, on an organisation made with `refuge demo`:
+    /// its wall time and the process's peak memory, and how fast the backlog answers other
+    /// users meanwhile (against before it started).
+    Forecast {
+        url: String,
+        /// Backlog queries timed before the forecast, for comparison.
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Writes a synthetic people CSV (for trying the import by hand).
     PeopleCsv {
         #[arg(long, default_value_t = 300_000)]
@@ -156,6 +165,7 @@ fn main() -> Result<()> {
                 threads,
                 rounds,
             } => sim(&scenario, replications, threads, rounds),
+            Command::Forecast { url, rounds } => largest_forecast(&url, rounds).await,
             Command::PeopleCsv { people, out } => {
                 std::fs::write(&out, people_csv(people))
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -801,5 +811,77 @@ fn sim(path: &Path, replications: Option<u32>, threads: usize, rounds: usize) ->
         "mean wait {:.2} days over {} departures; mean people waiting at the horizon {:.1}",
         forecast.wait.mean, forecast.wait.departed, waiting_at_end
     );
+    Ok(())
+}
+
+/// The process's peak resident memory so far (Linux `VmHWM`), in MiB.
+fn peak_memory_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// See `Command::Forecast`.
+async fn largest_forecast(url: &str, rounds: usize) -> Result<()> {
+    let (app, session) = open_as_coordinator(url).await?;
+    let app = std::sync::Arc::new(app);
+    let session = std::sync::Arc::new(session);
+    // Every what-if input at its bound; then as many replications as the budget allows.
+    let mut what_if = WhatIf {
+        horizon_days: refuge_app::MAX_HORIZON_DAYS,
+        arrival_factor: refuge_app::MAX_ARRIVAL_FACTOR,
+        replications: refuge_app::MAX_REPLICATIONS,
+        ..WhatIf::default()
+    };
+    let scenario = loop {
+        let scenario = app.scenario_from_db(&session, &what_if).await?;
+        if refuge_app::FORECAST_BUDGET.check(&scenario).is_ok() || what_if.replications == 1 {
+            break scenario;
+        }
+        what_if.replications = (what_if.replications / 2).max(1);
+    };
+    let work = scenario.work();
+    println!(
+        "largest allowed forecast: {} days, arrival factor {}, {} replications, about {:.0} arrivals",
+        what_if.horizon_days, what_if.arrival_factor, what_if.replications, work.total_arrivals
+    );
+    let mut before = Vec::new();
+    for _ in 0..rounds {
+        let start = Instant::now();
+        app.backlog(&session, None).await?;
+        before.push(start.elapsed());
+    }
+    let memory_before = peak_memory_mib();
+    let started = Instant::now();
+    let forecast = {
+        let app = app.clone();
+        let session = session.clone();
+        tokio::task::spawn_blocking(move || app.forecast(&session, &scenario, 2))
+    };
+    let mut during = Vec::new();
+    while !forecast.is_finished() {
+        let start = Instant::now();
+        app.backlog(&session, None).await?;
+        during.push(start.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let result = forecast.await??;
+    println!(
+        "forecast wall time {:.2}s, {} arrivals simulated; peak memory {:.0} MiB (before it: {memory_before:.0} MiB)",
+        started.elapsed().as_secs_f64(),
+        result.arrivals,
+        peak_memory_mib()
+    );
+    stats("backlog for others, before", &before);
+    if !during.is_empty() {
+        stats("backlog for others, during", &during);
+    }
     Ok(())
 }

@@ -43,8 +43,8 @@ pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
 pub use session::Session;
 pub use transfers::{
-    BatchRequest, BatchView, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT, PlanReport,
-    PlanUnit,
+    BatchRequest, BatchView, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
+    MAX_RUNNING_PLANS, PlanReport, PlanUnit,
 };
 pub use users::LocationView;
 pub use users::{NewUser, UserChange};
@@ -173,6 +173,7 @@ pub struct App {
     /// The last id handed out: ids rise in creation order (see `new_uuid`).
     last_uuid: std::sync::Mutex<u128>,
     running_forecasts: Slots,
+    running_plans: Slots,
 }
 
 impl App {
@@ -183,6 +184,7 @@ impl App {
             clock,
             last_uuid: std::sync::Mutex::new(0),
             running_forecasts: Slots::new("the forecast", MAX_RUNNING_FORECASTS),
+            running_plans: Slots::new("the planner", MAX_RUNNING_PLANS),
         }
     }
 

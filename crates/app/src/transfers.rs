@@ -13,6 +13,8 @@ pub const MAX_BATCH_SEATS: u32 = 5_000;
 pub const MAX_BATCHES_PER_PLAN: usize = 20;
 /// The most branch-and-bound nodes a policy may allow (the default is 200,000).
 pub const MAX_NODE_LIMIT: u64 = 5_000_000;
+/// Plans that may run at once in one process; more get "busy, try again".
+pub const MAX_RUNNING_PLANS: usize = 2;
 
 /// One batch to plan: a departure date, seats, and the locations it picks up from (codes;
 /// empty: every shelter and detention location).
@@ -267,13 +269,22 @@ impl App {
         ))
     }
 
-    fn solve(&self, instance: &Instance) -> AppResult<Plan> {
-        refuge_plan::solve(instance).map_err(|error| match error {
-            refuge_plan::PlanError::Invalid { field, reason } => {
-                AppError::Invalid { field, reason }
-            }
-            refuge_plan::PlanError::InfeasiblePins(reason) => AppError::invalid("pins", reason),
-        })
+    /// Runs the planner within its bounds (`MAX_NODE_LIMIT`, checked when the instance is
+    /// built), on a blocking thread so that the async threads keep answering others, and only
+    /// while fewer than `MAX_RUNNING_PLANS` plans run.
+    async fn solve(&self, instance: &Instance) -> AppResult<Plan> {
+        let _slot = self.running_plans.take()?;
+        let instance = instance.clone();
+        tokio::task::spawn_blocking(move || refuge_plan::solve(&instance))
+            .await
+            // A panic in the planner is re-raised as it was (no value is added to it).
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+            .map_err(|error| match error {
+                refuge_plan::PlanError::Invalid { field, reason } => {
+                    AppError::Invalid { field, reason }
+                }
+                refuge_plan::PlanError::InfeasiblePins(reason) => AppError::invalid("pins", reason),
+            })
     }
 
     /// Proposes manifests for one or more batches from the people waiting now. Writes nothing.
@@ -288,7 +299,7 @@ impl App {
             .planning_instance(requests, policy, &BTreeMap::new(), None)
             .await?;
         Ok(PlanReport {
-            plan: self.solve(&instance)?,
+            plan: self.solve(&instance).await?,
             units,
         })
     }
@@ -327,7 +338,7 @@ impl App {
         let (instance, units) = self
             .planning_instance(&[request], policy, &batch.pins, Some(batch.id))
             .await?;
-        let plan = self.solve(&instance)?;
+        let plan = self.solve(&instance).await?;
         let manifest: Vec<PersonId> = plan
             .batches
             .iter()
@@ -539,7 +550,7 @@ impl App {
                 .planning_instance(&[request], policy, &batch.pins, Some(batch.id))
                 .await?;
             Some(PlanReport {
-                plan: self.solve(&instance)?,
+                plan: self.solve(&instance).await?,
                 units,
             })
         } else {

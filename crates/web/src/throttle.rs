@@ -1,17 +1,20 @@
 //! The failed-login throttle: slow the guesser, not the user (OWASP's and kanidm's pattern).
 //!
 //! - Per (account, address) pair: a delay before each attempt that doubles with every failure
-//!   (`first_delay` up to `max_delay`), a lock of `lock_for` after `lock_after` failures that
-//!   further attempts do not extend, and one attempt in flight at a time (a parallel guess is
-//!   refused without being tried). A success clears the pair.
+//!   (`first_delay` up to `max_delay`), and a lock of `lock_for` after `lock_after` failures
+//!   that further attempts do not extend. Attempts in flight count against the tries left
+//!   before the lock: beyond them a parallel attempt waits for one to finish (`Admission::Wait`)
+//!   instead of being tried, so no burst can be evaluated past the lock. A success clears
+//!   the pair.
 //! - Per account: at most `account_guesses_per_day` attempts evaluated in a day, from every
 //!   address together; per address: at most `address_guesses_per_hour` (an office behind one
 //!   proxy shares it). Attempts are counted when they are admitted, before the key derivation,
-//!   under one lock, so parallel guesses cannot slip past a budget.
+//!   under one lock, so parallel guesses cannot slip past a budget; a success gives its count
+//!   back.
 //! - A known-good browser (one that logged in to that account before: a random token in a
 //!   cookie, remembered in server memory for `known_browser_for`) is exempt from both
-//!   budgets, so a guesser elsewhere cannot lock the real user out; only its own pair's delay
-//!   and lock apply to it.
+//!   budgets and has a lane of its own (its token takes the address's place in the pair), so a
+//!   guesser cannot lock the real user out, even from the same address.
 //!
 //! Refused and failed attempts get the same answer as a wrong passphrase. Everything is in
 //! server memory, bounded to `MAX_TRACKED` entries per table.
@@ -28,11 +31,19 @@ const MAX_TRACKED: usize = 100_000;
 const DAY: Duration = Duration::from_secs(24 * 3600);
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// Whose attempts are counted together: an account, and where they come from (an address,
+/// or a known-good browser's own lane).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum From {
+    Address(IpAddr),
+    Browser(String),
+}
+
 #[derive(Default)]
 struct Pair {
     failures: u32,
     last_failure: Option<OffsetDateTime>,
-    in_flight: bool,
+    in_flight: u32,
 }
 
 /// Attempts counted in a window that starts at the first of them.
@@ -43,7 +54,7 @@ struct Window {
 
 #[derive(Default)]
 struct State {
-    pairs: HashMap<(String, IpAddr), Pair>,
+    pairs: HashMap<(String, From), Pair>,
     accounts: HashMap<String, Window>,
     addresses: HashMap<IpAddr, Window>,
     /// Browser token → (account, remembered until).
@@ -55,11 +66,23 @@ pub struct Throttle {
     state: Mutex<State>,
 }
 
+/// What happens to a login attempt.
+pub enum Admission<'a> {
+    /// Tried, after its delay.
+    Try(Ticket<'a>),
+    /// As many attempts as may be tried before the lock are in flight: ask again shortly.
+    Wait,
+    /// Not tried: the same answer as a wrong passphrase.
+    Refuse,
+}
+
 /// An admitted attempt: wait `delay`, try the passphrase, then say how it went. Dropping it
-/// unsaid (the client went away) frees the pair for the next attempt.
+/// unsaid (the client went away) frees its place for the next attempt.
 pub struct Ticket<'a> {
     throttle: &'a Throttle,
-    pair: (String, IpAddr),
+    pair: (String, From),
+    /// Counted against these budgets (None: a known-good browser's attempt).
+    counted: Option<IpAddr>,
     pub delay: Duration,
 }
 
@@ -110,40 +133,44 @@ impl Throttle {
         (self.policy.first_delay * 2u32.pow(shift)).min(self.policy.max_delay)
     }
 
-    /// Decides whether a login attempt is tried at all (None: refused, with the answer a
-    /// wrong passphrase gets), and how long it waits first.
+    /// Decides whether a login attempt is tried, waits or is refused, and how long a tried
+    /// one waits first.
     pub fn admit(
         &self,
         user: &str,
         address: IpAddr,
         browser: Option<&str>,
         now: OffsetDateTime,
-    ) -> Option<Ticket<'_>> {
+    ) -> Admission<'_> {
         let account = account_key(user).to_string();
         let mut state = lock(&self.state);
-        let known = browser.is_some_and(|token| {
+        let known = browser.filter(|token| {
             state
                 .known_browsers
-                .get(token)
+                .get(*token)
                 .is_some_and(|(owner, until)| *owner == account && now < *until)
         });
-        let pair_key = (account.clone(), address);
+        let from = match known {
+            Some(token) => From::Browser(token.to_string()),
+            None => From::Address(address),
+        };
+        let pair_key = (account.clone(), from);
         let lock_for = self.policy.lock_for;
         bound(&mut state.pairs, |pair: &Pair| {
-            !pair.in_flight && pair.last_failure.is_none_or(|last| now - last > lock_for)
+            pair.in_flight == 0 && pair.last_failure.is_none_or(|last| now - last > lock_for)
         });
         let pair = state.pairs.entry(pair_key.clone()).or_default();
-        if pair.in_flight {
-            return None;
-        }
         if pair.failures >= self.policy.lock_after {
             if pair.last_failure.is_some_and(|last| now - last < lock_for) {
-                return None;
+                return Admission::Refuse;
             }
             pair.failures = 0;
         }
+        if pair.failures + pair.in_flight >= self.policy.lock_after {
+            return Admission::Wait;
+        }
         let delay = self.delay_after(pair.failures);
-        if !known {
+        if known.is_none() {
             let State {
                 accounts,
                 addresses,
@@ -155,31 +182,34 @@ impl Throttle {
                 started: now,
                 attempts: 0,
             };
-            let account_ok = count(
+            if !count(
                 accounts.entry(account.clone()).or_insert_with(fresh),
                 now,
                 DAY,
                 self.policy.account_guesses_per_day,
-            );
-            if !account_ok {
-                return None;
+            ) {
+                return Admission::Refuse;
             }
-            let address_ok = count(
+            if !count(
                 addresses.entry(address).or_insert_with(fresh),
                 now,
                 HOUR,
                 self.policy.address_guesses_per_hour,
-            );
-            if !address_ok {
-                return None;
+            ) {
+                // Give back the account's count: this attempt is not tried.
+                if let Some(window) = accounts.get_mut(&account) {
+                    window.attempts = window.attempts.saturating_sub(1);
+                }
+                return Admission::Refuse;
             }
         }
         if let Some(pair) = state.pairs.get_mut(&pair_key) {
-            pair.in_flight = true;
+            pair.in_flight += 1;
         }
-        Some(Ticket {
+        Admission::Try(Ticket {
             throttle: self,
             pair: pair_key,
+            counted: known.is_none().then_some(address),
             delay,
         })
     }
@@ -195,12 +225,28 @@ impl Ticket<'_> {
         }
     }
 
+    /// Gives back what this attempt counted against the budgets.
+    fn refund(&self, state: &mut State) {
+        if let Some(address) = self.counted {
+            if let Some(window) = state.accounts.get_mut(&self.pair.0) {
+                window.attempts = window.attempts.saturating_sub(1);
+            }
+            if let Some(window) = state.addresses.get_mut(&address) {
+                window.attempts = window.attempts.saturating_sub(1);
+            }
+        }
+    }
+
     /// The login succeeded: the pair is cleared, and the browser is remembered as known-good
     /// for this account. Returns the token for its cookie.
     pub fn succeeded(self, now: OffsetDateTime) -> Option<String> {
         let token = random_token().ok()?;
         let mut state = lock(&self.throttle.state);
-        state.pairs.remove(&self.pair);
+        self.refund(&mut state);
+        if let Some(pair) = state.pairs.get_mut(&self.pair) {
+            pair.failures = 0;
+            pair.last_failure = None;
+        }
         let until = now + self.throttle.policy.known_browser_for;
         bound(&mut state.known_browsers, |(_, until)| *until <= now);
         state
@@ -214,7 +260,7 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         let mut state = lock(&self.throttle.state);
         if let Some(pair) = state.pairs.get_mut(&self.pair) {
-            pair.in_flight = false;
+            pair.in_flight = pair.in_flight.saturating_sub(1);
         }
     }
 }
@@ -234,13 +280,32 @@ mod tests {
         Throttle::new(SessionPolicy::default())
     }
 
+    fn tried<'a>(admission: Admission<'a>) -> Ticket<'a> {
+        match admission {
+            Admission::Try(ticket) => ticket,
+            Admission::Wait => panic!("told to wait"),
+            Admission::Refuse => panic!("refused"),
+        }
+    }
+
     #[test]
-    fn parallel_guesses_from_one_address_are_tried_one_at_a_time() {
+    fn a_burst_of_guesses_is_never_tried_past_the_lock() {
         let throttle = throttle();
-        let first = throttle.admit("analyst", address(1), None, NOW).unwrap();
-        assert!(throttle.admit("analyst", address(1), None, NOW).is_none());
-        first.failed(NOW);
-        assert!(throttle.admit("analyst", address(1), None, NOW).is_some());
+        let lock_after = SessionPolicy::default().lock_after;
+        let burst: Vec<_> = (0..lock_after)
+            .map(|_| tried(throttle.admit("analyst", address(1), None, NOW)))
+            .collect();
+        assert!(matches!(
+            throttle.admit("analyst", address(1), None, NOW),
+            Admission::Wait
+        ));
+        for ticket in burst {
+            ticket.failed(NOW);
+        }
+        assert!(matches!(
+            throttle.admit("analyst", address(1), None, NOW),
+            Admission::Refuse
+        ));
     }
 
     #[test]
@@ -248,38 +313,35 @@ mod tests {
         let throttle = throttle();
         let policy = SessionPolicy::default();
         for _ in 0..policy.lock_after {
-            throttle
-                .admit("analyst", address(1), None, NOW)
-                .unwrap()
-                .failed(NOW);
+            tried(throttle.admit("analyst", address(1), None, NOW)).failed(NOW);
         }
+        let refused = |at| {
+            matches!(
+                throttle.admit("analyst", address(1), None, at),
+                Admission::Refuse
+            )
+        };
+        assert!(refused(NOW), "locked");
         assert!(
-            throttle.admit("analyst", address(1), None, NOW).is_none(),
-            "locked"
+            refused(NOW + policy.lock_for - Duration::from_secs(1)),
+            "not extended"
         );
-        // Refused attempts do not restart the lock.
-        let later = NOW + policy.lock_for - Duration::from_secs(1);
-        assert!(throttle.admit("analyst", address(1), None, later).is_none());
-        assert!(
-            throttle
-                .admit("analyst", address(1), None, NOW + policy.lock_for)
-                .is_some()
+        assert!(!refused(NOW + policy.lock_for));
+        let real = tried(throttle.admit("analyst", address(2), None, NOW));
+        assert_eq!(
+            real.delay,
+            Duration::ZERO,
+            "the real user elsewhere was never locked"
         );
-        // The real user elsewhere was never locked.
-        let real = throttle.admit("analyst", address(2), None, NOW).unwrap();
-        assert_eq!(real.delay, Duration::ZERO);
     }
 
     #[test]
     fn made_up_names_do_not_lock_real_users_at_the_same_address() {
         let throttle = throttle();
         for name in 0..20 {
-            throttle
-                .admit(&format!("nobody-{name}"), address(1), None, NOW)
-                .unwrap()
-                .failed(NOW);
+            tried(throttle.admit(&format!("nobody-{name}"), address(1), None, NOW)).failed(NOW);
         }
-        let real = throttle.admit("analyst", address(1), None, NOW).unwrap();
+        let real = tried(throttle.admit("analyst", address(1), None, NOW));
         assert_eq!(real.delay, Duration::ZERO);
     }
 
@@ -287,39 +349,49 @@ mod tests {
     fn budgets_cap_guesses_but_not_a_known_good_browser() {
         let policy = SessionPolicy::default();
         let throttle = throttle();
-        let browser = throttle
-            .admit("analyst", address(9), None, NOW)
-            .unwrap()
+        let browser = tried(throttle.admit("analyst", address(9), None, NOW))
             .succeeded(NOW)
             .unwrap();
         // A distributed guesser: one guess from each of many addresses.
         let mut evaluated = 0;
         for attacker in 0..=255u8 {
             for _ in 0..2 {
-                if let Some(ticket) =
-                    throttle.admit("analyst", IpAddr::from([10, 1, 0, attacker]), None, NOW)
-                {
+                let from = IpAddr::from([10, 1, 0, attacker]);
+                if let Admission::Try(ticket) = throttle.admit("analyst", from, None, NOW) {
                     evaluated += 1;
                     ticket.failed(NOW);
                 }
             }
         }
-        // The browser's own login counted too.
-        assert_eq!(evaluated + 1, policy.account_guesses_per_day);
-        assert!(
-            throttle.admit("analyst", address(9), None, NOW).is_none(),
-            "budget used up"
+        assert_eq!(
+            evaluated, policy.account_guesses_per_day,
+            "the success was given back"
         );
-        assert!(
-            throttle
-                .admit("analyst", address(9), Some(&browser), NOW)
-                .is_some(),
-            "the known-good browser still logs in"
-        );
-        assert!(
-            throttle
-                .admit("analyst", address(9), Some(&browser), NOW + DAY)
-                .is_some()
-        );
+        assert!(matches!(
+            throttle.admit("analyst", address(9), None, NOW),
+            Admission::Refuse
+        ));
+        for _ in 0..policy.lock_after {
+            tried(throttle.admit("analyst", address(9), None, NOW + DAY)).failed(NOW + DAY);
+        }
+        // Its own lane: neither the budget nor a lock at its address stops it.
+        tried(throttle.admit("analyst", address(9), Some(&browser), NOW + DAY));
+    }
+
+    #[test]
+    fn many_real_logins_at_once_are_all_tried_in_turn() {
+        let throttle = throttle();
+        let lock_after = SessionPolicy::default().lock_after;
+        let first: Vec<_> = (0..lock_after)
+            .map(|_| tried(throttle.admit("coordinator", address(1), None, NOW)))
+            .collect();
+        assert!(matches!(
+            throttle.admit("coordinator", address(1), None, NOW),
+            Admission::Wait
+        ));
+        for ticket in first {
+            ticket.succeeded(NOW);
+        }
+        tried(throttle.admit("coordinator", address(1), None, NOW));
     }
 }

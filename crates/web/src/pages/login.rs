@@ -4,6 +4,7 @@ use crate::Shared;
 use crate::cookies::{self, SetCookies};
 use crate::extract::{CsrfForm, SameSiteForm, Visitor};
 use crate::layout::{Page, PageResult, html};
+use crate::throttle::Admission;
 use askama::Template;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
@@ -12,6 +13,9 @@ use axum_extra::extract::CookieJar;
 use refuge_app::AppError;
 use serde::Deserialize;
 use std::net::SocketAddr;
+
+/// The longest a login waits for its turn behind other attempts at the same account.
+const MAX_LOGIN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -54,17 +58,26 @@ pub async fn submit(
     SameSiteForm(form): SameSiteForm<LoginForm>,
 ) -> PageResult {
     let user = form.user.trim().to_string();
-    let now = shared.app.now();
     let browser = jar
         .get(cookies::KNOWN_BROWSER)
         .map(|cookie| cookie.value().to_string());
     // Throttled before trying (throttle.rs); the same answer whether the user exists or not.
-    let Some(ticket) = shared
-        .sessions
-        .throttle
-        .admit(&user, address.ip(), browser.as_deref(), now)
-    else {
-        return refused(&visitor, user);
+    let waited_since = std::time::Instant::now();
+    let ticket = loop {
+        match shared.sessions.throttle.admit(
+            &user,
+            address.ip(),
+            browser.as_deref(),
+            shared.app.now(),
+        ) {
+            Admission::Try(ticket) => break ticket,
+            Admission::Refuse => return refused(&visitor, user),
+            // Other attempts at this account from here are being tried: take a turn.
+            Admission::Wait if waited_since.elapsed() < MAX_LOGIN_WAIT => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Admission::Wait => return refused(&visitor, user),
+        }
     };
     if !ticket.delay.is_zero() {
         tokio::time::sleep(ticket.delay).await;

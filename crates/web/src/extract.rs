@@ -166,6 +166,13 @@ fn refuse_cross_site(headers: &HeaderMap, transport: Transport) -> Result<(), Fa
     Ok(())
 }
 
+/// A request body, at most `MAX_BODY_BYTES` (413 beyond).
+async fn read_body(body: axum::body::Body) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
+        .await
+        .map_err(|_| axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response())
+}
+
 /// Parses a form body, naming the field that is missing or wrong.
 fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     serde_urlencoded::from_bytes(body).map_err(|error| Failure::bad_form(&error.to_string()))
@@ -186,11 +193,11 @@ impl<T: DeserializeOwned> FromRequest<Shared> for CsrfForm<T> {
 
     async fn from_request(request: Request, shared: &Shared) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
+        // The body is read first, whatever is refused after: a connection whose request body
+        // is left unread is closed, and a client reusing it would fail its next request.
+        let body = read_body(body).await?;
         let signed_in = SignedIn::from_request_parts(&mut parts, shared).await?;
         refuse_cross_site(&parts.headers, shared.transport).map_err(IntoResponse::into_response)?;
-        let body = Bytes::from_request(Request::from_parts(parts, body), shared)
-            .await
-            .map_err(IntoResponse::into_response)?;
         let token: CsrfField = parse_form(&body).map_err(IntoResponse::into_response)?;
         if !refuge_app::tokens_equal(&token.csrf, &signed_in.web.csrf) {
             return Err(Failure::forbidden().into_response());
@@ -207,11 +214,9 @@ impl<T: DeserializeOwned> FromRequest<Shared> for SameSiteForm<T> {
     type Rejection = Response;
 
     async fn from_request(request: Request, shared: &Shared) -> Result<Self, Response> {
-        refuse_cross_site(request.headers(), shared.transport)
-            .map_err(IntoResponse::into_response)?;
-        let body = Bytes::from_request(request, shared)
-            .await
-            .map_err(IntoResponse::into_response)?;
+        let (parts, body) = request.into_parts();
+        let body = read_body(body).await?;
+        refuse_cross_site(&parts.headers, shared.transport).map_err(IntoResponse::into_response)?;
         Ok(SameSiteForm(
             parse_form(&body).map_err(IntoResponse::into_response)?,
         ))

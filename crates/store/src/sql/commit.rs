@@ -101,15 +101,7 @@ impl<B: Backend> SqlStore<B> {
                     )
                     .await?;
                 }
-                SideWrite::Meta { key, value } => {
-                    B::execute(
-                        &mut tx,
-                        "INSERT INTO meta (key, value) VALUES (?, ?) \
-                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        vec![key.into(), value.into()],
-                    )
-                    .await?;
-                }
+                SideWrite::Meta { key, value } => set_meta::<B>(&mut tx, key, value).await?,
                 SideWrite::ApiToken(token) => insert_token::<B>(&mut tx, token).await?,
                 SideWrite::RevokeApiToken { id, credential, at } => {
                     let revoked = B::execute(
@@ -231,6 +223,22 @@ pub(super) async fn insert_token<B: Backend>(tx: &mut Tx<B>, token: ApiToken) ->
     )
     .await?;
     Ok(())
+}
+
+/// Sets one setting of the `meta` table.
+pub(super) async fn set_meta<B: Backend>(
+    tx: &mut Tx<B>,
+    key: String,
+    value: String,
+) -> StoreResult<()> {
+    B::execute(
+        tx,
+        "INSERT INTO meta (key, value) VALUES (?, ?) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        vec![key.into(), value.into()],
+    )
+    .await
+    .map(drop)
 }
 
 pub(super) async fn append_access<B: Backend>(

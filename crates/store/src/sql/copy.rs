@@ -3,7 +3,7 @@
 
 use super::aggregates::update_aggregates;
 use super::codec::*;
-use super::commit::insert_token;
+use super::commit::{insert_token, set_meta};
 use super::records::write_records;
 use super::{SqlStore, insert_rows};
 use crate::backend::{Backend, Value, corrupt, db_error};
@@ -41,13 +41,7 @@ impl<B: Backend> SqlStore<B> {
             ));
         }
         for (key, value) in source.all_meta().await? {
-            B::execute(
-                &mut tx,
-                "INSERT INTO meta (key, value) VALUES (?, ?) \
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                vec![key.into(), value.into()],
-            )
-            .await?;
+            set_meta::<B>(&mut tx, key, value).await?;
         }
         let mut copied = 0;
         let mut cursor = None;

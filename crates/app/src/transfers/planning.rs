@@ -1,0 +1,288 @@
+//! Planning: the instance built from the people waiting now, and the planner run within
+//! its bounds off the async threads.
+
+use crate::*;
+use refuge_plan::{Instance, Plan, Policy};
+use refuge_store::PersonFilter;
+use std::collections::{BTreeMap, HashMap};
+
+impl App {
+    /// Builds a planning instance from the people waiting now.
+    pub(super) async fn planning_instance(
+        &self,
+        requests: &[BatchRequest],
+        policy: &Policy,
+        pins: &BTreeMap<HouseholdId, BatchPin>,
+        this_batch: Option<BatchId>,
+    ) -> AppResult<(Instance, BTreeMap<String, PlanUnit>)> {
+        if requests.len() > MAX_BATCHES_PER_PLAN {
+            return Err(AppError::invalid(
+                "batches",
+                format!("at most {MAX_BATCHES_PER_PLAN} in one plan"),
+            ));
+        }
+        if policy.node_limit > MAX_NODE_LIMIT {
+            return Err(AppError::invalid(
+                "node_limit",
+                format!("at most {MAX_NODE_LIMIT}"),
+            ));
+        }
+        let today = self.today();
+        let locations = self.store.locations().await?;
+        let code_of: HashMap<LocationId, &str> =
+            locations.iter().map(|l| (l.id, l.code.as_str())).collect();
+        let waiting_places: Vec<String> = locations
+            .iter()
+            .filter(|l| matches!(l.kind, LocationKind::Shelter | LocationKind::Detention))
+            .map(|l| l.code.clone())
+            .collect();
+        let mut batches = Vec::new();
+        for (index, request) in requests.iter().enumerate() {
+            if request.date < today {
+                return Err(AppError::invalid(
+                    format!("batch {}", request.label),
+                    "the departure date is in the past",
+                ));
+            }
+            if !(1..=MAX_BATCH_SEATS).contains(&request.seats) {
+                return Err(AppError::invalid(
+                    format!("batch {}", request.label),
+                    format!("seats must be 1 to {MAX_BATCH_SEATS}"),
+                ));
+            }
+            let mut origins = Vec::new();
+            for code in &request.origins {
+                origins.push(self.location_by_code(code).await?.code);
+            }
+            if origins.is_empty() {
+                origins = waiting_places.clone();
+            }
+            batches.push(refuge_plan::Batch {
+                id: if request.label.is_empty() {
+                    format!("batch-{}", index + 1)
+                } else {
+                    request.label.clone()
+                },
+                day: (request.date - today).whole_days(),
+                seats: i64::from(request.seats),
+                origins,
+            });
+        }
+        // People already on another live batch are spoken for.
+        let mut on_batch: HashMap<PersonId, String> = HashMap::new();
+        for batch in self.store.batches().await? {
+            if Some(batch.id) != this_batch
+                && matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
+            {
+                for person in &batch.manifest {
+                    on_batch.insert(*person, batch.code.clone());
+                }
+            }
+        }
+        let present = self
+            .store
+            .people(&PersonFilter {
+                stages: vec![
+                    Stage::Hiding,
+                    Stage::Transit,
+                    Stage::Sheltered,
+                    Stage::Detained,
+                ],
+                ..PersonFilter::default()
+            })
+            .await?;
+        let mut by_household: BTreeMap<HouseholdId, Vec<Person>> = BTreeMap::new();
+        for person in present {
+            by_household
+                .entry(person.household)
+                .or_default()
+                .push(person);
+        }
+        let household_ids: Vec<Uuid> = by_household.keys().map(|id| id.0).collect();
+        let household_codes = self.store.codes_of(&household_ids).await?;
+        let split: HashMap<HouseholdId, bool> = {
+            let mut split = HashMap::new();
+            for id in by_household.keys() {
+                if let Some(household) = self.store.household(*id).await?
+                    && household.split_allowed
+                {
+                    split.insert(*id, true);
+                }
+            }
+            split
+        };
+        let mut households = Vec::new();
+        let mut units = BTreeMap::new();
+        for (household_id, members) in by_household {
+            if !members.iter().any(|member| member.stage.is_waiting()) {
+                continue;
+            }
+            let household_code = household_codes
+                .get(&household_id.0)
+                .cloned()
+                .unwrap_or_default();
+            let groups: Vec<Vec<&Person>> = if split.contains_key(&household_id) {
+                members
+                    .iter()
+                    .filter(|m| m.stage.is_waiting())
+                    .map(|m| vec![m])
+                    .collect()
+            } else {
+                vec![members.iter().collect()]
+            };
+            for group in groups {
+                let code = if group.len() == 1 && split.contains_key(&household_id) {
+                    group[0].code.clone()
+                } else {
+                    household_code.clone()
+                };
+                let origin = code_of
+                    .get(&group[0].location)
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string();
+                let mut reasons = Vec::new();
+                for member in &group {
+                    if !member.stage.is_waiting() {
+                        reasons.push(format!(
+                            "{} is in {} (not yet sheltered or detained)",
+                            member.code, member.stage
+                        ));
+                    }
+                    if let Some(reason) = member.hold {
+                        reasons.push(format!("{} is on hold ({reason})", member.code));
+                    }
+                    let ready = member.documents_ready && member.screening_done;
+                    if !(policy.allow_not_ready || ready) {
+                        reasons.push(format!(
+                            "{} is not transfer-ready (documents and screening)",
+                            member.code
+                        ));
+                    }
+                    if let Some(other) = on_batch.get(&member.id) {
+                        reasons.push(format!("{} is on batch {other}", member.code));
+                    }
+                    if member.location != group[0].location {
+                        reasons.push("members are at different locations".to_string());
+                    }
+                }
+                reasons.dedup();
+                let waiting_days = group
+                    .iter()
+                    .map(|m| m.waiting_days(today))
+                    .max()
+                    .unwrap_or(0);
+                let pin = pins.get(&household_id).map(|pin| match pin {
+                    BatchPin::In => refuge_plan::Pin::In,
+                    BatchPin::Out => refuge_plan::Pin::Out,
+                });
+                households.push(refuge_plan::Household {
+                    id: code.clone(),
+                    size: group.len() as i64,
+                    origin: origin.clone(),
+                    waiting_days: waiting_days as f64,
+                    flags: group.iter().flat_map(|m| m.flags.iter().copied()).collect(),
+                    eligible: reasons.is_empty(),
+                    ineligible_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+                    priority: None,
+                    pin,
+                });
+                units.insert(
+                    code.clone(),
+                    PlanUnit {
+                        code,
+                        household: household_id,
+                        people: group.iter().map(|m| m.id).collect(),
+                        person_codes: group.iter().map(|m| m.code.clone()).collect(),
+                        origin,
+                    },
+                );
+            }
+        }
+        let largest = batches.iter().map(|b| b.seats).max().unwrap_or(0);
+        for household in &mut households {
+            // Too large for any batch: explained, not an error, when planning from the database.
+            if household.size > largest && household.eligible {
+                household.eligible = false;
+                household.ineligible_reason =
+                    Some(format!("{} people do not fit on any batch", household.size));
+            }
+        }
+        households.retain(|household| household.size <= largest);
+        Ok((
+            Instance {
+                end_day: None,
+                batches,
+                households,
+                policy: policy.clone(),
+            },
+            units,
+        ))
+    }
+
+    /// Runs the planner within its bounds (`MAX_NODE_LIMIT`, checked when the instance is
+    /// built), on a blocking thread so that the async threads keep answering others, and only
+    /// while fewer than `MAX_RUNNING_PLANS` plans run.
+    pub(super) async fn solve(&self, instance: &Instance) -> AppResult<Plan> {
+        let _slot = self.running_plans.take()?;
+        let instance = instance.clone();
+        tokio::task::spawn_blocking(move || refuge_plan::solve(&instance))
+            .await
+            // A panic in the planner is re-raised as it was (no value is added to it).
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+            .map_err(|error| match error {
+                refuge_plan::PlanError::Invalid { field, reason } => {
+                    AppError::Invalid { field, reason }
+                }
+                refuge_plan::PlanError::InfeasiblePins(reason) => AppError::invalid("pins", reason),
+            })
+    }
+
+    /// Proposes manifests for one or more batches from the people waiting now. Writes nothing.
+    pub async fn plan_preview(
+        &self,
+        session: &Session,
+        requests: &[BatchRequest],
+        policy: &Policy,
+    ) -> AppResult<PlanReport> {
+        session.require(Action::PlanTransfers)?;
+        let (instance, units) = self
+            .planning_instance(requests, policy, &BTreeMap::new(), None)
+            .await?;
+        Ok(PlanReport {
+            plan: self.solve(&instance).await?,
+            units,
+        })
+    }
+
+    /// Plans a draft batch and returns the event that records its manifest.
+    pub(super) async fn plan_batch(
+        &self,
+        batch: &TransferBatch,
+        policy: &Policy,
+    ) -> AppResult<(PlanReport, EventBody)> {
+        let request = self.batch_request(batch).await?;
+        let (instance, units) = self
+            .planning_instance(&[request], policy, &batch.pins, Some(batch.id))
+            .await?;
+        let plan = self.solve(&instance).await?;
+        let manifest: Vec<PersonId> = plan
+            .batches
+            .iter()
+            .flat_map(|planned| planned.households.iter())
+            .flat_map(|code| {
+                units
+                    .get(code)
+                    .map(|unit| unit.people.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        Ok((
+            PlanReport { plan, units },
+            EventBody::BatchPlanned {
+                batch: batch.id,
+                manifest,
+            },
+        ))
+    }
+}

@@ -1,0 +1,184 @@
+//! `refuge household`, `refuge person`, `refuge import` and `refuge export`.
+
+use super::*;
+
+#[derive(Subcommand)]
+pub enum HouseholdCommand {
+    /// Create an empty household; add people to it with `person add --household CODE`.
+    Add {
+        /// Members may travel on different transfers.
+        #[arg(long)]
+        split_allowed: bool,
+    },
+    /// The members of a household.
+    Show {
+        code: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct PersonAdd {
+    /// Location code where the person is now.
+    #[arg(long)]
+    pub location: String,
+    /// Household code to join (default: a new household).
+    #[arg(long)]
+    pub household: Option<String>,
+    /// For a new household: members may travel separately.
+    #[arg(long)]
+    pub split_allowed: bool,
+    /// hiding, transit, sheltered (default) or detained.
+    #[arg(long)]
+    pub stage: Option<Stage>,
+    /// Arrival at the current location (default: today).
+    #[arg(long, value_parser = parse_date)]
+    pub since: Option<Date>,
+    /// Entry into the network's care (default: since).
+    #[arg(long, value_parser = parse_date)]
+    pub entered: Option<Date>,
+    /// female, male, other or unknown.
+    #[arg(long)]
+    pub sex: Option<Sex>,
+    #[arg(long)]
+    pub birth_year: Option<i32>,
+    /// A vulnerability flag (repeatable).
+    #[arg(long)]
+    pub flag: Vec<Flag>,
+    /// Protected fields, one `field=value` per line (name, name_romanized, aliases,
+    /// date_of_birth, origin, relatives, contact, notes). Keeps identities out of the shell
+    /// history; the file is read, not kept.
+    #[arg(long)]
+    pub identity_file: Option<PathBuf>,
+    /// Name (sealed). Prefer --identity-file: command lines can be seen by other users.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub name_romanized: Option<String>,
+    #[arg(long, value_parser = parse_date)]
+    pub date_of_birth: Option<Date>,
+    #[arg(long)]
+    pub origin: Option<String>,
+    #[arg(long)]
+    pub contact: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+}
+
+impl PersonAdd {
+    /// The protected fields from the flags and the identity file.
+    pub fn identity(&self) -> Result<BTreeMap<PersonField, String>> {
+        let mut identity = BTreeMap::new();
+        if let Some(path) = &self.identity_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))?;
+            for (index, line) in text.lines().enumerate() {
+                if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                    continue;
+                }
+                let Some((field, value)) = line.split_once('=') else {
+                    bail!(
+                        "{} line {}: expected field=value",
+                        path.display(),
+                        index + 1
+                    );
+                };
+                // The text before '=' may be a protected value typed in the wrong place: say
+                // which line, never what it holds.
+                let field: PersonField = field.trim().parse().map_err(|_: UnknownName| {
+                    let expected: Vec<&str> = PersonField::ALL.iter().map(|f| f.as_str()).collect();
+                    anyhow::anyhow!(
+                        "{} line {}: unknown field (expected one of: {})",
+                        path.display(),
+                        index + 1,
+                        expected.join(", ")
+                    )
+                })?;
+                identity.insert(field, value.trim().to_string());
+            }
+        }
+        let given = [
+            (PersonField::Name, self.name.clone()),
+            (PersonField::NameRomanized, self.name_romanized.clone()),
+            (
+                PersonField::DateOfBirth,
+                self.date_of_birth.map(|date| date.to_string()),
+            ),
+            (PersonField::Origin, self.origin.clone()),
+            (PersonField::Contact, self.contact.clone()),
+            (PersonField::Notes, self.notes.clone()),
+        ];
+        for (field, value) in given {
+            if let Some(value) = value {
+                identity.insert(field, value);
+            }
+        }
+        Ok(identity)
+    }
+}
+
+#[derive(Subcommand)]
+pub enum PersonCommand {
+    /// Register a person.
+    Add(Box<PersonAdd>),
+    /// One person; identity only with --reveal (logged).
+    Show {
+        code: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// People, filtered; operational fields only.
+    List {
+        #[arg(long)]
+        stage: Option<Stage>,
+        #[arg(long)]
+        location: Option<String>,
+        #[arg(long)]
+        flag: Option<Flag>,
+        #[arg(long)]
+        household: Option<String>,
+        /// Only people waiting at their location for more than this many days.
+        #[arg(long)]
+        waiting_over: Option<i64>,
+        /// Exact name (through the blind index).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ImportCommand {
+    /// Import people from CSV (see docs/import.md for the columns). All or nothing.
+    People {
+        file: PathBuf,
+        /// Import rows that look like people already registered.
+        #[arg(long)]
+        allow_duplicates: bool,
+        /// Import even where a location goes over capacity.
+        #[arg(long)]
+        over_capacity: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Export people as CSV (codes and operational fields; identities with --reveal).
+    People {
+        /// Include identities (logged; the output is plaintext: keep it off shared disks).
+        #[arg(long)]
+        reveal: bool,
+        /// Write to this file instead of standard output (a new file, 0600).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Replace the --output file if it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
+    },
+}

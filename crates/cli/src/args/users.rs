@@ -1,0 +1,50 @@
+//! `refuge user` and `refuge token`.
+
+use super::*;
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Their passphrase comes from --new-passphrase-file, REFUGE_NEW_PASSPHRASE,
+    /// the terminal, or is generated and shown once.
+    Add {
+        name: String,
+        /// admin, coordinator, caseworker, analyst or auditor.
+        #[arg(long)]
+        role: Role,
+        /// Location compartments (caseworkers see people at these only).
+        #[arg(long)]
+        location: Vec<String>,
+    },
+    List,
+    /// Change a user's role, location compartments, or whether they may log in.
+    Set {
+        name: String,
+        /// The new role.
+        #[arg(long)]
+        role: Option<Role>,
+        /// The new location compartments (replace the old ones; repeat for several).
+        #[arg(long)]
+        location: Vec<String>,
+        /// yes: may log in; no: may not (their passphrase stays, for re-activation).
+        #[arg(long)]
+        active: Option<YesNo>,
+    },
+    /// Set a new passphrase for a user (re-wraps the data key).
+    Passwd {
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for the user you act as. It is printed this once and never again.
+    Create {
+        /// What the token is for, e.g. "weekly report script".
+        #[arg(long, default_value = "")]
+        label: String,
+    },
+    /// Your tokens (an admin: everyone's), never their secrets.
+    List,
+    /// Revoke a token: its copy of the data key is deleted at once.
+    Revoke { id: String },
+}

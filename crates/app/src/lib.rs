@@ -44,7 +44,7 @@ pub use refuge_store::ApiToken;
 pub use session::Session;
 pub use transfers::{
     BatchRequest, BatchView, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
-    MAX_RUNNING_PLANS, PlanReport, PlanUnit,
+    MAX_RUNNING_PLANS, PLAN_PATIENCE, PlanReport, PlanUnit,
 };
 pub use users::LocationView;
 pub use users::{NewUser, UserChange};
@@ -145,6 +145,20 @@ impl Slots {
             })
             .map(|_| Slot(self))
             .map_err(|_| AppError::Busy { what: self.what })
+    }
+
+    /// `take`, waiting up to `patience` for a slot to free: for short work (a plan) that
+    /// many users start at once.
+    pub(crate) async fn take_within(&self, patience: std::time::Duration) -> AppResult<Slot<'_>> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match self.take() {
+                Err(AppError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                taken => return taken,
+            }
+        }
     }
 }
 

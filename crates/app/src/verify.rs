@@ -187,6 +187,36 @@ impl App {
             &mut report.problems,
         );
 
+        // The aggregates: each against a recount from the stored people, and the monthly flow
+        // against the replayed log (an independent path), so a wrong aggregate cannot pass.
+        report
+            .problems
+            .extend(self.store.aggregate_problems().await?);
+        let stored_flow: std::collections::BTreeMap<String, (u64, u64)> = self
+            .store
+            .flow_by_month()
+            .await?
+            .into_iter()
+            .filter(|(_, entered, departed)| *entered != 0 || *departed != 0)
+            .map(|(month, entered, departed)| (month, (entered, departed)))
+            .collect();
+        for month in flow
+            .keys()
+            .chain(stored_flow.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let (logged, stored) = (
+                flow.get(month).copied().unwrap_or_default(),
+                stored_flow.get(month).copied().unwrap_or_default(),
+            );
+            if logged != stored {
+                report.problems.push(format!(
+                    "flow_by_month {month}: stored {} entered and {} departed, the log says {} and {}",
+                    stored.0, stored.1, logged.0, logged.1
+                ));
+            }
+        }
+
         let mut prev = GENESIS_HASH.to_string();
         for entry in self.store.access_log(None).await? {
             report.access_entries += 1;

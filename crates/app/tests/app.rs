@@ -1511,6 +1511,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    departures_are_counted_and_a_wrong_aggregate_never_passes_verify,
     token_labels_are_sealed,
     access_log_times_never_run_backwards,
     tokens_act_as_their_user_until_revoked,
@@ -1616,6 +1617,80 @@ async fn access_log_times_never_run_backwards(db: TestDb) {
     assert!(
         by_seq.windows(2).all(|pair| pair[0].1 <= pair[1].1),
         "{by_seq:?}"
+    );
+}
+
+/// The dashboard's monthly chart showed no departures in any month on the demo, whose log
+/// holds hundreds, and `verify` still said OK: the flow missed people added and departed in
+/// one write, and verify never compared the aggregates. Now both hold.
+async fn departures_are_counted_and_a_wrong_aggregate_never_passes_verify(db: TestDb) {
+    let store = refuge_store::create(&db.url, NodeId(uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
+    let app = App::new(store, Box::new(FixedClock(NOW)));
+    let admin = app.init("admin", PASSPHRASE, 300).await.unwrap();
+    let options = demo::DemoOptions {
+        people: 300,
+        ..demo::DemoOptions::default()
+    };
+    app.populate_demo(&admin, &options, PASSPHRASE, &mut |_, _| {})
+        .await
+        .unwrap();
+    let departed: u64 = app
+        .monthly_flow(&admin, 12)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, _, departed)| departed)
+        .sum();
+    assert!(
+        departed > 0,
+        "the demo's departures are in the monthly flow"
+    );
+    assert!(app.verify(&admin).await.unwrap().ok());
+
+    let mut raw = db.raw().await;
+    raw.execute("UPDATE flow_by_month SET departed = departed + 5", &[])
+        .await
+        .unwrap();
+    let report = app.verify(&admin).await.unwrap();
+    assert!(!report.ok());
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.starts_with("flow_by_month")),
+        "{:?}",
+        report.problems
+    );
+    // A database from before the fix is recounted from its log once, when it is opened.
+    raw.execute(
+        "DELETE FROM meta WHERE key = 'flow_by_month_from_events'",
+        &[],
+    )
+    .await
+    .unwrap();
+    app.close().await;
+    let app = App::new(
+        refuge_store::open(&db.url).await.unwrap(),
+        Box::new(FixedClock(NOW)),
+    );
+    let admin = app.login("admin", PASSPHRASE).await.unwrap();
+    assert!(
+        app.verify(&admin).await.unwrap().ok(),
+        "recounted on opening"
+    );
+    raw.execute("UPDATE presence SET present = present + 1", &[])
+        .await
+        .unwrap();
+    let report = app.verify(&admin).await.unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.starts_with("presence")),
+        "{:?}",
+        report.problems
     );
 }
 

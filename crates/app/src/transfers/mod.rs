@@ -15,8 +15,10 @@ pub const MAX_BATCH_SEATS: u32 = 5_000;
 pub const MAX_BATCHES_PER_PLAN: usize = 20;
 /// The most branch-and-bound nodes a policy may allow (the default is 200,000).
 pub const MAX_NODE_LIMIT: u64 = 5_000_000;
-/// Plans that may run at once in one process; more get "busy, try again".
+/// Plans that may run at once in one process; more wait up to `PLAN_PATIENCE` for a turn,
+/// then get "busy, try again".
 pub const MAX_RUNNING_PLANS: usize = 2;
+pub const PLAN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// One batch to plan: a departure date, seats, and the locations it picks up from (codes;
 /// empty: every shelter and detention location).

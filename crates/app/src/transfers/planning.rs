@@ -1,6 +1,7 @@
 //! Planning: the instance built from the people waiting now, and the planner run within
 //! its bounds off the async threads.
 
+use super::PLAN_PATIENCE;
 use crate::*;
 use refuge_plan::{Instance, Plan, Policy};
 use refuge_store::PersonFilter;
@@ -222,9 +223,10 @@ impl App {
 
     /// Runs the planner within its bounds (`MAX_NODE_LIMIT`, checked when the instance is
     /// built), on a blocking thread so that the async threads keep answering others, and only
-    /// while fewer than `MAX_RUNNING_PLANS` plans run.
+    /// while fewer than `MAX_RUNNING_PLANS` plans run (waiting up to `PLAN_PATIENCE` for a
+    /// turn).
     pub(super) async fn solve(&self, instance: &Instance) -> AppResult<Plan> {
-        let _slot = self.running_plans.take()?;
+        let _slot = self.running_plans.take_within(PLAN_PATIENCE).await?;
         let instance = instance.clone();
         tokio::task::spawn_blocking(move || refuge_plan::solve(&instance))
             .await

@@ -2,7 +2,7 @@
 //! the records and aggregates, the chained events, side writes and the access log, all or
 //! nothing.
 
-use super::aggregates::update_aggregates;
+use super::aggregates::{flow_of, update_aggregates};
 use super::codec::*;
 use super::records::{Lookup, changed, load_touched, write_records};
 use super::{SqlStore, Tx, insert_rows};
@@ -69,6 +69,7 @@ impl<B: Backend> SqlStore<B> {
         // A large batch's canonical JSON and hash chain are computed on another thread while
         // the records are written: on an import they are seconds of work each.
         let now_millis = commit.now_millis;
+        let flow = flow_of(commit.events.iter().map(|event| &event.body));
         let new_events = commit.events;
         let chain = move || chain_events(new_events, node, seq, hlc, prev_hash, now_millis, hasher);
         let chained = if new_events_len >= PARALLEL_CHAIN_EVENTS {
@@ -78,7 +79,7 @@ impl<B: Backend> SqlStore<B> {
         };
         let people = changed::<Person>(&before, &state);
         write_records::<B>(&mut tx, &before, &state).await?;
-        update_aggregates::<B>(&mut tx, &before.people, &people).await?;
+        update_aggregates::<B>(&mut tx, &before.people, &people, flow).await?;
         let events = match chained {
             Ok(task) => task
                 .await

@@ -95,8 +95,9 @@ impl<B: Backend> SqlStore<B> {
         .await?;
         // The aggregates are recounted here; `refuge verify` checks them against the log.
         let people: Vec<&Person> = state.people.values().collect();
-        update_aggregates::<B>(&mut tx, &BTreeMap::new(), &people).await?;
-        // The flow counts departures too, which a recount from the people table cannot.
+        // The flow counts departures too, which a recount from the people table cannot: it is
+        // copied as it is.
+        update_aggregates::<B>(&mut tx, &BTreeMap::new(), &people, BTreeMap::new()).await?;
         B::execute(&mut tx, "DELETE FROM flow_by_month", vec![]).await?;
         for (month, entered, departed) in source.flow_by_month().await? {
             B::execute(

@@ -85,7 +85,8 @@ impl<B: Backend> SqlStore<B> {
             )
             .await?;
         }
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        self.recount_flow_once().await
     }
 
     /// Records the node id of a new organisation.

@@ -1247,6 +1247,12 @@ fn a_forecast_beyond_its_bounds_is_refused_before_it_runs() {
     assert!(started.elapsed() < Duration::from_secs(5), "nothing ran");
     let horizon = server.get("/forecast?horizon=100000", &analyst);
     assert!(horizon.body.contains("horizon: 1 to 1095 days"));
+    let typed = server.get("/forecast?arrival_factor=abc", &analyst);
+    assert!(
+        typed.body.contains("arrival factor: &#39;abc&#39; is not a number")
+            || typed.body.contains("arrival factor: 'abc' is not a number"),
+        "a typed value that is no number is named, not silently replaced"
+    );
     assert_eq!(server.get("/dashboard", &analyst).status, 200);
 }
 

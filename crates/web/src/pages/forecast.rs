@@ -54,11 +54,22 @@ pub async fn show(
         ..WhatIf::default()
     };
     let mut problems = Vec::new();
-    if let Ok(horizon) = query.horizon.trim().parse::<f64>() {
-        what_if.horizon_days = horizon;
-    }
-    if let Ok(factor) = query.arrival_factor.trim().parse::<f64>() {
-        what_if.arrival_factor = factor;
+    // Empty fields keep the defaults; anything else must be a number.
+    for (field, text, value) in [
+        ("horizon", &query.horizon, &mut what_if.horizon_days),
+        (
+            "arrival factor",
+            &query.arrival_factor,
+            &mut what_if.arrival_factor,
+        ),
+    ] {
+        match text.trim() {
+            "" => {}
+            typed => match typed.parse::<f64>() {
+                Ok(number) => *value = number,
+                Err(_) => problems.push(format!("{field}: '{typed}' is not a number")),
+            },
+        }
     }
     if !query.extra_date.trim().is_empty() {
         match (

@@ -1249,7 +1249,9 @@ fn a_forecast_beyond_its_bounds_is_refused_before_it_runs() {
     assert!(horizon.body.contains("horizon: 1 to 1095 days"));
     let typed = server.get("/forecast?arrival_factor=abc", &analyst);
     assert!(
-        typed.body.contains("arrival factor: &#39;abc&#39; is not a number")
+        typed
+            .body
+            .contains("arrival factor: &#39;abc&#39; is not a number")
             || typed.body.contains("arrival factor: 'abc' is not a number"),
         "a typed value that is no number is named, not silently replaced"
     );
@@ -1506,4 +1508,48 @@ fn parallel_guesses_are_not_all_evaluated() {
         started.elapsed()
     );
     assert_eq!(real.status, 303, "the real user logs in");
+}
+
+/// A caseworker's move out of her shelter was saved but answered with a 403 page, so she
+/// thought it failed; and her registration form offered a shelter outside her compartments
+/// first, so her first save was an error page.
+#[test]
+fn a_caseworker_hands_someone_over_and_registers_only_where_she_may() {
+    let server = start(SessionPolicy::default());
+    let (caseworker, csrf) = server.login("caseworker");
+    let form = server.get("/people/new", &caseworker);
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("value=\"SHL-BKK-1\""));
+    assert!(
+        !form.body.contains("value=\"SHL-BKK-2\"") && !form.body.contains("value=\"IDC-BKK\""),
+        "only her compartment is offered"
+    );
+    let person = first_code(
+        &server
+            .get("/people?stage=sheltered&location=SHL-BKK-1", &caseworker)
+            .body,
+        "P-",
+    );
+    let moved = server.post(
+        &format!("/people/{person}/move"),
+        &caseworker,
+        &[
+            ("csrf", &csrf),
+            ("to", "SHL-BKK-2"),
+            ("stage", "sheltered"),
+            ("over_capacity", "yes"),
+        ],
+    );
+    assert_eq!(moved.status, 303);
+    let next = moved.header("location").unwrap().to_string();
+    assert!(next.starts_with("/people?moved="), "{next}");
+    let list = server.get(&next, &caseworker);
+    assert_eq!(list.status, 200);
+    assert!(
+        list.body.contains(&format!("{person} moved to SHL-BKK-2")),
+        "the move is confirmed"
+    );
+    let (coordinator, _) = server.login("coordinator");
+    let page = server.get(&format!("/people/{person}"), &coordinator);
+    assert!(page.body.contains("SHL-BKK-2"), "the move was saved");
 }

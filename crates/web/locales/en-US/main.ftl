@@ -137,3 +137,4 @@ back = Back
 method-not-allowed = This address does not take that kind of request. Use the buttons on the page.
 too-large = What was sent is too large.
 bad-request = The request is not well formed.
+moved-out = { $code } moved to { $location }. That location is outside your compartments, so you no longer see them here.

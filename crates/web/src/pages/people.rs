@@ -48,6 +48,19 @@ pub struct PeopleFilter {
     waiting_over: String,
     #[serde(default)]
     name: String,
+    /// After a move out of the user's compartments: who was moved, and where to.
+    #[serde(default)]
+    moved: String,
+    #[serde(default)]
+    to: String,
+}
+
+/// A code from a query string, shown back: letters, digits and dashes only.
+fn code_only(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
+        .collect()
 }
 
 /// The first 500 people.
@@ -94,13 +107,27 @@ fn query_of(filter: &PeopleFilter) -> Result<PeopleQuery, Vec<String>> {
     }
 }
 
-/// The codes of the locations the user may see, for the filters and forms.
+/// The codes of every location the user may see (where she may move people to).
 pub async fn location_codes(shared: &Shared, user: &SignedIn) -> Result<Vec<String>, AppError> {
     Ok(shared
         .app
         .locations(user.session(), false)
         .await?
         .into_iter()
+        .map(|view| view.location.code)
+        .collect())
+}
+
+/// The codes of the locations inside the user's compartments (all, for roles without
+/// compartments): where she may register people, and what her lists can show.
+pub async fn compartment_codes(shared: &Shared, user: &SignedIn) -> Result<Vec<String>, AppError> {
+    let session = user.session();
+    Ok(shared
+        .app
+        .locations(session, false)
+        .await?
+        .into_iter()
+        .filter(|view| session.sees_location(view.location.id))
         .map(|view| view.location.code)
         .collect())
 }
@@ -146,12 +173,22 @@ pub async fn list(
         })
         .collect();
     let role = user.session().role();
+    let mut page = user
+        .titled("people-title")
+        .with_problem(problems.join("; "));
+    if !filter.moved.is_empty() {
+        page.notice = lang.t_args(
+            "moved-out",
+            &[
+                ("code", code_only(&filter.moved)),
+                ("location", code_only(&filter.to)),
+            ],
+        );
+    }
     html(PeopleTemplate {
-        page: user
-            .titled("people-title")
-            .with_problem(problems.join("; ")),
+        page,
         stages: options(Stage::ALL.iter(), &filter.stage),
-        locations: options(location_codes(&shared, &user).await?, &filter.location),
+        locations: options(compartment_codes(&shared, &user).await?, &filter.location),
         flags: options(Flag::ALL.iter(), &filter.flag),
         waiting_over: filter.waiting_over.clone(),
         can_search: allowed(role, Action::SearchByName),

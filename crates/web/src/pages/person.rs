@@ -9,6 +9,7 @@ use crate::layout::{
 use crate::pages::people::location_codes;
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
 use refuge_app::{Action, AppError, allowed};
 use refuge_core::{Flag, HoldReason, Stage};
 use serde::Deserialize;
@@ -200,6 +201,23 @@ pub async fn move_to(
             .await
     }
     .await;
+    if let Ok(report) = &result {
+        // A caseworker may hand people over to another shelter; she then no longer sees
+        // them. Say so on her list instead of an error page about their page.
+        let still_seen = shared
+            .app
+            .show_person(user.session(), &code, false)
+            .await
+            .is_ok();
+        if !still_seen {
+            let code = record_path("", &code);
+            let to = record_path("", &report.location);
+            return Ok(
+                Redirect::to(&format!("/people?moved={}&to={}", &code[1..], &to[1..]))
+                    .into_response(),
+            );
+        }
+    }
     after_change(&shared, &user, &code, result).await
 }
 

@@ -5,7 +5,7 @@ use crate::extract::{CsrfForm, SignedIn};
 use crate::layout::{
     Page, PageResult, html, options, parse_date, parse_field, record_path, shown_back,
 };
-use crate::pages::people::location_codes;
+use crate::pages::people::compartment_codes;
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
@@ -44,7 +44,7 @@ async fn page(
         page: user.titled("register").with_problem(problem),
         name_label: "name".into(),
         sexes: Sex::ALL.iter().map(|sex| sex.to_string()).collect(),
-        locations: options(location_codes(shared, user).await?, location),
+        locations: options(compartment_codes(shared, user).await?, location),
         stages: options(
             [
                 Stage::Sheltered,

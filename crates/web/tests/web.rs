@@ -1553,3 +1553,59 @@ fn a_caseworker_hands_someone_over_and_registers_only_where_she_may() {
     let page = server.get(&format!("/people/{person}"), &coordinator);
     assert!(page.body.contains("SHL-BKK-2"), "the move was saved");
 }
+
+/// After any validation error the register form emptied the name, romanized name, origin and
+/// notes and reset sex to female; the incident form emptied everything. Every typed value
+/// now comes back, to the same user only (the page is never cached).
+#[test]
+fn a_form_with_a_problem_comes_back_with_everything_typed() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("coordinator");
+    let reply = server.post(
+        "/people",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("name", "Synthetic Keep Kim"),
+            ("name_romanized", "Synthetic Keep Kim (latin)"),
+            ("sex", "male"),
+            ("birth_year", "nineteen ninety"),
+            ("location", "SHL-BKK-1"),
+            ("stage", "detained"),
+            ("origin", "Synthetic county 7"),
+            ("notes", "Synthetic note, first line"),
+        ],
+    );
+    assert_eq!(reply.status, 422);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    for kept in [
+        "value=\"Synthetic Keep Kim\"",
+        "value=\"Synthetic Keep Kim (latin)\"",
+        "value=\"Synthetic county 7\"",
+        ">Synthetic note, first line</textarea>",
+        "value=\"male\" selected",
+        "value=\"detained\" selected",
+        "value=\"nineteen ninety\"",
+    ] {
+        assert!(reply.body.contains(kept), "{kept} is not back in the form");
+    }
+    let incident = server.post(
+        "/incidents",
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("location", "SHL-BKK-1"),
+            ("kind", "brawl"),
+            ("severity", "3"),
+            ("note", "Synthetic narrative that must not be lost"),
+        ],
+    );
+    assert_eq!(incident.status, 422);
+    assert!(
+        incident
+            .body
+            .contains(">Synthetic narrative that must not be lost</textarea>")
+    );
+    assert!(incident.body.contains("value=\"brawl\""));
+    assert!(incident.body.contains("value=\"3\""));
+}

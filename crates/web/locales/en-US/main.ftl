@@ -138,3 +138,7 @@ method-not-allowed = This address does not take that kind of request. Use the bu
 too-large = What was sent is too large.
 bad-request = The request is not well formed.
 moved-out = { $code } moved to { $location }. That location is outside your compartments, so you no longer see them here.
+field-name = Name
+field-name_romanized = Name in Latin letters
+field-origin = Origin
+field-notes = Notes

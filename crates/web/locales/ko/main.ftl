@@ -138,3 +138,7 @@ method-not-allowed = 이 주소는 그런 요청을 받지 않습니다. 페이�
 too-large = 보낸 내용이 너무 큽니다.
 bad-request = 요청 형식이 올바르지 않습니다.
 moved-out = { $code }을(를) { $location }(으)로 옮겼습니다. 그곳은 담당 구역 밖이므로 이제 여기에서 볼 수 없습니다.
+field-name = 이름
+field-name_romanized = 로마자 이름
+field-origin = 출신지
+field-notes = 메모

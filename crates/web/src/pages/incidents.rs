@@ -26,10 +26,26 @@ pub struct IncidentRow {
 struct IncidentsTemplate {
     page: Page,
     can_record: bool,
+    form: IncidentForm,
     rows: Vec<IncidentRow>,
 }
 
-async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
+impl Default for IncidentForm {
+    /// A new form: the most common kind, middling severity.
+    fn default() -> Self {
+        IncidentForm {
+            location: String::new(),
+            kind: "conflict".into(),
+            severity: "2".into(),
+            people: String::new(),
+            note: String::new(),
+        }
+    }
+}
+
+/// The list and the form; `form` is what was typed, shown back after a problem (to the same
+/// user only: the page is `no-store`).
+async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: String) -> PageResult {
     let views = shared.app.incidents(user.session(), false, false).await?;
     let role = user.session().role();
     let can_close = allowed(role, Action::CloseIncident);
@@ -52,12 +68,13 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
     html(IncidentsTemplate {
         page: user.titled("incidents-title").with_problem(problem),
         can_record: allowed(role, Action::RecordIncident),
+        form,
         rows,
     })
 }
 
 pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
-    page(&shared, &user, String::new()).await
+    page(&shared, &user, IncidentForm::default(), String::new()).await
 }
 
 #[derive(Deserialize)]
@@ -101,7 +118,7 @@ pub async fn record(
     }
     .await;
     after_post(result, "/incidents", user.lang, |problem| {
-        page(&shared, &user, problem)
+        page(&shared, &user, form, problem)
     })
     .await
 }

@@ -18,19 +18,24 @@ use std::collections::BTreeMap;
 #[template(path = "person_new.html")]
 struct RegisterTemplate {
     page: Page,
-    name_label: String,
-    sexes: Vec<String>,
+    sexes: Vec<(String, bool)>,
     locations: Vec<(String, bool)>,
     stages: Vec<(String, bool)>,
     form: RegisterEcho,
 }
 
-/// The operational fields typed so far, shown back on a failed form (never the identity).
+/// Everything typed so far, shown back on a failed form to the same user over the same
+/// connection (the page is `Cache-Control: no-store`; nothing of it reaches a log or a URL).
 #[derive(Default)]
 pub struct RegisterEcho {
+    name: String,
+    name_romanized: String,
+    sex: String,
     birth_year: String,
     since: String,
     household: String,
+    origin: String,
+    notes: String,
 }
 
 async fn page(
@@ -38,12 +43,12 @@ async fn page(
     user: &SignedIn,
     echo: RegisterEcho,
     location: &str,
+    stage: &str,
     problem: String,
 ) -> PageResult {
     html(RegisterTemplate {
         page: user.titled("register").with_problem(problem),
-        name_label: "name".into(),
-        sexes: Sex::ALL.iter().map(|sex| sex.to_string()).collect(),
+        sexes: options(Sex::ALL.iter(), &echo.sex),
         locations: options(compartment_codes(shared, user).await?, location),
         stages: options(
             [
@@ -52,7 +57,7 @@ async fn page(
                 Stage::Transit,
                 Stage::Hiding,
             ],
-            "sheltered",
+            stage,
         ),
         form: echo,
     })
@@ -65,7 +70,7 @@ pub async fn form(State(shared): State<Shared>, user: SignedIn) -> PageResult {
         since: shared.app.today().to_string(),
         ..RegisterEcho::default()
     };
-    page(&shared, &user, echo, "", String::new()).await
+    page(&shared, &user, echo, "", "sheltered", String::new()).await
 }
 
 #[derive(Deserialize)]
@@ -145,11 +150,16 @@ pub async fn submit(
         Err(error) => {
             shown_back(error, user.lang, |problem| {
                 let echo = RegisterEcho {
+                    name: form.name.clone(),
+                    name_romanized: form.name_romanized.clone(),
+                    sex: form.sex.clone(),
                     birth_year: form.birth_year.clone(),
                     since: form.since.clone(),
                     household: form.household.clone(),
+                    origin: form.origin.clone(),
+                    notes: form.notes.clone(),
                 };
-                page(&shared, &user, echo, &form.location, problem)
+                page(&shared, &user, echo, &form.location, &form.stage, problem)
             })
             .await
         }

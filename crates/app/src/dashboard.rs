@@ -52,9 +52,18 @@ pub struct Dashboard {
 }
 
 impl App {
-    /// The backlog, the alerts the session's role may see, and the monthly flow.
+    /// The backlog, the alerts the session's role may see, and the monthly flow. A
+    /// caseworker's dashboard shows what she must act on first: her compartments only.
     pub async fn dashboard(&self, session: &Session) -> AppResult<Dashboard> {
-        let backlog = self.backlog(session, None).await?;
+        let mut backlog = self.backlog(session, None).await?;
+        if let Some(compartments) = session.compartments() {
+            let codes = self.location_codes().await?;
+            let hers: HashSet<&str> = compartments
+                .iter()
+                .filter_map(|id| codes.get(id).map(String::as_str))
+                .collect();
+            backlog.retain(|line| hers.contains(line.location.as_str()));
+        }
         let target_wait_days = backlog
             .first()
             .map_or(crate::DEFAULT_TARGET_WAIT_DAYS, |line| {
@@ -79,9 +88,7 @@ impl App {
         if allowed(session.role(), Action::ViewIncidents) {
             alerts.extend(self.severe_incident_alerts(session).await?);
         }
-        if allowed(session.role(), Action::ViewPeople)
-            && allowed(session.role(), Action::ViewBatches)
-        {
+        if allowed(session.role(), Action::ViewPeople) {
             alerts.extend(self.urgent_unplanned_alerts(session).await?);
         }
         Ok(Dashboard {
@@ -112,15 +119,19 @@ impl App {
         Ok(alerts)
     }
 
-    /// People flagged urgent who are on no draft or confirmed batch, longest waiting first.
+    /// People flagged urgent who are on no draft or confirmed batch (as far as the role may
+    /// see batches), longest waiting first, inside the session's compartments.
     async fn urgent_unplanned_alerts(&self, session: &Session) -> AppResult<Vec<Alert>> {
-        let planned: HashSet<PersonId> = self
-            .batches(session)
-            .await?
-            .into_iter()
-            .filter(|batch| matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed))
-            .flat_map(|batch| batch.manifest)
-            .collect();
+        let planned: HashSet<PersonId> = if allowed(session.role(), Action::ViewBatches) {
+            self.batches(session)
+                .await?
+                .into_iter()
+                .filter(|batch| matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed))
+                .flat_map(|batch| batch.manifest)
+                .collect()
+        } else {
+            HashSet::new()
+        };
         let mut alerts = Vec::new();
         for flag in [Flag::SelfHarmRisk, Flag::MedicalUrgent] {
             let query = PeopleQuery {

@@ -1609,3 +1609,35 @@ fn a_form_with_a_problem_comes_back_with_everything_typed() {
     assert!(incident.body.contains("value=\"brawl\""));
     assert!(incident.body.contains("value=\"3\""));
 }
+
+/// The caseworker's dashboard hid the alerts about her own residents (a self-harm flag she
+/// had just set showed on the admin's dashboard, not hers) and showed every shelter instead.
+#[test]
+fn a_caseworkers_dashboard_shows_her_compartments_and_her_residents_alerts() {
+    let server = start(SessionPolicy::default());
+    let (caseworker, csrf) = server.login("caseworker");
+    let person = first_code(
+        &server
+            .get("/people?stage=sheltered&location=SHL-BKK-1", &caseworker)
+            .body,
+        "P-",
+    );
+    let flagged = server.post(
+        &format!("/people/{person}/flag"),
+        &caseworker,
+        &[("csrf", &csrf), ("flag", "self_harm_risk"), ("on", "yes")],
+    );
+    assert_eq!(flagged.status, 303);
+    let dashboard = server.get("/dashboard", &caseworker);
+    assert_eq!(dashboard.status, 200);
+    assert!(
+        dashboard.body.contains(&person),
+        "her resident's alert is on her dashboard"
+    );
+    assert!(dashboard.body.contains("<td>SHL-BKK-1</td>"));
+    assert!(
+        !dashboard.body.contains("<td>SHL-BKK-2</td>")
+            && !dashboard.body.contains("<td>IDC-BKK</td>"),
+        "only her compartment's backlog"
+    );
+}

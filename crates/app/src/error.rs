@@ -131,6 +131,13 @@ pub enum AppError {
     Invalid { field: String, reason: String },
     #[error("{what} is busy (another one is running); try again in a minute")]
     Busy { what: &'static str },
+    /// Someone with the same name and birth year is registered where the user may see: their
+    /// codes (never a name).
+    #[error(
+        "likely registered already (same name and birth year): {}; check, then confirm to register anyway",
+        .codes.join(", ")
+    )]
+    LikelyDuplicate { codes: Vec<String> },
     /// `value` is shown to the user: only codes and names that are not protected values.
     #[error("{what} {value} already exists")]
     Duplicate { what: &'static str, value: String },
@@ -195,9 +202,9 @@ impl AppError {
             | AppError::Store(StoreError::BadUrl(_) | StoreError::NotRefuge(_)) => {
                 ErrorKind::Invalid
             }
-            AppError::Duplicate { .. } | AppError::Store(StoreError::Duplicate { .. }) => {
-                ErrorKind::Duplicate
-            }
+            AppError::Duplicate { .. }
+            | AppError::LikelyDuplicate { .. }
+            | AppError::Store(StoreError::Duplicate { .. }) => ErrorKind::Duplicate,
             AppError::Busy { .. } => ErrorKind::Busy,
             AppError::Store(
                 StoreError::Conflict { .. }
@@ -223,6 +230,7 @@ impl AppError {
             AppError::NotFound { .. } => "not_found",
             AppError::Invalid { .. } => "invalid_input",
             AppError::Duplicate { .. } => "duplicate",
+            AppError::LikelyDuplicate { .. } => "likely_duplicate",
             AppError::Busy { .. } => "busy",
             AppError::Import(_) => "import_rejected",
             AppError::Output(_) => "output_failed",

@@ -1641,3 +1641,48 @@ fn a_caseworkers_dashboard_shows_her_compartments_and_her_residents_alerts() {
         "only her compartment's backlog"
     );
 }
+
+/// Web registration had no duplicate check: the same name and birth year registered twice
+/// without a word. Now the second is held back with the likely duplicates (codes only) and
+/// goes through when the user confirms.
+#[test]
+fn registering_someone_twice_warns_with_the_likely_duplicate_and_asks() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("coordinator");
+    let form = |extra: Option<(&'static str, &'static str)>| {
+        let mut fields = vec![
+            ("csrf", csrf.as_str()),
+            ("name", "Synthetic Twin Kim"),
+            ("sex", "female"),
+            ("birth_year", "1990"),
+            ("location", "SHL-BKK-1"),
+            ("stage", "sheltered"),
+        ];
+        fields.extend(extra);
+        fields
+    };
+    let first = server.post("/people", &cookie, &form(None));
+    assert_eq!(first.status, 303);
+    let code = first
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let second = server.post("/people", &cookie, &form(None));
+    assert_eq!(second.status, 409);
+    assert!(
+        second.body.contains("likely registered already"),
+        "{}",
+        second.body
+    );
+    assert!(second.body.contains(&code), "the likely duplicate by code");
+    assert!(second.body.contains("name=\"allow_duplicate\""));
+    assert!(
+        second.body.contains("value=\"Synthetic Twin Kim\""),
+        "the form is kept"
+    );
+    let confirmed = server.post("/people", &cookie, &form(Some(("allow_duplicate", "yes"))));
+    assert_eq!(confirmed.status, 303, "registered once confirmed");
+}

@@ -25,6 +25,8 @@ pub struct NewPerson {
     pub entered: Option<Date>,
     pub flags: Vec<Flag>,
     pub identity: BTreeMap<PersonField, String>,
+    /// Register even when someone with the same name and birth year is registered already.
+    pub allow_duplicate: bool,
 }
 
 /// A person as shown: operational fields with codes resolved, identity only when revealed.

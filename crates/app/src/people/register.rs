@@ -107,6 +107,24 @@ impl App {
             &new.identity,
             self.name_index_bits().await?,
         )?;
+        if !new.allow_duplicate {
+            let name = new
+                .identity
+                .get(&PersonField::Name)
+                .map_or("", String::as_str);
+            // Only people the user may see are named: a caseworker learns nothing of other
+            // compartments (a coordinator sees every likely duplicate).
+            let codes: Vec<String> = self
+                .likely_duplicates(session, &person, name)
+                .await?
+                .into_iter()
+                .filter(|other| session.sees_location(other.location))
+                .map(|other| other.code)
+                .collect();
+            if !codes.is_empty() {
+                return Err(AppError::LikelyDuplicate { codes });
+            }
+        }
         events.push(self.new_event(
             session,
             EventBody::PersonAdded {
@@ -124,6 +142,39 @@ impl App {
         .await?;
         person.version = 1;
         Ok(person)
+    }
+}
+
+impl App {
+    /// Registered people `person` is likely the same as: the same normalised name and birth
+    /// year, found through the duplicate blind index and confirmed by opening the names.
+    async fn likely_duplicates(
+        &self,
+        session: &Session,
+        person: &Person,
+        name: &str,
+    ) -> AppResult<Vec<Person>> {
+        let Some(index) = person.duplicate_index else {
+            return Ok(Vec::new());
+        };
+        let wanted = normalize_name(name);
+        let mut alike = Vec::new();
+        for candidate in self.store.people_by_duplicate_index(&[index]).await? {
+            if candidate.birth_year != person.birth_year {
+                continue;
+            }
+            let Some(sealed) = candidate.sealed.get(&PersonField::Name) else {
+                continue;
+            };
+            let id_text = candidate.id.to_string();
+            let other = session
+                .sealer()
+                .open(&sealed.0, person_context(&id_text, PersonField::Name))?;
+            if normalize_name(other.as_str()) == wanted {
+                alike.push(candidate);
+            }
+        }
+        Ok(alike)
     }
 }
 

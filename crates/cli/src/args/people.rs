@@ -29,6 +29,9 @@ pub struct PersonAdd {
     /// For a new household: members may travel separately.
     #[arg(long)]
     pub split_allowed: bool,
+    /// Register even if someone with the same name and birth year is registered already.
+    #[arg(long)]
+    pub allow_duplicate: bool,
     /// hiding, transit, sheltered (default) or detained.
     #[arg(long)]
     pub stage: Option<Stage>,

@@ -29,6 +29,7 @@ pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
                         entered: add.entered,
                         flags: add.flag,
                         identity,
+                        allow_duplicate: add.allow_duplicate,
                     },
                 )
                 .await?;

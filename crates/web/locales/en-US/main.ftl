@@ -142,3 +142,4 @@ field-name = Name
 field-name_romanized = Name in Latin letters
 field-origin = Origin
 field-notes = Notes
+register-anyway = This is someone else: register anyway

@@ -142,3 +142,4 @@ field-name = 이름
 field-name_romanized = 로마자 이름
 field-origin = 출신지
 field-notes = 메모
+register-anyway = 다른 사람입니다: 그래도 등록

@@ -36,6 +36,8 @@ pub struct RegisterEcho {
     household: String,
     origin: String,
     notes: String,
+    /// Offer "register anyway" (the last try found a likely duplicate).
+    confirm_duplicate: bool,
 }
 
 async fn page(
@@ -93,6 +95,9 @@ pub struct RegisterForm {
     origin: String,
     #[serde(default)]
     notes: String,
+    /// "yes": register although someone alike is registered (after the warning).
+    #[serde(default)]
+    allow_duplicate: String,
 }
 
 impl RegisterForm {
@@ -132,6 +137,7 @@ impl RegisterForm {
             stage,
             since,
             identity,
+            allow_duplicate: self.allow_duplicate == "yes",
             ..NewPerson::default()
         })
     }
@@ -148,6 +154,7 @@ pub async fn submit(
     match result {
         Ok(person) => Ok(Redirect::to(&record_path("/people", &person.code)).into_response()),
         Err(error) => {
+            let likely_duplicate = matches!(error, AppError::LikelyDuplicate { .. });
             shown_back(error, user.lang, |problem| {
                 let echo = RegisterEcho {
                     name: form.name.clone(),
@@ -158,6 +165,7 @@ pub async fn submit(
                     household: form.household.clone(),
                     origin: form.origin.clone(),
                     notes: form.notes.clone(),
+                    confirm_duplicate: likely_duplicate,
                 };
                 page(&shared, &user, echo, &form.location, &form.stage, problem)
             })

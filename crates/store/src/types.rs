@@ -131,6 +131,9 @@ pub struct PersonFilter {
     pub limit: Option<u32>,
     /// Any order: with a limit, the query stops at the first matches instead of sorting all.
     pub unordered: bool,
+    /// Only people after this (since, code) in the list order: the next page, found by the
+    /// index however deep it is.
+    pub after: Option<(Date, String)>,
 }
 
 /// Which incidents to read. Empty fields do not filter.

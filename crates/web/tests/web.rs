@@ -1686,3 +1686,74 @@ fn registering_someone_twice_warns_with_the_likely_duplicate_and_asks() {
     let confirmed = server.post("/people", &cookie, &form(Some(("allow_duplicate", "yes"))));
     assert_eq!(confirmed.status, 303, "registered once confirmed");
 }
+
+/// The people list was cut at 500 rows with no paging and no total, oldest first, so the
+/// admin's first page held no one still waiting. It now defaults to the people waiting,
+/// longest first, says how many match, and pages through all of them.
+#[test]
+fn the_people_list_pages_through_everyone_waiting_longest_first() {
+    let server = start(SessionPolicy::default());
+    let (admin, _) = server.login("admin");
+    // Every page from `start` on: (since, code) of each row, and the total the list states.
+    let walk = |start: &str, waiting_only: bool| {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        let mut path = start.to_string();
+        let mut total = None;
+        let mut pages = 0;
+        loop {
+            pages += 1;
+            assert!(pages <= 50, "the pages end");
+            let page = server.get(&path, &admin);
+            assert_eq!(page.status, 200);
+            for row in page.body.split("<tr><td><a href=\"/people/").skip(1) {
+                let code = row.split('"').next().unwrap().to_string();
+                let cells: Vec<&str> = row.split("<td>").collect();
+                let stage = cells[4].split('<').next().unwrap();
+                let since = cells[6].split('<').next().unwrap().to_string();
+                if waiting_only {
+                    assert!(
+                        stage == "sheltered" || stage == "detained",
+                        "{code} is {stage}: the default is the people waiting"
+                    );
+                }
+                seen.push((since, code));
+            }
+            let of = page.body.split(" of ").nth(1).unwrap_or("");
+            total = of
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .or(total);
+            if !page.body.contains("rel=\"next\"") {
+                break;
+            }
+            let before = page.body.split("rel=\"next\"").next().unwrap();
+            path = before
+                .rsplit("href=\"")
+                .next()
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+                .replace("&amp;", "&")
+                .replace("&#38;", "&");
+        }
+        (seen, total.expect("the list says how many match"), pages)
+    };
+    for (start, waiting_only) in [("/people", true), ("/people?stage=any", false)] {
+        let (seen, total, pages) = walk(start, waiting_only);
+        assert_eq!(
+            seen.len(),
+            total,
+            "{start}: every match once, across the pages"
+        );
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(seen, sorted, "{start}: longest here first, across pages");
+        sorted.dedup();
+        assert_eq!(sorted.len(), total, "{start}: no one twice");
+        if !waiting_only {
+            assert!(pages > 1, "everyone in the demo takes more than one page");
+        }
+    }
+}

@@ -66,7 +66,12 @@ impl App {
                 "counting does not search by name",
             ));
         }
-        let filter = self.person_filter(session, query).await?;
+        let filter = PersonFilter {
+            // Every match, not one page's.
+            after: None,
+            limit: None,
+            ..self.person_filter(session, query).await?
+        };
         Ok(self.store.count_people(&filter).await?)
     }
 
@@ -80,6 +85,7 @@ impl App {
         let stages = match (query.stage, query.waiting_longer_than_days) {
             (Some(stage), _) => vec![stage],
             (None, Some(_)) => vec![Stage::Sheltered, Stage::Detained],
+            (None, None) if query.waiting_only => vec![Stage::Sheltered, Stage::Detained],
             (None, None) => Vec::new(),
         };
         let mut filter = PersonFilter {
@@ -93,6 +99,7 @@ impl App {
             } else {
                 query.limit
             },
+            after: query.after.clone(),
             ..PersonFilter::default()
         };
         let mut allowed: Option<Vec<LocationId>> = session.compartments();

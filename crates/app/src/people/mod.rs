@@ -60,6 +60,10 @@ pub struct PeopleQuery {
     pub limit: Option<u32>,
     /// Any order (faster with a limit on a large database).
     pub any_order: bool,
+    /// Only people waiting for a transfer (sheltered, detained), when no stage is given.
+    pub waiting_only: bool,
+    /// The page after this (since, code): see `PersonFilter::after`.
+    pub after: Option<(Date, String)>,
 }
 
 const MAX_YEAR_AGE: i32 = 120;

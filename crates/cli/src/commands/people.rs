@@ -74,6 +74,7 @@ pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
                         name,
                         limit,
                         any_order: false,
+                        ..PeopleQuery::default()
                     },
                 )
                 .await?;

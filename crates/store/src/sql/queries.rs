@@ -146,6 +146,12 @@ pub(super) fn person_conditions(filter: &PersonFilter) -> (String, Vec<Value>) {
         conditions.push_str(" AND since <= ?");
         arguments.push(text_date(date).into());
     }
+    if let Some((since, code)) = &filter.after {
+        conditions.push_str(" AND (since > ? OR (since = ? AND code > ?))");
+        arguments.push(text_date(*since).into());
+        arguments.push(text_date(*since).into());
+        arguments.push(code.as_str().into());
+    }
     (conditions, arguments)
 }
 

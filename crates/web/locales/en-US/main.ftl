@@ -143,3 +143,13 @@ field-name_romanized = Name in Latin letters
 field-origin = Origin
 field-notes = Notes
 register-anyway = This is someone else: register anyway
+waiting-stages = waiting (sheltered, detained)
+people-shown = { $shown } of { $total ->
+    [one] { $total } person
+   *[other] { $total } people
+  }, longest here first
+people-found = { $count ->
+    [one] { $count } person found
+   *[other] { $count } people found
+  }
+next-page = Next page

@@ -143,3 +143,7 @@ field-name_romanized = 로마자 이름
 field-origin = 출신지
 field-notes = 메모
 register-anyway = 다른 사람입니다: 그래도 등록
+waiting-stages = 대기 중 (보호소, 구금)
+people-shown = 전체 { $total }명 중 { $shown }명, 여기 오래 머문 순
+people-found = { $count }명 찾음
+next-page = 다음 페이지

@@ -32,14 +32,19 @@ struct PeopleTemplate {
     waiting_over: String,
     can_search: bool,
     can_register: bool,
+    /// `waiting`, `any` or a stage.
+    stage_choice: String,
     rows: Vec<PersonRow>,
     summary: String,
+    /// The next page's address, when there is one.
+    next: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
 pub struct PeopleFilter {
+    /// A stage, `any`, or `waiting` (sheltered or detained: the default when not given).
     #[serde(default)]
-    stage: String,
+    stage: Option<String>,
     #[serde(default)]
     location: String,
     #[serde(default)]
@@ -53,6 +58,35 @@ pub struct PeopleFilter {
     moved: String,
     #[serde(default)]
     to: String,
+    /// The next page starts after this person: `DATE.CODE` (their since and code).
+    #[serde(default)]
+    after: String,
+}
+
+impl PeopleFilter {
+    fn stage_choice(&self) -> &str {
+        match self.stage.as_deref() {
+            None | Some("") => "waiting",
+            Some(stage) => stage,
+        }
+    }
+}
+
+/// The filter's fields, for the next page's address (the name search is never put in a URL).
+fn url_pairs(filter: &PeopleFilter) -> Vec<(&'static str, String)> {
+    [
+        ("stage", filter.stage_choice().to_string()),
+        ("location", filter.location.clone()),
+        ("flag", filter.flag.clone()),
+        ("waiting_over", filter.waiting_over.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, value)| !value.is_empty())
+    .collect()
+}
+
+fn encode_pairs(pairs: &[(&str, String)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
 }
 
 /// A code from a query string, shown back: letters, digits and dashes only.
@@ -63,20 +97,36 @@ fn code_only(text: &str) -> String {
         .collect()
 }
 
-/// The first 500 people.
-const SHOWN: u32 = 500;
+/// People on one page.
+const PAGE: u32 = 100;
 
 /// The use case's query for a filter, or what is wrong with the filter.
 fn query_of(filter: &PeopleFilter) -> Result<PeopleQuery, Vec<String>> {
     let mut query = PeopleQuery {
-        limit: Some(SHOWN),
+        // One more than a page: whether there is a next one.
+        limit: Some(PAGE + 1),
         ..PeopleQuery::default()
     };
     let mut problems = Vec::new();
-    if !filter.stage.is_empty() {
-        match filter.stage.parse() {
+    match filter.stage_choice() {
+        "waiting" => query.waiting_only = true,
+        "any" => {}
+        stage => match stage.parse() {
             Ok(stage) => query.stage = Some(stage),
             Err(error) => problems.push(format!("{error}")),
+        },
+    }
+    if !filter.after.is_empty() {
+        match filter
+            .after
+            .split_once('.')
+            .and_then(|(day, code)| refuge_core::parse_day(day).map(|day| (day, code.to_string())))
+        {
+            Some(after) => query.after = Some(after),
+            None => problems.push(format!(
+                "'{}' is not a page of this list",
+                code_only(&filter.after)
+            )),
         }
     }
     if !filter.flag.is_empty() {
@@ -138,9 +188,16 @@ pub async fn list(
     Query(filter): Query<PeopleFilter>,
 ) -> PageResult {
     let lang = user.lang;
-    let (views, problems) = match query_of(&filter) {
+    let mut total = None;
+    let (mut views, problems) = match query_of(&filter) {
         Ok(query) => match shared.app.list_people(user.session(), &query).await {
-            Ok(views) => (views, Vec::new()),
+            Ok(views) => {
+                // A name search lists its few matches whole; anything else is counted.
+                if query.name.is_none() {
+                    total = Some(shared.app.count_people(user.session(), &query).await?);
+                }
+                (views, Vec::new())
+            }
             // A filter that names no such location is shown back like a malformed one.
             Err(error) if matches!(error.kind(), ErrorKind::Invalid | ErrorKind::NotFound) => {
                 (Vec::new(), vec![error.to_string()])
@@ -149,6 +206,17 @@ pub async fn list(
         },
         Err(problems) => (Vec::new(), problems),
     };
+    let more = views.len() > PAGE as usize;
+    views.truncate(PAGE as usize);
+    // The next page starts after the last person shown, the filters kept.
+    let next = views.last().filter(|_| more).map(|last| {
+        let mut pairs = url_pairs(&filter);
+        pairs.push((
+            "after",
+            format!("{}.{}", last.person.since, last.person.code),
+        ));
+        format!("/people?{}", encode_pairs(&pairs))
+    });
     let rows: Vec<PersonRow> = views
         .iter()
         .map(|view| PersonRow {
@@ -187,13 +255,24 @@ pub async fn list(
     }
     html(PeopleTemplate {
         page,
-        stages: options(Stage::ALL.iter(), &filter.stage),
+        stage_choice: filter.stage_choice().to_string(),
+        stages: options(Stage::ALL.iter(), filter.stage_choice()),
         locations: options(compartment_codes(&shared, &user).await?, &filter.location),
         flags: options(Flag::ALL.iter(), &filter.flag),
         waiting_over: filter.waiting_over.clone(),
         can_search: allowed(role, Action::SearchByName),
         can_register: allowed(role, Action::RegisterPeople),
-        summary: format!("{} / {}", rows.len(), lang.t("people-title")),
+        summary: match total {
+            Some(total) => lang.t_args(
+                "people-shown",
+                &[
+                    ("shown", rows.len().to_string()),
+                    ("total", total.to_string()),
+                ],
+            ),
+            None => lang.t_args("people-found", &[("count", rows.len().to_string())]),
+        },
+        next,
         rows,
     })
 }

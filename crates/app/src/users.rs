@@ -54,17 +54,19 @@ fn check_passphrase(passphrase: &str) -> AppResult<()> {
 }
 
 fn check_user_name(name: &str) -> AppResult<()> {
+    // Letters and digits of any script (a Korean staff member's name in Hangul), no spaces,
+    // no control or formatting characters.
     let ok = !name.is_empty()
         && name.len() <= MAX_USER_NAME_BYTES
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
         Err(AppError::invalid(
             "user name",
-            "use 1 to 64 letters, digits, '.', '_' or '-'",
+            "use letters (of any script), digits, '.', '_' or '-', at most 64 bytes",
         ))
     }
 }

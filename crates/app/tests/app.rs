@@ -1918,3 +1918,40 @@ async fn imports_are_bounded_in_line_length_problems_and_text() {
         "{problems:?}"
     );
 }
+
+/// Hangul user names were refused ("use 1 to 64 letters…": Hangul are letters).
+#[tokio::test]
+async fn user_names_may_be_written_in_hangul() {
+    let org = org(TestDb::sqlite()).await;
+    let user = org
+        .app
+        .add_user(
+            &org.admin,
+            NewUser {
+                name: "김데모",
+                role: Role::Analyst,
+                location_codes: &[],
+                passphrase: PASSPHRASE,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(user.name, "김데모");
+    assert!(org.app.login("김데모", PASSPHRASE).await.is_ok());
+    for refused in ["김 데모", "name\u{202e}", ""] {
+        let error = org
+            .app
+            .add_user(
+                &org.admin,
+                NewUser {
+                    name: refused,
+                    role: Role::Analyst,
+                    location_codes: &[],
+                    passphrase: PASSPHRASE,
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.field(), Some("user name"), "{refused:?}");
+    }
+}

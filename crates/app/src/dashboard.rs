@@ -47,7 +47,8 @@ pub struct Dashboard {
     pub backlog: Vec<BacklogLine>,
     pub target_wait_days: i64,
     pub alerts: Vec<Alert>,
-    /// (YYYY-MM, entered, departed) for the last twelve months.
+    /// (YYYY-MM, entered, departed) for the last twelve months; empty for a user limited to
+    /// compartments (the counts are the whole organisation's).
     pub monthly_flow: Vec<(String, u64, u64)>,
 }
 
@@ -92,7 +93,13 @@ impl App {
             alerts.extend(self.urgent_unplanned_alerts(session).await?);
         }
         Ok(Dashboard {
-            monthly_flow: self.monthly_flow(session, 12).await?,
+            // The flow is counted for the whole organisation: not shown to someone who sees
+            // only some compartments.
+            monthly_flow: if session.compartments().is_some() {
+                Vec::new()
+            } else {
+                self.monthly_flow(session, 12).await?
+            },
             backlog,
             target_wait_days,
             alerts,

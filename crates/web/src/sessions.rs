@@ -50,6 +50,9 @@ pub struct WebSession {
     pub csrf: String,
     pub created: OffsetDateTime,
     pub last_seen: Mutex<OffsetDateTime>,
+    /// Who was just moved out of this user's sight, and where to: said once on her next page
+    /// of the list (kept here, not in a URL, so that no link can fake it).
+    pub moved_out: Mutex<Option<(String, String)>>,
 }
 
 pub struct Sessions {
@@ -95,6 +98,7 @@ impl Sessions {
             csrf: random_token()?,
             created: now,
             last_seen: Mutex::new(now),
+            moved_out: Mutex::new(None),
         });
         lock(&self.live).insert(id.clone(), web.clone());
         Ok((id, web))

@@ -1541,13 +1541,19 @@ fn a_caseworker_hands_someone_over_and_registers_only_where_she_may() {
         ],
     );
     assert_eq!(moved.status, 303);
-    let next = moved.header("location").unwrap().to_string();
-    assert!(next.starts_with("/people?moved="), "{next}");
-    let list = server.get(&next, &caseworker);
+    assert_eq!(moved.header("location"), Some("/people"));
+    let list = server.get("/people", &caseworker);
     assert_eq!(list.status, 200);
     assert!(
         list.body.contains(&format!("{person} moved to SHL-BKK-2")),
         "the move is confirmed"
+    );
+    let again = server.get("/people", &caseworker);
+    assert!(!again.body.contains("moved to"), "said once");
+    let crafted = server.get("/people?moved=P-ZZZZZ&to=SHL-BKK-1", &caseworker);
+    assert!(
+        !crafted.body.contains("moved to"),
+        "no link can fake the notice"
     );
     let (coordinator, _) = server.login("coordinator");
     let page = server.get(&format!("/people/{person}"), &coordinator);
@@ -1639,6 +1645,10 @@ fn a_caseworkers_dashboard_shows_her_compartments_and_her_residents_alerts() {
         !dashboard.body.contains("<td>SHL-BKK-2</td>")
             && !dashboard.body.contains("<td>IDC-BKK</td>"),
         "only her compartment's backlog"
+    );
+    assert!(
+        dashboard.body.matches("<svg").count() <= 1,
+        "the organisation-wide monthly flow is not on her dashboard"
     );
 }
 

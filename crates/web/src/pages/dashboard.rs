@@ -127,21 +127,26 @@ pub async fn show(State(shared): State<Shared>, user: SignedIn) -> PageResult {
         .iter()
         .map(|(month, _, _)| month[2..].to_string())
         .collect();
-    let flow_svg = charts::bars(
-        &labels,
-        &[
-            (
-                "in",
-                "#1b7837",
-                flow.iter().map(|(_, entered, _)| *entered as f64).collect(),
-            ),
-            (
-                "out",
-                "#762a83",
-                flow.iter().map(|(_, _, left)| *left as f64).collect(),
-            ),
-        ],
-    );
+    // No chart where there is no flow to show (a caseworker: it is organisation-wide).
+    let flow_svg = if flow.is_empty() {
+        String::new()
+    } else {
+        charts::bars(
+            &labels,
+            &[
+                (
+                    "in",
+                    "#1b7837",
+                    flow.iter().map(|(_, entered, _)| *entered as f64).collect(),
+                ),
+                (
+                    "out",
+                    "#762a83",
+                    flow.iter().map(|(_, _, left)| *left as f64).collect(),
+                ),
+            ],
+        )
+    };
     html(DashboardTemplate {
         page: user.titled("dashboard-title"),
         alerts: dashboard

@@ -4,6 +4,7 @@
 use crate::Shared;
 use crate::extract::SignedIn;
 use crate::layout::{Page, PageResult, html, options};
+use crate::sessions::lock;
 use askama::Template;
 use axum::extract::{Query, State};
 use refuge_app::{Action, AppError, ErrorKind, PeopleQuery, allowed};
@@ -53,11 +54,6 @@ pub struct PeopleFilter {
     waiting_over: String,
     #[serde(default)]
     name: String,
-    /// After a move out of the user's compartments: who was moved, and where to.
-    #[serde(default)]
-    moved: String,
-    #[serde(default)]
-    to: String,
     /// The next page starts after this person: `DATE.CODE` (their since and code).
     #[serde(default)]
     after: String,
@@ -244,14 +240,8 @@ pub async fn list(
     let mut page = user
         .titled("people-title")
         .with_problem(problems.join("; "));
-    if !filter.moved.is_empty() {
-        page.notice = lang.t_args(
-            "moved-out",
-            &[
-                ("code", code_only(&filter.moved)),
-                ("location", code_only(&filter.to)),
-            ],
-        );
+    if let Some((code, location)) = lock(&user.web.moved_out).take() {
+        page.notice = lang.t_args("moved-out", &[("code", code), ("location", location)]);
     }
     html(PeopleTemplate {
         page,

@@ -7,6 +7,7 @@ use crate::layout::{
     Page, PageResult, after_post, html, options, parse_date, parse_field, record_path,
 };
 use crate::pages::people::location_codes;
+use crate::sessions::lock;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
@@ -210,12 +211,8 @@ pub async fn move_to(
             .await
             .is_ok();
         if !still_seen {
-            let code = record_path("", &code);
-            let to = record_path("", &report.location);
-            return Ok(
-                Redirect::to(&format!("/people?moved={}&to={}", &code[1..], &to[1..]))
-                    .into_response(),
-            );
+            *lock(&user.web.moved_out) = Some((report.moved.join(", "), report.location.clone()));
+            return Ok(Redirect::to("/people").into_response());
         }
     }
     after_change(&shared, &user, &code, result).await

@@ -871,9 +871,10 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
     // Record a severe incident; the dashboard shows it among what needs action.
     let code = person_url.rsplit('/').next().unwrap().to_string();
     browser.go(&format!("{base}/incidents"));
-    browser.type_into("input[name=location]", "SHL-CNX-3");
-    browser.type_into("input[name=kind]", "self_harm");
-    browser.type_into("input[name=severity]", "4");
+    // Location and kind are chosen from lists, severity by its meaning.
+    browser.script("document.querySelector('select[name=location]').value = 'SHL-CNX-3'");
+    browser.script("document.querySelector('select[name=kind]').value = 'self_harm'");
+    browser.click("input[name=severity][value='4']");
     browser.type_into("input[name=people]", &code);
     browser.submit("form.stack button[type=submit]");
     assert!(browser.source().contains("self_harm"));
@@ -1612,8 +1613,8 @@ fn a_form_with_a_problem_comes_back_with_everything_typed() {
             .body
             .contains(">Synthetic narrative that must not be lost</textarea>")
     );
-    assert!(incident.body.contains("value=\"brawl\""));
-    assert!(incident.body.contains("value=\"3\""));
+    assert!(incident.body.contains("value=\"SHL-BKK-1\" selected"));
+    assert!(incident.body.contains("value=\"3\" checked"));
 }
 
 /// The caseworker's dashboard hid the alerts about her own residents (a self-harm flag she

@@ -153,3 +153,7 @@ people-found = { $count ->
    *[other] { $count } people found
   }
 next-page = Next page
+severity-1 = 1: minor, handled on the spot
+severity-2 = 2: needs follow-up by the shelter
+severity-3 = 3: serious: tell the coordinator today
+severity-4 = 4: critical: someone's life or safety at risk now

@@ -147,3 +147,7 @@ waiting-stages = 대기 중 (보호소, 구금)
 people-shown = 전체 { $total }명 중 { $shown }명, 여기 오래 머문 순
 people-found = { $count }명 찾음
 next-page = 다음 페이지
+severity-1 = 1: 경미함, 현장에서 처리됨
+severity-2 = 2: 보호소의 후속 조치 필요
+severity-3 = 3: 심각함: 오늘 코디네이터에게 알릴 것
+severity-4 = 4: 위급함: 지금 누군가의 생명이나 안전이 위험함

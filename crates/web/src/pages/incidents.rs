@@ -2,7 +2,8 @@
 
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
-use crate::layout::{Page, PageResult, after_post, codes, html, parse_field};
+use crate::layout::{Page, PageResult, after_post, codes, html, options, parse_field};
+use crate::pages::people::compartment_codes;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
@@ -27,6 +28,11 @@ struct IncidentsTemplate {
     page: Page,
     can_record: bool,
     form: IncidentForm,
+    /// Choices for the form: the locations inside the user's compartments, the kinds, and
+    /// the severities with what each means: (value, label, selected).
+    locations: Vec<(String, bool)>,
+    kinds: Vec<(String, bool)>,
+    severities: Vec<(String, String, bool)>,
     rows: Vec<IncidentRow>,
 }
 
@@ -68,6 +74,16 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
     html(IncidentsTemplate {
         page: user.titled("incidents-title").with_problem(problem),
         can_record: allowed(role, Action::RecordIncident),
+        locations: options(compartment_codes(shared, user).await?, &form.location),
+        kinds: options(IncidentKind::ALL.iter(), &form.kind),
+        severities: (1..=4)
+            .map(|level: u8| {
+                let value = level.to_string();
+                let label = user.lang.t(&format!("severity-{level}"));
+                let chosen = form.severity.trim() == value;
+                (value, label, chosen)
+            })
+            .collect(),
         form,
         rows,
     })

@@ -126,14 +126,26 @@ struct Flow {
 
 #[derive(Clone, Copy, Debug)]
 enum ArcKind {
-    Enter { gate: usize, rank: usize },
-    Leave { gate: usize, rank: usize },
-    Move { from: usize, to: usize, rank: usize },
+    Enter {
+        gate: usize,
+        rank: usize,
+    },
+    Leave {
+        gate: usize,
+        rank: usize,
+    },
+    Move {
+        from: usize,
+        to: usize,
+        rank: usize,
+    },
     GateForward(usize),
     GateBack(usize),
     BatchForward(usize),
     BatchBack(usize),
     Return,
+    /// Undoes return flow: with it a cycle may drop a unit to make room for a better one.
+    ReturnBack,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -313,6 +325,16 @@ impl Flow {
             capacity: u32::MAX,
             kind: ArcKind::Return,
         });
+        let served: u32 = self.load.iter().sum();
+        if served > 0 {
+            arcs.push(Arc {
+                from: SOURCE,
+                to: SINK,
+                cost: 0.0,
+                capacity: served,
+                kind: ArcKind::ReturnBack,
+            });
+        }
         arcs
     }
 
@@ -335,7 +357,7 @@ impl Flow {
                 ArcKind::GateBack(gate) => self.gate_flow[gate] -= amount,
                 ArcKind::BatchForward(batch) => self.load[batch] += amount,
                 ArcKind::BatchBack(batch) => self.load[batch] -= amount,
-                ArcKind::Return => {}
+                ArcKind::Return | ArcKind::ReturnBack => {}
             }
         }
     }

@@ -338,6 +338,38 @@ fn milp_objective(instance: &Instance) -> f64 {
     solution.eval(&objective)
 }
 
+/// Found by the property test: the best plan drops a low-priority person so that a household
+/// can fly earlier. The relaxation once had no way to drop a unit for a better one.
+#[test]
+fn dropping_one_person_for_an_earlier_household_is_found() {
+    let mut pinned_large = household("h2", 3, "A", 2.0);
+    pinned_large.pin = Some(Pin::In);
+    let mut pinned_small = household("h3", 1, "B", 3.0);
+    pinned_small.pin = Some(Pin::In);
+    let instance = instance(
+        vec![batch("b0", 0, 5, &["A", "B"]), batch("b1", 2, 2, &["B"])],
+        vec![
+            household("h0", 2, "B", 3.0),
+            household("h1", 1, "A", 0.125),
+            pinned_large,
+            pinned_small,
+        ],
+    );
+    let plan = solve(&instance).unwrap();
+    let objective = check_plan(&instance, &plan);
+    assert!((objective - brute_force(&instance).unwrap()).abs() < 1e-9);
+    let on = |id: &str| {
+        plan.batches
+            .iter()
+            .find(|b| b.id == id)
+            .unwrap()
+            .households
+            .clone()
+    };
+    assert_eq!(on("b0"), ["h0", "h2"]);
+    assert_eq!(on("b1"), ["h3"]);
+}
+
 #[test]
 fn agrees_with_an_independent_milp_on_medium_instances() {
     for seed in [3, 17, 29, 101] {

@@ -73,6 +73,10 @@ impl Page {
     pub fn t(&self, key: &str) -> String {
         self.lang.t(key)
     }
+    /// A message with a `$count` (Fluent picks the plural form).
+    pub fn t_args_count(&self, key: &str, count: usize) -> String {
+        self.lang.t_args(key, &[("count", count.to_string())])
+    }
     pub fn zone_names(&self) -> Vec<&'static str> {
         crate::zones::ZONES
             .iter()

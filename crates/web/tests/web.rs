@@ -1768,3 +1768,83 @@ fn the_people_list_pages_through_everyone_waiting_longest_first() {
         }
     }
 }
+
+/// The web offered no household move, and moving one member split the household without a
+/// word. The move form now asks who moves: the whole household (the default) or, said in
+/// so many words, only this person.
+#[test]
+fn a_household_moves_together_unless_the_split_is_chosen() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("coordinator");
+    let people: serde_json::Value = serde_json::from_str(
+        &server
+            .get("/api/v1/people?stage=sheltered&limit=5000", &cookie)
+            .body,
+    )
+    .unwrap();
+    let mut households: std::collections::BTreeMap<(String, String), Vec<String>> =
+        std::collections::BTreeMap::new();
+    for person in people.as_array().unwrap() {
+        households
+            .entry((
+                person["household"].as_str().unwrap().to_string(),
+                person["location"].as_str().unwrap().to_string(),
+            ))
+            .or_default()
+            .push(person["code"].as_str().unwrap().to_string());
+    }
+    let mut together = households
+        .into_iter()
+        .filter(|(_, members)| members.len() >= 2);
+    let location_of = |code: &str| {
+        let person: serde_json::Value =
+            serde_json::from_str(&server.get(&format!("/api/v1/people/{code}"), &cookie).body)
+                .unwrap();
+        person["location"].as_str().unwrap().to_string()
+    };
+    let move_form = |code: &str, to: &'static str, who: &'static str| {
+        server.post(
+            &format!("/people/{code}/move"),
+            &cookie,
+            &[
+                ("csrf", &csrf),
+                ("to", to),
+                ("stage", "sheltered"),
+                ("over_capacity", "yes"),
+                ("who", who),
+            ],
+        )
+    };
+    let ((_, from), members) = together
+        .next()
+        .expect("a household of two or more waiting together");
+    let to = if from == "SHL-CNX-3" {
+        "SHL-BKK-2"
+    } else {
+        "SHL-CNX-3"
+    };
+    let page = server.get(&format!("/people/{}", members[0]), &cookie);
+    assert!(
+        page.body
+            .contains("name=\"who\" value=\"household\" checked"),
+        "the default"
+    );
+    assert_eq!(move_form(&members[0], to, "household").status, 303);
+    for member in &members {
+        assert_eq!(location_of(member), to, "{member} moved with the household");
+    }
+
+    let ((_, from), members) = together.next().expect("another household");
+    let to = if from == "SHL-CNX-3" {
+        "SHL-BKK-2"
+    } else {
+        "SHL-CNX-3"
+    };
+    assert_eq!(move_form(&members[0], to, "person").status, 303);
+    assert_eq!(location_of(&members[0]), to);
+    assert_eq!(
+        location_of(&members[1]),
+        from,
+        "the split was chosen: the rest stay"
+    );
+}

@@ -157,3 +157,9 @@ severity-1 = 1: minor, handled on the spot
 severity-2 = 2: needs follow-up by the shelter
 severity-3 = 3: serious: tell the coordinator today
 severity-4 = 4: critical: someone's life or safety at risk now
+who-moves = Who moves
+move-household = { $count ->
+    [one] the whole household ({ $count } person)
+   *[other] the whole household ({ $count } people)
+  }
+move-person-only = only this person: the household is split, and a split household is left out of transfer plans unless it may split

@@ -151,3 +151,6 @@ severity-1 = 1: 경미함, 현장에서 처리됨
 severity-2 = 2: 보호소의 후속 조치 필요
 severity-3 = 3: 심각함: 오늘 코디네이터에게 알릴 것
 severity-4 = 4: 위급함: 지금 누군가의 생명이나 안전이 위험함
+who-moves = 누가 이동합니까
+move-household = 가구 전체 ({ $count }명)
+move-person-only = 이 사람만: 가구가 나뉘며, 나뉜 가구는 분리가 허용되지 않는 한 이송 계획에서 빠집니다

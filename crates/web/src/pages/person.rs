@@ -11,7 +11,7 @@ use crate::sessions::lock;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use refuge_app::{Action, AppError, allowed};
+use refuge_app::{Action, AppError, PeopleQuery, allowed};
 use refuge_core::{Flag, HoldReason, Stage};
 use serde::Deserialize;
 
@@ -28,6 +28,8 @@ struct PersonTemplate {
     locations: Vec<(String, bool)>,
     stages: Vec<(String, bool)>,
     flags: Vec<(String, bool)>,
+    /// Other members of the household the user can see: the move form asks who moves.
+    household_others: usize,
     reasons: Vec<String>,
     documents_ready: bool,
     screening_done: bool,
@@ -79,6 +81,18 @@ async fn page(
             person.hold.map_or("-".into(), |reason| reason.to_string()),
         ),
     ];
+    let household_others = shared
+        .app
+        .list_people(
+            session,
+            &PeopleQuery {
+                household: Some(view.household_code.clone()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await?
+        .len()
+        .saturating_sub(1);
     let mut timeline = Vec::new();
     if allowed(session.role(), Action::ViewHistory) {
         shared
@@ -122,6 +136,7 @@ async fn page(
         locations: options(location_codes(shared, user).await?, &view.location_code),
         stages: options(Stage::ALL.iter(), person.stage.as_str()),
         flags: options(Flag::ALL.iter(), ""),
+        household_others,
         reasons: HoldReason::ALL
             .iter()
             .map(|reason| reason.to_string())
@@ -176,6 +191,9 @@ pub struct MoveForm {
     at: String,
     #[serde(default)]
     over_capacity: String,
+    /// `household`: the whole household moves; `person` (or nothing): this person only.
+    #[serde(default)]
+    who: String,
 }
 
 pub async fn move_to(
@@ -189,11 +207,21 @@ pub async fn move_to(
             "" => None,
             text => Some(parse_date("date", text)?),
         };
+        // The whole household, by its code (every member must be inside the compartments).
+        let moving = if form.who == "household" {
+            shared
+                .app
+                .show_person(user.session(), &code, false)
+                .await?
+                .household_code
+        } else {
+            code.clone()
+        };
         shared
             .app
             .move_to(
                 user.session(),
-                &code,
+                &moving,
                 &form.to,
                 Some(stage),
                 at,

@@ -957,6 +957,36 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
         );
         browser.screenshot(name);
     }
+
+    // On the phone, in Korean, a household moves together: the default choice.
+    let (cookie, _) = server.login("coordinator");
+    let (from, members) = households_sheltered_together(&server, &cookie)
+        .into_iter()
+        .next()
+        .expect("a household of two or more waiting together");
+    let to = if from == "SHL-BKK-2" {
+        "SHL-CNX-3"
+    } else {
+        "SHL-BKK-2"
+    };
+    browser.go(&format!("{base}/people/{}", members[0]));
+    assert!(
+        browser.source().contains("누가 이동합니까"),
+        "the choice, in Korean"
+    );
+    browser.click(&format!(
+        "form[action$='/move'] select[name=to] option[value={to}]"
+    ));
+    browser.click("form[action$='/move'] input[name=over_capacity]");
+    browser.screenshot("17-phone-household-move");
+    browser.submit("form[action$='/move'] button[type=submit]");
+    for member in &members {
+        assert_eq!(
+            location_of(&server, &cookie, member),
+            to,
+            "{member} moved with the household"
+        );
+    }
 }
 
 /// Every page and API route, as every role: the status follows the one permission table.
@@ -1772,13 +1802,11 @@ fn the_people_list_pages_through_everyone_waiting_longest_first() {
 /// The web offered no household move, and moving one member split the household without a
 /// word. The move form now asks who moves: the whole household (the default) or, said in
 /// so many words, only this person.
-#[test]
-fn a_household_moves_together_unless_the_split_is_chosen() {
-    let server = start(SessionPolicy::default());
-    let (cookie, csrf) = server.login("coordinator");
+/// Households with two or more members sheltered at one place: (location, member codes).
+fn households_sheltered_together(server: &Server, cookie: &str) -> Vec<(String, Vec<String>)> {
     let people: serde_json::Value = serde_json::from_str(
         &server
-            .get("/api/v1/people?stage=sheltered&limit=5000", &cookie)
+            .get("/api/v1/people?stage=sheltered&limit=5000", cookie)
             .body,
     )
     .unwrap();
@@ -1793,15 +1821,25 @@ fn a_household_moves_together_unless_the_split_is_chosen() {
             .or_default()
             .push(person["code"].as_str().unwrap().to_string());
     }
-    let mut together = households
+    households
         .into_iter()
-        .filter(|(_, members)| members.len() >= 2);
-    let location_of = |code: &str| {
-        let person: serde_json::Value =
-            serde_json::from_str(&server.get(&format!("/api/v1/people/{code}"), &cookie).body)
-                .unwrap();
-        person["location"].as_str().unwrap().to_string()
-    };
+        .filter(|(_, members)| members.len() >= 2)
+        .map(|((_, location), members)| (location, members))
+        .collect()
+}
+
+fn location_of(server: &Server, cookie: &str, code: &str) -> String {
+    let person: serde_json::Value =
+        serde_json::from_str(&server.get(&format!("/api/v1/people/{code}"), cookie).body).unwrap();
+    person["location"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_household_moves_together_unless_the_split_is_chosen() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("coordinator");
+    let mut together = households_sheltered_together(&server, &cookie).into_iter();
+    let location_of = |code: &str| location_of(&server, &cookie, code);
     let move_form = |code: &str, to: &'static str, who: &'static str| {
         server.post(
             &format!("/people/{code}/move"),
@@ -1815,7 +1853,7 @@ fn a_household_moves_together_unless_the_split_is_chosen() {
             ],
         )
     };
-    let ((_, from), members) = together
+    let (from, members) = together
         .next()
         .expect("a household of two or more waiting together");
     let to = if from == "SHL-CNX-3" {
@@ -1834,7 +1872,7 @@ fn a_household_moves_together_unless_the_split_is_chosen() {
         assert_eq!(location_of(member), to, "{member} moved with the household");
     }
 
-    let ((_, from), members) = together.next().expect("another household");
+    let (from, members) = together.next().expect("another household");
     let to = if from == "SHL-CNX-3" {
         "SHL-BKK-2"
     } else {

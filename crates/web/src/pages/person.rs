@@ -208,14 +208,21 @@ pub async fn move_to(
             text => Some(parse_date("date", text)?),
         };
         // The whole household, by its code (every member must be inside the compartments).
-        let moving = if form.who == "household" {
-            shared
-                .app
-                .show_person(user.session(), &code, false)
-                .await?
-                .household_code
-        } else {
-            code.clone()
+        let moving = match form.who.as_str() {
+            "household" => {
+                shared
+                    .app
+                    .show_person(user.session(), &code, false)
+                    .await?
+                    .household_code
+            }
+            "person" | "" => code.clone(),
+            _ => {
+                return Err(AppError::Invalid {
+                    field: "who".into(),
+                    reason: "choose the whole household or only this person".into(),
+                });
+            }
         };
         shared
             .app

@@ -472,6 +472,7 @@ impl App {
                             stage: first.stage,
                             location: location_ids[first.location],
                             since: first.on,
+                            waiting_since: None,
                             entered: first.on,
                         },
                     );

@@ -33,6 +33,7 @@ impl App {
             "stage",
             "location",
             "since",
+            "waiting_since",
             "entered",
             "waiting_days",
             "flags",
@@ -71,8 +72,14 @@ impl App {
                 person.stage.to_string(),
                 view.location_code.clone(),
                 person.since.to_string(),
+                person
+                    .waiting_since
+                    .map(|date| date.to_string())
+                    .unwrap_or_default(),
                 person.entered.to_string(),
-                view.waiting_days.to_string(),
+                view.waiting_days
+                    .map(|days| days.to_string())
+                    .unwrap_or_default(),
                 person
                     .flags
                     .iter()

@@ -4,7 +4,7 @@
 use crate::*;
 use refuge_sim::{Exits, Flights, Forecast, Scenario, Shelter, Transfer};
 use refuge_store::PersonFilter;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use time::Duration;
 
 /// How far back the rates are estimated from.
@@ -222,28 +222,46 @@ impl App {
             initial
                 .entry(person.location)
                 .or_default()
-                .push(person.waiting_days(today) as f64);
+                .push(person.waiting_days(today).unwrap_or_default() as f64);
         }
-        // Arrivals into each waiting place, departures and exits, over the last months.
+        // Arrivals into each waiting place, departures and exits, over the last months. A
+        // move from one waiting place to another is no arrival: the person is already among
+        // someone's waiting (counting it would add people the forecast never removes).
         let mut arrivals: HashMap<LocationId, u64> = HashMap::new();
         let mut departures = 0u64;
         let mut exits = 0u64;
+        let mut in_waiting_place: HashSet<PersonId> = HashSet::new();
         for event in self
             .store
             .events_of_kinds(&["person_added", "person_moved"])
             .await?
         {
             match event.body {
-                EventBody::PersonAdded { person }
-                    if person.stage.is_waiting() && person.since >= window_start =>
-                {
-                    *arrivals.entry(person.location).or_default() += 1;
+                EventBody::PersonAdded { person } if person.stage.is_waiting() => {
+                    in_waiting_place.insert(person.id);
+                    if person.since >= window_start {
+                        *arrivals.entry(person.location).or_default() += 1;
+                    }
                 }
-                EventBody::PersonMoved { to, stage, at, .. }
-                    if at >= window_start && at <= today =>
-                {
+                EventBody::PersonMoved {
+                    person,
+                    to,
+                    stage,
+                    at,
+                    ..
+                } => {
+                    let was_waiting = if stage.is_waiting() {
+                        !in_waiting_place.insert(person)
+                    } else {
+                        in_waiting_place.remove(&person)
+                    };
+                    if at < window_start || at > today {
+                        continue;
+                    }
                     if stage.is_waiting() {
-                        *arrivals.entry(to).or_default() += 1;
+                        if !was_waiting {
+                            *arrivals.entry(to).or_default() += 1;
+                        }
                     } else if stage == Stage::Departed {
                         departures += 1;
                     } else if matches!(

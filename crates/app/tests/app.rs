@@ -1511,6 +1511,8 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait,
+    an_import_keeps_a_wait_begun_at_an_earlier_shelter,
     departures_are_counted_and_a_wrong_aggregate_never_passes_verify,
     token_labels_are_sealed,
     access_log_times_never_run_backwards,
@@ -1692,6 +1694,155 @@ async fn departures_are_counted_and_a_wrong_aggregate_never_passes_verify(db: Te
         "{:?}",
         report.problems
     );
+}
+
+/// A move between shelters (after a fight, out of an overcrowded one) used to restart the
+/// waiting time, and with it the person's place in the transfer queue.
+async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let code = org.people["a"].clone();
+    let waited = (NOW.date() - time::macros::date!(2026 - 09 - 01)).whole_days();
+    let before = app.show_person(&org.admin, &code, false).await.unwrap();
+    assert_eq!(before.waiting_days, Some(waited));
+    app.move_to(&org.admin, &code, "SHL-B", None, None, false)
+        .await
+        .unwrap();
+    let after = app.show_person(&org.admin, &code, false).await.unwrap();
+    assert_eq!(after.person.since, NOW.date(), "arrived at SHL-B today");
+    assert_eq!(after.waiting_days, Some(waited), "still waiting as long");
+    let backlog = app.backlog(&org.admin, None).await.unwrap();
+    let at_b = backlog
+        .iter()
+        .find(|line| line.location == "SHL-B")
+        .unwrap();
+    assert_eq!(
+        at_b.waits.max_days,
+        Some(waited),
+        "the backlog counts the whole wait"
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+
+    let mut raw = org.db.raw().await;
+    raw.execute(
+        "UPDATE people SET waiting_since = since, queue_since = since WHERE code = $1",
+        &[code.as_str()],
+    )
+    .await
+    .unwrap();
+    let report = app.verify(&org.admin).await.unwrap();
+    assert!(!report.ok(), "a wrong waiting start never passes verify");
+
+    // A database from before (the schema as it was, the wait restarted by the move) is
+    // migrated and set right from its log when it is opened.
+    for statement in [
+        "DROP INDEX people_stage_queue",
+        "DROP INDEX people_queue",
+        "DROP INDEX people_self_harm_risk",
+        "DROP INDEX people_medical_urgent",
+        "ALTER TABLE people DROP COLUMN waiting_since",
+        "ALTER TABLE people DROP COLUMN queue_since",
+        "CREATE INDEX people_stage_since ON people (stage, since, code)",
+        "CREATE INDEX people_since ON people (since, code)",
+        "CREATE INDEX people_self_harm_risk ON people (stage, since, code) \
+         WHERE flags LIKE '%,self_harm_risk,%'",
+        "CREATE INDEX people_medical_urgent ON people (stage, since, code) \
+         WHERE flags LIKE '%,medical_urgent,%'",
+        "DELETE FROM waiting_by_day",
+        "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
+         FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
+        "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)",
+        "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
+    ] {
+        raw.execute(statement, &[]).await.unwrap();
+    }
+    org.app.close().await;
+    let app = App::new(
+        refuge_store::open(&org.db.url).await.unwrap(),
+        Box::new(FixedClock(NOW)),
+    );
+    let admin = app.login("admin", PASSPHRASE).await.unwrap();
+    let report = app.verify(&admin).await.unwrap();
+    assert!(report.ok(), "set right on opening: {:?}", report.problems);
+    let reopened = app.show_person(&admin, &code, false).await.unwrap();
+    assert_eq!(reopened.waiting_days, Some(waited));
+
+    // Departure ends the wait: no waiting days for someone who is no longer waiting.
+    app.move_to(&admin, &code, "SHL-B", Some(Stage::Departed), None, false)
+        .await
+        .unwrap();
+    let departed = app.show_person(&admin, &code, false).await.unwrap();
+    assert_eq!(departed.waiting_days, None);
+    assert_eq!(departed.person.waiting_since, None);
+    assert!(app.verify(&admin).await.unwrap().ok());
+}
+
+/// A shelter's list of residents, some of whom came from another shelter: the import gives
+/// them their whole wait, not the days since they arrived here.
+async fn an_import_keeps_a_wait_begun_at_an_earlier_shelter(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let header = "household_ref,name,sex,birth_year,location,stage,since,flags,waiting_since\n";
+    let wrong = format!(
+        "{header}h1,Kim Waiting-1,female,1990,SHL-A,sheltered,2026-10-01,,2026-11-01\n\
+         h2,Lee Waiting-2,male,1991,SHL-A,sheltered,2026-10-01,,last spring\n"
+    );
+    let error = app
+        .import_people(
+            &org.admin,
+            wrong.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    let AppError::Import(problems) = &error else {
+        panic!("{error}")
+    };
+    let found: Vec<(u64, &str)> = problems
+        .iter()
+        .map(|problem| (problem.line, problem.column.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(2, "waiting_since"), (3, "waiting_since")],
+        "{error}"
+    );
+
+    let right =
+        format!("{header}h1,Kim Waiting-1,female,1990,SHL-A,sheltered,2026-10-01,,2026-07-01\n");
+    let report = app
+        .import_people(
+            &org.admin,
+            right.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.people, 1);
+    let imported = app
+        .list_people(
+            &org.admin,
+            &PeopleQuery {
+                location: Some("SHL-A".into()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|view| view.person.since == time::macros::date!(2026 - 10 - 01))
+        .unwrap();
+    assert_eq!(
+        imported.person.waiting_since,
+        Some(time::macros::date!(2026 - 07 - 01))
+    );
+    assert_eq!(
+        imported.waiting_days,
+        Some((NOW.date() - time::macros::date!(2026 - 07 - 01)).whole_days())
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
 }
 
 /// API token labels were stored as typed: free text (a purpose, a partner's name) in the

@@ -117,7 +117,7 @@ pub fn people(views: &[PersonView]) -> std::io::Result<()> {
         "BORN",
         "STAGE",
         "LOCATION",
-        "SINCE",
+        "WAITING",
         "DAYS",
         "READY"
     );
@@ -139,8 +139,11 @@ pub fn people(views: &[PersonView]) -> std::io::Result<()> {
                 .map_or("-".to_string(), |year| year.to_string()),
             person.stage.as_str(),
             view.location_code,
-            person.since,
-            view.waiting_days,
+            person
+                .waiting_since
+                .map_or("-".to_string(), |date| date.to_string()),
+            view.waiting_days
+                .map_or("-".to_string(), |days| days.to_string()),
             ready,
             flags(&person.flags)
         );
@@ -163,13 +166,19 @@ pub fn person_json(view: &PersonView) -> Value {
         "location": view.location_code,
         "since": person.since.to_string(),
         "entered": person.entered.to_string(),
-        "waiting_days": view.waiting_days,
         "flags": person.flags,
         "documents_ready": person.documents_ready,
         "screening_done": person.screening_done,
         "hold": person.hold,
         "sealed_fields": person.sealed.keys().map(|field| field.as_str()).collect::<Vec<_>>(),
     });
+    if let (Some(since), Some(days), Value::Object(map)) =
+        (person.waiting_since, view.waiting_days, &mut value)
+    {
+        // Absent, not null, for someone not waiting.
+        map.insert("waiting_since".into(), since.to_string().into());
+        map.insert("waiting_days".into(), days.into());
+    }
     if let (Some(identity), Value::Object(map)) = (&view.identity, &mut value) {
         let fields: serde_json::Map<String, Value> = identity
             .iter()
@@ -201,12 +210,15 @@ pub fn person(view: &PersonView) -> std::io::Result<()> {
             .map_or("-".to_string(), |year| year.to_string())
     );
     outln!(
-        "Stage      {} at {} since {} ({} days)",
+        "Stage      {} at {} since {}",
         person.stage,
         view.location_code,
-        person.since,
-        view.waiting_days
+        person.since
     );
+    match (person.waiting_since, view.waiting_days) {
+        (Some(since), Some(days)) => outln!("Waiting    since {since} ({days} days)"),
+        _ => outln!("Waiting    not waiting for a transfer"),
+    }
     outln!("Entered    {}", person.entered);
     outln!("Flags      {}", flags(&person.flags));
     outln!(

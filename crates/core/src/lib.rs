@@ -14,6 +14,8 @@ mod vocabulary;
 pub use event::{CanonicalError, Event, EventBody, RecordRef, canonical_json};
 pub use ids::*;
 pub use model::*;
-pub use project::{ProjectionError, State};
+pub use project::{
+    ProjectionError, State, waiting_since_after_move, waiting_since_at_registration,
+};
 pub use stage::{Stage, TransitionError};
 pub use vocabulary::UnknownName;

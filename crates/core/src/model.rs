@@ -141,6 +141,12 @@ pub struct Person {
     pub location: LocationId,
     /// Arrival at the current location.
     pub since: Date,
+    /// Since when the person has waited for a transfer: the first day in transit, a shelter
+    /// or detention, kept across moves between such places; `None` while hiding and once
+    /// departed or out of the pipeline. Derived by the projection (old events do not carry
+    /// it: it is left out of the JSON when absent, so their hashes are unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_since: Option<Date>,
     /// Entry into the network's care.
     pub entered: Date,
     pub documents_ready: bool,
@@ -166,6 +172,9 @@ pub struct Registration {
     pub stage: Stage,
     pub location: LocationId,
     pub since: Date,
+    /// When the person started waiting for a transfer, if before `since` (an earlier
+    /// shelter); `None` means `since`. Ignored for people not waiting.
+    pub waiting_since: Option<Date>,
     pub entered: Date,
 }
 
@@ -185,6 +194,7 @@ impl Person {
             stage,
             location,
             since,
+            waiting_since,
             entered,
         } = registration;
         Person {
@@ -197,6 +207,9 @@ impl Person {
             stage,
             location,
             since,
+            waiting_since: stage
+                .counts_waiting_time()
+                .then(|| waiting_since.unwrap_or(since)),
             entered,
             documents_ready: false,
             screening_done: false,
@@ -208,9 +221,17 @@ impl Person {
         }
     }
 
-    /// Days at the current location on `today` (never negative).
-    pub fn waiting_days(&self, today: Date) -> i64 {
-        (today - self.since).whole_days().max(0)
+    /// Days waited for a transfer on `today` (never negative), across moves; `None` for
+    /// someone not waiting (hiding, departed, out of the pipeline).
+    pub fn waiting_days(&self, today: Date) -> Option<i64> {
+        self.waiting_since
+            .map(|since| (today - since).whole_days().max(0))
+    }
+
+    /// The date lists order by, oldest first: since when the person waits, or for someone
+    /// not waiting, the day of their last move.
+    pub fn queue_since(&self) -> Date {
+        self.waiting_since.unwrap_or(self.since)
     }
 }
 

@@ -52,6 +52,39 @@ fn exists(kind: &'static str, id: impl ToString) -> ProjectionError {
     }
 }
 
+/// The waiting start of a newly registered person: as given if waiting (events written before
+/// 2026-12 give none: then the arrival at the registered location), none otherwise.
+pub fn waiting_since_at_registration(
+    person: &Person,
+) -> Result<Option<time::Date>, ProjectionError> {
+    if !person.stage.counts_waiting_time() {
+        return Ok(None);
+    }
+    let waiting_since = person.waiting_since.unwrap_or(person.since);
+    if waiting_since > person.since {
+        return Err(ProjectionError::Invalid(format!(
+            "person {}: waiting since {waiting_since} is after the arrival at the current location on {}",
+            person.code, person.since
+        )));
+    }
+    Ok(Some(waiting_since))
+}
+
+/// The waiting start after a move to `stage` on `at`: kept while the person goes on waiting
+/// (between transit, shelters and detention), begun on `at` if they were not waiting, ended
+/// otherwise (hiding, departed, out of the pipeline).
+pub fn waiting_since_after_move(
+    before: Option<time::Date>,
+    stage: crate::stage::Stage,
+    at: time::Date,
+) -> Option<time::Date> {
+    if stage.counts_waiting_time() {
+        before.or(Some(at))
+    } else {
+        None
+    }
+}
+
 impl State {
     fn require_location(&self, id: LocationId) -> Result<&Location, ProjectionError> {
         self.locations
@@ -133,6 +166,7 @@ impl State {
                     )));
                 }
                 self.require_location(person.location)?;
+                let waiting_since = waiting_since_at_registration(person)?;
                 let household = self
                     .households
                     .get_mut(&person.household)
@@ -142,6 +176,7 @@ impl State {
                     household.version += 1;
                 }
                 let mut person = person.clone();
+                person.waiting_since = waiting_since;
                 person.version = 1;
                 self.people.insert(person.id, person);
             }
@@ -166,6 +201,7 @@ impl State {
                         record.code, record.since
                     )));
                 }
+                record.waiting_since = waiting_since_after_move(record.waiting_since, *stage, *at);
                 record.stage = *stage;
                 record.location = *to;
                 record.since = *at;
@@ -357,6 +393,7 @@ mod tests {
             stage: Stage::Hiding,
             location: location.id,
             since: date!(2026 - 01 - 01),
+            waiting_since: None,
             entered: date!(2026 - 01 - 01),
             documents_ready: false,
             screening_done: false,
@@ -409,6 +446,77 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "person P-00001: a person cannot go from stage hiding to stage departed"
+        );
+        assert_eq!(state, before);
+    }
+
+    #[test]
+    fn waiting_starts_in_transit_survives_moves_and_stops_at_departure() {
+        let (mut state, _) = seeded();
+        let id = PersonId(Uuid::from_u128(2001));
+        let (loc_a, loc_b) = (
+            LocationId(Uuid::from_u128(1)),
+            LocationId(Uuid::from_u128(2)),
+        );
+        let mut move_to = |to, stage, at| {
+            state
+                .apply(&EventBody::PersonMoved {
+                    person: id,
+                    to,
+                    stage,
+                    at,
+                    over_capacity: false,
+                })
+                .unwrap();
+            state.people[&id].waiting_since
+        };
+        // Hiding: not waiting yet.
+        assert_eq!(seeded().0.people[&id].waiting_since, None);
+        let start = date!(2026 - 02 - 01);
+        assert_eq!(move_to(loc_a, Stage::Transit, start), Some(start));
+        assert_eq!(
+            move_to(loc_b, Stage::Sheltered, date!(2026 - 02 - 10)),
+            Some(start)
+        );
+        // A move after a fight, to another shelter: the place in the queue is kept.
+        assert_eq!(
+            move_to(loc_a, Stage::Sheltered, date!(2026 - 04 - 01)),
+            Some(start)
+        );
+        assert_eq!(
+            move_to(loc_a, Stage::Detained, date!(2026 - 04 - 20)),
+            Some(start)
+        );
+        assert_eq!(move_to(loc_b, Stage::Departed, date!(2026 - 05 - 01)), None);
+        assert_eq!(state.people[&id].waiting_days(date!(2026 - 06 - 01)), None);
+    }
+
+    #[test]
+    fn a_registration_waiting_since_after_its_arrival_is_refused() {
+        let (mut state, _) = seeded();
+        let home = household(2);
+        state
+            .apply(&EventBody::HouseholdAdded {
+                household: home.clone(),
+            })
+            .unwrap();
+        let mut someone = person(2, &home, &location(1));
+        someone.stage = Stage::Sheltered;
+        // An event from before waiting_since existed: waiting counts from the arrival.
+        let mut old = state.clone();
+        old.apply(&EventBody::PersonAdded {
+            person: someone.clone(),
+        })
+        .unwrap();
+        assert_eq!(old.people[&someone.id].waiting_since, Some(someone.since));
+        someone.waiting_since = Some(date!(2026 - 03 - 01));
+        let before = state.clone();
+        let error = state
+            .apply(&EventBody::PersonAdded { person: someone })
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "person P-00002: waiting since 2026-03-01 is after the arrival at the current location on 2026-01-01"
         );
         assert_eq!(state, before);
     }

@@ -57,6 +57,12 @@ impl Stage {
         matches!(self, Sheltered | Detained)
     }
 
+    /// Time at this stage counts as waiting for a transfer: from the first day in transit
+    /// (after hiding) to departure, across moves between places.
+    pub fn counts_waiting_time(self) -> bool {
+        matches!(self, Transit | Sheltered | Detained)
+    }
+
     /// No further transition is possible.
     pub fn is_final(self) -> bool {
         matches!(self, Arrived | Repatriated | Withdrawn | Deceased)

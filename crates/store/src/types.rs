@@ -126,12 +126,12 @@ pub struct PersonFilter {
     pub flag: Option<Flag>,
     pub household: Option<HouseholdId>,
     pub name_index: Option<i64>,
-    /// Only people who arrived at their location on or before this date.
-    pub since_on_or_before: Option<Date>,
+    /// Only people waiting since this date or longer.
+    pub waiting_since_on_or_before: Option<Date>,
     pub limit: Option<u32>,
     /// Any order: with a limit, the query stops at the first matches instead of sorting all.
     pub unordered: bool,
-    /// Only people after this (since, code) in the list order: the next page, found by the
+    /// Only people after this (`Person::queue_since`, code) in the list order: the next page, found by the
     /// index however deep it is.
     pub after: Option<(Date, String)>,
 }
@@ -153,8 +153,8 @@ pub struct IncidentFilter {
 pub struct BacklogRow {
     pub location: Location,
     pub present: u64,
-    /// Arrival dates at this location of the people waiting here (sheltered or detained),
-    /// with how many arrived that day.
+    /// When the people waiting here (sheltered or detained) started waiting for a transfer,
+    /// with how many started that day.
     pub waiting_since: Vec<(Date, u64)>,
     /// Open incidents by severity 1..=4.
     pub open_incidents: [u64; 4],

@@ -141,12 +141,20 @@ struct PeopleParams {
 
 fn person_json(view: &PersonView) -> Value {
     let person = &view.person;
-    json!({
+    let mut value = json!({
         "code": person.code, "household": view.household_code, "sex": person.sex, "birth_year": person.birth_year,
         "stage": person.stage, "location": view.location_code, "since": person.since.to_string(),
-        "waiting_days": view.waiting_days, "flags": person.flags, "hold": person.hold,
+        "flags": person.flags, "hold": person.hold,
         "documents_ready": person.documents_ready, "screening_done": person.screening_done,
-    })
+    });
+    // Absent, not null, for someone not waiting.
+    if let (Some(since), Some(days), Value::Object(map)) =
+        (person.waiting_since, view.waiting_days, &mut value)
+    {
+        map.insert("waiting_since".into(), since.to_string().into());
+        map.insert("waiting_days".into(), days.into());
+    }
+    value
 }
 
 async fn people(

@@ -76,6 +76,14 @@ impl Lang {
         LOCALES.lookup(self.id(), key)
     }
 
+    /// A message whose `$count` picks the plural form: passed as a number, since a text
+    /// "1" never selects `[one]`.
+    pub fn t_count(self, key: &str, count: u64) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue> =
+            HashMap::from([(Cow::Borrowed("count"), FluentValue::from(count))]);
+        LOCALES.lookup_with_args(self.id(), key, &args)
+    }
+
     pub fn t_args(self, key: &str, args: &[(&'static str, String)]) -> String {
         let args: HashMap<Cow<'static, str>, FluentValue> = args
             .iter()
@@ -88,6 +96,14 @@ impl Lang {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_choose_the_plural_form() {
+        assert_eq!(Lang::English.t_count("people-found", 1), "1 person found");
+        assert_eq!(Lang::English.t_count("people-found", 2), "2 people found");
+        assert_eq!(Lang::English.t_count("days-waited", 1), "1 day");
+        assert_eq!(Lang::Korean.t_count("days-waited", 1), "1일");
+    }
 
     #[test]
     fn both_languages_have_every_key() {

@@ -74,8 +74,8 @@ impl Page {
         self.lang.t(key)
     }
     /// A message with a `$count` (Fluent picks the plural form).
-    pub fn t_args_count(&self, key: &str, count: usize) -> String {
-        self.lang.t_args(key, &[("count", count.to_string())])
+    pub fn t_count(&self, key: &str, count: usize) -> String {
+        self.lang.t_count(key, count as u64)
     }
     pub fn zone_names(&self) -> Vec<&'static str> {
         crate::zones::ZONES

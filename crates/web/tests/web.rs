@@ -979,14 +979,26 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
     ));
     browser.click("form[action$='/move'] input[name=over_capacity]");
     browser.screenshot("17-phone-household-move");
+    let waited: Vec<Option<i64>> = members
+        .iter()
+        .map(|member| placement_of(&server, &cookie, member).1)
+        .collect();
     browser.submit("form[action$='/move'] button[type=submit]");
-    for member in &members {
+    for (member, waited) in members.iter().zip(&waited) {
         assert_eq!(
-            location_of(&server, &cookie, member),
-            to,
-            "{member} moved with the household"
+            placement_of(&server, &cookie, member),
+            (to.to_string(), *waited),
+            "{member} moved with the household and kept the place in the queue"
         );
     }
+    // The person page says so too, in Korean: arrived here today, waiting as long as before.
+    browser.go(&format!("{base}/people/{}", members[0]));
+    let days = waited[0].expect("a sheltered person waits");
+    assert!(
+        browser.source().contains(&format!("({days}일)")),
+        "the person page shows the whole wait after the move"
+    );
+    browser.screenshot("18-phone-after-move");
 }
 
 /// Every page and API route, as every role: the status follows the one permission table.
@@ -1788,9 +1800,20 @@ fn the_people_list_pages_through_everyone_waiting_longest_first() {
             total,
             "{start}: every match once, across the pages"
         );
+        // The people waiting show since when, longest first; the others ("-") are ordered
+        // by their last move, which the list does not show.
+        let dated: Vec<&(String, String)> = seen.iter().filter(|(since, _)| since != "-").collect();
+        let mut sorted_dated = dated.clone();
+        sorted_dated.sort();
+        assert_eq!(
+            dated, sorted_dated,
+            "{start}: longest waiting first, across pages"
+        );
+        if waiting_only {
+            assert_eq!(dated.len(), seen.len(), "{start}: everyone listed waits");
+        }
         let mut sorted = seen.clone();
         sorted.sort();
-        assert_eq!(seen, sorted, "{start}: longest here first, across pages");
         sorted.dedup();
         assert_eq!(sorted.len(), total, "{start}: no one twice");
         if !waiting_only {
@@ -1828,10 +1851,14 @@ fn households_sheltered_together(server: &Server, cookie: &str) -> Vec<(String, 
         .collect()
 }
 
-fn location_of(server: &Server, cookie: &str, code: &str) -> String {
+/// Where someone is, and how many days they have waited for a transfer (as the API says).
+fn placement_of(server: &Server, cookie: &str, code: &str) -> (String, Option<i64>) {
     let person: serde_json::Value =
         serde_json::from_str(&server.get(&format!("/api/v1/people/{code}"), cookie).body).unwrap();
-    person["location"].as_str().unwrap().to_string()
+    (
+        person["location"].as_str().unwrap().to_string(),
+        person["waiting_days"].as_i64(),
+    )
 }
 
 #[test]
@@ -1839,7 +1866,7 @@ fn a_household_moves_together_unless_the_split_is_chosen() {
     let server = start(SessionPolicy::default());
     let (cookie, csrf) = server.login("coordinator");
     let mut together = households_sheltered_together(&server, &cookie).into_iter();
-    let location_of = |code: &str| location_of(&server, &cookie, code);
+    let location_of = |code: &str| placement_of(&server, &cookie, code).0;
     let move_form = |code: &str, to: &'static str, who: &'static str| {
         server.post(
             &format!("/people/{code}/move"),
@@ -1867,9 +1894,18 @@ fn a_household_moves_together_unless_the_split_is_chosen() {
             .contains("name=\"who\" value=\"household\" checked"),
         "the default"
     );
+    let waited: Vec<Option<i64>> = members
+        .iter()
+        .map(|member| placement_of(&server, &cookie, member).1)
+        .collect();
+    assert!(waited.iter().all(Option::is_some), "{waited:?}");
     assert_eq!(move_form(&members[0], to, "household").status, 303);
-    for member in &members {
-        assert_eq!(location_of(member), to, "{member} moved with the household");
+    for (member, waited) in members.iter().zip(&waited) {
+        assert_eq!(
+            placement_of(&server, &cookie, member),
+            (to.to_string(), *waited),
+            "{member} moved with the household and kept the place in the queue"
+        );
     }
 
     let (from, members) = together.next().expect("another household");

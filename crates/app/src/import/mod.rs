@@ -37,6 +37,7 @@ pub const IMPORT_OPTIONAL: &[&str] = &[
     "contact",
     "notes",
     "entered",
+    "waiting_since",
     "split_allowed",
 ];
 
@@ -73,6 +74,8 @@ struct Row {
     location: LocationId,
     stage: Stage,
     since: Date,
+    /// Given when the wait began at an earlier place.
+    waiting_since: Option<Date>,
     entered: Date,
     flags: Vec<Flag>,
     identity: BTreeMap<PersonField, String>,
@@ -265,6 +268,7 @@ impl App {
                         stage: row.stage,
                         location: row.location,
                         since: row.since,
+                        waiting_since: row.waiting_since,
                         entered: row.entered,
                     },
                 ))

@@ -225,6 +225,7 @@ fn parse_row(
     let location = location(cell("location"), context, &mut problems);
     let stage = stage(cell("stage"), &mut problems);
     let (since, entered) = dates(cell("since"), cell("entered"), context.today, &mut problems);
+    let waiting_since = waiting_since(cell("waiting_since"), since, &mut problems);
     let mut flags = Vec::new();
     for word in split_flags(cell("flags")) {
         match word.parse::<Flag>() {
@@ -250,6 +251,7 @@ fn parse_row(
         location,
         stage,
         since,
+        waiting_since,
         entered,
         flags,
         identity,
@@ -322,6 +324,30 @@ fn stage(text: &str, problems: &mut Problems<'_>) -> Stage {
                 Stage::Sheltered
             }
         },
+    }
+}
+
+/// `waiting_since` (the wait began at an earlier place; not after `since`), or none.
+fn waiting_since(text: &str, since: Date, problems: &mut Problems<'_>) -> Option<Date> {
+    if text.is_empty() {
+        return None;
+    }
+    match parse_day(text) {
+        Some(date) if date > since => {
+            problems.add(
+                "waiting_since",
+                "is after since (arrival at the current location)".into(),
+            );
+            None
+        }
+        Some(date) => Some(date),
+        None => {
+            problems.add(
+                "waiting_since",
+                format!("'{text}' is not a date (YYYY-MM-DD)"),
+            );
+            None
+        }
     }
 }
 

@@ -91,7 +91,7 @@ impl App {
         let mut filter = PersonFilter {
             stages,
             flag: query.flag,
-            since_on_or_before: query
+            waiting_since_on_or_before: query
                 .waiting_longer_than_days
                 .map(|days| self.today() - Duration::days(days + 1)),
             limit: if query.name.is_some() {

@@ -35,7 +35,8 @@ pub struct PersonView {
     pub person: Person,
     pub household_code: String,
     pub location_code: String,
-    pub waiting_days: i64,
+    /// Days waited for a transfer, across moves; `None` for someone not waiting.
+    pub waiting_days: Option<i64>,
     pub identity: Option<Vec<(PersonField, Revealed)>>,
 }
 
@@ -62,7 +63,7 @@ pub struct PeopleQuery {
     pub any_order: bool,
     /// Only people waiting for a transfer (sheltered, detained), when no stage is given.
     pub waiting_only: bool,
-    /// The page after this (since, code): see `PersonFilter::after`.
+    /// The page after this (`Person::queue_since`, code): see `PersonFilter::after`.
     pub after: Option<(Date, String)>,
 }
 

@@ -98,6 +98,7 @@ impl App {
                 stage,
                 location: location.id,
                 since,
+                waiting_since: None,
                 entered,
             },
         );

@@ -170,7 +170,7 @@ impl App {
                 reasons.dedup();
                 let waiting_days = group
                     .iter()
-                    .map(|m| m.waiting_days(today))
+                    .filter_map(|member| member.waiting_days(today))
                     .max()
                     .unwrap_or(0);
                 let pin = pins.get(&household_id).map(|pin| match pin {

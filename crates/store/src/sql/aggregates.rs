@@ -8,6 +8,12 @@ use crate::*;
 use std::collections::BTreeMap;
 use time::Date;
 
+/// `waiting_by_day` counted from `people`: the people waiting at each location (sheltered or
+/// detained) by the day they started waiting.
+const WAITING_BY_DAY_RECOUNT: &str = "SELECT location, waiting_since AS since, COUNT(*) AS people \
+     FROM people WHERE stage IN ('sheltered', 'detained') AND waiting_since IS NOT NULL \
+     GROUP BY location, waiting_since";
+
 impl<B: Backend> SqlStore<B> {
     pub(super) async fn read_backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
         let locations = self.locations().await?;
@@ -65,8 +71,7 @@ impl<B: Backend> SqlStore<B> {
             (
                 "waiting_by_day",
                 "SELECT location, since, people AS n FROM waiting_by_day WHERE people <> 0",
-                "SELECT location, since, COUNT(*) AS n FROM people \
-                 WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
+                WAITING_BY_DAY_RECOUNT,
                 "location || ' ' || since",
             ),
             (
@@ -78,6 +83,19 @@ impl<B: Backend> SqlStore<B> {
             ),
         ];
         let mut problems = Vec::new();
+        for row in self
+            .rows(
+                "SELECT code FROM people WHERE queue_since <> COALESCE(waiting_since, since) \
+                 ORDER BY code LIMIT 20",
+                vec![],
+            )
+            .await?
+        {
+            problems.push(format!(
+                "person {}: the list order date is not the waiting start",
+                row.text("code")?
+            ));
+        }
         for (table, stored, recount) in checks.iter().map(|(t, s, r, w)| {
             (
                 t,
@@ -94,6 +112,76 @@ impl<B: Backend> SqlStore<B> {
             }
         }
         Ok(problems)
+    }
+
+    /// Until 2026-12 a move restarted the waiting time (`since`): databases from before get
+    /// `waiting_since` from their event log once, on opening (migration 0009 of SQLite, 0004
+    /// of PostgreSQL assumed no move between waiting places), and `waiting_by_day`, keyed by
+    /// it now, recounted; marked in `meta`.
+    pub(super) async fn waiting_since_from_events_once(&self) -> StoreResult<()> {
+        const DONE: &str = "waiting_since_from_events";
+        if self
+            .optional_row("SELECT value FROM meta WHERE key = ?", vec![DONE.into()])
+            .await?
+            .is_some()
+        {
+            return Ok(());
+        }
+        // The projection's own rule over each person's registration and moves, in log order.
+        let mut from_log: BTreeMap<PersonId, Option<Date>> = BTreeMap::new();
+        for event in self
+            .events_of_kinds(&["person_added", "person_moved"])
+            .await?
+        {
+            match &event.body {
+                EventBody::PersonAdded { person } => {
+                    let since = waiting_since_at_registration(person).map_err(corrupt)?;
+                    from_log.insert(person.id, since);
+                }
+                EventBody::PersonMoved {
+                    person, stage, at, ..
+                } => {
+                    if let Some(since) = from_log.get_mut(person) {
+                        *since = waiting_since_after_move(*since, *stage, *at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut tx = B::begin_write(&self.pool).await?;
+        // Only the people whose value differs from the migration's are written: those moved
+        // between waiting places.
+        for row in B::fetch_all(&mut tx, "SELECT id, waiting_since FROM people", vec![]).await? {
+            let id = PersonId(parse_uuid(&row.text("id")?)?);
+            let stored = row
+                .opt_text("waiting_since")?
+                .map(|text| parse_date(&text))
+                .transpose()?;
+            let Some(&since) = from_log.get(&id) else {
+                continue;
+            };
+            if since != stored {
+                let since = since.map(text_date);
+                B::execute(
+                    &mut tx,
+                    "UPDATE people SET waiting_since = ?, queue_since = COALESCE(?, since) \
+                     WHERE id = ?",
+                    vec![since.clone().into(), since.into(), id.to_string().into()],
+                )
+                .await?;
+            }
+        }
+        B::execute(&mut tx, "DELETE FROM waiting_by_day", vec![]).await?;
+        B::execute(
+            &mut tx,
+            &format!(
+                "INSERT INTO waiting_by_day (location, since, people) {WAITING_BY_DAY_RECOUNT}"
+            ),
+            vec![],
+        )
+        .await?;
+        super::commit::set_meta::<B>(&mut tx, DONE.to_string(), "yes".to_string()).await?;
+        tx.commit().await.map_err(db_error)
     }
 
     /// Until 2026-12 the monthly flow missed people added and departed in one write (the
@@ -207,9 +295,9 @@ pub(super) async fn update_aggregates<B: Backend>(
         B::execute(tx, &sql, arguments).await?;
     }
     let mut count = |person: &Person, delta: i64| {
-        if person.stage.is_waiting() {
+        if let (true, Some(since)) = (person.stage.is_waiting(), person.waiting_since) {
             *waiting
-                .entry((person.location.to_string(), text_date(person.since)))
+                .entry((person.location.to_string(), text_date(since)))
                 .or_default() += delta;
         }
         if person.stage.is_present() {

@@ -15,7 +15,7 @@ impl<B: Backend> SqlStore<B> {
         }
         let (conditions, mut arguments) = person_conditions(filter);
         match (filter.limit, filter.unordered) {
-            // The first `limit` of several stages in (since, code) order: one index walk per
+            // The first `limit` of several stages in (queue_since, code) order: one index walk per
             // stage, each stopping after `limit` rows, merged. A single query over several
             // stages would have to read and sort every matching row first, however many
             // there are. (One stage, or all, walk one index: the plain query below.)
@@ -27,12 +27,15 @@ impl<B: Backend> SqlStore<B> {
                     .map(|(index, stage)| {
                         format!(
                             "SELECT * FROM (SELECT * FROM people WHERE stage = '{}'{conditions} \
-                             ORDER BY since, code LIMIT ?) AS stage_{index}",
+                             ORDER BY queue_since, code LIMIT ?) AS stage_{index}",
                             stage.as_str()
                         )
                     })
                     .collect();
-                let sql = format!("{} ORDER BY since, code LIMIT ?", parts.join(" UNION ALL "));
+                let sql = format!(
+                    "{} ORDER BY queue_since, code LIMIT ?",
+                    parts.join(" UNION ALL ")
+                );
                 let mut all_arguments = Vec::new();
                 for _ in &stages {
                     all_arguments.extend(arguments.iter().cloned());
@@ -47,7 +50,7 @@ impl<B: Backend> SqlStore<B> {
                     stages_condition(&filter.stages)
                 );
                 if !filter.unordered {
-                    sql.push_str(" ORDER BY since, code");
+                    sql.push_str(" ORDER BY queue_since, code");
                 }
                 if let Some(limit) = filter.limit {
                     sql.push_str(" LIMIT ?");
@@ -142,12 +145,12 @@ pub(super) fn person_conditions(filter: &PersonFilter) -> (String, Vec<Value>) {
         conditions.push_str(" AND name_index = ?");
         arguments.push(name_index.into());
     }
-    if let Some(date) = filter.since_on_or_before {
-        conditions.push_str(" AND since <= ?");
+    if let Some(date) = filter.waiting_since_on_or_before {
+        conditions.push_str(" AND waiting_since <= ?");
         arguments.push(text_date(date).into());
     }
     if let Some((since, code)) = &filter.after {
-        conditions.push_str(" AND (since > ? OR (since = ? AND code > ?))");
+        conditions.push_str(" AND (queue_since > ? OR (queue_since = ? AND code > ?))");
         arguments.push(text_date(*since).into());
         arguments.push(text_date(*since).into());
         arguments.push(code.as_str().into());

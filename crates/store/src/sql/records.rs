@@ -177,6 +177,9 @@ impl Record for Person {
         "stage",
         "location",
         "since",
+        "waiting_since",
+        // Derived (the list order), written with every change, never read back.
+        "queue_since",
         "entered",
         "documents_ready",
         "screening_done",
@@ -206,6 +209,8 @@ impl Record for Person {
         args.push(Value::from(self.stage.as_str()));
         args.push(Value::from(self.location.to_string()));
         args.push(Value::from(text_date(self.since)));
+        args.push(Value::from(self.waiting_since.map(text_date)));
+        args.push(Value::from(text_date(self.queue_since())));
         args.push(Value::from(text_date(self.entered)));
         args.push(Value::from(self.documents_ready));
         args.push(Value::from(self.screening_done));
@@ -231,6 +236,10 @@ impl Record for Person {
             stage: parse_word(&row.text("stage")?)?,
             location: LocationId(parse_uuid(&row.text("location")?)?),
             since: parse_date(&row.text("since")?)?,
+            waiting_since: row
+                .opt_text("waiting_since")?
+                .map(|text| parse_date(&text))
+                .transpose()?,
             entered: parse_date(&row.text("entered")?)?,
             documents_ready: row.boolean("documents_ready")?,
             screening_done: row.boolean("screening_done")?,

@@ -48,7 +48,14 @@ col-sex = Sex
 col-born = Born
 col-stage = Stage
 col-since = Since
-col-days = Days
+col-days = Days waiting
+col-waiting-since = Waiting since
+here-since = Here since
+not-waiting = not waiting for a transfer
+days-waited = { $count ->
+    [one] { $count } day
+   *[other] { $count } days
+}
 col-flags = Flags
 col-ready = Ready
 register = Register a person

@@ -19,7 +19,7 @@ pub struct PersonRow {
     stage: String,
     location: String,
     since: String,
-    days: i64,
+    days: String,
     flags: String,
 }
 
@@ -209,7 +209,7 @@ pub async fn list(
         let mut pairs = url_pairs(&filter);
         pairs.push((
             "after",
-            format!("{}.{}", last.person.since, last.person.code),
+            format!("{}.{}", last.person.queue_since(), last.person.code),
         ));
         format!("/people?{}", encode_pairs(&pairs))
     });
@@ -225,8 +225,13 @@ pub async fn list(
                 .map_or("-".into(), |year| year.to_string()),
             stage: view.person.stage.to_string(),
             location: view.location_code.clone(),
-            since: view.person.since.to_string(),
-            days: view.waiting_days,
+            since: view
+                .person
+                .waiting_since
+                .map_or("-".into(), |date| date.to_string()),
+            days: view
+                .waiting_days
+                .map_or("-".into(), |days| days.to_string()),
             flags: view
                 .person
                 .flags
@@ -260,7 +265,7 @@ pub async fn list(
                     ("total", total.to_string()),
                 ],
             ),
-            None => lang.t_args("people-found", &[("count", rows.len().to_string())]),
+            None => lang.t_count("people-found", rows.len() as u64),
         },
         next,
         rows,

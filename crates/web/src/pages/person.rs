@@ -68,9 +68,16 @@ async fn page(
         ),
         (lang.t("col-stage"), person.stage.to_string()),
         (lang.t("col-location"), view.location_code.clone()),
+        (lang.t("here-since"), person.since.to_string()),
         (
-            lang.t("col-since"),
-            format!("{} ({})", person.since, view.waiting_days),
+            lang.t("col-waiting-since"),
+            match (person.waiting_since, view.waiting_days) {
+                (Some(since), Some(days)) => format!(
+                    "{since} ({})",
+                    lang.t_count("days-waited", days.unsigned_abs())
+                ),
+                _ => lang.t("not-waiting"),
+            },
         ),
         (
             lang.t("col-flags"),

@@ -13,7 +13,143 @@ pub struct EventView {
     pub actor: String,
     pub kind: &'static str,
     pub subject: String,
-    pub summary: String,
+    pub change: Change,
+}
+
+/// What an event changed, as facts (codes, words of the closed vocabularies, dates): pages
+/// render it in their language; `Display` is the stable English of the CLI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    UserAdded {
+        name: String,
+        role: Role,
+    },
+    UserChanged {
+        role: Role,
+        active: bool,
+    },
+    LocationAdded {
+        code: String,
+        kind: LocationKind,
+        country: String,
+        capacity: u32,
+    },
+    HouseholdAdded {
+        split_allowed: bool,
+    },
+    PersonAdded {
+        stage: Stage,
+        location: String,
+        since: Date,
+    },
+    PersonMoved {
+        to: String,
+        stage: Stage,
+        at: Date,
+        over_capacity: bool,
+    },
+    FlagSet {
+        flag: Flag,
+        on: bool,
+    },
+    HoldSet {
+        reason: Option<HoldReason>,
+    },
+    ReadinessSet {
+        documents_ready: bool,
+        screening_done: bool,
+    },
+    IncidentRecorded {
+        kind: IncidentKind,
+        severity: u8,
+        location: String,
+    },
+    IncidentClosed {
+        at: Date,
+    },
+    BatchCreated {
+        departure: Date,
+        seats: u32,
+        destination: String,
+    },
+    BatchPinned {
+        pin: Option<BatchPin>,
+    },
+    BatchPlanned {
+        people: usize,
+    },
+    BatchStatusChanged {
+        status: BatchStatus,
+    },
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Change::UserAdded { name, role } => write!(f, "user {name} ({role})"),
+            Change::UserChanged { role, active } => write!(f, "role {role}, active {active}"),
+            Change::LocationAdded {
+                code,
+                kind,
+                country,
+                capacity,
+            } => write!(f, "{code} {kind} in {country}, {capacity} beds"),
+            Change::HouseholdAdded { split_allowed } => {
+                write!(f, "household, split allowed: {split_allowed}")
+            }
+            Change::PersonAdded {
+                stage,
+                location,
+                since,
+            } => write!(f, "registered {stage} at {location} since {since}"),
+            Change::PersonMoved {
+                to,
+                stage,
+                at,
+                over_capacity,
+            } => write!(
+                f,
+                "moved to {to} as {stage} on {at}{}",
+                if *over_capacity {
+                    " (over capacity)"
+                } else {
+                    ""
+                }
+            ),
+            Change::FlagSet { flag, on } => write!(f, "{}{flag}", if *on { "+" } else { "-" }),
+            Change::HoldSet { reason } => match reason {
+                Some(reason) => write!(f, "hold: {reason}"),
+                None => f.write_str("hold released"),
+            },
+            Change::ReadinessSet {
+                documents_ready,
+                screening_done,
+            } => write!(
+                f,
+                "documents ready: {documents_ready}, screening done: {screening_done}"
+            ),
+            Change::IncidentRecorded {
+                kind,
+                severity,
+                location,
+            } => write!(f, "{kind} severity {severity} at {location}"),
+            Change::IncidentClosed { at } => write!(f, "closed on {at}"),
+            Change::BatchCreated {
+                departure,
+                seats,
+                destination,
+            } => write!(
+                f,
+                "draft for {departure} with {seats} seats to {destination}"
+            ),
+            Change::BatchPinned { pin } => match pin {
+                Some(pin) => write!(f, "household pinned {pin}"),
+                None => f.write_str("pin cleared"),
+            },
+            Change::BatchPlanned { people } => write!(f, "planned: {people} people"),
+            Change::BatchStatusChanged { status } => write!(f, "now {status}"),
+        }
+    }
 }
 
 impl App {
@@ -69,76 +205,72 @@ impl App {
                     .or_else(|| locations.get(&LocationId(subject_id)).cloned())
                     .or_else(|| users.get(&UserId(subject_id)).cloned())
                     .unwrap_or_else(|| subject_id.to_string());
-                let summary = match &event.body {
-                    EventBody::UserAdded { user } => format!("user {} ({})", user.name, user.role),
-                    EventBody::UserChanged { role, active, .. } => {
-                        format!("role {role}, active {active}")
-                    }
-                    EventBody::LocationAdded { location } => format!(
-                        "{} {} in {}, {} beds",
-                        location.code, location.kind, location.country, location.capacity
-                    ),
-                    EventBody::HouseholdAdded { household } => {
-                        format!("household, split allowed: {}", household.split_allowed)
-                    }
-                    EventBody::PersonAdded { person } => format!(
-                        "registered {} at {} since {}",
-                        person.stage,
-                        location(&person.location),
-                        person.since
-                    ),
+                let change = match &event.body {
+                    EventBody::UserAdded { user } => Change::UserAdded {
+                        name: user.name.clone(),
+                        role: user.role,
+                    },
+                    EventBody::UserChanged { role, active, .. } => Change::UserChanged {
+                        role: *role,
+                        active: *active,
+                    },
+                    EventBody::LocationAdded { location } => Change::LocationAdded {
+                        code: location.code.clone(),
+                        kind: location.kind,
+                        country: location.country.clone(),
+                        capacity: location.capacity,
+                    },
+                    EventBody::HouseholdAdded { household } => Change::HouseholdAdded {
+                        split_allowed: household.split_allowed,
+                    },
+                    EventBody::PersonAdded { person } => Change::PersonAdded {
+                        stage: person.stage,
+                        location: location(&person.location),
+                        since: person.since,
+                    },
                     EventBody::PersonMoved {
                         to,
                         stage,
                         at,
                         over_capacity,
                         ..
-                    } => format!(
-                        "moved to {} as {stage} on {at}{}",
-                        location(to),
-                        if *over_capacity {
-                            " (over capacity)"
-                        } else {
-                            ""
-                        }
-                    ),
-                    EventBody::FlagSet { flag, on, .. } => {
-                        format!("{}{flag}", if *on { "+" } else { "-" })
-                    }
-                    EventBody::HoldSet { reason, .. } => match reason {
-                        Some(reason) => format!("hold: {reason}"),
-                        None => "hold released".to_string(),
+                    } => Change::PersonMoved {
+                        to: location(to),
+                        stage: *stage,
+                        at: *at,
+                        over_capacity: *over_capacity,
                     },
+                    EventBody::FlagSet { flag, on, .. } => Change::FlagSet {
+                        flag: *flag,
+                        on: *on,
+                    },
+                    EventBody::HoldSet { reason, .. } => Change::HoldSet { reason: *reason },
                     EventBody::ReadinessSet {
                         documents_ready,
                         screening_done,
                         ..
-                    } => {
-                        format!(
-                            "documents ready: {documents_ready}, screening done: {screening_done}"
-                        )
-                    }
-                    EventBody::IncidentRecorded { incident } => format!(
-                        "{} severity {} at {}",
-                        incident.kind,
-                        incident.severity,
-                        location(&incident.location)
-                    ),
-                    EventBody::IncidentClosed { at, .. } => format!("closed on {at}"),
-                    EventBody::BatchCreated { batch } => format!(
-                        "draft for {} with {} seats to {}",
-                        batch.departure,
-                        batch.seats,
-                        location(&batch.destination)
-                    ),
-                    EventBody::BatchPinned { pin, .. } => match pin {
-                        Some(pin) => format!("household pinned {pin}"),
-                        None => "pin cleared".to_string(),
+                    } => Change::ReadinessSet {
+                        documents_ready: *documents_ready,
+                        screening_done: *screening_done,
                     },
-                    EventBody::BatchPlanned { manifest, .. } => {
-                        format!("planned: {} people", manifest.len())
+                    EventBody::IncidentRecorded { incident } => Change::IncidentRecorded {
+                        kind: incident.kind,
+                        severity: incident.severity,
+                        location: location(&incident.location),
+                    },
+                    EventBody::IncidentClosed { at, .. } => Change::IncidentClosed { at: *at },
+                    EventBody::BatchCreated { batch } => Change::BatchCreated {
+                        departure: batch.departure,
+                        seats: batch.seats,
+                        destination: location(&batch.destination),
+                    },
+                    EventBody::BatchPinned { pin, .. } => Change::BatchPinned { pin: *pin },
+                    EventBody::BatchPlanned { manifest, .. } => Change::BatchPlanned {
+                        people: manifest.len(),
+                    },
+                    EventBody::BatchStatusChanged { status, .. } => {
+                        Change::BatchStatusChanged { status: *status }
                     }
-                    EventBody::BatchStatusChanged { status, .. } => format!("now {status}"),
                 };
                 let recorded = OffsetDateTime::from_unix_timestamp_nanos(
                     i128::from(hlc_millis(event.hlc)) * 1_000_000,
@@ -154,7 +286,7 @@ impl App {
                         .unwrap_or_else(|| event.actor.to_string()),
                     kind: event.body.kind(),
                     subject,
-                    summary,
+                    change,
                 }
             })
             .collect())

@@ -23,7 +23,7 @@ pub use access::{AccessAction, Action, allowed};
 pub use backlog::BacklogLine;
 pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
 pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBLEMS, RowError};
-pub use history::EventView;
+pub use history::{Change, EventView};
 pub use import::{
     IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport, MAX_IMPORT_ROWS,
     MAX_LINE_BYTES,

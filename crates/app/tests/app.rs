@@ -760,7 +760,14 @@ async fn moves_respect_capacity_stages_and_record_overrides(db: TestDb) {
         .unwrap();
         events
     };
-    assert!(history.last().unwrap().summary.contains("(over capacity)"));
+    assert!(
+        history
+            .last()
+            .unwrap()
+            .change
+            .to_string()
+            .contains("(over capacity)")
+    );
     // A household moves as one.
     let household = app
         .show_person(&org.admin, &org.people["b"], false)

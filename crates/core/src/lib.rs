@@ -18,4 +18,4 @@ pub use project::{
     ProjectionError, State, waiting_since_after_move, waiting_since_at_registration,
 };
 pub use stage::{Stage, TransitionError};
-pub use vocabulary::UnknownName;
+pub use vocabulary::{UnknownName, Vocabulary};

@@ -9,6 +9,16 @@ pub struct UnknownName {
     pub expected: String,
 }
 
+/// What every closed vocabulary has, for code that shows any of them: the vocabulary's name
+/// and each word (a page translates it from these, never from an English text).
+pub trait Vocabulary: Copy + 'static {
+    /// The vocabulary's name, as in its error messages ("stage", "incident kind").
+    const NAME: &'static str;
+    /// Every word, in declaration order.
+    fn all() -> &'static [Self];
+    fn word(self) -> &'static str;
+}
+
 /// A closed vocabulary stored and typed as snake_case words: the enum, `ALL` in declaration
 /// order, `as_str`, `Display` (the word) and `FromStr` (case-insensitive, with an error that
 /// lists the words). The one mechanism for every closed set of names in refuge.
@@ -26,6 +36,16 @@ macro_rules! vocabulary {
 
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text,)* }
+            }
+        }
+
+        impl $crate::Vocabulary for $name {
+            const NAME: &'static str = $what;
+            fn all() -> &'static [Self] {
+                $name::ALL
+            }
+            fn word(self) -> &'static str {
+                self.as_str()
             }
         }
 

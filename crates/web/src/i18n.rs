@@ -2,6 +2,7 @@
 
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
+use refuge_core::Vocabulary;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -76,6 +77,22 @@ impl Lang {
         LOCALES.lookup(self.id(), key)
     }
 
+    /// A closed-vocabulary word in this language (locales/*/words.ftl): translated from
+    /// the word, never from an English text.
+    pub fn word<V: Vocabulary>(self, value: V) -> String {
+        self.t(&word_key(value))
+    }
+
+    /// Several words, comma-separated ("-" for none).
+    pub fn words<V: Vocabulary>(self, values: impl IntoIterator<Item = V>) -> String {
+        let words: Vec<String> = values.into_iter().map(|value| self.word(value)).collect();
+        if words.is_empty() {
+            "-".to_string()
+        } else {
+            words.join(", ")
+        }
+    }
+
     /// A message whose `$count` picks the plural form: passed as a number, since a text
     /// "1" never selects `[one]`.
     pub fn t_count(self, key: &str, count: u64) -> String {
@@ -93,9 +110,59 @@ impl Lang {
     }
 }
 
+/// `word-{vocabulary}-{word}`, the vocabulary's name with dashes for spaces: `word-stage-sheltered`,
+/// `word-incident-kind-self_harm`.
+fn word_key<V: Vocabulary>(value: V) -> String {
+    format!("word-{}-{}", V::NAME.replace(' ', "-"), value.word())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use refuge_app::AccessAction;
+    use refuge_core::*;
+
+    fn keys_of<V: Vocabulary>() -> Vec<String> {
+        V::all().iter().map(|value| word_key(*value)).collect()
+    }
+
+    #[test]
+    fn every_word_of_every_vocabulary_is_translated() {
+        let keys: Vec<String> = [
+            keys_of::<Stage>(),
+            keys_of::<LocationKind>(),
+            keys_of::<Sex>(),
+            keys_of::<Flag>(),
+            keys_of::<HoldReason>(),
+            keys_of::<IncidentKind>(),
+            keys_of::<IncidentStatus>(),
+            keys_of::<BatchStatus>(),
+            keys_of::<BatchPin>(),
+            keys_of::<Role>(),
+            keys_of::<PersonField>(),
+            keys_of::<AccessAction>(),
+        ]
+        .concat();
+        for (language, text) in [
+            ("en-US", include_str!("../locales/en-US/words.ftl")),
+            ("ko", include_str!("../locales/ko/words.ftl")),
+        ] {
+            let defined: Vec<&str> = text
+                .lines()
+                .filter_map(|line| line.split_once(" = ").map(|(key, _)| key))
+                .collect();
+            for key in &keys {
+                assert!(defined.contains(&key.as_str()), "{language} lacks {key}");
+            }
+            assert_eq!(defined.len(), keys.len(), "{language}: no stray words");
+        }
+        assert_eq!(Lang::Korean.word(Stage::Sheltered), "보호소 대기");
+        assert_eq!(Lang::English.word(Flag::SelfHarmRisk), "self-harm risk");
+        assert_eq!(
+            Lang::Korean.words([Flag::Minor, Flag::Elderly]),
+            "미성년자, 고령자"
+        );
+    }
 
     #[test]
     fn counts_choose_the_plural_form() {

@@ -9,6 +9,7 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use refuge_app::{Action, AppError, allowed};
+use refuge_core::Vocabulary;
 use std::future::Future;
 use std::str::FromStr;
 
@@ -131,16 +132,41 @@ pub fn link(text: impl ToString, href: String) -> Cell {
 }
 
 /// Choices for a `<select>`: (value, selected).
-pub fn options<T: ToString>(
-    items: impl IntoIterator<Item = T>,
-    selected: &str,
-) -> Vec<(String, bool)> {
+/// One choice of a `<select>`: the value sent, the text shown.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// Choices shown as they are sent (location codes).
+pub fn options<T: ToString>(items: impl IntoIterator<Item = T>, selected: &str) -> Vec<Choice> {
     items
         .into_iter()
         .map(|item| {
-            let text = item.to_string();
-            let chosen = text == selected;
-            (text, chosen)
+            let value = item.to_string();
+            Choice {
+                selected: value == selected,
+                label: value.clone(),
+                value,
+            }
+        })
+        .collect()
+}
+
+/// Choices from a closed vocabulary: the word is sent, its translation shown.
+pub fn word_options<V: Vocabulary>(
+    lang: Lang,
+    items: impl IntoIterator<Item = V>,
+    selected: &str,
+) -> Vec<Choice> {
+    items
+        .into_iter()
+        .map(|item| Choice {
+            value: item.word().to_string(),
+            label: lang.word(item),
+            selected: item.word() == selected,
         })
         .collect()
 }

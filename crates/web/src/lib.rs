@@ -22,6 +22,7 @@ mod pages;
 mod serve;
 mod sessions;
 mod throttle;
+mod timeline;
 mod zones;
 
 use axum::Router;

@@ -19,7 +19,7 @@ pub async fn log(config: &Config<'_>, person: Option<String>) -> Result<()> {
                 event.seq,
                 event.kind,
                 event.subject,
-                event.summary
+                event.change
             );
             out.write_all(output::for_terminal(&line).as_bytes())
                 .map_err(AppError::Output)?;

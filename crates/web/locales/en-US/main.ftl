@@ -49,6 +49,8 @@ col-born = Born
 col-stage = Stage
 col-since = Since
 col-days = Days waiting
+flow-entered = entered care
+flow-departed = departed
 col-waiting-since = Waiting since
 here-since = Here since
 not-waiting = not waiting for a transfer
@@ -154,7 +156,7 @@ waiting-stages = waiting (sheltered, detained)
 people-shown = { $shown } of { $total ->
     [one] { $total } person
    *[other] { $total } people
-  }, longest here first
+  }, longest waiting first
 people-found = { $count ->
     [one] { $count } person found
    *[other] { $count } people found
@@ -170,3 +172,39 @@ move-household = { $count ->
    *[other] the whole household ({ $count } people)
   }
 move-person-only = only this person: the household is split, and a split household is left out of transfer plans unless it may split
+
+# What an event changed (web/src/timeline.rs).
+change-user-added = user { $name } ({ $role }) added
+change-user-changed = role { $role }, { $active ->
+    [yes] active
+   *[no] deactivated
+}
+change-location-added = { $code }: { $kind } in { $country }, { $capacity } beds
+change-household-added = household created, { $split ->
+    [yes] may travel apart
+   *[no] travels together
+}
+change-person-added = registered as { $stage } at { $location }, arrived { $since }
+change-person-moved = moved to { $location } as { $stage } on { $at }
+change-person-moved-over-capacity = moved to { $location } as { $stage } on { $at } (over capacity)
+change-flag-set = flag set: { $flag }
+change-flag-cleared = flag cleared: { $flag }
+change-hold-set = put on hold: { $reason }
+change-hold-released = hold released
+change-readiness = documents { $documents ->
+    [yes] ready
+   *[no] not ready
+}, screening { $screening ->
+    [yes] done
+   *[no] not done
+}
+change-incident-recorded = incident recorded: { $kind }, severity { $severity }, at { $location }
+change-incident-closed = incident closed on { $at }
+change-batch-created = transfer drafted for { $departure }, { $seats } seats, to { $destination }
+change-batch-pinned = household { $pin }
+change-batch-pin-cleared = household pin cleared
+change-batch-planned = { $count ->
+    [one] planned: { $count } person
+   *[other] planned: { $count } people
+}
+change-batch-status = transfer now { $status }

@@ -49,6 +49,8 @@ col-born = 출생
 col-stage = 단계
 col-since = 도착일
 col-days = 대기 일수
+flow-entered = 보호 시작
+flow-departed = 출발
 col-waiting-since = 대기 시작일
 here-since = 현 위치 도착일
 not-waiting = 이송 대기 중 아님
@@ -148,7 +150,7 @@ field-origin = 출신지
 field-notes = 메모
 register-anyway = 다른 사람입니다: 그래도 등록
 waiting-stages = 대기 중 (보호소, 구금)
-people-shown = 전체 { $total }명 중 { $shown }명, 여기 오래 머문 순
+people-shown = 전체 { $total }명 중 { $shown }명, 오래 기다린 순
 people-found = { $count }명 찾음
 next-page = 다음 페이지
 severity-1 = 1: 경미함, 현장에서 처리됨
@@ -158,3 +160,36 @@ severity-4 = 4: 위급함: 지금 누군가의 생명이나 안전이 위험함
 who-moves = 누가 이동합니까
 move-household = 가구 전체 ({ $count }명)
 move-person-only = 이 사람만: 가구가 나뉘며, 나뉜 가구는 분리가 허용되지 않는 한 이송 계획에서 빠집니다
+
+# What an event changed (web/src/timeline.rs).
+change-user-added = 사용자 { $name }({ $role }) 추가
+change-user-changed = 역할 { $role }, { $active ->
+    [yes] 활성
+   *[no] 비활성
+}
+change-location-added = { $code }: { $country }의 { $kind }, 침상 { $capacity }개
+change-household-added = 가구 생성, { $split ->
+    [yes] 따로 이송 가능
+   *[no] 함께 이송
+}
+change-person-added = { $location }에 { $stage }(으)로 등록, 도착 { $since }
+change-person-moved = { $location }(으)로 이동, { $stage }, { $at }
+change-person-moved-over-capacity = { $location }(으)로 이동, { $stage }, { $at } (정원 초과)
+change-flag-set = 표시 추가: { $flag }
+change-flag-cleared = 표시 해제: { $flag }
+change-hold-set = 보류: { $reason }
+change-hold-released = 보류 해제
+change-readiness = 서류 { $documents ->
+    [yes] 준비됨
+   *[no] 미비
+}, 심사 { $screening ->
+    [yes] 완료
+   *[no] 미완료
+}
+change-incident-recorded = 사건 기록: { $kind }, 심각도 { $severity }, { $location }
+change-incident-closed = 사건 종결 { $at }
+change-batch-created = 이송 초안 { $departure }, 좌석 { $seats }석, 목적지 { $destination }
+change-batch-pinned = 가구 { $pin }
+change-batch-pin-cleared = 가구 고정 해제
+change-batch-planned = 계획: { $count }명
+change-batch-status = 이송 상태: { $status }

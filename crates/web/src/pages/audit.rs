@@ -5,6 +5,7 @@ use crate::extract::SignedIn;
 use crate::layout::{Cell, Page, PageResult, cell, html};
 use askama::Template;
 use axum::extract::State;
+use refuge_app::AccessAction;
 
 #[derive(Template)]
 #[template(path = "list.html")]
@@ -29,7 +30,13 @@ pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
                 cell(entry.seq),
                 cell(user.zone.show_text(&entry.at)),
                 cell(&entry.actor),
-                cell(&entry.action),
+                // An action of an older release, if any, is shown as stored.
+                cell(
+                    entry
+                        .action
+                        .parse::<AccessAction>()
+                        .map_or(entry.action.clone(), |action| lang.word(action)),
+                ),
                 cell(&entry.subject),
                 cell(&entry.detail),
             ]

@@ -81,10 +81,10 @@ fn alert_text(lang: Lang, alert: &Alert) -> String {
         }
         Alert::UrgentUnplanned { code, flag } => lang.t_args(
             "alert-urgent-unplanned",
-            &[("code", code.clone()), ("flag", flag.to_string())],
+            &[("code", code.clone()), ("flag", lang.word(*flag))],
         ),
         Alert::MoreFlagged { flag } => {
-            lang.t_args("alert-more-flagged", &[("flag", flag.to_string())])
+            lang.t_args("alert-more-flagged", &[("flag", lang.word(*flag))])
         }
     }
 }
@@ -97,7 +97,7 @@ pub async fn show(State(shared): State<Shared>, user: SignedIn) -> PageResult {
         .iter()
         .map(|line| BacklogRowView {
             location: line.location.clone(),
-            kind: line.kind.to_string(),
+            kind: lang.word(line.kind),
             capacity: line.capacity,
             present: line.present,
             occupancy: line
@@ -131,16 +131,17 @@ pub async fn show(State(shared): State<Shared>, user: SignedIn) -> PageResult {
     let flow_svg = if flow.is_empty() {
         String::new()
     } else {
+        let (entered, departed) = (lang.t("flow-entered"), lang.t("flow-departed"));
         charts::bars(
             &labels,
             &[
                 (
-                    "in",
+                    &entered,
                     "#1b7837",
                     flow.iter().map(|(_, entered, _)| *entered as f64).collect(),
                 ),
                 (
-                    "out",
+                    &departed,
                     "#762a83",
                     flow.iter().map(|(_, _, left)| *left as f64).collect(),
                 ),

@@ -2,7 +2,9 @@
 
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
-use crate::layout::{Page, PageResult, after_post, codes, html, options, parse_field};
+use crate::layout::{
+    Choice, Page, PageResult, after_post, codes, html, options, parse_field, word_options,
+};
 use crate::pages::people::compartment_codes;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -30,8 +32,8 @@ struct IncidentsTemplate {
     form: IncidentForm,
     /// Choices for the form: the locations inside the user's compartments, the kinds, and
     /// the severities with what each means: (value, label, selected).
-    locations: Vec<(String, bool)>,
-    kinds: Vec<(String, bool)>,
+    locations: Vec<Choice>,
+    kinds: Vec<Choice>,
     severities: Vec<(String, String, bool)>,
     rows: Vec<IncidentRow>,
 }
@@ -63,9 +65,9 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
                 code: incident.code.clone(),
                 occurred: incident.occurred.to_string(),
                 location: view.location_code.clone(),
-                kind: incident.kind.to_string(),
+                kind: user.lang.word(incident.kind),
                 severity: incident.severity,
-                status: incident.status.to_string(),
+                status: user.lang.word(incident.status),
                 closable: can_close && incident.status == IncidentStatus::Open,
                 people: view.people_codes.join(", "),
             }
@@ -75,7 +77,7 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
         page: user.titled("incidents-title").with_problem(problem),
         can_record: allowed(role, Action::RecordIncident),
         locations: options(compartment_codes(shared, user).await?, &form.location),
-        kinds: options(IncidentKind::ALL.iter(), &form.kind),
+        kinds: word_options(user.lang, IncidentKind::ALL.iter().copied(), &form.kind),
         severities: (1..=4)
             .map(|level: u8| {
                 let value = level.to_string();

@@ -22,7 +22,7 @@ pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
         .map(|view| {
             vec![
                 cell(&view.location.code),
-                cell(view.location.kind),
+                cell(lang.word(view.location.kind)),
                 cell(&view.location.country),
                 cell(view.location.capacity),
                 cell(view.present),

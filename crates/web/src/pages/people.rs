@@ -3,7 +3,7 @@
 
 use crate::Shared;
 use crate::extract::SignedIn;
-use crate::layout::{Page, PageResult, html, options};
+use crate::layout::{Choice, Page, PageResult, html, options, word_options};
 use crate::sessions::lock;
 use askama::Template;
 use axum::extract::{Query, State};
@@ -27,9 +27,9 @@ pub struct PersonRow {
 #[template(path = "people.html")]
 struct PeopleTemplate {
     page: Page,
-    stages: Vec<(String, bool)>,
-    locations: Vec<(String, bool)>,
-    flags: Vec<(String, bool)>,
+    stages: Vec<Choice>,
+    locations: Vec<Choice>,
+    flags: Vec<Choice>,
     waiting_over: String,
     can_search: bool,
     can_register: bool,
@@ -218,12 +218,12 @@ pub async fn list(
         .map(|view| PersonRow {
             code: view.person.code.clone(),
             household: view.household_code.clone(),
-            sex: view.person.sex.to_string(),
+            sex: lang.word(view.person.sex),
             born: view
                 .person
                 .birth_year
                 .map_or("-".into(), |year| year.to_string()),
-            stage: view.person.stage.to_string(),
+            stage: lang.word(view.person.stage),
             location: view.location_code.clone(),
             since: view
                 .person
@@ -232,13 +232,7 @@ pub async fn list(
             days: view
                 .waiting_days
                 .map_or("-".into(), |days| days.to_string()),
-            flags: view
-                .person
-                .flags
-                .iter()
-                .map(|flag| flag.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            flags: lang.words(view.person.flags.iter().copied()),
         })
         .collect();
     let role = user.session().role();
@@ -251,9 +245,9 @@ pub async fn list(
     html(PeopleTemplate {
         page,
         stage_choice: filter.stage_choice().to_string(),
-        stages: options(Stage::ALL.iter(), filter.stage_choice()),
+        stages: word_options(lang, Stage::ALL.iter().copied(), filter.stage_choice()),
         locations: options(compartment_codes(&shared, &user).await?, &filter.location),
-        flags: options(Flag::ALL.iter(), &filter.flag),
+        flags: word_options(lang, Flag::ALL.iter().copied(), &filter.flag),
         waiting_over: filter.waiting_over.clone(),
         can_search: allowed(role, Action::SearchByName),
         can_register: allowed(role, Action::RegisterPeople),

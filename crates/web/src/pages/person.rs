@@ -4,10 +4,12 @@
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
 use crate::layout::{
-    Page, PageResult, after_post, html, options, parse_date, parse_field, record_path,
+    Choice, Page, PageResult, after_post, html, options, parse_date, parse_field, record_path,
+    word_options,
 };
 use crate::pages::people::location_codes;
 use crate::sessions::lock;
+use crate::timeline::change_text;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
@@ -25,24 +27,16 @@ struct PersonTemplate {
     identity: Vec<(String, String)>,
     can_reveal: bool,
     can_act: bool,
-    locations: Vec<(String, bool)>,
-    stages: Vec<(String, bool)>,
-    flags: Vec<(String, bool)>,
+    locations: Vec<Choice>,
+    stages: Vec<Choice>,
+    flags: Vec<Choice>,
     /// Other members of the household the user can see: the move form asks who moves.
     household_others: usize,
-    reasons: Vec<String>,
+    reasons: Vec<Choice>,
     documents_ready: bool,
     screening_done: bool,
     today: String,
     timeline: Vec<String>,
-}
-
-fn joined<T: AsRef<str>>(items: impl IntoIterator<Item = T>) -> String {
-    items
-        .into_iter()
-        .map(|item| item.as_ref().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The person page; `reveal` opens the identity (the use case checks and logs it).
@@ -59,14 +53,14 @@ async fn page(
     let person = &view.person;
     let facts = vec![
         (lang.t("col-household"), view.household_code.clone()),
-        (lang.t("col-sex"), person.sex.to_string()),
+        (lang.t("col-sex"), lang.word(person.sex)),
         (
             lang.t("col-born"),
             person
                 .birth_year
                 .map_or("-".into(), |year| year.to_string()),
         ),
-        (lang.t("col-stage"), person.stage.to_string()),
+        (lang.t("col-stage"), lang.word(person.stage)),
         (lang.t("col-location"), view.location_code.clone()),
         (lang.t("here-since"), person.since.to_string()),
         (
@@ -81,11 +75,11 @@ async fn page(
         ),
         (
             lang.t("col-flags"),
-            joined(person.flags.iter().map(|flag| flag.as_str())),
+            lang.words(person.flags.iter().copied()),
         ),
         (
             lang.t("hold"),
-            person.hold.map_or("-".into(), |reason| reason.to_string()),
+            person.hold.map_or("-".into(), |reason| lang.word(reason)),
         ),
     ];
     let household_others = shared
@@ -105,11 +99,15 @@ async fn page(
         shared
             .app
             .history(session, Some(&person.code), |page| {
-                timeline.extend(
-                    page.into_iter().map(|event| {
-                        format!("{}: {}", user.zone.show(event.recorded), event.summary)
-                    }),
-                );
+                // Who did each change, for the roles that may read the history.
+                timeline.extend(page.into_iter().map(|event| {
+                    format!(
+                        "{} · {}: {}",
+                        user.zone.show(event.recorded),
+                        event.actor,
+                        change_text(lang, &event.change)
+                    )
+                }));
                 Ok(())
             })
             .await?;
@@ -123,10 +121,7 @@ async fn page(
         facts,
         sealed: lang.t_args(
             "identity-sealed",
-            &[(
-                "fields",
-                joined(person.sealed.keys().map(|field| field.as_str())),
-            )],
+            &[("fields", lang.words(person.sealed.keys().copied()))],
         ),
         identity: view
             .identity
@@ -134,20 +129,17 @@ async fn page(
             .map(|fields| {
                 fields
                     .iter()
-                    .map(|(field, value)| (field.as_str().to_string(), value.as_str().to_string()))
+                    .map(|(field, value)| (lang.word(*field), value.as_str().to_string()))
                     .collect()
             })
             .unwrap_or_default(),
         can_reveal: allowed(role, Action::RevealIdentity),
         can_act: allowed(role, Action::MovePeople),
         locations: options(location_codes(shared, user).await?, &view.location_code),
-        stages: options(Stage::ALL.iter(), person.stage.as_str()),
-        flags: options(Flag::ALL.iter(), ""),
+        stages: word_options(lang, Stage::ALL.iter().copied(), person.stage.as_str()),
+        flags: word_options(lang, Flag::ALL.iter().copied(), ""),
         household_others,
-        reasons: HoldReason::ALL
-            .iter()
-            .map(|reason| reason.to_string())
-            .collect(),
+        reasons: word_options(lang, HoldReason::ALL.iter().copied(), ""),
         documents_ready: person.documents_ready,
         screening_done: person.screening_done,
         today: shared.app.today().to_string(),

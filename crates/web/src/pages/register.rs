@@ -3,7 +3,8 @@
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
 use crate::layout::{
-    Page, PageResult, html, options, parse_date, parse_field, record_path, shown_back,
+    Choice, Page, PageResult, html, options, parse_date, parse_field, record_path, shown_back,
+    word_options,
 };
 use crate::pages::people::compartment_codes;
 use askama::Template;
@@ -18,9 +19,9 @@ use std::collections::BTreeMap;
 #[template(path = "person_new.html")]
 struct RegisterTemplate {
     page: Page,
-    sexes: Vec<(String, bool)>,
-    locations: Vec<(String, bool)>,
-    stages: Vec<(String, bool)>,
+    sexes: Vec<Choice>,
+    locations: Vec<Choice>,
+    stages: Vec<Choice>,
     form: RegisterEcho,
 }
 
@@ -50,9 +51,10 @@ async fn page(
 ) -> PageResult {
     html(RegisterTemplate {
         page: user.titled("register").with_problem(problem),
-        sexes: options(Sex::ALL.iter(), &echo.sex),
+        sexes: word_options(user.lang, Sex::ALL.iter().copied(), &echo.sex),
         locations: options(compartment_codes(shared, user).await?, location),
-        stages: options(
+        stages: word_options(
+            user.lang,
             [
                 Stage::Sheltered,
                 Stage::Detained,

@@ -107,7 +107,7 @@ pub async fn show(
         code: batch.code.clone(),
         departure: batch.departure.to_string(),
         seats: batch.seats,
-        status: batch.status.as_str().to_string(),
+        status: lang.word(batch.status),
         origins: view.origin_codes.join(", "),
         statuses,
         headers: vec![

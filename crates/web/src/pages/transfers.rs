@@ -31,7 +31,7 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
         .map(|batch| {
             vec![
                 link(&batch.code, record_path("/transfers", &batch.code)),
-                cell(batch.status),
+                cell(lang.word(batch.status)),
                 cell(batch.departure),
                 cell(batch.seats),
                 cell(batch.manifest.len()),

@@ -32,7 +32,7 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
                 .collect();
             vec![
                 cell(&listed.name),
-                cell(listed.role),
+                cell(lang.word(listed.role)),
                 cell(if listed.active { "yes" } else { "no" }),
                 cell(compartments.join(", ")),
             ]

@@ -1,0 +1,92 @@
+# The closed vocabularies, one message per word: `word-{vocabulary}-{word}`, the vocabulary
+# named as in refuge-core with dashes for spaces (web/src/i18n.rs `Lang::word`).
+
+word-stage-hiding = hiding
+word-stage-transit = in transit
+word-stage-sheltered = sheltered
+word-stage-detained = detained
+word-stage-departed = departed
+word-stage-arrived = arrived
+word-stage-repatriated = repatriated
+word-stage-missing = missing
+word-stage-withdrawn = withdrawn
+word-stage-deceased = deceased
+
+word-location-kind-safe_house = safe house
+word-location-kind-shelter = shelter
+word-location-kind-detention = detention
+word-location-kind-reception = reception
+word-location-kind-other = other
+
+word-sex-female = female
+word-sex-male = male
+word-sex-other = other
+word-sex-unknown = unknown
+
+word-flag-minor = minor
+word-flag-unaccompanied_minor = unaccompanied minor
+word-flag-elderly = elderly
+word-flag-pregnant = pregnant
+word-flag-disability = disability
+word-flag-chronic_illness = chronic illness
+word-flag-self_harm_risk = self-harm risk
+word-flag-medical_urgent = medical urgent
+word-flag-survivor_of_violence = survivor of violence
+
+word-hold-reason-medical = medical
+word-hold-reason-legal = legal
+word-hold-reason-security = security
+word-hold-reason-family = family
+word-hold-reason-documents = documents
+word-hold-reason-other = other
+
+word-incident-kind-conflict = conflict
+word-incident-kind-self_harm = self-harm
+word-incident-kind-medical = medical
+word-incident-kind-raid = raid
+word-incident-kind-arrest = arrest
+word-incident-kind-abuse = abuse
+word-incident-kind-theft = theft
+word-incident-kind-other = other
+
+word-incident-status-open = open
+word-incident-status-closed = closed
+
+word-batch-status-draft = draft
+word-batch-status-confirmed = confirmed
+word-batch-status-departed = departed
+word-batch-status-completed = completed
+word-batch-status-cancelled = cancelled
+
+word-pin-in = pinned in
+word-pin-out = pinned out
+
+word-role-admin = admin
+word-role-coordinator = coordinator
+word-role-caseworker = caseworker
+word-role-analyst = analyst
+word-role-auditor = auditor
+
+word-protected-person-field-name = name
+word-protected-person-field-name_romanized = romanized name
+word-protected-person-field-aliases = aliases
+word-protected-person-field-date_of_birth = date of birth
+word-protected-person-field-origin = origin
+word-protected-person-field-relatives = relatives
+word-protected-person-field-contact = contact
+word-protected-person-field-notes = notes
+
+word-access-log-action-init = organisation created
+word-access-log-action-login = login
+word-access-log-action-login_failed = failed login
+word-access-log-action-user_added = user added
+word-access-log-action-user_changed = user changed
+word-access-log-action-passphrase_reset = passphrase reset
+word-access-log-action-token_created = API token created
+word-access-log-action-token_revoked = API token revoked
+word-access-log-action-reveal = identity revealed
+word-access-log-action-export = export
+word-access-log-action-import = import
+word-access-log-action-batch = transfer batch
+word-access-log-action-verify = verify
+word-access-log-action-demo = demo data

@@ -1,0 +1,92 @@
+# The closed vocabularies, one message per word: `word-{vocabulary}-{word}`, the vocabulary
+# named as in refuge-core with dashes for spaces (web/src/i18n.rs `Lang::word`).
+
+word-stage-hiding = 은신
+word-stage-transit = 이동 중
+word-stage-sheltered = 보호소 대기
+word-stage-detained = 구금
+word-stage-departed = 출발
+word-stage-arrived = 도착
+word-stage-repatriated = 송환
+word-stage-missing = 실종
+word-stage-withdrawn = 중단
+word-stage-deceased = 사망
+
+word-location-kind-safe_house = 안전가옥
+word-location-kind-shelter = 보호소
+word-location-kind-detention = 구금 시설
+word-location-kind-reception = 접수처
+word-location-kind-other = 기타
+
+word-sex-female = 여성
+word-sex-male = 남성
+word-sex-other = 기타
+word-sex-unknown = 미상
+
+word-flag-minor = 미성년자
+word-flag-unaccompanied_minor = 보호자 없는 미성년자
+word-flag-elderly = 고령자
+word-flag-pregnant = 임신
+word-flag-disability = 장애
+word-flag-chronic_illness = 만성 질환
+word-flag-self_harm_risk = 자해 위험
+word-flag-medical_urgent = 긴급 의료
+word-flag-survivor_of_violence = 폭력 피해 생존자
+
+word-hold-reason-medical = 의료
+word-hold-reason-legal = 법률
+word-hold-reason-security = 보안
+word-hold-reason-family = 가족
+word-hold-reason-documents = 서류
+word-hold-reason-other = 기타
+
+word-incident-kind-conflict = 갈등
+word-incident-kind-self_harm = 자해
+word-incident-kind-medical = 의료
+word-incident-kind-raid = 단속
+word-incident-kind-arrest = 체포
+word-incident-kind-abuse = 학대
+word-incident-kind-theft = 도난
+word-incident-kind-other = 기타
+
+word-incident-status-open = 진행 중
+word-incident-status-closed = 종결
+
+word-batch-status-draft = 초안
+word-batch-status-confirmed = 확정
+word-batch-status-departed = 출발
+word-batch-status-completed = 완료
+word-batch-status-cancelled = 취소
+
+word-pin-in = 포함 고정
+word-pin-out = 제외 고정
+
+word-role-admin = 관리자
+word-role-coordinator = 조정자
+word-role-caseworker = 사례 담당자
+word-role-analyst = 분석가
+word-role-auditor = 감사자
+
+word-protected-person-field-name = 이름
+word-protected-person-field-name_romanized = 로마자 이름
+word-protected-person-field-aliases = 별칭
+word-protected-person-field-date_of_birth = 생년월일
+word-protected-person-field-origin = 출신지
+word-protected-person-field-relatives = 친척
+word-protected-person-field-contact = 연락처
+word-protected-person-field-notes = 메모
+
+word-access-log-action-init = 조직 생성
+word-access-log-action-login = 로그인
+word-access-log-action-login_failed = 로그인 실패
+word-access-log-action-user_added = 사용자 추가
+word-access-log-action-user_changed = 사용자 변경
+word-access-log-action-passphrase_reset = 암호 재설정
+word-access-log-action-token_created = API 토큰 생성
+word-access-log-action-token_revoked = API 토큰 폐기
+word-access-log-action-reveal = 신원 공개
+word-access-log-action-export = 내보내기
+word-access-log-action-import = 가져오기
+word-access-log-action-batch = 이송 배치
+word-access-log-action-verify = 검증
+word-access-log-action-demo = 데모 데이터

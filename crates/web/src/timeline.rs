@@ -1,0 +1,159 @@
+//! What an event changed, in the reader's language: the timeline of the person page.
+
+use crate::i18n::Lang;
+use refuge_app::Change;
+
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.to_string()
+}
+
+/// One change as a sentence in `lang` (locales/*/main.ftl, `change-…`).
+pub fn change_text(lang: Lang, change: &Change) -> String {
+    let (key, args): (&str, Vec<(&'static str, String)>) = match change {
+        Change::UserAdded { name, role } => (
+            "change-user-added",
+            vec![("name", name.clone()), ("role", lang.word(*role))],
+        ),
+        Change::UserChanged { role, active } => (
+            "change-user-changed",
+            vec![("role", lang.word(*role)), ("active", yes_no(*active))],
+        ),
+        Change::LocationAdded {
+            code,
+            kind,
+            country,
+            capacity,
+        } => (
+            "change-location-added",
+            vec![
+                ("code", code.clone()),
+                ("kind", lang.word(*kind)),
+                ("country", country.clone()),
+                ("capacity", capacity.to_string()),
+            ],
+        ),
+        Change::HouseholdAdded { split_allowed } => (
+            "change-household-added",
+            vec![("split", yes_no(*split_allowed))],
+        ),
+        Change::PersonAdded {
+            stage,
+            location,
+            since,
+        } => (
+            "change-person-added",
+            vec![
+                ("stage", lang.word(*stage)),
+                ("location", location.clone()),
+                ("since", since.to_string()),
+            ],
+        ),
+        Change::PersonMoved {
+            to,
+            stage,
+            at,
+            over_capacity,
+        } => (
+            if *over_capacity {
+                "change-person-moved-over-capacity"
+            } else {
+                "change-person-moved"
+            },
+            vec![
+                ("location", to.clone()),
+                ("stage", lang.word(*stage)),
+                ("at", at.to_string()),
+            ],
+        ),
+        Change::FlagSet { flag, on } => (
+            if *on {
+                "change-flag-set"
+            } else {
+                "change-flag-cleared"
+            },
+            vec![("flag", lang.word(*flag))],
+        ),
+        Change::HoldSet { reason } => match reason {
+            Some(reason) => ("change-hold-set", vec![("reason", lang.word(*reason))]),
+            None => ("change-hold-released", vec![]),
+        },
+        Change::ReadinessSet {
+            documents_ready,
+            screening_done,
+        } => (
+            "change-readiness",
+            vec![
+                ("documents", yes_no(*documents_ready)),
+                ("screening", yes_no(*screening_done)),
+            ],
+        ),
+        Change::IncidentRecorded {
+            kind,
+            severity,
+            location,
+        } => (
+            "change-incident-recorded",
+            vec![
+                ("kind", lang.word(*kind)),
+                ("severity", severity.to_string()),
+                ("location", location.clone()),
+            ],
+        ),
+        Change::IncidentClosed { at } => ("change-incident-closed", vec![("at", at.to_string())]),
+        Change::BatchCreated {
+            departure,
+            seats,
+            destination,
+        } => (
+            "change-batch-created",
+            vec![
+                ("departure", departure.to_string()),
+                ("seats", seats.to_string()),
+                ("destination", destination.clone()),
+            ],
+        ),
+        Change::BatchPinned { pin } => match pin {
+            Some(pin) => ("change-batch-pinned", vec![("pin", lang.word(*pin))]),
+            None => ("change-batch-pin-cleared", vec![]),
+        },
+        Change::BatchPlanned { people } => {
+            return lang.t_count("change-batch-planned", *people as u64);
+        }
+        Change::BatchStatusChanged { status } => {
+            ("change-batch-status", vec![("status", lang.word(*status))])
+        }
+    };
+    lang.t_args(key, &args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn a_move_reads_in_both_languages() {
+        let moved = Change::PersonMoved {
+            to: "SHL-B".into(),
+            stage: refuge_core::Stage::Sheltered,
+            at: date!(2026 - 11 - 29),
+            over_capacity: true,
+        };
+        assert_eq!(
+            change_text(Lang::English, &moved),
+            "moved to SHL-B as sheltered on 2026-11-29 (over capacity)"
+        );
+        assert_eq!(
+            change_text(Lang::Korean, &moved),
+            "SHL-B(으)로 이동, 보호소 대기, 2026-11-29 (정원 초과)"
+        );
+        let ready = Change::ReadinessSet {
+            documents_ready: true,
+            screening_done: false,
+        };
+        assert_eq!(
+            change_text(Lang::Korean, &ready),
+            "서류 준비됨, 심사 미완료"
+        );
+    }
+}

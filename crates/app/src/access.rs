@@ -16,6 +16,7 @@ refuge_core::vocabulary!(
     MovePeople => "move_people",
     FlagPeople => "flag_people",
     HoldPeople => "hold_people",
+    WriteNotes => "write_notes",
     RecordIncident => "record_incident",
     ViewIncidents => "view_incidents",
     CloseIncident => "close_incident",
@@ -46,6 +47,7 @@ impl Action {
             Action::MovePeople => "move people",
             Action::FlagPeople => "flag people",
             Action::HoldPeople => "put people on hold",
+            Action::WriteNotes => "write case notes",
             Action::RecordIncident => "record incidents",
             Action::ViewIncidents => "view incidents",
             Action::CloseIncident => "close incidents",
@@ -99,6 +101,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
                 | MovePeople
                 | FlagPeople
                 | HoldPeople
+                | WriteNotes
                 | RecordIncident
                 | ViewIncidents
                 | CloseIncident

@@ -40,6 +40,15 @@ pub enum Alert {
     MoreFlagged {
         flag: Flag,
     },
+    /// A case note's follow-up is due (today or earlier) and not done.
+    FollowUpDue {
+        code: String,
+        due: time::Date,
+    },
+    /// More due follow-ups than are listed.
+    MoreFollowUps {
+        count: u64,
+    },
 }
 
 /// The dashboard's contents.
@@ -91,6 +100,21 @@ impl App {
         }
         if allowed(session.role(), Action::ViewPeople) {
             alerts.extend(self.urgent_unplanned_alerts(session).await?);
+        }
+        if allowed(session.role(), Action::WriteNotes) {
+            let (due, total) = self
+                .due_follow_ups(session, u32::try_from(ALERTS_SHOWN).unwrap_or(u32::MAX))
+                .await?;
+            let listed = due.len() as u64;
+            alerts.extend(due.into_iter().map(|follow_up| Alert::FollowUpDue {
+                code: follow_up.person_code,
+                due: follow_up.due,
+            }));
+            if total > listed {
+                alerts.push(Alert::MoreFollowUps {
+                    count: total - listed,
+                });
+            }
         }
         Ok(Dashboard {
             // The flow is counted for the whole organisation: not shown to someone who sees

@@ -67,6 +67,13 @@ pub enum Change {
     IncidentClosed {
         at: Date,
     },
+    /// A case note was written (its text is never in the history).
+    NoteAdded {
+        follow_up: Option<Date>,
+    },
+    FollowUpDone {
+        at: Date,
+    },
     BatchCreated {
         departure: Date,
         seats: u32,
@@ -134,6 +141,11 @@ impl std::fmt::Display for Change {
                 location,
             } => write!(f, "{kind} severity {severity} at {location}"),
             Change::IncidentClosed { at } => write!(f, "closed on {at}"),
+            Change::NoteAdded { follow_up } => match follow_up {
+                Some(date) => write!(f, "case note, follow up by {date}"),
+                None => f.write_str("case note"),
+            },
+            Change::FollowUpDone { at } => write!(f, "follow-up done on {at}"),
             Change::BatchCreated {
                 departure,
                 seats,
@@ -259,6 +271,10 @@ impl App {
                         location: location(&incident.location),
                     },
                     EventBody::IncidentClosed { at, .. } => Change::IncidentClosed { at: *at },
+                    EventBody::NoteAdded { note } => Change::NoteAdded {
+                        follow_up: note.follow_up,
+                    },
+                    EventBody::FollowUpDone { at, .. } => Change::FollowUpDone { at: *at },
                     EventBody::BatchCreated { batch } => Change::BatchCreated {
                         departure: batch.departure,
                         seats: batch.seats,

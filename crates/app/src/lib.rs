@@ -34,7 +34,7 @@ pub use outlook::{
     MAX_EXTRA_TRANSFERS, MAX_HORIZON_DAYS, MAX_REPLICATIONS, MAX_RUNNING_FORECASTS,
     MAX_TRANSFER_SEATS, RATE_WINDOW_DAYS, WhatIf,
 };
-pub use people::{MoveReport, NewPerson, PeopleQuery, PersonView};
+pub use people::{DueFollowUp, MoveReport, NewPerson, NoteView, PeopleQuery, PersonView};
 pub(crate) use people::{check_birth_year, seal_identity};
 pub use refuge_crypto::Revealed;
 pub use refuge_plan::{Decision, Plan, Policy as PlanPolicy};
@@ -440,6 +440,14 @@ pub(crate) fn incident_context(id: &str) -> FieldContext<'_> {
         table: "incidents",
         record: id,
         field: "narrative",
+    }
+}
+
+pub(crate) fn note_context(id: &str) -> FieldContext<'_> {
+    FieldContext {
+        table: "notes",
+        record: id,
+        field: "text",
     }
 }
 

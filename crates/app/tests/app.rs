@@ -261,6 +261,7 @@ fn expected(role: Role, action: Action) -> bool {
         MovePeople,
         FlagPeople,
         HoldPeople,
+        WriteNotes,
         RecordIncident,
         ViewIncidents,
         CloseIncident,
@@ -282,6 +283,7 @@ fn expected(role: Role, action: Action) -> bool {
         MovePeople,
         FlagPeople,
         HoldPeople,
+        WriteNotes,
         RecordIncident,
         ViewIncidents,
         CloseIncident,
@@ -367,6 +369,10 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
             .await
             .map(drop),
         Action::HoldPeople => app.set_hold(session, person, None).await.map(drop),
+        Action::WriteNotes => app
+            .add_note(session, person, "Synthetic note", None)
+            .await
+            .map(drop),
         Action::RecordIncident => app
             .add_incident(session, "SHL-A", IncidentKind::Conflict, 2, &[], None, None)
             .await
@@ -1518,6 +1524,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    case_notes_are_sealed_newest_first_and_follow_ups_come_due,
     a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait,
     an_import_keeps_a_wait_begun_at_an_earlier_shelter,
     departures_are_counted_and_a_wrong_aggregate_never_passes_verify,
@@ -1703,6 +1710,113 @@ async fn departures_are_counted_and_a_wrong_aggregate_never_passes_verify(db: Te
     );
 }
 
+/// Case notes: written on a person the user may see, sealed in the file, listed newest first
+/// with their text only when revealed (logged); a follow-up comes due on the dashboard of
+/// the people who work where the person is, until it is done.
+async fn case_notes_are_sealed_newest_first_and_follow_ups_come_due(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let (a, b) = (org.people["a"].clone(), org.people["b"].clone());
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let today = NOW.date();
+    app.add_note(&caseworker, &a, "Synthetic note: slept badly", None)
+        .await
+        .unwrap();
+    app.add_note(
+        &caseworker,
+        &a,
+        "Synthetic note: asked about her son",
+        Some(today),
+    )
+    .await
+    .unwrap();
+    app.add_note(&org.admin, &b, "Synthetic note on B", Some(today))
+        .await
+        .unwrap();
+    let refused = app
+        .add_note(
+            &caseworker,
+            &a,
+            "late",
+            Some(today - time::Duration::days(1)),
+        )
+        .await;
+    assert!(
+        matches!(&refused, Err(AppError::Invalid { field, .. }) if field == "follow_up"),
+        "{refused:?}"
+    );
+    let empty = app.add_note(&caseworker, &a, "  ", None).await;
+    assert!(matches!(&empty, Err(AppError::Invalid { field, .. }) if field == "text"));
+    // Outside her compartment: refused like every other change to B.
+    assert!(matches!(
+        app.add_note(&caseworker, &b, "Synthetic", None).await,
+        Err(AppError::OutsideCompartment { .. })
+    ));
+
+    let listed = app.notes(&caseworker, &a, false).await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed.iter().all(|note| note.text.is_none()),
+        "sealed unless revealed"
+    );
+    assert_eq!(listed[0].follow_up, Some(today), "newest first");
+    assert_eq!(listed[0].author, "caseworker");
+    let revealed = app.notes(&caseworker, &a, true).await.unwrap();
+    assert_eq!(
+        revealed[1].text.as_ref().unwrap().as_str(),
+        "Synthetic note: slept badly"
+    );
+    let log = app.access_log(&org.admin, None).await.unwrap();
+    assert!(log.iter().any(|entry| entry.action == "reveal"
+        && entry.subject == a
+        && entry.detail == "2 case notes"));
+    let analyst = app.login("analyst", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        app.notes(&analyst, &a, true).await,
+        Err(AppError::Forbidden { .. })
+    ));
+
+    let (due, total) = app.due_follow_ups(&caseworker, 10).await.unwrap();
+    assert_eq!((due.len(), total), (1, 1), "her compartment only: {due:?}");
+    assert_eq!(due[0].person_code, a);
+    assert_eq!(app.due_follow_ups(&org.admin, 10).await.unwrap().1, 2);
+    let note = listed[0].id.to_string();
+    app.complete_follow_up(&caseworker, &a, &note)
+        .await
+        .unwrap();
+    assert_eq!(app.due_follow_ups(&caseworker, 10).await.unwrap().1, 0);
+    let again = app.complete_follow_up(&caseworker, &a, &note).await;
+    assert!(matches!(again, Err(AppError::Invalid { .. })), "{again:?}");
+    let history: Vec<String> = {
+        let mut lines = Vec::new();
+        app.history(&org.admin, Some(&a), |page| {
+            lines.extend(page.into_iter().map(|event| event.change.to_string()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        lines
+    };
+    assert!(
+        history
+            .iter()
+            .any(|line| line == &format!("case note, follow up by {today}"))
+    );
+    assert!(
+        history
+            .iter()
+            .any(|line| line.starts_with("follow-up done on"))
+    );
+
+    let mut raw = org.db.raw().await;
+    let stored = raw
+        .text("SELECT text FROM notes ORDER BY id LIMIT 1", &[])
+        .await;
+    assert!(stored.starts_with("s1."), "sealed");
+    assert!(!stored.contains("Synthetic"));
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
 /// A move between shelters (after a fight, out of an overcrowded one) used to restart the
 /// waiting time, and with it the person's place in the transfer queue.
 async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: TestDb) {
@@ -1758,7 +1872,10 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "DELETE FROM waiting_by_day",
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
-        "DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)",
+        // The schema of 2026-11, before the waiting start and the case notes.
+        "DROP TABLE notes",
+        "DELETE FROM schema_migrations WHERE version IN \
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 2)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();

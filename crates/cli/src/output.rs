@@ -287,6 +287,23 @@ pub fn incidents(views: &[IncidentView]) -> std::io::Result<()> {
     Ok(())
 }
 
+pub fn notes(notes: &[NoteView], today: time::Date) -> std::io::Result<()> {
+    for note in notes {
+        let follow_up = match (note.follow_up, note.follow_up_done) {
+            (_, Some(done)) => format!("  follow-up done {done}"),
+            (Some(date), None) if note.overdue(today) => format!("  FOLLOW-UP DUE {date}"),
+            (Some(date), None) => format!("  follow up by {date}"),
+            (None, None) => String::new(),
+        };
+        outln!("{}  {}  {}{follow_up}", note.written, note.author, note.id);
+        if let Some(text) = &note.text {
+            outln!("    {}", text.as_str());
+        }
+    }
+    outln!("{} notes.", notes.len());
+    Ok(())
+}
+
 /// A progress bar on a terminal; nothing otherwise.
 pub struct Progress {
     bar: Option<ProgressBar>,

@@ -19,6 +19,7 @@ const PLANTED: &[&str] = &[
     "Plantedshelter Quokka",
     "Plantednarrative Wombat",
     "Plantedimport Kumquat",
+    "Plantedcasenote 사례메모가짜",
 ];
 
 struct Workspace {
@@ -259,6 +260,24 @@ fn plant_and_scan(ws: Workspace) {
         "--note",
         PLANTED[6],
     ]));
+    let note = ws.input("note.txt", &format!("{}\nsecond line\n", PLANTED[8]));
+    // The command line runs on the real clock.
+    let today = time::OffsetDateTime::from(std::time::SystemTime::now())
+        .date()
+        .to_string();
+    record(ws.run(&[
+        "note",
+        "add",
+        &person,
+        "--follow-up",
+        &today,
+        "--text-file",
+        note.to_str().unwrap(),
+    ]));
+    let due = ws.run(&["note", "due"]);
+    assert!(String::from_utf8_lossy(&due.stdout).contains(&format!("{today}  {person}")));
+    record(due);
+    record(ws.run(&["note", "list", &person]));
     record(ws.run(&["person", "show", &person]));
     record(ws.run(&["person", "list", "--name", PLANTED[0]]));
     record(ws.run(&["person", "list", "--flag", "self_harm_risk", "--json"]));
@@ -314,6 +333,8 @@ fn plant_and_scan(ws: Workspace) {
     );
     let incidents = ws.ok(&["incident", "list", "--reveal"]);
     assert!(incidents.contains(PLANTED[6]));
+    let notes = ws.ok(&["note", "list", &person, "--reveal"]);
+    assert!(notes.contains(PLANTED[8]), "{notes}");
     let log = ws.ok(&["access-log"]);
     assert!(log.contains(&format!("reveal           {person}")), "{log}");
     assert!(!log.contains(PLANTED[0]));

@@ -58,6 +58,14 @@ pub enum EventBody {
         incident: IncidentId,
         at: Date,
     },
+    NoteAdded {
+        note: Note,
+    },
+    FollowUpDone {
+        person: PersonId,
+        note: NoteId,
+        at: Date,
+    },
     BatchCreated {
         batch: TransferBatch,
     },
@@ -84,6 +92,7 @@ pub enum RecordRef {
     Household(HouseholdId),
     Person(PersonId),
     Incident(IncidentId),
+    Note(NoteId),
     Batch(BatchId),
 }
 
@@ -101,6 +110,8 @@ impl EventBody {
             EventBody::ReadinessSet { .. } => "readiness_set",
             EventBody::IncidentRecorded { .. } => "incident_recorded",
             EventBody::IncidentClosed { .. } => "incident_closed",
+            EventBody::NoteAdded { .. } => "note_added",
+            EventBody::FollowUpDone { .. } => "follow_up_done",
             EventBody::BatchCreated { .. } => "batch_created",
             EventBody::BatchPinned { .. } => "batch_pinned",
             EventBody::BatchPlanned { .. } => "batch_planned",
@@ -116,6 +127,7 @@ impl EventBody {
             Some(RecordRef::Household(id)) => id.0,
             Some(RecordRef::Person(id)) => id.0,
             Some(RecordRef::Incident(id)) => id.0,
+            Some(RecordRef::Note(id)) => id.0,
             Some(RecordRef::Batch(id)) => id.0,
             None => Uuid::nil(),
         }
@@ -161,6 +173,11 @@ impl EventBody {
                 refs
             }
             EventBody::IncidentClosed { incident, .. } => vec![R::Incident(*incident)],
+            // About the person: their timeline shows that a note was written (never its text).
+            EventBody::NoteAdded { note } => vec![R::Person(note.person), R::Note(note.id)],
+            EventBody::FollowUpDone { person, note, .. } => {
+                vec![R::Person(*person), R::Note(*note)]
+            }
             EventBody::BatchCreated { batch } => {
                 let mut refs = vec![R::Batch(batch.id), R::Location(batch.destination)];
                 refs.extend(batch.origins.iter().map(|id| R::Location(*id)));

@@ -29,6 +29,7 @@ id_type!(
     HouseholdId,
     LocationId,
     IncidentId,
+    NoteId,
     BatchId,
     UserId,
     NodeId,

@@ -252,6 +252,21 @@ pub struct Incident {
     pub version: i64,
 }
 
+/// A case note on a person: dated, sealed, written by the event's actor; it may ask for a
+/// follow-up by a date, which stays due until it is marked done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: NoteId,
+    pub person: PersonId,
+    pub author: UserId,
+    pub written: Date,
+    pub text: Sealed,
+    pub follow_up: Option<Date>,
+    pub follow_up_done: Option<Date>,
+    #[serde(default)]
+    pub version: i64,
+}
+
 /// A transfer: a departure on a date with seats, picking up from some locations.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransferBatch {

@@ -17,6 +17,7 @@ pub struct State {
     pub households: BTreeMap<HouseholdId, Household>,
     pub people: BTreeMap<PersonId, Person>,
     pub incidents: BTreeMap<IncidentId, Incident>,
+    pub notes: BTreeMap<NoteId, Note>,
     pub batches: BTreeMap<BatchId, TransferBatch>,
 }
 
@@ -263,6 +264,37 @@ impl State {
                 }
                 record.status = IncidentStatus::Closed;
                 record.closed = Some(*at);
+                record.version += 1;
+            }
+            EventBody::NoteAdded { note } => {
+                if self.notes.contains_key(&note.id) {
+                    return Err(exists("note", note.id));
+                }
+                if !self.people.contains_key(&note.person) {
+                    return Err(missing("person", note.person));
+                }
+                if note.follow_up_done.is_some() {
+                    return Err(ProjectionError::Invalid(format!(
+                        "note {} cannot start with its follow-up done",
+                        note.id
+                    )));
+                }
+                let mut note = note.clone();
+                note.version = 1;
+                self.notes.insert(note.id, note);
+            }
+            EventBody::FollowUpDone { person, note, at } => {
+                let record = self
+                    .notes
+                    .get_mut(note)
+                    .filter(|record| record.person == *person)
+                    .ok_or_else(|| missing("note", note))?;
+                if record.follow_up.is_none() || record.follow_up_done.is_some() {
+                    return Err(ProjectionError::Invalid(format!(
+                        "note {note} has no follow-up due"
+                    )));
+                }
+                record.follow_up_done = Some(*at);
                 record.version += 1;
             }
             EventBody::BatchCreated { batch } => {

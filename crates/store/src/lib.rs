@@ -124,6 +124,17 @@ pub trait Store: Send + Sync {
     /// How many incidents match (the limit is ignored).
     async fn count_incidents(&self, filter: &IncidentFilter) -> StoreResult<u64>;
 
+    /// A person's case notes, newest first.
+    async fn notes_of(&self, person: PersonId) -> StoreResult<Vec<Note>>;
+    /// Follow-ups due on or before `due_by` and not done, on people still in the pipeline
+    /// at these locations (all: `None`), soonest first: the first `limit`, and how many in all.
+    async fn due_follow_ups(
+        &self,
+        due_by: time::Date,
+        locations: Option<&[LocationId]>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Note>, u64)>;
+
     /// Raw figures for the backlog of every location: occupancy, the arrival dates of the
     /// people waiting, and open incidents by severity. Reads indexes only.
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>>;

@@ -77,6 +77,11 @@ pub fn router(shared: Shared) -> Router {
         .route("/people/{code}/flag", post(person::flag))
         .route("/people/{code}/hold", post(person::hold))
         .route("/people/{code}/ready", post(person::ready))
+        .route("/people/{code}/notes", post(person::add_note))
+        .route(
+            "/people/{code}/notes/{note}/done",
+            post(person::follow_up_done),
+        )
         .route("/locations", get(locations::list))
         .route("/incidents", get(incidents::list).post(incidents::record))
         .route("/incidents/{code}/close", post(incidents::close))

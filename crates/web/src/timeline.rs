@@ -100,6 +100,14 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
             ],
         ),
         Change::IncidentClosed { at } => ("change-incident-closed", vec![("at", at.to_string())]),
+        Change::NoteAdded { follow_up } => match follow_up {
+            Some(date) => (
+                "change-note-added-follow-up",
+                vec![("date", date.to_string())],
+            ),
+            None => ("change-note-added", vec![]),
+        },
+        Change::FollowUpDone { at } => ("change-follow-up-done", vec![("at", at.to_string())]),
         Change::BatchCreated {
             departure,
             seats,

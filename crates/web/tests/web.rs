@@ -1222,6 +1222,18 @@ fn every_route_as_every_role() {
                 Action::PlanTransfers,
                 404,
             ),
+            (
+                format!("/people/{person}/notes"),
+                vec![("text", "Synthetic role check note"), ("follow_up", "")],
+                Action::WriteNotes,
+                303,
+            ),
+            (
+                format!("/people/{person}/notes/00000000-0000-0000-0000-000000000000/done"),
+                vec![],
+                Action::WriteNotes,
+                404,
+            ),
         ];
         for (path, fields, action, ok) in posts {
             let mut form = vec![("csrf", csrf.as_str())];
@@ -1974,6 +1986,100 @@ fn households_sheltered_together(server: &Server, cookie: &str) -> Vec<(String, 
         .filter(|(_, members)| members.len() >= 2)
         .map(|((_, location), members)| (location, members))
         .collect()
+}
+
+/// A caseworker writes case notes on her phone: a problem brings back what she typed, a
+/// follow-up shows on her dashboard until she marks it done, and the text stays sealed until
+/// revealed.
+#[test]
+fn a_caseworker_keeps_case_notes_and_follows_up() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let cookie = format!("{cookie}; refuge_lang=ko");
+    let person = first_code(&server.get("/people", &cookie).body, "P-");
+    let notes = format!("/people/{person}/notes");
+    let text = "Synthetic note: asked twice about the flight";
+    let refused = server.post(
+        &notes,
+        &cookie,
+        &[("csrf", &csrf), ("text", text), ("follow_up", "2020-01-01")],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains(text),
+        "the typed text is back in the form"
+    );
+    assert!(
+        refused.body.contains("value=\"2020-01-01\""),
+        "and the date"
+    );
+    assert!(
+        refused.body.contains("follow_up"),
+        "the problem names the field"
+    );
+    let today = server.get("/people/new", &cookie).body;
+    let today = today
+        .split("name=\"since\" type=\"date\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let written = server.post(
+        &notes,
+        &cookie,
+        &[("csrf", &csrf), ("text", text), ("follow_up", &today)],
+    );
+    assert_eq!(written.status, 303);
+    let page = server.get(&format!("/people/{person}"), &cookie);
+    assert!(page.body.contains("사례 메모"), "the notes, in Korean");
+    assert!(!page.body.contains(text), "sealed until revealed");
+    assert!(page.body.contains(&format!("{today}까지 후속 조치")));
+    let dashboard = server.get("/dashboard", &cookie);
+    assert!(
+        dashboard.body.contains(&format!("{person} 후속 조치 기한")),
+        "the follow-up is on her dashboard"
+    );
+    let revealed = server.post(
+        &format!("/people/{person}/reveal"),
+        &cookie,
+        &[("csrf", &csrf)],
+    );
+    assert!(revealed.body.contains(text), "revealed on purpose");
+    let note_id = revealed
+        .body
+        .split(&format!("/people/{person}/notes/"))
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let done = server.post(
+        &format!("/people/{person}/notes/{note_id}/done"),
+        &cookie,
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(done.status, 303);
+    let dashboard = server.get("/dashboard", &cookie);
+    assert!(
+        !dashboard.body.contains(&format!("{person} 후속 조치 기한")),
+        "done: off the dashboard"
+    );
+    let page = server.get(&format!("/people/{person}"), &cookie);
+    assert!(page.body.contains(&format!("후속 조치 완료 {today}")));
+    // The coordinator reads the history: a note was written, by whom (never its text).
+    let (coordinator, _) = server.login("coordinator");
+    let history = server.get(
+        &format!("/people/{person}"),
+        &format!("{coordinator}; refuge_lang=ko"),
+    );
+    assert!(
+        history.body.contains(" · caseworker: 사례 메모 작성"),
+        "the timeline"
+    );
+    assert!(!history.body.contains(text));
 }
 
 /// Where someone is, and how many days they have waited for a transfer (as the API says).

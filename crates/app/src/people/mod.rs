@@ -3,8 +3,10 @@
 
 mod changes;
 mod list;
+mod notes;
 mod register;
 
+pub use notes::{DueFollowUp, NoteView};
 pub(crate) use register::seal_identity;
 
 use crate::*;

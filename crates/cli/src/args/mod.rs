@@ -176,6 +176,9 @@ pub enum Command {
     /// Incidents: conflicts, self-harm, medical, raids, arrests, …
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Case notes on a person, with follow-ups.
+    #[command(subcommand)]
+    Note(NoteCommand),
     /// Capacity, occupancy and waiting times at every shelter and detention location.
     Backlog {
         #[arg(long)]

@@ -185,3 +185,34 @@ pub enum ExportCommand {
         force: bool,
     },
 }
+
+#[derive(Subcommand)]
+pub enum NoteCommand {
+    /// Write a case note on a person. The text (sealed) is read from --text-file or from
+    /// standard input, never from the command line, which other users can see.
+    Add {
+        /// The person (P-…).
+        code: String,
+        /// Ask for a follow-up by this date (today or later).
+        #[arg(long, value_parser = parse_date)]
+        follow_up: Option<Date>,
+        /// Read the note from this file instead of standard input.
+        #[arg(long)]
+        text_file: Option<PathBuf>,
+    },
+    /// A person's notes, newest first (texts with --reveal, logged).
+    List {
+        code: String,
+        #[arg(long)]
+        reveal: bool,
+    },
+    /// Mark a note's follow-up done.
+    Done {
+        /// The person (P-…).
+        code: String,
+        /// The note's id, as `note list` shows it.
+        note: String,
+    },
+    /// Follow-ups due today or earlier where you work, soonest first.
+    Due,
+}

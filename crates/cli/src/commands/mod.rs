@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod incidents;
 pub mod locations;
+pub mod notes;
 pub mod outlook;
 pub mod people;
 pub mod planning;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             screening,
         } => people::ready(config, code, documents, screening).await,
         Command::Incident(command) => incidents::incident(config, command).await,
+        Command::Note(command) => notes::note(config, command).await,
         Command::Backlog { json, target_wait } => outlook::backlog(config, json, target_wait).await,
         Command::Import(ImportCommand::People {
             file,

@@ -20,6 +20,7 @@ const COUNTED_TABLES: &[(&str, &str)] = &[
     ("households", ""),
     ("people", ""),
     ("incidents", ""),
+    ("notes", ""),
     ("batches", ""),
     ("access_log", ""),
     ("api_tokens", ""),

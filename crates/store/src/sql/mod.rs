@@ -452,6 +452,24 @@ impl<B: Backend> Store for SqlStore<B> {
         rows.first().map_or(Ok(0), |row| count(row, "n"))
     }
 
+    async fn notes_of(&self, person: PersonId) -> StoreResult<Vec<Note>> {
+        self.all(
+            "SELECT * FROM notes WHERE person = ? ORDER BY written DESC, id DESC",
+            vec![person.to_string().into()],
+            Note::decode,
+        )
+        .await
+    }
+
+    async fn due_follow_ups(
+        &self,
+        due_by: Date,
+        locations: Option<&[LocationId]>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Note>, u64)> {
+        self.query_due_follow_ups(due_by, locations, limit).await
+    }
+
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
         self.read_backlog_rows().await
     }
@@ -542,6 +560,7 @@ impl<B: Backend> Store for SqlStore<B> {
             &mut state,
             &self.rows("SELECT * FROM incidents", vec![]).await?,
         )?;
+        fill::<Note>(&mut state, &self.rows("SELECT * FROM notes", vec![]).await?)?;
         fill::<TransferBatch>(
             &mut state,
             &self.rows("SELECT * FROM batches", vec![]).await?,

@@ -61,6 +61,50 @@ impl<B: Backend> SqlStore<B> {
         }
     }
 
+    pub(super) async fn query_due_follow_ups(
+        &self,
+        due_by: time::Date,
+        locations: Option<&[LocationId]>,
+        limit: u32,
+    ) -> StoreResult<(Vec<Note>, u64)> {
+        if locations.is_some_and(<[LocationId]>::is_empty) {
+            return Ok((Vec::new(), 0));
+        }
+        // The partial index `notes_due` holds only the open follow-ups.
+        let mut conditions = String::from(
+            " FROM notes JOIN people ON people.id = notes.person \
+             WHERE notes.follow_up IS NOT NULL AND notes.follow_up_done IS NULL \
+             AND notes.follow_up <= ? \
+             AND people.stage IN ('hiding', 'transit', 'sheltered', 'detained')",
+        );
+        let mut arguments: Vec<Value> = vec![text_date(due_by).into()];
+        if let Some(locations) = locations {
+            conditions.push_str(&format!(
+                " AND people.location IN ({})",
+                vec!["?"; locations.len()].join(", ")
+            ));
+            arguments.extend(locations.iter().map(|id| id.to_string().into()));
+        }
+        let total = self
+            .rows(
+                &format!("SELECT COUNT(*) AS n{conditions}"),
+                arguments.clone(),
+            )
+            .await?
+            .first()
+            .map_or(Ok(0), |row| count(row, "n"))?;
+        let mut listed = arguments;
+        listed.push(Value::Int(i64::from(limit)));
+        let notes = self
+            .all(
+                &format!("SELECT notes.*{conditions} ORDER BY notes.follow_up, notes.id LIMIT ?"),
+                listed,
+                Note::decode,
+            )
+            .await?;
+        Ok((notes, total))
+    }
+
     pub(super) async fn query_taken_codes(&self, codes: &[String]) -> StoreResult<Vec<String>> {
         // A code's prefix names its kind, and each kind lives in one table: one indexed
         // lookup per code (an import checks hundreds of thousands).

@@ -261,6 +261,66 @@ impl Record for Person {
     }
 }
 
+impl Record for Note {
+    type Id = NoteId;
+    const KIND: &'static str = "note";
+    const TABLE: &'static str = "notes";
+    const COLUMNS: &'static [&'static str] = &[
+        "id",
+        "person",
+        "author",
+        "written",
+        "text",
+        "follow_up",
+        "follow_up_done",
+        "version",
+    ];
+
+    fn id(&self) -> Self::Id {
+        self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn label(&self) -> &str {
+        // Notes have no code of their own; they are named through their person.
+        "on a person"
+    }
+    fn bind(&self, args: &mut Vec<Value>) {
+        args.push(Value::from(self.id.to_string()));
+        args.push(Value::from(self.person.to_string()));
+        args.push(Value::from(self.author.to_string()));
+        args.push(Value::from(text_date(self.written)));
+        args.push(Value::from(self.text.0.clone()));
+        args.push(Value::from(self.follow_up.map(text_date)));
+        args.push(Value::from(self.follow_up_done.map(text_date)));
+        args.push(Value::from(self.version));
+    }
+    fn decode<R: Fields>(row: &R) -> StoreResult<Self> {
+        let date = |column: &str| -> StoreResult<Option<time::Date>> {
+            row.opt_text(column)?
+                .map(|text| parse_date(&text))
+                .transpose()
+        };
+        Ok(Note {
+            id: NoteId(parse_uuid(&row.text("id")?)?),
+            person: PersonId(parse_uuid(&row.text("person")?)?),
+            author: UserId(parse_uuid(&row.text("author")?)?),
+            written: parse_date(&row.text("written")?)?,
+            text: Sealed(row.text("text")?),
+            follow_up: date("follow_up")?,
+            follow_up_done: date("follow_up_done")?,
+            version: row.int("version")?,
+        })
+    }
+    fn of(state: &State) -> &BTreeMap<Self::Id, Self> {
+        &state.notes
+    }
+    fn of_mut(state: &mut State) -> &mut BTreeMap<Self::Id, Self> {
+        &mut state.notes
+    }
+}
+
 impl Record for Incident {
     type Id = IncidentId;
     const KIND: &'static str = "incident";
@@ -407,6 +467,7 @@ impl<'a> Lookup<'a> {
             RecordRef::Household(id) => Lookup::kind::<Household>(state, id),
             RecordRef::Person(id) => Lookup::kind::<Person>(state, id),
             RecordRef::Incident(id) => Lookup::kind::<Incident>(state, id),
+            RecordRef::Note(id) => Lookup::kind::<Note>(state, id),
             RecordRef::Batch(id) => Lookup::kind::<TransferBatch>(state, id),
         }
     }
@@ -475,6 +536,7 @@ pub(super) async fn load_touched<B: Backend>(
     load_by_ids::<B, Household>(tx, &mut state, ids_of(Household::TABLE)).await?;
     load_by_ids::<B, Person>(tx, &mut state, ids_of(Person::TABLE)).await?;
     load_by_ids::<B, Incident>(tx, &mut state, ids_of(Incident::TABLE)).await?;
+    load_by_ids::<B, Note>(tx, &mut state, ids_of(Note::TABLE)).await?;
     load_by_ids::<B, TransferBatch>(tx, &mut state, ids_of(TransferBatch::TABLE)).await?;
     Ok(state)
 }
@@ -566,5 +628,6 @@ pub(super) async fn write_records<B: Backend>(
         B::execute_script(tx, create).await?;
     }
     write_changed::<B, Incident>(tx, before, after).await?;
+    write_changed::<B, Note>(tx, before, after).await?;
     write_changed::<B, TransferBatch>(tx, before, after).await
 }

@@ -200,6 +200,9 @@ change-readiness = documents { $documents ->
 }
 change-incident-recorded = incident recorded: { $kind }, severity { $severity }, at { $location }
 change-incident-closed = incident closed on { $at }
+change-note-added = case note written
+change-note-added-follow-up = case note written, follow up by { $date }
+change-follow-up-done = follow-up done on { $at }
 change-batch-created = transfer drafted for { $departure }, { $seats } seats, to { $destination }
 change-batch-pinned = household { $pin }
 change-batch-pin-cleared = household pin cleared
@@ -208,3 +211,19 @@ change-batch-planned = { $count ->
    *[other] planned: { $count } people
 }
 change-batch-status = transfer now { $status }
+
+# Case notes (pages/person.rs, the dashboard).
+notes-title = Case notes
+no-notes = No case notes yet.
+note-sealed = (sealed: reveal to read)
+note-text = New note
+note-follow-up = Follow up by (optional)
+note-add = Add note
+follow-up-by = follow up by { $date }
+follow-up-done-on = follow-up done on { $date }
+follow-up-mark-done = Follow-up done
+alert-follow-up = Follow-up due for { $code } (by { $date }).
+alert-more-follow-ups = { $count ->
+    [one] … and { $count } more follow-up due.
+   *[other] … and { $count } more follow-ups due.
+}

@@ -188,8 +188,24 @@ change-readiness = 서류 { $documents ->
 }
 change-incident-recorded = 사건 기록: { $kind }, 심각도 { $severity }, { $location }
 change-incident-closed = 사건 종결 { $at }
+change-note-added = 사례 메모 작성
+change-note-added-follow-up = 사례 메모 작성, { $date }까지 후속 조치
+change-follow-up-done = 후속 조치 완료 { $at }
 change-batch-created = 이송 초안 { $departure }, 좌석 { $seats }석, 목적지 { $destination }
 change-batch-pinned = 가구 { $pin }
 change-batch-pin-cleared = 가구 고정 해제
 change-batch-planned = 계획: { $count }명
 change-batch-status = 이송 상태: { $status }
+
+# Case notes (pages/person.rs, the dashboard).
+notes-title = 사례 메모
+no-notes = 아직 사례 메모가 없습니다.
+note-sealed = (봉인됨: 공개하면 읽을 수 있음)
+note-text = 새 메모
+note-follow-up = 후속 조치 기한 (선택)
+note-add = 메모 추가
+follow-up-by = { $date }까지 후속 조치
+follow-up-done-on = 후속 조치 완료 { $date }
+follow-up-mark-done = 후속 조치 완료
+alert-follow-up = { $code } 후속 조치 기한: { $date }.
+alert-more-follow-ups = … 그 밖에 후속 조치 { $count }건.

@@ -86,6 +86,11 @@ fn alert_text(lang: Lang, alert: &Alert) -> String {
         Alert::MoreFlagged { flag } => {
             lang.t_args("alert-more-flagged", &[("flag", lang.word(*flag))])
         }
+        Alert::FollowUpDue { code, due } => lang.t_args(
+            "alert-follow-up",
+            &[("code", code.clone()), ("date", due.to_string())],
+        ),
+        Alert::MoreFollowUps { count } => lang.t_count("alert-more-follow-ups", *count),
     }
 }
 

@@ -1,5 +1,6 @@
-//! One person: operational facts, the identity (sealed unless revealed, which is logged),
-//! the actions the role allows (move, flags, hold, readiness) and the timeline.
+//! One person: operational facts, the identity and the case notes (sealed unless revealed,
+//! which is logged), the actions the role allows (move, flags, hold, readiness, notes) and
+//! the timeline.
 
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
@@ -37,6 +38,26 @@ struct PersonTemplate {
     screening_done: bool,
     today: String,
     timeline: Vec<String>,
+    notes: Vec<NoteRow>,
+    can_write_notes: bool,
+    note: NoteEcho,
+}
+
+/// A case note as listed: the text only when revealed.
+struct NoteRow {
+    id: String,
+    heading: String,
+    text: Option<String>,
+    follow_up: String,
+    due: bool,
+}
+
+/// What was typed into the note form, given back with a problem (to the same user over the
+/// same connection; the page is `no-store`).
+#[derive(Default)]
+pub struct NoteEcho {
+    text: String,
+    follow_up: String,
 }
 
 /// The person page; `reveal` opens the identity (the use case checks and logs it).
@@ -46,6 +67,7 @@ async fn page(
     code: &str,
     reveal: bool,
     problem: String,
+    note: NoteEcho,
 ) -> PageResult {
     let lang = user.lang;
     let session = user.session();
@@ -113,6 +135,25 @@ async fn page(
             .await?;
     }
     let role = session.role();
+    let today = shared.app.today();
+    // Revealing opens the notes too (the same permission, logged by the use case).
+    let notes = shared
+        .app
+        .notes(session, &person.code, reveal)
+        .await?
+        .into_iter()
+        .map(|note| NoteRow {
+            id: note.id.to_string(),
+            heading: format!("{} · {}", note.written, note.author),
+            due: note.overdue(today),
+            follow_up: match (note.follow_up, note.follow_up_done) {
+                (_, Some(done)) => lang.t_args("follow-up-done-on", &[("date", done.to_string())]),
+                (Some(date), None) => lang.t_args("follow-up-by", &[("date", date.to_string())]),
+                (None, None) => String::new(),
+            },
+            text: note.text.map(|text| text.as_str().to_string()),
+        })
+        .collect();
     html(PersonTemplate {
         page: user
             .page(lang.t_args("person-title", &[("code", person.code.clone())]))
@@ -142,8 +183,11 @@ async fn page(
         reasons: word_options(lang, HoldReason::ALL.iter().copied(), ""),
         documents_ready: person.documents_ready,
         screening_done: person.screening_done,
-        today: shared.app.today().to_string(),
+        today: today.to_string(),
         timeline,
+        notes,
+        can_write_notes: allowed(role, Action::WriteNotes),
+        note,
     })
 }
 
@@ -152,7 +196,15 @@ pub async fn show(
     user: SignedIn,
     Path(code): Path<String>,
 ) -> PageResult {
-    page(&shared, &user, &code, false, String::new()).await
+    page(
+        &shared,
+        &user,
+        &code,
+        false,
+        String::new(),
+        NoteEcho::default(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -163,7 +215,15 @@ pub async fn reveal(
     Path(code): Path<String>,
     CsrfForm(user, RevealForm {}): CsrfForm<RevealForm>,
 ) -> PageResult {
-    page(&shared, &user, &code, true, String::new()).await
+    page(
+        &shared,
+        &user,
+        &code,
+        true,
+        String::new(),
+        NoteEcho::default(),
+    )
+    .await
 }
 
 /// After a change to a person: back to their page, or the page again with the problem.
@@ -177,7 +237,7 @@ async fn after_change<T>(
         result,
         &record_path("/people", code),
         user.lang,
-        |problem| page(shared, user, code, false, problem),
+        |problem| page(shared, user, code, false, problem, NoteEcho::default()),
     )
     .await
 }
@@ -318,6 +378,58 @@ pub async fn ready(
             Some(form.documents == "yes"),
             Some(form.screening == "yes"),
         )
+        .await;
+    after_change(&shared, &user, &code, result).await
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    text: String,
+    #[serde(default)]
+    follow_up: String,
+}
+
+pub async fn add_note(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<NoteForm>,
+) -> PageResult {
+    let result = async {
+        let follow_up = match form.follow_up.trim() {
+            "" => None,
+            text => Some(parse_date("follow_up", text)?),
+        };
+        shared
+            .app
+            .add_note(user.session(), &code, &form.text, follow_up)
+            .await
+    }
+    .await;
+    // A problem brings the form back with what was typed.
+    let echo = NoteEcho {
+        text: form.text,
+        follow_up: form.follow_up,
+    };
+    after_post(
+        result,
+        &record_path("/people", &code),
+        user.lang,
+        |problem| page(&shared, &user, &code, false, problem, echo),
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct FollowUpForm {}
+
+pub async fn follow_up_done(
+    State(shared): State<Shared>,
+    Path((code, note)): Path<(String, String)>,
+    CsrfForm(user, FollowUpForm {}): CsrfForm<FollowUpForm>,
+) -> PageResult {
+    let result = shared
+        .app
+        .complete_follow_up(user.session(), &code, &note)
         .await;
     after_change(&shared, &user, &code, result).await
 }

@@ -1,0 +1,150 @@
+//! The plan from the search's assignment: manifests, figures and one explanation per
+//! household.
+
+use super::relaxation::{FREE, OUT};
+use crate::instance::*;
+
+pub(super) struct PlanFigures {
+    pub(super) objective: f64,
+    pub(super) bound: f64,
+    pub(super) gap: f64,
+    pub(super) nodes: u64,
+    pub(super) end_day: i64,
+    pub(super) optimal: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn build_plan(
+    instance: &Instance,
+    batches: &[&Batch],
+    candidates: &[usize],
+    assignment: &[u16],
+    fixed_manifest: &[(usize, usize)],
+    priorities: &[PriorityParts],
+    mut decisions: Vec<Option<Decision>>,
+    figures: PlanFigures,
+) -> Plan {
+    // Manifest per batch, highest priority first.
+    let mut manifest: Vec<Vec<usize>> = vec![Vec::new(); batches.len()];
+    for (index, batch) in fixed_manifest {
+        manifest[*batch].push(*index);
+    }
+    for (rank, batch) in assignment.iter().enumerate() {
+        if *batch != OUT && *batch != FREE {
+            manifest[usize::from(*batch)].push(candidates[rank]);
+        }
+    }
+    for list in &mut manifest {
+        list.sort_by(|a, b| {
+            priorities[*b]
+                .total
+                .total_cmp(&priorities[*a].total)
+                .then_with(|| instance.households[*a].id.cmp(&instance.households[*b].id))
+        });
+    }
+    let used: Vec<i64> = manifest
+        .iter()
+        .map(|list| {
+            list.iter()
+                .map(|index| instance.households[*index].size)
+                .sum()
+        })
+        .collect();
+    for (batch, list) in manifest.iter().enumerate() {
+        for index in list {
+            let pinned = matches!(
+                instance.households[*index].pin,
+                Some(Pin::Batch(_)) | Some(Pin::In)
+            );
+            decisions[*index] = Some(Decision::Selected {
+                batch: batches[batch].id.clone(),
+                reason: format!(
+                    "priority {}; batch {} on day {}{}",
+                    priorities[*index].describe(),
+                    batches[batch].id,
+                    batches[batch].day,
+                    if pinned { " (pinned)" } else { "" }
+                ),
+            });
+        }
+    }
+    // Why each candidate left behind was left behind: the batches it could board were full
+    // of households that rank above it, or had too few seats left.
+    for index in candidates {
+        if decisions[*index].is_some() {
+            continue;
+        }
+        let household = &instance.households[*index];
+        let mut reasons = Vec::new();
+        for (batch, spec) in batches.iter().enumerate() {
+            if !spec.origins.contains(&household.origin) {
+                continue;
+            }
+            let spare = spec.seats - used[batch];
+            if spare >= household.size {
+                reasons.push(format!(
+                    "{}: {spare} seats left, but the origin's share is used up",
+                    spec.id
+                ));
+                continue;
+            }
+            let cutoff = manifest[batch]
+                .iter()
+                .map(|other| priorities[*other].total)
+                .fold(f64::INFINITY, f64::min);
+            if cutoff.is_finite() {
+                reasons.push(format!(
+                    "{}: {spare} of {} seats left, lowest selected priority {cutoff:.2}",
+                    spec.id, spec.seats
+                ));
+            } else {
+                reasons.push(format!("{}: {spare} seats left", spec.id));
+            }
+        }
+        decisions[*index] = Some(Decision::NotSelected {
+            reason: format!(
+                "outranked: priority {:.2}, needs {} seats; {}",
+                priorities[*index].total,
+                household.size,
+                reasons.join("; ")
+            ),
+        });
+    }
+    let explanations = instance
+        .households
+        .iter()
+        .enumerate()
+        .map(|(index, household)| Explanation {
+            household: household.id.clone(),
+            size: household.size,
+            origin: household.origin.clone(),
+            priority: priorities[index].clone(),
+            decision: decisions[index].clone().unwrap_or(Decision::NotSelected {
+                reason: "not placed".into(),
+            }),
+        })
+        .collect();
+    Plan {
+        batches: batches
+            .iter()
+            .enumerate()
+            .map(|(batch, spec)| PlannedBatch {
+                id: spec.id.clone(),
+                day: spec.day,
+                seats: spec.seats,
+                used: used[batch],
+                households: manifest[batch]
+                    .iter()
+                    .map(|index| instance.households[*index].id.clone())
+                    .collect(),
+            })
+            .collect(),
+        objective: figures.objective,
+        bound: figures.bound,
+        gap: figures.gap,
+        optimal: figures.optimal,
+        nodes: figures.nodes,
+        end_day: figures.end_day,
+        explanations,
+    }
+}

@@ -37,13 +37,13 @@ pub use outlook::{
 pub use people::{DueFollowUp, MoveReport, NewPerson, NoteView, PeopleQuery, PersonView};
 pub(crate) use people::{check_birth_year, seal_identity};
 pub use refuge_crypto::Revealed;
-pub use refuge_plan::{Decision, Plan, Policy as PlanPolicy};
+pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
 pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
 pub use session::Session;
 pub use transfers::{
-    BatchRequest, BatchView, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
+    BatchRequest, BatchView, Blocker, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
     MAX_RUNNING_PLANS, PLAN_PATIENCE, PlanReport, PlanUnit,
 };
 pub use users::LocationView;

@@ -329,6 +329,127 @@ pub enum Decision {
     NotSelected { reason: String },
 }
 
+/// Why a household was chosen or left behind, as facts: pages render it in their language;
+/// `Display` is the stable English of `Decision`'s reason.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Why {
+    Chosen {
+        batch: String,
+        day: i64,
+        pinned: bool,
+        priority: PriorityParts,
+    },
+    /// Not eligible, for the caller's reason.
+    Ineligible {
+        reason: String,
+    },
+    PinnedOut,
+    /// No batch picks up from its origin.
+    NoPickup {
+        origin: String,
+    },
+    /// Too many people for any batch (or share of one) that picks up from its origin.
+    TooLarge {
+        size: i64,
+        origin: String,
+    },
+    /// The batches it could board went to households ranking above it.
+    Outranked {
+        priority: f64,
+        size: i64,
+        batches: Vec<BatchRoom>,
+    },
+    NotPlaced,
+}
+
+/// Room left on a batch a household could have boarded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BatchRoom {
+    pub batch: String,
+    pub spare: i64,
+    pub seats: i64,
+    /// Seats were left, but the origin's share of them was used up.
+    pub share_used_up: bool,
+    /// The lowest priority among those chosen for it.
+    pub lowest_selected: Option<f64>,
+}
+
+impl std::fmt::Display for BatchRoom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let BatchRoom {
+            batch,
+            spare,
+            seats,
+            share_used_up,
+            lowest_selected,
+        } = self;
+        match (share_used_up, lowest_selected) {
+            (true, _) => write!(
+                f,
+                "{batch}: {spare} seats left, but the origin's share is used up"
+            ),
+            (false, Some(cutoff)) => write!(
+                f,
+                "{batch}: {spare} of {seats} seats left, lowest selected priority {cutoff:.2}"
+            ),
+            (false, None) => write!(f, "{batch}: {spare} seats left"),
+        }
+    }
+}
+
+impl std::fmt::Display for Why {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Why::Chosen {
+                batch,
+                day,
+                pinned,
+                priority,
+            } => write!(
+                f,
+                "priority {}; batch {batch} on day {day}{}",
+                priority.describe(),
+                if *pinned { " (pinned)" } else { "" }
+            ),
+            Why::Ineligible { reason } => f.write_str(reason),
+            Why::PinnedOut => f.write_str("pinned out by the coordinator"),
+            Why::NoPickup { origin } => write!(f, "no batch picks up from {origin}"),
+            Why::TooLarge { size, origin } => write!(
+                f,
+                "{size} people do not fit on any batch that picks up from {origin}"
+            ),
+            Why::Outranked {
+                priority,
+                size,
+                batches,
+            } => {
+                write!(f, "outranked: priority {priority:.2}, needs {size} seats")?;
+                for room in batches {
+                    write!(f, "; {room}")?;
+                }
+                Ok(())
+            }
+            Why::NotPlaced => f.write_str("not placed"),
+        }
+    }
+}
+
+impl Why {
+    /// The decision it makes, with its English reason.
+    pub fn decision(&self) -> Decision {
+        let reason = self.to_string();
+        match self {
+            Why::Chosen { batch, .. } => Decision::Selected {
+                batch: batch.clone(),
+                reason,
+            },
+            Why::Ineligible { .. } => Decision::Ineligible { reason },
+            _ => Decision::NotSelected { reason },
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Explanation {
     pub household: String,
@@ -337,6 +458,8 @@ pub struct Explanation {
     pub priority: PriorityParts,
     #[serde(flatten)]
     pub decision: Decision,
+    /// The reason as facts.
+    pub why: Why,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -96,8 +96,28 @@ impl Lang {
     /// A message whose `$count` picks the plural form: passed as a number, since a text
     /// "1" never selects `[one]`.
     pub fn t_count(self, key: &str, count: u64) -> String {
-        let args: HashMap<Cow<'static, str>, FluentValue> =
-            HashMap::from([(Cow::Borrowed("count"), FluentValue::from(count))]);
+        self.t_numbers(key, &[("count", count)])
+    }
+
+    /// A message with numbers (each may pick a plural form).
+    pub fn t_numbers(self, key: &str, numbers: &[(&'static str, u64)]) -> String {
+        self.t_numbers_and(key, numbers, &[])
+    }
+
+    /// A message with numbers and texts.
+    pub fn t_numbers_and(
+        self,
+        key: &str,
+        numbers: &[(&'static str, u64)],
+        texts: &[(&'static str, String)],
+    ) -> String {
+        let mut args: HashMap<Cow<'static, str>, FluentValue> = texts
+            .iter()
+            .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone())))
+            .collect();
+        for (name, value) in numbers {
+            args.insert(Cow::Borrowed(*name), FluentValue::from(*value));
+        }
         LOCALES.lookup_with_args(self.id(), key, &args)
     }
 

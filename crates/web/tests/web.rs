@@ -1106,6 +1106,36 @@ fn every_page_in_korean_shows_its_words_in_korean() {
     let (admin, _) = server.login("admin");
     let users = server.get("/users", &format!("{admin}; refuge_lang=ko"));
     assert!(users.body.contains("사례 담당자"), "roles in Korean");
+    // The plan says what a coordinator needs, in Korean: seats filled of offered, who is
+    // chosen, who is not eligible and why, and whether the choice is proven best.
+    let plan = server.get(
+        &format!("/transfers/{batch}"),
+        &format!("{admin}; refuge_lang=ko"),
+    );
+    assert!(
+        plan.body.contains("석 중 5석 배정: "),
+        "seats filled of offered"
+    );
+    assert!(
+        plan.body.contains("최선임이 증명되었습니다") || plan.body.contains("가능한 최선과"),
+        "whether it is proven best"
+    );
+    assert!(
+        plan.body.contains("자격이 없는 가구"),
+        "the ineligible, counted by reason"
+    );
+    for english in [
+        "outranked",
+        "transfer-ready",
+        "on hold",
+        "Objective",
+        "gap ",
+    ] {
+        assert!(
+            !plan.body.contains(english),
+            "'{english}' on the Korean plan"
+        );
+    }
     // The timeline says what changed in Korean, and who changed it (the demo's admin).
     let timeline = server.get(
         &format!("/people/{person}"),

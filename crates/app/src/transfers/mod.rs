@@ -30,6 +30,50 @@ pub struct BatchRequest {
     pub origins: Vec<String>,
 }
 
+/// Why a planning unit cannot go yet, as facts: pages render them in their language; the
+/// `Display` English is the planner's `ineligible_reason`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocker {
+    /// Not yet sheltered or detained.
+    NotWaiting {
+        person: String,
+        stage: Stage,
+    },
+    OnHold {
+        person: String,
+        reason: HoldReason,
+    },
+    /// Documents or screening not done.
+    NotReady {
+        person: String,
+    },
+    OnBatch {
+        person: String,
+        batch: String,
+    },
+    /// The members are at different locations.
+    ApartLocations,
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Blocker::NotWaiting { person, stage } => {
+                write!(f, "{person} is in {stage} (not yet sheltered or detained)")
+            }
+            Blocker::OnHold { person, reason } => write!(f, "{person} is on hold ({reason})"),
+            Blocker::NotReady { person } => {
+                write!(
+                    f,
+                    "{person} is not transfer-ready (documents and screening)"
+                )
+            }
+            Blocker::OnBatch { person, batch } => write!(f, "{person} is on batch {batch}"),
+            Blocker::ApartLocations => f.write_str("members are at different locations"),
+        }
+    }
+}
+
 /// A planning unit: a whole household, or one member of a household that may split.
 #[derive(Clone, Debug)]
 pub struct PlanUnit {
@@ -39,6 +83,8 @@ pub struct PlanUnit {
     pub people: Vec<PersonId>,
     pub person_codes: Vec<String>,
     pub origin: String,
+    /// Why it cannot go yet (empty: eligible).
+    pub blockers: Vec<Blocker>,
 }
 
 /// A plan with the units it speaks of.

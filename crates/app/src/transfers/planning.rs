@@ -1,7 +1,7 @@
 //! Planning: the instance built from the people waiting now, and the planner run within
 //! its bounds off the async threads.
 
-use super::PLAN_PATIENCE;
+use super::{Blocker, PLAN_PATIENCE};
 use crate::*;
 use refuge_plan::{Instance, Plan, Policy};
 use refuge_store::PersonFilter;
@@ -144,27 +144,31 @@ impl App {
                     .to_string();
                 let mut reasons = Vec::new();
                 for member in &group {
+                    let person = || member.code.clone();
                     if !member.stage.is_waiting() {
-                        reasons.push(format!(
-                            "{} is in {} (not yet sheltered or detained)",
-                            member.code, member.stage
-                        ));
+                        reasons.push(Blocker::NotWaiting {
+                            person: person(),
+                            stage: member.stage,
+                        });
                     }
                     if let Some(reason) = member.hold {
-                        reasons.push(format!("{} is on hold ({reason})", member.code));
+                        reasons.push(Blocker::OnHold {
+                            person: person(),
+                            reason,
+                        });
                     }
                     let ready = member.documents_ready && member.screening_done;
                     if !(policy.allow_not_ready || ready) {
-                        reasons.push(format!(
-                            "{} is not transfer-ready (documents and screening)",
-                            member.code
-                        ));
+                        reasons.push(Blocker::NotReady { person: person() });
                     }
                     if let Some(other) = on_batch.get(&member.id) {
-                        reasons.push(format!("{} is on batch {other}", member.code));
+                        reasons.push(Blocker::OnBatch {
+                            person: person(),
+                            batch: other.to_string(),
+                        });
                     }
                     if member.location != group[0].location {
-                        reasons.push("members are at different locations".to_string());
+                        reasons.push(Blocker::ApartLocations);
                     }
                 }
                 reasons.dedup();
@@ -184,7 +188,13 @@ impl App {
                     waiting_days: waiting_days as f64,
                     flags: group.iter().flat_map(|m| m.flags.iter().copied()).collect(),
                     eligible: reasons.is_empty(),
-                    ineligible_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+                    ineligible_reason: (!reasons.is_empty()).then(|| {
+                        reasons
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }),
                     priority: None,
                     pin,
                 });
@@ -196,6 +206,7 @@ impl App {
                         people: group.iter().map(|m| m.id).collect(),
                         person_codes: group.iter().map(|m| m.code.clone()).collect(),
                         origin,
+                        blockers: reasons,
                     },
                 );
             }

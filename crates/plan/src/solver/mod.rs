@@ -106,13 +106,13 @@ impl<'a> Layout<'a> {
 /// Who can be planned at all: decisions already made (pinned out, ineligible, fitting no
 /// batch), households pinned onto a batch, and the candidates left for the search.
 struct Triage {
-    decisions: Vec<Option<Decision>>,
+    decisions: Vec<Option<Why>>,
     pinned_batch: Vec<(usize, usize)>,
     candidates: Vec<usize>,
 }
 
 fn triage(instance: &Instance, layout: &Layout<'_>) -> Result<Triage, PlanError> {
-    let mut decisions: Vec<Option<Decision>> = vec![None; instance.households.len()];
+    let mut decisions: Vec<Option<Why>> = vec![None; instance.households.len()];
     let mut pinned_batch: Vec<(usize, usize)> = Vec::new();
     let mut candidates: Vec<usize> = Vec::new();
     for (index, household) in instance.households.iter().enumerate() {
@@ -125,20 +125,20 @@ fn triage(instance: &Instance, layout: &Layout<'_>) -> Result<Triage, PlanError>
             })
             .collect();
         let unplaceable = if origin.is_none() {
-            Some(format!("no batch picks up from {}", household.origin))
+            Some(Why::NoPickup {
+                origin: household.origin.clone(),
+            })
         } else if fits.is_empty() {
-            Some(format!(
-                "{} people do not fit on any batch that picks up from {}",
-                household.size, household.origin
-            ))
+            Some(Why::TooLarge {
+                size: household.size,
+                origin: household.origin.clone(),
+            })
         } else {
             None
         };
         match &household.pin {
             Some(Pin::Out) => {
-                decisions[index] = Some(Decision::NotSelected {
-                    reason: "pinned out by the coordinator".into(),
-                });
+                decisions[index] = Some(Why::PinnedOut);
                 continue;
             }
             Some(Pin::Batch(id)) => {
@@ -167,9 +167,9 @@ fn triage(instance: &Instance, layout: &Layout<'_>) -> Result<Triage, PlanError>
                 .ineligible_reason
                 .clone()
                 .unwrap_or_else(|| "not eligible".into());
-            decisions[index] = Some(Decision::Ineligible { reason });
-        } else if let Some(reason) = unplaceable {
-            decisions[index] = Some(Decision::NotSelected { reason });
+            decisions[index] = Some(Why::Ineligible { reason });
+        } else if let Some(why) = unplaceable {
+            decisions[index] = Some(why);
         } else {
             candidates.push(index);
         }

@@ -21,7 +21,7 @@ pub(super) fn build_plan(
     assignment: &[u16],
     fixed_manifest: &[(usize, usize)],
     priorities: &[PriorityParts],
-    mut decisions: Vec<Option<Decision>>,
+    mut decisions: Vec<Option<Why>>,
     figures: PlanFigures,
 ) -> Plan {
     // Manifest per batch, highest priority first.
@@ -56,15 +56,11 @@ pub(super) fn build_plan(
                 instance.households[*index].pin,
                 Some(Pin::Batch(_)) | Some(Pin::In)
             );
-            decisions[*index] = Some(Decision::Selected {
+            decisions[*index] = Some(Why::Chosen {
                 batch: batches[batch].id.clone(),
-                reason: format!(
-                    "priority {}; batch {} on day {}{}",
-                    priorities[*index].describe(),
-                    batches[batch].id,
-                    batches[batch].day,
-                    if pinned { " (pinned)" } else { "" }
-                ),
+                day: batches[batch].day,
+                pinned,
+                priority: priorities[*index].clone(),
             });
         }
     }
@@ -75,39 +71,28 @@ pub(super) fn build_plan(
             continue;
         }
         let household = &instance.households[*index];
-        let mut reasons = Vec::new();
+        let mut rooms = Vec::new();
         for (batch, spec) in batches.iter().enumerate() {
             if !spec.origins.contains(&household.origin) {
                 continue;
             }
             let spare = spec.seats - used[batch];
-            if spare >= household.size {
-                reasons.push(format!(
-                    "{}: {spare} seats left, but the origin's share is used up",
-                    spec.id
-                ));
-                continue;
-            }
             let cutoff = manifest[batch]
                 .iter()
                 .map(|other| priorities[*other].total)
                 .fold(f64::INFINITY, f64::min);
-            if cutoff.is_finite() {
-                reasons.push(format!(
-                    "{}: {spare} of {} seats left, lowest selected priority {cutoff:.2}",
-                    spec.id, spec.seats
-                ));
-            } else {
-                reasons.push(format!("{}: {spare} seats left", spec.id));
-            }
+            rooms.push(BatchRoom {
+                batch: spec.id.clone(),
+                spare,
+                seats: spec.seats,
+                share_used_up: spare >= household.size,
+                lowest_selected: cutoff.is_finite().then_some(cutoff),
+            });
         }
-        decisions[*index] = Some(Decision::NotSelected {
-            reason: format!(
-                "outranked: priority {:.2}, needs {} seats; {}",
-                priorities[*index].total,
-                household.size,
-                reasons.join("; ")
-            ),
+        decisions[*index] = Some(Why::Outranked {
+            priority: priorities[*index].total,
+            size: household.size,
+            batches: rooms,
         });
     }
     let explanations = instance
@@ -119,9 +104,11 @@ pub(super) fn build_plan(
             size: household.size,
             origin: household.origin.clone(),
             priority: priorities[index].clone(),
-            decision: decisions[index].clone().unwrap_or(Decision::NotSelected {
-                reason: "not placed".into(),
-            }),
+            decision: decisions[index]
+                .as_ref()
+                .unwrap_or(&Why::NotPlaced)
+                .decision(),
+            why: decisions[index].clone().unwrap_or(Why::NotPlaced),
         })
         .collect();
     Plan {

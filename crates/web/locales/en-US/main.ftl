@@ -106,7 +106,6 @@ pin-in = Pin in
 pin-out = Pin out
 pin-clear = Clear pin
 replan = Re-plan
-plan-summary = Objective { $objective }, gap { $gap }
 explanations = Why each household
 download-manifest = Manifest (CSV, codes only)
 forecast-title = Forecast
@@ -227,3 +226,45 @@ alert-more-follow-ups = { $count ->
     [one] … and { $count } more follow-up due.
    *[other] … and { $count } more follow-ups due.
 }
+
+# The plan of a transfer (pages/transfer.rs).
+plan-summary = { $filled } of { $offered } seats filled: { $households ->
+    [one] { $households } household
+   *[other] { $households } households
+}, { $people ->
+    [one] { $people } person
+   *[other] { $people } people
+}.
+plan-ineligible = { $count ->
+    [one] { $count } household is not eligible
+   *[other] { $count } households are not eligible
+}: { $reasons }.
+plan-count-not-waiting = { $count } not yet sheltered or detained
+plan-count-on-hold = { $count } on hold
+plan-count-not-ready = { $count } not ready (documents or screening)
+plan-count-on-batch = { $count } already on another transfer
+plan-count-apart = { $count } with members at different places
+plan-not-chosen = { $count ->
+    [one] { $count } eligible household is not chosen: others rank higher, or there is no room.
+   *[other] { $count } eligible households are not chosen: others rank higher, or there is no room.
+}
+plan-proven = This choice is proven the best possible.
+plan-gap = The best choice found: within { $percent } % of the best possible.
+plan-decision-selected = chosen
+plan-decision-ineligible = not eligible
+plan-decision-not-selected = not chosen
+why-chosen = on { $batch }, priority { $priority }
+why-chosen-pinned = on { $batch }, priority { $priority } (pinned)
+why-pinned-out = pinned out by the coordinator
+why-no-pickup = no transfer picks up from { $origin }
+why-too-large = { $size } people do not fit on any transfer from { $origin }
+why-outranked = priority { $priority }, needs { $size } seats
+why-room = { $batch }: { $spare } of { $seats } seats left, lowest chosen priority { $cutoff }
+why-room-empty = { $batch }: { $spare } seats left
+why-room-share = { $batch }: { $spare } seats left, but this place's share is used up
+why-not-placed = not placed
+blocker-not-waiting = { $person } is { $stage } (not yet sheltered or detained)
+blocker-on-hold = { $person } is on hold ({ $reason })
+blocker-not-ready = { $person } is not transfer-ready (documents and screening)
+blocker-on-batch = { $person } is on transfer { $batch }
+blocker-apart = members are at different places

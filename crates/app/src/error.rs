@@ -6,6 +6,8 @@
 //! never variants: refuge-web to HTTP statuses (`errors.rs`, one match), the CLI to exit
 //! codes (one match).
 
+use crate::Action;
+use refuge_core::Role;
 use refuge_crypto::CryptoError;
 use refuge_store::StoreError;
 use std::fmt;
@@ -121,8 +123,8 @@ impl ErrorKind {
 pub enum AppError {
     #[error("wrong user name or passphrase")]
     BadLogin,
-    #[error("the {role} role may not {action}")]
-    Forbidden { role: String, action: String },
+    #[error("the {role} role may not {}", action.describe())]
+    Forbidden { role: Role, action: Action },
     #[error("person {code} is at a location outside your compartments")]
     OutsideCompartment { code: String },
     #[error("no {what} with code {code}")]

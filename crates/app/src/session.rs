@@ -67,8 +67,8 @@ impl Session {
             Ok(())
         } else {
             Err(AppError::Forbidden {
-                role: self.user.role.as_str().to_string(),
-                action: action.describe().to_string(),
+                role: self.user.role,
+                action,
             })
         }
     }

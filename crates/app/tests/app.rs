@@ -718,7 +718,7 @@ async fn moves_respect_capacity_stages_and_record_overrides(db: TestDb) {
         .unwrap_err();
     assert_eq!(
         error.to_string(),
-        "location SHL-B is full: 3 present, 3 beds, 1 arriving"
+        "location SHL-B has too few free beds: 3 present, 3 beds, 1 arriving"
     );
     let before = org.store.load_state().await.unwrap();
     let error = app
@@ -726,7 +726,9 @@ async fn moves_respect_capacity_stages_and_record_overrides(db: TestDb) {
         .await
         .unwrap_err();
     assert!(
-        error.to_string().starts_with("location SHL-B is full"),
+        error
+            .to_string()
+            .starts_with("location SHL-B has too few free beds"),
         "{error}"
     );
     let error = app

@@ -449,7 +449,7 @@ fn bad_input_names_the_record_and_the_reason_and_writes_nothing() {
             "--name",
             "Synthetic Two"
         ])
-        .contains("location SHL-1 is full")
+        .contains("location SHL-1 has too few free beds")
     );
     assert!(
         ws.fails(&["move", "P-00000", "--to", "SHL-1"])

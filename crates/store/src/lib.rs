@@ -38,7 +38,9 @@ pub enum StoreError {
     Unreachable(String, String),
     #[error("{0}")]
     Rejected(#[from] ProjectionError),
-    #[error("location {code} is full: {present} present, {capacity} beds, {arriving} arriving")]
+    #[error(
+        "location {code} has too few free beds: {present} present, {capacity} beds, {arriving} arriving"
+    )]
     AtCapacity {
         code: String,
         present: u64,

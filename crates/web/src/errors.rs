@@ -17,7 +17,8 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use refuge_app::{AppError, ErrorKind};
+use refuge_app::{Action, AppError, ErrorKind};
+use refuge_core::Role;
 use serde_json::json;
 
 /// The status for each kind of failure: the only such table.
@@ -40,6 +41,10 @@ enum Message {
     Text(String),
     /// A Fluent message, shown in the visitor's language.
     Key(&'static str),
+    /// A role refused an action: both words translated.
+    Forbidden { role: Role, action: Action },
+    /// A person outside the user's compartments.
+    OutsideCompartment(String),
 }
 
 /// A failed request.
@@ -104,6 +109,13 @@ impl Failure {
         match &self.message {
             Message::Text(text) => text.clone(),
             Message::Key(key) => lang.t(key),
+            Message::Forbidden { role, action } => lang.t_args(
+                "error-forbidden-role",
+                &[("role", lang.word(*role)), ("action", lang.word(*action))],
+            ),
+            Message::OutsideCompartment(code) => {
+                lang.t_args("error-outside-compartment", &[("code", code.clone())])
+            }
         }
     }
 
@@ -124,7 +136,14 @@ impl From<AppError> for Failure {
             tracing::error!(error = %error, code = error.code(), "request failed");
             Message::Key("error-title")
         } else {
-            Message::Text(error.to_string())
+            match &error {
+                AppError::Forbidden { role, action } => Message::Forbidden {
+                    role: *role,
+                    action: *action,
+                },
+                AppError::OutsideCompartment { code } => Message::OutsideCompartment(code.clone()),
+                _ => Message::Text(error.to_string()),
+            }
         };
         Failure::new(kind, error.code(), message)
     }

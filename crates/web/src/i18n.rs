@@ -139,7 +139,7 @@ fn word_key<V: Vocabulary>(value: V) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use refuge_app::AccessAction;
+    use refuge_app::{AccessAction, Action};
     use refuge_core::*;
 
     fn keys_of<V: Vocabulary>() -> Vec<String> {
@@ -161,6 +161,7 @@ mod tests {
             keys_of::<Role>(),
             keys_of::<PersonField>(),
             keys_of::<AccessAction>(),
+            keys_of::<Action>(),
         ]
         .concat();
         for (language, text) in [

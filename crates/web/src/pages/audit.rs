@@ -48,9 +48,9 @@ pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
             "#".into(),
             lang.t("date"),
             lang.t("login-user"),
-            "action".into(),
-            "subject".into(),
-            "detail".into(),
+            lang.t("col-action"),
+            lang.t("col-subject"),
+            lang.t("col-detail"),
         ],
         rows,
     })

@@ -34,7 +34,7 @@ pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
         headers: vec![
             lang.t("col-code"),
             lang.t("col-kind"),
-            "CC".into(),
+            lang.t("col-country"),
             lang.t("col-beds"),
             lang.t("col-present"),
         ],

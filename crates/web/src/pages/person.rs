@@ -38,6 +38,8 @@ struct PersonTemplate {
     screening_done: bool,
     today: String,
     timeline: Vec<String>,
+    /// The role may read the history (the timeline is shown).
+    can_history: bool,
     notes: Vec<NoteRow>,
     can_write_notes: bool,
     note: NoteEcho,
@@ -185,6 +187,7 @@ async fn page(
         screening_done: person.screening_done,
         today: today.to_string(),
         timeline,
+        can_history: allowed(role, Action::ViewHistory),
         notes,
         can_write_notes: allowed(role, Action::WriteNotes),
         note,

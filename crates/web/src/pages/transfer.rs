@@ -157,12 +157,10 @@ fn why_text(lang: Lang, why: &Why, blockers: &[Blocker]) -> String {
             size,
             batches,
         } => {
-            let mut parts = vec![lang.t_args(
+            let mut parts = vec![lang.t_numbers_and(
                 "why-outranked",
-                &[
-                    ("priority", format!("{priority:.2}")),
-                    ("size", size.to_string()),
-                ],
+                &[("size", size.unsigned_abs())],
+                &[("priority", format!("{priority:.2}"))],
             )];
             parts.extend(batches.iter().map(|room| room_text(lang, room)));
             parts.join("; ")

@@ -2,7 +2,9 @@
 
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
-use crate::layout::{Cell, Page, PageResult, after_post, cell, codes, html, parse_field};
+use crate::layout::{
+    Cell, Choice, Page, PageResult, after_post, cell, codes, html, parse_field, word_options,
+};
 use askama::Template;
 use axum::extract::State;
 use refuge_app::{Action, AppError, NewUser, UserChange, allowed};
@@ -14,6 +16,9 @@ use serde::Deserialize;
 struct UsersTemplate {
     page: Page,
     can_manage: bool,
+    /// The role choices of the add form (caseworker first chosen) and of the change form.
+    roles_new: Vec<Choice>,
+    roles: Vec<Choice>,
     headers: Vec<String>,
     rows: Vec<Vec<Cell>>,
 }
@@ -33,7 +38,7 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
             vec![
                 cell(&listed.name),
                 cell(lang.word(listed.role)),
-                cell(if listed.active { "yes" } else { "no" }),
+                cell(lang.t(if listed.active { "yes" } else { "no" })),
                 cell(compartments.join(", ")),
             ]
         })
@@ -41,6 +46,8 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
     html(UsersTemplate {
         page: user.titled("users-title").with_problem(problem),
         can_manage: allowed(user.session().role(), Action::ManageUsers),
+        roles_new: word_options(lang, Role::ALL.iter().copied(), "caseworker"),
+        roles: word_options(lang, Role::ALL.iter().copied(), ""),
         headers: vec![
             lang.t("login-user"),
             lang.t("role"),

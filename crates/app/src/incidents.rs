@@ -139,6 +139,61 @@ impl App {
         ))
     }
 
+    /// One incident the session may see; its narrative only with `reveal` (logged).
+    pub async fn show_incident(
+        &self,
+        session: &Session,
+        code: &str,
+        reveal: bool,
+    ) -> AppResult<IncidentView> {
+        session.require(Action::ViewIncidents)?;
+        if reveal {
+            session.require(Action::RevealIdentity)?;
+        }
+        let incident = self
+            .store
+            .incident_by_code(&normalize_code(code))
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "incident",
+                code: code.to_string(),
+            })?;
+        session.require_location(incident.location, &incident.code)?;
+        if reveal && incident.narrative.is_some() {
+            self.log(
+                &session.user().name,
+                AccessAction::Reveal,
+                &incident.code,
+                "narrative",
+            )
+            .await?;
+        }
+        let mut views = self.incident_views(session, vec![incident], reveal).await?;
+        views.pop().ok_or_else(|| AppError::NotFound {
+            what: "incident",
+            code: code.to_string(),
+        })
+    }
+
+    /// The incidents a person was involved in, newest first, at locations the session may
+    /// see (narratives never: they are read on the incident's own page).
+    pub async fn incidents_of(
+        &self,
+        session: &Session,
+        code: &str,
+    ) -> AppResult<Vec<IncidentView>> {
+        session.require(Action::ViewIncidents)?;
+        let person = self.person_by_code(session, code).await?;
+        let incidents = self
+            .store
+            .incidents_of_person(person.id)
+            .await?
+            .into_iter()
+            .filter(|incident| session.sees_location(incident.location))
+            .collect();
+        self.incident_views(session, incidents, false).await
+    }
+
     /// Location and people codes (and, when revealing, the narrative) for incidents.
     async fn incident_views(
         &self,

@@ -1,17 +1,47 @@
 //! The forecast as an SVG chart: people waiting (p10–p90 band and median) and each shelter's
 //! median occupancy against its capacity. Plain SVG, no script, no external resources.
 
+use crate::DAYS_PER_MONTH;
 use crate::forecast::{Bands, Forecast};
 
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 360.0;
-const LEFT: f64 = 56.0;
-const RIGHT: f64 = 16.0;
-const TOP: f64 = 28.0;
-const BOTTOM: f64 = 40.0;
+// A narrow canvas with large text: on a 360-pixel phone the text is still about 11 px.
+const WIDTH: f64 = 480.0;
+const PLOT_HEIGHT: f64 = 260.0;
+const LEFT: f64 = 48.0;
+const RIGHT: f64 = 12.0;
+const TOP: f64 = 30.0;
+const BOTTOM: f64 = 28.0;
+const LEGEND_LINE: f64 = 18.0;
 const COLOURS: [&str; 6] = [
     "#1b7837", "#762a83", "#e08214", "#2166ac", "#b2182b", "#4d4d4d",
 ];
+
+/// The chart's words, in the reader's language.
+pub struct ChartText<'a> {
+    pub title: &'a str,
+    /// The label of a tick of the time axis, from its day (0: the forecast's first day).
+    pub day_label: &'a dyn Fn(f64) -> String,
+    /// The legend of the waiting band.
+    pub waiting: &'a str,
+    /// The legend of one shelter's line, from its name.
+    pub inside: &'a dyn Fn(&str) -> String,
+}
+
+impl ChartText<'_> {
+    /// English, with days as numbers (for files written by the command line).
+    pub fn english<'a>(
+        title: &'a str,
+        day_label: &'a dyn Fn(f64) -> String,
+        inside: &'a dyn Fn(&str) -> String,
+    ) -> ChartText<'a> {
+        ChartText {
+            title,
+            day_label,
+            waiting: "people waiting (median, p10–p90)",
+            inside,
+        }
+    }
+}
 
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
@@ -30,7 +60,7 @@ impl Frame {
         LEFT + day / self.days.max(1.0) * (WIDTH - LEFT - RIGHT)
     }
     fn y(&self, value: f64) -> f64 {
-        HEIGHT - BOTTOM - value / self.top.max(1.0) * (HEIGHT - TOP - BOTTOM)
+        PLOT_HEIGHT - BOTTOM - value / self.top.max(1.0) * (PLOT_HEIGHT - TOP - BOTTOM)
     }
     fn line(&self, values: &[f64]) -> String {
         values
@@ -54,8 +84,9 @@ fn band(frame: &Frame, bands: &Bands) -> String {
     format!("{upper} {}", lower.join(" "))
 }
 
-/// Renders the chart; `title` is escaped.
-pub fn svg(forecast: &Forecast, title: &str) -> String {
+/// Renders the chart; every text is escaped. The legend sits under the plot, so it never
+/// covers a curve.
+pub fn svg(forecast: &Forecast, text: &ChartText<'_>) -> String {
     let days = forecast.waiting.p50.len().saturating_sub(1) as f64;
     let capacity_top = forecast
         .shelters
@@ -74,37 +105,36 @@ pub fn svg(forecast: &Forecast, title: &str) -> String {
         days,
         top: top.max(1.0),
     };
+    let height = PLOT_HEIGHT + LEGEND_LINE * (1 + forecast.shelters.len()) as f64 + 8.0;
     let mut out = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n",
-        escape(title)
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"{}\" font-family=\"sans-serif\" font-size=\"13\">\n",
+        escape(text.title)
     );
     out.push_str(&format!(
-        "<text x=\"{LEFT}\" y=\"16\" font-size=\"13\">{}</text>\n",
-        escape(title)
+        "<text x=\"{LEFT}\" y=\"18\" font-size=\"15\">{}</text>\n",
+        escape(text.title)
     ));
-    // Axes with ticks every 30.4 days (months) and five value ticks.
+    // Axes: the time axis in the caller's labels, at most six ticks on whole months; five
+    // value ticks.
     out.push_str(&format!(
         "<path d=\"M{LEFT},{TOP} V{} H{}\" fill=\"none\" stroke=\"#444\"/>\n",
-        HEIGHT - BOTTOM,
+        PLOT_HEIGHT - BOTTOM,
         WIDTH - RIGHT
     ));
-    let mut month = 0.0;
-    while month <= days {
-        let x = frame.x(month);
+    let months = (days / DAYS_PER_MONTH).ceil().max(1.0);
+    let step = (months / 6.0).ceil().max(1.0) * DAYS_PER_MONTH;
+    let mut day = 0.0;
+    while day <= days + 0.5 {
+        let x = frame.x(day);
         out.push_str(&format!(
             "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#444\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-            HEIGHT - BOTTOM,
-            HEIGHT - BOTTOM + 4.0,
-            HEIGHT - BOTTOM + 16.0,
-            (month / 30.4375).round()
+            PLOT_HEIGHT - BOTTOM,
+            PLOT_HEIGHT - BOTTOM + 4.0,
+            PLOT_HEIGHT - BOTTOM + 18.0,
+            escape(&(text.day_label)(day))
         ));
-        month += 30.4375 * if days > 400.0 { 3.0 } else { 1.0 };
+        day += step;
     }
-    out.push_str(&format!(
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">months</text>\n",
-        WIDTH - RIGHT,
-        HEIGHT - 6.0
-    ));
     for step in 0..=4 {
         let value = frame.top / 4.0 * f64::from(step);
         let y = frame.y(value);
@@ -121,10 +151,12 @@ pub fn svg(forecast: &Forecast, title: &str) -> String {
         band(&frame, &forecast.waiting),
         frame.line(&forecast.waiting.p50)
     ));
-    let mut legend_y = TOP + 4.0;
+    let mut legend_y = PLOT_HEIGHT + LEGEND_LINE;
     out.push_str(&format!(
-        "<text x=\"{}\" y=\"{legend_y:.1}\">people waiting (median, p10–p90)</text>\n",
-        LEFT + 10.0
+        "<rect x=\"{LEFT}\" y=\"{:.1}\" width=\"14\" height=\"10\" fill=\"#bbbbbb\" stroke=\"#000\"/><text x=\"{}\" y=\"{legend_y:.1}\">{}</text>\n",
+        legend_y - 10.0,
+        LEFT + 20.0,
+        escape(text.waiting)
     ));
     for (index, shelter) in forecast.shelters.iter().enumerate() {
         let colour = COLOURS[index % COLOURS.len()];
@@ -139,11 +171,14 @@ pub fn svg(forecast: &Forecast, title: &str) -> String {
                 WIDTH - RIGHT
             ));
         }
-        legend_y += 14.0;
+        legend_y += LEGEND_LINE;
         out.push_str(&format!(
-            "<text x=\"{}\" y=\"{legend_y:.1}\" fill=\"{colour}\">{} inside (median); dashed: beds</text>\n",
-            LEFT + 10.0,
-            escape(&shelter.name)
+            "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{colour}\" stroke-width=\"2\"/><text x=\"{}\" y=\"{legend_y:.1}\" fill=\"{colour}\">{}</text>\n",
+            LEFT + 14.0,
+            legend_y - 4.0,
+            legend_y - 4.0,
+            LEFT + 20.0,
+            escape(&(text.inside)(&shelter.name))
         ));
     }
     out.push_str("</svg>\n");

@@ -123,6 +123,8 @@ pub trait Store: Send + Sync {
     async fn incident_by_code(&self, code: &str) -> StoreResult<Option<Incident>>;
     /// Incidents, newest first.
     async fn incidents(&self, filter: &IncidentFilter) -> StoreResult<Vec<Incident>>;
+    /// The incidents a person was involved in, newest first (at most 500).
+    async fn incidents_of_person(&self, person: PersonId) -> StoreResult<Vec<Incident>>;
     /// How many incidents match (the limit is ignored).
     async fn count_incidents(&self, filter: &IncidentFilter) -> StoreResult<u64>;
 

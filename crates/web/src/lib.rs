@@ -84,6 +84,8 @@ pub fn router(shared: Shared) -> Router {
         )
         .route("/locations", get(locations::list))
         .route("/incidents", get(incidents::list).post(incidents::record))
+        .route("/incidents/{code}", get(incident::show))
+        .route("/incidents/{code}/reveal", post(incident::reveal))
         .route("/incidents/{code}/close", post(incidents::close))
         .route("/transfers", get(transfers::list).post(transfers::create))
         .route("/transfers/{code}", get(transfer::show))

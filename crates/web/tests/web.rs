@@ -1062,6 +1062,7 @@ fn every_page_in_korean_shows_its_words_in_korean() {
         .next()
         .unwrap()
         .to_string();
+    let incident = record_incident(&server, &coordinator, &coordinator_csrf, &person);
     for user in ["admin", "coordinator", "caseworker", "analyst", "auditor"] {
         let (cookie, _) = server.login(user);
         let cookie = format!("{cookie}; refuge_lang=ko");
@@ -1073,6 +1074,7 @@ fn every_page_in_korean_shows_its_words_in_korean() {
             format!("/people/{person}"),
             "/locations".into(),
             "/incidents".into(),
+            format!("/incidents/{incident}"),
             "/transfers".into(),
             format!("/transfers/{batch}"),
             "/audit".into(),
@@ -1159,6 +1161,80 @@ fn every_page_in_korean_shows_its_words_in_korean() {
     );
 }
 
+/// Records a conflict at SHL-BKK-1 involving `person`, with a narrative; returns its code.
+fn record_incident(server: &Server, cookie: &str, csrf: &str, person: &str) -> String {
+    let recorded = server.post(
+        "/incidents",
+        cookie,
+        &[
+            ("csrf", csrf),
+            ("location", "SHL-BKK-1"),
+            ("kind", "conflict"),
+            ("severity", "3"),
+            ("people", person),
+            (
+                "note",
+                "Synthetic narrative: a quarrel over the kitchen rota",
+            ),
+        ],
+    );
+    assert_eq!(recorded.status, 303);
+    first_code(&server.get("/incidents", cookie).body, "I-")
+}
+
+/// An incident has a page: what, where, when, how severe, who (links); the narrative sealed
+/// until revealed (logged); closing it from there. The people involved list it on their page.
+#[test]
+fn an_incident_has_its_page_and_shows_on_the_people_involved() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let person = first_code(&server.get("/people", &cookie).body, "P-");
+    let code = record_incident(&server, &cookie, &csrf, &person);
+    let korean = format!("{cookie}; refuge_lang=ko");
+    let page = server.get(&format!("/incidents/{code}"), &korean);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("href=\"/people/{person}\"")),
+        "who, as a link"
+    );
+    assert!(
+        page.body.contains("갈등") && page.body.contains("3: 심각함"),
+        "kind and severity"
+    );
+    assert!(!page.body.contains("kitchen rota"), "sealed until revealed");
+    let revealed = server.post(
+        &format!("/incidents/{code}/reveal"),
+        &korean,
+        &[("csrf", &csrf)],
+    );
+    assert!(revealed.body.contains("kitchen rota"));
+    let (admin, _) = server.login("admin");
+    let audit = server.get("/audit", &admin);
+    assert!(
+        audit.body.contains(&code) && audit.body.contains("narrative"),
+        "the reveal is logged"
+    );
+    let on_person = server.get(&format!("/people/{person}"), &korean);
+    assert!(
+        on_person
+            .body
+            .contains(&format!("href=\"/incidents/{code}\"")),
+        "on the person's page"
+    );
+    let closed = server.post(
+        &format!("/incidents/{code}/close"),
+        &cookie,
+        &[("csrf", &csrf), ("from", "page")],
+    );
+    assert_eq!(closed.status, 303);
+    assert_eq!(
+        closed.header("location").unwrap(),
+        format!("/incidents/{code}")
+    );
+    let page = server.get(&format!("/incidents/{code}"), &korean);
+    assert!(page.body.contains("종결일"), "closed, with its date");
+}
+
 /// Every page and API route, as every role: the status follows the one permission table.
 #[test]
 fn every_route_as_every_role() {
@@ -1191,6 +1267,7 @@ fn every_route_as_every_role() {
         .next()
         .unwrap()
         .to_string();
+    let incident = record_incident(&server, &coordinator, &coordinator_csrf, &person);
     let gets: Vec<(String, Action)> = vec![
         ("/dashboard".into(), Action::ViewBacklog),
         ("/people".into(), Action::ViewPeople),
@@ -1198,6 +1275,7 @@ fn every_route_as_every_role() {
         (format!("/people/{person}"), Action::ViewPeople),
         ("/locations".into(), Action::ViewLocations),
         ("/incidents".into(), Action::ViewIncidents),
+        (format!("/incidents/{incident}"), Action::ViewIncidents),
         ("/transfers".into(), Action::ViewBatches),
         (format!("/transfers/{batch}"), Action::ViewBatches),
         (
@@ -1255,6 +1333,12 @@ fn every_route_as_every_role() {
                 vec![("household", "H-00000"), ("pin", "clear")],
                 Action::PlanTransfers,
                 404,
+            ),
+            (
+                format!("/incidents/{incident}/reveal"),
+                vec![],
+                Action::RevealIdentity,
+                200,
             ),
             (
                 format!("/people/{person}/notes"),

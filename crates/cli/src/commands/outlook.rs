@@ -154,11 +154,8 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
     };
     if let Some(path) = &args.svg {
         let mut file = OutputFile::create(path, args.force, config.db_url())?;
-        std::io::Write::write_all(
-            file.file(),
-            refuge_sim::chart::svg(&forecast, &title).as_bytes(),
-        )
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        std::io::Write::write_all(file.file(), chart_svg(&forecast, &title, start).as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
         file.finish()?;
     }
     if args.json {
@@ -167,4 +164,21 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
         print_forecast(&forecast, start)?;
     }
     Ok(())
+}
+
+/// The chart in English: ticks as dates from `start` when the forecast starts today, as day
+/// numbers for a scenario file.
+fn chart_svg(forecast: &Forecast, title: &str, start: Option<Date>) -> String {
+    let day_label = |day: f64| match start {
+        Some(start) => {
+            let date = start + Duration::days(day.round() as i64);
+            format!("{}-{:02}", date.year(), u8::from(date.month()))
+        }
+        None => format!("day {day:.0}"),
+    };
+    let inside = |name: &str| format!("{name} inside (median); dashed: beds");
+    refuge_sim::chart::svg(
+        forecast,
+        &refuge_sim::chart::ChartText::english(title, &day_label, &inside),
+    )
 }

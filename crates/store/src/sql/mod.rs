@@ -438,6 +438,16 @@ impl<B: Backend> Store for SqlStore<B> {
         self.all(&sql, arguments, Incident::decode).await
     }
 
+    async fn incidents_of_person(&self, person: PersonId) -> StoreResult<Vec<Incident>> {
+        // `people` holds the ids as a JSON array of strings.
+        self.all(
+            "SELECT * FROM incidents WHERE people LIKE ? ORDER BY occurred DESC, code LIMIT 500",
+            vec![format!("%\"{person}\"%").into()],
+            Incident::decode,
+        )
+        .await
+    }
+
     async fn count_incidents(&self, filter: &IncidentFilter) -> StoreResult<u64> {
         if filter.locations.as_ref().is_some_and(Vec::is_empty) {
             return Ok(0);

@@ -49,6 +49,8 @@ col-born = Born
 col-stage = Stage
 col-since = Since
 col-days = Days waiting
+chart-waiting = people waiting (median, p10–p90)
+chart-inside = { $name }: people inside (median); dashed: beds
 yes = yes
 no = no
 unchanged = (unchanged)
@@ -283,3 +285,12 @@ blocker-on-hold = { $person } is on hold ({ $reason })
 blocker-not-ready = { $person } is not transfer-ready (documents and screening)
 blocker-on-batch = { $person } is on transfer { $batch }
 blocker-apart = members are at different places
+
+# One incident (pages/incident.rs) and a person's incidents.
+incident-title = Incident { $code }
+incident-occurred = Happened on
+incident-closed-on = Closed on
+incident-narrative = What happened
+reveal-narrative = Reveal what happened (logged)
+person-incidents = Incidents
+no-incidents = No incidents.

@@ -49,6 +49,8 @@ col-born = 출생
 col-stage = 단계
 col-since = 도착일
 col-days = 대기 일수
+chart-waiting = 대기 인원 (중앙값, p10–p90)
+chart-inside = { $name }: 수용 인원 (중앙값); 점선: 침상
 yes = 예
 no = 아니요
 unchanged = (변경 없음)
@@ -250,3 +252,12 @@ blocker-on-hold = { $person }: 보류 중 ({ $reason })
 blocker-not-ready = { $person }: 이송 준비 미완료 (서류·심사)
 blocker-on-batch = { $person }: 이송 { $batch }에 배정됨
 blocker-apart = 가족이 서로 다른 장소에 있음
+
+# One incident (pages/incident.rs) and a person's incidents.
+incident-title = 사건 { $code }
+incident-occurred = 발생일
+incident-closed-on = 종결일
+incident-narrative = 경위
+reveal-narrative = 경위 공개 (기록됨)
+person-incidents = 사건
+no-incidents = 사건 없음.

@@ -100,10 +100,25 @@ pub async fn show(
         Ok(result) => {
             let target = format!("{:.0}", result.target_wait_days);
             Some(ForecastView {
-                chart_svg: forecast_chart::svg(
-                    &result,
-                    &format!("{} {today}", lang.t("forecast-title")),
-                ),
+                chart_svg: {
+                    let title = format!("{} {today}", lang.t("forecast-title"));
+                    let waiting = lang.t("chart-waiting");
+                    let day_label = |day: f64| {
+                        let date = today + time::Duration::days(day.round() as i64);
+                        format!("{}-{:02}", date.year(), u8::from(date.month()))
+                    };
+                    let inside =
+                        |name: &str| lang.t_args("chart-inside", &[("name", name.to_string())]);
+                    forecast_chart::svg(
+                        &result,
+                        &forecast_chart::ChartText {
+                            title: &title,
+                            day_label: &day_label,
+                            waiting: &waiting,
+                            inside: &inside,
+                        },
+                    )
+                },
                 wait_line: lang.t_args(
                     "wait-stats",
                     &[

@@ -3,7 +3,8 @@
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
 use crate::layout::{
-    Choice, Page, PageResult, after_post, codes, html, options, parse_field, word_options,
+    Choice, Page, PageResult, after_post, codes, html, options, parse_field, record_path,
+    word_options,
 };
 use crate::pages::people::compartment_codes;
 use askama::Template;
@@ -142,13 +143,22 @@ pub async fn record(
 }
 
 #[derive(Deserialize)]
-pub struct CloseForm {}
+pub struct CloseForm {
+    /// `page`: closed from the incident's own page, which it goes back to.
+    #[serde(default)]
+    from: String,
+}
 
 pub async fn close(
     State(shared): State<Shared>,
     Path(code): Path<String>,
-    CsrfForm(user, CloseForm {}): CsrfForm<CloseForm>,
+    CsrfForm(user, form): CsrfForm<CloseForm>,
 ) -> PageResult {
-    shared.app.close_incident(user.session(), &code).await?;
-    Ok(Redirect::to("/incidents").into_response())
+    let incident = shared.app.close_incident(user.session(), &code).await?;
+    let back = if form.from == "page" {
+        record_path("/incidents", &incident.code)
+    } else {
+        "/incidents".to_string()
+    };
+    Ok(Redirect::to(&back).into_response())
 }

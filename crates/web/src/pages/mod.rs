@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod dashboard;
 pub mod forecast;
+pub mod incident;
 pub mod incidents;
 pub mod locations;
 pub mod login;

@@ -41,6 +41,9 @@ struct PersonTemplate {
     /// The role may read the history (the timeline is shown).
     can_history: bool,
     notes: Vec<NoteRow>,
+    /// The incidents the person was involved in: (code, one line), when the role may see
+    /// incidents.
+    incidents: Option<Vec<(String, String)>>,
     can_write_notes: bool,
     note: NoteEcho,
 }
@@ -156,6 +159,33 @@ async fn page(
             text: note.text.map(|text| text.as_str().to_string()),
         })
         .collect();
+    let incidents = if allowed(role, Action::ViewIncidents) {
+        Some(
+            shared
+                .app
+                .incidents_of(session, &person.code)
+                .await?
+                .into_iter()
+                .map(|view| {
+                    let incident = &view.incident;
+                    (
+                        incident.code.clone(),
+                        format!(
+                            "{} · {} · {} · {} {} · {}",
+                            incident.occurred,
+                            view.location_code,
+                            lang.word(incident.kind),
+                            lang.t("severity"),
+                            incident.severity,
+                            lang.word(incident.status)
+                        ),
+                    )
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
     html(PersonTemplate {
         page: user
             .page(lang.t_args("person-title", &[("code", person.code.clone())]))
@@ -189,6 +219,7 @@ async fn page(
         timeline,
         can_history: allowed(role, Action::ViewHistory),
         notes,
+        incidents,
         can_write_notes: allowed(role, Action::WriteNotes),
         note,
     })

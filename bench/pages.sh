@@ -26,7 +26,7 @@ trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 prepare() { # db -> person code
     local db=$1 code
     code=$("$refuge" --db "$db" --user coordinator person list --location SHL-BKK-1 \
-        --stage sheltered --limit 1 --json | grep -o '"code":"P-[0-9A-Z]*"' | head -1 | cut -d'"' -f4)
+        --stage sheltered --limit 1 --json | grep -o '"code": *"P-[0-9A-Z]*"' | head -1 | grep -o 'P-[0-9A-Z]*')
     if [ "$("$refuge" --db "$db" --user coordinator note list "$code" | tail -1)" != "50 notes." ]; then
         for n in $(seq 1 50); do
             echo "Synthetic bench note $n" >"$work/note"

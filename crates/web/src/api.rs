@@ -107,22 +107,100 @@ fn as_json(value: impl serde::Serialize) -> ApiResult {
 }
 
 async fn openapi() -> Json<Value> {
-    let get = |summary: &str| json!({ "get": { "summary": summary, "responses": { "200": { "description": "OK" }, "401": { "description": "Not logged in" }, "403": { "description": "Not allowed" } } } });
+    let errors = json!({
+        "400": { "$ref": "#/components/responses/Error" },
+        "401": { "$ref": "#/components/responses/Error" },
+        "403": { "$ref": "#/components/responses/Error" },
+        "404": { "$ref": "#/components/responses/Error" },
+    });
+    let get = |summary: &str, ok: Value| {
+        let mut responses = errors.clone();
+        if let Value::Object(map) = &mut responses {
+            map.insert("200".into(), ok);
+        }
+        json!({ "get": { "summary": summary, "responses": responses } })
+    };
+    let ok = |schema: Value| json!({ "description": "OK", "content": { "application/json": { "schema": schema } } });
+    let query = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
+    let mut people = get(
+        "People (operational fields), longest waiting first; unknown parameters are refused",
+        json!({
+            "description": "OK",
+            "headers": {
+                "X-Total-Count": { "description": "How many people match", "schema": { "type": "integer" } },
+                "Link": { "description": "The next page, as <url>; rel=\"next\"", "schema": { "type": "string" } }
+            },
+            "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Person" } } } }
+        }),
+    );
+    people["get"]["parameters"] = json!([
+        query(
+            "stage",
+            "A stage: hiding, transit, sheltered, detained, departed, arrived, …",
+            json!({ "type": "string" })
+        ),
+        query("location", "A location code", json!({ "type": "string" })),
+        query("flag", "A vulnerability flag", json!({ "type": "string" })),
+        query("household", "A household code", json!({ "type": "string" })),
+        query(
+            "waiting_over",
+            "Only people waiting longer than this many days",
+            json!({ "type": "integer", "minimum": 0 })
+        ),
+        query(
+            "limit",
+            "People per page",
+            json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT })
+        ),
+        query(
+            "after",
+            "The page after the one whose Link header named this value",
+            json!({ "type": "string" })
+        ),
+    ]);
+    let mut person = get(
+        "One person (operational fields)",
+        ok(json!({ "$ref": "#/components/schemas/Person" })),
+    );
+    person["get"]["parameters"] =
+        json!([{ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } }]);
     Json(json!({
         "openapi": "3.1.0",
         "info": { "title": "refuge", "version": env!("CARGO_PKG_VERSION") },
         "servers": [{ "url": "/api/v1" }],
-        "components": { "securitySchemes": {
-            "token": { "type": "http", "scheme": "bearer", "description": "An API token (rft1_…), created on the API tokens page or with `refuge token create`" },
-            "session": { "type": "apiKey", "in": "cookie", "name": "refuge" }
-        } },
+        "components": {
+            "securitySchemes": {
+                "token": { "type": "http", "scheme": "bearer", "description": "An API token (rft1_…), created on the API tokens page or with `refuge token create`" },
+                "session": { "type": "apiKey", "in": "cookie", "name": "refuge" }
+            },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error", "code"], "properties": {
+                    "error": { "type": "string", "description": "What is wrong, naming the field or parameter" },
+                    "code": { "type": "string", "description": "A stable code: invalid_query, forbidden_role, not_found, …" }
+                } },
+                "Person": { "type": "object", "required": ["code", "household", "stage", "location", "since"], "properties": {
+                    "code": { "type": "string" }, "household": { "type": "string" },
+                    "sex": { "type": "string" }, "birth_year": { "type": ["integer", "null"] },
+                    "stage": { "type": "string" }, "location": { "type": "string" },
+                    "since": { "type": "string", "format": "date", "description": "Arrival at the current location" },
+                    "waiting_since": { "type": "string", "format": "date", "description": "Since when waiting for a transfer, across moves; absent when not waiting" },
+                    "waiting_days": { "type": "integer", "description": "Days waited for a transfer; absent when not waiting" },
+                    "flags": { "type": "array", "items": { "type": "string" } },
+                    "hold": { "type": ["string", "null"] },
+                    "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" }
+                } }
+            },
+            "responses": {
+                "Error": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
+            }
+        },
         "security": [{ "token": [] }, { "session": [] }],
         "paths": {
-            "/openapi.json": get("This document"),
-            "/backlog": get("Backlog at every shelter and detention location"),
-            "/people": get("People (operational fields), filtered by stage, location, flag"),
-            "/people/{code}": get("One person (operational fields)"),
-            "/batches": get("Transfer batches"),
+            "/openapi.json": get("This document", ok(json!({ "type": "object" }))),
+            "/backlog": get("Backlog at every shelter and detention location", ok(json!({ "type": "array", "items": { "type": "object" } }))),
+            "/people": people,
+            "/people/{code}": person,
+            "/batches": get("Transfer batches", ok(json!({ "type": "array", "items": { "type": "object" } }))),
         }
     }))
 }
@@ -131,12 +209,39 @@ async fn backlog(State(shared): State<Shared>, caller: Caller) -> ApiResult {
     as_json(shared.app.backlog(caller.session(), None).await?)
 }
 
+/// Query parameters, refused (400, JSON, naming the parameter) when unknown or malformed:
+/// an unknown filter silently ignored would hand back data the caller did not ask for.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Failure;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Failure> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| {
+                let detail = rejection.body_text();
+                // serde's words: "Failed to deserialize query string: unknown field `name`, …"
+                let detail = detail
+                    .split_once(": ")
+                    .map_or(detail.as_str(), |(_, detail)| detail);
+                Failure::invalid_query(detail)
+            })
+    }
+}
+
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct PeopleParams {
     stage: Option<String>,
     location: Option<String>,
     flag: Option<String>,
+    household: Option<String>,
+    /// Only people waiting longer than this many days.
+    waiting_over: Option<i64>,
     limit: Option<u32>,
+    /// The page after this one: the `next` value of the page before.
+    after: Option<String>,
 }
 
 fn person_json(view: &PersonView) -> Value {
@@ -157,26 +262,96 @@ fn person_json(view: &PersonView) -> Value {
     value
 }
 
+/// A closed-vocabulary query parameter, or a 400 naming it.
+fn query_word<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, Failure>
+where
+    T::Err: std::fmt::Display,
+{
+    parse_field(name, text).map_err(|error| Failure::invalid_query(&error.to_string()))
+}
+
+/// A page of people: an array, with the total of matches in `X-Total-Count` and the next
+/// page (if any) in `Link: <…>; rel="next"`, so that the body stays a plain list.
 async fn people(
     State(shared): State<Shared>,
     caller: Caller,
-    Query(params): Query<PeopleParams>,
-) -> ApiResult {
+    ApiQuery(params): ApiQuery<PeopleParams>,
+) -> Result<Response, Failure> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(Failure::invalid_query(&format!(
+            "limit: {limit} is not between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let after = match &params.after {
+        None => None,
+        Some(text) => Some(
+            text.split_once('.')
+                .and_then(|(day, code)| {
+                    refuge_core::parse_day(day).map(|day| (day, code.to_string()))
+                })
+                .ok_or_else(|| {
+                    Failure::invalid_query("after: not the `next` value of a page of this list")
+                })?,
+        ),
+    };
+    if params.waiting_over.is_some_and(|days| days < 0) {
+        return Err(Failure::invalid_query(
+            "waiting_over: must be 0 or more days",
+        ));
+    }
     let query = PeopleQuery {
-        location: params.location,
-        limit: Some(params.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT)),
+        location: params.location.clone(),
+        household: params.household.clone(),
+        waiting_longer_than_days: params.waiting_over,
+        // One more than asked: whether there is a next page.
+        limit: Some(limit + 1),
         stage: params
             .stage
-            .map(|stage| parse_field("stage", &stage))
+            .as_deref()
+            .map(|stage| query_word("stage", stage))
             .transpose()?,
         flag: params
             .flag
-            .map(|flag| parse_field("flag", &flag))
+            .as_deref()
+            .map(|flag| query_word("flag", flag))
             .transpose()?,
+        after,
         ..PeopleQuery::default()
     };
-    let views = shared.app.list_people(caller.session(), &query).await?;
-    Ok(Json(Value::Array(views.iter().map(person_json).collect())))
+    let total = shared.app.count_people(caller.session(), &query).await?;
+    let mut views = shared.app.list_people(caller.session(), &query).await?;
+    let more = views.len() > limit as usize;
+    views.truncate(limit as usize);
+    let mut response = Json(Value::Array(views.iter().map(person_json).collect())).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&total.to_string()) {
+        headers.insert("x-total-count", value);
+    }
+    if let Some(last) = views.last().filter(|_| more) {
+        let next = format!("{}.{}", last.person.queue_since(), last.person.code);
+        let mut pairs: Vec<(&str, String)> = [
+            ("stage", &params.stage),
+            ("location", &params.location),
+            ("flag", &params.flag),
+            ("household", &params.household),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.clone().map(|value| (key, value)))
+        .collect();
+        if let Some(days) = params.waiting_over {
+            pairs.push(("waiting_over", days.to_string()));
+        }
+        pairs.push(("limit", limit.to_string()));
+        pairs.push(("after", next));
+        if let Ok(value) = axum::http::HeaderValue::from_str(&format!(
+            "</api/v1/people?{}>; rel=\"next\"",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )) {
+            headers.insert(axum::http::header::LINK, value);
+        }
+    }
+    Ok(response)
 }
 
 async fn person(

@@ -78,6 +78,16 @@ impl Failure {
         )
     }
 
+    /// API query parameters that are unknown or malformed.
+    /// A 400, like a malformed request: the address itself is wrong, not a value in a form.
+    pub fn invalid_query(detail: &str) -> Self {
+        Failure {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_query",
+            message: Message::Text(format!("query: {detail}")),
+        }
+    }
+
     /// An address that names no page.
     pub fn no_such_page() -> Self {
         Failure::new(ErrorKind::NotFound, "not_found", Message::Key("not-found"))

@@ -1602,6 +1602,73 @@ fn errors_axum_answers_itself_are_pages_or_json_too() {
     assert!(malformed.body.contains("\"code\""));
 }
 
+/// `?name=…` returned 500 people and `?offset=500` the first page again: an unknown or bad
+/// parameter is now a 400 naming it, and the list pages with a total and a next link.
+#[test]
+fn the_api_refuses_unknown_parameters_and_pages_with_a_total() {
+    let server = start(SessionPolicy::default());
+    let (cookie, _) = server.login("coordinator");
+    for (query, named) in [
+        ("name=Kim", "name"),
+        ("offset=500", "offset"),
+        ("limit=0", "limit"),
+        ("limit=many", "limit"),
+        ("waiting_over=-3", "waiting_over"),
+        ("after=yesterday", "after"),
+        ("stage=flying", "stage"),
+    ] {
+        let refused = server.get(&format!("/api/v1/people?{query}"), &cookie);
+        assert_eq!(refused.status, 400, "{query}");
+        assert_eq!(refused.header("content-type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains(named),
+            "{query}: {}",
+            refused.body
+        );
+    }
+    let unknown = server.get("/api/v1/nothing-here", &cookie);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.header("content-type"), Some("application/json"));
+
+    let mut path = "/api/v1/people?stage=sheltered&waiting_over=30&limit=20".to_string();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = None;
+    for _ in 0..100 {
+        let page = server.get(&path, &cookie);
+        assert_eq!(page.status, 200, "{path}");
+        let count: usize = page.header("x-total-count").unwrap().parse().unwrap();
+        assert!(
+            total.is_none_or(|total| total == count),
+            "the same total on every page"
+        );
+        total = Some(count);
+        let people: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+        for person in people.as_array().unwrap() {
+            assert_eq!(person["stage"], "sheltered");
+            assert!(person["waiting_days"].as_i64().unwrap() > 30, "{person}");
+            assert!(
+                seen.insert(person["code"].as_str().unwrap().to_string()),
+                "once each"
+            );
+        }
+        match page.header("link") {
+            Some(link) => {
+                path = link
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            }
+            None => break,
+        }
+    }
+    let total = total.unwrap();
+    assert!(total > 20, "more than one page: {total}");
+    assert_eq!(seen.len(), total, "every match once, across the pages");
+}
+
 /// A deactivated caseworker kept listing people, and a demoted coordinator kept revealing,
 /// for up to 12 hours. Now deactivation, a role change (on the web or from the command line)
 /// and a new passphrase end that user's sessions at once, for the pages and the API alike.

@@ -351,6 +351,38 @@ impl<B: Backend> Store for SqlStore<B> {
         if filter.locations.as_ref().is_some_and(Vec::is_empty) {
             return Ok(0);
         }
+        // Everyone waiting (sheltered or detained), at some or all locations: the aggregate
+        // kept with every write answers without counting 300,000 index entries.
+        let mut stages = filter.stages.clone();
+        stages.sort();
+        let everyone_waiting = stages == [Stage::Sheltered, Stage::Detained]
+            && filter.flag.is_none()
+            && filter.household.is_none()
+            && filter.name_index.is_none()
+            && filter.waiting_since_on_or_before.is_none()
+            && filter.after.is_none();
+        if everyone_waiting {
+            let (sql, arguments) = match &filter.locations {
+                None => (
+                    "SELECT CAST(COALESCE(SUM(people), 0) AS BIGINT) AS n FROM waiting_by_day"
+                        .to_string(),
+                    Vec::new(),
+                ),
+                Some(locations) => (
+                    format!(
+                        "SELECT CAST(COALESCE(SUM(people), 0) AS BIGINT) AS n FROM waiting_by_day \
+                         WHERE location IN ({})",
+                        vec!["?"; locations.len()].join(", ")
+                    ),
+                    locations
+                        .iter()
+                        .map(|id| Value::from(id.to_string()))
+                        .collect(),
+                ),
+            };
+            let rows = self.rows(&sql, arguments).await?;
+            return rows.first().map_or(Ok(0), |row| count(row, "n"));
+        }
         let (conditions, arguments) = person_conditions(filter);
         let sql = format!(
             "SELECT COUNT(*) AS n FROM people WHERE 1 = 1{}{conditions}",

@@ -67,6 +67,10 @@ pub enum Change {
     IncidentClosed {
         at: Date,
     },
+    /// Fields of a person corrected (which ones, never their values).
+    PersonCorrected {
+        fields: Vec<&'static str>,
+    },
     /// A case note was written (its text is never in the history).
     NoteAdded {
         follow_up: Option<Date>,
@@ -141,6 +145,7 @@ impl std::fmt::Display for Change {
                 location,
             } => write!(f, "{kind} severity {severity} at {location}"),
             Change::IncidentClosed { at } => write!(f, "closed on {at}"),
+            Change::PersonCorrected { fields } => write!(f, "corrected: {}", fields.join(", ")),
             Change::NoteAdded { follow_up } => match follow_up {
                 Some(date) => write!(f, "case note, follow up by {date}"),
                 None => f.write_str("case note"),
@@ -271,6 +276,9 @@ impl App {
                         location: location(&incident.location),
                     },
                     EventBody::IncidentClosed { at, .. } => Change::IncidentClosed { at: *at },
+                    EventBody::PersonCorrected { correction, .. } => Change::PersonCorrected {
+                        fields: correction.fields(),
+                    },
                     EventBody::NoteAdded { note } => Change::NoteAdded {
                         follow_up: note.follow_up,
                     },

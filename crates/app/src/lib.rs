@@ -34,7 +34,9 @@ pub use outlook::{
     MAX_EXTRA_TRANSFERS, MAX_HORIZON_DAYS, MAX_REPLICATIONS, MAX_RUNNING_FORECASTS,
     MAX_TRANSFER_SEATS, RATE_WINDOW_DAYS, WhatIf,
 };
-pub use people::{DueFollowUp, MoveReport, NewPerson, NoteView, PeopleQuery, PersonView};
+pub use people::{
+    CorrectionRequest, DueFollowUp, MoveReport, NewPerson, NoteView, PeopleQuery, PersonView,
+};
 pub(crate) use people::{check_birth_year, seal_identity};
 pub use refuge_crypto::Revealed;
 pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};

@@ -1526,6 +1526,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    a_correction_changes_only_what_differs_and_keeps_the_history,
     case_notes_are_sealed_newest_first_and_follow_ups_come_due,
     a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait,
     an_import_keeps_a_wait_begun_at_an_earlier_shelter,
@@ -1710,6 +1711,92 @@ async fn departures_are_counted_and_a_wrong_aggregate_never_passes_verify(db: Te
         "{:?}",
         report.problems
     );
+}
+
+/// A misspelled name and a wrong birth year are corrected: the record and its search follow
+/// the new values, the history says which fields changed and by whom, never the values.
+async fn a_correction_changes_only_what_differs_and_keeps_the_history(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let code = org.people["a"].clone();
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let request = CorrectionRequest {
+        birth_year: Some(1991),
+        identity: [
+            (PersonField::Name, "Kim Synthetic-Corrected".to_string()),
+            // The same origin as registered: not a change.
+            (
+                PersonField::Origin,
+                "Synthetic origin of Kim Synthetic-A".to_string(),
+            ),
+            (
+                PersonField::Contact,
+                "Synthetic contact 555-0100".to_string(),
+            ),
+        ]
+        .into(),
+        ..CorrectionRequest::default()
+    };
+    let fields = app
+        .correct_person(&caseworker, &code, &request)
+        .await
+        .unwrap();
+    assert_eq!(fields, ["birth_year", "name", "contact"]);
+    let shown = app.show_person(&org.admin, &code, true).await.unwrap();
+    assert_eq!(shown.person.birth_year, Some(1991));
+    let identity: BTreeMap<PersonField, String> = shown
+        .identity
+        .unwrap()
+        .into_iter()
+        .map(|(field, value)| (field, value.as_str().to_string()))
+        .collect();
+    assert_eq!(identity[&PersonField::Name], "Kim Synthetic-Corrected");
+    assert_eq!(
+        identity[&PersonField::Contact],
+        "Synthetic contact 555-0100"
+    );
+    let by_name = |name: &str| PeopleQuery {
+        name: Some(name.into()),
+        ..PeopleQuery::default()
+    };
+    let found = app
+        .list_people(&org.admin, &by_name("Kim Synthetic-Corrected"))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "found by the new name");
+    assert!(
+        app.list_people(&org.admin, &by_name("Kim Synthetic-A"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = app.correct_person(&caseworker, &code, &request).await;
+    assert!(
+        matches!(&again, Err(AppError::Invalid { field, .. }) if field == "correction"),
+        "{again:?}"
+    );
+    let outside = app
+        .correct_person(&caseworker, &org.people["b"], &request)
+        .await;
+    assert!(matches!(outside, Err(AppError::OutsideCompartment { .. })));
+    let mut history = Vec::new();
+    app.history(&org.admin, Some(&code), |page| {
+        history.extend(
+            page.into_iter()
+                .map(|event| (event.actor, event.change.to_string())),
+        );
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(
+        history.contains(&(
+            "caseworker".to_string(),
+            "corrected: birth_year, name, contact".to_string()
+        )),
+        "{history:?}"
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
 }
 
 /// Case notes: written on a person the user may see, sealed in the file, listed newest first

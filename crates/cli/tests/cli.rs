@@ -20,6 +20,7 @@ const PLANTED: &[&str] = &[
     "Plantednarrative Wombat",
     "Plantedimport Kumquat",
     "Plantedcasenote 사례메모가짜",
+    "Plantedcorrection Okapi",
 ];
 
 struct Workspace {
@@ -278,6 +279,14 @@ fn plant_and_scan(ws: Workspace) {
     assert!(String::from_utf8_lossy(&due.stdout).contains(&format!("{today}  {person}")));
     record(due);
     record(ws.run(&["note", "list", &person]));
+    let corrected = ws.input("corrected.txt", &format!("relatives={}\n", PLANTED[9]));
+    record(ws.run(&[
+        "person",
+        "correct",
+        &person,
+        "--identity-file",
+        corrected.to_str().unwrap(),
+    ]));
     record(ws.run(&["person", "show", &person]));
     record(ws.run(&["person", "list", "--name", PLANTED[0]]));
     record(ws.run(&["person", "list", "--flag", "self_harm_risk", "--json"]));
@@ -333,6 +342,11 @@ fn plant_and_scan(ws: Workspace) {
     );
     let incidents = ws.ok(&["incident", "list", "--reveal"]);
     assert!(incidents.contains(PLANTED[6]));
+    assert!(
+        ws.ok(&["person", "show", &person, "--reveal"])
+            .contains(PLANTED[9]),
+        "the correction is what the record says now"
+    );
     let notes = ws.ok(&["note", "list", &person, "--reveal"]);
     assert!(notes.contains(PLANTED[8]), "{notes}");
     let log = ws.ok(&["access-log"]);

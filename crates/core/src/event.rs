@@ -51,6 +51,12 @@ pub enum EventBody {
         documents_ready: bool,
         screening_done: bool,
     },
+    /// A correction of what was registered: the fields given replace the old ones (which
+    /// stay sealed in the log), with the blind indexes recomputed by the writer.
+    PersonCorrected {
+        person: PersonId,
+        correction: Correction,
+    },
     IncidentRecorded {
         incident: Incident,
     },
@@ -108,6 +114,7 @@ impl EventBody {
             EventBody::FlagSet { .. } => "flag_set",
             EventBody::HoldSet { .. } => "hold_set",
             EventBody::ReadinessSet { .. } => "readiness_set",
+            EventBody::PersonCorrected { .. } => "person_corrected",
             EventBody::IncidentRecorded { .. } => "incident_recorded",
             EventBody::IncidentClosed { .. } => "incident_closed",
             EventBody::NoteAdded { .. } => "note_added",
@@ -166,7 +173,8 @@ impl EventBody {
             }
             EventBody::FlagSet { person, .. }
             | EventBody::HoldSet { person, .. }
-            | EventBody::ReadinessSet { person, .. } => vec![R::Person(*person)],
+            | EventBody::ReadinessSet { person, .. }
+            | EventBody::PersonCorrected { person, .. } => vec![R::Person(*person)],
             EventBody::IncidentRecorded { incident } => {
                 let mut refs = vec![R::Incident(incident.id), R::Location(incident.location)];
                 refs.extend(incident.people.iter().map(|id| R::Person(*id)));

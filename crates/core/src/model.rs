@@ -162,6 +162,39 @@ pub struct Person {
     pub version: i64,
 }
 
+/// What a correction changes on a person; absent fields stay as they were.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Correction {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    /// `Some(None)` clears the birth year.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_year: Option<Option<i32>>,
+    /// New sealed values; a field mapped to `None` is cleared.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sealed: BTreeMap<PersonField, Option<Sealed>>,
+    /// The blind indexes after the correction, when the name or birth year changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_index: Option<Option<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_index: Option<Option<i64>>,
+}
+
+impl Correction {
+    /// The fields it changes, by name, for the history (never their values).
+    pub fn fields(&self) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if self.sex.is_some() {
+            fields.push("sex");
+        }
+        if self.birth_year.is_some() {
+            fields.push("birth_year");
+        }
+        fields.extend(self.sealed.keys().map(|field| field.as_str()));
+        fields
+    }
+}
+
 /// What a person's record says when they are registered (by hand, by import, or in the
 /// demo); everything else starts empty.
 #[derive(Clone, Debug)]

@@ -232,6 +232,37 @@ impl State {
                 record.screening_done = *screening_done;
                 record.version += 1;
             }
+            EventBody::PersonCorrected { person, correction } => {
+                if correction.fields().is_empty() {
+                    return Err(ProjectionError::Invalid(format!(
+                        "a correction of person {person} changes nothing"
+                    )));
+                }
+                let record = self.person_mut(*person)?;
+                if let Some(sex) = correction.sex {
+                    record.sex = sex;
+                }
+                if let Some(year) = correction.birth_year {
+                    record.birth_year = year;
+                }
+                for (field, value) in &correction.sealed {
+                    match value {
+                        Some(sealed) => {
+                            record.sealed.insert(*field, sealed.clone());
+                        }
+                        None => {
+                            record.sealed.remove(field);
+                        }
+                    }
+                }
+                if let Some(index) = correction.name_index {
+                    record.name_index = index;
+                }
+                if let Some(index) = correction.duplicate_index {
+                    record.duplicate_index = index;
+                }
+                record.version += 1;
+            }
             EventBody::IncidentRecorded { incident } => {
                 if self.incidents.contains_key(&incident.id) {
                     return Err(exists("incident", &incident.code));

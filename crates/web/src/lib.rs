@@ -77,6 +77,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/people/{code}/flag", post(person::flag))
         .route("/people/{code}/hold", post(person::hold))
         .route("/people/{code}/ready", post(person::ready))
+        .route("/people/{code}/correct", post(person::correct))
         .route("/people/{code}/notes", post(person::add_note))
         .route(
             "/people/{code}/notes/{note}/done",

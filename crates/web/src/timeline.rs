@@ -100,6 +100,22 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
             ],
         ),
         Change::IncidentClosed { at } => ("change-incident-closed", vec![("at", at.to_string())]),
+        Change::PersonCorrected { fields } => {
+            let fields: Vec<String> = fields
+                .iter()
+                .map(|field| match *field {
+                    "sex" => lang.t("col-sex"),
+                    "birth_year" => lang.t("col-born"),
+                    other => other
+                        .parse::<refuge_core::PersonField>()
+                        .map_or(other.to_string(), |field| lang.word(field)),
+                })
+                .collect();
+            (
+                "change-person-corrected",
+                vec![("fields", fields.join(", "))],
+            )
+        }
         Change::NoteAdded { follow_up } => match follow_up {
             Some(date) => (
                 "change-note-added-follow-up",

@@ -1307,6 +1307,8 @@ fn every_route_as_every_role() {
                 "{user} GET {path}"
             );
         }
+        // A value of its own per role: a correction that changes nothing is refused.
+        let romanized = format!("Synthetic Romanized {user}");
         // (path, form fields, the action it needs, the status when allowed)
         type Post<'a> = (String, Vec<(&'a str, &'a str)>, Action, u16);
         let posts: Vec<Post> = vec![
@@ -1333,6 +1335,12 @@ fn every_route_as_every_role() {
                 vec![("household", "H-00000"), ("pin", "clear")],
                 Action::PlanTransfers,
                 404,
+            ),
+            (
+                format!("/people/{person}/correct"),
+                vec![("name_romanized", romanized.as_str())],
+                Action::RegisterPeople,
+                303,
             ),
             (
                 format!("/incidents/{incident}/reveal"),
@@ -2265,6 +2273,67 @@ fn a_caseworker_keeps_case_notes_and_follows_up() {
         "the timeline"
     );
     assert!(!history.body.contains(text));
+}
+
+/// A caseworker corrects a misspelled romanized name from the revealed page: the form holds
+/// the record's values, a problem brings back what she typed, and the history names the field.
+#[test]
+fn a_caseworker_corrects_a_record_and_the_history_says_which_field() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let korean = format!("{cookie}; refuge_lang=ko");
+    let person = first_code(&server.get("/people", &cookie).body, "P-");
+    let revealed = server.post(
+        &format!("/people/{person}/reveal"),
+        &korean,
+        &[("csrf", &csrf)],
+    );
+    assert!(
+        revealed.body.contains("기록 정정"),
+        "the correction form, in Korean"
+    );
+    assert!(
+        revealed.body.contains("name=\"name\" value=\""),
+        "with the record's values"
+    );
+    let correct = format!("/people/{person}/correct");
+    let typed = "Synthetic Corrected Romanization";
+    let refused = server.post(
+        &correct,
+        &korean,
+        &[
+            ("csrf", &csrf),
+            ("name_romanized", typed),
+            ("birth_year", "19x"),
+        ],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains(typed), "what she typed is back");
+    let saved = server.post(
+        &correct,
+        &korean,
+        &[("csrf", &csrf), ("name_romanized", typed)],
+    );
+    assert_eq!(saved.status, 303);
+    let again = server.post(
+        &format!("/people/{person}/reveal"),
+        &korean,
+        &[("csrf", &csrf)],
+    );
+    assert!(
+        again.body.contains(typed),
+        "the record holds the correction"
+    );
+    let (coordinator, _) = server.login("coordinator");
+    let history = server.get(
+        &format!("/people/{person}"),
+        &format!("{coordinator}; refuge_lang=ko"),
+    );
+    assert!(
+        history.body.contains(" · caseworker: 정정: 로마자 이름"),
+        "the history names the field and who"
+    );
+    assert!(!history.body.contains(typed), "never the value");
 }
 
 /// Where someone is, and how many days they have waited for a transfer (as the API says).

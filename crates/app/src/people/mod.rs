@@ -2,10 +2,12 @@
 //! flags, holds, readiness).
 
 mod changes;
+mod corrections;
 mod list;
 mod notes;
 mod register;
 
+pub use corrections::CorrectionRequest;
 pub use notes::{DueFollowUp, NoteView};
 pub(crate) use register::seal_identity;
 

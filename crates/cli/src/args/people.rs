@@ -72,35 +72,10 @@ pub struct PersonAdd {
 impl PersonAdd {
     /// The protected fields from the flags and the identity file.
     pub fn identity(&self) -> Result<BTreeMap<PersonField, String>> {
-        let mut identity = BTreeMap::new();
-        if let Some(path) = &self.identity_file {
-            let text = std::fs::read_to_string(path)
-                .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))?;
-            for (index, line) in text.lines().enumerate() {
-                if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                    continue;
-                }
-                let Some((field, value)) = line.split_once('=') else {
-                    bail!(
-                        "{} line {}: expected field=value",
-                        path.display(),
-                        index + 1
-                    );
-                };
-                // The text before '=' may be a protected value typed in the wrong place: say
-                // which line, never what it holds.
-                let field: PersonField = field.trim().parse().map_err(|_: UnknownName| {
-                    let expected: Vec<&str> = PersonField::ALL.iter().map(|f| f.as_str()).collect();
-                    anyhow::anyhow!(
-                        "{} line {}: unknown field (expected one of: {})",
-                        path.display(),
-                        index + 1,
-                        expected.join(", ")
-                    )
-                })?;
-                identity.insert(field, value.trim().to_string());
-            }
-        }
+        let mut identity = match &self.identity_file {
+            Some(path) => read_identity_file(path)?,
+            None => BTreeMap::new(),
+        };
         let given = [
             (PersonField::Name, self.name.clone()),
             (PersonField::NameRomanized, self.name_romanized.clone()),
@@ -125,6 +100,18 @@ impl PersonAdd {
 pub enum PersonCommand {
     /// Register a person.
     Add(Box<PersonAdd>),
+    /// Correct what was registered: only what differs is written; the old values stay
+    /// sealed in the history.
+    Correct {
+        code: String,
+        #[arg(long)]
+        sex: Option<Sex>,
+        #[arg(long)]
+        birth_year: Option<i32>,
+        /// New protected values, one `field=value` per line (as for `person add`).
+        #[arg(long)]
+        identity_file: Option<PathBuf>,
+    },
     /// One person; identity only with --reveal (logged).
     Show {
         code: String,
@@ -215,4 +202,37 @@ pub enum NoteCommand {
     },
     /// Follow-ups due today or earlier where you work, soonest first.
     Due,
+}
+
+/// Protected fields from a file, one `field=value` per line (blank lines and `#` comments
+/// skipped). An error names the line, never what it holds.
+pub fn read_identity_file(path: &std::path::Path) -> Result<BTreeMap<PersonField, String>> {
+    let mut identity = BTreeMap::new();
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))?;
+    for (index, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let Some((field, value)) = line.split_once('=') else {
+            bail!(
+                "{} line {}: expected field=value",
+                path.display(),
+                index + 1
+            );
+        };
+        // The text before '=' may be a protected value typed in the wrong place: say
+        // which line, never what it holds.
+        let field: PersonField = field.trim().parse().map_err(|_: UnknownName| {
+            let expected: Vec<&str> = PersonField::ALL.iter().map(|f| f.as_str()).collect();
+            anyhow::anyhow!(
+                "{} line {}: unknown field (expected one of: {})",
+                path.display(),
+                index + 1,
+                expected.join(", ")
+            )
+        })?;
+        identity.insert(field, value.trim().to_string());
+    }
+    Ok(identity)
 }

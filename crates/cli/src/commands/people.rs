@@ -39,6 +39,30 @@ pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
                 .household_code;
             outln!("Registered {} in household {household}.", person.code);
         }
+        PersonCommand::Correct {
+            code,
+            sex,
+            birth_year,
+            identity_file,
+        } => {
+            let identity = match &identity_file {
+                Some(path) => read_identity_file(path)?,
+                None => Default::default(),
+            };
+            let session = config.login(&app).await?;
+            let fields = app
+                .correct_person(
+                    &session,
+                    &code,
+                    &CorrectionRequest {
+                        sex,
+                        birth_year,
+                        identity,
+                    },
+                )
+                .await?;
+            outln!("Corrected {}: {}.", code.trim(), fields.join(", "));
+        }
         PersonCommand::Show { code, reveal, json } => {
             let session = config.login(&app).await?;
             let view = app.show_person(&session, &code, reveal).await?;

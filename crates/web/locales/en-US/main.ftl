@@ -213,6 +213,7 @@ change-readiness = documents { $documents ->
 }
 change-incident-recorded = incident recorded: { $kind }, severity { $severity }, at { $location }
 change-incident-closed = incident closed on { $at }
+change-person-corrected = corrected: { $fields }
 change-note-added = case note written
 change-note-added-follow-up = case note written, follow up by { $date }
 change-follow-up-done = follow-up done on { $at }
@@ -294,3 +295,6 @@ incident-narrative = What happened
 reveal-narrative = Reveal what happened (logged)
 person-incidents = Incidents
 no-incidents = No incidents.
+correct-title = Correct the record
+correct-hint = Only what you change is written; the old values stay sealed in the history.
+correct-save = Save the correction

@@ -201,6 +201,7 @@ change-readiness = 서류 { $documents ->
 }
 change-incident-recorded = 사건 기록: { $kind }, 심각도 { $severity }, { $location }
 change-incident-closed = 사건 종결 { $at }
+change-person-corrected = 정정: { $fields }
 change-note-added = 사례 메모 작성
 change-note-added-follow-up = 사례 메모 작성, { $date }까지 후속 조치
 change-follow-up-done = 후속 조치 완료 { $at }
@@ -261,3 +262,6 @@ incident-narrative = 경위
 reveal-narrative = 경위 공개 (기록됨)
 person-incidents = 사건
 no-incidents = 사건 없음.
+correct-title = 기록 정정
+correct-hint = 바꾼 항목만 기록되며, 이전 값은 이력에 봉인된 채 남습니다.
+correct-save = 정정 저장

@@ -14,9 +14,10 @@ use crate::timeline::change_text;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use refuge_app::{Action, AppError, PeopleQuery, allowed};
-use refuge_core::{Flag, HoldReason, Stage};
+use refuge_app::{Action, AppError, CorrectionRequest, PeopleQuery, allowed};
+use refuge_core::{Flag, HoldReason, PersonField, Sex, Stage};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 #[derive(Template)]
 #[template(path = "person.html")]
@@ -41,6 +42,10 @@ struct PersonTemplate {
     /// The role may read the history (the timeline is shown).
     can_history: bool,
     notes: Vec<NoteRow>,
+    /// The correction form, when shown.
+    correction: Option<Vec<CorrectionField>>,
+    sexes: Vec<Choice>,
+    birth_year: String,
     /// The incidents the person was involved in: (code, one line), when the role may see
     /// incidents.
     incidents: Option<Vec<(String, String)>>,
@@ -55,6 +60,22 @@ struct NoteRow {
     text: Option<String>,
     follow_up: String,
     due: bool,
+}
+
+/// What was typed into a form, given back with its problem.
+#[derive(Default)]
+pub struct Echo {
+    note: NoteEcho,
+    /// The correction form's fields (name → value); the form is shown with them.
+    correction: Option<BTreeMap<String, String>>,
+}
+
+/// One field of the correction form.
+struct CorrectionField {
+    name: &'static str,
+    label: String,
+    value: String,
+    multiline: bool,
 }
 
 /// What was typed into the note form, given back with a problem (to the same user over the
@@ -72,7 +93,7 @@ async fn page(
     code: &str,
     reveal: bool,
     problem: String,
-    note: NoteEcho,
+    echo: Echo,
 ) -> PageResult {
     let lang = user.lang;
     let session = user.session();
@@ -141,6 +162,33 @@ async fn page(
     }
     let role = session.role();
     let today = shared.app.today();
+    // The correction form: after "reveal", with the record's values; after a problem, with
+    // what was typed.
+    let (correction, correction_sex, correction_birth_year) =
+        match (&echo.correction, &view.identity) {
+            _ if !allowed(role, Action::RegisterPeople) => (None, String::new(), String::new()),
+            (Some(typed), _) => (
+                Some(correction_fields(lang, |field| {
+                    typed.get(field.as_str()).cloned()
+                })),
+                typed.get("sex").cloned().unwrap_or_default(),
+                typed.get("birth_year").cloned().unwrap_or_default(),
+            ),
+            (None, Some(identity)) => (
+                Some(correction_fields(lang, |field| {
+                    identity
+                        .iter()
+                        .find(|(known, _)| *known == field)
+                        .map(|(_, value)| value.as_str().to_string())
+                })),
+                person.sex.as_str().to_string(),
+                person
+                    .birth_year
+                    .map(|year| year.to_string())
+                    .unwrap_or_default(),
+            ),
+            (None, None) => (None, String::new(), String::new()),
+        };
     // Revealing opens the notes too (the same permission, logged by the use case).
     let notes = shared
         .app
@@ -221,7 +269,10 @@ async fn page(
         notes,
         incidents,
         can_write_notes: allowed(role, Action::WriteNotes),
-        note,
+        note: echo.note,
+        correction,
+        sexes: word_options(lang, Sex::ALL.iter().copied(), &correction_sex),
+        birth_year: correction_birth_year,
     })
 }
 
@@ -230,15 +281,7 @@ pub async fn show(
     user: SignedIn,
     Path(code): Path<String>,
 ) -> PageResult {
-    page(
-        &shared,
-        &user,
-        &code,
-        false,
-        String::new(),
-        NoteEcho::default(),
-    )
-    .await
+    page(&shared, &user, &code, false, String::new(), Echo::default()).await
 }
 
 #[derive(Deserialize)]
@@ -249,15 +292,7 @@ pub async fn reveal(
     Path(code): Path<String>,
     CsrfForm(user, RevealForm {}): CsrfForm<RevealForm>,
 ) -> PageResult {
-    page(
-        &shared,
-        &user,
-        &code,
-        true,
-        String::new(),
-        NoteEcho::default(),
-    )
-    .await
+    page(&shared, &user, &code, true, String::new(), Echo::default()).await
 }
 
 /// After a change to a person: back to their page, or the page again with the problem.
@@ -271,7 +306,7 @@ async fn after_change<T>(
         result,
         &record_path("/people", code),
         user.lang,
-        |problem| page(shared, user, code, false, problem, NoteEcho::default()),
+        |problem| page(shared, user, code, false, problem, Echo::default()),
     )
     .await
 }
@@ -440,9 +475,12 @@ pub async fn add_note(
     }
     .await;
     // A problem brings the form back with what was typed.
-    let echo = NoteEcho {
-        text: form.text,
-        follow_up: form.follow_up,
+    let echo = Echo {
+        note: NoteEcho {
+            text: form.text,
+            follow_up: form.follow_up,
+        },
+        correction: None,
     };
     after_post(
         result,
@@ -466,4 +504,71 @@ pub async fn follow_up_done(
         .complete_follow_up(user.session(), &code, &note)
         .await;
     after_change(&shared, &user, &code, result).await
+}
+
+/// The correction form's protected fields, each with its value.
+fn correction_fields(
+    lang: crate::i18n::Lang,
+    value_of: impl Fn(PersonField) -> Option<String>,
+) -> Vec<CorrectionField> {
+    PersonField::ALL
+        .iter()
+        .map(|field| CorrectionField {
+            name: field.as_str(),
+            label: lang.word(*field),
+            value: value_of(*field).unwrap_or_default(),
+            multiline: *field == PersonField::Notes,
+        })
+        .collect()
+}
+
+/// Every field of the correction form, by name (protected fields, `sex`, `birth_year`).
+#[derive(Deserialize)]
+pub struct CorrectForm {
+    #[serde(flatten)]
+    fields: BTreeMap<String, String>,
+}
+
+pub async fn correct(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<CorrectForm>,
+) -> PageResult {
+    let result = async {
+        let mut request = CorrectionRequest::default();
+        for (name, value) in &form.fields {
+            let value = value.trim();
+            match name.as_str() {
+                "csrf" => {}
+                "sex" if !value.is_empty() => request.sex = Some(parse_field("sex", value)?),
+                "birth_year" if !value.is_empty() => {
+                    request.birth_year = Some(value.parse().map_err(|_| AppError::Invalid {
+                        field: "birth year".into(),
+                        reason: "is not a year".into(),
+                    })?)
+                }
+                "sex" | "birth_year" => {}
+                field => {
+                    let field: PersonField = parse_field("field", field)?;
+                    request.identity.insert(field, value.to_string());
+                }
+            }
+        }
+        shared
+            .app
+            .correct_person(user.session(), &code, &request)
+            .await
+    }
+    .await;
+    let echo = Echo {
+        note: NoteEcho::default(),
+        correction: Some(form.fields),
+    };
+    after_post(
+        result,
+        &record_path("/people", &code),
+        user.lang,
+        |problem| page(&shared, &user, &code, false, problem, echo),
+    )
+    .await
 }

@@ -358,7 +358,7 @@ async fn refuge_import(url: &str, people: usize, csv_text: &str) -> Result<Durat
             csv_text.as_bytes(),
             ImportOptions {
                 allow_duplicates: true,
-                over_capacity: false,
+                ..ImportOptions::default()
             },
             &mut |step| {
                 if phases.last().is_none_or(|(phase, _)| *phase != step.phase) {

@@ -824,8 +824,8 @@ async fn a_large_import_leaves_every_index_as_it_was(db: TestDb) {
             &org.admin,
             csv.as_bytes(),
             ImportOptions {
-                allow_duplicates: false,
                 over_capacity: true,
+                ..ImportOptions::default()
             },
             &mut |_| {},
         )
@@ -991,6 +991,7 @@ async fn import_is_all_or_nothing_and_reports_every_problem(db: TestDb) {
             ImportOptions {
                 allow_duplicates: true,
                 over_capacity: true,
+                ..ImportOptions::default()
             },
             &mut |_| {},
         )
@@ -1526,6 +1527,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    an_import_takes_the_spellings_volunteers_use,
     a_correction_changes_only_what_differs_and_keeps_the_history,
     case_notes_are_sealed_newest_first_and_follow_ups_come_due,
     a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait,
@@ -1710,6 +1712,68 @@ async fn departures_are_counted_and_a_wrong_aggregate_never_passes_verify(db: Te
             .any(|problem| problem.starts_with("presence")),
         "{:?}",
         report.problems
+    );
+}
+
+/// A volunteer's sheet: headers in their own words and case, F/M and 여/남, Korean stage
+/// words, an extra phone column left out on request. Without the request the extra column
+/// is named; a column given twice under two names is refused.
+async fn an_import_takes_the_spellings_volunteers_use(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let sheet = "Household,Full Name,Gender,Birth Year,Shelter,Status,Arrival Date,Flags,Remarks\n\
+                 h1,Kim Spelling-1,F,1990,SHL-A,보호소,2026-10-01,,call later\n\
+                 h1,Lee Spelling-2,남,2015,SHL-A,sheltered,2026-10-01,minor,\n\
+                 h2,Park Spelling-3,여자,1970,SHL-B,구금,2026-10-02,,\n";
+    let refused = app
+        .import_people(
+            &org.admin,
+            sheet.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("unknown column(s): remarks"), "{refused}");
+    let report = app
+        .import_people(
+            &org.admin,
+            sheet.as_bytes(),
+            ImportOptions {
+                ignore_columns: vec!["Remarks".into()],
+                ..ImportOptions::default()
+            },
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.people, report.households), (3, 2));
+    let listed = app
+        .list_people(
+            &org.admin,
+            &PeopleQuery {
+                name: Some("Park Spelling-3".into()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed[0].person.sex, Sex::Female);
+    assert_eq!(listed[0].person.stage, Stage::Detained);
+    let twice = app
+        .import_people(
+            &org.admin,
+            "household_ref,name,sex,gender,birth_year,location,stage,since,flags\n".as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        twice.contains("given twice (under one name or another): sex"),
+        "{twice}"
     );
 }
 

@@ -41,8 +41,11 @@ pub const IMPORT_OPTIONAL: &[&str] = &[
     "split_allowed",
 ];
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ImportOptions {
+    /// Columns of the file to leave out (a volunteer's extra `phone` column), by header name
+    /// as the file spells it (case and spaces do not matter).
+    pub ignore_columns: Vec<String>,
     /// Import rows that look like people already registered (or like other rows).
     pub allow_duplicates: bool,
     /// Import even where a location would go over capacity (recorded in the access log).
@@ -99,7 +102,7 @@ impl App {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(false)
             .from_reader(LineLimit::new(input));
-        let columns = read_columns(&mut reader)?;
+        let columns = read_columns(&mut reader, &options.ignore_columns)?;
         let locations: HashMap<String, Location> = self
             .store
             .locations()

@@ -47,10 +47,48 @@ impl<R: std::io::Read> std::io::Read for LineLimit<R> {
     }
 }
 
-/// The column index of every header name (lower-cased), or the header's problems.
+/// A header as written by a volunteer, in the import's own name: case, spaces and dashes do
+/// not matter ("Birth year" is `birth_year`), and the common other names and the Korean
+/// ones are understood (docs/import.md lists them).
+pub fn column_name(header: &str) -> String {
+    let plain: String = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_lowercase()
+        .split(|c: char| c.is_whitespace() || c == '-' || c == '_')
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("_");
+    let name = match plain.as_str() {
+        "household" | "family" | "household_code" | "가구" | "가족" => "household_ref",
+        "full_name" | "이름" | "성명" => "name",
+        "gender" | "성별" => "sex",
+        "year_of_birth" | "born" | "birthyear" | "출생년도" | "출생연도" => "birth_year",
+        "shelter" | "place" | "장소" | "보호소" => "location",
+        "status" | "단계" => "stage",
+        "arrived" | "arrival" | "arrival_date" | "도착일" => "since",
+        "vulnerabilities" | "표시" => "flags",
+        "romanized_name" | "name_in_latin" | "로마자_이름" => "name_romanized",
+        "alias" | "별칭" => "aliases",
+        "dob" | "birth_date" | "생년월일" => "date_of_birth",
+        "from" | "출신지" => "origin",
+        "relative" | "친척" => "relatives",
+        "phone" | "contacts" | "연락처" => "contact",
+        "note" | "메모" => "notes",
+        "entry" | "entered_care" => "entered",
+        "waiting_from" => "waiting_since",
+        other => other,
+    };
+    name.to_string()
+}
+
+/// The column index of every header name (in the import's own names), or the header's
+/// problems. Columns named in `ignore` are left out.
 pub(super) fn read_columns<R: std::io::Read>(
     reader: &mut csv::Reader<R>,
+    ignore: &[String],
 ) -> AppResult<HashMap<String, usize>> {
+    let ignored: Vec<String> = ignore.iter().map(|name| column_name(name)).collect();
     let header_error = |message: String| {
         AppError::Import(ImportProblems::from(vec![RowError {
             line: 1,
@@ -62,7 +100,7 @@ pub(super) fn read_columns<R: std::io::Read>(
         .headers()
         .map_err(|error| header_error(format!("unreadable: {error}")))?
         .iter()
-        .map(|name| name.trim().to_ascii_lowercase())
+        .map(column_name)
         .collect();
     let missing: Vec<&str> = IMPORT_REQUIRED
         .iter()
@@ -72,16 +110,33 @@ pub(super) fn read_columns<R: std::io::Read>(
     let unknown: Vec<&str> = headers
         .iter()
         .map(String::as_str)
-        .filter(|name| !IMPORT_REQUIRED.contains(name) && !IMPORT_OPTIONAL.contains(name))
+        .filter(|name| {
+            !IMPORT_REQUIRED.contains(name)
+                && !IMPORT_OPTIONAL.contains(name)
+                && !ignored.iter().any(|ignored| ignored == name)
+        })
         .collect();
-    if !missing.is_empty() || !unknown.is_empty() {
+    let mut twice: Vec<&str> = headers
+        .iter()
+        .enumerate()
+        .filter(|(index, name)| headers[..*index].contains(name))
+        .map(|(_, name)| name.as_str())
+        .collect();
+    twice.dedup();
+    if !missing.is_empty() || !unknown.is_empty() || !twice.is_empty() {
         let mut message = Vec::new();
+        if !twice.is_empty() {
+            message.push(format!(
+                "column(s) given twice (under one name or another): {}",
+                twice.join(", ")
+            ));
+        }
         if !missing.is_empty() {
             message.push(format!("missing column(s): {}", missing.join(", ")));
         }
         if !unknown.is_empty() {
             message.push(format!(
-                "unknown column(s): {} (known: {}, {})",
+                "unknown column(s): {} (known: {}, {}; or leave them out with --ignore-columns)",
                 unknown.join(", "),
                 IMPORT_REQUIRED.join(", "),
                 IMPORT_OPTIONAL.join(", ")
@@ -92,6 +147,7 @@ pub(super) fn read_columns<R: std::io::Read>(
     Ok(headers
         .into_iter()
         .enumerate()
+        .filter(|(_, name)| !ignored.contains(name))
         .map(|(index, name)| (name, index))
         .collect())
 }
@@ -216,8 +272,14 @@ fn parse_row(
     }
     let sex = match cell("sex") {
         "" => Sex::Unknown,
-        text => text.parse().unwrap_or_else(|error: UnknownName| {
-            problems.add("sex", error.to_string());
+        text => sex_spelling(text).unwrap_or_else(|| {
+            problems.add(
+                "sex",
+                format!(
+                    "'{}' is not a sex: female (F, 여), male (M, 남), other or unknown",
+                    short(text)
+                ),
+            );
             Sex::Unknown
         }),
     };
@@ -305,10 +367,38 @@ fn location(
 }
 
 /// A stage people can be imported at (still in the pipeline); sheltered when empty.
+/// The spellings of each sex volunteers use, in English and Korean.
+pub fn sex_spelling(text: &str) -> Option<Sex> {
+    match text.trim().to_lowercase().as_str() {
+        "female" | "f" | "woman" | "w" | "girl" | "여" | "여자" | "여성" => Some(Sex::Female),
+        "male" | "m" | "man" | "boy" | "남" | "남자" | "남성" => Some(Sex::Male),
+        "other" | "o" | "기타" => Some(Sex::Other),
+        "unknown" | "u" | "?" | "미상" | "모름" => Some(Sex::Unknown),
+        _ => None,
+    }
+}
+
+/// A cell shown back in a message, cut short (it is never a protected column).
+fn short(text: &str) -> String {
+    text.chars().take(24).collect()
+}
+
+/// The stages as volunteers write them, in English and Korean.
+fn stage_spelling(text: &str) -> String {
+    match text.trim().to_lowercase().as_str() {
+        "은신" | "숨어 있음" => "hiding",
+        "이동" | "이동 중" | "in transit" => "transit",
+        "보호소" | "보호" | "보호소 대기" | "shelter" => "sheltered",
+        "구금" | "detention" => "detained",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
 fn stage(text: &str, problems: &mut Problems<'_>) -> Stage {
     match text {
         "" => Stage::Sheltered,
-        text => match text.parse::<Stage>() {
+        text => match stage_spelling(text).parse::<Stage>() {
             Ok(stage) if stage.is_present() => stage,
             Ok(stage) => {
                 problems.add(

@@ -154,6 +154,9 @@ pub enum ImportCommand {
         /// Import even where a location goes over capacity.
         #[arg(long)]
         over_capacity: bool,
+        /// Columns of the file to leave out, comma-separated (e.g. phone,remarks).
+        #[arg(long, value_delimiter = ',')]
+        ignore_columns: Vec<String>,
     },
 }
 

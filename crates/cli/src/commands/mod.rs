@@ -69,7 +69,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             file,
             allow_duplicates,
             over_capacity,
-        }) => people::import(config, file, allow_duplicates, over_capacity).await,
+            ignore_columns,
+        }) => {
+            let options = refuge_app::ImportOptions {
+                allow_duplicates,
+                over_capacity,
+                ignore_columns,
+            };
+            people::import(config, file, options).await
+        }
         Command::Export(ExportCommand::People {
             reveal,
             output,

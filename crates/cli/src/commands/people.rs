@@ -247,23 +247,16 @@ pub async fn ready(
 pub async fn import(
     config: &Config<'_>,
     file: std::path::PathBuf,
-    allow_duplicates: bool,
-    over_capacity: bool,
+    options: ImportOptions,
 ) -> Result<()> {
     let (app, session) = config.sign_in().await?;
     let input =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut bar = output::Progress::new();
     let report = app
-        .import_people(
-            &session,
-            input,
-            ImportOptions {
-                allow_duplicates,
-                over_capacity,
-            },
-            &mut |step| bar.update(step.phase, step.done, step.total),
-        )
+        .import_people(&session, input, options, &mut |step| {
+            bar.update(step.phase, step.done, step.total)
+        })
         .await;
     bar.finish();
     let report = report?;

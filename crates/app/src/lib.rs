@@ -32,7 +32,7 @@ pub use incidents::IncidentView;
 pub use outlook::{
     Budget, FORECAST_BUDGET, MAX_ARRIVAL_FACTOR, MAX_BEDS, MAX_CAPACITY_OVERRIDES,
     MAX_EXTRA_TRANSFERS, MAX_HORIZON_DAYS, MAX_REPLICATIONS, MAX_RUNNING_FORECASTS,
-    MAX_TRANSFER_SEATS, RATE_WINDOW_DAYS, WhatIf,
+    MAX_TRANSFER_SEATS, RATE_WINDOW_DAYS, WhatIf, month_ticks,
 };
 pub use people::{
     CorrectionRequest, DueFollowUp, MoveReport, NewPerson, NoteView, PeopleQuery, PersonView,

@@ -373,3 +373,57 @@ impl App {
         })
     }
 }
+
+/// The time axis of a forecast chart from `start`: the first day of each month (as
+/// `YYYY-MM`), every second, third … month so that at most six are shown.
+pub fn month_ticks(start: Date, days: f64) -> Vec<(f64, String)> {
+    let end = start + Duration::days(days.round() as i64);
+    let mut firsts = Vec::new();
+    let mut month = Date::from_calendar_date(start.year(), start.month(), 1).unwrap_or(start);
+    while month <= end {
+        if month >= start {
+            firsts.push(month);
+        }
+        let (year, next) = match month.month() {
+            time::Month::December => (month.year() + 1, time::Month::January),
+            other => (month.year(), other.next()),
+        };
+        month = match Date::from_calendar_date(year, next, 1) {
+            Ok(date) => date,
+            Err(_) => break,
+        };
+    }
+    let every = firsts.len().div_ceil(6).max(1);
+    firsts
+        .into_iter()
+        .step_by(every)
+        .map(|first| {
+            (
+                (first - start).whole_days() as f64,
+                format!("{}-{:02}", first.year(), u8::from(first.month())),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn month_ticks_fall_on_the_first_of_months_at_most_six() {
+        let ticks = month_ticks(date!(2026 - 12 - 15), 60.0);
+        assert_eq!(
+            ticks,
+            [(17.0, "2027-01".to_string()), (48.0, "2027-02".to_string())]
+        );
+        let year = month_ticks(date!(2026 - 12 - 01), 365.0);
+        let labels: Vec<&str> = year.iter().map(|(_, label)| label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["2026-12", "2027-03", "2027-06", "2027-09", "2027-12"]
+        );
+        assert!(month_ticks(date!(2026 - 01 - 31), 1095.0).len() <= 6);
+    }
+}

@@ -1,7 +1,6 @@
 //! The forecast as an SVG chart: people waiting (p10–p90 band and median) and each shelter's
 //! median occupancy against its capacity. Plain SVG, no script, no external resources.
 
-use crate::DAYS_PER_MONTH;
 use crate::forecast::{Bands, Forecast};
 
 // A narrow canvas with large text: on a 360-pixel phone the text is still about 11 px.
@@ -19,8 +18,8 @@ const COLOURS: [&str; 6] = [
 /// The chart's words, in the reader's language.
 pub struct ChartText<'a> {
     pub title: &'a str,
-    /// The label of a tick of the time axis, from its day (0: the forecast's first day).
-    pub day_label: &'a dyn Fn(f64) -> String,
+    /// The ticks of the time axis: (day, label), day 0 the forecast's first day.
+    pub ticks: Vec<(f64, String)>,
     /// The legend of the waiting band.
     pub waiting: &'a str,
     /// The legend of one shelter's line, from its name.
@@ -28,19 +27,31 @@ pub struct ChartText<'a> {
 }
 
 impl ChartText<'_> {
-    /// English, with days as numbers (for files written by the command line).
+    /// English (for files written by the command line).
     pub fn english<'a>(
         title: &'a str,
-        day_label: &'a dyn Fn(f64) -> String,
+        ticks: Vec<(f64, String)>,
         inside: &'a dyn Fn(&str) -> String,
     ) -> ChartText<'a> {
         ChartText {
             title,
-            day_label,
+            ticks,
             waiting: "people waiting (median, p10–p90)",
             inside,
         }
     }
+}
+
+/// Ticks every 30 days, labelled by day number, at most six (a scenario with no dates).
+pub fn day_ticks(days: f64) -> Vec<(f64, String)> {
+    let step = (days / 30.0 / 6.0).ceil().max(1.0) * 30.0;
+    let mut ticks = Vec::new();
+    let mut day = 0.0;
+    while day <= days + 0.5 {
+        ticks.push((day, format!("day {day:.0}")));
+        day += step;
+    }
+    ticks
 }
 
 fn escape(text: &str) -> String {
@@ -114,26 +125,21 @@ pub fn svg(forecast: &Forecast, text: &ChartText<'_>) -> String {
         "<text x=\"{LEFT}\" y=\"18\" font-size=\"15\">{}</text>\n",
         escape(text.title)
     ));
-    // Axes: the time axis in the caller's labels, at most six ticks on whole months; five
-    // value ticks.
+    // Axes: the time axis at the caller's ticks; five value ticks.
     out.push_str(&format!(
         "<path d=\"M{LEFT},{TOP} V{} H{}\" fill=\"none\" stroke=\"#444\"/>\n",
         PLOT_HEIGHT - BOTTOM,
         WIDTH - RIGHT
     ));
-    let months = (days / DAYS_PER_MONTH).ceil().max(1.0);
-    let step = (months / 6.0).ceil().max(1.0) * DAYS_PER_MONTH;
-    let mut day = 0.0;
-    while day <= days + 0.5 {
-        let x = frame.x(day);
+    for (day, label) in text.ticks.iter().filter(|(day, _)| *day <= days + 0.5) {
+        let x = frame.x(*day);
         out.push_str(&format!(
             "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#444\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
             PLOT_HEIGHT - BOTTOM,
             PLOT_HEIGHT - BOTTOM + 4.0,
             PLOT_HEIGHT - BOTTOM + 18.0,
-            escape(&(text.day_label)(day))
+            escape(label)
         ));
-        day += step;
     }
     for step in 0..=4 {
         let value = frame.top / 4.0 * f64::from(step);

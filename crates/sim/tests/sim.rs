@@ -210,11 +210,10 @@ fn without_flights_people_leave_when_screened_and_the_backlog_clears() {
     // Screening takes half a day; the three who had waited 100 days leave at once.
     assert!(forecast.wait.p50 < 1.0, "{}", forecast.wait.p50);
     assert!(forecast.wait.p99 >= 99.0, "{}", forecast.wait.p99);
-    let day = |day: f64| format!("day {day:.0}");
     let inside = |name: &str| format!("{name} <inside>");
     let svg = chart::svg(
         &forecast,
-        &chart::ChartText::english("A <test> & chart", &day, &inside),
+        &chart::ChartText::english("A <test> & chart", chart::day_ticks(60.0), &inside),
     );
     assert!(
         svg.starts_with("<svg")

@@ -166,19 +166,17 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
     Ok(())
 }
 
-/// The chart in English: ticks as dates from `start` when the forecast starts today, as day
-/// numbers for a scenario file.
+/// The chart in English: ticks on the first of each month from `start` when the forecast
+/// starts today, by day number for a scenario file.
 fn chart_svg(forecast: &Forecast, title: &str, start: Option<Date>) -> String {
-    let day_label = |day: f64| match start {
-        Some(start) => {
-            let date = start + Duration::days(day.round() as i64);
-            format!("{}-{:02}", date.year(), u8::from(date.month()))
-        }
-        None => format!("day {day:.0}"),
+    let days = forecast.waiting.p50.len().saturating_sub(1) as f64;
+    let ticks = match start {
+        Some(start) => refuge_app::month_ticks(start, days),
+        None => refuge_sim::chart::day_ticks(days),
     };
     let inside = |name: &str| format!("{name} inside (median); dashed: beds");
     refuge_sim::chart::svg(
         forecast,
-        &refuge_sim::chart::ChartText::english(title, &day_label, &inside),
+        &refuge_sim::chart::ChartText::english(title, ticks, &inside),
     )
 }

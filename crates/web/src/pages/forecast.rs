@@ -6,7 +6,7 @@ use crate::extract::SignedIn;
 use crate::layout::{Page, PageResult, html};
 use askama::Template;
 use axum::extract::{Query, State};
-use refuge_app::{ErrorKind, WhatIf, forecast_chart};
+use refuge_app::{ErrorKind, WhatIf, forecast_chart, month_ticks};
 use serde::Deserialize;
 
 /// A forecast as shown.
@@ -103,17 +103,16 @@ pub async fn show(
                 chart_svg: {
                     let title = format!("{} {today}", lang.t("forecast-title"));
                     let waiting = lang.t("chart-waiting");
-                    let day_label = |day: f64| {
-                        let date = today + time::Duration::days(day.round() as i64);
-                        format!("{}-{:02}", date.year(), u8::from(date.month()))
-                    };
                     let inside =
                         |name: &str| lang.t_args("chart-inside", &[("name", name.to_string())]);
                     forecast_chart::svg(
                         &result,
                         &forecast_chart::ChartText {
                             title: &title,
-                            day_label: &day_label,
+                            ticks: month_ticks(
+                                today,
+                                result.waiting.p50.len().saturating_sub(1) as f64,
+                            ),
                             waiting: &waiting,
                             inside: &inside,
                         },

@@ -170,6 +170,17 @@ impl std::fmt::Display for Change {
 }
 
 impl App {
+    /// Every user's name by id, to show who did what.
+    pub(crate) async fn user_names(&self) -> AppResult<HashMap<UserId, String>> {
+        Ok(self
+            .store
+            .users()
+            .await?
+            .into_iter()
+            .map(|user| (user.id, user.name))
+            .collect())
+    }
+
     /// The event history, of one person or of everything, oldest first; `visit` is called
     /// with each page so a large log streams.
     pub async fn history(
@@ -179,13 +190,7 @@ impl App {
         mut visit: impl FnMut(Vec<EventView>) -> AppResult<()>,
     ) -> AppResult<()> {
         session.require(Action::ViewHistory)?;
-        let users: HashMap<UserId, String> = self
-            .store
-            .users()
-            .await?
-            .into_iter()
-            .map(|user| (user.id, user.name))
-            .collect();
+        let users = self.user_names().await?;
         let locations: HashMap<LocationId, String> = self.location_codes().await?;
         if let Some(code) = person {
             let person = self.person_by_code(session, code).await?;

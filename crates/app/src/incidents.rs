@@ -81,14 +81,7 @@ impl App {
 
     pub async fn close_incident(&self, session: &Session, code: &str) -> AppResult<Incident> {
         session.require(Action::CloseIncident)?;
-        let incident = self
-            .store
-            .incident_by_code(&normalize_code(code))
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "incident",
-                code: code.to_string(),
-            })?;
+        let incident = self.incident_by_code(code).await?;
         session.require_location(incident.location, &incident.code)?;
         let event = self.new_event(
             session,
@@ -150,14 +143,7 @@ impl App {
         if reveal {
             session.require(Action::RevealIdentity)?;
         }
-        let incident = self
-            .store
-            .incident_by_code(&normalize_code(code))
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "incident",
-                code: code.to_string(),
-            })?;
+        let incident = self.incident_by_code(code).await?;
         session.require_location(incident.location, &incident.code)?;
         if reveal && incident.narrative.is_some() {
             self.log(
@@ -192,6 +178,16 @@ impl App {
             .filter(|incident| session.sees_location(incident.location))
             .collect();
         self.incident_views(session, incidents, false).await
+    }
+
+    async fn incident_by_code(&self, code: &str) -> AppResult<Incident> {
+        self.store
+            .incident_by_code(&normalize_code(code))
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "incident",
+                code: code.to_string(),
+            })
     }
 
     /// Location and people codes (and, when revealing, the narrative) for incidents.

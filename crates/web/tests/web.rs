@@ -1044,24 +1044,7 @@ fn every_page_in_korean_shows_its_words_in_korean() {
             .body,
         "P-",
     );
-    let created = server.post(
-        "/transfers",
-        &coordinator,
-        &[
-            ("csrf", &coordinator_csrf),
-            ("date", "2099-01-01"),
-            ("seats", "5"),
-            ("origins", ""),
-            ("destination", "RCP-KR"),
-        ],
-    );
-    let batch = created
-        .header("location")
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let batch = draft_batch(&server, &coordinator, &coordinator_csrf);
     let incident = record_incident(&server, &coordinator, &coordinator_csrf, &person);
     for user in ["admin", "coordinator", "caseworker", "analyst", "auditor"] {
         let (cookie, _) = server.login(user);
@@ -1161,6 +1144,28 @@ fn every_page_in_korean_shows_its_words_in_korean() {
     );
 }
 
+/// A draft transfer of 5 seats from every shelter, far in the future; returns its code.
+fn draft_batch(server: &Server, cookie: &str, csrf: &str) -> String {
+    let created = server.post(
+        "/transfers",
+        cookie,
+        &[
+            ("csrf", csrf),
+            ("date", "2099-01-01"),
+            ("seats", "5"),
+            ("origins", ""),
+            ("destination", "RCP-KR"),
+        ],
+    );
+    created
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 /// Records a conflict at SHL-BKK-1 involving `person`, with a narrative; returns its code.
 fn record_incident(server: &Server, cookie: &str, csrf: &str, person: &str) -> String {
     let recorded = server.post(
@@ -1249,24 +1254,7 @@ fn every_route_as_every_role() {
             .body,
         "P-",
     );
-    let created = server.post(
-        "/transfers",
-        &coordinator,
-        &[
-            ("csrf", &coordinator_csrf),
-            ("date", "2099-01-01"),
-            ("seats", "5"),
-            ("origins", ""),
-            ("destination", "RCP-KR"),
-        ],
-    );
-    let batch = created
-        .header("location")
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
+    let batch = draft_batch(&server, &coordinator, &coordinator_csrf);
     let incident = record_incident(&server, &coordinator, &coordinator_csrf, &person);
     let gets: Vec<(String, Action)> = vec![
         ("/dashboard".into(), Action::ViewBacklog),

@@ -2,7 +2,6 @@
 
 use super::*;
 use refuge_store::Guard;
-use std::collections::HashMap;
 
 /// A case note as a page shows it: the text only when revealed (and logged).
 #[derive(Debug)]
@@ -97,13 +96,7 @@ impl App {
             )
             .await?;
         }
-        let users: HashMap<UserId, String> = self
-            .store
-            .users()
-            .await?
-            .into_iter()
-            .map(|user| (user.id, user.name))
-            .collect();
+        let users = self.user_names().await?;
         notes
             .into_iter()
             .map(|note| {

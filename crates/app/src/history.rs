@@ -67,6 +67,14 @@ pub enum Change {
     IncidentClosed {
         at: Date,
     },
+    /// A person left one household for another.
+    PersonRehoused {
+        from: String,
+        to: String,
+    },
+    HouseholdSplitSet {
+        split_allowed: bool,
+    },
     /// Fields of a person corrected (which ones, never their values).
     PersonCorrected {
         fields: Vec<&'static str>,
@@ -146,6 +154,10 @@ impl std::fmt::Display for Change {
             } => write!(f, "{kind} severity {severity} at {location}"),
             Change::IncidentClosed { at } => write!(f, "closed on {at}"),
             Change::PersonCorrected { fields } => write!(f, "corrected: {}", fields.join(", ")),
+            Change::PersonRehoused { from, to } => write!(f, "left household {from} for {to}"),
+            Change::HouseholdSplitSet { split_allowed } => {
+                write!(f, "household, split allowed: {split_allowed}")
+            }
             Change::NoteAdded { follow_up } => match follow_up {
                 Some(date) => write!(f, "case note, follow up by {date}"),
                 None => f.write_str("case note"),
@@ -213,7 +225,17 @@ impl App {
         users: &HashMap<UserId, String>,
         locations: &HashMap<LocationId, String>,
     ) -> AppResult<Vec<EventView>> {
-        let ids: Vec<Uuid> = events.iter().map(|event| event.body.subject()).collect();
+        // The subjects' codes, and the households a person moved between.
+        let ids: Vec<Uuid> = events
+            .iter()
+            .flat_map(|event| {
+                let mut ids = vec![event.body.subject()];
+                if let EventBody::PersonRehoused { from, to, .. } = &event.body {
+                    ids.extend([from.0, to.0]);
+                }
+                ids
+            })
+            .collect();
         let codes = self.store.codes_of(&ids).await?;
         let location =
             |id: &LocationId| locations.get(id).cloned().unwrap_or_else(|| id.to_string());
@@ -281,6 +303,15 @@ impl App {
                         location: location(&incident.location),
                     },
                     EventBody::IncidentClosed { at, .. } => Change::IncidentClosed { at: *at },
+                    EventBody::PersonRehoused { from, to, .. } => Change::PersonRehoused {
+                        from: codes.get(&from.0).cloned().unwrap_or_default(),
+                        to: codes.get(&to.0).cloned().unwrap_or_default(),
+                    },
+                    EventBody::HouseholdSplitSet { split_allowed, .. } => {
+                        Change::HouseholdSplitSet {
+                            split_allowed: *split_allowed,
+                        }
+                    }
                     EventBody::PersonCorrected { correction, .. } => Change::PersonCorrected {
                         fields: correction.fields(),
                     },

@@ -1527,6 +1527,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    households_change_after_registration,
     an_import_takes_the_spellings_volunteers_use,
     a_correction_changes_only_what_differs_and_keeps_the_history,
     case_notes_are_sealed_newest_first_and_follow_ups_come_due,
@@ -1713,6 +1714,75 @@ async fn departures_are_counted_and_a_wrong_aggregate_never_passes_verify(db: Te
         "{:?}",
         report.problems
     );
+}
+
+async fn household_of(app: &App, session: &Session, code: &str) -> String {
+    app.show_person(session, code, false)
+        .await
+        .unwrap()
+        .household_code
+}
+
+/// A person joins another household, leaves for one of their own, two households become one,
+/// and a household is allowed to travel apart: each one write, verified, in the history.
+async fn households_change_after_registration(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let a = org.people["a"].clone();
+    let c = app
+        .add_person(
+            &org.admin,
+            NewPerson {
+                location: "SHL-A".into(),
+                birth_year: Some(2012),
+                identity: identity("Choi Synthetic-C"),
+                ..NewPerson::default()
+            },
+        )
+        .await
+        .unwrap()
+        .code;
+    let c_household = household_of(app, &org.admin, &c).await;
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let joined = app
+        .rehouse(&caseworker, &a, Some(&c_household))
+        .await
+        .unwrap();
+    assert_eq!(joined, c_household);
+    assert_eq!(household_of(app, &org.admin, &a).await, c_household);
+    let again = app.rehouse(&caseworker, &a, Some(&c_household)).await;
+    assert!(matches!(again, Err(AppError::Invalid { .. })), "{again:?}");
+    let own = app.rehouse(&caseworker, &a, None).await.unwrap();
+    assert_ne!(own, c_household);
+    let moved = app
+        .merge_households(&caseworker, &c_household, &own)
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    assert_eq!(household_of(app, &org.admin, &c).await, own);
+    app.set_split_allowed(&caseworker, &own, true)
+        .await
+        .unwrap();
+    let b_household = household_of(app, &org.admin, &org.people["b"]).await;
+    assert!(
+        matches!(
+            app.merge_households(&caseworker, &b_household, &own).await,
+            Err(AppError::NotFound { .. })
+        ),
+        "a household outside her compartments answers as if there were none"
+    );
+    let mut history = Vec::new();
+    app.history(&org.admin, Some(&a), |page| {
+        history.extend(page.into_iter().map(|event| event.change.to_string()));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(
+        history.contains(&format!("left household {c_household} for {own}")),
+        "{history:?}"
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
 }
 
 /// A volunteer's sheet: headers in their own words and case, F/M and 여/남, Korean stage

@@ -51,6 +51,17 @@ pub enum EventBody {
         documents_ready: bool,
         screening_done: bool,
     },
+    /// A person leaves one household for another (an existing one, or one just added).
+    PersonRehoused {
+        person: PersonId,
+        from: HouseholdId,
+        to: HouseholdId,
+    },
+    /// Whether a household's members may travel on different transfers.
+    HouseholdSplitSet {
+        household: HouseholdId,
+        split_allowed: bool,
+    },
     /// A correction of what was registered: the fields given replace the old ones (which
     /// stay sealed in the log), with the blind indexes recomputed by the writer.
     PersonCorrected {
@@ -115,6 +126,8 @@ impl EventBody {
             EventBody::HoldSet { .. } => "hold_set",
             EventBody::ReadinessSet { .. } => "readiness_set",
             EventBody::PersonCorrected { .. } => "person_corrected",
+            EventBody::PersonRehoused { .. } => "person_rehoused",
+            EventBody::HouseholdSplitSet { .. } => "household_split_set",
             EventBody::IncidentRecorded { .. } => "incident_recorded",
             EventBody::IncidentClosed { .. } => "incident_closed",
             EventBody::NoteAdded { .. } => "note_added",
@@ -175,6 +188,10 @@ impl EventBody {
             | EventBody::HoldSet { person, .. }
             | EventBody::ReadinessSet { person, .. }
             | EventBody::PersonCorrected { person, .. } => vec![R::Person(*person)],
+            EventBody::PersonRehoused { person, from, to } => {
+                vec![R::Person(*person), R::Household(*from), R::Household(*to)]
+            }
+            EventBody::HouseholdSplitSet { household, .. } => vec![R::Household(*household)],
             EventBody::IncidentRecorded { incident } => {
                 let mut refs = vec![R::Incident(incident.id), R::Location(incident.location)];
                 refs.extend(incident.people.iter().map(|id| R::Person(*id)));

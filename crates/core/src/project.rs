@@ -232,6 +232,62 @@ impl State {
                 record.screening_done = *screening_done;
                 record.version += 1;
             }
+            EventBody::PersonRehoused { person, from, to } => {
+                if from == to {
+                    return Err(ProjectionError::Invalid(format!(
+                        "person {person} is already in household {to}"
+                    )));
+                }
+                let record = self
+                    .people
+                    .get(person)
+                    .ok_or_else(|| missing("person", person))?;
+                if record.household != *from {
+                    return Err(ProjectionError::Invalid(format!(
+                        "person {} is not in household {from}",
+                        record.code
+                    )));
+                }
+                if !self.households.contains_key(from) {
+                    return Err(missing("household", from));
+                }
+                if !self.households.contains_key(to) {
+                    return Err(missing("household", to));
+                }
+                if let Some(old) = self.households.get_mut(from)
+                    && old.head == Some(*person)
+                {
+                    // The head leaves: the household has none until someone joins it.
+                    old.head = None;
+                    old.version += 1;
+                }
+                if let Some(new) = self.households.get_mut(to)
+                    && new.head.is_none()
+                {
+                    new.head = Some(*person);
+                    new.version += 1;
+                }
+                let record = self.person_mut(*person)?;
+                record.household = *to;
+                record.version += 1;
+            }
+            EventBody::HouseholdSplitSet {
+                household,
+                split_allowed,
+            } => {
+                let record = self
+                    .households
+                    .get_mut(household)
+                    .ok_or_else(|| missing("household", household))?;
+                if record.split_allowed == *split_allowed {
+                    return Err(ProjectionError::Invalid(format!(
+                        "household {} already has split allowed: {split_allowed}",
+                        record.code
+                    )));
+                }
+                record.split_allowed = *split_allowed;
+                record.version += 1;
+            }
             EventBody::PersonCorrected { person, correction } => {
                 if correction.fields().is_empty() {
                     return Err(ProjectionError::Invalid(format!(

@@ -78,6 +78,8 @@ pub fn router(shared: Shared) -> Router {
         .route("/people/{code}/hold", post(person::hold))
         .route("/people/{code}/ready", post(person::ready))
         .route("/people/{code}/correct", post(person::correct))
+        .route("/people/{code}/household", post(person::household))
+        .route("/people/{code}/split", post(person::split))
         .route("/people/{code}/notes", post(person::add_note))
         .route(
             "/people/{code}/notes/{note}/done",

@@ -100,6 +100,14 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
             ],
         ),
         Change::IncidentClosed { at } => ("change-incident-closed", vec![("at", at.to_string())]),
+        Change::PersonRehoused { from, to } => (
+            "change-person-rehoused",
+            vec![("from", from.clone()), ("to", to.clone())],
+        ),
+        Change::HouseholdSplitSet { split_allowed } => (
+            "change-household-split",
+            vec![("split", yes_no(*split_allowed))],
+        ),
         Change::PersonCorrected { fields } => {
             let fields: Vec<String> = fields
                 .iter()

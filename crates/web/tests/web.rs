@@ -1325,6 +1325,18 @@ fn every_route_as_every_role() {
                 404,
             ),
             (
+                format!("/people/{person}/household"),
+                vec![("to", "")],
+                Action::RegisterPeople,
+                303,
+            ),
+            (
+                format!("/people/{person}/split"),
+                vec![("split", if role == Role::Admin { "yes" } else { "no" })],
+                Action::RegisterPeople,
+                303,
+            ),
+            (
                 format!("/people/{person}/correct"),
                 vec![("name_romanized", romanized.as_str())],
                 Action::RegisterPeople,
@@ -2322,6 +2334,53 @@ fn a_caseworker_corrects_a_record_and_the_history_says_which_field() {
         "the history names the field and who"
     );
     assert!(!history.body.contains(typed), "never the value");
+}
+
+/// From the person page a caseworker gives someone a household of their own, then brings
+/// them back, and marks the household as one that may travel apart.
+#[test]
+fn a_caseworker_changes_a_household_from_the_person_page() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let person = first_code(&server.get("/people", &cookie).body, "P-");
+    let household = |code: &str| -> String {
+        let person: serde_json::Value =
+            serde_json::from_str(&server.get(&format!("/api/v1/people/{code}"), &cookie).body)
+                .unwrap();
+        person["household"].as_str().unwrap().to_string()
+    };
+    let before = household(&person);
+    let page = server.get(
+        &format!("/people/{person}"),
+        &format!("{cookie}; refuge_lang=ko"),
+    );
+    assert!(
+        page.body.contains("옮길 가구"),
+        "the household form, in Korean"
+    );
+    let own = server.post(
+        &format!("/people/{person}/household"),
+        &cookie,
+        &[("csrf", &csrf), ("to", "")],
+    );
+    assert_eq!(own.status, 303);
+    let new = household(&person);
+    assert_ne!(new, before, "a household of their own");
+    let back = server.post(
+        &format!("/people/{person}/household"),
+        &cookie,
+        &[("csrf", &csrf), ("to", &before)],
+    );
+    assert_eq!(back.status, 303);
+    assert_eq!(household(&person), before, "back with the family");
+    let split = server.post(
+        &format!("/people/{person}/split"),
+        &cookie,
+        &[("csrf", &csrf), ("split", "yes")],
+    );
+    assert_eq!(split.status, 303);
+    let page = server.get(&format!("/people/{person}"), &cookie);
+    assert!(page.body.contains("name=\"split\" value=\"yes\" checked"));
 }
 
 /// Where someone is, and how many days they have waited for a transfer (as the API says).

@@ -3,6 +3,7 @@
 
 mod changes;
 mod corrections;
+mod households;
 mod list;
 mod notes;
 mod register;

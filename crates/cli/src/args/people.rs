@@ -10,6 +10,21 @@ pub enum HouseholdCommand {
         #[arg(long)]
         split_allowed: bool,
     },
+    /// Move a person into another household, or (without --to) a household of their own.
+    Join {
+        /// The person (P-…).
+        code: String,
+        #[arg(long)]
+        to: Option<String>,
+    },
+    /// Move every member of one household into another.
+    Merge {
+        from: String,
+        #[arg(long)]
+        into: String,
+    },
+    /// Whether a household's members may travel on different transfers.
+    SplitAllowed { code: String, allowed: YesNo },
     /// The members of a household.
     Show {
         code: String,

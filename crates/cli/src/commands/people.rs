@@ -122,6 +122,26 @@ pub async fn household(config: &Config<'_>, command: HouseholdCommand) -> Result
             let household = app.add_household(&session, split_allowed).await?;
             outln!("{}", household.code);
         }
+        HouseholdCommand::Join { code, to } => {
+            let household = app.rehouse(&session, &code, to.as_deref()).await?;
+            outln!("{} is now in household {household}.", code.trim());
+        }
+        HouseholdCommand::Merge { from, into } => {
+            let moved = app.merge_households(&session, &from, &into).await?;
+            outln!(
+                "Moved {moved} people from {} into {}.",
+                from.trim(),
+                into.trim()
+            );
+        }
+        HouseholdCommand::SplitAllowed { code, allowed } => {
+            app.set_split_allowed(&session, &code, allowed.0).await?;
+            outln!(
+                "Household {}: split allowed {}.",
+                code.trim(),
+                if allowed.0 { "yes" } else { "no" }
+            );
+        }
         HouseholdCommand::Show { code, json } => {
             let people = app
                 .list_people(

@@ -213,6 +213,11 @@ change-readiness = documents { $documents ->
 }
 change-incident-recorded = incident recorded: { $kind }, severity { $severity }, at { $location }
 change-incident-closed = incident closed on { $at }
+change-person-rehoused = left household { $from } for { $to }
+change-household-split = household { $split ->
+    [yes] may travel apart
+   *[no] travels together
+}
 change-person-corrected = corrected: { $fields }
 change-note-added = case note written
 change-note-added-follow-up = case note written, follow up by { $date }
@@ -298,3 +303,7 @@ no-incidents = No incidents.
 correct-title = Correct the record
 correct-hint = Only what you change is written; the old values stay sealed in the history.
 correct-save = Save the correction
+household-title = Household
+household-join = Move to household (empty: a household of their own)
+household-move = Change household
+household-may-split = This household may travel on different transfers

@@ -201,6 +201,11 @@ change-readiness = 서류 { $documents ->
 }
 change-incident-recorded = 사건 기록: { $kind }, 심각도 { $severity }, { $location }
 change-incident-closed = 사건 종결 { $at }
+change-person-rehoused = 가구 { $from }에서 { $to }(으)로 옮김
+change-household-split = 가구 { $split ->
+    [yes] 따로 이송 가능
+   *[no] 함께 이송
+}
 change-person-corrected = 정정: { $fields }
 change-note-added = 사례 메모 작성
 change-note-added-follow-up = 사례 메모 작성, { $date }까지 후속 조치
@@ -265,3 +270,7 @@ no-incidents = 사건 없음.
 correct-title = 기록 정정
 correct-hint = 바꾼 항목만 기록되며, 이전 값은 이력에 봉인된 채 남습니다.
 correct-save = 정정 저장
+household-title = 가구
+household-join = 옮길 가구 (비우면 새 가구)
+household-move = 가구 변경
+household-may-split = 이 가구는 따로 이송될 수 있음

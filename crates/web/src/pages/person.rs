@@ -42,6 +42,9 @@ struct PersonTemplate {
     /// The role may read the history (the timeline is shown).
     can_history: bool,
     notes: Vec<NoteRow>,
+    /// The role registers people (and so changes households).
+    can_register: bool,
+    split_allowed: bool,
     /// The correction form, when shown.
     correction: Option<Vec<CorrectionField>>,
     sexes: Vec<Choice>,
@@ -268,6 +271,11 @@ async fn page(
         can_history: allowed(role, Action::ViewHistory),
         notes,
         incidents,
+        can_register: allowed(role, Action::RegisterPeople),
+        split_allowed: shared
+            .app
+            .household_split_allowed(session, &view.household_code)
+            .await?,
         can_write_notes: allowed(role, Action::WriteNotes),
         note: echo.note,
         correction,
@@ -571,4 +579,49 @@ pub async fn correct(
         |problem| page(&shared, &user, &code, false, problem, echo),
     )
     .await
+}
+
+#[derive(Deserialize)]
+pub struct HouseholdForm {
+    /// A household code, or nothing: a household of their own.
+    #[serde(default)]
+    to: String,
+}
+
+pub async fn household(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<HouseholdForm>,
+) -> PageResult {
+    let result = shared
+        .app
+        .rehouse(user.session(), &code, Some(form.to.as_str()))
+        .await;
+    after_change(&shared, &user, &code, result).await
+}
+
+#[derive(Deserialize)]
+pub struct SplitForm {
+    #[serde(default)]
+    split: String,
+}
+
+pub async fn split(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<SplitForm>,
+) -> PageResult {
+    let result = async {
+        let household = shared
+            .app
+            .show_person(user.session(), &code, false)
+            .await?
+            .household_code;
+        shared
+            .app
+            .set_split_allowed(user.session(), &household, form.split == "yes")
+            .await
+    }
+    .await;
+    after_change(&shared, &user, &code, result).await
 }

@@ -53,6 +53,8 @@ pub struct WebSession {
     /// Who was just moved out of this user's sight, and where to: said once on her next page
     /// of the list (kept here, not in a URL, so that no link can fake it).
     pub moved_out: Mutex<Option<(String, String)>>,
+    /// A change was just saved: the next person page says so, once.
+    pub saved: Mutex<bool>,
 }
 
 pub struct Sessions {
@@ -99,6 +101,7 @@ impl Sessions {
             created: now,
             last_seen: Mutex::new(now),
             moved_out: Mutex::new(None),
+            saved: Mutex::new(false),
         });
         lock(&self.live).insert(id.clone(), web.clone());
         Ok((id, web))

@@ -2226,6 +2226,17 @@ fn a_caseworker_keeps_case_notes_and_follows_up() {
     );
     assert_eq!(written.status, 303);
     let page = server.get(&format!("/people/{person}"), &cookie);
+    assert!(
+        page.body.contains("저장했습니다."),
+        "the page says it was saved"
+    );
+    assert!(
+        !server
+            .get(&format!("/people/{person}"), &cookie)
+            .body
+            .contains("저장했습니다."),
+        "once"
+    );
     assert!(page.body.contains("사례 메모"), "the notes, in Korean");
     assert!(!page.body.contains(text), "sealed until revealed");
     assert!(page.body.contains(&format!("{today}까지 후속 조치")));

@@ -307,3 +307,4 @@ household-title = Household
 household-join = Move to household (empty: a household of their own)
 household-move = Change household
 household-may-split = This household may travel on different transfers
+saved-change = Saved.

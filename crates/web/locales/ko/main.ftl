@@ -274,3 +274,4 @@ household-title = 가구
 household-join = 옮길 가구 (비우면 새 가구)
 household-move = 가구 변경
 household-may-split = 이 가구는 따로 이송될 수 있음
+saved-change = 저장했습니다.

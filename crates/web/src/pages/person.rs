@@ -238,9 +238,16 @@ async fn page(
         None
     };
     html(PersonTemplate {
-        page: user
-            .page(lang.t_args("person-title", &[("code", person.code.clone())]))
-            .with_problem(problem),
+        page: {
+            let mut page = user
+                .page(lang.t_args("person-title", &[("code", person.code.clone())]))
+                .with_problem(problem);
+            // Said once, on the page a change came back to.
+            if std::mem::take(&mut *lock(&user.web.saved)) {
+                page.notice = lang.t("saved-change");
+            }
+            page
+        },
         code: person.code.clone(),
         facts,
         sealed: lang.t_args(
@@ -303,18 +310,23 @@ pub async fn reveal(
     page(&shared, &user, &code, true, String::new(), Echo::default()).await
 }
 
-/// After a change to a person: back to their page, or the page again with the problem.
+/// After a change to a person: back to their page, which says it was saved, or the page
+/// again with the problem and what was typed.
 async fn after_change<T>(
     shared: &Shared,
     user: &SignedIn,
     code: &str,
     result: Result<T, AppError>,
+    echo: Echo,
 ) -> PageResult {
+    if result.is_ok() {
+        *lock(&user.web.saved) = true;
+    }
     after_post(
         result,
         &record_path("/people", code),
         user.lang,
-        |problem| page(shared, user, code, false, problem, Echo::default()),
+        |problem| page(shared, user, code, false, problem, echo),
     )
     .await
 }
@@ -386,7 +398,7 @@ pub async fn move_to(
             return Ok(Redirect::to("/people").into_response());
         }
     }
-    after_change(&shared, &user, &code, result).await
+    after_change(&shared, &user, &code, result, Echo::default()).await
 }
 
 #[derive(Deserialize)]
@@ -408,7 +420,7 @@ pub async fn flag(
             .await
     }
     .await;
-    after_change(&shared, &user, &code, result).await
+    after_change(&shared, &user, &code, result, Echo::default()).await
 }
 
 #[derive(Deserialize)]
@@ -431,7 +443,7 @@ pub async fn hold(
         shared.app.set_hold(user.session(), &code, reason).await
     }
     .await;
-    after_change(&shared, &user, &code, result).await
+    after_change(&shared, &user, &code, result, Echo::default()).await
 }
 
 #[derive(Deserialize)]
@@ -456,7 +468,7 @@ pub async fn ready(
             Some(form.screening == "yes"),
         )
         .await;
-    after_change(&shared, &user, &code, result).await
+    after_change(&shared, &user, &code, result, Echo::default()).await
 }
 
 #[derive(Deserialize)]
@@ -490,13 +502,7 @@ pub async fn add_note(
         },
         correction: None,
     };
-    after_post(
-        result,
-        &record_path("/people", &code),
-        user.lang,
-        |problem| page(&shared, &user, &code, false, problem, echo),
-    )
-    .await
+    after_change(&shared, &user, &code, result, echo).await
 }
 
 #[derive(Deserialize)]
@@ -511,7 +517,7 @@ pub async fn follow_up_done(
         .app
         .complete_follow_up(user.session(), &code, &note)
         .await;
-    after_change(&shared, &user, &code, result).await
+    after_change(&shared, &user, &code, result, Echo::default()).await
 }
 
 /// The correction form's protected fields, each with its value.
@@ -552,7 +558,10 @@ pub async fn correct(
                 "birth_year" if !value.is_empty() => {
                     request.birth_year = Some(value.parse().map_err(|_| AppError::Invalid {
                         field: "birth year".into(),
-                        reason: "is not a year".into(),
+                        reason: format!(
+                            "'{}' is not a year (four digits, like 1990)",
+                            value.chars().take(8).collect::<String>()
+                        ),
                     })?)
                 }
                 "sex" | "birth_year" => {}
@@ -572,13 +581,7 @@ pub async fn correct(
         note: NoteEcho::default(),
         correction: Some(form.fields),
     };
-    after_post(
-        result,
-        &record_path("/people", &code),
-        user.lang,
-        |problem| page(&shared, &user, &code, false, problem, echo),
-    )
-    .await
+    after_change(&shared, &user, &code, result, echo).await
 }
 
 #[derive(Deserialize)]
@@ -597,7 +600,7 @@ pub async fn household(
         .app
         .rehouse(user.session(), &code, Some(form.to.as_str()))
         .await;
-    after_change(&shared, &user, &code, result).await
+    after_change(&shared, &user, &code, result, Echo::default()).await
 }
 
 #[derive(Deserialize)]
@@ -623,5 +626,5 @@ pub async fn split(
             .await
     }
     .await;
-    after_change(&shared, &user, &code, result).await
+    after_change(&shared, &user, &code, result, Echo::default()).await
 }

@@ -172,9 +172,7 @@ pub fn person_json(view: &PersonView) -> Value {
         "hold": person.hold,
         "sealed_fields": person.sealed.keys().map(|field| field.as_str()).collect::<Vec<_>>(),
     });
-    if let (Some(since), Some(days), Value::Object(map)) =
-        (person.waiting_since, view.waiting_days, &mut value)
-    {
+    if let (Some((since, days)), Value::Object(map)) = (view.waiting(), &mut value) {
         // Absent, not null, for someone not waiting.
         map.insert("waiting_since".into(), since.to_string().into());
         map.insert("waiting_days".into(), days.into());
@@ -215,9 +213,9 @@ pub fn person(view: &PersonView) -> std::io::Result<()> {
         view.location_code,
         person.since
     );
-    match (person.waiting_since, view.waiting_days) {
-        (Some(since), Some(days)) => outln!("Waiting    since {since} ({days} days)"),
-        _ => outln!("Waiting    not waiting for a transfer"),
+    match view.waiting() {
+        Some((since, days)) => outln!("Waiting    since {since} ({days} days)"),
+        None => outln!("Waiting    not waiting for a transfer"),
     }
     outln!("Entered    {}", person.entered);
     outln!("Flags      {}", flags(&person.flags));

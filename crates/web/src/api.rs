@@ -253,9 +253,7 @@ fn person_json(view: &PersonView) -> Value {
         "documents_ready": person.documents_ready, "screening_done": person.screening_done,
     });
     // Absent, not null, for someone not waiting.
-    if let (Some(since), Some(days), Value::Object(map)) =
-        (person.waiting_since, view.waiting_days, &mut value)
-    {
+    if let (Some((since, days)), Value::Object(map)) = (view.waiting(), &mut value) {
         map.insert("waiting_since".into(), since.to_string().into());
         map.insert("waiting_days".into(), days.into());
     }

@@ -188,6 +188,11 @@ struct CsrfField {
 /// checks have passed before the handler runs.
 pub struct CsrfForm<T>(pub SignedIn, pub T);
 
+/// The body of a form that is only a button (reveal, log out, mark done): the CSRF token and
+/// nothing else.
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 impl<T: DeserializeOwned> FromRequest<Shared> for CsrfForm<T> {
     type Rejection = Response;
 

@@ -45,6 +45,13 @@ pub struct PersonView {
     pub identity: Option<Vec<(PersonField, Revealed)>>,
 }
 
+impl PersonView {
+    /// Since when and for how many days the person has waited, if waiting.
+    pub fn waiting(&self) -> Option<(Date, i64)> {
+        Some((self.person.waiting_since?, self.waiting_days?))
+    }
+}
+
 /// What a move did.
 #[derive(Debug)]
 pub struct MoveReport {

@@ -2,13 +2,12 @@
 //! revealed, which is logged) and closing it.
 
 use crate::Shared;
-use crate::extract::{CsrfForm, SignedIn};
+use crate::extract::{CsrfForm, NoFields, SignedIn};
 use crate::layout::{Page, PageResult, html, record_path};
 use askama::Template;
 use axum::extract::{Path, State};
 use refuge_app::{Action, allowed};
 use refuge_core::IncidentStatus;
-use serde::Deserialize;
 
 #[derive(Template)]
 #[template(path = "incident.html")]
@@ -67,13 +66,10 @@ pub async fn show(
     page(&shared, &user, &code, false).await
 }
 
-#[derive(Deserialize)]
-pub struct RevealForm {}
-
 pub async fn reveal(
     State(shared): State<Shared>,
     Path(code): Path<String>,
-    CsrfForm(user, RevealForm {}): CsrfForm<RevealForm>,
+    CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> PageResult {
     page(&shared, &user, &code, true).await
 }

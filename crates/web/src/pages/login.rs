@@ -2,7 +2,7 @@
 
 use crate::Shared;
 use crate::cookies::{self, SetCookies};
-use crate::extract::{CsrfForm, SameSiteForm, Visitor};
+use crate::extract::{CsrfForm, NoFields, SameSiteForm, Visitor};
 use crate::layout::{Page, PageResult, html};
 use crate::throttle::Admission;
 use askama::Template;
@@ -108,13 +108,10 @@ pub async fn submit(
     }
 }
 
-#[derive(Deserialize)]
-pub struct LogoutForm {}
-
 pub async fn logout(
     State(shared): State<Shared>,
     visitor: Visitor,
-    CsrfForm(_, LogoutForm {}): CsrfForm<LogoutForm>,
+    CsrfForm(_, NoFields {}): CsrfForm<NoFields>,
 ) -> Response {
     if let Some(id) = &visitor.session_id {
         shared.sessions.end(id);

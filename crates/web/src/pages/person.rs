@@ -3,7 +3,7 @@
 //! the timeline.
 
 use crate::Shared;
-use crate::extract::{CsrfForm, SignedIn};
+use crate::extract::{CsrfForm, NoFields, SignedIn};
 use crate::layout::{
     Choice, Page, PageResult, after_post, html, options, parse_date, parse_field, record_path,
     word_options,
@@ -116,12 +116,12 @@ async fn page(
         (lang.t("here-since"), person.since.to_string()),
         (
             lang.t("col-waiting-since"),
-            match (person.waiting_since, view.waiting_days) {
-                (Some(since), Some(days)) => format!(
+            match view.waiting() {
+                Some((since, days)) => format!(
                     "{since} ({})",
                     lang.t_count("days-waited", days.unsigned_abs())
                 ),
-                _ => lang.t("not-waiting"),
+                None => lang.t("not-waiting"),
             },
         ),
         (
@@ -299,13 +299,10 @@ pub async fn show(
     page(&shared, &user, &code, false, String::new(), Echo::default()).await
 }
 
-#[derive(Deserialize)]
-pub struct RevealForm {}
-
 pub async fn reveal(
     State(shared): State<Shared>,
     Path(code): Path<String>,
-    CsrfForm(user, RevealForm {}): CsrfForm<RevealForm>,
+    CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> PageResult {
     page(&shared, &user, &code, true, String::new(), Echo::default()).await
 }
@@ -505,13 +502,10 @@ pub async fn add_note(
     after_change(&shared, &user, &code, result, echo).await
 }
 
-#[derive(Deserialize)]
-pub struct FollowUpForm {}
-
 pub async fn follow_up_done(
     State(shared): State<Shared>,
     Path((code, note)): Path<(String, String)>,
-    CsrfForm(user, FollowUpForm {}): CsrfForm<FollowUpForm>,
+    CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> PageResult {
     let result = shared
         .app

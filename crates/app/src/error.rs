@@ -129,6 +129,9 @@ pub enum AppError {
     OutsideCompartment { code: String },
     #[error("no {what} with code {code}")]
     NotFound { what: &'static str, code: String },
+    /// A duplicate record merged into another: changes go to the kept record.
+    #[error("person {code} was merged into {into}")]
+    Merged { code: String, into: String },
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
     #[error("{what} is busy (another one is running); try again in a minute")]
@@ -208,7 +211,8 @@ impl AppError {
             | AppError::LikelyDuplicate { .. }
             | AppError::Store(StoreError::Duplicate { .. }) => ErrorKind::Duplicate,
             AppError::Busy { .. } => ErrorKind::Busy,
-            AppError::Store(
+            AppError::Merged { .. }
+            | AppError::Store(
                 StoreError::Conflict { .. }
                 | StoreError::AtCapacity { .. }
                 | StoreError::Rejected(_)
@@ -230,6 +234,7 @@ impl AppError {
             AppError::Forbidden { .. } => "forbidden_role",
             AppError::OutsideCompartment { .. } => "outside_compartment",
             AppError::NotFound { .. } => "not_found",
+            AppError::Merged { .. } => "merged",
             AppError::Invalid { .. } => "invalid_input",
             AppError::Duplicate { .. } => "duplicate",
             AppError::LikelyDuplicate { .. } => "likely_duplicate",

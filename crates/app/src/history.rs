@@ -75,6 +75,11 @@ pub enum Change {
     HouseholdSplitSet {
         split_allowed: bool,
     },
+    /// A duplicate record (`duplicate`) was merged into `into`.
+    PersonMerged {
+        duplicate: String,
+        into: String,
+    },
     /// Fields of a person corrected (which ones, never their values).
     PersonCorrected {
         fields: Vec<&'static str>,
@@ -155,6 +160,9 @@ impl std::fmt::Display for Change {
             Change::IncidentClosed { at } => write!(f, "closed on {at}"),
             Change::PersonCorrected { fields } => write!(f, "corrected: {}", fields.join(", ")),
             Change::PersonRehoused { from, to } => write!(f, "left household {from} for {to}"),
+            Change::PersonMerged { duplicate, into } => {
+                write!(f, "duplicate record {duplicate} merged into {into}")
+            }
             Change::HouseholdSplitSet { split_allowed } => {
                 write!(f, "household, split allowed: {split_allowed}")
             }
@@ -205,8 +213,13 @@ impl App {
         let users = self.user_names().await?;
         let locations: HashMap<LocationId, String> = self.location_codes().await?;
         if let Some(code) = person {
-            let person = self.person_by_code(session, code).await?;
-            let events = self.store.events_of(person.id.0).await?;
+            let mut events: Vec<Event> = Vec::new();
+            for record in self.person_with_merged(session, code).await? {
+                events.extend(self.store.events_of(record.id.0).await?);
+            }
+            // One history of the person's records, oldest first, the merge itself once.
+            events.sort_by_key(|event| (event.hlc, event.node, event.seq));
+            events.dedup_by_key(|event| (event.node, event.seq));
             return visit(self.event_views(events, &users, &locations).await?);
         }
         let mut cursor = None;
@@ -230,8 +243,10 @@ impl App {
             .iter()
             .flat_map(|event| {
                 let mut ids = vec![event.body.subject()];
-                if let EventBody::PersonRehoused { from, to, .. } = &event.body {
-                    ids.extend([from.0, to.0]);
+                match &event.body {
+                    EventBody::PersonRehoused { from, to, .. } => ids.extend([from.0, to.0]),
+                    EventBody::PersonMerged { into, .. } => ids.push(into.0),
+                    _ => {}
                 }
                 ids
             })
@@ -306,6 +321,10 @@ impl App {
                     EventBody::PersonRehoused { from, to, .. } => Change::PersonRehoused {
                         from: codes.get(&from.0).cloned().unwrap_or_default(),
                         to: codes.get(&to.0).cloned().unwrap_or_default(),
+                    },
+                    EventBody::PersonMerged { person, into } => Change::PersonMerged {
+                        duplicate: codes.get(&person.0).cloned().unwrap_or_default(),
+                        into: codes.get(&into.0).cloned().unwrap_or_default(),
                     },
                     EventBody::HouseholdSplitSet { split_allowed, .. } => {
                         Change::HouseholdSplitSet {

@@ -169,14 +169,17 @@ impl App {
         code: &str,
     ) -> AppResult<Vec<IncidentView>> {
         session.require(Action::ViewIncidents)?;
-        let person = self.person_by_code(session, code).await?;
-        let incidents = self
-            .store
-            .incidents_of_person(person.id)
-            .await?
-            .into_iter()
-            .filter(|incident| session.sees_location(incident.location))
-            .collect();
+        let mut incidents: Vec<Incident> = Vec::new();
+        for record in self.person_with_merged(session, code).await? {
+            for incident in self.store.incidents_of_person(record.id).await? {
+                if session.sees_location(incident.location)
+                    && !incidents.iter().any(|seen| seen.id == incident.id)
+                {
+                    incidents.push(incident);
+                }
+            }
+        }
+        incidents.sort_by_key(|incident| std::cmp::Reverse(incident.occurred));
         self.incident_views(session, incidents, false).await
     }
 

@@ -1527,6 +1527,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    a_duplicate_record_merges_into_the_kept_one,
     households_change_after_registration,
     an_import_takes_the_spellings_volunteers_use,
     a_correction_changes_only_what_differs_and_keeps_the_history,
@@ -1780,6 +1781,157 @@ async fn households_change_after_registration(db: TestDb) {
     .unwrap();
     assert!(
         history.contains(&format!("left household {c_household} for {own}")),
+        "{history:?}"
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+/// Someone registered a second time, two months later, at the same shelter: the caseworker
+/// is warned, registers anyway, then merges the new record into the old one. The old code
+/// stays the person's; the new one leads there; nothing is counted twice; nothing is lost.
+async fn a_duplicate_record_merges_into_the_kept_one(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let kept = org.people["a"].clone();
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let present_at_a = async || {
+        app.backlog(&org.admin, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|line| line.location == "SHL-A")
+            .unwrap()
+            .present
+    };
+    let before = present_at_a().await;
+    let waited_before = app
+        .show_person(&caseworker, &kept, false)
+        .await
+        .unwrap()
+        .waiting_days;
+    let again = NewPerson {
+        location: "SHL-A".into(),
+        birth_year: Some(1990),
+        since: Some(time::macros::date!(2026 - 11 - 01)),
+        identity: identity("Kim Synthetic-A"),
+        flags: vec![Flag::SelfHarmRisk],
+        ..NewPerson::default()
+    };
+    let warned = app.add_person(&caseworker, again).await;
+    assert!(
+        matches!(&warned, Err(AppError::LikelyDuplicate { codes }) if codes == &vec![kept.clone()]),
+        "{warned:?}"
+    );
+    let duplicate = app
+        .add_person(
+            &caseworker,
+            NewPerson {
+                location: "SHL-A".into(),
+                birth_year: Some(1990),
+                since: Some(time::macros::date!(2026 - 11 - 01)),
+                identity: identity("Kim Synthetic-A"),
+                flags: vec![Flag::SelfHarmRisk],
+                allow_duplicate: true,
+                ..NewPerson::default()
+            },
+        )
+        .await
+        .unwrap()
+        .code;
+    assert_eq!(present_at_a().await, before + 1);
+    assert_eq!(
+        app.likely_duplicates_of(&caseworker, &duplicate)
+            .await
+            .unwrap(),
+        vec![kept.clone()]
+    );
+    app.add_note(
+        &caseworker,
+        &duplicate,
+        "Synthetic note on the second record",
+        None,
+    )
+    .await
+    .unwrap();
+
+    // Refused: no record to keep, itself, a record outside her compartments.
+    for (into, field) in [("", "into"), (duplicate.as_str(), "into")] {
+        match app.merge_person(&caseworker, &duplicate, into).await {
+            Err(AppError::Invalid { field: named, .. }) => assert_eq!(named, field),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    let outside = app
+        .merge_person(&caseworker, &duplicate, &org.people["b"])
+        .await;
+    assert!(
+        matches!(outside, Err(AppError::OutsideCompartment { .. })),
+        "{outside:?}"
+    );
+
+    app.merge_person(&caseworker, &duplicate, &kept)
+        .await
+        .unwrap();
+    // The duplicate's code leads to the kept record, which has its flag and its note.
+    let view = app
+        .show_person(&caseworker, &duplicate, false)
+        .await
+        .unwrap();
+    assert_eq!(view.person.code, kept);
+    assert_eq!(view.reached_from.as_deref(), Some(duplicate.as_str()));
+    assert_eq!(view.merged_from, vec![duplicate.clone()]);
+    assert!(view.person.flags.contains(&Flag::SelfHarmRisk));
+    assert_eq!(view.waiting_days, waited_before, "the earlier wait is kept");
+    assert_eq!(app.notes(&caseworker, &kept, false).await.unwrap().len(), 1);
+    assert_eq!(present_at_a().await, before, "counted once");
+    let listed: Vec<String> = app
+        .list_people(&caseworker, &PeopleQuery::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|view| view.person.code)
+        .collect();
+    assert!(
+        listed.contains(&kept) && !listed.contains(&duplicate),
+        "{listed:?} {kept} {duplicate}"
+    );
+    // Changes to the merged record are refused, naming the kept one; so is a second merge.
+    match app
+        .set_flags(&caseworker, &duplicate, &[(Flag::Minor, true)])
+        .await
+    {
+        Err(AppError::Merged { into, .. }) => assert_eq!(into, kept),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(
+        app.merge_person(&caseworker, &duplicate, &kept)
+            .await
+            .is_err()
+    );
+    assert!(
+        app.likely_duplicates_of(&caseworker, &kept)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // One history for the person: both registrations and the merge.
+    let mut history = Vec::new();
+    app.history(&org.admin, Some(&kept), |page| {
+        history.extend(page.into_iter().map(|event| event.change.to_string()));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .filter(|line| line.starts_with("registered"))
+            .count(),
+        2,
+        "{history:?}"
+    );
+    assert!(
+        history.contains(&format!("duplicate record {duplicate} merged into {kept}")),
         "{history:?}"
     );
     assert!(app.verify(&org.admin).await.unwrap().ok());
@@ -2095,10 +2247,12 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "DELETE FROM waiting_by_day",
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
-        // The schema of 2026-11, before the waiting start and the case notes.
+        // The schema of 2026-11, before the waiting start, the case notes and merges.
         "DROP TABLE notes",
+        "DROP INDEX people_merged_into",
+        "ALTER TABLE people DROP COLUMN merged_into",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 2)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 3)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();

@@ -171,6 +171,7 @@ pub fn person_json(view: &PersonView) -> Value {
         "screening_done": person.screening_done,
         "hold": person.hold,
         "sealed_fields": person.sealed.keys().map(|field| field.as_str()).collect::<Vec<_>>(),
+        "merged_from": view.merged_from,
     });
     if let (Some((since, days)), Value::Object(map)) = (view.waiting(), &mut value) {
         // Absent, not null, for someone not waiting.
@@ -218,6 +219,9 @@ pub fn person(view: &PersonView) -> std::io::Result<()> {
         None => outln!("Waiting    not waiting for a transfer"),
     }
     outln!("Entered    {}", person.entered);
+    if !view.merged_from.is_empty() {
+        outln!("Merged     {}", view.merged_from.join(", "));
+    }
     outln!("Flags      {}", flags(&person.flags));
     outln!(
         "Documents  {}",

@@ -287,6 +287,25 @@ fn plant_and_scan(ws: Workspace) {
         "--identity-file",
         corrected.to_str().unwrap(),
     ]));
+    // The same person registered twice, then the second record merged into the first.
+    let twin = ws.run(&[
+        "person",
+        "add",
+        "--location",
+        "SHL-1",
+        "--birth-year",
+        "1988",
+        "--allow-duplicate",
+        "--identity-file",
+        identity.to_str().unwrap(),
+    ]);
+    let twin_code = code_after(&String::from_utf8_lossy(&twin.stdout), "P-").to_string();
+    record(twin);
+    record(ws.run(&["person", "merge", &twin_code, "--into", &person]));
+    let shown = ws.run(&["person", "show", &twin_code]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains(&format!("Person     {person}")));
+    assert!(String::from_utf8_lossy(&shown.stderr).contains("was merged into"));
+    record(shown);
     record(ws.run(&["person", "show", &person]));
     record(ws.run(&["person", "list", "--name", PLANTED[0]]));
     record(ws.run(&["person", "list", "--flag", "self_harm_risk", "--json"]));

@@ -68,6 +68,14 @@ pub enum EventBody {
         person: PersonId,
         correction: Correction,
     },
+    /// Two records of one person become one: `person` (the duplicate) is merged into
+    /// `into`, which keeps its identity and gains the duplicate's flags, readiness and
+    /// earlier waiting start; the duplicate's history, notes and incidents stay and are shown
+    /// with `into`.
+    PersonMerged {
+        person: PersonId,
+        into: PersonId,
+    },
     IncidentRecorded {
         incident: Incident,
     },
@@ -127,6 +135,7 @@ impl EventBody {
             EventBody::ReadinessSet { .. } => "readiness_set",
             EventBody::PersonCorrected { .. } => "person_corrected",
             EventBody::PersonRehoused { .. } => "person_rehoused",
+            EventBody::PersonMerged { .. } => "person_merged",
             EventBody::HouseholdSplitSet { .. } => "household_split_set",
             EventBody::IncidentRecorded { .. } => "incident_recorded",
             EventBody::IncidentClosed { .. } => "incident_closed",
@@ -192,6 +201,7 @@ impl EventBody {
                 vec![R::Person(*person), R::Household(*from), R::Household(*to)]
             }
             EventBody::HouseholdSplitSet { household, .. } => vec![R::Household(*household)],
+            EventBody::PersonMerged { person, into } => vec![R::Person(*person), R::Person(*into)],
             EventBody::IncidentRecorded { incident } => {
                 let mut refs = vec![R::Incident(incident.id), R::Location(incident.location)];
                 refs.extend(incident.people.iter().map(|id| R::Person(*id)));

@@ -158,6 +158,9 @@ pub struct Person {
     pub name_index: Option<i64>,
     /// Blind index of the normalised name and birth year: likely-duplicate detection.
     pub duplicate_index: Option<i64>,
+    /// The record this duplicate was merged into (its stage is then `merged`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<PersonId>,
     #[serde(default)]
     pub version: i64,
 }
@@ -250,6 +253,7 @@ impl Person {
             sealed: BTreeMap::new(),
             name_index: None,
             duplicate_index: None,
+            merged_into: None,
             version: 0,
         }
     }

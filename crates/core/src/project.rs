@@ -7,7 +7,7 @@
 use crate::event::EventBody;
 use crate::ids::*;
 use crate::model::*;
-use crate::stage::TransitionError;
+use crate::stage::{Stage, TransitionError};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub fn waiting_since_at_registration(
 /// otherwise (hiding, departed, out of the pipeline).
 pub fn waiting_since_after_move(
     before: Option<time::Date>,
-    stage: crate::stage::Stage,
+    stage: Stage,
     at: time::Date,
 ) -> Option<time::Date> {
     if stage.counts_waiting_time() {
@@ -287,6 +287,51 @@ impl State {
                 }
                 record.split_allowed = *split_allowed;
                 record.version += 1;
+            }
+            EventBody::PersonMerged { person, into } => {
+                if person == into {
+                    return Err(ProjectionError::Invalid(format!(
+                        "person {person} cannot be merged into itself"
+                    )));
+                }
+                let duplicate = self
+                    .people
+                    .get(person)
+                    .ok_or_else(|| missing("person", person))?;
+                let kept = self
+                    .people
+                    .get(into)
+                    .ok_or_else(|| missing("person", into))?;
+                for record in [duplicate, kept] {
+                    if record.stage == Stage::Merged {
+                        return Err(ProjectionError::Invalid(format!(
+                            "person {} is already merged into another record",
+                            record.code
+                        )));
+                    }
+                }
+                let flags = duplicate.flags.clone();
+                let (documents_ready, screening_done) =
+                    (duplicate.documents_ready, duplicate.screening_done);
+                // The earlier wait counts for the kept record when it is waiting too: the
+                // person has waited since the first of their two registrations.
+                let earlier_wait = duplicate.waiting_since;
+                let kept = self.person_mut(*into)?;
+                kept.flags.extend(flags);
+                kept.documents_ready |= documents_ready;
+                kept.screening_done |= screening_done;
+                if let (Some(kept_since), Some(duplicate_since)) =
+                    (kept.waiting_since, earlier_wait)
+                {
+                    kept.waiting_since = Some(kept_since.min(duplicate_since));
+                }
+                kept.version += 1;
+                let duplicate = self.person_mut(*person)?;
+                duplicate.stage = Stage::Merged;
+                duplicate.waiting_since = None;
+                duplicate.hold = None;
+                duplicate.merged_into = Some(*into);
+                duplicate.version += 1;
             }
             EventBody::PersonCorrected { person, correction } => {
                 if correction.fields().is_empty() {
@@ -520,6 +565,7 @@ mod tests {
             sealed: BTreeMap::new(),
             name_index: None,
             duplicate_index: None,
+            merged_into: None,
             version: 0,
         }
     }
@@ -608,6 +654,73 @@ mod tests {
         );
         assert_eq!(move_to(loc_b, Stage::Departed, date!(2026 - 05 - 01)), None);
         assert_eq!(state.people[&id].waiting_days(date!(2026 - 06 - 01)), None);
+    }
+
+    #[test]
+    fn a_merged_duplicate_leaves_every_count_and_gives_its_earlier_wait_and_flags() {
+        let (mut state, _) = seeded();
+        let home = household(2);
+        state
+            .apply(&EventBody::HouseholdAdded {
+                household: home.clone(),
+            })
+            .unwrap();
+        let mut duplicate = person(2, &home, &location(1));
+        duplicate.stage = Stage::Sheltered;
+        duplicate.waiting_since = Some(date!(2025 - 11 - 01));
+        duplicate.flags.insert(Flag::SelfHarmRisk);
+        duplicate.documents_ready = true;
+        state
+            .apply(&EventBody::PersonAdded {
+                person: duplicate.clone(),
+            })
+            .unwrap();
+        let kept = PersonId(Uuid::from_u128(2001));
+        state
+            .apply(&EventBody::PersonMoved {
+                person: kept,
+                to: LocationId(Uuid::from_u128(1)),
+                stage: Stage::Transit,
+                at: date!(2026 - 02 - 01),
+                over_capacity: false,
+            })
+            .unwrap();
+        let merge = EventBody::PersonMerged {
+            person: duplicate.id,
+            into: kept,
+        };
+        state.apply(&merge).unwrap();
+        let (gone, kept_record) = (&state.people[&duplicate.id], &state.people[&kept]);
+        assert_eq!(gone.stage, Stage::Merged);
+        assert_eq!(gone.merged_into, Some(kept));
+        assert_eq!(gone.waiting_since, None);
+        assert!(!gone.stage.is_present());
+        assert_eq!(kept_record.waiting_since, Some(date!(2025 - 11 - 01)));
+        assert!(kept_record.flags.contains(&Flag::SelfHarmRisk));
+        assert!(kept_record.documents_ready);
+        // Neither record can be merged again, nor can the merged one move.
+        let before = state.clone();
+        assert!(state.apply(&merge).is_err());
+        assert!(
+            state
+                .apply(&EventBody::PersonMerged {
+                    person: kept,
+                    into: kept,
+                })
+                .is_err()
+        );
+        assert!(
+            state
+                .apply(&EventBody::PersonMoved {
+                    person: duplicate.id,
+                    to: LocationId(Uuid::from_u128(1)),
+                    stage: Stage::Sheltered,
+                    at: date!(2026 - 03 - 01),
+                    over_capacity: false,
+                })
+                .is_err()
+        );
+        assert_eq!(state, before);
     }
 
     #[test]

@@ -13,6 +13,8 @@ crate::vocabulary!(
     Missing => "missing",
     Withdrawn => "withdrawn",
     Deceased => "deceased",
+    // A duplicate record merged into the person's other record: out of every count.
+    Merged => "merged",
 });
 
 use Stage::*;
@@ -65,7 +67,7 @@ impl Stage {
 
     /// No further transition is possible.
     pub fn is_final(self) -> bool {
-        matches!(self, Arrived | Repatriated | Withdrawn | Deceased)
+        matches!(self, Arrived | Repatriated | Withdrawn | Deceased | Merged)
     }
 
     /// Checks a change of stage against the table. Staying at the same stage is allowed for

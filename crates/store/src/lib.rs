@@ -103,6 +103,8 @@ pub trait Store: Send + Sync {
     async fn household_members(&self, id: HouseholdId) -> StoreResult<Vec<Person>>;
 
     async fn person_by_code(&self, code: &str) -> StoreResult<Option<Person>>;
+    /// The duplicate records merged into this person.
+    async fn people_merged_into(&self, id: PersonId) -> StoreResult<Vec<Person>>;
     async fn people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>>;
     /// How many people match (the limit is ignored).
     async fn count_people(&self, filter: &PersonFilter) -> StoreResult<u64>;

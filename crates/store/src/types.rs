@@ -120,7 +120,7 @@ pub(crate) fn access_canonical(
 /// Which people to list. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
 pub struct PersonFilter {
-    /// Any of these stages (empty: any stage).
+    /// Any of these stages (empty: any stage but `merged`).
     pub stages: Vec<Stage>,
     pub locations: Option<Vec<LocationId>>,
     pub flag: Option<Flag>,

@@ -164,6 +164,10 @@ async fn openapi() -> Json<Value> {
     );
     person["get"]["parameters"] =
         json!([{ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    person["get"]["responses"]["308"] = json!({
+        "description": "The code of a duplicate record merged into another: Location names the kept record",
+        "headers": { "Location": { "schema": { "type": "string" } } }
+    });
     Json(json!({
         "openapi": "3.1.0",
         "info": { "title": "refuge", "version": env!("CARGO_PKG_VERSION") },
@@ -187,7 +191,8 @@ async fn openapi() -> Json<Value> {
                     "waiting_days": { "type": "integer", "description": "Days waited for a transfer; absent when not waiting" },
                     "flags": { "type": "array", "items": { "type": "string" } },
                     "hold": { "type": ["string", "null"] },
-                    "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" }
+                    "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" },
+                    "merged_from": { "type": "array", "items": { "type": "string" }, "description": "Codes of duplicate records merged into this one (they lead here)" }
                 } }
             },
             "responses": {
@@ -251,6 +256,7 @@ fn person_json(view: &PersonView) -> Value {
         "stage": person.stage, "location": view.location_code, "since": person.since.to_string(),
         "flags": person.flags, "hold": person.hold,
         "documents_ready": person.documents_ready, "screening_done": person.screening_done,
+        "merged_from": view.merged_from,
     });
     // Absent, not null, for someone not waiting.
     if let (Some((since, days)), Value::Object(map)) = (view.waiting(), &mut value) {
@@ -356,12 +362,21 @@ async fn person(
     State(shared): State<Shared>,
     caller: Caller,
     Path(code): Path<String>,
-) -> ApiResult {
+) -> Result<Response, Failure> {
     let view = shared
         .app
         .show_person(caller.session(), &code, false)
         .await?;
-    Ok(Json(person_json(&view)))
+    if view.reached_from.is_some() {
+        // A merged duplicate's code: the kept record is the resource now.
+        let location = format!("/api/v1/people/{}", view.person.code);
+        return Ok((
+            StatusCode::PERMANENT_REDIRECT,
+            [(axum::http::header::LOCATION, location)],
+        )
+            .into_response());
+    }
+    Ok(Json(person_json(&view)).into_response())
 }
 
 async fn batches(State(shared): State<Shared>, caller: Caller) -> ApiResult {

@@ -80,6 +80,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/people/{code}/correct", post(person::correct))
         .route("/people/{code}/household", post(person::household))
         .route("/people/{code}/split", post(person::split))
+        .route("/people/{code}/merge", post(person::merge))
         .route("/people/{code}/notes", post(person::add_note))
         .route(
             "/people/{code}/notes/{note}/done",

@@ -104,6 +104,10 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
             "change-person-rehoused",
             vec![("from", from.clone()), ("to", to.clone())],
         ),
+        Change::PersonMerged { duplicate, into } => (
+            "change-person-merged",
+            vec![("duplicate", duplicate.clone()), ("into", into.clone())],
+        ),
         Change::HouseholdSplitSet { split_allowed } => (
             "change-household-split",
             vec![("split", yes_no(*split_allowed))],

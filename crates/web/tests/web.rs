@@ -1337,6 +1337,12 @@ fn every_route_as_every_role() {
                 303,
             ),
             (
+                format!("/people/{person}/merge"),
+                vec![("into", "P-00000")],
+                Action::RegisterPeople,
+                422,
+            ),
+            (
                 format!("/people/{person}/correct"),
                 vec![("name_romanized", romanized.as_str())],
                 Action::RegisterPeople,
@@ -2065,8 +2071,71 @@ fn registering_someone_twice_warns_with_the_likely_duplicate_and_asks() {
         second.body.contains("value=\"Synthetic Twin Kim\""),
         "the form is kept"
     );
+    assert!(
+        second.body.contains(&format!("href=\"/people/{code}\"")),
+        "a link to compare"
+    );
     let confirmed = server.post("/people", &cookie, &form(Some(("allow_duplicate", "yes"))));
     assert_eq!(confirmed.status, 303, "registered once confirmed");
+    let twin = confirmed
+        .header("location")
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+
+    // It was the same person after all: the new record's page offers the old one, and the
+    // merge asks to be confirmed (keeping what was typed) before it is done.
+    let page = server.get(
+        &format!("/people/{twin}"),
+        &format!("{cookie}; refuge_lang=ko"),
+    );
+    assert!(page.body.contains("같은 사람일 가능성"), "in Korean");
+    assert!(
+        page.body.contains(&format!("value=\"{code}\"")),
+        "the likely duplicate offered"
+    );
+    let unconfirmed = server.post(
+        &format!("/people/{twin}/merge"),
+        &cookie,
+        &[("csrf", &csrf), ("into", &code)],
+    );
+    assert_eq!(unconfirmed.status, 422);
+    assert!(unconfirmed.body.contains("tick the box"));
+    let merged = server.post(
+        &format!("/people/{twin}/merge"),
+        &cookie,
+        &[("csrf", &csrf), ("into", &code), ("confirm", "yes")],
+    );
+    assert_eq!(merged.status, 303);
+    assert_eq!(
+        merged.header("location").unwrap(),
+        format!("/people/{code}")
+    );
+    let kept = server.get(&format!("/people/{code}"), &cookie);
+    assert!(kept.body.contains("Saved."));
+    assert!(
+        kept.body.contains(&twin),
+        "the merged record named on the kept one"
+    );
+    // The merged code leads to the kept record, on the pages and in the API.
+    let old_link = server.get(&format!("/people/{twin}"), &cookie);
+    assert_eq!(old_link.status, 303);
+    assert_eq!(
+        old_link.header("location").unwrap(),
+        format!("/people/{code}")
+    );
+    let api = server.get(&format!("/api/v1/people/{twin}"), &cookie);
+    assert_eq!(api.status, 308);
+    assert_eq!(
+        api.header("location").unwrap(),
+        format!("/api/v1/people/{code}")
+    );
+    // Registering the person again warns with the kept record only.
+    let third = server.post("/people", &cookie, &form(None));
+    assert_eq!(third.status, 409);
+    assert!(third.body.contains(&code) && !third.body.contains(&twin));
 }
 
 /// The people list was cut at 500 rows with no paging and no total, oldest first, so the

@@ -17,7 +17,29 @@ impl App {
         if reveal {
             session.require(Action::RevealIdentity)?;
         }
-        let person = self.person_by_code(session, code).await?;
+        let person = self.any_person_by_code(session, code).await?;
+        if let Some(into) = person.merged_into {
+            // The code of a merged duplicate leads to the kept record.
+            let into_code = self
+                .store
+                .codes_of(&[into.0])
+                .await?
+                .remove(&into.0)
+                .unwrap_or_default();
+            return Box::pin(self.show_person(session, &into_code, reveal))
+                .await
+                .map(|view| PersonView {
+                    reached_from: Some(person.code),
+                    ..view
+                });
+        }
+        let merged_from = self
+            .person_with_merged(session, &person.code)
+            .await?
+            .into_iter()
+            .skip(1)
+            .map(|duplicate| duplicate.code)
+            .collect();
         let household_code = self
             .store
             .household(person.household)
@@ -51,6 +73,8 @@ impl App {
             household_code,
             location_code,
             identity,
+            merged_from,
+            reached_from: None,
         })
     }
 
@@ -187,6 +211,8 @@ impl App {
                     .unwrap_or_default(),
                 waiting_days: person.waiting_days(today),
                 identity: None,
+                merged_from: Vec::new(),
+                reached_from: None,
                 person,
             })
             .collect())

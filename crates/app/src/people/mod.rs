@@ -5,6 +5,7 @@ mod changes;
 mod corrections;
 mod households;
 mod list;
+mod merge;
 mod notes;
 mod register;
 
@@ -43,6 +44,10 @@ pub struct PersonView {
     /// Days waited for a transfer, across moves; `None` for someone not waiting.
     pub waiting_days: Option<i64>,
     pub identity: Option<Vec<(PersonField, Revealed)>>,
+    /// The codes of duplicate records merged into this person.
+    pub merged_from: Vec<String>,
+    /// The merged duplicate's code that was asked for, when it led here.
+    pub reached_from: Option<String>,
 }
 
 impl PersonView {
@@ -114,7 +119,31 @@ impl App {
             .collect()
     }
 
+    /// A live person record the session may see; a merged duplicate is refused, naming the
+    /// record it was merged into.
     pub(crate) async fn person_by_code(&self, session: &Session, code: &str) -> AppResult<Person> {
+        let person = self.any_person_by_code(session, code).await?;
+        if let Some(into) = person.merged_into {
+            let into = self
+                .store
+                .codes_of(&[into.0])
+                .await?
+                .remove(&into.0)
+                .unwrap_or_default();
+            return Err(AppError::Merged {
+                code: person.code,
+                into,
+            });
+        }
+        Ok(person)
+    }
+
+    /// A person record the session may see, merged or not.
+    pub(crate) async fn any_person_by_code(
+        &self,
+        session: &Session,
+        code: &str,
+    ) -> AppResult<Person> {
         let person = self
             .store
             .person_by_code(&normalize_code(code))

@@ -85,8 +85,14 @@ impl App {
         if reveal {
             session.require(Action::RevealIdentity)?;
         }
-        let person = self.person_by_code(session, code).await?;
-        let notes = self.store.notes_of(person.id).await?;
+        let records = self.person_with_merged(session, code).await?;
+        let person = &records[0];
+        let mut notes = Vec::new();
+        for record in &records {
+            notes.extend(self.store.notes_of(record.id).await?);
+        }
+        // Newest first across the person's records (each store list is already).
+        notes.sort_by_key(|note| std::cmp::Reverse(note.written));
         if reveal && !notes.is_empty() {
             self.log(
                 &session.user().name,

@@ -119,7 +119,9 @@ impl App {
                 .likely_duplicates(session, &person, name)
                 .await?
                 .into_iter()
-                .filter(|other| session.sees_location(other.location))
+                .filter(|other| {
+                    other.merged_into.is_none() && session.sees_location(other.location)
+                })
                 .map(|other| other.code)
                 .collect();
             if !codes.is_empty() {
@@ -149,7 +151,7 @@ impl App {
 impl App {
     /// Registered people `person` is likely the same as: the same normalised name and birth
     /// year, found through the duplicate blind index and confirmed by opening the names.
-    async fn likely_duplicates(
+    pub(super) async fn likely_duplicates(
         &self,
         session: &Session,
         person: &Person,

@@ -127,6 +127,15 @@ pub enum PersonCommand {
         #[arg(long)]
         identity_file: Option<PathBuf>,
     },
+    /// Merge a duplicate record into the person's other record (kept): flags, readiness and
+    /// the earlier waiting start go to it, the duplicate's code leads to it. Not undone.
+    Merge {
+        /// The duplicate record.
+        code: String,
+        /// The record to keep.
+        #[arg(long)]
+        into: String,
+    },
     /// One person; identity only with --reveal (logged).
     Show {
         code: String,

@@ -63,9 +63,20 @@ pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
                 .await?;
             outln!("Corrected {}: {}.", code.trim(), fields.join(", "));
         }
+        PersonCommand::Merge { code, into } => {
+            let session = config.login(&app).await?;
+            app.merge_person(&session, &code, &into).await?;
+            outln!("Merged {} into {}.", code.trim(), into.trim());
+        }
         PersonCommand::Show { code, reveal, json } => {
             let session = config.login(&app).await?;
             let view = app.show_person(&session, &code, reveal).await?;
+            if let Some(asked) = &view.reached_from {
+                eprintln!(
+                    "{asked} was merged into {}; showing that record.",
+                    view.person.code
+                );
+            }
             if json {
                 outln!(
                     "{}",

@@ -343,6 +343,15 @@ impl<B: Backend> Store for SqlStore<B> {
             .await
     }
 
+    async fn people_merged_into(&self, id: PersonId) -> StoreResult<Vec<Person>> {
+        self.all(
+            "SELECT * FROM people WHERE merged_into = ? ORDER BY code",
+            vec![id.to_string().into()],
+            Person::decode,
+        )
+        .await
+    }
+
     async fn people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>> {
         self.query_people(filter).await
     }

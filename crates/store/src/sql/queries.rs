@@ -207,10 +207,11 @@ pub(super) fn person_conditions(filter: &PersonFilter) -> (String, Vec<Value>) {
     (conditions, arguments)
 }
 
-/// `AND stage IN (…)` with the stages as literals (a closed vocabulary), or nothing.
+/// `AND stage IN (…)` with the stages as literals (a closed vocabulary); for any stage, every
+/// record but merged duplicates (found only when asked for by their stage).
 pub(super) fn stages_condition(stages: &[Stage]) -> String {
     if stages.is_empty() {
-        return String::new();
+        return " AND stage <> 'merged'".to_string();
     }
     let list: Vec<String> = stages
         .iter()

@@ -187,6 +187,7 @@ impl Record for Person {
         "sealed",
         "name_index",
         "duplicate_index",
+        "merged_into",
         "version",
     ];
 
@@ -220,6 +221,7 @@ impl Record for Person {
         args.push(Value::from(json_text(&self.sealed)));
         args.push(Value::from(self.name_index));
         args.push(Value::from(self.duplicate_index));
+        args.push(Value::from(self.merged_into.map(|id| id.to_string())));
         args.push(Value::from(self.version));
     }
     fn decode<R: Fields>(row: &R) -> StoreResult<Self> {
@@ -250,6 +252,10 @@ impl Record for Person {
             sealed: serde_json::from_str(&row.text("sealed")?).map_err(corrupt)?,
             name_index: row.opt_int("name_index")?,
             duplicate_index: row.opt_int("duplicate_index")?,
+            merged_into: row
+                .opt_text("merged_into")?
+                .map(|text| parse_uuid(&text).map(PersonId))
+                .transpose()?,
             version: row.int("version")?,
         })
     }

@@ -165,6 +165,7 @@ field-name_romanized = Name in Latin letters
 field-origin = Origin
 field-notes = Notes
 register-anyway = This is someone else: register anyway
+register-compare = Compare first (opens in a new tab, this form stays as typed); if it is the same person, do not register again:
 waiting-stages = waiting (sheltered, detained)
 people-shown = { $shown } of { $total ->
     [one] { $total } person
@@ -214,6 +215,7 @@ change-readiness = documents { $documents ->
 change-incident-recorded = incident recorded: { $kind }, severity { $severity }, at { $location }
 change-incident-closed = incident closed on { $at }
 change-person-rehoused = left household { $from } for { $to }
+change-person-merged = duplicate record { $duplicate } merged into { $into }
 change-household-split = household { $split ->
     [yes] may travel apart
    *[no] travels together
@@ -307,4 +309,11 @@ household-title = Household
 household-join = Move to household (empty: a household of their own)
 household-move = Change household
 household-may-split = This household may travel on different transfers
+merge-title = Duplicate record
+merge-likely = Likely the same person (same name and birth year):
+merge-into = This record is a duplicate of
+merge-hint = The record named here is kept; this one is merged into it: its flags, readiness and earlier waiting start go to the kept record, its history, notes and incidents are shown there, and its code leads there. A merge cannot be undone.
+merge-confirm = I have checked that both records are the same person
+merge = Merge into that record
+merged-from = Merged records
 saved-change = Saved.

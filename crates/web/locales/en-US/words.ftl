@@ -11,6 +11,7 @@ word-stage-repatriated = repatriated
 word-stage-missing = missing
 word-stage-withdrawn = withdrawn
 word-stage-deceased = deceased
+word-stage-merged = merged
 
 word-location-kind-safe_house = safe house
 word-location-kind-shelter = shelter

@@ -162,6 +162,7 @@ field-name_romanized = 로마자 이름
 field-origin = 출신지
 field-notes = 메모
 register-anyway = 다른 사람입니다: 그래도 등록
+register-compare = 먼저 비교하세요(새 탭에서 열리며 이 양식은 입력한 그대로 남습니다). 같은 사람이면 다시 등록하지 마세요:
 waiting-stages = 대기 중 (보호소, 구금)
 people-shown = 전체 { $total }명 중 { $shown }명, 오래 기다린 순
 people-found = { $count }명 찾음
@@ -202,6 +203,7 @@ change-readiness = 서류 { $documents ->
 change-incident-recorded = 사건 기록: { $kind }, 심각도 { $severity }, { $location }
 change-incident-closed = 사건 종결 { $at }
 change-person-rehoused = 가구 { $from }에서 { $to }(으)로 옮김
+change-person-merged = 중복 기록 { $duplicate }을(를) { $into }에 병합함
 change-household-split = 가구 { $split ->
     [yes] 따로 이송 가능
    *[no] 함께 이송
@@ -274,4 +276,11 @@ household-title = 가구
 household-join = 옮길 가구 (비우면 새 가구)
 household-move = 가구 변경
 household-may-split = 이 가구는 따로 이송될 수 있음
+merge-title = 중복 기록
+merge-likely = 같은 사람일 가능성이 있음(이름과 출생 연도가 같음):
+merge-into = 이 기록과 중복인 기록
+merge-hint = 여기 적은 기록이 남고 이 기록은 그 기록에 병합됩니다. 표시, 준비 상태, 더 이른 대기 시작일이 남는 기록으로 옮겨지고, 이력·메모·사건은 그 기록에 함께 보이며, 이 코드는 그 기록으로 연결됩니다. 병합은 되돌릴 수 없습니다.
+merge-confirm = 두 기록이 같은 사람임을 확인했습니다
+merge = 그 기록에 병합
+merged-from = 병합된 기록
 saved-change = 저장했습니다.

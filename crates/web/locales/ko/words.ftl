@@ -11,6 +11,7 @@ word-stage-repatriated = 송환
 word-stage-missing = 실종
 word-stage-withdrawn = 중단
 word-stage-deceased = 사망
+word-stage-merged = 병합됨
 
 word-location-kind-safe_house = 안전가옥
 word-location-kind-shelter = 보호소

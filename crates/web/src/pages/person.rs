@@ -54,6 +54,10 @@ struct PersonTemplate {
     incidents: Option<Vec<(String, String)>>,
     can_write_notes: bool,
     note: NoteEcho,
+    /// Other records likely of the same person (codes), offered for a merge.
+    duplicates: Vec<String>,
+    /// What was typed into the merge form, given back with its problem.
+    merge_into: String,
 }
 
 /// A case note as listed: the text only when revealed.
@@ -71,6 +75,7 @@ pub struct Echo {
     note: NoteEcho,
     /// The correction form's fields (name → value); the form is shown with them.
     correction: Option<BTreeMap<String, String>>,
+    merge_into: String,
 }
 
 /// One field of the correction form.
@@ -101,6 +106,10 @@ async fn page(
     let lang = user.lang;
     let session = user.session();
     let view = shared.app.show_person(session, code, reveal).await?;
+    if view.reached_from.is_some() && problem.is_empty() {
+        // A merged duplicate's code leads to the record that was kept.
+        return Ok(Redirect::to(&record_path("/people", &view.person.code)).into_response());
+    }
     let person = &view.person;
     let facts = vec![
         (lang.t("col-household"), view.household_code.clone()),
@@ -133,6 +142,10 @@ async fn page(
             person.hold.map_or("-".into(), |reason| lang.word(reason)),
         ),
     ];
+    let mut facts = facts;
+    if !view.merged_from.is_empty() {
+        facts.push((lang.t("merged-from"), view.merged_from.join(", ")));
+    }
     let household_others = shared
         .app
         .list_people(
@@ -237,6 +250,14 @@ async fn page(
     } else {
         None
     };
+    let duplicates = if allowed(role, Action::RegisterPeople) {
+        shared
+            .app
+            .likely_duplicates_of(session, &person.code)
+            .await?
+    } else {
+        Vec::new()
+    };
     html(PersonTemplate {
         page: {
             let mut page = user
@@ -288,6 +309,8 @@ async fn page(
         correction,
         sexes: word_options(lang, Sex::ALL.iter().copied(), &correction_sex),
         birth_year: correction_birth_year,
+        duplicates,
+        merge_into: echo.merge_into,
     })
 }
 
@@ -497,7 +520,7 @@ pub async fn add_note(
             text: form.text,
             follow_up: form.follow_up,
         },
-        correction: None,
+        ..Echo::default()
     };
     after_change(&shared, &user, &code, result, echo).await
 }
@@ -572,8 +595,8 @@ pub async fn correct(
     }
     .await;
     let echo = Echo {
-        note: NoteEcho::default(),
         correction: Some(form.fields),
+        ..Echo::default()
     };
     after_change(&shared, &user, &code, result, echo).await
 }
@@ -621,4 +644,45 @@ pub async fn split(
     }
     .await;
     after_change(&shared, &user, &code, result, Echo::default()).await
+}
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    /// The code of the record to keep.
+    into: String,
+    /// `yes`: the user checked that both records are the same person.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Merges this record into another one: it is undone by nothing, so it asks for a
+/// confirmation; the page of the kept record follows.
+pub async fn merge(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<MergeForm>,
+) -> PageResult {
+    // A role that may not merge is refused as such, confirmed or not.
+    let result = match user.session().require(Action::RegisterPeople) {
+        Ok(()) if form.confirm != "yes" => Err(AppError::Invalid {
+            field: "confirm".into(),
+            reason: "tick the box to confirm that both records are the same person".into(),
+        }),
+        Ok(()) => {
+            shared
+                .app
+                .merge_person(user.session(), &code, &form.into)
+                .await
+        }
+        Err(refused) => Err(refused),
+    };
+    let echo = Echo {
+        merge_into: form.into.clone(),
+        ..Echo::default()
+    };
+    if result.is_ok() {
+        *lock(&user.web.saved) = true;
+        return Ok(Redirect::to(&record_path("/people", form.into.trim())).into_response());
+    }
+    after_change(&shared, &user, &code, result, echo).await
 }

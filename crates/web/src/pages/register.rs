@@ -37,8 +37,9 @@ pub struct RegisterEcho {
     household: String,
     origin: String,
     notes: String,
-    /// Offer "register anyway" (the last try found a likely duplicate).
-    confirm_duplicate: bool,
+    /// The likely duplicates the last try found (codes, as links to compare); "register
+    /// anyway" is offered when there are any.
+    duplicates: Vec<String>,
 }
 
 async fn page(
@@ -156,7 +157,10 @@ pub async fn submit(
     match result {
         Ok(person) => Ok(Redirect::to(&record_path("/people", &person.code)).into_response()),
         Err(error) => {
-            let likely_duplicate = matches!(error, AppError::LikelyDuplicate { .. });
+            let duplicates = match &error {
+                AppError::LikelyDuplicate { codes } => codes.clone(),
+                _ => Vec::new(),
+            };
             shown_back(error, user.lang, |problem| {
                 let echo = RegisterEcho {
                     name: form.name.clone(),
@@ -167,7 +171,7 @@ pub async fn submit(
                     household: form.household.clone(),
                     origin: form.origin.clone(),
                     notes: form.notes.clone(),
-                    confirm_duplicate: likely_duplicate,
+                    duplicates: duplicates.clone(),
                 };
                 page(&shared, &user, echo, &form.location, &form.stage, problem)
             })

@@ -574,6 +574,8 @@ impl App {
                     people,
                     status: IncidentStatus::Open,
                     occurred,
+                    // A time of day from the code (no draw: the demo's other values stay).
+                    occurred_time: incident_time_of_day(id.0.as_u128()),
                     closed: None,
                     narrative: Some(seal(
                         session.sealer(),
@@ -611,4 +613,11 @@ impl App {
         .await?;
         Ok(report)
     }
+}
+
+/// A plausible time of day for a demo incident, spread by `seed`: mostly afternoon and
+/// evening, when rooms are crowded.
+fn incident_time_of_day(seed: u128) -> Option<Time> {
+    let minutes = seed % 600;
+    Time::from_hms(12 + (minutes / 60) as u8, (minutes % 60) as u8, 0).ok()
 }

@@ -4,6 +4,10 @@ use crate::*;
 use refuge_store::{Guard, IncidentFilter};
 use std::collections::HashMap;
 
+/// The most people one incident names (a fight in a crowded room names a few; a bound on
+/// the work of one form).
+pub const MAX_PEOPLE_IN_INCIDENT: usize = 200;
+
 #[derive(Debug)]
 pub struct IncidentView {
     pub incident: Incident,
@@ -12,19 +16,54 @@ pub struct IncidentView {
     pub narrative: Option<Revealed>,
 }
 
+/// An incident to record; the narrative is plaintext here and sealed before anything is
+/// stored.
+#[derive(Debug)]
+pub struct NewIncident<'a> {
+    pub location: &'a str,
+    pub kind: IncidentKind,
+    /// 1 (minor) to 4 (critical).
+    pub severity: u8,
+    /// Codes of the people involved.
+    pub people: &'a [String],
+    pub narrative: Option<&'a str>,
+    /// The day it happened (default: today).
+    pub occurred: Option<Date>,
+    /// The time of day it happened, on the location's clock.
+    pub occurred_time: Option<Time>,
+}
+
+impl<'a> NewIncident<'a> {
+    /// An incident today, no one named, no narrative.
+    pub fn new(location: &'a str, kind: IncidentKind, severity: u8) -> Self {
+        NewIncident {
+            location,
+            kind,
+            severity,
+            people: &[],
+            narrative: None,
+            occurred: None,
+            occurred_time: None,
+        }
+    }
+}
+
 impl App {
-    #[allow(clippy::too_many_arguments)]
     pub async fn add_incident(
         &self,
         session: &Session,
-        location: &str,
-        kind: IncidentKind,
-        severity: u8,
-        people: &[String],
-        note: Option<&str>,
-        occurred: Option<Date>,
+        new: NewIncident<'_>,
     ) -> AppResult<Incident> {
         session.require(Action::RecordIncident)?;
+        let NewIncident {
+            location,
+            kind,
+            severity,
+            people,
+            narrative: note,
+            occurred,
+            occurred_time,
+        } = new;
         if !(1..=4).contains(&severity) {
             return Err(AppError::invalid(
                 "severity",
@@ -34,18 +73,32 @@ impl App {
         if let Some(note) = note {
             check_text("note", note, true)?;
         }
+        if people.len() > MAX_PEOPLE_IN_INCIDENT {
+            return Err(AppError::invalid(
+                "people",
+                format!(
+                    "{} people named; at most {MAX_PEOPLE_IN_INCIDENT} in one incident",
+                    people.len()
+                ),
+            ));
+        }
         let location = self.location_by_code(location).await?;
         session.require_location(location.id, &location.code)?;
         let occurred = occurred.unwrap_or(self.today());
-        if occurred > self.today() {
+        // The recorder's day may be a day ahead of the server's (UTC) in East Asia.
+        if occurred > self.today() + time::Duration::days(1) {
             return Err(AppError::invalid(
                 "date",
                 "an incident cannot be in the future",
             ));
         }
-        let mut involved = Vec::new();
+        let mut involved: Vec<PersonId> = Vec::new();
         for code in people {
-            involved.push(self.person_by_code(session, code).await?.id);
+            let id = self.person_by_code(session, code).await?.id;
+            // A person ticked and also typed is named once.
+            if !involved.contains(&id) {
+                involved.push(id);
+            }
         }
         let id = IncidentId(self.new_uuid()?);
         let id_text = id.to_string();
@@ -58,6 +111,7 @@ impl App {
             people: involved,
             status: IncidentStatus::Open,
             occurred,
+            occurred_time,
             closed: None,
             narrative: note
                 .filter(|text| !text.trim().is_empty())

@@ -28,7 +28,7 @@ pub use import::{
     IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport, MAX_IMPORT_ROWS,
     MAX_LINE_BYTES,
 };
-pub use incidents::IncidentView;
+pub use incidents::{IncidentView, MAX_PEOPLE_IN_INCIDENT, NewIncident};
 pub use outlook::{
     Budget, FORECAST_BUDGET, MAX_ARRIVAL_FACTOR, MAX_BEDS, MAX_CAPACITY_OVERRIDES,
     MAX_EXTRA_TRANSFERS, MAX_HORIZON_DAYS, MAX_REPLICATIONS, MAX_RUNNING_FORECASTS,
@@ -56,7 +56,7 @@ use refuge_core::*;
 use refuge_crypto::{FieldContext, Sealer};
 use refuge_store::{ChainHasher, Commit, NewAccessEntry, NewEvent, Store};
 use std::sync::Arc;
-use time::{Date, OffsetDateTime};
+use time::{Date, OffsetDateTime, Time};
 use uuid::Uuid;
 
 /// The wall clock, injected so that tests control time.

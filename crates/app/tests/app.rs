@@ -374,7 +374,10 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
             .await
             .map(drop),
         Action::RecordIncident => app
-            .add_incident(session, "SHL-A", IncidentKind::Conflict, 2, &[], None, None)
+            .add_incident(
+                session,
+                NewIncident::new("SHL-A", IncidentKind::Conflict, 2),
+            )
             .await
             .map(drop),
         Action::ViewIncidents => app.incidents(session, false, false).await.map(drop),
@@ -382,12 +385,7 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
             let incident = app
                 .add_incident(
                     &org.admin,
-                    "SHL-A",
-                    IncidentKind::Medical,
-                    1,
-                    &[],
-                    None,
-                    None,
+                    NewIncident::new("SHL-A", IncidentKind::Medical, 1),
                 )
                 .await
                 .unwrap();
@@ -491,12 +489,7 @@ async fn caseworkers_see_and_touch_only_their_compartments(db: TestDb) {
         org.app
             .add_incident(
                 &caseworker,
-                "SHL-B",
-                IncidentKind::Conflict,
-                1,
-                &[],
-                None,
-                None
+                NewIncident::new("SHL-B", IncidentKind::Conflict, 1)
             )
             .await,
         Err(AppError::OutsideCompartment { .. })
@@ -1017,12 +1010,11 @@ async fn backlog_counts_waits_against_the_target(db: TestDb) {
     org.app
         .add_incident(
             &org.admin,
-            "SHL-A",
-            IncidentKind::SelfHarm,
-            4,
-            &[org.people["a"].clone()],
-            Some("Synthetic"),
-            None,
+            NewIncident {
+                people: &[org.people["a"].clone()],
+                narrative: Some("Synthetic"),
+                ..NewIncident::new("SHL-A", IncidentKind::SelfHarm, 4)
+            },
         )
         .await
         .unwrap();
@@ -2247,12 +2239,13 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "DELETE FROM waiting_by_day",
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
-        // The schema of 2026-11, before the waiting start, the case notes and merges.
+        // The schema of 2026-11, before the waiting start, case notes, merges, incident times.
         "DROP TABLE notes",
         "DROP INDEX people_merged_into",
         "ALTER TABLE people DROP COLUMN merged_into",
+        "ALTER TABLE incidents DROP COLUMN occurred_time",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 3)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();

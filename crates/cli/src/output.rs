@@ -262,9 +262,9 @@ pub fn person(view: &PersonView) -> std::io::Result<()> {
 
 pub fn incidents(views: &[IncidentView]) -> std::io::Result<()> {
     outln!(
-        "{:<8} {:<10} {:<11} {:<10} {:>3} {:<7} PEOPLE",
+        "{:<8} {:<16} {:<11} {:<10} {:>3} {:<7} PEOPLE",
         "CODE",
-        "DATE",
+        "WHEN",
         "LOCATION",
         "KIND",
         "SEV",
@@ -273,9 +273,9 @@ pub fn incidents(views: &[IncidentView]) -> std::io::Result<()> {
     for view in views {
         let incident = &view.incident;
         outln!(
-            "{:<8} {:<10} {:<11} {:<10} {:>3} {:<7} {}",
+            "{:<8} {:<16} {:<11} {:<10} {:>3} {:<7} {}",
             incident.code,
-            incident.occurred,
+            incident.occurred_text(),
             view.location_code,
             incident.kind.as_str(),
             incident.severity,

@@ -6,7 +6,7 @@ use crate::vocabulary;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use time::Date;
+use time::{Date, Time};
 
 vocabulary!(LocationKind, "location kind", {
     SafeHouse => "safe_house",
@@ -283,6 +283,14 @@ pub struct Incident {
     pub people: Vec<PersonId>,
     pub status: IncidentStatus,
     pub occurred: Date,
+    /// The time of day it happened, as the recorder gave it (the location's clock); events
+    /// written before 2026-12 carry none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time_of_day_serde"
+    )]
+    pub occurred_time: Option<Time>,
     pub closed: Option<Date>,
     pub narrative: Option<Sealed>,
     #[serde(default)]
@@ -359,6 +367,60 @@ pub fn parse_day(text: &str) -> Option<Date> {
     .ok()
 }
 
+impl Incident {
+    /// When it happened: "2026-12-01", or "2026-12-01 18:30" when the time was given.
+    pub fn occurred_text(&self) -> String {
+        match self.occurred_time {
+            Some(time) => format!("{} {}", self.occurred, time_of_day_text(time)),
+            None => self.occurred.to_string(),
+        }
+    }
+}
+
+/// A time of day as "HH:MM" (what a time input sends, and how it is stored).
+pub fn time_of_day_text(time: Time) -> String {
+    format!("{:02}:{:02}", time.hour(), time.minute())
+}
+
+/// "HH:MM" (or "HH:MM:SS", seconds dropped) as a time of day.
+pub fn parse_time_of_day(text: &str) -> Option<Time> {
+    let mut parts = text.trim().split(':');
+    let hour: u8 = parts.next()?.parse().ok()?;
+    let minute: u8 = parts.next()?.parse().ok()?;
+    if let Some(second) = parts.next() {
+        second.parse::<f64>().ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Time::from_hms(hour, minute, 0).ok()
+}
+
+mod time_of_day_serde {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Time;
+
+    pub fn serialize<S: Serializer>(time: &Option<Time>, serializer: S) -> Result<S::Ok, S::Error> {
+        match time {
+            Some(time) => serializer.serialize_str(&super::time_of_day_text(*time)),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Time>, D::Error> {
+        Option::<String>::deserialize(deserializer)?
+            .map(|text| {
+                super::parse_time_of_day(&text).ok_or_else(|| {
+                    D::Error::custom(format!("'{text}' is not a time of day (HH:MM)"))
+                })
+            })
+            .transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +451,18 @@ mod tests {
     #[test]
     fn sealed_values_do_not_debug_print() {
         assert_eq!(format!("{:?}", Sealed("secret".into())), "Sealed(..)");
+    }
+
+    #[test]
+    fn times_of_day_read_as_a_time_input_sends_them() {
+        let time = parse_time_of_day("07:05").unwrap();
+        assert_eq!(time_of_day_text(time), "07:05");
+        assert_eq!(
+            parse_time_of_day("23:59:30"),
+            Time::from_hms(23, 59, 0).ok()
+        );
+        for wrong in ["", "7", "24:00", "12:60", "ab:cd", "12:00:00:00"] {
+            assert_eq!(parse_time_of_day(wrong), None, "{wrong}");
+        }
     }
 }

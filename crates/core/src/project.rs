@@ -765,6 +765,7 @@ mod tests {
             people: vec![PersonId(Uuid::from_u128(2001))],
             status: IncidentStatus::Open,
             occurred: date!(2026 - 01 - 02),
+            occurred_time: None,
             closed: None,
             narrative: None,
             version: 0,

@@ -53,8 +53,59 @@ pub struct WebSession {
     /// Who was just moved out of this user's sight, and where to: said once on her next page
     /// of the list (kept here, not in a URL, so that no link can fake it).
     pub moved_out: Mutex<Option<(String, String)>>,
-    /// A change was just saved: the next person page says so, once.
+    /// A change was just saved: the next person or incident page says so, once.
     pub saved: Mutex<bool>,
+    /// Record forms already sent, by the token their page gave them: a form sent twice (a
+    /// double click, a reload that sends again) records once.
+    pub submitted: Mutex<Submissions>,
+}
+
+/// What became of a form's earlier sends.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Not sent before: it is now being written.
+    First,
+    /// Sent before and still being written.
+    InFlight,
+    /// Sent before and recorded as this code.
+    Recorded(String),
+}
+
+/// The tokens of the last forms sent in a session and what each became.
+#[derive(Default)]
+pub struct Submissions(std::collections::VecDeque<(String, Option<String>)>);
+
+impl Submissions {
+    /// How many sends are remembered per session.
+    const KEPT: usize = 64;
+
+    /// Claims `token` for a send.
+    pub fn claim(&mut self, token: &str) -> Sent {
+        match self.0.iter().find(|(sent, _)| sent == token) {
+            Some((_, Some(code))) => Sent::Recorded(code.clone()),
+            Some((_, None)) => Sent::InFlight,
+            None => {
+                if self.0.len() == Self::KEPT {
+                    self.0.pop_front();
+                }
+                self.0.push_back((token.to_string(), None));
+                Sent::First
+            }
+        }
+    }
+
+    /// Ends the send of `token`: recorded as `code`, or (`None`, it failed) forgotten, so
+    /// that the corrected form can be sent with it again.
+    pub fn finish(&mut self, token: &str, code: Option<String>) {
+        match code {
+            Some(code) => {
+                if let Some(entry) = self.0.iter_mut().find(|(sent, _)| sent == token) {
+                    entry.1 = Some(code);
+                }
+            }
+            None => self.0.retain(|(sent, _)| sent != token),
+        }
+    }
 }
 
 pub struct Sessions {
@@ -102,6 +153,7 @@ impl Sessions {
             last_seen: Mutex::new(now),
             moved_out: Mutex::new(None),
             saved: Mutex::new(false),
+            submitted: Mutex::new(Submissions::default()),
         });
         lock(&self.live).insert(id.clone(), web.clone());
         Ok((id, web))
@@ -139,5 +191,27 @@ impl Sessions {
             now - *lock(&web.last_seen) <= self.policy.idle
                 && now - web.created <= self.policy.absolute
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_form_sent_twice_finds_what_the_first_send_recorded() {
+        let mut sent = Submissions::default();
+        assert_eq!(sent.claim("a"), Sent::First);
+        assert_eq!(sent.claim("a"), Sent::InFlight);
+        sent.finish("a", Some("I-00001".into()));
+        assert_eq!(sent.claim("a"), Sent::Recorded("I-00001".into()));
+        // A send that failed may be sent again, corrected.
+        assert_eq!(sent.claim("b"), Sent::First);
+        sent.finish("b", None);
+        assert_eq!(sent.claim("b"), Sent::First);
+        for n in 0..Submissions::KEPT {
+            sent.claim(&n.to_string());
+        }
+        assert_eq!(sent.claim("a"), Sent::First, "the oldest are forgotten");
     }
 }

@@ -40,6 +40,11 @@ impl Zone {
         UtcOffset::from_hms(hours, minutes, 0).unwrap_or(UtcOffset::UTC)
     }
 
+    /// `at` on this zone's clock.
+    pub fn local(self, at: OffsetDateTime) -> OffsetDateTime {
+        at.to_offset(self.offset())
+    }
+
     /// "2026-11-29 18:04 +09:00".
     pub fn show(self, at: OffsetDateTime) -> String {
         let local = at.to_offset(self.offset());

@@ -1184,7 +1184,86 @@ fn record_incident(server: &Server, cookie: &str, csrf: &str, person: &str) -> S
         ],
     );
     assert_eq!(recorded.status, 303);
-    first_code(&server.get("/incidents", cookie).body, "I-")
+    let page = recorded.header("location").unwrap();
+    page.strip_prefix("/incidents/").unwrap().to_string()
+}
+
+/// The incident form offers the residents of the chosen location as tick boxes (codes, no
+/// names), asks for the day and time (now, on the user's clock), confirms on the incident's
+/// page, and records once when the same form is sent twice (a double click, a reload).
+#[test]
+fn an_incident_is_recorded_once_with_the_residents_ticked_and_its_time() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let form = server.get("/incidents", &format!("{cookie}; refuge_lang=ko"));
+    assert!(form.body.contains("발생 시각"), "the time, in Korean");
+    let token = form
+        .body
+        .split("name=\"submission\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let location = form
+        .body
+        .split("name=\"location\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let resident = form.body.split("name=\"person-").nth(1).unwrap()[..7].to_string();
+    let tick = format!("person-{resident}");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("submission", token.as_str()),
+        ("location", location.as_str()),
+        ("kind", "conflict"),
+        ("severity", "2"),
+        ("date", "2026-11-30"),
+        ("time", "21:45"),
+        (tick.as_str(), "yes"),
+        ("note", "Synthetic narrative: shouting in the night"),
+    ];
+    let count = || {
+        server
+            .get("/incidents", &cookie)
+            .body
+            .matches("href=\"/incidents/I-")
+            .count()
+    };
+    let before = count();
+    let first = server.post("/incidents", &cookie, &fields);
+    assert_eq!(first.status, 303);
+    let page = first.header("location").unwrap().to_string();
+    let again = server.post("/incidents", &cookie, &fields);
+    assert_eq!(again.status, 303);
+    assert_eq!(again.header("location").unwrap(), page, "the same incident");
+    assert_eq!(count(), before + 1, "recorded once");
+    let shown = server.get(&page, &cookie);
+    assert!(shown.body.contains("Recorded."), "a confirmation");
+    assert!(shown.body.contains("2026-11-30 21:45"));
+    assert!(
+        shown.body.contains(&format!("/people/{resident}")),
+        "the ticked resident"
+    );
+    // A time that is no time comes back with everything typed, the tick too.
+    let mut wrong = fields.to_vec();
+    wrong[1] = ("submission", "another-form");
+    wrong[6] = ("time", "25:99");
+    let refused = server.post("/incidents", &cookie, &wrong);
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("is not a time of day"));
+    assert!(
+        refused
+            .body
+            .contains(&format!("name=\"{tick}\" value=\"yes\" checked"))
+    );
+    assert!(
+        refused
+            .body
+            .contains(">Synthetic narrative: shouting in the night</textarea>")
+    );
+    assert_eq!(count(), before + 1);
 }
 
 /// An incident has a page: what, where, when, how severe, who (links); the narrative sealed

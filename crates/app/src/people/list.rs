@@ -110,6 +110,11 @@ impl App {
             (Some(stage), _) => vec![stage],
             (None, Some(_)) => vec![Stage::Sheltered, Stage::Detained],
             (None, None) if query.waiting_only => vec![Stage::Sheltered, Stage::Detained],
+            (None, None) if query.present_only => Stage::ALL
+                .iter()
+                .copied()
+                .filter(|stage| stage.is_present())
+                .collect(),
             (None, None) => Vec::new(),
         };
         let mut filter = PersonFilter {

@@ -80,6 +80,9 @@ pub struct PeopleQuery {
     pub any_order: bool,
     /// Only people waiting for a transfer (sheltered, detained), when no stage is given.
     pub waiting_only: bool,
+    /// Only people present (hiding, in transit, sheltered, detained: a location's
+    /// residents), when no stage is given.
+    pub present_only: bool,
     /// The page after this (`Person::queue_since`, code): see `PersonFilter::after`.
     pub after: Option<(Date, String)>,
 }

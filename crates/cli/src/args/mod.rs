@@ -59,6 +59,11 @@ pub fn parse_date(text: &str) -> Result<Date, String> {
     parse_day(text).ok_or_else(|| format!("'{text}' is not a date (YYYY-MM-DD)"))
 }
 
+pub fn parse_time(text: &str) -> Result<time::Time, String> {
+    parse_time_of_day(text)
+        .ok_or_else(|| format!("'{text}' is not a time of day (HH:MM, 00:00 to 23:59)"))
+}
+
 /// yes/no.
 #[derive(Clone, Copy, Debug)]
 pub struct YesNo(pub bool);

@@ -50,6 +50,9 @@ pub enum IncidentCommand {
         /// When (default: today).
         #[arg(long, value_parser = parse_date)]
         date: Option<Date>,
+        /// The time of day it happened, HH:MM on the location's clock.
+        #[arg(long, value_parser = parse_time)]
+        time: Option<time::Time>,
     },
     List {
         /// Open incidents only.

@@ -4,6 +4,7 @@ use crate::args::*;
 use crate::config::Config;
 use crate::output;
 use anyhow::Result;
+use refuge_app::NewIncident;
 
 pub async fn incident(config: &Config<'_>, command: IncidentCommand) -> Result<()> {
     let (app, session) = config.sign_in().await?;
@@ -15,16 +16,18 @@ pub async fn incident(config: &Config<'_>, command: IncidentCommand) -> Result<(
             people,
             note,
             date,
+            time,
         } => {
             let incident = app
                 .add_incident(
                     &session,
-                    &location,
-                    kind,
-                    severity,
-                    &people,
-                    note.as_deref(),
-                    date,
+                    NewIncident {
+                        people: &people,
+                        narrative: note.as_deref(),
+                        occurred: date,
+                        occurred_time: time,
+                        ..NewIncident::new(&location, kind, severity)
+                    },
                 )
                 .await?;
             outln!("Recorded incident {}.", incident.code);

@@ -340,6 +340,7 @@ impl Record for Incident {
         "people",
         "status",
         "occurred",
+        "occurred_time",
         "closed",
         "narrative",
         "version",
@@ -363,6 +364,7 @@ impl Record for Incident {
         args.push(Value::from(json_text(&self.people)));
         args.push(Value::from(self.status.as_str()));
         args.push(Value::from(text_date(self.occurred)));
+        args.push(Value::from(self.occurred_time.map(time_of_day_text)));
         args.push(Value::from(self.closed.map(text_date)));
         args.push(Value::from(
             self.narrative.as_ref().map(|sealed| sealed.0.clone()),
@@ -379,6 +381,10 @@ impl Record for Incident {
             people: serde_json::from_str(&row.text("people")?).map_err(corrupt)?,
             status: parse_word(&row.text("status")?)?,
             occurred: parse_date(&row.text("occurred")?)?,
+            occurred_time: row
+                .opt_text("occurred_time")?
+                .map(|text| parse_time_of_day(&text).ok_or_else(|| corrupt("a time of day")))
+                .transpose()?,
             closed: row
                 .opt_text("closed")?
                 .map(|text| parse_date(&text))

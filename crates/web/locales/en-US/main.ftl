@@ -317,3 +317,16 @@ merge-confirm = I have checked that both records are the same person
 merge = Merge into that record
 merged-from = Merged records
 saved-change = Saved.
+incident-show-residents = Show who is there
+incident-at = At { $location }
+incident-date = Day it happened
+incident-time = Time it happened
+incident-residents = { $count ->
+    [one] { $count } person there: tick who was involved
+   *[other] { $count } people there: tick who was involved
+}
+incident-no-residents = No one is registered there.
+incident-residents-cut = Only the first 300 are listed (longest waiting first): type other codes below.
+people-codes-other = Others involved (codes, comma-separated)
+incident-record = Record the incident
+saved-incident = Recorded.

@@ -4,6 +4,7 @@
 use crate::Shared;
 use crate::extract::{CsrfForm, NoFields, SignedIn};
 use crate::layout::{Page, PageResult, html, record_path};
+use crate::sessions::lock;
 use askama::Template;
 use axum::extract::{Path, State};
 use refuge_app::{Action, allowed};
@@ -35,7 +36,7 @@ async fn page(shared: &Shared, user: &SignedIn, code: &str, reveal: bool) -> Pag
             lang.t(&format!("severity-{}", incident.severity)),
         ),
         (lang.t("col-location"), view.location_code.clone()),
-        (lang.t("incident-occurred"), incident.occurred.to_string()),
+        (lang.t("incident-occurred"), incident.occurred_text()),
         (lang.t("status"), lang.word(incident.status)),
     ];
     if let Some(closed) = incident.closed {
@@ -43,7 +44,15 @@ async fn page(shared: &Shared, user: &SignedIn, code: &str, reveal: bool) -> Pag
     }
     let role = session.role();
     html(IncidentTemplate {
-        page: user.page(lang.t_args("incident-title", &[("code", incident.code.clone())])),
+        page: {
+            let mut page =
+                user.page(lang.t_args("incident-title", &[("code", incident.code.clone())]));
+            // Said once, after the incident was recorded.
+            if std::mem::take(&mut *lock(&user.web.saved)) {
+                page.notice = lang.t("saved-incident");
+            }
+            page
+        },
         code: incident.code.clone(),
         facts,
         people: view

@@ -1,0 +1,2 @@
+-- See SQLite 0012.
+ALTER TABLE incidents ADD COLUMN occurred_time TEXT COLLATE "C";

@@ -69,7 +69,13 @@ refuge_core::vocabulary!(
     AccessAction, "access-log action", {
     Init => "init",
     Login => "login",
+    // The command line opening the database with a passphrase.
+    Unlock => "unlock",
+    // An API token used (once a day per token: the API never reveals identities).
+    TokenUsed => "token_used",
     LoginFailed => "login_failed",
+    // An action the role or the compartments did not allow.
+    Refused => "refused",
     UserAdded => "user_added",
     UserChanged => "user_changed",
     PassphraseReset => "passphrase_reset",

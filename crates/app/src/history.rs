@@ -2,7 +2,11 @@
 
 use crate::*;
 use refuge_core::event::hlc_millis;
+use refuge_store::{AccessEntry, AccessFilter};
 use std::collections::HashMap;
+
+/// The most access-log entries one page reads.
+pub const MAX_ACCESS_PAGE: u32 = 1_000;
 
 /// An event as shown in the history: codes and operational facts only.
 #[derive(Debug)]
@@ -375,8 +379,84 @@ impl App {
         &self,
         session: &Session,
         limit: Option<u32>,
-    ) -> AppResult<Vec<refuge_store::AccessEntry>> {
+    ) -> AppResult<Vec<AccessEntry>> {
         session.require(Action::ViewAccessLog)?;
         Ok(self.store.access_log(limit).await?)
+    }
+
+    /// Access-log entries matching a filter, newest first, at most `MAX_ACCESS_PAGE`: an
+    /// auditor's question ("who looked at this person, and who tried to?").
+    pub async fn access_log_page(
+        &self,
+        session: &Session,
+        filter: &AccessFilter,
+    ) -> AppResult<Vec<AccessEntry>> {
+        session.require(Action::ViewAccessLog)?;
+        if let Some(action) = &filter.action {
+            action
+                .parse::<AccessAction>()
+                .map_err(|error| AppError::invalid("action", error.to_string()))?;
+        }
+        if let (Some(from), Some(to)) = (filter.from, filter.to)
+            && from > to
+        {
+            return Err(AppError::invalid(
+                "to",
+                format!("{to} is before the first day, {from}"),
+            ));
+        }
+        let filter = AccessFilter {
+            limit: filter.limit.clamp(1, MAX_ACCESS_PAGE),
+            ..filter.clone()
+        };
+        Ok(self.store.access_log_page(&filter).await?)
+    }
+
+    /// Every access-log entry matching a filter (its limit ignored), newest first, as CSV;
+    /// the export is itself logged. Returns how many entries were written.
+    pub async fn access_log_csv(
+        &self,
+        session: &Session,
+        filter: &AccessFilter,
+        out: impl std::io::Write,
+    ) -> AppResult<u64> {
+        let mut writer = csv::Writer::from_writer(out);
+        let failed = |error: csv::Error| AppError::csv_output("access log", error);
+        writer
+            .write_record(["seq", "at", "user", "action", "record", "detail"])
+            .map_err(failed)?;
+        let mut page = AccessFilter {
+            limit: MAX_ACCESS_PAGE,
+            ..filter.clone()
+        };
+        let mut written = 0u64;
+        loop {
+            let entries = self.access_log_page(session, &page).await?;
+            let Some(last) = entries.last() else { break };
+            page.before_seq = Some(last.seq);
+            for entry in &entries {
+                let seq = entry.seq.to_string();
+                writer
+                    .write_record([
+                        seq.as_str(),
+                        &entry.at,
+                        &entry.actor,
+                        &entry.action,
+                        &entry.subject,
+                        &entry.detail,
+                    ])
+                    .map_err(failed)?;
+            }
+            written += entries.len() as u64;
+        }
+        writer.flush().map_err(AppError::Output)?;
+        self.log(
+            &session.user().name,
+            AccessAction::Export,
+            "access log",
+            &format!("{written} entries"),
+        )
+        .await?;
+        Ok(written)
     }
 }

@@ -85,8 +85,7 @@ impl App {
         let location = self.location_by_code(location).await?;
         session.require_location(location.id, &location.code)?;
         let occurred = occurred.unwrap_or(self.today());
-        // The recorder's day may be a day ahead of the server's (UTC) in East Asia.
-        if occurred > self.today() + time::Duration::days(1) {
+        if occurred > self.latest_day() {
             return Err(AppError::invalid(
                 "date",
                 "an incident cannot be in the future",
@@ -94,7 +93,11 @@ impl App {
         }
         let mut involved: Vec<PersonId> = Vec::new();
         for code in people {
-            let id = self.person_by_code(session, code).await?.id;
+            // A merged duplicate's code names the kept record.
+            let id = match self.person_by_code(session, code).await {
+                Err(AppError::Merged { into, .. }) => self.person_by_code(session, &into).await?.id,
+                other => other?.id,
+            };
             // A person ticked and also typed is named once.
             if !involved.contains(&id) {
                 involved.push(id);

@@ -23,7 +23,7 @@ pub use access::{AccessAction, Action, allowed};
 pub use backlog::BacklogLine;
 pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
 pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBLEMS, RowError};
-pub use history::{Change, EventView};
+pub use history::{Change, EventView, MAX_ACCESS_PAGE};
 pub use import::{
     IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport, MAX_IMPORT_ROWS,
     MAX_LINE_BYTES,
@@ -43,6 +43,7 @@ pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
 pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
+pub use refuge_store::{AccessEntry, AccessFilter};
 pub use session::Session;
 pub use transfers::{
     BatchRequest, BatchView, Blocker, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
@@ -190,6 +191,51 @@ pub struct App {
     last_uuid: std::sync::Mutex<u128>,
     running_forecasts: Slots,
     running_plans: Slots,
+    /// Refusals found by sessions, waiting for `log_refusals`.
+    refusals: session::Refusals,
+    /// The day each API token was last logged as used (bounded by the tokens that exist).
+    tokens_used: std::sync::Mutex<std::collections::HashMap<String, Date>>,
+}
+
+/// Writes queued refusals to the access log (see `App::refusal_log`).
+pub struct RefusalLog {
+    store: Arc<dyn Store>,
+    refusals: session::Refusals,
+}
+
+impl RefusalLog {
+    /// Writes what was refused since the last write, stamped `at`.
+    pub async fn write(&self, at: OffsetDateTime) -> AppResult<()> {
+        let refused: Vec<(String, String, String)> = std::mem::take(
+            &mut *self
+                .refusals
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if refused.is_empty() {
+            return Ok(());
+        }
+        let entries = refused
+            .into_iter()
+            .map(|(actor, subject, detail)| NewAccessEntry {
+                at,
+                actor,
+                action: AccessAction::Refused.to_string(),
+                subject,
+                detail,
+            })
+            .collect();
+        Ok(self.store.log_access(entries, HASHER).await?)
+    }
+}
+
+/// The way a user came in, as the access log names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    /// The web login form.
+    Web,
+    /// The command line, unlocking the database.
+    CommandLine,
 }
 
 impl App {
@@ -201,6 +247,23 @@ impl App {
             last_uuid: std::sync::Mutex::new(0),
             running_forecasts: Slots::new("the forecast", MAX_RUNNING_FORECASTS),
             running_plans: Slots::new("the planner", MAX_RUNNING_PLANS),
+            refusals: Default::default(),
+            tokens_used: Default::default(),
+        }
+    }
+
+    /// Writes the refusals the sessions found since the last call to the access log: who,
+    /// which record (by code), why. The web calls it after every request.
+    pub async fn log_refusals(&self) -> AppResult<()> {
+        self.refusal_log().write(self.now()).await
+    }
+
+    /// A handle that writes this app's refusals later, when the app itself may be gone (the
+    /// command line writes them after a command, whether it failed or not).
+    pub fn refusal_log(&self) -> RefusalLog {
+        RefusalLog {
+            store: self.store.clone(),
+            refusals: self.refusals.clone(),
         }
     }
 
@@ -230,6 +293,12 @@ impl App {
 
     pub fn today(&self) -> Date {
         self.clock.now().date()
+    }
+
+    /// The latest day a user may date a record: tomorrow in UTC, since a user's own day
+    /// (East Asia, UTC+9) runs ahead of the server's.
+    pub fn latest_day(&self) -> Date {
+        self.today().next_day().unwrap_or(self.today())
     }
 
     /// A UUIDv7 from this app's clock, greater than every id this app handed out before.

@@ -14,7 +14,14 @@ pub struct Session {
     /// passphrase, or a revoked token, replaces or deletes it, and the session is no longer
     /// current (`App::session_is_current`).
     opened_with: (String, String),
+    /// Where refusals go, to be written to the access log (`App::log_refusals`).
+    refusals: Refusals,
 }
+
+/// Refusals waiting to be written to the access log: (user, record code or "", why). A
+/// refusal is found where no store is at hand (`Session::require`), so it is queued and the
+/// edges write the queue after each request or command.
+pub(crate) type Refusals = std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>;
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -30,6 +37,7 @@ impl Session {
         user: User,
         data_key: SecretKey,
         opened_with: (String, String),
+        refusals: Refusals,
     ) -> AppResult<Self> {
         let sealer = Sealer::new(&data_key)?;
         Ok(Session {
@@ -37,7 +45,15 @@ impl Session {
             data_key,
             sealer,
             opened_with,
+            refusals,
         })
+    }
+
+    fn refused(&self, code: &str, why: String) {
+        self.refusals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push((self.user.name.clone(), code.to_string(), why));
     }
 
     /// The credential and wrapped key this session was opened with.
@@ -66,6 +82,7 @@ impl Session {
         if allowed(self.user.role, action) {
             Ok(())
         } else {
+            self.refused("", format!("{}: {}", self.user.role, action.as_str()));
             Err(AppError::Forbidden {
                 role: self.user.role,
                 action,
@@ -87,6 +104,7 @@ impl Session {
         if self.sees_location(location) {
             Ok(())
         } else {
+            self.refused(code, "outside the compartments".to_string());
             Err(AppError::OutsideCompartment {
                 code: code.to_string(),
             })

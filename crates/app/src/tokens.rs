@@ -203,7 +203,26 @@ impl App {
             .into_iter()
             .find(|user| user.id == user_id && user.active)
             .ok_or(AppError::BadLogin)?;
-        Session::new(user, data_key, (credential, wrapped))
+        // Once a day per token: the API reveals no identity, and a line per request would
+        // bury the reveals an auditor looks for.
+        let today = self.today();
+        let first_today = {
+            let mut used = self
+                .tokens_used
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            used.insert(id.to_string(), today) != Some(today)
+        };
+        if first_today {
+            self.log(
+                &user.name,
+                AccessAction::TokenUsed,
+                &user.name,
+                &format!("token {id}"),
+            )
+            .await?;
+        }
+        Session::new(user, data_key, (credential, wrapped), self.refusals.clone())
     }
 }
 

@@ -111,6 +111,7 @@ impl App {
             admin.clone(),
             data_key,
             (credential_of(admin.id), wrapped.encode()),
+            self.refusals.clone(),
         )?;
         let commit = Commit {
             events: vec![self.new_event(
@@ -154,9 +155,20 @@ impl App {
         Ok(session)
     }
 
-    /// Logs in: unwraps the data key with the passphrase. An unknown or inactive user costs
-    /// the same key derivation as a known one and fails with the same message.
+    /// Opens the database on the command line: a login logged as an unlock.
     pub async fn login(&self, name: &str, passphrase: &str) -> AppResult<Session> {
+        self.login_on(Channel::CommandLine, name, passphrase).await
+    }
+
+    /// Logs in: unwraps the data key with the passphrase. An unknown or inactive user costs
+    /// the same key derivation as a known one and fails with the same message. The access
+    /// log says which way in it was.
+    pub async fn login_on(
+        &self,
+        channel: Channel,
+        name: &str,
+        passphrase: &str,
+    ) -> AppResult<Session> {
         // Over-long input is never a real account (and a passphrase typed into the user
         // field must not be looked up, let alone stored): the unknown-user path.
         let plausible = name.len() <= MAX_USER_NAME_BYTES;
@@ -196,9 +208,18 @@ impl App {
         };
         match (user, result) {
             (Some(user), Ok(data_key)) => {
-                self.log(name, AccessAction::Login, &user.name, "").await?;
+                let action = match channel {
+                    Channel::Web => AccessAction::Login,
+                    Channel::CommandLine => AccessAction::Unlock,
+                };
+                self.log(name, action, &user.name, "").await?;
                 let credential = credential_of(user.id);
-                Session::new(user, data_key, (credential, wrap_text))
+                Session::new(
+                    user,
+                    data_key,
+                    (credential, wrap_text),
+                    self.refusals.clone(),
+                )
             }
             (known, _) => {
                 // A name that is no account is never stored: it may be a passphrase typed

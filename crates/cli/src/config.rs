@@ -5,11 +5,13 @@ use crate::args::Global;
 use crate::commands::setup::url_argument;
 use crate::secrets;
 use anyhow::Result;
-use refuge_app::{App, Session, SystemClock};
+use refuge_app::{App, Clock, RefusalLog, Session, SystemClock};
 
 pub struct Config<'a> {
     pub global: &'a Global,
     db_url: String,
+    /// The refusals of the apps opened, written after the command.
+    refusal_logs: std::sync::Mutex<Vec<RefusalLog>>,
 }
 
 impl<'a> Config<'a> {
@@ -19,7 +21,11 @@ impl<'a> Config<'a> {
             Some(file) => url_argument(None, Some(file))?,
             None => global.db.clone(),
         };
-        Ok(Config { global, db_url })
+        Ok(Config {
+            global,
+            db_url,
+            refusal_logs: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
     pub fn db_url(&self) -> &str {
@@ -29,7 +35,26 @@ impl<'a> Config<'a> {
     /// The organisation's application over the existing database.
     pub async fn open(&self) -> Result<App> {
         let store = refuge_store::open(&self.db_url).await?;
-        Ok(App::new(store, Box::new(SystemClock)))
+        let app = App::new(store, Box::new(SystemClock));
+        self.refusal_logs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(app.refusal_log());
+        Ok(app)
+    }
+
+    /// Writes to the access log what the command's sessions were refused.
+    pub async fn write_refusals(&self) -> Result<()> {
+        let logs: Vec<RefusalLog> = std::mem::take(
+            &mut *self
+                .refusal_logs
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for log in logs {
+            log.write(SystemClock.now()).await?;
+        }
+        Ok(())
     }
 
     /// Logs in as `--user` (or the admin created by init) with the passphrase from the usual

@@ -572,6 +572,21 @@ fn roles_are_enforced_from_the_command_line() {
     assert!(caseworker.status.success());
     let users = ws.ok(&["user", "list"]);
     assert!(users.contains("cw") && users.contains("SHL-1"), "{users}");
+    // The analyst's refused reveal is in the access log, as is her way in.
+    let refused = ws.ok(&["access-log", "--action", "refused"]);
+    assert!(
+        refused.contains("ana") && refused.contains("analyst: reveal_identity"),
+        "{refused}"
+    );
+    assert!(
+        ws.ok(&["access-log", "--by", "ana", "--action", "unlock"])
+            .contains("unlock")
+    );
+    let wrong = ws.run(&["access-log", "--action", "peeked"]);
+    assert!(
+        last_line(&wrong).contains("action"),
+        "the bad filter is named"
+    );
 }
 
 #[test]

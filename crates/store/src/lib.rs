@@ -158,6 +158,8 @@ pub trait Store: Send + Sync {
     async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>>;
 
     async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>>;
+    /// Access-log entries matching a filter, newest first.
+    async fn access_log_page(&self, filter: &AccessFilter) -> StoreResult<Vec<AccessEntry>>;
 
     /// Differences between the stored aggregates (waiting by day, presence) and a count of
     /// the people table, for `refuge verify`.

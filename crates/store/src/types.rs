@@ -117,6 +117,24 @@ pub(crate) fn access_canonical(
     .into_bytes())
 }
 
+/// Which access-log entries to read, newest first. Empty fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct AccessFilter {
+    /// The user's name, exactly.
+    pub actor: Option<String>,
+    /// The action's word (`reveal`, `refused`, …).
+    pub action: Option<String>,
+    /// The record's code, exactly.
+    pub subject: Option<String>,
+    /// From this day on (UTC).
+    pub from: Option<Date>,
+    /// Up to and including this day (UTC).
+    pub to: Option<Date>,
+    /// Older than this entry: the next page.
+    pub before_seq: Option<i64>,
+    pub limit: u32,
+}
+
 /// Which people to list. Empty fields do not filter.
 #[derive(Clone, Debug, Default)]
 pub struct PersonFilter {

@@ -185,6 +185,13 @@ pub async fn render_failures(
     let visitor = Visitor::of(&shared, request.headers());
     let is_api = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
+    // What the request was refused goes to the access log (the sessions queue it).
+    if let Err(error) = shared.app.log_refusals().await {
+        tracing::error!(
+            code = error.code(),
+            "refusals not written to the access log"
+        );
+    }
     let failure = match response.extensions().get::<Failure>() {
         Some(failure) => failure.clone(),
         None if response.status().is_client_error() || response.status().is_server_error() => {

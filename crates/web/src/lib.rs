@@ -98,6 +98,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/transfers/{code}/manifest.csv", get(transfer::manifest))
         .route("/forecast", get(forecast::show))
         .route("/audit", get(audit::list))
+        .route("/audit.csv", get(audit::csv))
         .route("/users", get(users::list).post(users::add))
         .route("/users/passphrase", post(users::set_passphrase))
         .route("/users/change", post(users::change))

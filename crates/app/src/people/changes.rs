@@ -29,7 +29,7 @@ impl App {
         }
         let location = self.location_by_code(to).await?;
         let at = at.unwrap_or(self.today());
-        if at > self.today() {
+        if at > self.latest_day() {
             return Err(AppError::invalid(
                 "at",
                 "a move cannot be recorded in the future",

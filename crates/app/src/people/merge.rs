@@ -9,7 +9,13 @@ use refuge_store::Guard;
 impl App {
     /// Merges the person `code` into the person `into` (both inside the session's
     /// compartments). A duplicate planned on a live transfer is refused: take it off first.
-    pub async fn merge_person(&self, session: &Session, code: &str, into: &str) -> AppResult<()> {
+    /// Returns the kept record's code.
+    pub async fn merge_person(
+        &self,
+        session: &Session,
+        code: &str,
+        into: &str,
+    ) -> AppResult<String> {
         session.require(Action::RegisterPeople)?;
         let into = into.trim();
         if into.is_empty() {
@@ -19,7 +25,17 @@ impl App {
             ));
         }
         let duplicate = self.person_by_code(session, code).await?;
-        let kept = self.person_by_code(session, into).await?;
+        // A record outside the compartments answers as a code that names nothing: the form
+        // must not tell a caseworker which codes exist elsewhere.
+        let kept = match self.person_by_code(session, into).await {
+            Err(AppError::OutsideCompartment { .. }) => {
+                return Err(AppError::NotFound {
+                    what: "person",
+                    code: into.to_string(),
+                });
+            }
+            other => other?,
+        };
         if duplicate.id == kept.id {
             return Err(AppError::invalid(
                 "into",
@@ -61,7 +77,7 @@ impl App {
             ..Commit::default()
         })
         .await?;
-        Ok(())
+        Ok(kept.code)
     }
 
     /// The codes of other live records that are likely the same person (same name and

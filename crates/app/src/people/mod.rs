@@ -141,6 +141,16 @@ impl App {
         Ok(person)
     }
 
+    /// Whether a person is inside the session's compartments: a question the pages ask after
+    /// a hand-over, not an attempt, so nothing is logged as refused.
+    pub async fn sees_person(&self, session: &Session, code: &str) -> AppResult<bool> {
+        Ok(self
+            .store
+            .person_by_code(&normalize_code(code))
+            .await?
+            .is_some_and(|person| session.sees_location(person.location)))
+    }
+
     /// A person record the session may see, merged or not.
     pub(crate) async fn any_person_by_code(
         &self,

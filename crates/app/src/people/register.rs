@@ -62,7 +62,7 @@ impl App {
         }
         let since = new.since.unwrap_or(today);
         let entered = new.entered.unwrap_or(since);
-        if since > today || entered > today {
+        if since > self.latest_day() || entered > self.latest_day() {
             return Err(AppError::invalid("since", "dates cannot be in the future"));
         }
         if entered > since {

@@ -203,10 +203,30 @@ pub enum Command {
         #[arg(long)]
         person: Option<String>,
     },
-    /// The access log: logins, failed logins, reveals, exports (admin, auditor).
+    /// The access log, newest first: logins, unlocks, token use, reveals, exports and what
+    /// was refused (admin, auditor).
     AccessLog {
+        /// Only this user's entries (`--user` is who runs the command).
+        #[arg(long = "by")]
+        by: Option<String>,
+        /// Only this action (login, unlock, token_used, reveal, export, refused, …).
         #[arg(long)]
-        limit: Option<u32>,
+        action: Option<String>,
+        /// Only entries about this record (a person, incident or batch code).
+        #[arg(long)]
+        code: Option<String>,
+        /// From this day (UTC).
+        #[arg(long, value_parser = parse_date)]
+        from: Option<Date>,
+        /// Up to and including this day (UTC).
+        #[arg(long, value_parser = parse_date)]
+        to: Option<Date>,
+        /// At most this many entries (default 100, at most 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Write every matching entry as CSV to this file instead (the export is logged).
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
     /// Check every hash chain and replay the event log against the stored tables.
     Verify,

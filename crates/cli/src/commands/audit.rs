@@ -2,9 +2,11 @@
 
 use crate::config::Config;
 use crate::output;
+use crate::output_file::OutputFile;
 use anyhow::{Result, bail};
-use refuge_app::AppError;
+use refuge_app::{AccessFilter, AppError};
 use std::io::Write;
+use std::path::Path;
 
 /// `refuge log`.
 pub async fn log(config: &Config<'_>, person: Option<String>) -> Result<()> {
@@ -31,9 +33,20 @@ pub async fn log(config: &Config<'_>, person: Option<String>) -> Result<()> {
 }
 
 /// `refuge access-log`.
-pub async fn access_log(config: &Config<'_>, limit: Option<u32>) -> Result<()> {
+pub async fn access_log(
+    config: &Config<'_>,
+    filter: &AccessFilter,
+    csv: Option<&Path>,
+) -> Result<()> {
     let (app, session) = config.sign_in().await?;
-    for entry in app.access_log(&session, limit).await? {
+    if let Some(path) = csv {
+        let mut file = OutputFile::create(path, false, config.db_url())?;
+        let written = app.access_log_csv(&session, filter, file.file()).await?;
+        file.finish()?;
+        outln!("Wrote {written} access-log entries to {}.", path.display());
+        return Ok(());
+    }
+    for entry in app.access_log_page(&session, filter).await? {
         outln!(
             "{:>6}  {}  {:<14} {:<16} {:<12} {}",
             entry.seq,

@@ -14,12 +14,18 @@ pub mod users;
 use crate::args::*;
 use crate::config::Config;
 use anyhow::Result;
-use refuge_app::WhatIf;
+use refuge_app::{AccessFilter, WhatIf};
 
 pub async fn run(cli: Cli) -> Result<()> {
     let config = Config::resolve(&cli.global)?;
-    let config = &config;
-    match cli.command {
+    let result = command(&config, cli.command).await;
+    // What the role or the compartments refused goes to the access log, failed or not.
+    let written = config.write_refusals().await;
+    result.and(written)
+}
+
+async fn command(config: &Config<'_>, command: Command) -> Result<()> {
+    match command {
         Command::Init {
             admin,
             expected_people,
@@ -84,7 +90,26 @@ pub async fn run(cli: Cli) -> Result<()> {
             force,
         }) => people::export(config, reveal, output, force).await,
         Command::Log { person } => audit::log(config, person).await,
-        Command::AccessLog { limit } => audit::access_log(config, limit).await,
+        Command::AccessLog {
+            by,
+            action,
+            code,
+            from,
+            to,
+            limit,
+            csv,
+        } => {
+            let filter = AccessFilter {
+                actor: by,
+                action,
+                subject: code,
+                from,
+                to,
+                before_seq: None,
+                limit,
+            };
+            audit::access_log(config, &filter, csv.as_deref()).await
+        }
         Command::Plan {
             seats,
             date,

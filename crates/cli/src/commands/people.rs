@@ -65,8 +65,8 @@ pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
         }
         PersonCommand::Merge { code, into } => {
             let session = config.login(&app).await?;
-            app.merge_person(&session, &code, &into).await?;
-            outln!("Merged {} into {}.", code.trim(), into.trim());
+            let kept = app.merge_person(&session, &code, &into).await?;
+            outln!("Merged {} into {kept}.", code.trim());
         }
         PersonCommand::Show { code, reveal, json } => {
             let session = config.login(&app).await?;

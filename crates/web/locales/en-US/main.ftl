@@ -129,6 +129,13 @@ wait-stats = Wait from arrival to departure: mean { $mean }, p50 { $p50 }, p90 {
 below-target = The backlog falls below { $days } days on { $date }.
 stays-above = The backlog stays above { $days } days through the horizon.
 audit-title = Access log
+audit-from = From
+audit-to = To
+audit-csv = Download these entries as CSV
+audit-changes = Who changed this record, and when
+audit-no-changes = No change is recorded.
+audit-access = Who looked, and who tried
+audit-none = No entry matches.
 users-title = Users
 add-user = Add a user
 role = Role
@@ -312,15 +319,15 @@ household-may-split = This household may travel on different transfers
 merge-title = Duplicate record
 merge-likely = Likely the same person (same name and birth year):
 merge-into = This record is a duplicate of
-merge-hint = The record named here is kept; this one is merged into it: its flags, readiness and earlier waiting start go to the kept record, its history, notes and incidents are shown there, and its code leads there. A merge cannot be undone.
+merge-hint = The record named here is kept; this one is merged into it: its flags, readiness and earlier waiting start go to the kept record, its history, notes and incidents are shown there, and its code leads there. Its identity stays sealed in its own record: reveal both first and correct the kept one with anything only this one has. A merge cannot be undone.
 merge-confirm = I have checked that both records are the same person
 merge = Merge into that record
 merged-from = Merged records
 saved-change = Saved.
 incident-show-residents = Show who is there
-incident-at = At { $location }
+incident-at = The people listed below are at { $location }
 incident-date = Day it happened
-incident-time = Time it happened
+incident-time = Time it happened (on the clock there)
 incident-residents = { $count ->
     [one] { $count } person there: tick who was involved
    *[other] { $count } people there: tick who was involved
@@ -330,3 +337,7 @@ incident-residents-cut = Only the first 300 are listed (longest waiting first): 
 people-codes-other = Others involved (codes, comma-separated)
 incident-record = Record the incident
 saved-incident = Recorded.
+incident-ticked = { $count ->
+    [one] { $count } ticked
+   *[other] { $count } ticked
+}

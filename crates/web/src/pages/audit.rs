@@ -1,57 +1,216 @@
-//! The access log, newest first.
+//! The access log for auditors: newest first, filtered by user, action, record and days,
+//! paged, exported as CSV; with a record's code, also who changed that record and when.
 
 use crate::Shared;
+use crate::errors::Failure;
 use crate::extract::SignedIn;
-use crate::layout::{Cell, Page, PageResult, cell, html};
+use crate::layout::{Choice, Page, PageResult, html, parse_date, word_options};
+use crate::timeline::change_text;
 use askama::Template;
-use axum::extract::State;
-use refuge_app::AccessAction;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use refuge_app::{AccessAction, AccessFilter, Action, AppError, allowed};
+use refuge_core::CodeKind;
+use serde::Deserialize;
 
-#[derive(Template)]
-#[template(path = "list.html")]
-struct AuditTemplate {
-    page: Page,
-    headers: Vec<String>,
-    rows: Vec<Vec<Cell>>,
+/// Entries on one page.
+const PAGE: u32 = 100;
+
+/// One entry as shown: the columns that matter on a phone first.
+struct Row {
+    at: String,
+    actor: String,
+    action: String,
+    refused: bool,
+    subject: String,
+    detail: String,
+    seq: i64,
 }
 
-/// The newest entries shown.
-const SHOWN: usize = 500;
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditTemplate {
+    page: Page,
+    filter: AuditFilter,
+    actions: Vec<Choice>,
+    rows: Vec<Row>,
+    /// The next (older) page, with the same filters.
+    next: Option<String>,
+    /// The CSV of everything the filters match.
+    csv: String,
+    /// Who changed the record named in the filter, when (for roles that read the history).
+    changes: Option<Vec<String>>,
+}
 
-pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
+/// The filters, as typed (shown back in the form).
+#[derive(Clone, Default, Deserialize)]
+pub struct AuditFilter {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    before: String,
+}
+
+impl AuditFilter {
+    /// The use case's filter, or the input error naming the field.
+    fn access_filter(&self, limit: u32) -> Result<AccessFilter, AppError> {
+        let text = |value: &str| Some(value.trim().to_string()).filter(|value| !value.is_empty());
+        let day = |field: &str, value: &str| match value.trim() {
+            "" => Ok(None),
+            value => parse_date(field, value).map(Some),
+        };
+        Ok(AccessFilter {
+            actor: text(&self.user),
+            action: text(&self.action),
+            subject: text(&self.code).map(|code| code.to_uppercase()),
+            from: day("from", &self.from)?,
+            to: day("to", &self.to)?,
+            before_seq: match self.before.trim() {
+                "" => None,
+                value => Some(value.parse().map_err(|_| AppError::Invalid {
+                    field: "before".into(),
+                    reason: "is not an entry number".into(),
+                })?),
+            },
+            limit,
+        })
+    }
+
+    /// The filters for an address (the page position left out).
+    fn query(&self) -> String {
+        let pairs: Vec<(&str, &str)> = [
+            ("user", self.user.as_str()),
+            ("action", self.action.as_str()),
+            ("code", self.code.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name, value.trim()))
+        .filter(|(_, value)| !value.is_empty())
+        .collect();
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+pub async fn list(
+    State(shared): State<Shared>,
+    user: SignedIn,
+    Query(filter): Query<AuditFilter>,
+) -> PageResult {
     let lang = user.lang;
-    let mut entries = shared.app.access_log(user.session(), None).await?;
-    entries.reverse();
-    entries.truncate(SHOWN);
+    let session = user.session();
+    let (entries, problem) = match filter.access_filter(PAGE) {
+        Ok(access) => match shared.app.access_log_page(session, &access).await {
+            Ok(entries) => (entries, String::new()),
+            Err(error @ AppError::Invalid { .. }) => {
+                (Vec::new(), Failure::from(error).message(lang))
+            }
+            Err(error) => return Err(error.into()),
+        },
+        Err(error) => (Vec::new(), Failure::from(error).message(lang)),
+    };
+    let next = (entries.len() == PAGE as usize)
+        .then(|| entries.last())
+        .flatten()
+        .map(|last| {
+            let query = filter.query();
+            let joiner = if query.is_empty() { "" } else { "&" };
+            format!("/audit?{query}{joiner}before={}", last.seq)
+        });
     let rows = entries
         .iter()
         .map(|entry| {
-            vec![
-                cell(entry.seq),
-                cell(user.zone.show_text(&entry.at)),
-                cell(&entry.actor),
-                // An action of an older release, if any, is shown as stored.
-                cell(
-                    entry
-                        .action
-                        .parse::<AccessAction>()
-                        .map_or(entry.action.clone(), |action| lang.word(action)),
-                ),
-                cell(&entry.subject),
-                cell(&entry.detail),
-            ]
+            // An action of an older release, if any, is shown as stored.
+            let action = entry.action.parse::<AccessAction>();
+            Row {
+                at: user.zone.show_text(&entry.at),
+                actor: entry.actor.clone(),
+                refused: action == Ok(AccessAction::Refused),
+                action: action.map_or(entry.action.clone(), |action| lang.word(action)),
+                subject: entry.subject.clone(),
+                detail: entry.detail.clone(),
+                seq: entry.seq,
+            }
         })
         .collect();
+    // Who changed a person, and when: actors and kinds of change, never an identity.
+    let code = filter.code.trim();
+    let changes = if allowed(session.role(), Action::ViewHistory)
+        && CodeKind::of_code(&code.to_uppercase()) == Some(CodeKind::Person)
+    {
+        let mut lines = Vec::new();
+        let found = shared
+            .app
+            .history(session, Some(code), |page| {
+                lines.extend(page.into_iter().map(|event| {
+                    format!(
+                        "{} · {}: {}",
+                        user.zone.show(event.recorded),
+                        event.actor,
+                        change_text(lang, &event.change)
+                    )
+                }));
+                Ok(())
+            })
+            .await;
+        match found {
+            Ok(()) => Some(lines),
+            Err(AppError::NotFound { .. } | AppError::Merged { .. }) => None,
+            Err(error) => return Err(error.into()),
+        }
+    } else {
+        None
+    };
+    let query = filter.query();
     html(AuditTemplate {
-        page: user.titled("audit-title"),
-        headers: vec![
-            "#".into(),
-            lang.t("date"),
-            lang.t("login-user"),
-            lang.t("col-action"),
-            lang.t("col-subject"),
-            lang.t("col-detail"),
-        ],
+        page: user.titled("audit-title").with_problem(problem),
+        actions: word_options(
+            lang,
+            AccessAction::ALL.iter().copied(),
+            filter.action.trim(),
+        ),
+        csv: format!(
+            "/audit.csv{}{query}",
+            if query.is_empty() { "" } else { "?" }
+        ),
+        filter,
         rows,
+        next,
+        changes,
     })
+}
+
+/// Everything the filters match, as CSV (the export is logged).
+pub async fn csv(
+    State(shared): State<Shared>,
+    user: SignedIn,
+    Query(filter): Query<AuditFilter>,
+) -> PageResult {
+    let access = filter.access_filter(0)?;
+    let mut csv = Vec::new();
+    shared
+        .app
+        .access_log_csv(user.session(), &access, &mut csv)
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"access-log.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
 }

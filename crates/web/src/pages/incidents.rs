@@ -56,6 +56,8 @@ struct IncidentsTemplate {
     residents: Vec<Resident>,
     /// More residents than are listed.
     residents_cut: bool,
+    /// How many of them are ticked (the list opens when any are).
+    ticked: usize,
     /// The latest day an incident may be dated (the user's today).
     latest_date: String,
     /// Where the form records ("At SHL-…").
@@ -152,6 +154,7 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
             })
             .collect(),
         submission: random_token()?,
+        ticked: residents.iter().filter(|resident| resident.ticked).count(),
         residents,
         residents_cut,
         latest_date: local_now.date().to_string(),
@@ -184,6 +187,7 @@ pub async fn list(
         people: String::new(),
         note: String::new(),
         submission: String::new(),
+        show: String::new(),
         ticks: BTreeMap::new(),
     };
     page(&shared, &user, form, String::new()).await
@@ -191,9 +195,16 @@ pub async fn list(
 
 #[derive(Deserialize)]
 pub struct IncidentForm {
+    #[serde(default)]
     location: String,
+    #[serde(default)]
     kind: String,
+    #[serde(default)]
     severity: String,
+    /// `yes`: show the residents of the location chosen, keeping what was typed; nothing is
+    /// recorded.
+    #[serde(default)]
+    show: String,
     #[serde(default)]
     date: String,
     #[serde(default)]
@@ -235,6 +246,10 @@ pub async fn record(
     State(shared): State<Shared>,
     CsrfForm(user, form): CsrfForm<IncidentForm>,
 ) -> PageResult {
+    if form.show == "yes" {
+        // Another location chosen: its residents, with everything typed kept.
+        return page(&shared, &user, form, String::new()).await;
+    }
     let token = form.submission.trim().to_string();
     if !token.is_empty() {
         match lock(&user.web.submitted).claim(&token) {

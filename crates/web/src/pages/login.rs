@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
-use refuge_app::AppError;
+use refuge_app::{AppError, Channel};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -82,7 +82,11 @@ pub async fn submit(
     if !ticket.delay.is_zero() {
         tokio::time::sleep(ticket.delay).await;
     }
-    match shared.app.login(&user, &form.passphrase).await {
+    match shared
+        .app
+        .login_on(Channel::Web, &user, &form.passphrase)
+        .await
+    {
         Ok(session) => {
             let now = shared.app.now();
             let known = ticket.succeeded(now);

@@ -58,6 +58,10 @@ struct PersonTemplate {
     duplicates: Vec<String>,
     /// What was typed into the merge form, given back with its problem.
     merge_into: String,
+    /// The merge form's problem, said beside it.
+    merge_problem: String,
+    /// The codes of the records merged into this one, as links.
+    merged_from: Vec<String>,
 }
 
 /// A case note as listed: the text only when revealed.
@@ -76,6 +80,8 @@ pub struct Echo {
     /// The correction form's fields (name → value); the form is shown with them.
     correction: Option<BTreeMap<String, String>>,
     merge_into: String,
+    /// The problem came from the merge form.
+    merge_failed: bool,
 }
 
 /// One field of the correction form.
@@ -142,10 +148,6 @@ async fn page(
             person.hold.map_or("-".into(), |reason| lang.word(reason)),
         ),
     ];
-    let mut facts = facts;
-    if !view.merged_from.is_empty() {
-        facts.push((lang.t("merged-from"), view.merged_from.join(", ")));
-    }
     let household_others = shared
         .app
         .list_people(
@@ -164,9 +166,16 @@ async fn page(
             .app
             .history(session, Some(&person.code), |page| {
                 // Who did each change, for the roles that may read the history.
+                // With records merged in, each line says which record it is about.
+                let several = !view.merged_from.is_empty();
                 timeline.extend(page.into_iter().map(|event| {
+                    let record = if several {
+                        format!("{} · ", event.subject)
+                    } else {
+                        String::new()
+                    };
                     format!(
-                        "{} · {}: {}",
+                        "{} · {record}{}: {}",
                         user.zone.show(event.recorded),
                         event.actor,
                         change_text(lang, &event.change)
@@ -250,6 +259,11 @@ async fn page(
     } else {
         None
     };
+    let merge_problem = if echo.merge_failed {
+        problem.clone()
+    } else {
+        String::new()
+    };
     let duplicates = if allowed(role, Action::RegisterPeople) {
         shared
             .app
@@ -288,13 +302,22 @@ async fn page(
         can_reveal: allowed(role, Action::RevealIdentity),
         can_act: allowed(role, Action::MovePeople),
         locations: options(location_codes(shared, user).await?, &view.location_code),
-        stages: word_options(lang, Stage::ALL.iter().copied(), person.stage.as_str()),
+        // Merging is its own form, never a move.
+        stages: word_options(
+            lang,
+            Stage::ALL
+                .iter()
+                .copied()
+                .filter(|stage| *stage != Stage::Merged),
+            person.stage.as_str(),
+        ),
         flags: word_options(lang, Flag::ALL.iter().copied(), ""),
         household_others,
         reasons: word_options(lang, HoldReason::ALL.iter().copied(), ""),
         documents_ready: person.documents_ready,
         screening_done: person.screening_done,
-        today: today.to_string(),
+        // The move's default day and the earliest follow-up: the user's own day.
+        today: user.zone.local(shared.app.now()).date().to_string(),
         timeline,
         can_history: allowed(role, Action::ViewHistory),
         notes,
@@ -311,6 +334,8 @@ async fn page(
         birth_year: correction_birth_year,
         duplicates,
         merge_into: echo.merge_into,
+        merge_problem,
+        merged_from: view.merged_from.clone(),
     })
 }
 
@@ -408,11 +433,7 @@ pub async fn move_to(
     if let Ok(report) = &result {
         // A caseworker may hand people over to another shelter; she then no longer sees
         // them. Say so on her list instead of an error page about their page.
-        let still_seen = shared
-            .app
-            .show_person(user.session(), &code, false)
-            .await
-            .is_ok();
+        let still_seen = shared.app.sees_person(user.session(), &code).await?;
         if !still_seen {
             *lock(&user.web.moved_out) = Some((report.moved.join(", "), report.location.clone()));
             return Ok(Redirect::to("/people").into_response());
@@ -680,9 +701,18 @@ pub async fn merge(
         merge_into: form.into.clone(),
         ..Echo::default()
     };
-    if result.is_ok() {
-        *lock(&user.web.saved) = true;
-        return Ok(Redirect::to(&record_path("/people", form.into.trim())).into_response());
+    match result {
+        Ok(kept) => {
+            *lock(&user.web.saved) = true;
+            Ok(Redirect::to(&record_path("/people", &kept)).into_response())
+        }
+        // The problem is said beside the merge form too (far down the page on a phone).
+        Err(error) => {
+            let echo = Echo {
+                merge_failed: true,
+                ..echo
+            };
+            after_change(&shared, &user, &code, Err::<(), _>(error), echo).await
+        }
     }
-    after_change(&shared, &user, &code, result, echo).await
 }

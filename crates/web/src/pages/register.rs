@@ -72,7 +72,8 @@ pub async fn form(State(shared): State<Shared>, user: SignedIn) -> PageResult {
     // The refusal is refuge-app's decision, as for every use case.
     user.session().require(Action::RegisterPeople)?;
     let echo = RegisterEcho {
-        since: shared.app.today().to_string(),
+        // Her own day, not the server's.
+        since: user.zone.local(shared.app.now()).date().to_string(),
         ..RegisterEcho::default()
     };
     page(&shared, &user, echo, "", "sheltered", String::new()).await

@@ -25,8 +25,8 @@ pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
 pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBLEMS, RowError};
 pub use history::{Change, EventView, MAX_ACCESS_PAGE};
 pub use import::{
-    IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport, MAX_IMPORT_ROWS,
-    MAX_LINE_BYTES,
+    DateOrder, IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport,
+    ImportedCode, MAX_IMPORT_ROWS, MAX_LINE_BYTES,
 };
 pub use incidents::{IncidentView, MAX_PEOPLE_IN_INCIDENT, NewIncident};
 pub use outlook::{
@@ -43,7 +43,7 @@ pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
 pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
-pub use refuge_store::{AccessEntry, AccessFilter};
+pub use refuge_store::{AccessEntry, AccessFilter, StoreError};
 pub use session::Session;
 pub use transfers::{
     BatchRequest, BatchView, Blocker, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,

@@ -85,7 +85,7 @@ impl App {
         loop {
             let page = match self.store.events_page(cursor, 10_000).await {
                 Ok(page) => page,
-                Err(refuge_store::StoreError::Corrupt(what)) => {
+                Err(StoreError::Corrupt(what)) => {
                     report.problems.push(what);
                     return Ok(report);
                 }

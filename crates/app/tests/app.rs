@@ -1519,6 +1519,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    an_import_reads_dates_as_told_lists_every_problem_at_once_and_gives_each_lines_codes,
     an_auditor_finds_who_looked_and_who_was_refused,
     a_duplicate_record_merges_into_the_kept_one,
     households_change_after_registration,
@@ -1777,6 +1778,69 @@ async fn households_change_after_registration(db: TestDb) {
         "{history:?}"
     );
     assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+/// A volunteer's sheet with day-first dates, someone already registered and a shelter that
+/// does not exist: every problem comes back at once (the duplicate too), the dates are read
+/// only in the order given, and the import says which codes each line became.
+async fn an_import_reads_dates_as_told_lists_every_problem_at_once_and_gives_each_lines_codes(
+    db: TestDb,
+) {
+    let org = org(db).await;
+    let app = &org.app;
+    let sheet = "household_ref,name,sex,birth_year,location,stage,since,flags\n\
+                 h1,Kim Synthetic-A,female,1990,SHL-A,sheltered,01/10/2026,\n\
+                 h1,Yoon Dates-2,male,2012,SHL-A,sheltered,02/10/2026,\n\
+                 h2,Han Dates-3,female,1985,SHL-NOWHERE,sheltered,2026-10-03,\n";
+    let admin = &org.admin;
+    let import = async |sheet: &'static str, date_order: Option<DateOrder>| {
+        app.import_people(
+            admin,
+            sheet.as_bytes(),
+            ImportOptions {
+                date_order,
+                ..ImportOptions::default()
+            },
+            &mut |_| {},
+        )
+        .await
+    };
+    let guessed = import(sheet, None).await.unwrap_err().to_string();
+    assert!(
+        guessed.contains("line 2, column since: '01/10/2026' is not a date")
+            && guessed.contains("--date-order"),
+        "{guessed}"
+    );
+    let refused = import(sheet, Some(DateOrder::DayFirst))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("2 problem(s)"), "{refused}");
+    assert!(
+        refused.contains("line 2, column name: likely duplicate of"),
+        "the duplicate in the same pass: {refused}"
+    );
+    assert!(refused.contains("line 4, column location"), "{refused}");
+    let report = import(
+        "household_ref,name,sex,birth_year,location,stage,since,flags\n\
+         h1,Yoon Dates-2,male,2012,SHL-A,sheltered,02/10/2026,\n",
+        Some(DateOrder::DayFirst),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.codes.len(), 1);
+    let line = &report.codes[0];
+    assert_eq!(line.line, 2);
+    let view = app
+        .show_person(&org.admin, &line.person, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        view.person.since,
+        time::macros::date!(2026 - 10 - 02),
+        "day first"
+    );
+    assert_eq!(view.household_code, line.household);
 }
 
 /// "Who looked at this person, and who tried to?": refusals are logged with the record and

@@ -242,7 +242,25 @@ fn plant_and_scan(ws: Workspace) {
             PLANTED[7], PLANTED[3]
         ),
     );
-    record(ws.run(&["import", "people", csv.to_str().unwrap()]));
+    record(ws.run(&[
+        "import",
+        "people",
+        csv.to_str().unwrap(),
+        "--codes-out",
+        "codes.csv",
+    ]));
+    let codes = std::fs::read_to_string(ws.dir.path().join("codes.csv")).unwrap();
+    let lines: Vec<&str> = codes.lines().collect();
+    assert_eq!(lines[0], "line,person,household");
+    assert!(
+        lines[1].starts_with("2,P-") && lines[2].starts_with("3,P-"),
+        "{codes}"
+    );
+    assert_eq!(
+        lines[1].rsplit(',').next(),
+        lines[2].rsplit(',').next(),
+        "one household for the family"
+    );
     record(ws.run(&["move", &person, "--to", "SHL-1", "--stage", "detained"]));
     record(ws.run(&["flag", &person, "+self_harm_risk", "-minor"]));
     record(ws.run(&["hold", &person, "--reason", "medical"]));

@@ -45,6 +45,20 @@ enum Message {
     Forbidden { role: Role, action: Action },
     /// A person outside the user's compartments.
     OutsideCompartment(String),
+    /// A Fluent message with its arguments (codes, counts and translated words only).
+    Args {
+        key: &'static str,
+        args: Vec<(&'static str, Arg)>,
+    },
+}
+
+/// An argument of a translated message.
+#[derive(Clone, Debug)]
+enum Arg {
+    /// Shown as it is (a code, a number).
+    Plain(String),
+    /// The kind of record ("person"), in the reader's language.
+    Record(&'static str),
 }
 
 /// A failed request.
@@ -126,6 +140,19 @@ impl Failure {
             Message::OutsideCompartment(code) => {
                 lang.t_args("error-outside-compartment", &[("code", code.clone())])
             }
+            Message::Args { key, args } => {
+                let args: Vec<(&'static str, String)> = args
+                    .iter()
+                    .map(|(name, arg)| {
+                        let text = match arg {
+                            Arg::Plain(text) => text.clone(),
+                            Arg::Record(what) => lang.t(&format!("kind-of-record-{what}")),
+                        };
+                        (*name, text)
+                    })
+                    .collect();
+                lang.t_args(key, &args)
+            }
         }
     }
 
@@ -138,6 +165,61 @@ impl Failure {
             .into_response()
     }
 }
+
+/// The use case's errors that the pages say in the reader's language, from their fields.
+/// (Input errors keep the use case's English reason, naming the field.)
+fn translated(error: &AppError) -> Option<Message> {
+    use refuge_app::StoreError;
+    let plain = |text: &str| Arg::Plain(text.to_string());
+    let (key, args) = match error {
+        AppError::NotFound { what, code } if RECORDS.contains(what) => (
+            "error-not-found",
+            vec![("what", Arg::Record(what)), ("code", plain(code))],
+        ),
+        AppError::Merged { code, into } => (
+            "error-merged",
+            vec![("code", plain(code)), ("into", plain(into))],
+        ),
+        AppError::LikelyDuplicate { codes } => (
+            "error-likely-duplicate",
+            vec![("codes", plain(&codes.join(", ")))],
+        ),
+        AppError::Duplicate { what, value } if RECORDS.contains(what) => (
+            "error-duplicate",
+            vec![("what", Arg::Record(what)), ("value", plain(value))],
+        ),
+        AppError::Busy { .. } => ("error-busy", Vec::new()),
+        AppError::Store(StoreError::AtCapacity {
+            code,
+            present,
+            capacity,
+            arriving,
+        }) => (
+            "error-at-capacity",
+            vec![
+                ("code", plain(code)),
+                ("present", plain(&present.to_string())),
+                ("capacity", plain(&capacity.to_string())),
+                ("arriving", plain(&arriving.to_string())),
+            ],
+        ),
+        AppError::Store(StoreError::Conflict { .. }) => ("error-changed-meanwhile", Vec::new()),
+        _ => return None,
+    };
+    Some(Message::Args { key, args })
+}
+
+/// The kinds of record a message may name, each with a `kind-of-record-…` word in both languages.
+const RECORDS: &[&str] = &[
+    "person",
+    "household",
+    "incident",
+    "location",
+    "batch",
+    "user",
+    "token",
+    "note",
+];
 
 impl From<AppError> for Failure {
     fn from(error: AppError) -> Self {
@@ -152,7 +234,7 @@ impl From<AppError> for Failure {
                     action: *action,
                 },
                 AppError::OutsideCompartment { code } => Message::OutsideCompartment(code.clone()),
-                _ => Message::Text(error.to_string()),
+                _ => translated(&error).unwrap_or_else(|| Message::Text(error.to_string())),
             }
         };
         Failure::new(kind, error.code(), message)

@@ -871,14 +871,37 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
     // Record a severe incident; the dashboard shows it among what needs action.
     let code = person_url.rsplit('/').next().unwrap().to_string();
     browser.go(&format!("{base}/incidents"));
-    // Location and kind are chosen from lists, severity by its meaning.
+    // The location from a list (its residents offered as tick boxes), the kind from a list,
+    // severity by its meaning, the people ticked or typed, and a confirmation.
     browser.script("document.querySelector('select[name=location]').value = 'SHL-CNX-3'");
+    browser.submit("button[name=show]");
+    assert!(browser.source().contains("SHL-CNX-3"));
     browser.script("document.querySelector('select[name=kind]').value = 'self_harm'");
     browser.click("input[name=severity][value='4']");
+    browser.script("document.querySelector('details.residents').open = true");
+    let ticked = browser
+        .script("return document.querySelector('input[name^=person-]').name.slice(7)")
+        .as_str()
+        .unwrap()
+        .to_string();
+    browser.click("input[name^=person-]");
     browser.type_into("input[name=people]", &code);
-    browser.submit("form.stack button[type=submit]");
-    assert!(browser.source().contains("self_harm"));
+    browser.type_into(
+        "textarea[name=note]",
+        "Synthetic narrative: found in the washroom",
+    );
     browser.screenshot("05-incidents");
+    browser.submit("button.record");
+    assert!(browser.url().contains("/incidents/I-"), "{}", browser.url());
+    let recorded = browser.source();
+    assert!(recorded.contains("Recorded."), "a confirmation");
+    for person in [&code, &ticked] {
+        assert!(
+            recorded.contains(&format!("/people/{person}")),
+            "{person} is among the people involved"
+        );
+    }
+    browser.screenshot("05b-incident-recorded");
     browser.go(&format!("{base}/dashboard"));
     let after = browser.source();
     assert_ne!(before, after);
@@ -999,6 +1022,65 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
         "the person page shows the whole wait after the move"
     );
     browser.screenshot("18-phone-after-move");
+
+    // Someone registered twice: on the phone, in Korean, the second record is merged into
+    // the first from its page, and the old code leads to the kept record.
+    let coordinator = cookie.clone();
+    let register = |extra: Option<(&'static str, &'static str)>| {
+        let csrf = csrf_of(&server.get("/dashboard", &coordinator).body);
+        let mut fields = vec![
+            ("csrf", csrf),
+            ("name", "Synthetic Phone Twin".to_string()),
+            ("sex", "female".to_string()),
+            ("birth_year", "1994".to_string()),
+            ("location", "SHL-BKK-1".to_string()),
+            ("stage", "sheltered".to_string()),
+        ];
+        fields.extend(extra.map(|(name, value)| (name, value.to_string())));
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let reply = server.post("/people", &coordinator, &fields);
+        assert_eq!(reply.status, 303);
+        reply
+            .header("location")
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let first = register(None);
+    let twin = register(Some(("allow_duplicate", "yes")));
+    browser.go(&format!("{base}/people/{twin}"));
+    assert!(
+        browser.source().contains("같은 사람일 가능성"),
+        "offered, in Korean"
+    );
+    browser.click("form#merge input[name=confirm]");
+    browser.screenshot("19-phone-merge");
+    browser.submit("form#merge button[type=submit]");
+    assert!(
+        browser.url().ends_with(&format!("/people/{first}")),
+        "{}",
+        browser.url()
+    );
+    assert!(
+        browser.source().contains("저장했습니다."),
+        "saved, in Korean"
+    );
+    browser.call(
+        "POST",
+        "/url",
+        serde_json::json!({ "url": format!("{base}/people/{twin}") }),
+    );
+    assert!(
+        browser.url().ends_with(&format!("/people/{first}")),
+        "the merged code leads to the kept record: {}",
+        browser.url()
+    );
+    browser.screenshot("20-phone-merged");
 }
 
 /// The text between tags, trimmed, one piece each: what a reader sees in cells, options,
@@ -1276,6 +1358,16 @@ fn an_incident_is_recorded_once_with_the_residents_ticked_and_its_time() {
     show.push(("show", "yes"));
     let shown = server.post("/incidents", &cookie, &show);
     assert_eq!(shown.status, 200);
+    // A code that names no one, said in the reader's language.
+    let mut unknown = fields.to_vec();
+    unknown[1] = ("submission", "a-fourth-form");
+    unknown.push(("people", "P-ZZZZZ"));
+    let korean = server.post("/incidents", &format!("{cookie}; refuge_lang=ko"), &unknown);
+    assert_eq!(korean.status, 404);
+    assert!(
+        korean.body.contains("코드가 P-ZZZZZ인 사람이(가) 없습니다"),
+        "in Korean"
+    );
     assert!(
         shown
             .body

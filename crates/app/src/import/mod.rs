@@ -10,6 +10,7 @@ mod parse;
 
 use crate::people::seal_identity;
 use crate::*;
+pub use parse::DateOrder;
 use parse::{LineLimit, RowContext, parse_rows, read_columns};
 pub use parse::{MAX_IMPORT_ROWS, MAX_LINE_BYTES};
 use refuge_store::Guard;
@@ -50,6 +51,8 @@ pub struct ImportOptions {
     pub allow_duplicates: bool,
     /// Import even where a location would go over capacity (recorded in the access log).
     pub over_capacity: bool,
+    /// How dates that are not ISO are read (`--date-order`); without it only ISO is.
+    pub date_order: Option<DateOrder>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -63,8 +66,18 @@ pub struct ImportProgress {
 pub struct ImportReport {
     pub people: usize,
     pub households: usize,
+    /// The codes each line of the file became, in the file's order.
+    pub codes: Vec<ImportedCode>,
     /// Likely duplicates that were imported anyway (with `allow_duplicates`).
     pub duplicates: Vec<String>,
+}
+
+/// What one line of the file became: the sheet can be updated with codes, without names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportedCode {
+    pub line: u64,
+    pub person: String,
+    pub household: String,
 }
 
 /// One parsed, valid row.
@@ -115,6 +128,7 @@ impl App {
             locations: &locations,
             session,
             today: self.today(),
+            date_order: options.date_order,
         };
         let mut errors = ImportProblems::default();
         let rows = parse_rows(&mut reader, &context, &mut errors, progress);
@@ -124,10 +138,11 @@ impl App {
             done: total,
             total,
         });
+        // Every problem in one pass: the rows that parsed go on to the household, duplicate and
+        // capacity checks even when others did not, and the import is refused once, with all.
         let existing = self
             .existing_households(session, &rows, &mut errors)
             .await?;
-        refuse(errors)?;
 
         let households = self.new_households(session, &rows, existing).await?;
         let mut people = self
@@ -136,7 +151,6 @@ impl App {
         let index_bits = self.name_index_bits().await?;
         seal_rows(session.sealer(), &mut people, &rows, index_bits, progress)?;
 
-        let mut errors = ImportProblems::default();
         let duplicates = self.find_duplicates(session, &rows, &people).await?;
         if !options.allow_duplicates {
             for (line, like) in &duplicates {
@@ -161,6 +175,19 @@ impl App {
         refuse(errors)?;
 
         let imported = people.len();
+        let codes = rows
+            .iter()
+            .zip(&people)
+            .map(|(row, person)| ImportedCode {
+                line: row.line,
+                person: person.code.clone(),
+                household: households
+                    .code_of_reference
+                    .get(&row.household_ref)
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
         self.commit_import(
             session,
             households.events,
@@ -173,6 +200,7 @@ impl App {
         Ok(ImportReport {
             people: imported,
             households: households.created,
+            codes,
             duplicates: duplicates
                 .iter()
                 .map(|(line, like)| format!("line {line} looks like {like}"))
@@ -231,6 +259,11 @@ impl App {
             .fresh_codes(CodeKind::Household, new_refs.len())
             .await?;
         let mut events = Vec::with_capacity(rows.len() + new_refs.len());
+        // An existing household's reference is its code.
+        let mut code_of_reference: HashMap<String, String> = existing
+            .keys()
+            .map(|reference| (reference.clone(), reference.clone()))
+            .collect();
         let mut of_reference = existing;
         for reference in &new_refs {
             let first = first_row.get(reference.as_str());
@@ -242,11 +275,13 @@ impl App {
                 version: 0,
             };
             of_reference.insert((*reference).clone(), household.id);
+            code_of_reference.insert((*reference).clone(), household.code.clone());
             events.push(self.new_event(session, EventBody::HouseholdAdded { household })?);
         }
         Ok(NewHouseholds {
             events,
             of_reference,
+            code_of_reference,
             created: new_refs.len(),
         })
     }
@@ -436,6 +471,8 @@ impl App {
 struct NewHouseholds {
     events: Vec<NewEvent>,
     of_reference: HashMap<String, HouseholdId>,
+    /// The code of every household a reference names (new or existing).
+    code_of_reference: HashMap<String, String>,
     created: usize,
 }
 

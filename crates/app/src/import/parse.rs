@@ -158,6 +158,74 @@ pub(super) struct RowContext<'a> {
     pub locations: &'a HashMap<String, Location>,
     pub session: &'a Session,
     pub today: Date,
+    /// How a date that is not ISO is read, when the user said (never guessed).
+    pub date_order: Option<DateOrder>,
+}
+
+/// How a sheet writes its dates besides ISO (`2026-06-01`): day first (`01/06/2026`, most of
+/// the world, Korea included for hand-kept lists) or month first (`06/01/2026`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DateOrder {
+    DayFirst,
+    MonthFirst,
+}
+
+impl std::str::FromStr for DateOrder {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "dmy" => Ok(DateOrder::DayFirst),
+            "mdy" => Ok(DateOrder::MonthFirst),
+            other => Err(format!(
+                "'{}' is no date order (dmy: day first, mdy: month first)",
+                other.chars().take(8).collect::<String>()
+            )),
+        }
+    }
+}
+
+/// A date as a sheet writes it: ISO always; `d/m/yyyy` (or with `.` or `-`) in the order
+/// given, when one is given.
+pub(super) fn sheet_day(text: &str, order: Option<DateOrder>) -> Option<Date> {
+    if let Some(date) = parse_day(text) {
+        return Some(date);
+    }
+    let order = order?;
+    let parts: Vec<&str> = text.trim().split(['/', '.', '-']).collect();
+    let [first, second, year] = parts.as_slice() else {
+        return None;
+    };
+    if year.len() != 4 || first.is_empty() || second.is_empty() {
+        return None;
+    }
+    let (day, month) = match order {
+        DateOrder::DayFirst => (first, second),
+        DateOrder::MonthFirst => (second, first),
+    };
+    let month = time::Month::try_from(month.parse::<u8>().ok()?).ok()?;
+    Date::from_calendar_date(year.parse().ok()?, month, day.parse().ok()?).ok()
+}
+
+impl RowContext<'_> {
+    fn day(&self, text: &str) -> Option<Date> {
+        sheet_day(text, self.date_order)
+    }
+
+    /// "is not a date", with the forms this import reads.
+    fn not_a_date(&self, text: &str) -> String {
+        let shown: String = text.trim().chars().take(16).collect();
+        match self.date_order {
+            None => format!(
+                "'{shown}' is not a date (YYYY-MM-DD; for DD/MM/YYYY or MM/DD/YYYY give --date-order dmy or mdy)"
+            ),
+            Some(DateOrder::DayFirst) => {
+                format!("'{shown}' is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+            }
+            Some(DateOrder::MonthFirst) => {
+                format!("'{shown}' is not a date (YYYY-MM-DD or MM/DD/YYYY)")
+            }
+        }
+    }
 }
 
 /// Every row of the file: the valid ones, and the problems of the others.
@@ -286,8 +354,8 @@ fn parse_row(
     let birth_year = birth_year(cell("birth_year"), context.today, &mut problems);
     let location = location(cell("location"), context, &mut problems);
     let stage = stage(cell("stage"), &mut problems);
-    let (since, entered) = dates(cell("since"), cell("entered"), context.today, &mut problems);
-    let waiting_since = waiting_since(cell("waiting_since"), since, &mut problems);
+    let (since, entered) = dates(cell("since"), cell("entered"), context, &mut problems);
+    let waiting_since = waiting_since(cell("waiting_since"), since, context, &mut problems);
     let mut flags = Vec::new();
     for word in split_flags(cell("flags")) {
         match word.parse::<Flag>() {
@@ -303,7 +371,7 @@ fn parse_row(
             false
         }
     };
-    let identity = identity(&cell, birth_year, &mut problems);
+    let identity = identity(&cell, birth_year, context, &mut problems);
     location.map(|location| Row {
         line,
         household_ref,
@@ -418,11 +486,16 @@ fn stage(text: &str, problems: &mut Problems<'_>) -> Stage {
 }
 
 /// `waiting_since` (the wait began at an earlier place; not after `since`), or none.
-fn waiting_since(text: &str, since: Date, problems: &mut Problems<'_>) -> Option<Date> {
+fn waiting_since(
+    text: &str,
+    since: Date,
+    context: &RowContext<'_>,
+    problems: &mut Problems<'_>,
+) -> Option<Date> {
     if text.is_empty() {
         return None;
     }
-    match parse_day(text) {
+    match context.day(text) {
         Some(date) if date > since => {
             problems.add(
                 "waiting_since",
@@ -432,10 +505,7 @@ fn waiting_since(text: &str, since: Date, problems: &mut Problems<'_>) -> Option
         }
         Some(date) => Some(date),
         None => {
-            problems.add(
-                "waiting_since",
-                format!("'{text}' is not a date (YYYY-MM-DD)"),
-            );
+            problems.add("waiting_since", context.not_a_date(text));
             None
         }
     }
@@ -443,21 +513,27 @@ fn waiting_since(text: &str, since: Date, problems: &mut Problems<'_>) -> Option
 
 /// `since` (arrival at the current location, not in the future) and `entered` (entry into
 /// care, not after `since`; `since` when empty).
-fn dates(since: &str, entered: &str, today: Date, problems: &mut Problems<'_>) -> (Date, Date) {
-    let since = match parse_day(since) {
+fn dates(
+    since: &str,
+    entered: &str,
+    context: &RowContext<'_>,
+    problems: &mut Problems<'_>,
+) -> (Date, Date) {
+    let today = context.today;
+    let since = match context.day(since) {
         Some(date) if date > today => {
             problems.add("since", format!("{date} is in the future"));
             date
         }
         Some(date) => date,
         None => {
-            problems.add("since", format!("'{since}' is not a date (YYYY-MM-DD)"));
+            problems.add("since", context.not_a_date(since));
             today
         }
     };
     let entered = match entered {
         "" => since,
-        text => match parse_day(text) {
+        text => match context.day(text) {
             Some(date) if date > since => {
                 problems.add(
                     "entered",
@@ -467,7 +543,7 @@ fn dates(since: &str, entered: &str, today: Date, problems: &mut Problems<'_>) -
             }
             Some(date) => date,
             None => {
-                problems.add("entered", format!("'{text}' is not a date (YYYY-MM-DD)"));
+                problems.add("entered", context.not_a_date(text));
                 since
             }
         },
@@ -479,6 +555,7 @@ fn dates(since: &str, entered: &str, today: Date, problems: &mut Problems<'_>) -
 fn identity<'a>(
     cell: &impl Fn(&str) -> &'a str,
     birth_year: Option<i32>,
+    context: &RowContext<'_>,
     problems: &mut Problems<'_>,
 ) -> BTreeMap<PersonField, String> {
     let mut identity = BTreeMap::new();
@@ -496,13 +573,57 @@ fn identity<'a>(
         }
     }
     if let Some(dob) = identity.get(&PersonField::DateOfBirth) {
-        match parse_day(dob) {
+        // Never quoted: a date of birth is a protected value. Kept as ISO whatever the sheet.
+        match context.day(dob) {
             None => problems.add("date_of_birth", "is not a date (YYYY-MM-DD)".into()),
             Some(date) if birth_year.is_some_and(|year| year != date.year()) => {
                 problems.add("date_of_birth", "does not match birth_year".into());
             }
-            Some(_) => {}
+            Some(date) => {
+                identity.insert(PersonField::DateOfBirth, date.to_string());
+            }
         }
     }
     identity
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn dates_that_are_not_iso_are_read_only_in_the_order_given() {
+        assert_eq!(sheet_day("2026-06-01", None), Some(date!(2026 - 06 - 01)));
+        assert_eq!(sheet_day("01/06/2026", None), None, "never guessed");
+        let day_first = Some(DateOrder::DayFirst);
+        let month_first = Some(DateOrder::MonthFirst);
+        assert_eq!(
+            sheet_day("01/06/2026", day_first),
+            Some(date!(2026 - 06 - 01))
+        );
+        assert_eq!(
+            sheet_day("1.6.2026", day_first),
+            Some(date!(2026 - 06 - 01))
+        );
+        assert_eq!(
+            sheet_day("01/06/2026", month_first),
+            Some(date!(2026 - 01 - 06))
+        );
+        assert_eq!(
+            sheet_day("2026-06-01", month_first),
+            Some(date!(2026 - 06 - 01))
+        );
+        for wrong in [
+            "31/02/2026",
+            "01/13/26",
+            "1/6",
+            "01/06/2026/1",
+            "aa/bb/cccc",
+        ] {
+            assert_eq!(sheet_day(wrong, day_first), None, "{wrong}");
+        }
+        assert_eq!(sheet_day("13/01/2026", month_first), None);
+        assert!("dmy".parse::<DateOrder>().is_ok() && "ymd".parse::<DateOrder>().is_err());
+    }
 }

@@ -12,6 +12,7 @@ pub use users::*;
 
 use anyhow::{Result, bail};
 use clap::{Args, Parser, Subcommand};
+pub use refuge_app::DateOrder;
 use refuge_core::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -181,6 +181,13 @@ pub enum ImportCommand {
         /// Columns of the file to leave out, comma-separated (e.g. phone,remarks).
         #[arg(long, value_delimiter = ',')]
         ignore_columns: Vec<String>,
+        /// Dates besides ISO: dmy (01/06/2026 is 1 June) or mdy (6 January); never guessed.
+        #[arg(long)]
+        date_order: Option<DateOrder>,
+        /// Write each line's new person and household codes here (CSV: line, person,
+        /// household), to update the sheet without names.
+        #[arg(long)]
+        codes_out: Option<PathBuf>,
     },
 }
 

@@ -76,13 +76,16 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
             allow_duplicates,
             over_capacity,
             ignore_columns,
+            date_order,
+            codes_out,
         }) => {
             let options = refuge_app::ImportOptions {
                 allow_duplicates,
                 over_capacity,
                 ignore_columns,
+                date_order,
             };
-            people::import(config, file, options).await
+            people::import(config, file, options, codes_out.as_deref()).await
         }
         Command::Export(ExportCommand::People {
             reveal,

@@ -279,10 +279,15 @@ pub async fn import(
     config: &Config<'_>,
     file: std::path::PathBuf,
     options: ImportOptions,
+    codes_out: Option<&std::path::Path>,
 ) -> Result<()> {
     let (app, session) = config.sign_in().await?;
     let input =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    // Made before the import, so that a file that cannot be written stops it first.
+    let mut codes_file = codes_out
+        .map(|path| OutputFile::create(path, false, config.db_url()))
+        .transpose()?;
     let mut bar = output::Progress::new();
     let report = app
         .import_people(&session, input, options, &mut |step| {
@@ -299,6 +304,18 @@ pub async fn import(
         report.people,
         report.households
     );
+    if let (Some(mut codes_file), Some(path)) = (codes_file.take(), codes_out) {
+        let mut text = String::from("line,person,household\n");
+        for code in &report.codes {
+            text.push_str(&format!(
+                "{},{},{}\n",
+                code.line, code.person, code.household
+            ));
+        }
+        std::io::Write::write_all(codes_file.file(), text.as_bytes())?;
+        codes_file.finish()?;
+        outln!("Wrote the codes of every line to {}.", path.display());
+    }
     Ok(())
 }
 

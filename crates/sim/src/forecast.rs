@@ -5,12 +5,14 @@ use crate::engine::{Replication, WAIT_BIN_DAYS, replicate};
 use crate::scenario::Scenario;
 use serde::Serialize;
 
-/// The 10th, 50th and 90th percentile over replications, per day.
+/// The 10th, 50th and 90th percentile over replications, per day, and the mean beside them
+/// (what an analyst checks against Little's law and queueing theory).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Bands {
     pub p10: Vec<f64>,
     pub p50: Vec<f64>,
     pub p90: Vec<f64>,
+    pub mean: Vec<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -124,12 +126,15 @@ fn bands(days: usize, value: impl Fn(usize, usize) -> f64, replications: usize) 
         p10: Vec::with_capacity(days),
         p50: Vec::with_capacity(days),
         p90: Vec::with_capacity(days),
+        mean: Vec::with_capacity(days),
     };
     let mut column = vec![0.0; replications];
     for day in 0..days {
         for (replication, slot) in column.iter_mut().enumerate() {
             *slot = value(replication, day);
         }
+        out.mean
+            .push(column.iter().sum::<f64>() / replications.max(1) as f64);
         for (percent, series) in [
             (10.0, &mut out.p10),
             (50.0, &mut out.p50),

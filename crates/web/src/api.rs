@@ -26,6 +26,11 @@ pub fn routes() -> Router<Shared> {
         .route("/people", get(people))
         .route("/people/{code}", get(person))
         .route("/batches", get(batches))
+        .route("/forecast", get(forecast))
+        .route("/incidents", get(incidents))
+        .route("/incidents/{code}", get(incident))
+        .route("/households/{code}", get(household))
+        .route("/locations", get(locations))
 }
 
 /// Every route above, for the OpenAPI document (a test checks they agree).
@@ -35,6 +40,11 @@ pub const API_PATHS: &[&str] = &[
     "/people",
     "/people/{code}",
     "/batches",
+    "/forecast",
+    "/incidents",
+    "/incidents/{code}",
+    "/households/{code}",
+    "/locations",
 ];
 
 /// The most people one request lists.
@@ -158,6 +168,62 @@ async fn openapi() -> Json<Value> {
             json!({ "type": "string" })
         ),
     ]);
+    let mut incidents = get(
+        "Incidents at the locations the caller may see, newest first (never a narrative)",
+        ok(json!({ "type": "array", "items": { "$ref": "#/components/schemas/Incident" } })),
+    );
+    incidents["get"]["parameters"] = json!([query(
+        "open",
+        "Only incidents still open",
+        json!({ "type": "boolean" })
+    )]);
+    let code_parameter =
+        json!([{ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let mut incident = get(
+        "One incident (never its narrative)",
+        ok(json!({ "$ref": "#/components/schemas/Incident" })),
+    );
+    incident["get"]["parameters"] = code_parameter.clone();
+    let mut household = get(
+        "One household: whether it may travel apart, and its members the caller may see",
+        ok(json!({ "type": "object", "properties": {
+            "code": { "type": "string" }, "split_allowed": { "type": "boolean" },
+            "members": { "type": "array", "items": { "$ref": "#/components/schemas/Person" } }
+        } })),
+    );
+    household["get"]["parameters"] = code_parameter;
+    let mut forecast = get(
+        "The outlook from the database: per day, the 10th, 50th and 90th percentile and the mean of the people waiting, the backlog's age and every shelter's occupancy and waiting list; waits; a Little's-law check",
+        ok(json!({ "type": "object", "properties": {
+            "horizon_days": { "type": "number" }, "replications": { "type": "integer" },
+            "waiting": { "$ref": "#/components/schemas/Bands" },
+            "backlog_age": { "$ref": "#/components/schemas/Bands" },
+            "shelters": { "type": "array", "items": { "type": "object" } },
+            "wait": { "type": "object" }, "little": { "type": "object" }
+        } })),
+    );
+    forecast["get"]["parameters"] = json!([
+        query(
+            "horizon_days",
+            "Days ahead (default 180)",
+            json!({ "type": "number" })
+        ),
+        query(
+            "replications",
+            "Simulated runs (default 200)",
+            json!({ "type": "integer", "minimum": 1 })
+        ),
+        query(
+            "arrival_factor",
+            "Arrivals times this (default 1)",
+            json!({ "type": "number" })
+        ),
+        query(
+            "seed",
+            "The random seed (the same seed, the same forecast)",
+            json!({ "type": "integer", "minimum": 0 })
+        ),
+    ]);
     let mut person = get(
         "One person (operational fields)",
         ok(json!({ "$ref": "#/components/schemas/Person" })),
@@ -181,6 +247,21 @@ async fn openapi() -> Json<Value> {
                 "Error": { "type": "object", "required": ["error", "code"], "properties": {
                     "error": { "type": "string", "description": "What is wrong, naming the field or parameter" },
                     "code": { "type": "string", "description": "A stable code: invalid_query, forbidden_role, not_found, …" }
+                } },
+                "Incident": { "type": "object", "required": ["code", "location", "kind", "severity", "status", "occurred"], "properties": {
+                    "code": { "type": "string" }, "location": { "type": "string" },
+                    "kind": { "type": "string" }, "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
+                    "status": { "type": "string" }, "occurred": { "type": "string", "format": "date" },
+                    "occurred_time": { "type": ["string", "null"], "description": "HH:MM on the clock there" },
+                    "closed": { "type": ["string", "null"], "format": "date" },
+                    "people": { "type": "array", "items": { "type": "string" } },
+                    "has_narrative": { "type": "boolean" }
+                } },
+                "Bands": { "type": "object", "required": ["p10", "p50", "p90", "mean"], "properties": {
+                    "p10": { "type": "array", "items": { "type": "number" } },
+                    "p50": { "type": "array", "items": { "type": "number" } },
+                    "p90": { "type": "array", "items": { "type": "number" } },
+                    "mean": { "type": "array", "items": { "type": "number" }, "description": "The mean over the runs, per day" }
                 } },
                 "Person": { "type": "object", "required": ["code", "household", "stage", "location", "since"], "properties": {
                     "code": { "type": "string" }, "household": { "type": "string" },
@@ -206,6 +287,11 @@ async fn openapi() -> Json<Value> {
             "/people": people,
             "/people/{code}": person,
             "/batches": get("Transfer batches", ok(json!({ "type": "array", "items": { "type": "object" } }))),
+            "/forecast": forecast,
+            "/incidents": incidents,
+            "/incidents/{code}": incident,
+            "/households/{code}": household,
+            "/locations": get("Locations: code, kind, country, beds and people present (names and addresses stay sealed)", ok(json!({ "type": "array", "items": { "type": "object" } }))),
         }
     }))
 }
@@ -377,6 +463,151 @@ async fn person(
             .into_response());
     }
     Ok(Json(person_json(&view)).into_response())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ForecastParams {
+    horizon_days: Option<f64>,
+    replications: Option<u32>,
+    arrival_factor: Option<f64>,
+    seed: Option<u64>,
+}
+
+/// Threads one API forecast may use.
+const FORECAST_THREADS: usize = 2;
+
+/// The outlook from the database: every series with its 10th, 50th and 90th percentile and
+/// its mean, per day; waits; the Little's-law check. Bounded by the same budget as the page.
+async fn forecast(
+    State(shared): State<Shared>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ForecastParams>,
+) -> ApiResult {
+    let defaults = refuge_app::WhatIf {
+        horizon_days: 180.0,
+        replications: 200,
+        ..refuge_app::WhatIf::default()
+    };
+    let what_if = refuge_app::WhatIf {
+        horizon_days: params.horizon_days.unwrap_or(defaults.horizon_days),
+        replications: params.replications.unwrap_or(defaults.replications),
+        arrival_factor: params.arrival_factor.unwrap_or(defaults.arrival_factor),
+        seed: params.seed.unwrap_or(defaults.seed),
+        ..defaults
+    };
+    let scenario = shared
+        .app
+        .scenario_from_db(caller.session(), &what_if)
+        .await?;
+    // Minutes of work at most, on a blocking thread: request threads stay free meanwhile.
+    let forecast = tokio::task::spawn_blocking(move || {
+        shared
+            .app
+            .forecast(caller.session(), &scenario, FORECAST_THREADS)
+    })
+    .await
+    .map_err(|_| Failure::internal())??;
+    as_json(forecast)
+}
+
+/// An incident as the API gives it: facts and codes, never the narrative (read on purpose on
+/// the incident's page, logged).
+fn incident_json(view: &refuge_app::IncidentView) -> Value {
+    let incident = &view.incident;
+    json!({
+        "code": incident.code, "location": view.location_code, "kind": incident.kind,
+        "severity": incident.severity, "status": incident.status,
+        "occurred": incident.occurred.to_string(),
+        "occurred_time": incident.occurred_time.map(refuge_core::time_of_day_text),
+        "closed": incident.closed.map(|day| day.to_string()),
+        "people": view.people_codes, "has_narrative": incident.narrative.is_some(),
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct IncidentParams {
+    /// Only incidents still open.
+    open: Option<bool>,
+}
+
+/// Incidents at the locations the caller may see, newest first.
+async fn incidents(
+    State(shared): State<Shared>,
+    caller: Caller,
+    ApiQuery(params): ApiQuery<IncidentParams>,
+) -> ApiResult {
+    let views = shared
+        .app
+        .incidents(caller.session(), params.open.unwrap_or(false), false)
+        .await?;
+    Ok(Json(Value::Array(
+        views.iter().map(incident_json).collect(),
+    )))
+}
+
+async fn incident(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult {
+    let view = shared
+        .app
+        .show_incident(caller.session(), &code, false)
+        .await?;
+    Ok(Json(incident_json(&view)))
+}
+
+/// A household: whether it may travel apart, and its members the caller may see.
+async fn household(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+) -> ApiResult {
+    let session = caller.session();
+    let members = shared
+        .app
+        .list_people(
+            session,
+            &PeopleQuery {
+                household: Some(code.clone()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await?;
+    // A household with no member the caller may see answers as one that does not exist.
+    if members.is_empty() {
+        return Err(refuge_app::AppError::NotFound {
+            what: "household",
+            code: code.clone(),
+        }
+        .into());
+    }
+    let split_allowed = shared.app.household_split_allowed(session, &code).await?;
+    Ok(Json(json!({
+        "code": refuge_core::normalize_code(&code),
+        "split_allowed": split_allowed,
+        "members": members.iter().map(person_json).collect::<Vec<_>>(),
+    })))
+}
+
+/// Locations with their beds and how many people are there (names and addresses stay
+/// sealed: they are read on the locations page, logged).
+async fn locations(State(shared): State<Shared>, caller: Caller) -> ApiResult {
+    let views = shared.app.locations(caller.session(), false).await?;
+    Ok(Json(Value::Array(
+        views
+            .iter()
+            .map(|view| {
+                let location = &view.location;
+                json!({
+                    "code": location.code, "kind": location.kind, "country": location.country,
+                    "capacity": location.capacity, "present": view.present,
+                })
+            })
+            .collect(),
+    )))
 }
 
 async fn batches(State(shared): State<Shared>, caller: Caller) -> ApiResult {

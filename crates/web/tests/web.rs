@@ -570,10 +570,21 @@ fn openapi_lists_every_api_route_and_every_listed_route_exists() {
             paths.iter().any(|listed| listed == path),
             "{path} is not documented"
         );
-        let concrete = path.replace(
-            "{code}",
-            &first_code(&server.get("/people?stage=sheltered", &cookie).body, "P-"),
-        );
+        let person = first_code(&server.get("/people?stage=sheltered", &cookie).body, "P-");
+        let code = if path.starts_with("/incidents/") {
+            first_code(&server.get("/incidents", &cookie).body, "I-")
+        } else if path.starts_with("/households/") {
+            let person: serde_json::Value = serde_json::from_str(
+                &server
+                    .get(&format!("/api/v1/people/{person}"), &cookie)
+                    .body,
+            )
+            .unwrap();
+            person["household"].as_str().unwrap().to_string()
+        } else {
+            person
+        };
+        let concrete = path.replace("{code}", &code);
         assert_eq!(
             server.get(&format!("/api/v1{concrete}"), &cookie).status,
             200,
@@ -1467,6 +1478,16 @@ fn every_route_as_every_role() {
         ("/api/v1/people".into(), Action::ViewPeople),
         (format!("/api/v1/people/{person}"), Action::ViewPeople),
         ("/api/v1/batches".into(), Action::ViewBatches),
+        ("/api/v1/incidents?open=true".into(), Action::ViewIncidents),
+        (
+            format!("/api/v1/incidents/{incident}"),
+            Action::ViewIncidents,
+        ),
+        ("/api/v1/locations".into(), Action::ViewLocations),
+        (
+            "/api/v1/forecast?replications=5&horizon_days=30".into(),
+            Action::Forecast,
+        ),
     ];
     let roles = [
         ("admin", Role::Admin),
@@ -1804,6 +1825,114 @@ fn errors_axum_answers_itself_are_pages_or_json_too() {
     assert_eq!(malformed.status, 400);
     assert_eq!(malformed.header("content-type"), Some("application/json"));
     assert!(malformed.body.contains("\"code\""));
+}
+
+/// Partner tools read incidents, households and locations through the API with the pages'
+/// need-to-know rules: a caseworker sees her shelter's, never a narrative, and a household
+/// elsewhere answers as one that does not exist.
+#[test]
+fn incidents_households_and_locations_through_the_api_follow_the_compartments() {
+    let server = start(SessionPolicy::default());
+    let (caseworker, csrf) = server.login("caseworker");
+    let person = first_code(&server.get("/people", &caseworker).body, "P-");
+    let code = record_incident(&server, &caseworker, &csrf, &person);
+    let json = |path: &str, cookie: &str| -> (u16, serde_json::Value) {
+        let reply = server.get(path, cookie);
+        (
+            reply.status,
+            serde_json::from_str(&reply.body).unwrap_or_default(),
+        )
+    };
+    let (status, listed) = json("/api/v1/incidents?open=true", &caseworker);
+    assert_eq!(status, 200);
+    let listed = listed.as_array().unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|incident| incident["location"] == "SHL-BKK-1")
+    );
+    let (status, one) = json(&format!("/api/v1/incidents/{code}"), &caseworker);
+    assert_eq!(status, 200);
+    assert_eq!(one["people"][0], person.as_str());
+    assert_eq!(one["has_narrative"], true);
+    assert!(
+        !one.to_string().contains("kitchen rota"),
+        "never the narrative"
+    );
+    let (_, mine) = json(&format!("/api/v1/people/{person}"), &caseworker);
+    let household = mine["household"].as_str().unwrap();
+    let (status, members) = json(&format!("/api/v1/households/{household}"), &caseworker);
+    assert_eq!(status, 200);
+    assert!(
+        members["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|member| member["code"] == person.as_str())
+    );
+    let (coordinator, _) = server.login("coordinator");
+    let outside = first_code(
+        &server
+            .get("/people?location=IDC-BKK&stage=any", &coordinator)
+            .body,
+        "P-",
+    );
+    let (_, theirs) = json(&format!("/api/v1/people/{outside}"), &coordinator);
+    let elsewhere = theirs["household"].as_str().unwrap();
+    assert_eq!(
+        json(&format!("/api/v1/households/{elsewhere}"), &caseworker).0,
+        404
+    );
+    let (status, locations) = json("/api/v1/locations", &caseworker);
+    assert_eq!(status, 200);
+    assert!(
+        locations
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|location| location.get("name").is_none() && location["capacity"].is_number())
+    );
+}
+
+/// Analysts check the forecast against Little's law and queueing theory: the API gives the
+/// mean beside the percentiles of every series, and its inputs are bounded and named.
+#[test]
+fn the_forecast_through_the_api_gives_means_beside_the_percentiles() {
+    let server = start(SessionPolicy::default());
+    let (analyst, _) = server.login("analyst");
+    let reply = server.get(
+        "/api/v1/forecast?replications=20&horizon_days=60&seed=3",
+        &analyst,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let forecast: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    let waiting = &forecast["waiting"];
+    let days = waiting["p50"].as_array().unwrap().len();
+    assert!(days > 0);
+    assert_eq!(waiting["mean"].as_array().unwrap().len(), days);
+    let shelter = &forecast["shelters"][0]["occupancy"];
+    assert_eq!(shelter["mean"].as_array().unwrap().len(), days);
+    assert!(forecast["little"]["lambda"].is_number());
+    let again = server.get(
+        "/api/v1/forecast?replications=20&horizon_days=60&seed=3",
+        &analyst,
+    );
+    assert_eq!(again.body, reply.body, "the same seed, the same forecast");
+    for (query, named) in [
+        ("replications=many", "replications"),
+        ("weeks=3", "weeks"),
+        ("horizon_days=1000000", "horizon"),
+    ] {
+        let refused = server.get(&format!("/api/v1/forecast?{query}"), &analyst);
+        assert!(
+            refused.status == 400 || refused.status == 422,
+            "{query}: {}",
+            refused.status
+        );
+        assert!(refused.body.contains(named), "{query}: {}", refused.body);
+    }
+    let (caseworker, _) = server.login("caseworker");
+    assert_eq!(server.get("/api/v1/forecast", &caseworker).status, 403);
 }
 
 /// `?name=…` returned 500 people and `?offset=500` the first page again: an unknown or bad

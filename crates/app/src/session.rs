@@ -49,7 +49,8 @@ impl Session {
         })
     }
 
-    fn refused(&self, code: &str, why: String) {
+    /// Queues a refusal for the access log (written by `App::log_refusals`).
+    pub(crate) fn refused(&self, code: &str, why: String) {
         self.refusals
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())

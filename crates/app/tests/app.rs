@@ -1965,6 +1965,24 @@ async fn an_auditor_finds_who_looked_and_who_was_refused(db: TestDb) {
     })
     .await;
     assert_eq!(exports[0].subject, "access log");
+    // A household elsewhere answers as unknown to her, and the auditor sees the attempt.
+    let elsewhere = household_of(app, &org.admin, &outside).await;
+    let attempt = app
+        .rehouse(&caseworker, &org.people["a"], Some(&elsewhere))
+        .await;
+    assert!(
+        matches!(attempt, Err(AppError::NotFound { .. })),
+        "{attempt:?}"
+    );
+    app.log_refusals().await.unwrap();
+    let about = page(AccessFilter {
+        subject: Some(elsewhere.clone()),
+        limit: 10,
+        ..AccessFilter::default()
+    })
+    .await;
+    assert_eq!(about.len(), 1);
+    assert_eq!(about[0].action, "refused");
 }
 
 /// Someone registered a second time, two months later, at the same shelter: the caseworker

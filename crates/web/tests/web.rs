@@ -1376,7 +1376,7 @@ fn an_incident_is_recorded_once_with_the_residents_ticked_and_its_time() {
     let korean = server.post("/incidents", &format!("{cookie}; refuge_lang=ko"), &unknown);
     assert_eq!(korean.status, 404);
     assert!(
-        korean.body.contains("코드가 P-ZZZZZ인 사람이(가) 없습니다"),
+        korean.body.contains("없는 사람 코드입니다: P-ZZZZZ"),
         "in Korean"
     );
     assert!(

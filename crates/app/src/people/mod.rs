@@ -197,6 +197,8 @@ impl App {
             .iter()
             .any(|member| !session.sees_location(member.location))
         {
+            // The auditor learns of the attempt; the user is told nothing she may not know.
+            session.refused(&household.code, "outside the compartments".to_string());
             return Err(not_found());
         }
         Ok(household)

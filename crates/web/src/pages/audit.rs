@@ -39,6 +39,8 @@ struct AuditTemplate {
     next: Option<String>,
     /// The CSV of everything the filters match.
     csv: String,
+    /// The newest page with the same filters, when this is an older one.
+    newest: Option<String>,
     /// Who changed the record named in the filter, when (for roles that read the history).
     changes: Option<Vec<String>>,
 }
@@ -172,7 +174,10 @@ pub async fn list(
         None
     };
     let query = filter.query();
+    let newest = (!filter.before.trim().is_empty())
+        .then(|| format!("/audit{}{query}", if query.is_empty() { "" } else { "?" }));
     html(AuditTemplate {
+        newest,
         page: user.titled("audit-title").with_problem(problem),
         actions: word_options(
             lang,

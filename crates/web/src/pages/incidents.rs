@@ -114,6 +114,27 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
                 )
                 .await?;
             let cut = listed.len() > MAX_RESIDENTS_LISTED as usize;
+            // People ticked at another location before it was switched stay involved: their
+            // codes move to the field for others.
+            let shown: Vec<&str> = listed
+                .iter()
+                .take(MAX_RESIDENTS_LISTED as usize)
+                .map(|view| view.person.code.as_str())
+                .collect();
+            let elsewhere: Vec<String> = form
+                .ticks
+                .iter()
+                .filter(|(_, value)| *value == "yes")
+                .filter_map(|(name, _)| name.strip_prefix("person-"))
+                .filter(|code| !shown.contains(code))
+                .map(String::from)
+                .collect();
+            if !elsewhere.is_empty() {
+                let mut others = codes(&form.people);
+                others.extend(elsewhere);
+                others.dedup();
+                form.people = others.join(", ");
+            }
             let residents = listed
                 .into_iter()
                 .take(MAX_RESIDENTS_LISTED as usize)
@@ -139,7 +160,6 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
         } else {
             (Vec::new(), false)
         };
-    let local_now = user.zone.local(shared.app.now());
     html(IncidentsTemplate {
         page: user.titled("incidents-title").with_problem(problem),
         can_record,
@@ -157,7 +177,9 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
         ticked: residents.iter().filter(|resident| resident.ticked).count(),
         residents,
         residents_cut,
-        latest_date: local_now.date().to_string(),
+        // The day at the location may be ahead of the user's own (a coordinator on UTC
+        // recording for Thailand): the latest day the records take.
+        latest_date: shared.app.latest_day().to_string(),
         at_location: lang.t_args("incident-at", &[("location", form.location.clone())]),
         form,
         rows,

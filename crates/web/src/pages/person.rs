@@ -60,8 +60,10 @@ struct PersonTemplate {
     merge_into: String,
     /// The merge form's problem, said beside it.
     merge_problem: String,
-    /// The codes of the records merged into this one, as links.
+    /// The codes of the records merged into this one.
     merged_from: Vec<String>,
+    /// What was typed into the household form, given back with its problem.
+    household_to: String,
 }
 
 /// A case note as listed: the text only when revealed.
@@ -82,6 +84,8 @@ pub struct Echo {
     merge_into: String,
     /// The problem came from the merge form.
     merge_failed: bool,
+    /// What was typed into the household form.
+    household_to: String,
 }
 
 /// One field of the correction form.
@@ -336,6 +340,7 @@ async fn page(
         merge_into: echo.merge_into,
         merge_problem,
         merged_from: view.merged_from.clone(),
+        household_to: echo.household_to,
     })
 }
 
@@ -638,7 +643,11 @@ pub async fn household(
         .app
         .rehouse(user.session(), &code, Some(form.to.as_str()))
         .await;
-    after_change(&shared, &user, &code, result, Echo::default()).await
+    let echo = Echo {
+        household_to: form.to,
+        ..Echo::default()
+    };
+    after_change(&shared, &user, &code, result, echo).await
 }
 
 #[derive(Deserialize)]

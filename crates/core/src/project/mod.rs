@@ -9,6 +9,12 @@ use crate::ids::*;
 use crate::model::*;
 use crate::stage::{Stage, TransitionError};
 use std::collections::BTreeMap;
+use time::Date;
+
+mod batches;
+mod casework;
+mod organisation;
+mod people;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
@@ -55,9 +61,7 @@ fn exists(kind: &'static str, id: impl ToString) -> ProjectionError {
 
 /// The waiting start of a newly registered person: as given if waiting (events written before
 /// 2026-12 give none: then the arrival at the registered location), none otherwise.
-pub fn waiting_since_at_registration(
-    person: &Person,
-) -> Result<Option<time::Date>, ProjectionError> {
+pub fn waiting_since_at_registration(person: &Person) -> Result<Option<Date>, ProjectionError> {
     if !person.stage.counts_waiting_time() {
         return Ok(None);
     }
@@ -74,11 +78,7 @@ pub fn waiting_since_at_registration(
 /// The waiting start after a move to `stage` on `at`: kept while the person goes on waiting
 /// (between transit, shelters and detention), begun on `at` if they were not waiting, ended
 /// otherwise (hiding, departed, out of the pipeline).
-pub fn waiting_since_after_move(
-    before: Option<time::Date>,
-    stage: Stage,
-    at: time::Date,
-) -> Option<time::Date> {
+pub fn waiting_since_after_move(before: Option<Date>, stage: Stage, at: Date) -> Option<Date> {
     if stage.counts_waiting_time() {
         before.or(Some(at))
     } else {
@@ -105,412 +105,58 @@ impl State {
             .ok_or_else(|| missing("person", id))
     }
 
-    /// Applies one event. On error the state is unchanged.
+    /// Applies one event. On error the state is unchanged. One method per event, in a file
+    /// per family of records (organisation, people, casework, batches).
     pub fn apply(&mut self, body: &EventBody) -> Result<(), ProjectionError> {
         match body {
-            EventBody::UserAdded { user } => {
-                if self.users.contains_key(&user.id) {
-                    return Err(exists("user", user.id));
-                }
-                if self.users.values().any(|other| other.name == user.name) {
-                    return Err(exists("user", &user.name));
-                }
-                for location in &user.locations {
-                    self.require_location(*location)?;
-                }
-                let mut user = user.clone();
-                user.version = 1;
-                self.users.insert(user.id, user);
-            }
+            EventBody::UserAdded { user } => self.add_user(user),
             EventBody::UserChanged {
                 user,
                 role,
                 locations,
                 active,
-            } => {
-                for location in locations {
-                    self.require_location(*location)?;
-                }
-                let record = self
-                    .users
-                    .get_mut(user)
-                    .ok_or_else(|| missing("user", user))?;
-                record.role = *role;
-                record.locations = locations.iter().copied().collect();
-                record.active = *active;
-                record.version += 1;
-            }
-            EventBody::LocationAdded { location } => {
-                if self.locations.contains_key(&location.id) {
-                    return Err(exists("location", location.id));
-                }
-                let mut location = location.clone();
-                location.version = 1;
-                self.locations.insert(location.id, location);
-            }
-            EventBody::HouseholdAdded { household } => {
-                if self.households.contains_key(&household.id) {
-                    return Err(exists("household", &household.code));
-                }
-                let mut household = household.clone();
-                household.version = 1;
-                self.households.insert(household.id, household);
-            }
-            EventBody::PersonAdded { person } => {
-                if self.people.contains_key(&person.id) {
-                    return Err(exists("person", &person.code));
-                }
-                if !person.stage.is_present() {
-                    return Err(ProjectionError::Invalid(format!(
-                        "person {} cannot be registered at stage {}",
-                        person.code, person.stage
-                    )));
-                }
-                self.require_location(person.location)?;
-                let waiting_since = waiting_since_at_registration(person)?;
-                let household = self
-                    .households
-                    .get_mut(&person.household)
-                    .ok_or_else(|| missing("household", person.household))?;
-                if household.head.is_none() {
-                    household.head = Some(person.id);
-                    household.version += 1;
-                }
-                let mut person = person.clone();
-                person.waiting_since = waiting_since;
-                person.version = 1;
-                self.people.insert(person.id, person);
-            }
+            } => self.change_user(user, role, locations, active),
+            EventBody::LocationAdded { location } => self.add_location(location),
+            EventBody::HouseholdAdded { household } => self.add_household(household),
+            EventBody::PersonAdded { person } => self.add_person(person),
             EventBody::PersonMoved {
                 person,
                 to,
                 stage,
                 at,
                 ..
-            } => {
-                self.require_location(*to)?;
-                let record = self.person_mut(*person)?;
-                record.stage.check_transition(*stage).map_err(|source| {
-                    ProjectionError::Transition {
-                        code: record.code.clone(),
-                        source,
-                    }
-                })?;
-                if *at < record.since {
-                    return Err(ProjectionError::Invalid(format!(
-                        "person {}: a move on {at} is before the arrival at the current location on {}",
-                        record.code, record.since
-                    )));
-                }
-                record.waiting_since = waiting_since_after_move(record.waiting_since, *stage, *at);
-                record.stage = *stage;
-                record.location = *to;
-                record.since = *at;
-                record.version += 1;
-            }
-            EventBody::FlagSet { person, flag, on } => {
-                let record = self.person_mut(*person)?;
-                if *on {
-                    record.flags.insert(*flag);
-                } else {
-                    record.flags.remove(flag);
-                }
-                record.version += 1;
-            }
-            EventBody::HoldSet { person, reason } => {
-                let record = self.person_mut(*person)?;
-                record.hold = *reason;
-                record.version += 1;
-            }
+            } => self.move_person(person, to, stage, at),
+            EventBody::FlagSet { person, flag, on } => self.set_flag(person, flag, on),
+            EventBody::HoldSet { person, reason } => self.set_hold(person, reason),
             EventBody::ReadinessSet {
                 person,
                 documents_ready,
                 screening_done,
-            } => {
-                let record = self.person_mut(*person)?;
-                record.documents_ready = *documents_ready;
-                record.screening_done = *screening_done;
-                record.version += 1;
-            }
-            EventBody::PersonRehoused { person, from, to } => {
-                if from == to {
-                    return Err(ProjectionError::Invalid(format!(
-                        "person {person} is already in household {to}"
-                    )));
-                }
-                let record = self
-                    .people
-                    .get(person)
-                    .ok_or_else(|| missing("person", person))?;
-                if record.household != *from {
-                    return Err(ProjectionError::Invalid(format!(
-                        "person {} is not in household {from}",
-                        record.code
-                    )));
-                }
-                if !self.households.contains_key(from) {
-                    return Err(missing("household", from));
-                }
-                if !self.households.contains_key(to) {
-                    return Err(missing("household", to));
-                }
-                if let Some(old) = self.households.get_mut(from)
-                    && old.head == Some(*person)
-                {
-                    // The head leaves: the household has none until someone joins it.
-                    old.head = None;
-                    old.version += 1;
-                }
-                if let Some(new) = self.households.get_mut(to)
-                    && new.head.is_none()
-                {
-                    new.head = Some(*person);
-                    new.version += 1;
-                }
-                let record = self.person_mut(*person)?;
-                record.household = *to;
-                record.version += 1;
-            }
+            } => self.set_readiness(person, documents_ready, screening_done),
+            EventBody::PersonRehoused { person, from, to } => self.rehouse(person, from, to),
             EventBody::HouseholdSplitSet {
                 household,
                 split_allowed,
-            } => {
-                let record = self
-                    .households
-                    .get_mut(household)
-                    .ok_or_else(|| missing("household", household))?;
-                if record.split_allowed == *split_allowed {
-                    return Err(ProjectionError::Invalid(format!(
-                        "household {} already has split allowed: {split_allowed}",
-                        record.code
-                    )));
-                }
-                record.split_allowed = *split_allowed;
-                record.version += 1;
-            }
-            EventBody::PersonMerged { person, into } => {
-                if person == into {
-                    return Err(ProjectionError::Invalid(format!(
-                        "person {person} cannot be merged into itself"
-                    )));
-                }
-                let duplicate = self
-                    .people
-                    .get(person)
-                    .ok_or_else(|| missing("person", person))?;
-                let kept = self
-                    .people
-                    .get(into)
-                    .ok_or_else(|| missing("person", into))?;
-                for record in [duplicate, kept] {
-                    if record.stage == Stage::Merged {
-                        return Err(ProjectionError::Invalid(format!(
-                            "person {} is already merged into another record",
-                            record.code
-                        )));
-                    }
-                }
-                let flags = duplicate.flags.clone();
-                let (documents_ready, screening_done) =
-                    (duplicate.documents_ready, duplicate.screening_done);
-                // The earlier wait counts for the kept record when it is waiting too: the
-                // person has waited since the first of their two registrations.
-                let earlier_wait = duplicate.waiting_since;
-                let kept = self.person_mut(*into)?;
-                kept.flags.extend(flags);
-                kept.documents_ready |= documents_ready;
-                kept.screening_done |= screening_done;
-                if let (Some(kept_since), Some(duplicate_since)) =
-                    (kept.waiting_since, earlier_wait)
-                {
-                    kept.waiting_since = Some(kept_since.min(duplicate_since));
-                }
-                kept.version += 1;
-                let duplicate = self.person_mut(*person)?;
-                duplicate.stage = Stage::Merged;
-                duplicate.waiting_since = None;
-                duplicate.hold = None;
-                duplicate.merged_into = Some(*into);
-                duplicate.version += 1;
-            }
+            } => self.set_split_allowed(household, split_allowed),
+            EventBody::PersonMerged { person, into } => self.merge_person(person, into),
             EventBody::PersonCorrected { person, correction } => {
-                if correction.fields().is_empty() {
-                    return Err(ProjectionError::Invalid(format!(
-                        "a correction of person {person} changes nothing"
-                    )));
-                }
-                let record = self.person_mut(*person)?;
-                if let Some(sex) = correction.sex {
-                    record.sex = sex;
-                }
-                if let Some(year) = correction.birth_year {
-                    record.birth_year = year;
-                }
-                for (field, value) in &correction.sealed {
-                    match value {
-                        Some(sealed) => {
-                            record.sealed.insert(*field, sealed.clone());
-                        }
-                        None => {
-                            record.sealed.remove(field);
-                        }
-                    }
-                }
-                if let Some(index) = correction.name_index {
-                    record.name_index = index;
-                }
-                if let Some(index) = correction.duplicate_index {
-                    record.duplicate_index = index;
-                }
-                record.version += 1;
+                self.correct_person(person, correction)
             }
-            EventBody::IncidentRecorded { incident } => {
-                if self.incidents.contains_key(&incident.id) {
-                    return Err(exists("incident", &incident.code));
-                }
-                self.require_location(incident.location)?;
-                if !(1..=4).contains(&incident.severity) {
-                    return Err(ProjectionError::Invalid(format!(
-                        "incident {}: severity {} is not between 1 and 4",
-                        incident.code, incident.severity
-                    )));
-                }
-                for person in &incident.people {
-                    if !self.people.contains_key(person) {
-                        return Err(missing("person", person));
-                    }
-                }
-                let mut incident = incident.clone();
-                incident.version = 1;
-                self.incidents.insert(incident.id, incident);
-            }
-            EventBody::IncidentClosed { incident, at } => {
-                let record = self
-                    .incidents
-                    .get_mut(incident)
-                    .ok_or_else(|| missing("incident", incident))?;
-                if record.status == IncidentStatus::Closed {
-                    return Err(ProjectionError::AlreadyClosed {
-                        code: record.code.clone(),
-                    });
-                }
-                record.status = IncidentStatus::Closed;
-                record.closed = Some(*at);
-                record.version += 1;
-            }
-            EventBody::NoteAdded { note } => {
-                if self.notes.contains_key(&note.id) {
-                    return Err(exists("note", note.id));
-                }
-                if !self.people.contains_key(&note.person) {
-                    return Err(missing("person", note.person));
-                }
-                if note.follow_up_done.is_some() {
-                    return Err(ProjectionError::Invalid(format!(
-                        "note {} cannot start with its follow-up done",
-                        note.id
-                    )));
-                }
-                let mut note = note.clone();
-                note.version = 1;
-                self.notes.insert(note.id, note);
-            }
+            EventBody::IncidentRecorded { incident } => self.record_incident(incident),
+            EventBody::IncidentClosed { incident, at } => self.close_incident(incident, at),
+            EventBody::NoteAdded { note } => self.add_note(note),
             EventBody::FollowUpDone { person, note, at } => {
-                let record = self
-                    .notes
-                    .get_mut(note)
-                    .filter(|record| record.person == *person)
-                    .ok_or_else(|| missing("note", note))?;
-                if record.follow_up.is_none() || record.follow_up_done.is_some() {
-                    return Err(ProjectionError::Invalid(format!(
-                        "note {note} has no follow-up due"
-                    )));
-                }
-                record.follow_up_done = Some(*at);
-                record.version += 1;
+                self.complete_follow_up(person, note, at)
             }
-            EventBody::BatchCreated { batch } => {
-                if self.batches.contains_key(&batch.id) {
-                    return Err(exists("batch", &batch.code));
-                }
-                self.require_location(batch.destination)?;
-                for origin in &batch.origins {
-                    self.require_location(*origin)?;
-                }
-                if batch.status != BatchStatus::Draft || !batch.manifest.is_empty() {
-                    return Err(ProjectionError::Invalid(format!(
-                        "batch {} must start as an empty draft",
-                        batch.code
-                    )));
-                }
-                let mut batch = batch.clone();
-                batch.version = 1;
-                self.batches.insert(batch.id, batch);
-            }
+            EventBody::BatchCreated { batch } => self.create_batch(batch),
             EventBody::BatchPinned {
                 batch,
                 household,
                 pin,
-            } => {
-                if !self.households.contains_key(household) {
-                    return Err(missing("household", household));
-                }
-                let record = self.batch_mut(*batch)?;
-                if record.status != BatchStatus::Draft {
-                    return Err(ProjectionError::Invalid(format!(
-                        "batch {} is {}: only a draft can be changed",
-                        record.code, record.status
-                    )));
-                }
-                match pin {
-                    Some(pin) => record.pins.insert(*household, *pin),
-                    None => record.pins.remove(household),
-                };
-                record.version += 1;
-            }
-            EventBody::BatchPlanned { batch, manifest } => {
-                for person in manifest {
-                    if !self.people.contains_key(person) {
-                        return Err(missing("person", person));
-                    }
-                }
-                let record = self.batch_mut(*batch)?;
-                if record.status != BatchStatus::Draft {
-                    return Err(ProjectionError::Invalid(format!(
-                        "batch {} is {}: only a draft can be planned",
-                        record.code, record.status
-                    )));
-                }
-                if manifest.len() > record.seats as usize {
-                    return Err(ProjectionError::Invalid(format!(
-                        "batch {}: {} people on the manifest, {} seats",
-                        record.code,
-                        manifest.len(),
-                        record.seats
-                    )));
-                }
-                record.manifest = manifest.clone();
-                record.version += 1;
-            }
-            EventBody::BatchStatusChanged { batch, status } => {
-                let record = self.batch_mut(*batch)?;
-                if !record.status.can_become(*status) {
-                    return Err(ProjectionError::Invalid(format!(
-                        "batch {} cannot go from {} to {status}",
-                        record.code, record.status
-                    )));
-                }
-                if *status == BatchStatus::Confirmed && record.manifest.is_empty() {
-                    return Err(ProjectionError::Invalid(format!(
-                        "batch {} has nobody on its manifest",
-                        record.code
-                    )));
-                }
-                record.status = *status;
-                record.version += 1;
-            }
+            } => self.pin_household(batch, household, pin),
+            EventBody::BatchPlanned { batch, manifest } => self.plan_batch(batch, manifest),
+            EventBody::BatchStatusChanged { batch, status } => self.set_batch_status(batch, status),
         }
-        Ok(())
     }
 }
 

@@ -1,0 +1,87 @@
+//! Incidents and case notes.
+
+use super::*;
+
+impl State {
+    pub(super) fn record_incident(&mut self, incident: &Incident) -> Result<(), ProjectionError> {
+        if self.incidents.contains_key(&incident.id) {
+            return Err(exists("incident", &incident.code));
+        }
+        self.require_location(incident.location)?;
+        if !(1..=4).contains(&incident.severity) {
+            return Err(ProjectionError::Invalid(format!(
+                "incident {}: severity {} is not between 1 and 4",
+                incident.code, incident.severity
+            )));
+        }
+        for person in &incident.people {
+            if !self.people.contains_key(person) {
+                return Err(missing("person", person));
+            }
+        }
+        let mut incident = incident.clone();
+        incident.version = 1;
+        self.incidents.insert(incident.id, incident);
+        Ok(())
+    }
+
+    pub(super) fn close_incident(
+        &mut self,
+        incident: &IncidentId,
+        at: &Date,
+    ) -> Result<(), ProjectionError> {
+        let record = self
+            .incidents
+            .get_mut(incident)
+            .ok_or_else(|| missing("incident", incident))?;
+        if record.status == IncidentStatus::Closed {
+            return Err(ProjectionError::AlreadyClosed {
+                code: record.code.clone(),
+            });
+        }
+        record.status = IncidentStatus::Closed;
+        record.closed = Some(*at);
+        record.version += 1;
+        Ok(())
+    }
+
+    pub(super) fn add_note(&mut self, note: &Note) -> Result<(), ProjectionError> {
+        if self.notes.contains_key(&note.id) {
+            return Err(exists("note", note.id));
+        }
+        if !self.people.contains_key(&note.person) {
+            return Err(missing("person", note.person));
+        }
+        if note.follow_up_done.is_some() {
+            return Err(ProjectionError::Invalid(format!(
+                "note {} cannot start with its follow-up done",
+                note.id
+            )));
+        }
+        let mut note = note.clone();
+        note.version = 1;
+        self.notes.insert(note.id, note);
+        Ok(())
+    }
+
+    pub(super) fn complete_follow_up(
+        &mut self,
+        person: &PersonId,
+        note: &NoteId,
+        at: &Date,
+    ) -> Result<(), ProjectionError> {
+        let record = self
+            .notes
+            .get_mut(note)
+            .filter(|record| record.person == *person)
+            .ok_or_else(|| missing("note", note))?;
+        if record.follow_up.is_none() || record.follow_up_done.is_some() {
+            return Err(ProjectionError::Invalid(format!(
+                "note {note} has no follow-up due"
+            )));
+        }
+        record.follow_up_done = Some(*at);
+        record.version += 1;
+        Ok(())
+    }
+}

@@ -39,6 +39,12 @@ pub use people::{
 };
 pub(crate) use people::{check_birth_year, seal_identity};
 pub use refuge_crypto::Revealed;
+
+/// A request's fingerprint (SHA-256 of its parts, hex): the web's idempotency keys compare
+/// them, in memory only.
+pub fn request_fingerprint(parts: &[&[u8]]) -> String {
+    refuge_crypto::sha256_hex(&parts.join(&b"\n"[..]))
+}
 pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
 pub use refuge_sim::chart as forecast_chart;

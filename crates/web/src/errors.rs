@@ -158,11 +158,25 @@ impl Failure {
 
     /// The JSON form, for the API.
     pub fn json(&self) -> Response {
+        let (status, body) = self.json_parts();
+        (status, Json(body)).into_response()
+    }
+
+    /// The status and JSON body of the API's answer (kept by `Idempotency-Key` replays).
+    pub fn json_parts(&self) -> (StatusCode, serde_json::Value) {
         (
             self.status,
-            Json(json!({ "error": self.message(Lang::English), "code": self.code })),
+            json!({ "error": self.message(Lang::English), "code": self.code }),
         )
-            .into_response()
+    }
+
+    /// An API failure of its own: a status, a stable code and a message naming the input.
+    pub fn api(status: StatusCode, code: &'static str, message: String) -> Self {
+        Failure {
+            status,
+            code,
+            message: Message::Text(message),
+        }
     }
 }
 

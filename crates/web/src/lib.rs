@@ -17,6 +17,7 @@ mod errors;
 mod extract;
 mod headers;
 mod i18n;
+mod idempotency;
 mod layout;
 mod pages;
 mod serve;
@@ -33,7 +34,8 @@ use pages::*;
 use refuge_app::App;
 use std::sync::Arc;
 
-pub use api::API_PATHS;
+pub use api::{API_PATHS, API_WRITE_PATHS};
+pub use idempotency::Replies;
 pub use serve::{Limits, Tls, serve, serve_tls, serve_with};
 pub use sessions::{SessionPolicy, Sessions};
 
@@ -51,6 +53,8 @@ pub struct ServerState {
     pub app: App,
     pub sessions: Sessions,
     pub transport: Transport,
+    /// The API's answers by `Idempotency-Key` (in memory only).
+    pub replies: Replies,
 }
 
 /// The shared state as handlers receive it.

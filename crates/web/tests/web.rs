@@ -69,6 +69,7 @@ fn start(policy: SessionPolicy) -> Server {
             app,
             sessions: Sessions::new(policy),
             transport: Transport::Loopback,
+            replies: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -564,7 +565,17 @@ fn openapi_lists_every_api_route_and_every_listed_route_exists() {
     let document: serde_json::Value =
         serde_json::from_str(&server.get("/api/v1/openapi.json", "").body).unwrap();
     let paths: Vec<&String> = document["paths"].as_object().unwrap().keys().collect();
-    assert_eq!(paths.len(), refuge_web::API_PATHS.len());
+    let mut every: Vec<&str> = refuge_web::API_PATHS.to_vec();
+    every.extend(refuge_web::API_WRITE_PATHS);
+    every.sort();
+    every.dedup();
+    assert_eq!(paths.len(), every.len(), "{paths:?}");
+    for path in refuge_web::API_WRITE_PATHS {
+        assert!(
+            document["paths"][path]["post"]["responses"].is_object(),
+            "the write {path} is documented"
+        );
+    }
     for path in refuge_web::API_PATHS {
         assert!(
             paths.iter().any(|listed| listed == path),
@@ -1827,6 +1838,210 @@ fn errors_axum_answers_itself_are_pages_or_json_too() {
     assert!(malformed.body.contains("\"code\""));
 }
 
+/// A token for `user`, made on the API tokens page.
+fn token_of(server: &Server, user: &str) -> String {
+    let (cookie, csrf) = server.login(user);
+    let created = server.post(
+        "/tokens",
+        &cookie,
+        &[("csrf", &csrf), ("label", "synthetic partner tool")],
+    );
+    let at = created.body.find("rft1_").expect("the new token is shown");
+    format!("Bearer {}", &created.body[at..at + 5 + 10 + 1 + 64])
+}
+
+/// A partner tool writes through the API with a caseworker's token: it registers a person
+/// (sent twice with one Idempotency-Key: one person), flags, holds, readies, notes, records
+/// and closes an incident and hands the person over; bad bodies are named without their
+/// values; a cookie may not write, nor a role that may not.
+#[test]
+fn a_partner_tool_writes_through_the_api_once_per_key() {
+    let server = start(SessionPolicy::default());
+    let bearer = token_of(&server, "caseworker");
+    let write = |path: &str, key: Option<&str>, body: serde_json::Value| {
+        let mut request = server
+            .agent
+            .post(&format!("{}{path}", server.base))
+            .header("Authorization", &bearer);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let reply = reply(request.send_json(&body));
+        let value: serde_json::Value = serde_json::from_str(&reply.body).unwrap_or_default();
+        (reply, value)
+    };
+    let (coordinator, _) = server.login("coordinator");
+    let total = || {
+        server
+            .get(
+                "/api/v1/people?location=SHL-BKK-1&stage=sheltered&limit=1",
+                &coordinator,
+            )
+            .header("x-total-count")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = total();
+    let person = serde_json::json!({
+        "location": "SHL-BKK-1", "sex": "female", "birth_year": 1991, "stage": "sheltered",
+        "identity": { "name": "Synthetic Api Person", "origin": "Synthetic county" }
+    });
+    let (first, registered) = write("/api/v1/people", Some("register-1"), person.clone());
+    assert_eq!(first.status, 201, "{}", first.body);
+    let code = registered["code"].as_str().unwrap().to_string();
+    let (again, replayed) = write("/api/v1/people", Some("register-1"), person.clone());
+    assert_eq!(again.status, 201);
+    assert_eq!(replayed["code"], code.as_str(), "the first answer again");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(total(), before + 1, "one person");
+    assert!(
+        !first.body.contains("Synthetic Api Person"),
+        "no identity in the answer"
+    );
+    let (reused, refused) = write(
+        "/api/v1/people",
+        Some("register-1"),
+        serde_json::json!({ "location": "SHL-BKK-1" }),
+    );
+    assert_eq!(reused.status, 422);
+    assert_eq!(refused["code"], "idempotency_key_reused");
+    let (twice, _) = write("/api/v1/people", None, person);
+    assert_eq!(
+        twice.status, 409,
+        "without a key, a second registration is a likely duplicate"
+    );
+    // Bad bodies: the field named, never the value.
+    let (typo, answer) = write(
+        "/api/v1/people",
+        None,
+        serde_json::json!({ "locaton": "SHL-BKK-1" }),
+    );
+    assert_eq!(typo.status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `locaton`")
+    );
+    let (wrong, answer) = write(
+        "/api/v1/people",
+        None,
+        serde_json::json!({ "location": "SHL-BKK-1", "birth_year": "Synthetic Secret" }),
+    );
+    assert_eq!(wrong.status, 400);
+    assert!(!answer.to_string().contains("Synthetic Secret"), "{answer}");
+    let (unknown_word, answer) = write(
+        &format!("/api/v1/people/{code}/flags"),
+        None,
+        serde_json::json!({ "set": ["brave"] }),
+    );
+    assert_eq!(unknown_word.status, 422);
+    assert!(answer["error"].as_str().unwrap().contains("set"));
+
+    let (flagged, after) = write(
+        &format!("/api/v1/people/{code}/flags"),
+        Some("flag-1"),
+        serde_json::json!({ "set": ["minor", "medical_urgent"], "clear": [] }),
+    );
+    assert_eq!(flagged.status, 200);
+    assert!(
+        after["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|flag| flag == "medical_urgent")
+    );
+    let (held, after) = write(
+        &format!("/api/v1/people/{code}/hold"),
+        None,
+        serde_json::json!({ "reason": "medical" }),
+    );
+    assert_eq!(held.status, 200);
+    assert_eq!(after["hold"], "medical");
+    let (_, after) = write(
+        &format!("/api/v1/people/{code}/hold"),
+        None,
+        serde_json::json!({ "reason": null }),
+    );
+    assert!(after["hold"].is_null(), "released");
+    let (ready, after) = write(
+        &format!("/api/v1/people/{code}/readiness"),
+        None,
+        serde_json::json!({ "documents_ready": true }),
+    );
+    assert_eq!(ready.status, 200);
+    assert_eq!(after["documents_ready"], true);
+    let (noted, _) = write(
+        &format!("/api/v1/people/{code}/notes"),
+        Some("note-1"),
+        serde_json::json!({ "text": "Synthetic note from a partner tool", "follow_up": "2027-01-15" }),
+    );
+    assert_eq!(noted.status, 201);
+    let (recorded, incident) = write(
+        "/api/v1/incidents",
+        Some("incident-1"),
+        serde_json::json!({
+            "location": "SHL-BKK-1", "kind": "conflict", "severity": 2, "people": [code],
+            "narrative": "Synthetic narrative from a partner tool", "time": "19:30"
+        }),
+    );
+    assert_eq!(recorded.status, 201, "{}", recorded.body);
+    assert_eq!(incident["occurred_time"], "19:30");
+    let incident_code = incident["code"].as_str().unwrap().to_string();
+    let (_, again) = write(
+        "/api/v1/incidents",
+        Some("incident-1"),
+        serde_json::json!({
+            "location": "SHL-BKK-1", "kind": "conflict", "severity": 2, "people": [code],
+            "narrative": "Synthetic narrative from a partner tool", "time": "19:30"
+        }),
+    );
+    assert_eq!(again["code"], incident_code.as_str(), "recorded once");
+    let (closed, incident) = write(
+        &format!("/api/v1/incidents/{incident_code}/close"),
+        None,
+        serde_json::json!({}),
+    );
+    assert_eq!(closed.status, 200);
+    assert_eq!(incident["status"], "closed");
+    // A hand-over: afterwards the person is outside her compartments.
+    let (moved, report) = write(
+        &format!("/api/v1/people/{code}/move"),
+        None,
+        serde_json::json!({ "to": "SHL-BKK-2", "stage": "sheltered", "over_capacity": true }),
+    );
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(report["moved"][0], code.as_str());
+    let (outside, _) = write(
+        &format!("/api/v1/people/{code}/flags"),
+        None,
+        serde_json::json!({ "set": ["minor"] }),
+    );
+    assert_eq!(outside.status, 403);
+
+    // A browser's cookie cannot write through the API; an analyst's token may not register.
+    let (cookie, _) = server.login("caseworker");
+    let by_cookie = reply(
+        server
+            .agent
+            .post(&format!("{}/api/v1/people", server.base))
+            .header("Cookie", &cookie)
+            .send_json(serde_json::json!({ "location": "SHL-BKK-1" })),
+    );
+    assert_eq!(by_cookie.status, 403);
+    assert!(by_cookie.body.contains("token_required"));
+    let analyst = token_of(&server, "analyst");
+    let by_analyst = reply(
+        server
+            .agent
+            .post(&format!("{}/api/v1/people", server.base))
+            .header("Authorization", &analyst)
+            .send_json(serde_json::json!({ "location": "SHL-BKK-1" })),
+    );
+    assert_eq!(by_analyst.status, 403);
+}
+
 /// Partner tools read incidents, households and locations through the API with the pages'
 /// need-to-know rules: a caseworker sees her shelter's, never a narrative, and a household
 /// elsewhere answers as one that does not exist.
@@ -2094,6 +2309,7 @@ fn half_open_connections_are_closed_and_bounded() {
             app,
             sessions: Sessions::new(SessionPolicy::default()),
             transport: Transport::Loopback,
+            replies: Default::default(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();

@@ -43,6 +43,7 @@ pub async fn serve(
         app,
         sessions: refuge_web::Sessions::new(refuge_web::SessionPolicy::default()),
         transport,
+        replies: Default::default(),
     });
     let served = run(state.clone(), listen, tls).await;
     // Whatever ended the server (Ctrl-C, a termination signal, an error), the demo's synthetic

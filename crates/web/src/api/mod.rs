@@ -13,22 +13,32 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use refuge_app::{PeopleQuery, PersonView, Session};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod writes;
+
+pub use writes::API_WRITE_PATHS;
+
 pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/backlog", get(backlog))
-        .route("/people", get(people))
+        .route("/people", get(people).post(writes::register))
         .route("/people/{code}", get(person))
+        .route("/people/{code}/move", post(writes::move_to))
+        .route("/people/{code}/flags", post(writes::flags))
+        .route("/people/{code}/hold", post(writes::hold))
+        .route("/people/{code}/readiness", post(writes::readiness))
+        .route("/people/{code}/notes", post(writes::note))
         .route("/batches", get(batches))
         .route("/forecast", get(forecast))
-        .route("/incidents", get(incidents))
+        .route("/incidents", get(incidents).post(writes::record_incident))
         .route("/incidents/{code}", get(incident))
+        .route("/incidents/{code}/close", post(writes::close_incident))
         .route("/households/{code}", get(household))
         .route("/locations", get(locations))
 }
@@ -117,6 +127,15 @@ fn as_json(value: impl serde::Serialize) -> ApiResult {
 }
 
 async fn openapi() -> Json<Value> {
+    let mut document = read_operations();
+    // The writes (POST), beside the reads of the same paths.
+    for (path, operation) in writes::operations() {
+        document["paths"][path]["post"] = operation;
+    }
+    Json(document)
+}
+
+fn read_operations() -> Value {
     let errors = json!({
         "400": { "$ref": "#/components/responses/Error" },
         "401": { "$ref": "#/components/responses/Error" },
@@ -234,7 +253,7 @@ async fn openapi() -> Json<Value> {
         "description": "The code of a duplicate record merged into another: Location names the kept record",
         "headers": { "Location": { "schema": { "type": "string" } } }
     });
-    Json(json!({
+    json!({
         "openapi": "3.1.0",
         "info": { "title": "refuge", "version": env!("CARGO_PKG_VERSION") },
         "servers": [{ "url": "/api/v1" }],
@@ -293,7 +312,7 @@ async fn openapi() -> Json<Value> {
             "/households/{code}": household,
             "/locations": get("Locations: code, kind, country, beds and people present (names and addresses stay sealed)", ok(json!({ "type": "array", "items": { "type": "object" } }))),
         }
-    }))
+    })
 }
 
 async fn backlog(State(shared): State<Shared>, caller: Caller) -> ApiResult {

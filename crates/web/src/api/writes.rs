@@ -1,0 +1,659 @@
+//! The API's writes, for partner tools: register a person, move, flag, hold, readiness, a
+//! case note, record and close an incident. Only with an API token (a browser's cookie
+//! cannot write through the API: no cross-site request can then write); each calls the same
+//! use case as the page, so the same permissions and access log apply. With an
+//! `Idempotency-Key` header a write sent again gets its first answer back (`idempotency`).
+
+use super::{Caller, incident_json, person_json};
+use crate::Shared;
+use crate::errors::Failure;
+use crate::idempotency::{Claim, MAX_KEY_LEN, fingerprint};
+use crate::layout::{parse_date, parse_field};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use refuge_app::{NewIncident, NewPerson};
+use refuge_core::{Flag, PersonField, parse_time_of_day};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::future::Future;
+
+/// The paths that take a POST, for the OpenAPI document (a test checks they agree).
+pub const API_WRITE_PATHS: &[&str] = &[
+    "/people",
+    "/people/{code}/move",
+    "/people/{code}/flags",
+    "/people/{code}/hold",
+    "/people/{code}/readiness",
+    "/people/{code}/notes",
+    "/incidents",
+    "/incidents/{code}/close",
+];
+
+type Written = Result<(StatusCode, Value), Failure>;
+
+/// A write's body, or a 400 naming what is wrong and where, without quoting a value (a body
+/// may hold a name).
+fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(body).map_err(|error| {
+        let text = error.to_string();
+        // serde names fields, never values, in these two; the other messages quote values.
+        let what = ["unknown field", "missing field"]
+            .iter()
+            .find(|start| text.starts_with(*start))
+            .map_or_else(
+                || "not what this endpoint takes (see /api/v1/openapi.json)".to_string(),
+                |_| {
+                    text.split(" at line")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string()
+                },
+            );
+        Failure::api(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!(
+                "body: line {}, column {}: {what}",
+                error.line(),
+                error.column()
+            ),
+        )
+    })
+}
+
+/// Runs a write once per `Idempotency-Key` (when one is sent), for token callers only.
+async fn write<Fut: Future<Output = Written>>(
+    caller: &Caller,
+    shared: &Shared,
+    headers: &HeaderMap,
+    request: (&Method, &Uri, &[u8]),
+    run: impl FnOnce() -> Fut,
+) -> Response {
+    if let Caller::Web(_) = caller {
+        return Failure::api(
+            StatusCode::FORBIDDEN,
+            "token_required",
+            "writes through the API need an API token (Authorization: Bearer …); the pages write for a browser".into(),
+        )
+        .json();
+    }
+    let user = caller.session().user().name.clone();
+    let key = match headers.get("idempotency-key").map(HeaderValue::to_str) {
+        None => None,
+        Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_KEY_LEN => Some(key.to_string()),
+        Some(_) => {
+            return Failure::api(
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                format!("Idempotency-Key: 1 to {MAX_KEY_LEN} visible ASCII characters"),
+            )
+            .json();
+        }
+    };
+    let (method, uri, body) = request;
+    if let Some(key) = &key {
+        let asked = fingerprint(method.as_str(), uri.path(), body);
+        match shared
+            .replies
+            .claim(&user, key, asked, std::time::Instant::now())
+        {
+            Claim::First => {}
+            Claim::Answered(status, body) => {
+                let mut response = (status, Json(body)).into_response();
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return response;
+            }
+            Claim::InFlight => {
+                return Failure::api(
+                    StatusCode::CONFLICT,
+                    "in_progress",
+                    "a request with this Idempotency-Key is still being written; ask again in a moment".into(),
+                )
+                .json();
+            }
+            Claim::Reused => {
+                return Failure::api(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was sent with another request: use a new key for a new write".into(),
+                )
+                .json();
+            }
+        }
+    }
+    let (status, answer) = match run().await {
+        Ok(written) => written,
+        Err(failure) => failure.json_parts(),
+    };
+    if let Some(key) = &key {
+        shared.replies.answer(&user, key, status, &answer);
+    }
+    (status, Json(answer)).into_response()
+}
+
+/// The person as the API shows them, after a change.
+async fn person_now(shared: &Shared, caller: &Caller, code: &str) -> Result<Value, Failure> {
+    let view = shared
+        .app
+        .show_person(caller.session(), code, false)
+        .await?;
+    Ok(person_json(&view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    location: String,
+    household: Option<String>,
+    split_allowed: Option<bool>,
+    sex: Option<String>,
+    birth_year: Option<i32>,
+    stage: Option<String>,
+    since: Option<String>,
+    entered: Option<String>,
+    #[serde(default)]
+    flags: Vec<String>,
+    /// Protected fields by name (`name`, `name_romanized`, `origin`, …), sealed at once.
+    #[serde(default)]
+    identity: BTreeMap<String, String>,
+    #[serde(default)]
+    allow_duplicate: bool,
+}
+
+pub async fn register(
+    State(shared): State<Shared>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(
+        &caller,
+        &shared,
+        &headers,
+        (&method, &uri, &body),
+        || async {
+            let asked: RegisterBody = body_of(&body)?;
+            let day = |field: &str, text: &Option<String>| {
+                text.as_deref()
+                    .map(|text| parse_date(field, text))
+                    .transpose()
+            };
+            let mut identity = BTreeMap::new();
+            for (field, value) in asked.identity {
+                identity.insert(parse_field::<PersonField>("identity", &field)?, value);
+            }
+            let new = NewPerson {
+                household: asked.household,
+                split_allowed: asked.split_allowed.unwrap_or(false),
+                sex: asked
+                    .sex
+                    .as_deref()
+                    .map(|sex| parse_field("sex", sex))
+                    .transpose()?,
+                birth_year: asked.birth_year,
+                location: asked.location,
+                stage: asked
+                    .stage
+                    .as_deref()
+                    .map(|stage| parse_field("stage", stage))
+                    .transpose()?,
+                since: day("since", &asked.since)?,
+                entered: day("entered", &asked.entered)?,
+                flags: asked
+                    .flags
+                    .iter()
+                    .map(|flag| parse_field::<Flag>("flags", flag))
+                    .collect::<Result<_, _>>()?,
+                identity,
+                allow_duplicate: asked.allow_duplicate,
+            };
+            let person = shared.app.add_person(caller.session(), new).await?;
+            Ok((
+                StatusCode::CREATED,
+                person_now(&shared, &caller, &person.code).await?,
+            ))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MoveBody {
+    to: String,
+    stage: Option<String>,
+    at: Option<String>,
+    #[serde(default)]
+    over_capacity: bool,
+}
+
+/// Moves a person, or a whole household when the code is a household's.
+pub async fn move_to(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(&caller, &shared, &headers, (&method, &uri, &body), || async {
+        let asked: MoveBody = body_of(&body)?;
+        let report = shared
+            .app
+            .move_to(
+                caller.session(),
+                &code,
+                &asked.to,
+                asked
+                    .stage
+                    .as_deref()
+                    .map(|stage| parse_field("stage", stage))
+                    .transpose()?,
+                asked.at.as_deref().map(|at| parse_date("at", at)).transpose()?,
+                asked.over_capacity,
+            )
+            .await?;
+        Ok((
+            StatusCode::OK,
+            json!({ "moved": report.moved, "location": report.location, "over_capacity": report.over_capacity }),
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagsBody {
+    #[serde(default)]
+    set: Vec<String>,
+    #[serde(default)]
+    clear: Vec<String>,
+}
+
+pub async fn flags(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(
+        &caller,
+        &shared,
+        &headers,
+        (&method, &uri, &body),
+        || async {
+            let asked: FlagsBody = body_of(&body)?;
+            let mut changes = Vec::new();
+            for (words, on) in [(&asked.set, true), (&asked.clear, false)] {
+                for word in words {
+                    changes.push((
+                        parse_field::<Flag>(if on { "set" } else { "clear" }, word)?,
+                        on,
+                    ));
+                }
+            }
+            shared
+                .app
+                .set_flags(caller.session(), &code, &changes)
+                .await?;
+            Ok((StatusCode::OK, person_now(&shared, &caller, &code).await?))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldBody {
+    /// A hold reason, or null to release the hold.
+    reason: Option<String>,
+}
+
+pub async fn hold(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(
+        &caller,
+        &shared,
+        &headers,
+        (&method, &uri, &body),
+        || async {
+            let asked: HoldBody = body_of(&body)?;
+            let reason = asked
+                .reason
+                .as_deref()
+                .map(|reason| parse_field("reason", reason))
+                .transpose()?;
+            shared.app.set_hold(caller.session(), &code, reason).await?;
+            Ok((StatusCode::OK, person_now(&shared, &caller, &code).await?))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadinessBody {
+    documents_ready: Option<bool>,
+    screening_done: Option<bool>,
+}
+
+pub async fn readiness(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(
+        &caller,
+        &shared,
+        &headers,
+        (&method, &uri, &body),
+        || async {
+            let asked: ReadinessBody = body_of(&body)?;
+            shared
+                .app
+                .set_ready(
+                    caller.session(),
+                    &code,
+                    asked.documents_ready,
+                    asked.screening_done,
+                )
+                .await?;
+            Ok((StatusCode::OK, person_now(&shared, &caller, &code).await?))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoteBody {
+    text: String,
+    follow_up: Option<String>,
+}
+
+pub async fn note(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(
+        &caller,
+        &shared,
+        &headers,
+        (&method, &uri, &body),
+        || async {
+            let asked: NoteBody = body_of(&body)?;
+            let follow_up = asked
+                .follow_up
+                .as_deref()
+                .map(|day| parse_date("follow_up", day))
+                .transpose()?;
+            let note = shared
+                .app
+                .add_note(caller.session(), &code, &asked.text, follow_up)
+                .await?;
+            Ok((
+                StatusCode::CREATED,
+                json!({ "note": note.to_string(), "person": refuge_core::normalize_code(&code) }),
+            ))
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncidentBody {
+    location: String,
+    kind: String,
+    severity: u8,
+    #[serde(default)]
+    people: Vec<String>,
+    narrative: Option<String>,
+    /// The day it happened (default today).
+    date: Option<String>,
+    /// The time of day, HH:MM on the clock there.
+    time: Option<String>,
+}
+
+pub async fn record_incident(
+    State(shared): State<Shared>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(
+        &caller,
+        &shared,
+        &headers,
+        (&method, &uri, &body),
+        || async {
+            let asked: IncidentBody = body_of(&body)?;
+            let occurred_time = match asked.time.as_deref() {
+                None => None,
+                Some(text) => Some(parse_time_of_day(text).ok_or_else(|| {
+                    Failure::api(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid_input",
+                        "time: not a time of day (HH:MM)".into(),
+                    )
+                })?),
+            };
+            let incident = shared
+                .app
+                .add_incident(
+                    caller.session(),
+                    NewIncident {
+                        people: &asked.people,
+                        narrative: asked.narrative.as_deref(),
+                        occurred: asked
+                            .date
+                            .as_deref()
+                            .map(|day| parse_date("date", day))
+                            .transpose()?,
+                        occurred_time,
+                        ..NewIncident::new(
+                            &asked.location,
+                            parse_field("kind", &asked.kind)?,
+                            asked.severity,
+                        )
+                    },
+                )
+                .await?;
+            let view = shared
+                .app
+                .show_incident(caller.session(), &incident.code, false)
+                .await?;
+            Ok((StatusCode::CREATED, incident_json(&view)))
+        },
+    )
+    .await
+}
+
+pub async fn close_incident(
+    State(shared): State<Shared>,
+    caller: Caller,
+    Path(code): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    write(
+        &caller,
+        &shared,
+        &headers,
+        (&method, &uri, &body),
+        || async {
+            let incident = shared.app.close_incident(caller.session(), &code).await?;
+            let view = shared
+                .app
+                .show_incident(caller.session(), &incident.code, false)
+                .await?;
+            Ok((StatusCode::OK, incident_json(&view)))
+        },
+    )
+    .await
+}
+
+/// The OpenAPI operations of the writes: (path, the POST operation).
+pub(super) fn operations() -> Vec<(&'static str, Value)> {
+    let object = |properties: Value, required: &[&str]| json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties });
+    let text = json!({ "type": "string" });
+    let day = json!({ "type": "string", "format": "date" });
+    let words = json!({ "type": "array", "items": { "type": "string" } });
+    let person = json!({ "$ref": "#/components/schemas/Person" });
+    let incident = json!({ "$ref": "#/components/schemas/Incident" });
+    let operation = |summary: &str, body: Option<Value>, status: &str, answer: Value| {
+        let mut responses = json!({
+            "400": { "$ref": "#/components/responses/Error" },
+            "401": { "$ref": "#/components/responses/Error" },
+            "403": { "$ref": "#/components/responses/Error" },
+            "404": { "$ref": "#/components/responses/Error" },
+            "409": { "$ref": "#/components/responses/Error" },
+            "422": { "$ref": "#/components/responses/Error" },
+        });
+        responses[status] = json!({ "description": "Written (or, with an Idempotency-Key sent before, the first answer again, with Idempotent-Replayed: true)", "content": { "application/json": { "schema": answer } } });
+        let mut parameters = vec![
+            json!({ "name": "Idempotency-Key", "in": "header", "required": false, "description": "The same key again returns the first answer and writes nothing; a key is the caller's for a day", "schema": { "type": "string", "maxLength": MAX_KEY_LEN } }),
+        ];
+        if summary.contains("{code}") {
+            parameters.push(json!({ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } }));
+        }
+        let mut operation = json!({
+            "summary": summary.replace("{code}", "the code's"),
+            "security": [{ "token": [] }],
+            "parameters": parameters,
+            "responses": responses,
+        });
+        if let Some(body) = body {
+            operation["requestBody"] =
+                json!({ "required": true, "content": { "application/json": { "schema": body } } });
+        }
+        operation
+    };
+    vec![
+        (
+            "/people",
+            operation(
+                "Register a person (identity sealed at once; held back with 409 when someone alike is registered, unless allow_duplicate)",
+                Some(object(
+                    json!({
+                        "location": text, "household": text, "split_allowed": { "type": "boolean" },
+                        "sex": text, "birth_year": { "type": "integer" }, "stage": text,
+                        "since": day, "entered": day, "flags": words,
+                        "identity": { "type": "object", "additionalProperties": { "type": "string" }, "description": "name, name_romanized, origin, contact, relatives, aliases, date_of_birth, notes" },
+                        "allow_duplicate": { "type": "boolean" }
+                    }),
+                    &["location"],
+                )),
+                "201",
+                person.clone(),
+            ),
+        ),
+        (
+            "/people/{code}/move",
+            operation(
+                "Move {code} person, or a whole household by its code",
+                Some(object(
+                    json!({ "to": text, "stage": text, "at": day, "over_capacity": { "type": "boolean" } }),
+                    &["to"],
+                )),
+                "200",
+                json!({ "type": "object", "properties": { "moved": words, "location": text, "over_capacity": { "type": "boolean" } } }),
+            ),
+        ),
+        (
+            "/people/{code}/flags",
+            operation(
+                "Set and clear {code} person's flags",
+                Some(object(json!({ "set": words, "clear": words }), &[])),
+                "200",
+                person.clone(),
+            ),
+        ),
+        (
+            "/people/{code}/hold",
+            operation(
+                "Put {code} person on hold (a reason) or release the hold (null)",
+                Some(object(
+                    json!({ "reason": { "type": ["string", "null"] } }),
+                    &["reason"],
+                )),
+                "200",
+                person.clone(),
+            ),
+        ),
+        (
+            "/people/{code}/readiness",
+            operation(
+                "Set {code} person's documents and screening",
+                Some(object(
+                    json!({ "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" } }),
+                    &[],
+                )),
+                "200",
+                person,
+            ),
+        ),
+        (
+            "/people/{code}/notes",
+            operation(
+                "Add a case note on {code} person (sealed), with a follow-up day if any",
+                Some(object(json!({ "text": text, "follow_up": day }), &["text"])),
+                "201",
+                json!({ "type": "object", "properties": { "note": text, "person": text } }),
+            ),
+        ),
+        (
+            "/incidents",
+            operation(
+                "Record an incident at a location of the caller's compartments",
+                Some(object(
+                    json!({
+                        "location": text, "kind": text, "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
+                        "people": words, "narrative": text, "date": day,
+                        "time": { "type": "string", "description": "HH:MM on the clock there" }
+                    }),
+                    &["location", "kind", "severity"],
+                )),
+                "201",
+                incident.clone(),
+            ),
+        ),
+        (
+            "/incidents/{code}/close",
+            operation("Close {code} incident", None, "200", incident),
+        ),
+    ]
+}

@@ -26,7 +26,7 @@ pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBL
 pub use history::{Change, EventView, MAX_ACCESS_PAGE};
 pub use import::{
     DateOrder, IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport,
-    ImportedCode, MAX_IMPORT_ROWS, MAX_LINE_BYTES,
+    ImportedCode, MAX_IMPORT_ROWS, MAX_LINE_BYTES, MAX_XLSX_BYTES,
 };
 pub use incidents::{IncidentView, MAX_PEOPLE_IN_INCIDENT, NewIncident};
 pub use outlook::{

@@ -1519,6 +1519,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
 }
 
 conformance!(
+    an_xlsx_sheet_imports_like_its_csv,
     an_import_reads_dates_as_told_lists_every_problem_at_once_and_gives_each_lines_codes,
     an_auditor_finds_who_looked_and_who_was_refused,
     a_duplicate_record_merges_into_the_kept_one,
@@ -1778,6 +1779,43 @@ async fn households_change_after_registration(db: TestDb) {
         "{history:?}"
     );
     assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+/// A volunteer's spreadsheet as she saved it (.xlsx, the birth year a number, Korean words,
+/// an empty row below the list) imports like the same sheet saved as CSV.
+async fn an_xlsx_sheet_imports_like_its_csv(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let workbook = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/volunteers.xlsx"
+    ))
+    .unwrap();
+    let report = app
+        .import_people_xlsx(&org.admin, &workbook, ImportOptions::default(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!((report.people, report.households), (2, 1));
+    assert_eq!(report.codes[1].line, 3, "row numbers are line numbers");
+    let first = app
+        .show_person(&org.admin, &report.codes[0].person, false)
+        .await
+        .unwrap();
+    assert_eq!(first.person.sex, Sex::Female);
+    assert_eq!(first.person.birth_year, Some(1990));
+    assert_eq!(first.person.stage, Stage::Sheltered);
+    assert_eq!(first.person.since, time::macros::date!(2026 - 10 - 01));
+    let refused = app
+        .import_people_xlsx(
+            &org.admin,
+            b"not a workbook",
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("not an XLSX workbook"), "{refused}");
 }
 
 /// A volunteer's sheet with day-first dates, someone already registered and a shelter that

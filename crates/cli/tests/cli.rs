@@ -331,6 +331,12 @@ fn plant_and_scan(ws: Workspace) {
     record(ws.run(&["location", "list"]));
     record(ws.run(&["backlog", "--json"]));
     record(ws.run(&["export", "people", "--output", "export.csv"]));
+    record(ws.run(&["export", "people", "--bom", "--output", "export-bom.csv"]));
+    let marked = std::fs::read(ws.dir.path().join("export-bom.csv")).unwrap();
+    assert!(
+        marked.starts_with("\u{feff}".as_bytes()),
+        "a byte-order mark first"
+    );
     record(ws.run(&["log"]));
     record(ws.run(&["access-log"]));
     record(ws.run(&["verify"]));

@@ -10,11 +10,14 @@ mod parse;
 
 use crate::people::seal_identity;
 use crate::*;
+mod xlsx;
+
 pub use parse::DateOrder;
 use parse::{LineLimit, RowContext, parse_rows, read_columns};
 pub use parse::{MAX_IMPORT_ROWS, MAX_LINE_BYTES};
 use refuge_store::Guard;
 use std::collections::{BTreeMap, HashMap};
+pub use xlsx::MAX_XLSX_BYTES;
 
 /// Columns every import file must have.
 pub const IMPORT_REQUIRED: &[&str] = &[

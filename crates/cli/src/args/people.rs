@@ -204,6 +204,9 @@ pub enum ExportCommand {
         /// Replace the --output file if it exists.
         #[arg(long, requires = "output")]
         force: bool,
+        /// Begin with a UTF-8 byte-order mark, so that Excel on Korean Windows reads Hangul.
+        #[arg(long)]
+        bom: bool,
     },
 }
 

@@ -91,7 +91,8 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
             reveal,
             output,
             force,
-        }) => people::export(config, reveal, output, force).await,
+            bom,
+        }) => people::export(config, reveal, output, force, bom).await,
         Command::Log { person } => audit::log(config, person).await,
         Command::AccessLog {
             by,

@@ -282,18 +282,35 @@ pub async fn import(
     codes_out: Option<&std::path::Path>,
 ) -> Result<()> {
     let (app, session) = config.sign_in().await?;
-    let input =
+    let mut input =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
+    // An XLSX workbook (a zip file) by its first bytes, whatever its name.
+    let mut start = [0u8; 4];
+    let is_workbook = std::io::Read::read(&mut input, &mut start)? == 4 && start == *b"PK\x03\x04";
+    std::io::Seek::rewind(&mut input)?;
+    let workbook = if is_workbook {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(&mut input, MAX_XLSX_BYTES as u64 + 1),
+            &mut bytes,
+        )?;
+        Some(bytes)
+    } else {
+        None
+    };
     // Made before the import, so that a file that cannot be written stops it first.
     let mut codes_file = codes_out
         .map(|path| OutputFile::create(path, false, config.db_url()))
         .transpose()?;
     let mut bar = output::Progress::new();
-    let report = app
-        .import_people(&session, input, options, &mut |step| {
-            bar.update(step.phase, step.done, step.total)
-        })
-        .await;
+    let mut step = |step: ImportProgress| bar.update(step.phase, step.done, step.total);
+    let report = match &workbook {
+        Some(bytes) => {
+            app.import_people_xlsx(&session, bytes, options, &mut step)
+                .await
+        }
+        None => app.import_people(&session, input, options, &mut step).await,
+    };
     bar.finish();
     let report = report?;
     for duplicate in &report.duplicates {
@@ -325,18 +342,22 @@ pub async fn export(
     reveal: bool,
     output: Option<std::path::PathBuf>,
     force: bool,
+    bom: bool,
 ) -> Result<()> {
     let (app, session) = config.sign_in().await?;
+    let mark: &[u8] = if bom { "\u{feff}".as_bytes() } else { b"" };
     let count = match &output {
         Some(path) => {
             let mut file = OutputFile::create(path, force, config.db_url())?;
+            std::io::Write::write_all(file.file(), mark)?;
             let count = app.export_people(&session, reveal, file.file()).await?;
             file.finish()?;
             count
         }
         None => {
-            app.export_people(&session, reveal, std::io::stdout().lock())
-                .await?
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, mark)?;
+            app.export_people(&session, reveal, out).await?
         }
     };
     eprintln!(

@@ -11,7 +11,7 @@ use crate::idempotency::{Claim, MAX_KEY_LEN, fingerprint};
 use crate::layout::{parse_date, parse_field};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use refuge_app::{NewIncident, NewPerson};
@@ -66,14 +66,62 @@ fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     })
 }
 
+/// A write as it arrives: who sends it, its headers, what it asks (method and path) and its
+/// body (within the server's body limit).
+pub struct Sent {
+    caller: Caller,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+}
+
+impl FromRequest<Shared> for Sent {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, shared: &Shared) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let caller = Caller::from_request_parts(&mut parts, shared).await?;
+        let body = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                Failure::api(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("body: more than {} bytes", crate::MAX_BODY_BYTES),
+                )
+                .json()
+            })?;
+        Ok(Sent {
+            caller,
+            headers: parts.headers,
+            method: parts.method,
+            uri: parts.uri,
+            body,
+        })
+    }
+}
+
+impl Sent {
+    /// The body as `T`, or a 400 naming what is wrong (see `body_of`).
+    fn body<T: DeserializeOwned>(&self) -> Result<T, Failure> {
+        body_of(&self.body)
+    }
+}
+
 /// Runs a write once per `Idempotency-Key` (when one is sent), for token callers only.
 async fn write<Fut: Future<Output = Written>>(
-    caller: &Caller,
     shared: &Shared,
-    headers: &HeaderMap,
-    request: (&Method, &Uri, &[u8]),
+    sent: &Sent,
     run: impl FnOnce() -> Fut,
 ) -> Response {
+    let Sent {
+        caller,
+        headers,
+        method,
+        uri,
+        body,
+    } = sent;
     if let Caller::Web(_) = caller {
         return Failure::api(
             StatusCode::FORBIDDEN,
@@ -95,7 +143,6 @@ async fn write<Fut: Future<Output = Written>>(
             .json();
         }
     };
-    let (method, uri, body) = request;
     if let Some(key) = &key {
         let asked = fingerprint(method.as_str(), uri.path(), body);
         match shared
@@ -167,62 +214,50 @@ struct RegisterBody {
     allow_duplicate: bool,
 }
 
-pub async fn register(
-    State(shared): State<Shared>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(
-        &caller,
-        &shared,
-        &headers,
-        (&method, &uri, &body),
-        || async {
-            let asked: RegisterBody = body_of(&body)?;
-            let day = |field: &str, text: &Option<String>| {
-                text.as_deref()
-                    .map(|text| parse_date(field, text))
-                    .transpose()
-            };
-            let mut identity = BTreeMap::new();
-            for (field, value) in asked.identity {
-                identity.insert(parse_field::<PersonField>("identity", &field)?, value);
-            }
-            let new = NewPerson {
-                household: asked.household,
-                split_allowed: asked.split_allowed.unwrap_or(false),
-                sex: asked
-                    .sex
-                    .as_deref()
-                    .map(|sex| parse_field("sex", sex))
-                    .transpose()?,
-                birth_year: asked.birth_year,
-                location: asked.location,
-                stage: asked
-                    .stage
-                    .as_deref()
-                    .map(|stage| parse_field("stage", stage))
-                    .transpose()?,
-                since: day("since", &asked.since)?,
-                entered: day("entered", &asked.entered)?,
-                flags: asked
-                    .flags
-                    .iter()
-                    .map(|flag| parse_field::<Flag>("flags", flag))
-                    .collect::<Result<_, _>>()?,
-                identity,
-                allow_duplicate: asked.allow_duplicate,
-            };
-            let person = shared.app.add_person(caller.session(), new).await?;
-            Ok((
-                StatusCode::CREATED,
-                person_now(&shared, &caller, &person.code).await?,
-            ))
-        },
-    )
+pub async fn register(State(shared): State<Shared>, sent: Sent) -> Response {
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: RegisterBody = sent.body()?;
+        let day = |field: &str, text: &Option<String>| {
+            text.as_deref()
+                .map(|text| parse_date(field, text))
+                .transpose()
+        };
+        let mut identity = BTreeMap::new();
+        for (field, value) in asked.identity {
+            identity.insert(parse_field::<PersonField>("identity", &field)?, value);
+        }
+        let new = NewPerson {
+            household: asked.household,
+            split_allowed: asked.split_allowed.unwrap_or(false),
+            sex: asked
+                .sex
+                .as_deref()
+                .map(|sex| parse_field("sex", sex))
+                .transpose()?,
+            birth_year: asked.birth_year,
+            location: asked.location,
+            stage: asked
+                .stage
+                .as_deref()
+                .map(|stage| parse_field("stage", stage))
+                .transpose()?,
+            since: day("since", &asked.since)?,
+            entered: day("entered", &asked.entered)?,
+            flags: asked
+                .flags
+                .iter()
+                .map(|flag| parse_field::<Flag>("flags", flag))
+                .collect::<Result<_, _>>()?,
+            identity,
+            allow_duplicate: asked.allow_duplicate,
+        };
+        let person = shared.app.add_person(caller.session(), new).await?;
+        Ok((
+            StatusCode::CREATED,
+            person_now(&shared, caller, &person.code).await?,
+        ))
+    })
     .await
 }
 
@@ -239,15 +274,12 @@ struct MoveBody {
 /// Moves a person, or a whole household when the code is a household's.
 pub async fn move_to(
     State(shared): State<Shared>,
-    caller: Caller,
     Path(code): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    sent: Sent,
 ) -> Response {
-    write(&caller, &shared, &headers, (&method, &uri, &body), || async {
-        let asked: MoveBody = body_of(&body)?;
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: MoveBody = sent.body()?;
         let report = shared
             .app
             .move_to(
@@ -280,38 +312,25 @@ struct FlagsBody {
     clear: Vec<String>,
 }
 
-pub async fn flags(
-    State(shared): State<Shared>,
-    caller: Caller,
-    Path(code): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(
-        &caller,
-        &shared,
-        &headers,
-        (&method, &uri, &body),
-        || async {
-            let asked: FlagsBody = body_of(&body)?;
-            let mut changes = Vec::new();
-            for (words, on) in [(&asked.set, true), (&asked.clear, false)] {
-                for word in words {
-                    changes.push((
-                        parse_field::<Flag>(if on { "set" } else { "clear" }, word)?,
-                        on,
-                    ));
-                }
+pub async fn flags(State(shared): State<Shared>, Path(code): Path<String>, sent: Sent) -> Response {
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: FlagsBody = sent.body()?;
+        let mut changes = Vec::new();
+        for (words, on) in [(&asked.set, true), (&asked.clear, false)] {
+            for word in words {
+                changes.push((
+                    parse_field::<Flag>(if on { "set" } else { "clear" }, word)?,
+                    on,
+                ));
             }
-            shared
-                .app
-                .set_flags(caller.session(), &code, &changes)
-                .await?;
-            Ok((StatusCode::OK, person_now(&shared, &caller, &code).await?))
-        },
-    )
+        }
+        shared
+            .app
+            .set_flags(caller.session(), &code, &changes)
+            .await?;
+        Ok((StatusCode::OK, person_now(&shared, caller, &code).await?))
+    })
     .await
 }
 
@@ -322,31 +341,18 @@ struct HoldBody {
     reason: Option<String>,
 }
 
-pub async fn hold(
-    State(shared): State<Shared>,
-    caller: Caller,
-    Path(code): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(
-        &caller,
-        &shared,
-        &headers,
-        (&method, &uri, &body),
-        || async {
-            let asked: HoldBody = body_of(&body)?;
-            let reason = asked
-                .reason
-                .as_deref()
-                .map(|reason| parse_field("reason", reason))
-                .transpose()?;
-            shared.app.set_hold(caller.session(), &code, reason).await?;
-            Ok((StatusCode::OK, person_now(&shared, &caller, &code).await?))
-        },
-    )
+pub async fn hold(State(shared): State<Shared>, Path(code): Path<String>, sent: Sent) -> Response {
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: HoldBody = sent.body()?;
+        let reason = asked
+            .reason
+            .as_deref()
+            .map(|reason| parse_field("reason", reason))
+            .transpose()?;
+        shared.app.set_hold(caller.session(), &code, reason).await?;
+        Ok((StatusCode::OK, person_now(&shared, caller, &code).await?))
+    })
     .await
 }
 
@@ -359,32 +365,23 @@ struct ReadinessBody {
 
 pub async fn readiness(
     State(shared): State<Shared>,
-    caller: Caller,
     Path(code): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    sent: Sent,
 ) -> Response {
-    write(
-        &caller,
-        &shared,
-        &headers,
-        (&method, &uri, &body),
-        || async {
-            let asked: ReadinessBody = body_of(&body)?;
-            shared
-                .app
-                .set_ready(
-                    caller.session(),
-                    &code,
-                    asked.documents_ready,
-                    asked.screening_done,
-                )
-                .await?;
-            Ok((StatusCode::OK, person_now(&shared, &caller, &code).await?))
-        },
-    )
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: ReadinessBody = sent.body()?;
+        shared
+            .app
+            .set_ready(
+                caller.session(),
+                &code,
+                asked.documents_ready,
+                asked.screening_done,
+            )
+            .await?;
+        Ok((StatusCode::OK, person_now(&shared, caller, &code).await?))
+    })
     .await
 }
 
@@ -395,37 +392,24 @@ struct NoteBody {
     follow_up: Option<String>,
 }
 
-pub async fn note(
-    State(shared): State<Shared>,
-    caller: Caller,
-    Path(code): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(
-        &caller,
-        &shared,
-        &headers,
-        (&method, &uri, &body),
-        || async {
-            let asked: NoteBody = body_of(&body)?;
-            let follow_up = asked
-                .follow_up
-                .as_deref()
-                .map(|day| parse_date("follow_up", day))
-                .transpose()?;
-            let note = shared
-                .app
-                .add_note(caller.session(), &code, &asked.text, follow_up)
-                .await?;
-            Ok((
-                StatusCode::CREATED,
-                json!({ "note": note.to_string(), "person": refuge_core::normalize_code(&code) }),
-            ))
-        },
-    )
+pub async fn note(State(shared): State<Shared>, Path(code): Path<String>, sent: Sent) -> Response {
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: NoteBody = sent.body()?;
+        let follow_up = asked
+            .follow_up
+            .as_deref()
+            .map(|day| parse_date("follow_up", day))
+            .transpose()?;
+        let note = shared
+            .app
+            .add_note(caller.session(), &code, &asked.text, follow_up)
+            .await?;
+        Ok((
+            StatusCode::CREATED,
+            json!({ "note": note.to_string(), "person": refuge_core::normalize_code(&code) }),
+        ))
+    })
     .await
 }
 
@@ -444,85 +428,64 @@ struct IncidentBody {
     time: Option<String>,
 }
 
-pub async fn record_incident(
-    State(shared): State<Shared>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    write(
-        &caller,
-        &shared,
-        &headers,
-        (&method, &uri, &body),
-        || async {
-            let asked: IncidentBody = body_of(&body)?;
-            let occurred_time = match asked.time.as_deref() {
-                None => None,
-                Some(text) => Some(parse_time_of_day(text).ok_or_else(|| {
-                    Failure::api(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_input",
-                        "time: not a time of day (HH:MM)".into(),
-                    )
-                })?),
-            };
-            let incident = shared
-                .app
-                .add_incident(
-                    caller.session(),
-                    NewIncident {
-                        people: &asked.people,
-                        narrative: asked.narrative.as_deref(),
-                        occurred: asked
-                            .date
-                            .as_deref()
-                            .map(|day| parse_date("date", day))
-                            .transpose()?,
-                        occurred_time,
-                        ..NewIncident::new(
-                            &asked.location,
-                            parse_field("kind", &asked.kind)?,
-                            asked.severity,
-                        )
-                    },
+pub async fn record_incident(State(shared): State<Shared>, sent: Sent) -> Response {
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: IncidentBody = sent.body()?;
+        let occurred_time = match asked.time.as_deref() {
+            None => None,
+            Some(text) => Some(parse_time_of_day(text).ok_or_else(|| {
+                Failure::api(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_input",
+                    "time: not a time of day (HH:MM)".into(),
                 )
-                .await?;
-            let view = shared
-                .app
-                .show_incident(caller.session(), &incident.code, false)
-                .await?;
-            Ok((StatusCode::CREATED, incident_json(&view)))
-        },
-    )
+            })?),
+        };
+        let incident = shared
+            .app
+            .add_incident(
+                caller.session(),
+                NewIncident {
+                    people: &asked.people,
+                    narrative: asked.narrative.as_deref(),
+                    occurred: asked
+                        .date
+                        .as_deref()
+                        .map(|day| parse_date("date", day))
+                        .transpose()?,
+                    occurred_time,
+                    ..NewIncident::new(
+                        &asked.location,
+                        parse_field("kind", &asked.kind)?,
+                        asked.severity,
+                    )
+                },
+            )
+            .await?;
+        let view = shared
+            .app
+            .show_incident(caller.session(), &incident.code, false)
+            .await?;
+        Ok((StatusCode::CREATED, incident_json(&view)))
+    })
     .await
 }
 
 pub async fn close_incident(
     State(shared): State<Shared>,
-    caller: Caller,
     Path(code): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    sent: Sent,
 ) -> Response {
-    write(
-        &caller,
-        &shared,
-        &headers,
-        (&method, &uri, &body),
-        || async {
-            let incident = shared.app.close_incident(caller.session(), &code).await?;
-            let view = shared
-                .app
-                .show_incident(caller.session(), &incident.code, false)
-                .await?;
-            Ok((StatusCode::OK, incident_json(&view)))
-        },
-    )
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let incident = shared.app.close_incident(caller.session(), &code).await?;
+        let view = shared
+            .app
+            .show_incident(caller.session(), &incident.code, false)
+            .await?;
+        Ok((StatusCode::OK, incident_json(&view)))
+    })
     .await
 }
 

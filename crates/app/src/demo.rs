@@ -15,6 +15,10 @@ use refuge_store::Commit;
 use std::collections::{BTreeMap, BTreeSet};
 use time::Duration;
 
+/// The demo's history: long enough for journeys (a wait is months), short of centuries.
+const MIN_HISTORY_DAYS: i64 = 30;
+const MAX_HISTORY_DAYS: i64 = 3_650;
+
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
     pub people: usize,
@@ -366,6 +370,15 @@ impl App {
     ) -> AppResult<DemoReport> {
         session.require(Action::ManageUsers)?;
         session.require(Action::ManageLocations)?;
+        if !(MIN_HISTORY_DAYS..=MAX_HISTORY_DAYS).contains(&options.history_days) {
+            return Err(AppError::invalid(
+                "history days",
+                format!(
+                    "{} is not {MIN_HISTORY_DAYS} to {MAX_HISTORY_DAYS} days",
+                    options.history_days
+                ),
+            ));
+        }
         let today = self.today();
         let mut rng = StdRng::seed_from_u64(options.seed);
         let plans = plan(options, today, &mut rng);

@@ -35,7 +35,8 @@ pub use outlook::{
     MAX_TRANSFER_SEATS, RATE_WINDOW_DAYS, WhatIf, month_ticks,
 };
 pub use people::{
-    CorrectionRequest, DueFollowUp, MoveReport, NewPerson, NoteView, PeopleQuery, PersonView,
+    CorrectionRequest, DueFollowUp, MAX_WAITING_DAYS, MoveReport, NewPerson, NoteView, PeopleQuery,
+    PersonView,
 };
 pub(crate) use people::{check_birth_year, seal_identity};
 pub use refuge_crypto::Revealed;

@@ -5,6 +5,10 @@ use refuge_store::PersonFilter;
 use std::collections::{BTreeSet, HashMap};
 use time::Duration;
 
+/// The longest wait a list may ask about (a century: any more is a mistake, and a date that
+/// far back does not exist).
+pub const MAX_WAITING_DAYS: i64 = 36_500;
+
 impl App {
     /// One person; identity only with `reveal`, for roles that may see it, and logged.
     pub async fn show_person(
@@ -117,6 +121,15 @@ impl App {
                 .collect(),
             (None, None) => Vec::new(),
         };
+        // -1: everyone waiting, since any day up to today (the dashboard's alerts).
+        if let Some(days) = query.waiting_longer_than_days
+            && !(-1..=MAX_WAITING_DAYS).contains(&days)
+        {
+            return Err(AppError::invalid(
+                "waiting over",
+                format!("{days} is not 0 to {MAX_WAITING_DAYS} days"),
+            ));
+        }
         let mut filter = PersonFilter {
             stages,
             flag: query.flag,

@@ -10,6 +10,7 @@ mod notes;
 mod register;
 
 pub use corrections::CorrectionRequest;
+pub use list::MAX_WAITING_DAYS;
 pub use notes::{DueFollowUp, NoteView};
 pub(crate) use register::seal_identity;
 

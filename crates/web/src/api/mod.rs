@@ -120,6 +120,17 @@ impl FromRequestParts<Shared> for Caller {
 
 type ApiResult = Result<Json<Value>, Failure>;
 
+/// The schema of a closed vocabulary's words.
+pub(crate) fn words_schema<V: refuge_core::Vocabulary>(all: &[V]) -> Value {
+    json!({ "type": "string", "enum": all.iter().map(|word| word.word()).collect::<Vec<_>>() })
+}
+
+/// The pattern of a record's code (any case: codes are matched upper-cased).
+pub(crate) fn code_schema(prefixes: &str) -> Value {
+    let length = refuge_core::CODE_LEN;
+    json!({ "type": "string", "pattern": format!("^[{prefixes}]-[0-9A-Za-z]{{{length}}}$") })
+}
+
 fn as_json(value: impl serde::Serialize) -> ApiResult {
     serde_json::to_value(value)
         .map(Json)
@@ -163,18 +174,22 @@ fn read_operations() -> Value {
         }),
     );
     people["get"]["parameters"] = json!([
+        query("stage", "A stage", words_schema(refuge_core::Stage::ALL)),
         query(
-            "stage",
-            "A stage: hiding, transit, sheltered, detained, departed, arrived, …",
-            json!({ "type": "string" })
+            "location",
+            "A location code",
+            json!({ "type": "string", "minLength": 1 })
         ),
-        query("location", "A location code", json!({ "type": "string" })),
-        query("flag", "A vulnerability flag", json!({ "type": "string" })),
-        query("household", "A household code", json!({ "type": "string" })),
+        query(
+            "flag",
+            "A vulnerability flag",
+            words_schema(refuge_core::Flag::ALL)
+        ),
+        query("household", "A household code", code_schema("Hh")),
         query(
             "waiting_over",
             "Only people waiting longer than this many days",
-            json!({ "type": "integer", "minimum": 0 })
+            json!({ "type": "integer", "minimum": 0, "maximum": refuge_app::MAX_WAITING_DAYS })
         ),
         query(
             "limit",
@@ -184,7 +199,7 @@ fn read_operations() -> Value {
         query(
             "after",
             "The page after the one whose Link header named this value",
-            json!({ "type": "string" })
+            json!({ "type": "string", "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])[.][Pp]-[0-9A-Za-z]{5}$" })
         ),
     ]);
     let mut incidents = get(
@@ -196,13 +211,12 @@ fn read_operations() -> Value {
         "Only incidents still open",
         json!({ "type": "boolean" })
     )]);
-    let code_parameter =
-        json!([{ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let code_parameter = |prefixes: &str| json!([{ "name": "code", "in": "path", "required": true, "schema": code_schema(prefixes) }]);
     let mut incident = get(
         "One incident (never its narrative)",
         ok(json!({ "$ref": "#/components/schemas/Incident" })),
     );
-    incident["get"]["parameters"] = code_parameter.clone();
+    incident["get"]["parameters"] = code_parameter("Ii");
     let mut household = get(
         "One household: whether it may travel apart, and its members the caller may see",
         ok(json!({ "type": "object", "properties": {
@@ -210,7 +224,7 @@ fn read_operations() -> Value {
             "members": { "type": "array", "items": { "$ref": "#/components/schemas/Person" } }
         } })),
     );
-    household["get"]["parameters"] = code_parameter;
+    household["get"]["parameters"] = code_parameter("Hh");
     let mut forecast = get(
         "The outlook from the database: per day, the 10th, 50th and 90th percentile and the mean of the people waiting, the backlog's age and every shelter's occupancy and waiting list; waits; a Little's-law check",
         ok(json!({ "type": "object", "properties": {
@@ -225,30 +239,34 @@ fn read_operations() -> Value {
         query(
             "horizon_days",
             "Days ahead (default 180)",
-            json!({ "type": "number" })
+            json!({ "type": "number", "minimum": 1, "maximum": refuge_app::MAX_HORIZON_DAYS })
         ),
         query(
             "replications",
             "Simulated runs (default 200)",
-            json!({ "type": "integer", "minimum": 1 })
+            json!({ "type": "integer", "minimum": 1, "maximum": refuge_app::MAX_REPLICATIONS })
         ),
         query(
             "arrival_factor",
             "Arrivals times this (default 1)",
-            json!({ "type": "number" })
+            json!({ "type": "number", "minimum": 0, "maximum": refuge_app::MAX_ARRIVAL_FACTOR })
         ),
         query(
             "seed",
             "The random seed (the same seed, the same forecast)",
-            json!({ "type": "integer", "minimum": 0 })
+            json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
         ),
     ]);
+    // Within every bound, the inputs together may still exceed the work budget, or too
+    // many forecasts may be running.
+    forecast["get"]["responses"]["422"] = json!({ "$ref": "#/components/responses/Error" });
+    forecast["get"]["responses"]["503"] = json!({ "$ref": "#/components/responses/Error" });
     let mut person = get(
         "One person (operational fields)",
         ok(json!({ "$ref": "#/components/schemas/Person" })),
     );
     person["get"]["parameters"] =
-        json!([{ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } }]);
+        json!([{ "name": "code", "in": "path", "required": true, "schema": code_schema("Pp") }]);
     person["get"]["responses"]["308"] = json!({
         "description": "The code of a duplicate record merged into another: Location names the kept record",
         "headers": { "Location": { "schema": { "type": "string" } } }

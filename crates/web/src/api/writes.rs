@@ -133,7 +133,12 @@ async fn write<Fut: Future<Output = Written>>(
     let user = caller.session().user().name.clone();
     let key = match headers.get("idempotency-key").map(HeaderValue::to_str) {
         None => None,
-        Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_KEY_LEN => Some(key.to_string()),
+        Some(Ok(key))
+            if (1..=MAX_KEY_LEN).contains(&key.len())
+                && key.bytes().all(|byte| byte.is_ascii_graphic()) =>
+        {
+            Some(key.to_string())
+        }
         Some(_) => {
             return Failure::api(
                 StatusCode::BAD_REQUEST,
@@ -491,13 +496,23 @@ pub async fn close_incident(
 
 /// The OpenAPI operations of the writes: (path, the POST operation).
 pub(super) fn operations() -> Vec<(&'static str, Value)> {
+    use super::{code_schema, words_schema};
+    use refuge_core::{HoldReason, IncidentKind, Sex, Stage};
     let object = |properties: Value, required: &[&str]| json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties });
-    let text = json!({ "type": "string" });
+    // Optional fields may be null (the same as absent).
+    let or_null = |schema: Value| json!({ "anyOf": [schema, { "type": "null" }] });
+    let text = json!({ "type": "string", "pattern": "\\S" });
     let day = json!({ "type": "string", "format": "date" });
-    let words = json!({ "type": "array", "items": { "type": "string" } });
+    let boolean = json!({ "type": "boolean" });
+    let list = |items: Value| json!({ "type": "array", "items": items });
+    let flag = words_schema(Flag::ALL);
     let person = json!({ "$ref": "#/components/schemas/Person" });
     let incident = json!({ "$ref": "#/components/schemas/Incident" });
-    let operation = |summary: &str, body: Option<Value>, status: &str, answer: Value| {
+    let operation = |summary: &str,
+                     code: Option<&str>,
+                     body: Option<Value>,
+                     status: &str,
+                     answer: Value| {
         let mut responses = json!({
             "400": { "$ref": "#/components/responses/Error" },
             "401": { "$ref": "#/components/responses/Error" },
@@ -507,14 +522,16 @@ pub(super) fn operations() -> Vec<(&'static str, Value)> {
             "422": { "$ref": "#/components/responses/Error" },
         });
         responses[status] = json!({ "description": "Written (or, with an Idempotency-Key sent before, the first answer again, with Idempotent-Replayed: true)", "content": { "application/json": { "schema": answer } } });
-        let mut parameters = vec![
-            json!({ "name": "Idempotency-Key", "in": "header", "required": false, "description": "The same key again returns the first answer and writes nothing; a key is the caller's for a day", "schema": { "type": "string", "maxLength": MAX_KEY_LEN } }),
-        ];
-        if summary.contains("{code}") {
-            parameters.push(json!({ "name": "code", "in": "path", "required": true, "schema": { "type": "string" } }));
+        let mut parameters = vec![json!({
+            "name": "Idempotency-Key", "in": "header", "required": false,
+            "description": "The same key again returns the first answer and writes nothing; a key is the caller's for a day",
+            "schema": { "type": "string", "pattern": format!("^[!-~]{{1,{MAX_KEY_LEN}}}$") }
+        })];
+        if let Some(prefixes) = code {
+            parameters.push(json!({ "name": "code", "in": "path", "required": true, "schema": code_schema(prefixes) }));
         }
         let mut operation = json!({
-            "summary": summary.replace("{code}", "the code's"),
+            "summary": summary,
             "security": [{ "token": [] }],
             "parameters": parameters,
             "responses": responses,
@@ -525,18 +542,27 @@ pub(super) fn operations() -> Vec<(&'static str, Value)> {
         }
         operation
     };
+    let registration_stages = [
+        Stage::Hiding,
+        Stage::Transit,
+        Stage::Sheltered,
+        Stage::Detained,
+    ];
     vec![
         (
             "/people",
             operation(
                 "Register a person (identity sealed at once; held back with 409 when someone alike is registered, unless allow_duplicate)",
+                None,
                 Some(object(
                     json!({
-                        "location": text, "household": text, "split_allowed": { "type": "boolean" },
-                        "sex": text, "birth_year": { "type": "integer" }, "stage": text,
-                        "since": day, "entered": day, "flags": words,
-                        "identity": { "type": "object", "additionalProperties": { "type": "string" }, "description": "name, name_romanized, origin, contact, relatives, aliases, date_of_birth, notes" },
-                        "allow_duplicate": { "type": "boolean" }
+                        "location": text, "household": or_null(code_schema("Hh")), "split_allowed": or_null(boolean.clone()),
+                        "sex": or_null(words_schema(Sex::ALL)),
+                        "birth_year": or_null(json!({ "type": "integer", "minimum": 1900, "maximum": 2100 })),
+                        "stage": or_null(words_schema(&registration_stages)),
+                        "since": or_null(day.clone()), "entered": or_null(day.clone()), "flags": list(flag.clone()),
+                        "identity": { "type": "object", "propertyNames": words_schema(PersonField::ALL), "additionalProperties": text.clone(), "description": "Protected fields by name, sealed at once" },
+                        "allow_duplicate": boolean
                     }),
                     &["location"],
                 )),
@@ -547,20 +573,25 @@ pub(super) fn operations() -> Vec<(&'static str, Value)> {
         (
             "/people/{code}/move",
             operation(
-                "Move {code} person, or a whole household by its code",
+                "Move a person, or a whole household by its code",
+                Some("PpHh"),
                 Some(object(
-                    json!({ "to": text, "stage": text, "at": day, "over_capacity": { "type": "boolean" } }),
+                    json!({ "to": text, "stage": or_null(words_schema(Stage::ALL)), "at": or_null(day.clone()), "over_capacity": boolean }),
                     &["to"],
                 )),
                 "200",
-                json!({ "type": "object", "properties": { "moved": words, "location": text, "over_capacity": { "type": "boolean" } } }),
+                json!({ "type": "object", "properties": { "moved": list(json!({ "type": "string" })), "location": { "type": "string" }, "over_capacity": boolean } }),
             ),
         ),
         (
             "/people/{code}/flags",
             operation(
-                "Set and clear {code} person's flags",
-                Some(object(json!({ "set": words, "clear": words }), &[])),
+                "Set and clear a person's flags",
+                Some("Pp"),
+                Some(object(
+                    json!({ "set": list(flag.clone()), "clear": list(flag) }),
+                    &[],
+                )),
                 "200",
                 person.clone(),
             ),
@@ -568,9 +599,10 @@ pub(super) fn operations() -> Vec<(&'static str, Value)> {
         (
             "/people/{code}/hold",
             operation(
-                "Put {code} person on hold (a reason) or release the hold (null)",
+                "Put a person on hold (a reason) or release the hold (null)",
+                Some("Pp"),
                 Some(object(
-                    json!({ "reason": { "type": ["string", "null"] } }),
+                    json!({ "reason": or_null(words_schema(HoldReason::ALL)) }),
                     &["reason"],
                 )),
                 "200",
@@ -580,9 +612,10 @@ pub(super) fn operations() -> Vec<(&'static str, Value)> {
         (
             "/people/{code}/readiness",
             operation(
-                "Set {code} person's documents and screening",
+                "Set a person's documents and screening (null or absent: unchanged)",
+                Some("Pp"),
                 Some(object(
-                    json!({ "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" } }),
+                    json!({ "documents_ready": or_null(boolean.clone()), "screening_done": or_null(boolean.clone()) }),
                     &[],
                 )),
                 "200",
@@ -592,21 +625,27 @@ pub(super) fn operations() -> Vec<(&'static str, Value)> {
         (
             "/people/{code}/notes",
             operation(
-                "Add a case note on {code} person (sealed), with a follow-up day if any",
-                Some(object(json!({ "text": text, "follow_up": day }), &["text"])),
+                "Add a case note on a person (sealed), with a follow-up day if any",
+                Some("Pp"),
+                Some(object(
+                    json!({ "text": text, "follow_up": or_null(day.clone()) }),
+                    &["text"],
+                )),
                 "201",
-                json!({ "type": "object", "properties": { "note": text, "person": text } }),
+                json!({ "type": "object", "properties": { "note": { "type": "string" }, "person": { "type": "string" } } }),
             ),
         ),
         (
             "/incidents",
             operation(
                 "Record an incident at a location of the caller's compartments",
+                None,
                 Some(object(
                     json!({
-                        "location": text, "kind": text, "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
-                        "people": words, "narrative": text, "date": day,
-                        "time": { "type": "string", "description": "HH:MM on the clock there" }
+                        "location": text, "kind": words_schema(IncidentKind::ALL),
+                        "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
+                        "people": list(code_schema("Pp")), "narrative": or_null(text.clone()), "date": or_null(day),
+                        "time": or_null(json!({ "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "description": "HH:MM on the clock there" }))
                     }),
                     &["location", "kind", "severity"],
                 )),
@@ -616,7 +655,7 @@ pub(super) fn operations() -> Vec<(&'static str, Value)> {
         ),
         (
             "/incidents/{code}/close",
-            operation("Close {code} incident", None, "200", incident),
+            operation("Close an incident", Some("Ii"), None, "200", incident),
         ),
     ]
 }

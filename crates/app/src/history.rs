@@ -218,9 +218,19 @@ impl App {
         let locations: HashMap<LocationId, String> = self.location_codes().await?;
         if let Some(code) = person {
             let mut events: Vec<Event> = Vec::new();
-            for record in self.person_with_merged(session, code).await? {
+            let records = self.person_with_merged(session, code).await?;
+            for record in &records {
                 events.extend(self.store.events_of(record.id.0).await?);
             }
+            // Whether the household may travel apart decides the person's transfer too: who
+            // allowed it belongs in their history.
+            events.extend(
+                self.store
+                    .events_of(records[0].household.0)
+                    .await?
+                    .into_iter()
+                    .filter(|event| matches!(event.body, EventBody::HouseholdSplitSet { .. })),
+            );
             // One history of the person's records, oldest first, the merge itself once.
             events.sort_by_key(|event| (event.hlc, event.node, event.seq));
             events.dedup_by_key(|event| (event.node, event.seq));

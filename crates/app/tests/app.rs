@@ -1778,6 +1778,10 @@ async fn households_change_after_registration(db: TestDb) {
         history.contains(&format!("left household {c_household} for {own}")),
         "{history:?}"
     );
+    assert!(
+        history.contains(&"household, split allowed: true".to_string()),
+        "who let the household travel apart is in the person's history: {history:?}"
+    );
     assert!(app.verify(&org.admin).await.unwrap().ok());
 }
 

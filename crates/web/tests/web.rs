@@ -2460,7 +2460,7 @@ fn an_auditor_sees_who_changed_looked_at_and_was_refused_a_person() {
         page.body.contains("class=\"refused\""),
         "the refusal is listed"
     );
-    assert!(page.body.contains("outside the compartments"));
+    assert!(page.body.contains("담당 구역 밖"), "the reason, in Korean");
     assert!(
         page.body.contains(" · admin: "),
         "who registered the person"

@@ -136,6 +136,7 @@ audit-changes = Who changed this record, and when
 audit-no-changes = No change is recorded.
 audit-access = Who looked, and who tried
 audit-none = No entry matches.
+audit-outside-compartments = outside the compartments
 audit-newest = Newest entries
 users-title = Users
 add-user = Add a user

@@ -133,6 +133,7 @@ audit-changes = 이 기록을 누가 언제 바꾸었는지
 audit-no-changes = 기록된 변경이 없습니다.
 audit-access = 누가 보았고 누가 시도했는지
 audit-none = 맞는 항목이 없습니다.
+audit-outside-compartments = 담당 구역 밖
 audit-newest = 최신 항목
 users-title = 사용자
 add-user = 사용자 추가

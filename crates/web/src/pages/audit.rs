@@ -140,7 +140,7 @@ pub async fn list(
                 refused: action == Ok(AccessAction::Refused),
                 action: action.map_or(entry.action.clone(), |action| lang.word(action)),
                 subject: entry.subject.clone(),
-                detail: entry.detail.clone(),
+                detail: detail_text(lang, &entry.detail),
                 seq: entry.seq,
             }
         })
@@ -193,6 +193,24 @@ pub async fn list(
         next,
         changes,
     })
+}
+
+/// A stored detail in the reader's language where its form is known (a refusal's reason: a
+/// role and an action, or outside the compartments); any other is shown as stored.
+fn detail_text(lang: crate::i18n::Lang, detail: &str) -> String {
+    if detail == "outside the compartments" {
+        return lang.t("audit-outside-compartments");
+    }
+    if let Some((role, action)) = detail.split_once(": ")
+        && let (Ok(role), Ok(action)) =
+            (role.parse::<refuge_core::Role>(), action.parse::<Action>())
+    {
+        return lang.t_args(
+            "error-forbidden-role",
+            &[("role", lang.word(role)), ("action", lang.word(action))],
+        );
+    }
+    detail.to_string()
 }
 
 /// Everything the filters match, as CSV (the export is logged).

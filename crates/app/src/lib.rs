@@ -51,7 +51,7 @@ pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
 pub use refuge_store::{AccessEntry, AccessFilter, StoreError};
-pub use session::Session;
+pub use session::{OUTSIDE_COMPARTMENTS, Session};
 pub use transfers::{
     BatchRequest, BatchView, Blocker, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
     MAX_RUNNING_PLANS, PLAN_PATIENCE, PlanReport, PlanUnit,

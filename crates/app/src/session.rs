@@ -18,6 +18,10 @@ pub struct Session {
     refusals: Refusals,
 }
 
+/// The reason logged when a record is outside the user's compartments (the access-log page
+/// translates it).
+pub const OUTSIDE_COMPARTMENTS: &str = "outside the compartments";
+
 /// Refusals waiting to be written to the access log: (user, record code or "", why). A
 /// refusal is found where no store is at hand (`Session::require`), so it is queued and the
 /// edges write the queue after each request or command.
@@ -105,7 +109,7 @@ impl Session {
         if self.sees_location(location) {
             Ok(())
         } else {
-            self.refused(code, "outside the compartments".to_string());
+            self.refused(code, OUTSIDE_COMPARTMENTS.to_string());
             Err(AppError::OutsideCompartment {
                 code: code.to_string(),
             })

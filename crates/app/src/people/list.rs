@@ -21,22 +21,18 @@ impl App {
         if reveal {
             session.require(Action::RevealIdentity)?;
         }
-        let person = self.any_person_by_code(session, code).await?;
-        if let Some(into) = person.merged_into {
+        let person = match self.person_by_code(session, code).await {
             // The code of a merged duplicate leads to the kept record.
-            let into_code = self
-                .store
-                .codes_of(&[into.0])
-                .await?
-                .remove(&into.0)
-                .unwrap_or_default();
-            return Box::pin(self.show_person(session, &into_code, reveal))
-                .await
-                .map(|view| PersonView {
-                    reached_from: Some(person.code),
-                    ..view
-                });
-        }
+            Err(AppError::Merged { code: asked, into }) => {
+                return Box::pin(self.show_person(session, &into, reveal))
+                    .await
+                    .map(|view| PersonView {
+                        reached_from: Some(asked),
+                        ..view
+                    });
+            }
+            other => other?,
+        };
         let merged_from = self
             .person_with_merged(session, &person.code)
             .await?

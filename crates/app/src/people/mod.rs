@@ -126,7 +126,15 @@ impl App {
     /// A live person record the session may see; a merged duplicate is refused, naming the
     /// record it was merged into.
     pub(crate) async fn person_by_code(&self, session: &Session, code: &str) -> AppResult<Person> {
-        let person = self.any_person_by_code(session, code).await?;
+        let person = self
+            .store
+            .person_by_code(&normalize_code(code))
+            .await?
+            .ok_or_else(|| AppError::NotFound {
+                what: "person",
+                code: code.to_string(),
+            })?;
+        session.require_location(person.location, &person.code)?;
         if let Some(into) = person.merged_into {
             let into = self
                 .store
@@ -150,24 +158,6 @@ impl App {
             .person_by_code(&normalize_code(code))
             .await?
             .is_some_and(|person| session.sees_location(person.location)))
-    }
-
-    /// A person record the session may see, merged or not.
-    pub(crate) async fn any_person_by_code(
-        &self,
-        session: &Session,
-        code: &str,
-    ) -> AppResult<Person> {
-        let person = self
-            .store
-            .person_by_code(&normalize_code(code))
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "person",
-                code: code.to_string(),
-            })?;
-        session.require_location(person.location, &person.code)?;
-        Ok(person)
     }
 
     pub(crate) async fn household_by_code(&self, code: &str) -> AppResult<Household> {
@@ -199,7 +189,7 @@ impl App {
             .any(|member| !session.sees_location(member.location))
         {
             // The auditor learns of the attempt; the user is told nothing she may not know.
-            session.refused(&household.code, "outside the compartments".to_string());
+            session.refused(&household.code, OUTSIDE_COMPARTMENTS.to_string());
             return Err(not_found());
         }
         Ok(household)

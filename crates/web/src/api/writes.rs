@@ -14,13 +14,14 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use refuge_app::{NewIncident, NewPerson};
+use refuge_app::{AppError, NewIncident, NewPerson};
 use refuge_core::{Flag, PersonField, parse_time_of_day};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::future::Future;
+use time::Date;
 
 /// The paths that take a POST, for the OpenAPI document (a test checks they agree).
 pub const API_WRITE_PATHS: &[&str] = &[
@@ -64,6 +65,26 @@ fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
             ),
         )
     })
+}
+
+/// An optional word of a closed vocabulary, or the input error naming `field`.
+fn optional_word<T: std::str::FromStr>(
+    field: &str,
+    text: &Option<String>,
+) -> Result<Option<T>, AppError>
+where
+    T::Err: std::fmt::Display,
+{
+    text.as_deref()
+        .map(|text| parse_field(field, text))
+        .transpose()
+}
+
+/// An optional day (YYYY-MM-DD), or the input error naming `field`.
+fn optional_day(field: &str, text: &Option<String>) -> Result<Option<Date>, AppError> {
+    text.as_deref()
+        .map(|text| parse_date(field, text))
+        .transpose()
 }
 
 /// A write as it arrives: who sends it, its headers, what it asks (method and path) and its
@@ -223,11 +244,6 @@ pub async fn register(State(shared): State<Shared>, sent: Sent) -> Response {
     let caller = &sent.caller;
     write(&shared, &sent, || async {
         let asked: RegisterBody = sent.body()?;
-        let day = |field: &str, text: &Option<String>| {
-            text.as_deref()
-                .map(|text| parse_date(field, text))
-                .transpose()
-        };
         let mut identity = BTreeMap::new();
         for (field, value) in asked.identity {
             identity.insert(parse_field::<PersonField>("identity", &field)?, value);
@@ -235,20 +251,12 @@ pub async fn register(State(shared): State<Shared>, sent: Sent) -> Response {
         let new = NewPerson {
             household: asked.household,
             split_allowed: asked.split_allowed.unwrap_or(false),
-            sex: asked
-                .sex
-                .as_deref()
-                .map(|sex| parse_field("sex", sex))
-                .transpose()?,
+            sex: optional_word("sex", &asked.sex)?,
             birth_year: asked.birth_year,
             location: asked.location,
-            stage: asked
-                .stage
-                .as_deref()
-                .map(|stage| parse_field("stage", stage))
-                .transpose()?,
-            since: day("since", &asked.since)?,
-            entered: day("entered", &asked.entered)?,
+            stage: optional_word("stage", &asked.stage)?,
+            since: optional_day("since", &asked.since)?,
+            entered: optional_day("entered", &asked.entered)?,
             flags: asked
                 .flags
                 .iter()
@@ -291,12 +299,8 @@ pub async fn move_to(
                 caller.session(),
                 &code,
                 &asked.to,
-                asked
-                    .stage
-                    .as_deref()
-                    .map(|stage| parse_field("stage", stage))
-                    .transpose()?,
-                asked.at.as_deref().map(|at| parse_date("at", at)).transpose()?,
+                optional_word("stage", &asked.stage)?,
+                optional_day("at", &asked.at)?,
                 asked.over_capacity,
             )
             .await?;
@@ -350,11 +354,7 @@ pub async fn hold(State(shared): State<Shared>, Path(code): Path<String>, sent: 
     let caller = &sent.caller;
     write(&shared, &sent, || async {
         let asked: HoldBody = sent.body()?;
-        let reason = asked
-            .reason
-            .as_deref()
-            .map(|reason| parse_field("reason", reason))
-            .transpose()?;
+        let reason = optional_word("reason", &asked.reason)?;
         shared.app.set_hold(caller.session(), &code, reason).await?;
         Ok((StatusCode::OK, person_now(&shared, caller, &code).await?))
     })
@@ -401,11 +401,7 @@ pub async fn note(State(shared): State<Shared>, Path(code): Path<String>, sent: 
     let caller = &sent.caller;
     write(&shared, &sent, || async {
         let asked: NoteBody = sent.body()?;
-        let follow_up = asked
-            .follow_up
-            .as_deref()
-            .map(|day| parse_date("follow_up", day))
-            .transpose()?;
+        let follow_up = optional_day("follow_up", &asked.follow_up)?;
         let note = shared
             .app
             .add_note(caller.session(), &code, &asked.text, follow_up)
@@ -454,11 +450,7 @@ pub async fn record_incident(State(shared): State<Shared>, sent: Sent) -> Respon
                 NewIncident {
                     people: &asked.people,
                     narrative: asked.narrative.as_deref(),
-                    occurred: asked
-                        .date
-                        .as_deref()
-                        .map(|day| parse_date("date", day))
-                        .transpose()?,
+                    occurred: optional_day("date", &asked.date)?,
                     occurred_time,
                     ..NewIncident::new(
                         &asked.location,

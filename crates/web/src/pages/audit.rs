@@ -198,7 +198,7 @@ pub async fn list(
 /// A stored detail in the reader's language where its form is known (a refusal's reason: a
 /// role and an action, or outside the compartments); any other is shown as stored.
 fn detail_text(lang: crate::i18n::Lang, detail: &str) -> String {
-    if detail == "outside the compartments" {
+    if detail == refuge_app::OUTSIDE_COMPARTMENTS {
         return lang.t("audit-outside-compartments");
     }
     if let Some((role, action)) = detail.split_once(": ")

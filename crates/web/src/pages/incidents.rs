@@ -122,10 +122,7 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
                 .map(|view| view.person.code.as_str())
                 .collect();
             let elsewhere: Vec<String> = form
-                .ticks
-                .iter()
-                .filter(|(_, value)| *value == "yes")
-                .filter_map(|(name, _)| name.strip_prefix("person-"))
+                .ticked_codes()
                 .filter(|code| !shown.contains(code))
                 .map(String::from)
                 .collect();
@@ -250,15 +247,17 @@ impl IncidentForm {
             .is_some_and(|value| value == "yes")
     }
 
-    /// Everyone named: the residents ticked, then the codes typed.
-    fn people(&self) -> Vec<String> {
-        let mut people: Vec<String> = self
-            .ticks
+    /// The codes of the residents ticked.
+    fn ticked_codes(&self) -> impl Iterator<Item = &str> {
+        self.ticks
             .iter()
             .filter(|(_, value)| *value == "yes")
             .filter_map(|(name, _)| name.strip_prefix("person-"))
-            .map(String::from)
-            .collect();
+    }
+
+    /// Everyone named: the residents ticked, then the codes typed.
+    fn people(&self) -> Vec<String> {
+        let mut people: Vec<String> = self.ticked_codes().map(String::from).collect();
         people.extend(codes(&self.people));
         people
     }

@@ -6,6 +6,7 @@ refuge_core::vocabulary!(
     /// What a use case does, for the permission table.
     Action, "action", {
     ManageUsers => "manage_users",
+    ManageKeys => "manage_keys",
     ViewUsers => "view_users",
     ManageLocations => "manage_locations",
     ViewLocations => "view_locations",
@@ -37,6 +38,7 @@ impl Action {
     pub fn describe(self) -> &'static str {
         match self {
             Action::ManageUsers => "manage users",
+            Action::ManageKeys => "manage the organisation's keys",
             Action::ViewUsers => "list users",
             Action::ManageLocations => "manage locations",
             Action::ViewLocations => "list locations",
@@ -79,6 +81,9 @@ refuge_core::vocabulary!(
     UserAdded => "user_added",
     UserChanged => "user_changed",
     PassphraseReset => "passphrase_reset",
+    RecoveryCodeMade => "recovery_code_made",
+    // An admin's passphrase set from the recovery code.
+    Recovered => "recovered",
     TokenCreated => "token_created",
     TokenRevoked => "token_revoked",
     Reveal => "reveal",
@@ -96,7 +101,10 @@ pub fn allowed(role: Role, action: Action) -> bool {
     match role {
         // The organisation's owner: everything, and every reveal is logged.
         Role::Admin => true,
-        Role::Coordinator => !matches!(action, ManageUsers | ManageLocations | ViewAccessLog),
+        Role::Coordinator => !matches!(
+            action,
+            ManageUsers | ManageKeys | ManageLocations | ViewAccessLog
+        ),
         Role::Caseworker => matches!(
             action,
             ViewLocations

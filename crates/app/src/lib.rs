@@ -11,6 +11,7 @@ mod export;
 mod history;
 mod import;
 mod incidents;
+mod keys;
 mod outlook;
 mod people;
 mod session;
@@ -39,7 +40,7 @@ pub use people::{
     PersonView,
 };
 pub(crate) use people::{check_birth_year, seal_identity};
-pub use refuge_crypto::Revealed;
+pub use refuge_crypto::{RecoveryCode, Revealed};
 
 /// A request's fingerprint (SHA-256 of its parts, hex): the web's idempotency keys compare
 /// them, in memory only.

@@ -26,7 +26,7 @@ pub struct NewUser<'a> {
     pub passphrase: &'a str,
 }
 
-fn credential_of(user: UserId) -> String {
+pub(crate) fn credential_of(user: UserId) -> String {
     format!("user:{user}")
 }
 
@@ -37,7 +37,7 @@ pub const MAX_PASSPHRASE_BYTES: usize = 1_024;
 /// What the access log says for a failed login under a name that is no account.
 const UNKNOWN_USER: &str = "(unknown user)";
 
-fn check_passphrase(passphrase: &str) -> AppResult<()> {
+pub(crate) fn check_passphrase(passphrase: &str) -> AppResult<()> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(AppError::invalid(
             "passphrase",

@@ -333,6 +333,7 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
             )
             .await
             .map(drop),
+        Action::ManageKeys => app.new_recovery_code(session).await.map(drop),
         Action::ViewUsers => app.users(session).await.map(drop),
         Action::ManageLocations => app
             .add_location(

@@ -28,6 +28,25 @@ pub fn passphrase(global: &Global, prompt: &str) -> Result<String> {
     bail!("no passphrase: give --passphrase-file FILE or REFUGE_PASSPHRASE, or run on a terminal")
 }
 
+/// The organisation recovery code: from --code-file, REFUGE_RECOVERY_CODE, or typed at the
+/// terminal without echo.
+pub fn recovery_code(file: Option<&Path>) -> Result<String> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the recovery code file {}", path.display()))?;
+        return Ok(text.lines().next().unwrap_or("").to_string());
+    }
+    if let Ok(value) = std::env::var("REFUGE_RECOVERY_CODE") {
+        return Ok(value);
+    }
+    if crate::interactive() {
+        return Ok(rpassword::prompt_password(
+            "Recovery code (48 digits; spaces or dashes between groups are fine): ",
+        )?);
+    }
+    bail!("no recovery code: give --code-file FILE or REFUGE_RECOVERY_CODE, or run on a terminal")
+}
+
 /// A passphrase for a new credential, and whether refuge made it up.
 pub struct NewPassphrase {
     value: String,

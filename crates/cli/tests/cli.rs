@@ -418,6 +418,104 @@ fn wrong_passphrase_is_a_clear_error_like_an_unknown_user() {
     assert!(error.contains("already exists"), "{error}");
 }
 
+/// The recovery code printed by init, as printed.
+fn recovery_code_in(init_output: &str) -> String {
+    let lines: Vec<&str> = init_output.lines().collect();
+    let heading = lines
+        .iter()
+        .position(|line| line.starts_with("Organisation recovery code"))
+        .expect("init prints a recovery code");
+    lines[heading + 1].trim().to_string()
+}
+
+#[test]
+fn the_recovery_code_sets_a_new_admin_passphrase_and_a_new_code_retires_the_old() {
+    let ws = Workspace::new();
+    let code = recovery_code_in(&ws.ok(&["init"]));
+    let groups: Vec<&str> = code.split('-').collect();
+    assert_eq!(groups.len(), 8, "{code}");
+    assert!(
+        groups
+            .iter()
+            .all(|group| group.len() == 6 && group.bytes().all(|b| b.is_ascii_digit()))
+    );
+    let recover = |code: &str, new_passphrase: &str| {
+        ws.command()
+            .env("REFUGE_RECOVERY_CODE", code)
+            .env("REFUGE_NEW_PASSPHRASE", new_passphrase)
+            .args(["recover", "--admin", "admin"])
+            .output()
+            .unwrap()
+    };
+    // A mistyped digit in the third group is named, and nothing changes.
+    let mut typo: Vec<char> = code.chars().collect();
+    let third = 2 * 7 + 1;
+    typo[third] = if typo[third] == '0' { '1' } else { '0' };
+    let typo: String = typo.into_iter().collect();
+    let output = recover(&typo, "a forgotten-no-more passphrase");
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("group 3 of the recovery code is mistyped"),
+        "{error}"
+    );
+    assert!(
+        !error.contains(&typo) && !error.contains(&code),
+        "never echoed"
+    );
+    ws.ok(&["backlog"]);
+    // The right code, typed with spaces: the new passphrase opens, the old one no longer.
+    let output = recover(&code.replace('-', " "), "a forgotten-no-more passphrase");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let old = ws.run(&["backlog"]);
+    assert!(!old.status.success());
+    let new = ws.run_as(
+        None,
+        "a forgotten-no-more passphrase",
+        &["recovery-code", "status"],
+    );
+    assert!(new.status.success());
+    assert!(String::from_utf8_lossy(&new.stdout).contains("was made on"));
+    let new_code = ws.run_as(
+        None,
+        "a forgotten-no-more passphrase",
+        &["recovery-code", "new"],
+    );
+    assert!(new_code.status.success());
+    let new_code = recovery_code_in(&String::from_utf8(new_code.stdout).unwrap());
+    assert_ne!(new_code, code);
+    let output = recover(&code, "yet another synthetic passphrase");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("this recovery code does not open this organisation")
+    );
+    let log = ws.run_as(
+        None,
+        "a forgotten-no-more passphrase",
+        &["access-log", "--limit", "20"],
+    );
+    let log = String::from_utf8(log.stdout).unwrap();
+    for action in ["recovered", "recovery_code_made", "login_failed"] {
+        assert!(log.contains(action), "{action} in\n{log}");
+    }
+    // Only admins make recovery codes.
+    ws.run_as(
+        None,
+        "a forgotten-no-more passphrase",
+        &["user", "add", "cw", "--role", "coordinator"],
+    );
+    let refused = ws.run_as(Some("cw"), PASSPHRASE, &["recovery-code", "new"]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("may not manage the organisation's keys")
+    );
+}
+
 #[test]
 fn short_passphrases_are_refused_at_init() {
     let ws = Workspace::new();

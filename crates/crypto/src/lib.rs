@@ -4,6 +4,8 @@
 //!   key-encryption key derived from the passphrase with Argon2id;
 //! - field sealing with XChaCha20-Poly1305 under HKDF-derived keys, bound by associated data
 //!   to table, record, field and key version;
+//! - an organisation recovery code (48 digits, a check digit per group) over an escrow
+//!   copy of the data key;
 //! - blind indexes (truncated HMAC-SHA256) for exact-match search and duplicate detection;
 //! - SHA-256 hash chains for the event log and the access log.
 //!
@@ -16,12 +18,14 @@
 
 mod chain;
 mod keys;
+mod recovery;
 mod seal;
 
 pub use chain::{chain_hash, constant_time_eq, sha256_hex};
 pub use keys::{
     KdfParams, SecretKey, TokenWrappedKey, WrappedKey, fill_random, generated_bytes, random_bytes,
 };
+pub use recovery::RecoveryCode;
 pub use seal::{FieldContext, KEY_VERSION, Revealed, Sealer};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,6 +44,14 @@ pub enum CryptoError {
     Tampered { context: String },
     #[error("sealed with key version {0}, which this installation does not have")]
     UnknownKeyVersion(u32),
+    #[error("a recovery code has 48 digits in 8 groups of 6; this one has {digits}")]
+    RecoveryCodeLength { digits: usize },
+    #[error("a recovery code is digits only (spaces or dashes between the groups are fine)")]
+    RecoveryCodeCharacter,
+    #[error("group {group} of the recovery code is mistyped: its last digit does not check")]
+    RecoveryCodeGroup { group: usize },
+    #[error("this recovery code does not open this organisation")]
+    WrongRecoveryCode,
     #[error("the system random number generator failed")]
     Random,
     #[error("key derivation failed")]

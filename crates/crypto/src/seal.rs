@@ -45,6 +45,10 @@ impl FieldContext<'_> {
 pub struct Revealed(String);
 
 impl Revealed {
+    pub(crate) fn new(text: String) -> Self {
+        Revealed(text)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -125,6 +125,21 @@ pub enum Command {
     /// Users and their roles.
     #[command(subcommand)]
     User(UserCommand),
+    /// The organisation recovery code: made at init, kept on paper, opens everything.
+    #[command(subcommand)]
+    RecoveryCode(RecoveryCodeCommand),
+    /// Set a new passphrase for an admin from the organisation recovery code, when no admin
+    /// can log in. The code comes from --code-file, REFUGE_RECOVERY_CODE or the terminal;
+    /// the new passphrase from --new-passphrase-file, REFUGE_NEW_PASSPHRASE, the terminal, or
+    /// is generated and shown once.
+    Recover {
+        /// The admin whose passphrase is set (default: the admin created by init).
+        #[arg(long)]
+        admin: Option<String>,
+        /// Read the recovery code from this file (first line).
+        #[arg(long)]
+        code_file: Option<PathBuf>,
+    },
     /// API tokens: credentials for programs that use the JSON API as you.
     #[command(subcommand)]
     Token(TokenCommand),

@@ -1,4 +1,4 @@
-//! `refuge user` and `refuge token`.
+//! `refuge user`, `refuge token` and `refuge recovery-code`.
 
 use super::*;
 
@@ -47,4 +47,13 @@ pub enum TokenCommand {
     List,
     /// Revoke a token: its copy of the data key is deleted at once.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum RecoveryCodeCommand {
+    /// Make a new organisation recovery code (admins), printed this once; the one before it
+    /// stops working.
+    New,
+    /// When the current recovery code was made, or that there is none.
+    Status,
 }

@@ -47,6 +47,10 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
         }
         Command::User(command) => users::user(config, command).await,
         Command::Token(command) => users::token(config, command).await,
+        Command::RecoveryCode(command) => users::recovery_code(config, command).await,
+        Command::Recover { admin, code_file } => {
+            users::recover(config, admin, code_file.as_deref()).await
+        }
         Command::Location(command) => locations::location(config, command).await,
         Command::Household(command) => people::household(config, command).await,
         Command::Person(command) => people::person(config, command).await,

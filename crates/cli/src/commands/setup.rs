@@ -19,13 +19,20 @@ pub async fn init(config: &Config<'_>, admin: String, expected_people: u64) -> R
     let node = NodeId(uuid::Uuid::now_v7());
     let store = refuge_store::create(&url, node).await?;
     let app = App::new(store, Box::new(SystemClock));
-    let result = app.init(&admin, passphrase.value(), expected_people).await;
-    if let Err(error) = result {
-        app.close().await;
-        discard_new_database(&url);
-        return Err(error.into());
-    }
+    let result = match app.init(&admin, passphrase.value(), expected_people).await {
+        Ok(session) => app.new_recovery_code(&session).await,
+        Err(error) => Err(error),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(error) => {
+            app.close().await;
+            discard_new_database(&url);
+            return Err(error.into());
+        }
+    };
     passphrase.announce(&admin)?;
+    super::users::announce_recovery_code(&code)?;
     outln!(
         "Created {} with admin user '{admin}'.",
         refuge_store::describe_url(&url)
@@ -46,6 +53,7 @@ pub async fn demo(config: &Config<'_>, people: usize, seed: u64, history_days: i
     let mut bar = output::Progress::new();
     let result = async {
         let session = app.init("admin", passphrase.value(), people as u64).await?;
+        let code = app.new_recovery_code(&session).await?;
         let options = DemoOptions {
             people,
             seed,
@@ -58,11 +66,12 @@ pub async fn demo(config: &Config<'_>, people: usize, seed: u64, history_days: i
             &mut |done, total| bar.update("people", done as u64, total as u64),
         )
         .await
+        .map(|report| (report, code))
     }
     .await;
     bar.finish();
-    let report = match result {
-        Ok(report) => report,
+    let (report, code) = match result {
+        Ok(done) => done,
         Err(error) => {
             app.close().await;
             discard_new_database(&url);
@@ -88,6 +97,7 @@ pub async fn demo(config: &Config<'_>, people: usize, seed: u64, history_days: i
         outln!("  {name:<16} {role}{compartments}");
     }
     passphrase.announce("every demo user")?;
+    super::users::announce_recovery_code(&code)?;
     outln!(
         "Try: REFUGE_PASSPHRASE=… refuge --db {} --user coordinator backlog",
         refuge_store::describe_url(&url)

@@ -1,4 +1,4 @@
-//! Users and API tokens: `user`, `token`.
+//! Users, API tokens and the recovery code: `user`, `token`, `recovery-code`, `recover`.
 
 use crate::args::*;
 use crate::config::Config;
@@ -145,5 +145,59 @@ pub async fn token(config: &Config<'_>, command: TokenCommand) -> Result<()> {
             outln!("Revoked token {}.", token.id);
         }
     }
+    Ok(())
+}
+
+/// Prints a new recovery code with how to keep it.
+pub fn announce_recovery_code(code: &RecoveryCode) -> std::io::Result<()> {
+    outln!("Organisation recovery code (shown this once):");
+    outln!("  {}", code.text().as_str());
+    outln!(
+        "It opens every record and sets a new admin passphrase (`refuge recover`). Write it on \
+         paper, keep two copies in two safe places, never on this laptop or in a photo."
+    );
+    Ok(())
+}
+
+pub async fn recovery_code(config: &Config<'_>, command: RecoveryCodeCommand) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    match command {
+        RecoveryCodeCommand::New => {
+            let code = app.new_recovery_code(&session).await?;
+            announce_recovery_code(&code)?;
+            outln!("The recovery code before this one no longer works.");
+        }
+        RecoveryCodeCommand::Status => match app.recovery_code_made().await? {
+            Some(day) => outln!("The recovery code in use was made on {day}."),
+            None => outln!(
+                "This organisation has no recovery code: an admin makes one with `refuge recovery-code new`."
+            ),
+        },
+    }
+    Ok(())
+}
+
+pub async fn recover(
+    config: &Config<'_>,
+    admin: Option<String>,
+    code_file: Option<&std::path::Path>,
+) -> Result<()> {
+    let app = config.open().await?;
+    let admin = match admin {
+        Some(name) => name,
+        None => app.default_user().await?,
+    };
+    let code = secrets::recovery_code(code_file)?;
+    let passphrase = secrets::new_passphrase(
+        config.global,
+        "REFUGE_NEW_PASSPHRASE",
+        &format!("New passphrase for {admin}"),
+    )?;
+    app.recover(&code, &admin, passphrase.value()).await?;
+    passphrase.announce(&admin)?;
+    outln!(
+        "Passphrase of '{admin}' set from the recovery code. The code has now been typed on this \
+         machine: once you are in, make a new one with `refuge recovery-code new`."
+    );
     Ok(())
 }

@@ -86,6 +86,8 @@ word-access-log-action-refused = refused
 word-access-log-action-user_added = user added
 word-access-log-action-user_changed = user changed
 word-access-log-action-passphrase_reset = passphrase reset
+word-access-log-action-recovery_code_made = recovery code made
+word-access-log-action-recovered = recovered with the recovery code
 word-access-log-action-token_created = API token created
 word-access-log-action-token_revoked = API token revoked
 word-access-log-action-reveal = sealed values revealed
@@ -96,6 +98,7 @@ word-access-log-action-verify = verify
 word-access-log-action-demo = demo data
 
 word-action-manage_users = manage users
+word-action-manage_keys = manage the organisation's keys
 word-action-view_users = list users
 word-action-manage_locations = manage locations
 word-action-view_locations = list locations

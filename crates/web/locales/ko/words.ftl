@@ -86,6 +86,8 @@ word-access-log-action-refused = 거부됨
 word-access-log-action-user_added = 사용자 추가
 word-access-log-action-user_changed = 사용자 변경
 word-access-log-action-passphrase_reset = 암호 재설정
+word-access-log-action-recovery_code_made = 복구 코드 생성
+word-access-log-action-recovered = 복구 코드로 복구
 word-access-log-action-token_created = API 토큰 생성
 word-access-log-action-token_revoked = API 토큰 폐기
 word-access-log-action-reveal = 봉인 공개
@@ -96,6 +98,7 @@ word-access-log-action-verify = 검증
 word-access-log-action-demo = 데모 데이터
 
 word-action-manage_users = 사용자 관리
+word-action-manage_keys = 조직 키 관리
 word-action-view_users = 사용자 목록 보기
 word-action-manage_locations = 장소 관리
 word-action-view_locations = 장소 목록 보기

@@ -84,6 +84,8 @@ refuge_core::vocabulary!(
     RecoveryCodeMade => "recovery_code_made",
     // An admin's passphrase set from the recovery code.
     Recovered => "recovered",
+    // A user set or removed their duress passphrase (which of the two is not said).
+    DuressChanged => "duress_changed",
     TokenCreated => "token_created",
     TokenRevoked => "token_revoked",
     Reveal => "reveal",

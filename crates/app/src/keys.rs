@@ -1,15 +1,22 @@
-//! The organisation's keys beyond one user's passphrase: the recovery code.
+//! The organisation's keys beyond one user's passphrase: the recovery code and the duress
+//! passphrase.
 
-use crate::users::{check_passphrase, credential_of};
+use crate::users::{MAX_PASSPHRASE_BYTES, META_DECOY_KEY, check_passphrase, credential_of};
 use crate::*;
-use refuge_core::Role;
-use refuge_crypto::{KdfParams, RecoveryCode, TokenWrappedKey, WrappedKey};
+use refuge_core::{EventBody, Role, User};
+use refuge_crypto::{
+    CryptoError, DuressUnlock, RecoveryCode, SecretKey, TokenWrappedKey, Unlocked, WrappedKey,
+};
 use refuge_store::{Commit, SideWrite};
+use std::collections::BTreeSet;
 
 /// The escrow copy of the data key, wrapped under the recovery code.
 const META_RECOVERY_ESCROW: &str = "recovery_escrow";
 /// The day the current recovery code was made.
 const META_RECOVERY_MADE: &str = "recovery_code_made";
+/// The settings an erase under duress keeps: how the empty organisation behaves, nothing about
+/// the one that was.
+const KEPT_THROUGH_DURESS: &[&str] = &[META_NAME_INDEX_BITS, META_TARGET_WAIT_DAYS, META_DECOY_KEY];
 
 impl App {
     /// Makes a new organisation recovery code and stores the escrow copy of the data key
@@ -91,12 +98,7 @@ impl App {
             }
         };
         let credential = credential_of(admin.id);
-        let wrapped = WrappedKey::wrap(
-            &data_key,
-            new_passphrase.as_bytes(),
-            &credential,
-            KdfParams::FLOOR,
-        )?;
+        let wrapped = self.rewrapped(&admin, &data_key, new_passphrase).await?;
         let commit = Commit {
             side_writes: vec![SideWrite::KeyWrap {
                 credential,
@@ -113,5 +115,154 @@ impl App {
         };
         self.commit(commit).await?;
         Ok(())
+    }
+
+    /// Sets (or with None, removes) the session's own user's duress passphrase, after their
+    /// current passphrase is typed again: someone at an unlocked screen cannot arm an erase.
+    /// Entered at a later login, the duress passphrase erases the organisation
+    /// (`erase_under_duress`). The key wrap changes, so the session ends: log in again.
+    pub async fn set_duress_passphrase(
+        &self,
+        session: &Session,
+        current_passphrase: &str,
+        duress_passphrase: Option<&str>,
+    ) -> AppResult<()> {
+        if let Some(duress) = duress_passphrase {
+            check_passphrase(duress).map_err(|error| retitled(error, "duress passphrase"))?;
+        }
+        let user = session.user();
+        let credential = credential_of(user.id);
+        let wrap = self.current_wrap(session, current_passphrase).await?;
+        let armed = wrap
+            .with_duress(duress_passphrase.map(str::as_bytes), &credential)
+            .map_err(|error| match error {
+                CryptoError::DuressIsPassphrase => {
+                    AppError::invalid("duress passphrase", error.to_string())
+                }
+                other => other.into(),
+            })?;
+        let commit = Commit {
+            side_writes: vec![SideWrite::KeyWrap {
+                credential,
+                user: user.id,
+                wrapped: armed.encode(),
+            }],
+            access: vec![self.access_entry(
+                &user.name,
+                AccessAction::DuressChanged,
+                &user.name,
+                "",
+            )],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        Ok(())
+    }
+
+    /// Changes the session's own user's passphrase, after the current one is typed again
+    /// (someone at an unlocked screen cannot lock its owner out). The old wrap is replaced;
+    /// the session ends: log in with the new one.
+    pub async fn change_own_passphrase(
+        &self,
+        session: &Session,
+        current_passphrase: &str,
+        new_passphrase: &str,
+    ) -> AppResult<()> {
+        check_passphrase(new_passphrase).map_err(|error| retitled(error, "new passphrase"))?;
+        self.current_wrap(session, current_passphrase).await?;
+        let name = session.user().name.clone();
+        self.reset_passphrase(session, &name, new_passphrase)
+            .await
+            .map_err(|error| retitled(error, "new passphrase"))
+    }
+
+    /// The session's user's key wrap, once `current_passphrase` has been checked against it.
+    async fn current_wrap(
+        &self,
+        session: &Session,
+        current_passphrase: &str,
+    ) -> AppResult<WrappedKey> {
+        let credential = credential_of(session.user().id);
+        let not_yours = || AppError::invalid("current passphrase", "is not your passphrase");
+        let Some((_, text)) = self.store.key_wrap(&credential).await? else {
+            return Err(not_yours());
+        };
+        let wrap = WrappedKey::decode(&text)?;
+        if current_passphrase.len() > MAX_PASSPHRASE_BYTES {
+            return Err(not_yours());
+        }
+        match wrap.unlock(current_passphrase.as_bytes(), &credential) {
+            Ok(Unlocked::Key(_)) => Ok(wrap),
+            Ok(Unlocked::Duress(_)) | Err(CryptoError::WrongPassphrase) => Err(not_yours()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The duress passphrase was entered: erases the whole organisation (every key wrap, the
+    /// recovery escrow, tokens, records, events, the access log) and opens an empty one in
+    /// its place, with this user alone in it, under the same name and role, whose passphrase
+    /// is now the one just typed. It returns a session as a login does: same pages, and one
+    /// key derivation, as a login.
+    pub(crate) async fn erase_under_duress(
+        &self,
+        channel: Channel,
+        user: User,
+        duress: DuressUnlock,
+    ) -> AppResult<Session> {
+        // Refusals queued before belong to the organisation that is going.
+        self.refusals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+        self.store.erase_organisation(KEPT_THROUGH_DURESS).await?;
+        let data_key = SecretKey::generate()?;
+        let credential = credential_of(user.id);
+        let wrapped = duress.wrap(&data_key, &credential)?.encode();
+        let user = User {
+            locations: BTreeSet::new(),
+            active: true,
+            version: 0,
+            ..user
+        };
+        let founding = Session::new(
+            user.clone(),
+            data_key.duplicate(),
+            (credential.clone(), wrapped.clone()),
+            self.refusals.clone(),
+        )?;
+        let commit = Commit {
+            events: vec![self.new_event(&founding, EventBody::UserAdded { user: user.clone() })?],
+            side_writes: vec![
+                SideWrite::KeyWrap {
+                    credential: credential.clone(),
+                    user: user.id,
+                    wrapped: wrapped.clone(),
+                },
+                SideWrite::Meta {
+                    key: META_DEFAULT_USER.into(),
+                    value: user.name.clone(),
+                },
+            ],
+            access: vec![self.access_entry(&user.name, channel.access_action(), &user.name, "")],
+            ..Commit::default()
+        };
+        self.commit(commit).await?;
+        // The session carries the user as stored, so that it stays current.
+        let stored = self.store.user_by_name(&user.name).await?.unwrap_or(user);
+        Ok(Session::new(
+            stored,
+            data_key,
+            (credential, wrapped),
+            self.refusals.clone(),
+        )?
+        .marked_after_erase())
+    }
+}
+
+/// The same problem, said of another field (a duress passphrase is checked as a passphrase).
+fn retitled(error: AppError, field: &str) -> AppError {
+    match error {
+        AppError::Invalid { reason, .. } => AppError::invalid(field, reason),
+        other => other,
     }
 }

@@ -246,6 +246,16 @@ pub enum Channel {
     CommandLine,
 }
 
+impl Channel {
+    /// What the access log calls a successful way in.
+    pub(crate) fn access_action(self) -> AccessAction {
+        match self {
+            Channel::Web => AccessAction::Login,
+            Channel::CommandLine => AccessAction::Unlock,
+        }
+    }
+}
+
 impl App {
     /// `store` is a `DynStore`, or an `Arc` of one that a test keeps to look underneath.
     pub fn new(store: impl Into<Arc<dyn Store>>, clock: Box<dyn Clock>) -> Self {

@@ -16,6 +16,9 @@ pub struct Session {
     opened_with: (String, String),
     /// Where refusals go, to be written to the access log (`App::log_refusals`).
     refusals: Refusals,
+    /// Opened by a duress passphrase, right after the organisation was erased: whoever keeps
+    /// other sessions (the web server) drops them and their keys now.
+    after_erase: bool,
 }
 
 /// The reason logged when a record is outside the user's compartments (the access-log page
@@ -50,7 +53,19 @@ impl Session {
             sealer,
             opened_with,
             refusals,
+            after_erase: false,
         })
+    }
+
+    pub(crate) fn marked_after_erase(mut self) -> Self {
+        self.after_erase = true;
+        self
+    }
+
+    /// Whether this session was opened by a duress passphrase, which has just erased the
+    /// organisation: every other session stands for keys that no longer exist.
+    pub fn opened_after_erase(&self) -> bool {
+        self.after_erase
     }
 
     /// Queues a refusal for the access log (written by `App::log_refusals`).

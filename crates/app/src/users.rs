@@ -2,11 +2,11 @@
 
 use crate::*;
 use refuge_core::*;
-use refuge_crypto::{KdfParams, SecretKey, WrappedKey};
+use refuge_crypto::{KdfParams, SecretKey, Unlocked, WrappedKey};
 use refuge_store::{Commit, Guard, SideWrite};
 use std::collections::BTreeSet;
 
-const META_DECOY_KEY: &str = "decoy_wrapped_key";
+pub(crate) const META_DECOY_KEY: &str = "decoy_wrapped_key";
 pub const MIN_PASSPHRASE_CHARS: usize = 12;
 
 /// A user to add.
@@ -195,24 +195,25 @@ impl App {
             .map(|(_, text)| text.clone())
             .unwrap_or_default();
         let result = match (&user, wrap) {
-            (Some(user), Some((_, text))) => WrappedKey::decode(&text)?
-                .unwrap_key(passphrase.as_bytes(), &credential_of(user.id)),
+            (Some(user), Some((_, text))) => {
+                WrappedKey::decode(&text)?.unlock(passphrase.as_bytes(), &credential_of(user.id))
+            }
             _ => {
                 let decoy = self.store.meta(META_DECOY_KEY).await?.unwrap_or_default();
                 match WrappedKey::decode(&decoy) {
-                    Ok(decoy) => decoy.unwrap_key(passphrase.as_bytes(), "decoy"),
+                    Ok(decoy) => decoy.unlock(passphrase.as_bytes(), "decoy"),
                     Err(error) => Err(error),
                 }
                 .and(Err(refuge_crypto::CryptoError::WrongPassphrase))
             }
         };
         match (user, result) {
-            (Some(user), Ok(data_key)) => {
-                let action = match channel {
-                    Channel::Web => AccessAction::Login,
-                    Channel::CommandLine => AccessAction::Unlock,
-                };
-                self.log(name, action, &user.name, "").await?;
+            (Some(user), Ok(Unlocked::Duress(duress))) => {
+                self.erase_under_duress(channel, user, duress).await
+            }
+            (Some(user), Ok(Unlocked::Key(data_key))) => {
+                self.log(name, channel.access_action(), &user.name, "")
+                    .await?;
                 let credential = credential_of(user.id);
                 Session::new(
                     user,
@@ -257,6 +258,29 @@ impl App {
             .key_wrap(credential)
             .await?
             .is_some_and(|(_, current)| current == wrapped))
+    }
+
+    /// `key` wrapped under a user's new passphrase, keeping their duress passphrase working;
+    /// refused when the new passphrase is their duress passphrase.
+    pub(crate) async fn rewrapped(
+        &self,
+        user: &User,
+        key: &SecretKey,
+        passphrase: &str,
+    ) -> AppResult<WrappedKey> {
+        let credential = credential_of(user.id);
+        let rewrapped = match self.store.key_wrap(&credential).await? {
+            Some((_, text)) => {
+                WrappedKey::decode(&text)?.rewrap(key, passphrase.as_bytes(), &credential)
+            }
+            None => WrappedKey::wrap(key, passphrase.as_bytes(), &credential, KdfParams::FLOOR),
+        };
+        rewrapped.map_err(|error| match error {
+            refuge_crypto::CryptoError::PassphraseIsDuress => {
+                AppError::invalid("passphrase", error.to_string())
+            }
+            other => other.into(),
+        })
     }
 
     pub(crate) async fn location_by_code(&self, code: &str) -> AppResult<Location> {
@@ -334,12 +358,9 @@ impl App {
         }
         check_passphrase(passphrase)?;
         let user = self.user_named(name).await?;
-        let wrapped = WrappedKey::wrap(
-            session.data_key(),
-            passphrase.as_bytes(),
-            &credential_of(user.id),
-            KdfParams::FLOOR,
-        )?;
+        let wrapped = self
+            .rewrapped(&user, session.data_key(), passphrase)
+            .await?;
         let commit = Commit {
             side_writes: vec![SideWrite::KeyWrap {
                 credential: credential_of(user.id),

@@ -60,12 +60,19 @@ impl<'a> Config<'a> {
     /// Logs in as `--user` (or the admin created by init) with the passphrase from the usual
     /// sources.
     pub async fn login(&self, app: &App) -> Result<Session> {
+        Ok(self.login_keeping_passphrase(app).await?.0)
+    }
+
+    /// Logs in as `login` does, and keeps the passphrase for a command that must see it typed
+    /// again (`user duress`).
+    pub async fn login_keeping_passphrase(&self, app: &App) -> Result<(Session, String)> {
         let user = match &self.global.user {
             Some(user) => user.clone(),
             None => app.default_user().await?,
         };
         let passphrase = secrets::passphrase(self.global, &format!("Passphrase for {user}: "))?;
-        Ok(app.login(&user, &passphrase).await?)
+        let session = app.login(&user, &passphrase).await?;
+        Ok((session, passphrase))
     }
 
     /// Opens the database and logs in: what almost every command does first.

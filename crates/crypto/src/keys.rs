@@ -88,6 +88,15 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
+    /// Each parameter at least as strong as in `other`.
+    fn max(self, other: KdfParams) -> KdfParams {
+        KdfParams {
+            m_kib: self.m_kib.max(other.m_kib),
+            t: self.t.max(other.t),
+            p: self.p.max(other.p),
+        }
+    }
+
     /// The floor from the design: anything weaker is refused, on wrap and on unwrap.
     pub const FLOOR: KdfParams = KdfParams {
         m_kib: 64 * 1024,
@@ -119,18 +128,98 @@ impl KdfParams {
     }
 }
 
-/// The data key wrapped under one passphrase. Text form:
-/// `rk1$m=65536,t=3,p=4$<salt>$<nonce>$<ciphertext>` (base64url, no padding).
+/// The data key wrapped under one passphrase, with the user's duress marker. Text form:
+/// `rk1$m=65536,t=3,p=4$<salt>$<nonce>$<ciphertext>[$<marker nonce>$<marker>]`
+/// (base64url, no padding).
+///
+/// The duress marker is sealed under a key derived from the duress passphrase with the same
+/// salt and parameters, so one Argon2id derivation tells the real passphrase, the duress
+/// passphrase and a wrong one apart: the duress login costs what a normal one does. A user
+/// without a duress passphrase carries a decoy marker under a random key, so the database does
+/// not say who has one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WrappedKey {
     pub params: KdfParams,
     salt: [u8; 16],
     nonce: [u8; 24],
     ciphertext: Vec<u8>,
+    /// (nonce, ciphertext) of the duress marker; absent in wraps made before duress existed.
+    duress: Option<([u8; 24], Vec<u8>)>,
+}
+
+/// What a passphrase opened.
+pub enum Unlocked {
+    /// The real passphrase: the data key.
+    Key(SecretKey),
+    /// The duress passphrase: no key, but the means to wrap a new one under the same
+    /// passphrase without a second key derivation.
+    Duress(DuressUnlock),
+}
+
+/// The key-encryption key a duress passphrase derived, held only to wrap the new, empty
+/// organisation's key for it.
+pub struct DuressUnlock {
+    kek: SecretKey,
+    params: KdfParams,
+    salt: [u8; 16],
+}
+
+impl DuressUnlock {
+    /// Wraps `key` under the duress passphrase (which becomes the user's passphrase), with a
+    /// fresh decoy marker.
+    pub fn wrap(&self, key: &SecretKey, context: &str) -> Result<WrappedKey, CryptoError> {
+        let (nonce, ciphertext) = seal_with(&self.kek, key.bytes(), &wrap_aad(context))?;
+        Ok(WrappedKey {
+            params: self.params,
+            salt: self.salt,
+            nonce,
+            ciphertext,
+            duress: Some(decoy_marker(context)?),
+        })
+    }
 }
 
 fn wrap_aad(context: &str) -> Vec<u8> {
     format!("refuge/key-wrap/v1|{context}").into_bytes()
+}
+
+fn duress_aad(context: &str) -> Vec<u8> {
+    format!("refuge/duress-marker/v1|{context}").into_bytes()
+}
+
+/// What a duress marker seals: nothing secret, only proof that the key opened it.
+const DURESS_MARKER: [u8; 16] = *b"refuge duress v1";
+
+fn seal_with(
+    kek: &SecretKey,
+    plain: &[u8],
+    aad: &[u8],
+) -> Result<([u8; 24], Vec<u8>), CryptoError> {
+    let nonce = random_bytes::<24>()?;
+    let ciphertext = XChaCha20Poly1305::new(kek.bytes().into())
+        .encrypt(&XNonce::from(nonce), Payload { msg: plain, aad })
+        .map_err(|_| CryptoError::Kdf)?;
+    Ok((nonce, ciphertext))
+}
+
+fn open_with(kek: &SecretKey, nonce: &[u8; 24], ciphertext: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
+    XChaCha20Poly1305::new(kek.bytes().into())
+        .decrypt(
+            &XNonce::from(*nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .ok()
+}
+
+fn decoy_marker(context: &str) -> Result<([u8; 24], Vec<u8>), CryptoError> {
+    seal_with(
+        &SecretKey::generate()?,
+        &DURESS_MARKER,
+        &duress_aad(context),
+    )
 }
 
 impl WrappedKey {
@@ -144,51 +233,101 @@ impl WrappedKey {
     ) -> Result<Self, CryptoError> {
         let params = params.check()?;
         let salt = random_bytes::<16>()?;
-        let nonce = random_bytes::<24>()?;
         let kek = params.derive(passphrase, &salt)?;
-        let cipher = XChaCha20Poly1305::new(kek.bytes().into());
-        let aad = wrap_aad(context);
-        let ciphertext = cipher
-            .encrypt(
-                &XNonce::from(nonce),
-                Payload {
-                    msg: key.bytes(),
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| CryptoError::Kdf)?;
+        let (nonce, ciphertext) = seal_with(&kek, key.bytes(), &wrap_aad(context))?;
         Ok(WrappedKey {
             params,
             salt,
             nonce,
             ciphertext,
+            duress: Some(decoy_marker(context)?),
         })
     }
 
-    /// Unwraps with `passphrase`. A wrong passphrase fails the AEAD tag: logging in *is*
-    /// unwrapping.
-    pub fn unwrap_key(&self, passphrase: &[u8], context: &str) -> Result<SecretKey, CryptoError> {
+    /// Opens with `passphrase`, in one key derivation: the data key for the real passphrase,
+    /// `Duress` for the duress passphrase, and `WrongPassphrase` for anything else (a wrong
+    /// passphrase fails the AEAD tags: logging in *is* unwrapping).
+    pub fn unlock(&self, passphrase: &[u8], context: &str) -> Result<Unlocked, CryptoError> {
         let params = self.params.check()?;
         let kek = params.derive(passphrase, &self.salt)?;
-        let cipher = XChaCha20Poly1305::new(kek.bytes().into());
-        let aad = wrap_aad(context);
-        let mut plain = cipher
-            .decrypt(
-                &XNonce::from(self.nonce),
-                Payload {
-                    msg: &self.ciphertext,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| CryptoError::WrongPassphrase)?;
-        let bytes: [u8; 32] = plain
-            .as_slice()
-            .try_into()
-            .map_err(|_| CryptoError::Malformed {
-                what: "wrapped key",
-            })?;
-        plain.zeroize();
-        Ok(SecretKey::from_bytes(bytes))
+        let opened = open_with(&kek, &self.nonce, &self.ciphertext, &wrap_aad(context));
+        // The marker is tried whatever the first result, so that the three outcomes cost
+        // the same.
+        let marker = self.duress.as_ref().and_then(|(nonce, ciphertext)| {
+            open_with(&kek, nonce, ciphertext, &duress_aad(context))
+        });
+        match (opened, marker) {
+            (Some(mut plain), _) => {
+                let bytes: Result<[u8; 32], _> = plain.as_slice().try_into();
+                plain.zeroize();
+                let bytes = bytes.map_err(|_| CryptoError::Malformed {
+                    what: "wrapped key",
+                })?;
+                Ok(Unlocked::Key(SecretKey::from_bytes(bytes)))
+            }
+            (None, Some(_)) => Ok(Unlocked::Duress(DuressUnlock {
+                kek,
+                params,
+                salt: self.salt,
+            })),
+            (None, None) => Err(CryptoError::WrongPassphrase),
+        }
+    }
+
+    /// Unwraps with the real passphrase only: the duress passphrase is a wrong one here.
+    pub fn unwrap_key(&self, passphrase: &[u8], context: &str) -> Result<SecretKey, CryptoError> {
+        match self.unlock(passphrase, context)? {
+            Unlocked::Key(key) => Ok(key),
+            Unlocked::Duress(_) => Err(CryptoError::WrongPassphrase),
+        }
+    }
+
+    /// The same wrap with a duress marker for `duress_passphrase` (same salt and parameters),
+    /// or with a decoy marker for None. Refused when the duress passphrase is the real one.
+    pub fn with_duress(
+        &self,
+        duress_passphrase: Option<&[u8]>,
+        context: &str,
+    ) -> Result<Self, CryptoError> {
+        let marker = match duress_passphrase {
+            None => decoy_marker(context)?,
+            Some(duress) => {
+                let kek = self.params.check()?.derive(duress, &self.salt)?;
+                if open_with(&kek, &self.nonce, &self.ciphertext, &wrap_aad(context)).is_some() {
+                    return Err(CryptoError::DuressIsPassphrase);
+                }
+                seal_with(&kek, &DURESS_MARKER, &duress_aad(context))?
+            }
+        };
+        Ok(WrappedKey {
+            duress: Some(marker),
+            ..self.clone()
+        })
+    }
+
+    /// `key` wrapped under a new passphrase, keeping this wrap's salt, parameters and duress
+    /// marker (so a duress passphrase outlives a change of passphrase). Refused when the new
+    /// passphrase is the duress passphrase. A wrap made before duress existed gets a fresh
+    /// salt and a decoy marker.
+    pub fn rewrap(
+        &self,
+        key: &SecretKey,
+        passphrase: &[u8],
+        context: &str,
+    ) -> Result<Self, CryptoError> {
+        let Some((marker_nonce, marker)) = &self.duress else {
+            return Self::wrap(key, passphrase, context, self.params.max(KdfParams::FLOOR));
+        };
+        let kek = self.params.check()?.derive(passphrase, &self.salt)?;
+        if open_with(&kek, marker_nonce, marker, &duress_aad(context)).is_some() {
+            return Err(CryptoError::PassphraseIsDuress);
+        }
+        let (nonce, ciphertext) = seal_with(&kek, key.bytes(), &wrap_aad(context))?;
+        Ok(WrappedKey {
+            nonce,
+            ciphertext,
+            ..self.clone()
+        })
     }
 
     /// A wrapped key of a random key, for spending the same time on an unknown user as on a
@@ -200,7 +339,7 @@ impl WrappedKey {
     }
 
     pub fn encode(&self) -> String {
-        format!(
+        let mut text = format!(
             "rk1$m={},t={},p={}${}${}${}",
             self.params.m_kib,
             self.params.t,
@@ -208,7 +347,14 @@ impl WrappedKey {
             B64.encode(self.salt),
             B64.encode(self.nonce),
             B64.encode(&self.ciphertext)
-        )
+        );
+        if let Some((nonce, marker)) = &self.duress {
+            text.push('$');
+            text.push_str(&B64.encode(nonce));
+            text.push('$');
+            text.push_str(&B64.encode(marker));
+        }
+        text
     }
 
     pub fn decode(text: &str) -> Result<Self, CryptoError> {
@@ -216,8 +362,27 @@ impl WrappedKey {
             what: "wrapped key",
         };
         let parts: Vec<&str> = text.split('$').collect();
-        let [version, params, salt, nonce, ciphertext] = parts.as_slice() else {
-            return Err(malformed);
+        let (version, params, salt, nonce, ciphertext, duress) = match parts.as_slice() {
+            [version, params, salt, nonce, ciphertext] => {
+                (version, params, salt, nonce, ciphertext, None)
+            }
+            [
+                version,
+                params,
+                salt,
+                nonce,
+                ciphertext,
+                marker_nonce,
+                marker,
+            ] => (
+                version,
+                params,
+                salt,
+                nonce,
+                ciphertext,
+                Some((marker_nonce, marker)),
+            ),
+            _ => return Err(malformed),
         };
         if *version != "rk1" {
             return Err(malformed);
@@ -258,6 +423,17 @@ impl WrappedKey {
                     what: "wrapped key",
                 })?,
             ciphertext: decode(ciphertext)?,
+            duress: match duress {
+                Some((nonce, marker)) => Some((
+                    decode(nonce)?
+                        .try_into()
+                        .map_err(|_| CryptoError::Malformed {
+                            what: "wrapped key",
+                        })?,
+                    decode(marker)?,
+                )),
+                None => None,
+            },
         })
     }
 }
@@ -273,6 +449,7 @@ mod tests {
             WrappedKey::wrap(&key, b"correct horse battery", "user-1", KdfParams::FLOOR).unwrap();
         let text = wrapped.encode();
         assert!(text.starts_with("rk1$m=65536,t=3,p=4$"));
+        assert_eq!(text.split('$').count(), 7, "with its (decoy) duress marker");
         let decoded = WrappedKey::decode(&text).unwrap();
         let unwrapped = decoded
             .unwrap_key(b"correct horse battery", "user-1")
@@ -290,6 +467,93 @@ mod tests {
                 .unwrap_err(),
             CryptoError::WrongPassphrase,
             "a wrapped key moved to another user does not open"
+        );
+    }
+
+    #[test]
+    fn one_derivation_tells_the_passphrase_the_duress_passphrase_and_a_wrong_one_apart() {
+        let key = SecretKey::generate().unwrap();
+        let plain =
+            WrappedKey::wrap(&key, b"the real passphrase", "user-1", KdfParams::FLOOR).unwrap();
+        let armed = plain
+            .with_duress(Some(b"the duress passphrase"), "user-1")
+            .unwrap();
+        let armed = WrappedKey::decode(&armed.encode()).unwrap();
+        assert!(matches!(
+            armed.unlock(b"the real passphrase", "user-1").unwrap(),
+            Unlocked::Key(opened) if opened.bytes() == key.bytes()
+        ));
+        let Unlocked::Duress(duress) = armed.unlock(b"the duress passphrase", "user-1").unwrap()
+        else {
+            panic!("the duress passphrase is recognised");
+        };
+        assert!(matches!(
+            armed.unlock(b"neither of them", "user-1"),
+            Err(CryptoError::WrongPassphrase)
+        ));
+        assert!(
+            matches!(
+                plain.unlock(b"the duress passphrase", "user-1"),
+                Err(CryptoError::WrongPassphrase)
+            ),
+            "a decoy marker opens for nothing"
+        );
+        // After duress the duress passphrase opens the new key as a normal passphrase.
+        let fresh = SecretKey::generate().unwrap();
+        let after = duress.wrap(&fresh, "user-1").unwrap();
+        assert!(matches!(
+            after.unlock(b"the duress passphrase", "user-1").unwrap(),
+            Unlocked::Key(opened) if opened.bytes() == fresh.bytes()
+        ));
+        assert!(after.unlock(b"the real passphrase", "user-1").is_err());
+        // The duress passphrase cannot be the passphrase, either way round.
+        assert_eq!(
+            plain
+                .with_duress(Some(b"the real passphrase"), "user-1")
+                .unwrap_err(),
+            CryptoError::DuressIsPassphrase
+        );
+        assert_eq!(
+            armed
+                .rewrap(&key, b"the duress passphrase", "user-1")
+                .unwrap_err(),
+            CryptoError::PassphraseIsDuress
+        );
+        // A new passphrase keeps the duress marker working.
+        let changed = armed
+            .rewrap(&key, b"a new real passphrase", "user-1")
+            .unwrap();
+        assert!(matches!(
+            changed.unlock(b"a new real passphrase", "user-1").unwrap(),
+            Unlocked::Key(_)
+        ));
+        assert!(matches!(
+            changed.unlock(b"the duress passphrase", "user-1").unwrap(),
+            Unlocked::Duress(_)
+        ));
+        assert!(changed.unlock(b"the real passphrase", "user-1").is_err());
+        // Turned off: a decoy again.
+        let disarmed = changed.with_duress(None, "user-1").unwrap();
+        assert!(disarmed.unlock(b"the duress passphrase", "user-1").is_err());
+    }
+
+    #[test]
+    fn a_wrap_from_before_duress_still_opens() {
+        let key = SecretKey::from_bytes([42; 32]);
+        let old = WrappedKey::wrap(&key, b"x", "u", KdfParams::FLOOR).unwrap();
+        let mut parts: Vec<&str> = Vec::new();
+        let text = old.encode();
+        parts.extend(text.split('$').take(5));
+        let without_marker = WrappedKey::decode(&parts.join("$")).unwrap();
+        assert_eq!(
+            without_marker.unwrap_key(b"x", "u").unwrap().bytes(),
+            key.bytes()
+        );
+        let rewrapped = without_marker.rewrap(&key, b"y", "u").unwrap();
+        assert_eq!(rewrapped.encode().split('$').count(), 7);
+        assert_eq!(
+            rewrapped.unwrap_key(b"y", "u").unwrap().bytes(),
+            key.bytes()
         );
     }
 

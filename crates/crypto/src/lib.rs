@@ -23,7 +23,8 @@ mod seal;
 
 pub use chain::{chain_hash, constant_time_eq, sha256_hex};
 pub use keys::{
-    KdfParams, SecretKey, TokenWrappedKey, WrappedKey, fill_random, generated_bytes, random_bytes,
+    DuressUnlock, KdfParams, SecretKey, TokenWrappedKey, Unlocked, WrappedKey, fill_random,
+    generated_bytes, random_bytes,
 };
 pub use recovery::RecoveryCode;
 pub use seal::{FieldContext, KEY_VERSION, Revealed, Sealer};
@@ -52,6 +53,10 @@ pub enum CryptoError {
     RecoveryCodeGroup { group: usize },
     #[error("this recovery code does not open this organisation")]
     WrongRecoveryCode,
+    #[error("the duress passphrase must differ from the passphrase")]
+    DuressIsPassphrase,
+    #[error("that is the duress passphrase: choose another passphrase")]
+    PassphraseIsDuress,
     #[error("the system random number generator failed")]
     Random,
     #[error("key derivation failed")]

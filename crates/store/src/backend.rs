@@ -110,6 +110,19 @@ pub trait Backend: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
+    /// Deletes every row of `key_tables` (their bytes overwritten) and then of
+    /// `record_tables`, inside the caller's transaction, past the append-only triggers of the
+    /// event and access logs (which stand again when it returns).
+    async fn erase_tables(
+        connection: &mut Connection<Self>,
+        key_tables: &[&str],
+        record_tables: &[&str],
+    ) -> StoreResult<()>;
+
+    /// After an erase has committed: what it takes for the erased bytes to leave the files
+    /// the database keeps.
+    async fn after_erase(pool: &Pool<Self::Db>) -> StoreResult<()>;
+
     /// After a bulk load (`refuge migrate`): what the query planner needs to know about the
     /// new rows. Nothing by default.
     async fn after_bulk_load(_pool: &Pool<Self::Db>) -> StoreResult<()> {

@@ -175,6 +175,13 @@ pub trait Store: Send + Sync {
     /// `source` into this store, which must hold none, in one transaction; the aggregates are
     /// recounted. Returns the number of events copied.
     async fn copy_from(&self, source: &dyn Store) -> StoreResult<u64>;
+
+    /// Erases the whole organisation in one transaction (the duress passphrase): every key
+    /// wrap, token and setting but those named in `keep_meta` first, with their bytes
+    /// overwritten, then every event, record and access-log entry, past the logs' append-only
+    /// guards; afterwards the erased key bytes are pushed out of the files the database keeps
+    /// beside it (SQLite's write-ahead log).
+    async fn erase_organisation(&self, keep_meta: &[&str]) -> StoreResult<()>;
 }
 
 /// A store whose backend is chosen at run time from a database URL.

@@ -81,6 +81,71 @@ impl Backend for SqliteBackend {
             .map_err(db_error)?;
         Ok(())
     }
+
+    /// The append-only triggers are dropped and created again inside the transaction (SQLite's
+    /// schema changes are transactional). Key tables are deleted with `secure_delete` on (the
+    /// connection's setting), which overwrites the deleted cells with zeros; the records,
+    /// sealed under keys that no longer exist, with `secure_delete = FAST`, which frees their
+    /// pages without writing each one: on the 3,000-person demo a tenth of the time.
+    async fn erase_tables(
+        connection: &mut Connection<Self>,
+        key_tables: &[&str],
+        record_tables: &[&str],
+    ) -> StoreResult<()> {
+        Self::execute(connection, "PRAGMA defer_foreign_keys = ON", vec![]).await?;
+        let triggers = Self::fetch_all(
+            connection,
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name",
+            vec![],
+        )
+        .await?;
+        let triggers: Vec<(String, String)> = triggers
+            .iter()
+            .map(|row| Ok((row.text("name")?, row.text("sql")?)))
+            .collect::<StoreResult<_>>()?;
+        for (name, _) in &triggers {
+            Self::execute(connection, &format!("DROP TRIGGER \"{name}\""), vec![]).await?;
+        }
+        for table in key_tables {
+            Self::execute(connection, &format!("DELETE FROM {table}"), vec![]).await?;
+        }
+        Self::execute(connection, "PRAGMA secure_delete = FAST", vec![]).await?;
+        let mut deleted = Ok(());
+        for table in record_tables {
+            if let Err(error) =
+                Self::execute(connection, &format!("DELETE FROM {table}"), vec![]).await
+            {
+                deleted = Err(error);
+                break;
+            }
+        }
+        Self::execute(connection, "PRAGMA secure_delete = ON", vec![]).await?;
+        deleted?;
+        for (_, sql) in &triggers {
+            Self::execute_script(connection, sql).await?;
+        }
+        Ok(())
+    }
+
+    /// A checkpoint that copies every page into the database file and truncates the
+    /// write-ahead log to nothing, so that no earlier version of a page holding a key wrap
+    /// stays in it. A reader holding an old snapshot blocks the truncation: it is tried again
+    /// for up to two seconds.
+    async fn after_erase(pool: &Pool<Sqlite>) -> StoreResult<()> {
+        for _ in 0..40 {
+            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await
+                .map_err(db_error)?;
+            if row.int("busy")? == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(StoreError::Database(
+            "the write-ahead log was in use for two seconds and could not be truncated".into(),
+        ))
+    }
 }
 
 impl SqlStore<SqliteBackend> {

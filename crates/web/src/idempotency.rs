@@ -58,6 +58,11 @@ pub struct Replies {
 }
 
 impl Replies {
+    /// Forgets every kept reply (the organisation they came from was erased).
+    pub fn forget_all(&self) {
+        *lock(&self.kept) = Kept::default();
+    }
+
     /// Claims (`user`, `key`) for a request with `fingerprint`, at `now`.
     pub fn claim(&self, user: &str, key: &str, fingerprint: Fingerprint, now: Instant) -> Claim {
         let mut guard = lock(&self.kept);

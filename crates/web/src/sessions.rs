@@ -185,6 +185,11 @@ impl Sessions {
         lock(&self.live).retain(|_, web| web.session.user().name != name);
     }
 
+    /// Ends every session (the organisation was erased under duress: their keys are void).
+    pub fn end_all(&self) {
+        lock(&self.live).clear();
+    }
+
     /// Drops every timed-out session.
     pub fn sweep(&self, now: OffsetDateTime) {
         lock(&self.live).retain(|_, web| {

@@ -1167,6 +1167,7 @@ fn every_page_in_korean_shows_its_words_in_korean() {
             "/audit".into(),
             "/users".into(),
             "/tokens".into(),
+            "/account".into(),
             "/preferences".into(),
             "/people/P-NOSUCH".into(),
         ] {
@@ -1658,6 +1659,122 @@ fn an_admin_sets_a_passphrase_and_only_the_new_one_opens() {
         &[("csrf", &csrf), ("name", "analyst"), ("passphrase", new)],
     );
     assert_eq!(refused.status, 403);
+}
+
+#[test]
+fn a_user_changes_her_passphrase_and_her_duress_passphrase_erases_everything() {
+    let server = start(SessionPolicy::default());
+    let (caseworker, csrf) = server.login("caseworker");
+    let account = server.get("/account", &caseworker);
+    assert_eq!(account.status, 200);
+    assert!(account.body.contains("action=\"/account/passphrase\""));
+    assert!(account.body.contains("action=\"/account/duress\""));
+    let new = "a brand new synthetic passphrase";
+    let change = |cookie: &str, csrf: &str, current: &str, again: &str| {
+        server.post(
+            "/account/passphrase",
+            cookie,
+            &[
+                ("csrf", csrf),
+                ("current", current),
+                ("passphrase", new),
+                ("again", again),
+            ],
+        )
+    };
+    let wrong = change(&caseworker, &csrf, "not my passphrase at all", new);
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong.body.contains("is not your passphrase"),
+        "{}",
+        wrong.body
+    );
+    let differ = change(&caseworker, &csrf, PASSPHRASE, "something else entirely");
+    assert_eq!(differ.status, 422);
+    assert!(differ.body.contains("the two entries differ"));
+    let changed = change(&caseworker, &csrf, PASSPHRASE, new);
+    assert_eq!(changed.status, 303);
+    assert_eq!(
+        changed.header("location"),
+        Some("/login?changed=passphrase")
+    );
+    assert_eq!(
+        server.get("/dashboard", &caseworker).status,
+        303,
+        "the session ended"
+    );
+    let notice = server.get("/login?changed=passphrase", "");
+    assert!(notice.body.contains("Your passphrase was changed"));
+    assert_eq!(
+        server
+            .post(
+                "/login",
+                "",
+                &[("user", "caseworker"), ("passphrase", PASSPHRASE)]
+            )
+            .status,
+        401
+    );
+    let login = server.post("/login", "", &[("user", "caseworker"), ("passphrase", new)]);
+    assert_eq!(login.status, 303);
+    let caseworker = login
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = csrf_of(&server.get("/dashboard", &caseworker).body);
+
+    // The duress passphrase: set with the current passphrase, typed twice.
+    let duress = "a synthetic duress phrase";
+    let armed = server.post(
+        "/account/duress",
+        &caseworker,
+        &[
+            ("csrf", &csrf),
+            ("current", new),
+            ("duress", duress),
+            ("again", duress),
+            ("action", "set"),
+        ],
+    );
+    assert_eq!(armed.status, 303);
+    assert_eq!(armed.header("location"), Some("/login?changed=duress"));
+    let (coordinator, _) = server.login("coordinator");
+    assert!(server.get("/people", &coordinator).body.contains("P-"));
+    // Typed at the login form, it logs in as usual ...
+    let login = server.post(
+        "/login",
+        "",
+        &[("user", "caseworker"), ("passphrase", duress)],
+    );
+    assert_eq!(login.status, 303);
+    assert_eq!(login.header("location"), Some("/dashboard"));
+    let erased = login
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    // ... into an organisation with nothing in it, and every other session is over.
+    let dashboard = server.get("/dashboard", &erased);
+    assert_eq!(dashboard.status, 200);
+    let people = server.get("/people?stage=any", &erased);
+    assert_eq!(people.status, 200);
+    assert!(!people.body.contains("P-"), "no one is listed");
+    assert_eq!(server.get("/dashboard", &coordinator).status, 303);
+    assert_eq!(
+        server
+            .post(
+                "/login",
+                "",
+                &[("user", "coordinator"), ("passphrase", PASSPHRASE)]
+            )
+            .status,
+        401
+    );
 }
 
 #[test]

@@ -33,6 +33,16 @@ pub enum UserCommand {
     Passwd {
         name: String,
     },
+    /// Set your own duress passphrase (or remove it with --off). Typed at a later login or
+    /// unlock, it erases this organisation's keys and records and opens an empty one, as if
+    /// it were your passphrase (docs/threat-model.md says what it does and does not protect).
+    /// It comes from --new-passphrase-file, REFUGE_NEW_PASSPHRASE, the terminal, or is
+    /// generated and shown once.
+    Duress {
+        /// Remove the duress passphrase.
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Subcommand)]

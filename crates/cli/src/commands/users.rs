@@ -93,6 +93,27 @@ pub async fn user(config: &Config<'_>, command: UserCommand) -> Result<()> {
             passphrase.announce(&name)?;
             outln!("Passphrase of '{name}' changed.");
         }
+        UserCommand::Duress { off } => {
+            let (session, current) = config.login_keeping_passphrase(&app).await?;
+            let name = session.user().name.clone();
+            if off {
+                app.set_duress_passphrase(&session, &current, None).await?;
+                outln!("The duress passphrase of '{name}' is removed.");
+            } else {
+                let duress = secrets::new_passphrase(
+                    config.global,
+                    "REFUGE_NEW_PASSPHRASE",
+                    &format!("Duress passphrase for {name}"),
+                )?;
+                app.set_duress_passphrase(&session, &current, Some(duress.value()))
+                    .await?;
+                duress.announce(&format!("{name} under duress"))?;
+                outln!(
+                    "Duress passphrase of '{name}' set. Typed instead of your passphrase, it \
+                     erases this organisation's keys and records at once and shows an empty one."
+                );
+            }
+        }
     }
     Ok(())
 }

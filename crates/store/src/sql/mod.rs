@@ -2,12 +2,13 @@
 //! `records.rs` (the `Record` trait: six kinds of record, their rows and state maps),
 //! `codec.rs` (values to and from columns), `commit.rs` (the write transaction),
 //! `aggregates.rs` (the counts kept in step, the backlog), `queries.rs` (filtered reads),
-//! `copy.rs` (`refuge migrate`). This file holds the store itself and its `Store` impl.
+//! `copy.rs` (`refuge migrate`), `erase.rs` (the duress erase). This file holds the store itself and its `Store` impl.
 
 mod aggregates;
 mod codec;
 mod commit;
 mod copy;
+mod erase;
 mod queries;
 mod records;
 
@@ -659,5 +660,9 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn copy_from(&self, source: &dyn Store) -> StoreResult<u64> {
         self.copy_organisation(source).await
+    }
+
+    async fn erase_organisation(&self, keep_meta: &[&str]) -> StoreResult<()> {
+        self.erase(keep_meta).await
     }
 }

@@ -358,3 +358,19 @@ incident-ticked = { $count ->
     [one] { $count } ticked
    *[other] { $count } ticked
 }
+
+nav-account = Account
+account-title = Your account
+account-about = Your passphrase opens the organisation's key for you. Each change below needs your current passphrase, and ends this session: log in again afterwards.
+account-passphrase = Change your passphrase
+account-current = Current passphrase
+account-new = New passphrase (12 characters or more)
+account-again = The same again
+account-change = Change passphrase
+account-duress = Duress passphrase
+account-duress-about = If you are ever forced to log in, type your duress passphrase instead of your passphrase. refuge logs in as usual, but first erases every key and record of this organisation in this database, and shows an empty organisation. What was here then survives only in backups, opened with the recovery code. It does not help against a copy of the disk taken earlier.
+account-duress-new = Duress passphrase (12 characters or more, unlike your passphrase)
+account-duress-set = Set duress passphrase
+account-duress-remove = Remove duress passphrase
+login-changed-passphrase = Your passphrase was changed. Log in with the new one.
+login-changed-duress = Your duress passphrase was changed. Log in with your passphrase.

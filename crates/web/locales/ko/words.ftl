@@ -88,6 +88,7 @@ word-access-log-action-user_changed = 사용자 변경
 word-access-log-action-passphrase_reset = 암호 재설정
 word-access-log-action-recovery_code_made = 복구 코드 생성
 word-access-log-action-recovered = 복구 코드로 복구
+word-access-log-action-duress_changed = 강압 암호 변경
 word-access-log-action-token_created = API 토큰 생성
 word-access-log-action-token_revoked = API 토큰 폐기
 word-access-log-action-reveal = 봉인 공개

@@ -6,7 +6,7 @@ use crate::extract::{CsrfForm, NoFields, SameSiteForm, Visitor};
 use crate::layout::{Page, PageResult, html};
 use crate::throttle::Admission;
 use askama::Template;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
@@ -24,12 +24,25 @@ struct LoginTemplate {
     user: String,
 }
 
-pub async fn form(visitor: Visitor) -> PageResult {
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    /// What an account change that ended the session changed: said above the form.
+    #[serde(default)]
+    changed: String,
+}
+
+pub async fn form(visitor: Visitor, Query(query): Query<LoginQuery>) -> PageResult {
     if visitor.session.is_some() {
         return Ok(Redirect::to("/dashboard").into_response());
     }
+    let mut page = visitor.page(visitor.lang.t("login-title"));
+    page.notice = match query.changed.as_str() {
+        "passphrase" => visitor.lang.t("login-changed-passphrase"),
+        "duress" => visitor.lang.t("login-changed-duress"),
+        _ => String::new(),
+    };
     html(LoginTemplate {
-        page: visitor.page(visitor.lang.t("login-title")),
+        page,
         user: String::new(),
     })
 }
@@ -92,6 +105,11 @@ pub async fn submit(
             let known = ticket.succeeded(now);
             if let Some(old) = &visitor.session_id {
                 shared.sessions.end(old);
+            }
+            if session.opened_after_erase() {
+                // Nothing of the organisation that was stays in this server's memory.
+                shared.sessions.end_all();
+                shared.replies.forget_all();
             }
             let (id, _) = shared.sessions.start(session, now)?;
             let mut cookies = vec![cookies::session(shared.transport, id)];

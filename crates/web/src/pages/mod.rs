@@ -2,6 +2,7 @@
 //! template in `templates/`. Handlers find who is asking through `extract`, call one use case
 //! of refuge-app (which decides what the user may do), and render.
 
+pub mod account;
 pub mod audit;
 pub mod dashboard;
 pub mod forecast;

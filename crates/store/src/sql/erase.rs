@@ -1,0 +1,45 @@
+//! The duress erase: the whole organisation, keys first.
+
+use super::SqlStore;
+use crate::backend::{Backend, Value, db_error};
+use crate::*;
+
+/// Tables holding key material: their bytes are overwritten, not only unlinked.
+const KEY_TABLES: &[&str] = &["key_wraps", "api_tokens"];
+
+/// Every other table of an organisation, children before parents.
+const RECORD_TABLES: &[&str] = &[
+    "access_log",
+    "events",
+    "notes",
+    "batches",
+    "incidents",
+    "people",
+    "households",
+    "waiting_by_day",
+    "presence",
+    "flow_by_month",
+    "users",
+    "locations",
+];
+
+impl<B: Backend> SqlStore<B> {
+    pub(super) async fn erase(&self, keep_meta: &[&str]) -> StoreResult<()> {
+        let mut tx = B::begin_write(&self.pool).await?;
+        // The node id is the store's own: the chains it heads start again from genesis.
+        let keep: Vec<Value> = std::iter::once("node_id")
+            .chain(keep_meta.iter().copied())
+            .map(Value::from)
+            .collect();
+        let placeholders = vec!["?"; keep.len()].join(", ");
+        B::execute(
+            &mut tx,
+            &format!("DELETE FROM meta WHERE key NOT IN ({placeholders})"),
+            keep,
+        )
+        .await?;
+        B::erase_tables(&mut tx, KEY_TABLES, RECORD_TABLES).await?;
+        tx.commit().await.map_err(db_error)?;
+        B::after_erase(&self.pool).await
+    }
+}

@@ -3,6 +3,7 @@
 //! - `import`: refuge's CSV import (sealing, blind indexes, events, projection) against a bare
 //!   SQLite insert of the same operational rows, alternating A/B in one run.
 //! - `backlog`: the backlog query on a small and a large demo database, alternating.
+//! - `duress`: a login against a duress login (which erases the organisation), pair by pair.
 //!
 //! Build with `cargo build --release -p refuge-bench`; see bench/README.md.
 
@@ -109,6 +110,17 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         rounds: usize,
     },
+    /// A login with the passphrase against a login with the duress passphrase (which erases
+    /// the organisation first), pair by pair, each round on a fresh copy of a database made
+    /// with `refuge demo`.
+    Duress {
+        db: PathBuf,
+        #[arg(long, default_value_t = 9)]
+        rounds: usize,
+        /// Scratch directory for the copies.
+        #[arg(long, default_value = "bench/out")]
+        dir: PathBuf,
+    },
     /// Writes a synthetic people CSV (for trying the import by hand).
     PeopleCsv {
         #[arg(long, default_value_t = 300_000)]
@@ -132,6 +144,7 @@ fn main() -> Result<()> {
                 postgres,
             } => import(people, rounds, &dir, postgres.as_deref()).await,
             Command::Dashboard { a, b, rounds } => dashboard(&a, &b, rounds).await,
+            Command::Duress { db, rounds, dir } => duress(&db, rounds, &dir).await,
             Command::Writers {
                 url,
                 writers,
@@ -236,6 +249,43 @@ fn ratio_stats(label: &str, numerators: &[Duration], denominators: &[Duration]) 
         ratios[ratios.len() / 2],
         ratios[ratios.len() - 1]
     );
+}
+
+/// Times the two logins of `duress` (see the command's help).
+async fn duress(db: &Path, rounds: usize, dir: &Path) -> Result<()> {
+    const DURESS: &str = "synthetic bench duress phrase";
+    let copy = dir.join("duress.db");
+    let mut normal = Vec::new();
+    let mut erasing = Vec::new();
+    for _ in 0..rounds {
+        remove_db(&copy);
+        for suffix in ["", "-wal"] {
+            let from = format!("{}{suffix}", db.display());
+            if Path::new(&from).exists() {
+                std::fs::copy(&from, format!("{}{suffix}", copy.display()))
+                    .with_context(|| format!("copying {from}"))?;
+            }
+        }
+        let store = refuge_store::open(&copy.display().to_string()).await?;
+        let app = App::new(store, Box::new(refuge_app::SystemClock));
+        let session = app.login("coordinator", PASSPHRASE).await?;
+        app.set_duress_passphrase(&session, PASSPHRASE, Some(DURESS))
+            .await?;
+        let started = Instant::now();
+        app.login("coordinator", PASSPHRASE).await?;
+        normal.push(started.elapsed());
+        let started = Instant::now();
+        let empty = app.login("coordinator", DURESS).await?;
+        erasing.push(started.elapsed());
+        anyhow::ensure!(empty.opened_after_erase(), "the duress login did not erase");
+        app.close().await;
+    }
+    remove_db(&copy);
+    println!("{} rounds on copies of {}", rounds, db.display());
+    stats("login with the passphrase", &normal);
+    stats("login with the duress passphrase", &erasing);
+    ratio_stats("duress / normal", &erasing, &normal);
+    Ok(())
 }
 
 fn remove_db(path: &Path) {

@@ -517,6 +517,67 @@ fn the_recovery_code_sets_a_new_admin_passphrase_and_a_new_code_retires_the_old(
 }
 
 #[test]
+fn a_duress_passphrase_typed_at_unlock_leaves_an_empty_organisation() {
+    let ws = Workspace::new();
+    ws.ok(&["init"]);
+    ws.ok(&[
+        "location",
+        "add",
+        "SHL-A",
+        "--kind",
+        "shelter",
+        "--country",
+        "TH",
+        "--capacity",
+        "9",
+    ]);
+    ws.ok(&[
+        "person",
+        "add",
+        "--location",
+        "SHL-A",
+        "--name",
+        "Kim Synthetic",
+    ]);
+    let duress = "a synthetic duress phrase";
+    let armed = ws
+        .command()
+        .env("REFUGE_NEW_PASSPHRASE", duress)
+        .args(["user", "duress"])
+        .output()
+        .unwrap();
+    assert!(
+        armed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&armed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&armed.stdout).contains("Duress passphrase of 'admin' set"));
+    assert!(ws.ok(&["person", "list"]).contains("P-"));
+    // Typed at an unlock, it answers like the passphrase, on an organisation with nothing.
+    let listed = ws.run_as(None, duress, &["person", "list"]);
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("P-"));
+    assert!(
+        ws.run_as(None, duress, &["location", "list"])
+            .status
+            .success()
+    );
+    let old = ws.run(&["backlog"]);
+    assert!(!old.status.success());
+    assert_eq!(last_line(&old), "error: wrong user name or passphrase");
+    let verified = ws.run_as(None, duress, &["verify"]);
+    assert!(
+        verified.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+#[test]
 fn short_passphrases_are_refused_at_init() {
     let ws = Workspace::new();
     let output = ws.run_as(None, "short", &["init"]);

@@ -170,6 +170,12 @@ impl App {
     ) -> AppResult<()> {
         check_passphrase(new_passphrase).map_err(|error| retitled(error, "new passphrase"))?;
         self.current_wrap(session, current_passphrase).await?;
+        if new_passphrase == current_passphrase {
+            return Err(AppError::invalid(
+                "new passphrase",
+                "is the current passphrase: choose another",
+            ));
+        }
         let name = session.user().name.clone();
         self.reset_passphrase(session, &name, new_passphrase)
             .await
@@ -242,6 +248,16 @@ impl App {
                     key: META_DEFAULT_USER.into(),
                     value: user.name.clone(),
                 },
+                // An organisation always has a recovery code; this one's is thrown away (an
+                // empty organisation with none would stand out).
+                SideWrite::Meta {
+                    key: META_RECOVERY_ESCROW.into(),
+                    value: RecoveryCode::generate()?.wrap(&data_key)?.encode(),
+                },
+                SideWrite::Meta {
+                    key: META_RECOVERY_MADE.into(),
+                    value: self.today().to_string(),
+                },
             ],
             access: vec![self.access_entry(&user.name, channel.access_action(), &user.name, "")],
             ..Commit::default()
@@ -256,6 +272,16 @@ impl App {
             self.refusals.clone(),
         )?
         .marked_after_erase())
+    }
+}
+
+impl App {
+    /// After a duress login has answered: rewrites the database without the pages the erase
+    /// freed (the events and records, sealed but with their operational facts in plain text),
+    /// so that a copy of the disk taken afterwards holds none of them. The web server runs it
+    /// beside the first page; the command line before the command.
+    pub async fn compact_after_erase(&self) -> AppResult<()> {
+        Ok(self.store.compact().await?)
     }
 }
 

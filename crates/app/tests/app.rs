@@ -1677,7 +1677,10 @@ async fn the_duress_passphrase_erases_every_key_and_opens_an_empty_organisation(
         Err(AppError::BadLogin)
     ));
     assert!(!app.session_is_current(&other).await.unwrap());
-    assert!(app.recovery_code_made().await.unwrap().is_none());
+    assert!(
+        app.recovery_code_made().await.unwrap().is_some(),
+        "it has one, as every organisation does, that no one holds"
+    );
     assert!(
         app.recover(
             code.text().as_str(),
@@ -1718,6 +1721,28 @@ async fn the_duress_passphrase_erases_every_key_and_opens_an_empty_organisation(
         let path = org.db.url.strip_prefix("sqlite:").unwrap().to_string();
         for file in [path.clone(), format!("{path}-wal"), format!("{path}-shm")] {
             assert!(!found_in(&file), "key material found in {file}");
+        }
+        // Once compacted, not even the erased records' operational facts are in the file.
+        let plain = |file: &str, text: &str| {
+            let bytes = std::fs::read(file).unwrap_or_default();
+            bytes
+                .windows(text.len())
+                .any(|window| window == text.as_bytes())
+        };
+        assert!(
+            plain(backup_path, "person_added"),
+            "the scan finds what the backup keeps"
+        );
+        app.compact_after_erase().await.unwrap();
+        for file in [path.clone(), format!("{path}-wal")] {
+            for text in [
+                "person_added",
+                "SHL-B",
+                org.people["a"].as_str(),
+                "caseworker",
+            ] {
+                assert!(!plain(&file, text), "{text} found in {file}");
+            }
         }
     }
     let after: Vec<String> = key_material(&org).await;

@@ -72,6 +72,9 @@ impl<'a> Config<'a> {
         };
         let passphrase = secrets::passphrase(self.global, &format!("Passphrase for {user}: "))?;
         let session = app.login(&user, &passphrase).await?;
+        if session.opened_after_erase() {
+            app.compact_after_erase().await?;
+        }
         Ok((session, passphrase))
     }
 

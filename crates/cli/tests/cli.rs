@@ -456,7 +456,7 @@ fn the_recovery_code_sets_a_new_admin_passphrase_and_a_new_code_retires_the_old(
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(
-        error.contains("group 3 of the recovery code is mistyped"),
+        error.contains("recovery code: group 3 is mistyped"),
         "{error}"
     );
     assert!(
@@ -492,7 +492,7 @@ fn the_recovery_code_sets_a_new_admin_passphrase_and_a_new_code_retires_the_old(
     assert!(!output.status.success());
     assert!(
         String::from_utf8_lossy(&output.stderr)
-            .contains("this recovery code does not open this organisation")
+            .contains("recovery code: this one does not open this organisation")
     );
     let log = ws.run_as(
         None,

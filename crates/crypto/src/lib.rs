@@ -45,17 +45,17 @@ pub enum CryptoError {
     Tampered { context: String },
     #[error("sealed with key version {0}, which this installation does not have")]
     UnknownKeyVersion(u32),
-    #[error("a recovery code has 48 digits in 8 groups of 6; this one has {digits}")]
+    #[error("it has 48 digits in 8 groups of 6; this one has {digits}")]
     RecoveryCodeLength { digits: usize },
-    #[error("a recovery code is digits only (spaces or dashes between the groups are fine)")]
+    #[error("it is digits only (spaces or dashes between the groups are fine)")]
     RecoveryCodeCharacter,
-    #[error("group {group} of the recovery code is mistyped: its last digit does not check")]
+    #[error("group {group} is mistyped: one of its six digits is wrong")]
     RecoveryCodeGroup { group: usize },
-    #[error("this recovery code does not open this organisation")]
+    #[error("this one does not open this organisation")]
     WrongRecoveryCode,
-    #[error("the duress passphrase must differ from the passphrase")]
+    #[error("must differ from your passphrase")]
     DuressIsPassphrase,
-    #[error("that is the duress passphrase: choose another passphrase")]
+    #[error("is your duress passphrase: choose another")]
     PassphraseIsDuress,
     #[error("the system random number generator failed")]
     Random,

@@ -182,6 +182,12 @@ pub trait Store: Send + Sync {
     /// guards; afterwards the erased key bytes are pushed out of the files the database keeps
     /// beside it (SQLite's write-ahead log).
     async fn erase_organisation(&self, keep_meta: &[&str]) -> StoreResult<()>;
+
+    /// Rewrites the database without its free pages, so that nothing an erase freed is left
+    /// in the file (SQLite: `VACUUM` and a truncating checkpoint; PostgreSQL: `VACUUM FULL` of
+    /// the settings, the one table an erase deletes from rather than truncates). It takes
+    /// time in proportion to what was freed, so it runs after the erase's login has answered.
+    async fn compact(&self) -> StoreResult<()>;
 }
 
 /// A store whose backend is chosen at run time from a database URL.

@@ -134,8 +134,13 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
+    /// The truncated tables have new files already.
+    async fn after_erase(_pool: &Pool<Postgres>) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// The settings table was deleted from, not truncated: rewritten into a new file.
-    async fn after_erase(pool: &Pool<Postgres>) -> StoreResult<()> {
+    async fn compact(pool: &Pool<Postgres>) -> StoreResult<()> {
         sqlx::raw_sql("VACUUM FULL meta")
             .execute(pool)
             .await

@@ -127,25 +127,41 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    /// A checkpoint that copies every page into the database file and truncates the
-    /// write-ahead log to nothing, so that no earlier version of a page holding a key wrap
-    /// stays in it. A reader holding an old snapshot blocks the truncation: it is tried again
-    /// for up to two seconds.
+    /// The key wraps' old page images leave the write-ahead log at once.
     async fn after_erase(pool: &Pool<Sqlite>) -> StoreResult<()> {
-        for _ in 0..40 {
-            let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .fetch_one(pool)
-                .await
-                .map_err(db_error)?;
-            if row.int("busy")? == 0 {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Err(StoreError::Database(
-            "the write-ahead log was in use for two seconds and could not be truncated".into(),
-        ))
+        truncate_wal(pool).await
     }
+
+    /// `VACUUM` builds the database again from its live rows and cuts the file to their size,
+    /// so no freed page (the erased events, with their operational facts in plain text) stays
+    /// in it; the checkpoint then empties the write-ahead log it went through. On the
+    /// 3,000-person demo, erased, about 80 ms; on 300,000, under a second.
+    async fn compact(pool: &Pool<Sqlite>) -> StoreResult<()> {
+        sqlx::raw_sql("VACUUM")
+            .execute(pool)
+            .await
+            .map_err(db_error)?;
+        truncate_wal(pool).await
+    }
+}
+
+/// A checkpoint that copies every page into the database file and truncates the write-ahead
+/// log to nothing, so that no earlier version of a page stays in it. A reader holding an old
+/// snapshot blocks the truncation: it is tried again for up to two seconds.
+async fn truncate_wal(pool: &Pool<Sqlite>) -> StoreResult<()> {
+    for _ in 0..40 {
+        let row = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(pool)
+            .await
+            .map_err(db_error)?;
+        if row.int("busy")? == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(StoreError::Database(
+        "the write-ahead log was in use for two seconds and could not be truncated".into(),
+    ))
 }
 
 impl SqlStore<SqliteBackend> {

@@ -107,8 +107,14 @@ pub fn router(shared: Shared) -> Router {
         .route("/users/passphrase", post(users::set_passphrase))
         .route("/users/change", post(users::change))
         .route("/account", get(account::show))
-        .route("/account/passphrase", post(account::set_passphrase))
-        .route("/account/duress", post(account::set_duress))
+        .route(
+            "/account/passphrase",
+            get(account::to_account).post(account::set_passphrase),
+        )
+        .route(
+            "/account/duress",
+            get(account::to_account).post(account::set_duress),
+        )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/revoke", post(tokens::revoke))
         .nest("/api/v1", api::routes())

@@ -1689,6 +1689,7 @@ fn a_user_changes_her_passphrase_and_her_duress_passphrase_erases_everything() {
         "{}",
         wrong.body
     );
+    assert_eq!(server.get("/account/passphrase", &caseworker).status, 303);
     let differ = change(&caseworker, &csrf, PASSPHRASE, "something else entirely");
     assert_eq!(differ.status, 422);
     assert!(differ.body.contains("the two entries differ"));
@@ -1740,7 +1741,13 @@ fn a_user_changes_her_passphrase_and_her_duress_passphrase_erases_everything() {
         ],
     );
     assert_eq!(armed.status, 303);
-    assert_eq!(armed.header("location"), Some("/login?changed=duress"));
+    assert_eq!(armed.header("location"), Some("/login?changed=duress-set"));
+    assert!(
+        server
+            .get("/login?changed=duress-set", "")
+            .body
+            .contains("Your duress passphrase is set")
+    );
     let (coordinator, _) = server.login("coordinator");
     assert!(server.get("/people", &coordinator).body.contains("P-"));
     // Typed at the login form, it logs in as usual ...

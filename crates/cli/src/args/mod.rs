@@ -51,7 +51,7 @@ pub struct Global {
     /// Read the passphrase from this file (first line) instead of the terminal.
     #[arg(long, global = true, env = "REFUGE_PASSPHRASE_FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// Read a new user's passphrase from this file (user add, user passwd).
+    /// Read a new passphrase from this file (user add, user passwd, user duress, recover).
     #[arg(long, global = true)]
     pub new_passphrase_file: Option<PathBuf>,
 }
@@ -136,7 +136,8 @@ pub enum Command {
         /// The admin whose passphrase is set (default: the admin created by init).
         #[arg(long)]
         admin: Option<String>,
-        /// Read the recovery code from this file (first line).
+        /// Read the recovery code from this file (first line); without it, from
+        /// REFUGE_RECOVERY_CODE, or typed at the terminal.
         #[arg(long)]
         code_file: Option<PathBuf>,
     },

@@ -33,11 +33,15 @@ pub enum UserCommand {
     Passwd {
         name: String,
     },
-    /// Set your own duress passphrase (or remove it with --off). Typed at a later login or
-    /// unlock, it erases this organisation's keys and records and opens an empty one, as if
-    /// it were your passphrase (docs/threat-model.md says what it does and does not protect).
-    /// It comes from --new-passphrase-file, REFUGE_NEW_PASSPHRASE, the terminal, or is
-    /// generated and shown once.
+    /// Set your own duress passphrase (or remove it with --off), after your passphrase.
+    ///
+    /// Typed instead of your passphrase at a later login or command, it first erases
+    /// everything this organisation keeps in this database, for every user (records,
+    /// colleagues' access, your passphrase), then carries on as if you had logged in, in an
+    /// empty organisation that the duress passphrase opens from then on. Copies made before
+    /// (backups, a copy of the disk) are not erased; a backup opens again with the recovery
+    /// code. The duress passphrase comes from --new-passphrase-file, REFUGE_NEW_PASSPHRASE,
+    /// the terminal, or is generated and shown once.
     Duress {
         /// Remove the duress passphrase.
         #[arg(long)]

@@ -665,4 +665,8 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn erase_organisation(&self, keep_meta: &[&str]) -> StoreResult<()> {
         self.erase(keep_meta).await
     }
+
+    async fn compact(&self) -> StoreResult<()> {
+        B::compact(&self.pool).await
+    }
 }

@@ -27,6 +27,12 @@ pub async fn show(user: SignedIn) -> PageResult {
     page(&user, String::new()).await
 }
 
+/// The forms' own addresses, asked for directly (a reload, a language switch after a
+/// problem): the account page.
+pub async fn to_account() -> Redirect {
+    Redirect::to("/account")
+}
+
 /// The same new value typed twice, or an error naming the field.
 fn typed_twice(field: &str, first: &str, again: &str) -> Result<(), AppError> {
     if first == again {
@@ -107,7 +113,8 @@ pub async fn set_duress(
         Err(error) => Err(error),
     };
     match result {
-        Ok(()) => ended(&shared, &user, "duress"),
+        Ok(()) if duress.is_some() => ended(&shared, &user, "duress-set"),
+        Ok(()) => ended(&shared, &user, "duress-removed"),
         Err(error) => shown_back(error, user.lang, |problem| page(&user, problem)).await,
     }
 }

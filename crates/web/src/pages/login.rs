@@ -38,7 +38,8 @@ pub async fn form(visitor: Visitor, Query(query): Query<LoginQuery>) -> PageResu
     let mut page = visitor.page(visitor.lang.t("login-title"));
     page.notice = match query.changed.as_str() {
         "passphrase" => visitor.lang.t("login-changed-passphrase"),
-        "duress" => visitor.lang.t("login-changed-duress"),
+        "duress-set" => visitor.lang.t("login-duress-set"),
+        "duress-removed" => visitor.lang.t("login-duress-removed"),
         _ => String::new(),
     };
     html(LoginTemplate {
@@ -107,9 +108,16 @@ pub async fn submit(
                 shared.sessions.end(old);
             }
             if session.opened_after_erase() {
-                // Nothing of the organisation that was stays in this server's memory.
+                // Nothing of the organisation that was stays in this server's memory, and
+                // its freed pages leave the file while the first page is shown.
                 shared.sessions.end_all();
                 shared.replies.forget_all();
+                let compacting = shared.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = compacting.app.compact_after_erase().await {
+                        tracing::error!(%error, "compacting the database after an erase failed");
+                    }
+                });
             }
             let (id, _) = shared.sessions.start(session, now)?;
             let mut cookies = vec![cookies::session(shared.transport, id)];

@@ -257,6 +257,7 @@ async fn duress(db: &Path, rounds: usize, dir: &Path) -> Result<()> {
     let copy = dir.join("duress.db");
     let mut normal = Vec::new();
     let mut erasing = Vec::new();
+    let mut compacting = Vec::new();
     for _ in 0..rounds {
         remove_db(&copy);
         for suffix in ["", "-wal"] {
@@ -278,6 +279,9 @@ async fn duress(db: &Path, rounds: usize, dir: &Path) -> Result<()> {
         let empty = app.login("coordinator", DURESS).await?;
         erasing.push(started.elapsed());
         anyhow::ensure!(empty.opened_after_erase(), "the duress login did not erase");
+        let started = Instant::now();
+        app.compact_after_erase().await?;
+        compacting.push(started.elapsed());
         app.close().await;
     }
     remove_db(&copy);
@@ -285,6 +289,7 @@ async fn duress(db: &Path, rounds: usize, dir: &Path) -> Result<()> {
     stats("login with the passphrase", &normal);
     stats("login with the duress passphrase", &erasing);
     ratio_stats("duress / normal", &erasing, &normal);
+    stats("compaction after it (background)", &compacting);
     Ok(())
 }
 

@@ -277,9 +277,10 @@ impl App {
 
 impl App {
     /// After a duress login has answered: rewrites the database without the pages the erase
-    /// freed (the events and records, sealed but with their operational facts in plain text),
-    /// so that a copy of the disk taken afterwards holds none of them. The web server runs it
-    /// beside the first page; the command line before the command.
+    /// freed (the events and records, sealed but with their operational facts in plain text)
+    /// and empties SQLite's write-ahead log (where the pages with the key wraps were before
+    /// the erase), so that a copy of the disk taken afterwards holds none of them. The web
+    /// server runs it beside the first page; the command line before the command.
     pub async fn compact_after_erase(&self) -> AppResult<()> {
         Ok(self.store.compact().await?)
     }

@@ -110,18 +110,16 @@ pub trait Backend: Send + Sync + 'static {
         Ok(Vec::new())
     }
 
-    /// Deletes every row of `key_tables` (their bytes overwritten) and then of
-    /// `record_tables`, inside the caller's transaction, past the append-only triggers of the
-    /// event and access logs (which stand again when it returns).
-    async fn erase_tables(
-        connection: &mut Connection<Self>,
+    /// Erases the organisation (`Store::erase_organisation`) in one transaction: the settings
+    /// but `keep_meta` (`erase::delete_settings`), every row of `key_tables` (their bytes
+    /// overwritten) and then of `record_tables`, past the append-only triggers of the event
+    /// and access logs (which stand again when it returns).
+    async fn erase(
+        pool: &Pool<Self::Db>,
+        keep_meta: Vec<Value>,
         key_tables: &[&str],
         record_tables: &[&str],
     ) -> StoreResult<()>;
-
-    /// After an erase has committed: what it takes for the erased bytes to leave the files
-    /// the database keeps.
-    async fn after_erase(pool: &Pool<Self::Db>) -> StoreResult<()>;
 
     /// See `Store::compact`.
     async fn compact(pool: &Pool<Self::Db>) -> StoreResult<()>;

@@ -179,14 +179,15 @@ pub trait Store: Send + Sync {
     /// Erases the whole organisation in one transaction (the duress passphrase): every key
     /// wrap, token and setting but those named in `keep_meta` first, with their bytes
     /// overwritten, then every event, record and access-log entry, past the logs' append-only
-    /// guards; afterwards the erased key bytes are pushed out of the files the database keeps
-    /// beside it (SQLite's write-ahead log).
+    /// guards. Earlier versions of the pages stay in SQLite's write-ahead log until `compact`,
+    /// which must follow.
     async fn erase_organisation(&self, keep_meta: &[&str]) -> StoreResult<()>;
 
-    /// Rewrites the database without its free pages, so that nothing an erase freed is left
-    /// in the file (SQLite: `VACUUM` and a truncating checkpoint; PostgreSQL: `VACUUM FULL` of
-    /// the settings, the one table an erase deletes from rather than truncates). It takes
-    /// time in proportion to what was freed, so it runs after the erase's login has answered.
+    /// Rewrites the database without its free pages and empties SQLite's write-ahead log, so
+    /// that nothing an erase freed or replaced is left in the files (SQLite: `VACUUM` and a
+    /// truncating checkpoint; PostgreSQL: `VACUUM FULL` of the settings, the one table an
+    /// erase deletes from rather than truncates). It takes time in proportion to what was
+    /// freed, so it runs just after the erase's login has answered.
     async fn compact(&self) -> StoreResult<()>;
 }
 

@@ -82,59 +82,70 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    /// The append-only triggers are dropped and created again inside the transaction (SQLite's
-    /// schema changes are transactional). Key tables are deleted with `secure_delete` on (the
+    /// On a connection of its own with foreign keys off (SQLite cannot switch them inside a
+    /// transaction; with them on it checks each deleted row against its children instead of
+    /// dropping whole tables: on the 3,000-person demo 60 ms against 20). The append-only
+    /// triggers are dropped and created again inside the transaction (SQLite's schema changes
+    /// are transactional). Settings and key tables are deleted with `secure_delete` on (the
     /// connection's setting), which overwrites the deleted cells with zeros; the records,
     /// sealed under keys that no longer exist, with `secure_delete = FAST`, which frees their
-    /// pages without writing each one: on the 3,000-person demo a tenth of the time.
-    async fn erase_tables(
-        connection: &mut Connection<Self>,
+    /// pages without writing each one (`compact` then leaves them out of the file).
+    async fn erase(
+        pool: &Pool<Sqlite>,
+        keep_meta: Vec<Value>,
         key_tables: &[&str],
         record_tables: &[&str],
     ) -> StoreResult<()> {
-        Self::execute(connection, "PRAGMA defer_foreign_keys = ON", vec![]).await?;
-        let triggers = Self::fetch_all(
-            connection,
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name",
-            vec![],
-        )
-        .await?;
-        let triggers: Vec<(String, String)> = triggers
-            .iter()
-            .map(|row| Ok((row.text("name")?, row.text("sql")?)))
-            .collect::<StoreResult<_>>()?;
-        for (name, _) in &triggers {
-            Self::execute(connection, &format!("DROP TRIGGER \"{name}\""), vec![]).await?;
-        }
-        for table in key_tables {
-            Self::execute(connection, &format!("DELETE FROM {table}"), vec![]).await?;
-        }
-        Self::execute(connection, "PRAGMA secure_delete = FAST", vec![]).await?;
-        let mut deleted = Ok(());
-        for table in record_tables {
-            if let Err(error) =
-                Self::execute(connection, &format!("DELETE FROM {table}"), vec![]).await
-            {
-                deleted = Err(error);
-                break;
+        let mut connection = pool.acquire().await.map_err(db_error)?;
+        Self::execute(&mut connection, "PRAGMA foreign_keys = OFF", vec![]).await?;
+        let erased = async {
+            let mut tx = sqlx::Connection::begin_with(&mut *connection, "BEGIN IMMEDIATE")
+                .await
+                .map_err(db_error)?;
+            sql::erase::delete_settings::<Self>(&mut tx, keep_meta).await?;
+            let triggers = Self::fetch_all(
+                &mut tx,
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name",
+                vec![],
+            )
+            .await?;
+            let triggers: Vec<(String, String)> = triggers
+                .iter()
+                .map(|row| Ok((row.text("name")?, row.text("sql")?)))
+                .collect::<StoreResult<_>>()?;
+            for (name, _) in &triggers {
+                Self::execute(&mut tx, &format!("DROP TRIGGER \"{name}\""), vec![]).await?;
             }
+            for table in key_tables {
+                Self::execute(&mut tx, &format!("DELETE FROM {table}"), vec![]).await?;
+            }
+            Self::execute(&mut tx, "PRAGMA secure_delete = FAST", vec![]).await?;
+            let mut deleted = Ok(());
+            for table in record_tables {
+                if let Err(error) =
+                    Self::execute(&mut tx, &format!("DELETE FROM {table}"), vec![]).await
+                {
+                    deleted = Err(error);
+                    break;
+                }
+            }
+            Self::execute(&mut tx, "PRAGMA secure_delete = ON", vec![]).await?;
+            deleted?;
+            for (_, sql) in &triggers {
+                Self::execute_script(&mut tx, sql).await?;
+            }
+            tx.commit().await.map_err(db_error)
         }
-        Self::execute(connection, "PRAGMA secure_delete = ON", vec![]).await?;
-        deleted?;
-        for (_, sql) in &triggers {
-            Self::execute_script(connection, sql).await?;
-        }
-        Ok(())
-    }
-
-    /// The key wraps' old page images leave the write-ahead log at once.
-    async fn after_erase(pool: &Pool<Sqlite>) -> StoreResult<()> {
-        truncate_wal(pool).await
+        .await;
+        // Back on before the connection returns to the pool, whatever happened.
+        Self::execute(&mut connection, "PRAGMA foreign_keys = ON", vec![]).await?;
+        erased
     }
 
     /// `VACUUM` builds the database again from its live rows and cuts the file to their size,
     /// so no freed page (the erased events, with their operational facts in plain text) stays
-    /// in it; the checkpoint then empties the write-ahead log it went through. On the
+    /// in it; the checkpoint then empties the write-ahead log, which held the erase (and,
+    /// in its earlier frames, the pages as they were before it, key wraps and all). On the
     /// 3,000-person demo, erased, about 80 ms; on 300,000, under a second.
     async fn compact(pool: &Pool<Sqlite>) -> StoreResult<()> {
         sqlx::raw_sql("VACUUM")

@@ -1,7 +1,7 @@
 //! The duress erase: the whole organisation, keys first.
 
 use super::SqlStore;
-use crate::backend::{Backend, Value, db_error};
+use crate::backend::{Backend, Connection, Value};
 use crate::*;
 
 /// Tables holding key material: their bytes are overwritten, not only unlinked.
@@ -25,21 +25,26 @@ const RECORD_TABLES: &[&str] = &[
 
 impl<B: Backend> SqlStore<B> {
     pub(super) async fn erase(&self, keep_meta: &[&str]) -> StoreResult<()> {
-        let mut tx = B::begin_write(&self.pool).await?;
         // The node id is the store's own: the chains it heads start again from genesis.
         let keep: Vec<Value> = std::iter::once("node_id")
             .chain(keep_meta.iter().copied())
             .map(Value::from)
             .collect();
-        let placeholders = vec!["?"; keep.len()].join(", ");
-        B::execute(
-            &mut tx,
-            &format!("DELETE FROM meta WHERE key NOT IN ({placeholders})"),
-            keep,
-        )
-        .await?;
-        B::erase_tables(&mut tx, KEY_TABLES, RECORD_TABLES).await?;
-        tx.commit().await.map_err(db_error)?;
-        B::after_erase(&self.pool).await
+        B::erase(&self.pool, keep, KEY_TABLES, RECORD_TABLES).await
     }
+}
+
+/// Deletes every setting but those in `keep` (overwritten where the backend overwrites).
+pub(crate) async fn delete_settings<B: Backend>(
+    connection: &mut Connection<B>,
+    keep: Vec<Value>,
+) -> StoreResult<()> {
+    let placeholders = vec!["?"; keep.len()].join(", ");
+    B::execute(
+        connection,
+        &format!("DELETE FROM meta WHERE key NOT IN ({placeholders})"),
+        keep,
+    )
+    .await?;
+    Ok(())
 }

@@ -8,7 +8,7 @@ mod aggregates;
 mod codec;
 mod commit;
 mod copy;
-mod erase;
+pub(crate) mod erase;
 mod queries;
 mod records;
 

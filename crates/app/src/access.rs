@@ -86,6 +86,8 @@ refuge_core::vocabulary!(
     Recovered => "recovered",
     // A user set or removed their duress passphrase (which of the two is not said).
     DuressChanged => "duress_changed",
+    // Compartments turned to a new key generation.
+    KeysRotated => "keys_rotated",
     TokenCreated => "token_created",
     TokenRevoked => "token_revoked",
     Reveal => "reveal",

@@ -453,6 +453,7 @@ impl App {
         }
 
         let index_bits = self.name_index_bits().await?;
+        let index = self.index_sealer(session)?;
         let total_people: usize = plans.iter().map(|plan| plan.members.len()).sum();
         const HOUSEHOLDS_PER_COMMIT: usize = 4_000;
         for chunk in plans.chunks(HOUSEHOLDS_PER_COMMIT) {
@@ -460,6 +461,7 @@ impl App {
             let mut person_codes = self.fresh_codes(CodeKind::Person, people_in_chunk).await?;
             let mut household_codes = self.fresh_codes(CodeKind::Household, chunk.len()).await?;
             let mut events = Vec::new();
+            let mut keys = self.new_keys(session).await?;
             let mut waiting_people: Vec<(PersonId, usize, Date)> = Vec::new();
             for plan in chunk {
                 let household = Household {
@@ -497,7 +499,11 @@ impl App {
                         format!("Synthetic county {} (demo)", rng.random_range(1..40)),
                     );
                     identity.insert(PersonField::Notes, "Synthetic demo record".to_string());
-                    seal_identity(session.sealer(), &mut person, &identity, index_bits)?;
+                    // The record key goes where the journey ends (all in this commit).
+                    let last_location = location_ids[plan.journey[plan.journey.len() - 1].location];
+                    let sealer =
+                        keys.seal_new(&person.id.to_string(), &last_location.to_string())?;
+                    seal_identity(&sealer, &index, &mut person, &identity, index_bits)?;
                     let person_id = person.id;
                     events.push(self.new_event(session, EventBody::PersonAdded { person })?);
                     for step in &plan.journey[1..] {
@@ -591,7 +597,8 @@ impl App {
                     occurred_time: incident_time_of_day(id.0.as_u128()),
                     closed: None,
                     narrative: Some(seal(
-                        session.sealer(),
+                        keys.seal_new(&id_text, &location_ids[location].to_string())?
+                            .as_ref(),
                         "Synthetic demo incident narrative",
                         incident_context(&id_text),
                     )?),
@@ -612,6 +619,7 @@ impl App {
             report.events += events.len();
             self.commit(Commit {
                 events,
+                side_writes: keys.into_side_writes(),
                 ..Commit::default()
             })
             .await?;

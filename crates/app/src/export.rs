@@ -59,6 +59,15 @@ impl App {
         )
         .await?;
         writer.write_record(&header).map_err(io_error)?;
+        let sealers = if reveal {
+            let ids: Vec<String> = views
+                .iter()
+                .map(|view| view.person.id.to_string())
+                .collect();
+            self.record_sealers(session, &ids).await?
+        } else {
+            Default::default()
+        };
         for view in &views {
             let person = &view.person;
             let mut record = vec![
@@ -94,7 +103,13 @@ impl App {
                     .unwrap_or_default(),
             ];
             if reveal {
-                let identity = self.open_identity(session, person)?;
+                let Some(sealer) = sealers.get(&person.id.to_string()) else {
+                    session.refused(&person.code, OUTSIDE_COMPARTMENTS.to_string());
+                    return Err(AppError::OutsideCompartment {
+                        code: person.code.clone(),
+                    });
+                };
+                let identity = people::open_identity_with(sealer, person)?;
                 for field in PersonField::ALL {
                     record.push(
                         identity

@@ -105,6 +105,9 @@ impl App {
         }
         let id = IncidentId(self.new_uuid()?);
         let id_text = id.to_string();
+        // Its own record key, in its location's compartment.
+        let mut keys = self.new_keys(session).await?;
+        let sealer = keys.seal_new(&id_text, &location.id.to_string())?;
         let incident = Incident {
             id,
             code: self.fresh_codes(CodeKind::Incident, 1).await?.remove(0),
@@ -118,7 +121,7 @@ impl App {
             closed: None,
             narrative: note
                 .filter(|text| !text.trim().is_empty())
-                .map(|text| seal(session.sealer(), text, incident_context(&id_text)))
+                .map(|text| seal(&sealer, text, incident_context(&id_text)))
                 .transpose()?,
             version: 0,
         };
@@ -130,6 +133,7 @@ impl App {
         )?;
         self.commit(Commit {
             events: vec![event],
+            side_writes: keys.into_side_writes(),
             ..Commit::default()
         })
         .await?;
@@ -263,16 +267,19 @@ impl App {
             .flat_map(|incident| incident.people.iter().map(|id| id.0))
             .collect();
         let codes = self.store.codes_of(&person_ids).await?;
+        let sealers = if reveal {
+            let ids: Vec<String> = incidents.iter().map(|i| i.id.to_string()).collect();
+            self.record_sealers(session, &ids).await?
+        } else {
+            Default::default()
+        };
         let mut views = Vec::new();
         for incident in incidents {
-            let narrative = match &incident.narrative {
-                Some(sealed) if reveal => {
-                    let id_text = incident.id.to_string();
-                    Some(
-                        session
-                            .sealer()
-                            .open(&sealed.0, incident_context(&id_text))?,
-                    )
+            // A narrative opens for who holds its location's compartment.
+            let id_text = incident.id.to_string();
+            let narrative = match (&incident.narrative, sealers.get(&id_text)) {
+                (Some(sealed), Some(sealer)) => {
+                    Some(sealer.open(&sealed.0, incident_context(&id_text))?)
                 }
                 _ => None,
             };

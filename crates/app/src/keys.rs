@@ -1,17 +1,20 @@
 //! The organisation's keys beyond one user's passphrase: the recovery code and the duress
 //! passphrase.
 
+use crate::compartments::found_keys;
+use crate::keyring::{Keyring, META_RECOVERY_PUBLIC, ORGANISATION, RECOVERY};
 use crate::users::{MAX_PASSPHRASE_BYTES, META_DECOY_KEY, check_passphrase, credential_of};
 use crate::*;
 use refuge_core::{EventBody, Role, User};
 use refuge_crypto::{
-    CryptoError, DuressUnlock, RecoveryCode, SecretKey, TokenWrappedKey, Unlocked, WrappedKey,
+    CryptoError, DuressUnlock, KeyPair, RecoveryCode, TokenWrappedKey, Unlocked, WrappedKey,
 };
 use refuge_store::{Commit, SideWrite};
 use std::collections::BTreeSet;
 
-/// The escrow copy of the data key, wrapped under the recovery code.
-const META_RECOVERY_ESCROW: &str = "recovery_escrow";
+/// The escrow wrapped under the recovery code: the data key, or with compartments the
+/// recovery key pair's secret half.
+pub(crate) const META_RECOVERY_ESCROW: &str = "recovery_escrow";
 /// The day the current recovery code was made.
 const META_RECOVERY_MADE: &str = "recovery_code_made";
 /// The settings an erase under duress keeps: how the empty organisation behaves, nothing about
@@ -25,18 +28,45 @@ impl App {
     pub async fn new_recovery_code(&self, session: &Session) -> AppResult<RecoveryCode> {
         session.require(Action::ManageKeys)?;
         let code = RecoveryCode::generate()?;
-        let escrow = code.wrap(session.data_key())?;
+        let mut side_writes = Vec::new();
+        let escrow = if session.keys().is_single() {
+            code.wrap(&session.keys().wrapped_secret())?
+        } else {
+            // A new recovery key pair, given every compartment there is.
+            let recovery = KeyPair::generate()?;
+            let mut every: BTreeSet<String> = self
+                .store
+                .locations()
+                .await?
+                .iter()
+                .map(|location| location.id.to_string())
+                .collect();
+            every.insert(ORGANISATION.to_string());
+            side_writes.push(SideWrite::DropHolderWraps {
+                holder: RECOVERY.into(),
+            });
+            side_writes.extend(
+                self.grant_writes(session, RECOVERY, &recovery.public(), &every)
+                    .await?,
+            );
+            side_writes.push(SideWrite::Meta {
+                key: META_RECOVERY_PUBLIC.into(),
+                value: recovery.public().encode(),
+            });
+            code.wrap(&recovery.secret())?
+        };
+        side_writes.extend([
+            SideWrite::Meta {
+                key: META_RECOVERY_ESCROW.into(),
+                value: escrow.encode(),
+            },
+            SideWrite::Meta {
+                key: META_RECOVERY_MADE.into(),
+                value: self.today().to_string(),
+            },
+        ]);
         let commit = Commit {
-            side_writes: vec![
-                SideWrite::Meta {
-                    key: META_RECOVERY_ESCROW.into(),
-                    value: escrow.encode(),
-                },
-                SideWrite::Meta {
-                    key: META_RECOVERY_MADE.into(),
-                    value: self.today().to_string(),
-                },
-            ],
+            side_writes,
             access: vec![self.access_entry(
                 &session.user().name,
                 AccessAction::RecoveryCodeMade,
@@ -89,7 +119,7 @@ impl App {
                 "this organisation has no recovery code (an admin makes one with `refuge recovery-code new`)",
             ));
         };
-        let data_key = match code.unwrap_key(&TokenWrappedKey::decode(&escrow)?) {
+        let escrowed = match code.unwrap_key(&TokenWrappedKey::decode(&escrow)?) {
             Ok(key) => key,
             Err(error) => {
                 self.log(&admin.name, AccessAction::LoginFailed, "recovery code", "")
@@ -98,13 +128,31 @@ impl App {
             }
         };
         let credential = credential_of(admin.id);
-        let wrapped = self.rewrapped(&admin, &data_key, new_passphrase).await?;
+        let mut side_writes = Vec::new();
+        let secret = if self.compartment_model().await? {
+            // The admin's old key pair went with the passphrase: a new one, given every
+            // compartment by the recovery key pair; their tokens wrapped the old one.
+            let recovery = Session::new(
+                admin.clone(),
+                Keyring::holder(RECOVERY, KeyPair::from_secret(&escrowed))?,
+                (RECOVERY.into(), String::new()),
+                self.refusals.clone(),
+            )?;
+            let (writes, pair) = self.rekey_user_writes(&recovery, &admin).await?;
+            side_writes.extend(writes);
+            side_writes.extend(self.revoke_all_tokens_writes(&admin).await?);
+            pair.secret()
+        } else {
+            escrowed
+        };
+        let wrapped = self.rewrapped(&admin, &secret, new_passphrase).await?;
+        side_writes.push(SideWrite::KeyWrap {
+            credential,
+            user: admin.id,
+            wrapped: wrapped.encode(),
+        });
         let commit = Commit {
-            side_writes: vec![SideWrite::KeyWrap {
-                credential,
-                user: admin.id,
-                wrapped: wrapped.encode(),
-            }],
+            side_writes,
             access: vec![self.access_entry(
                 &admin.name,
                 AccessAction::Recovered,
@@ -221,57 +269,50 @@ impl App {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
         self.store.erase_organisation(KEPT_THROUGH_DURESS).await?;
-        let data_key = SecretKey::generate()?;
+        self.forget_key_model();
         let credential = credential_of(user.id);
-        let wrapped = duress.wrap(&data_key, &credential)?.encode();
         let user = User {
             locations: BTreeSet::new(),
             active: true,
             version: 0,
             ..user
         };
-        let founding = Session::new(
-            user.clone(),
-            data_key.duplicate(),
-            (credential.clone(), wrapped.clone()),
-            self.refusals.clone(),
-        )?;
+        // Keys of a new organisation, with compartments whatever the old one had. An
+        // organisation always has a recovery code; this one's is thrown away (an empty
+        // organisation with none would stand out).
+        let founding = found_keys(&user, &RecoveryCode::generate()?, None)?;
+        let wrapped = duress.wrap(&founding.user.secret(), &credential)?.encode();
+        let mut side_writes = founding.writes;
+        side_writes.extend([
+            SideWrite::KeyWrap {
+                credential: credential.clone(),
+                user: user.id,
+                wrapped: wrapped.clone(),
+            },
+            SideWrite::Meta {
+                key: META_DEFAULT_USER.into(),
+                value: user.name.clone(),
+            },
+            SideWrite::Meta {
+                key: META_RECOVERY_MADE.into(),
+                value: self.today().to_string(),
+            },
+        ]);
         let commit = Commit {
-            events: vec![self.new_event(&founding, EventBody::UserAdded { user: user.clone() })?],
-            side_writes: vec![
-                SideWrite::KeyWrap {
-                    credential: credential.clone(),
-                    user: user.id,
-                    wrapped: wrapped.clone(),
-                },
-                SideWrite::Meta {
-                    key: META_DEFAULT_USER.into(),
-                    value: user.name.clone(),
-                },
-                // An organisation always has a recovery code; this one's is thrown away (an
-                // empty organisation with none would stand out).
-                SideWrite::Meta {
-                    key: META_RECOVERY_ESCROW.into(),
-                    value: RecoveryCode::generate()?.wrap(&data_key)?.encode(),
-                },
-                SideWrite::Meta {
-                    key: META_RECOVERY_MADE.into(),
-                    value: self.today().to_string(),
-                },
-            ],
+            events: vec![self.new_event_by(user.id, EventBody::UserAdded { user: user.clone() })?],
+            side_writes,
             access: vec![self.access_entry(&user.name, channel.access_action(), &user.name, "")],
             ..Commit::default()
         };
         self.commit(commit).await?;
+        self.forget_key_model();
         // The session carries the user as stored, so that it stays current.
         let stored = self.store.user_by_name(&user.name).await?.unwrap_or(user);
-        Ok(Session::new(
-            stored,
-            data_key,
-            (credential, wrapped),
-            self.refusals.clone(),
-        )?
-        .marked_after_erase())
+        let keys = self.open_keyring(stored.id, founding.user.secret()).await?;
+        Ok(
+            Session::new(stored, keys, (credential, wrapped), self.refusals.clone())?
+                .marked_after_erase(),
+        )
     }
 }
 

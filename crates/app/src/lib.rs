@@ -4,6 +4,7 @@
 
 mod access;
 mod backlog;
+mod compartments;
 mod dashboard;
 pub mod demo;
 mod error;
@@ -11,6 +12,7 @@ mod export;
 mod history;
 mod import;
 mod incidents;
+mod keyring;
 mod keys;
 mod outlook;
 mod people;
@@ -203,6 +205,8 @@ pub struct App {
     refusals: session::Refusals,
     /// The day each API token was last logged as used (bounded by the tokens that exist).
     tokens_used: std::sync::Mutex<std::collections::HashMap<String, Date>>,
+    /// Whether the organisation uses compartment keys, once read (`keyring.rs`).
+    key_model: std::sync::Mutex<Option<bool>>,
 }
 
 /// Writes queued refusals to the access log (see `App::refusal_log`).
@@ -267,6 +271,7 @@ impl App {
             running_plans: Slots::new("the planner", MAX_RUNNING_PLANS),
             refusals: Default::default(),
             tokens_used: Default::default(),
+            key_model: Default::default(),
         }
     }
 
@@ -351,9 +356,14 @@ impl App {
     }
 
     pub(crate) fn new_event(&self, session: &Session, body: EventBody) -> AppResult<NewEvent> {
+        self.new_event_by(session.user().id, body)
+    }
+
+    /// An event by `actor` before any session exists (the founding of an organisation).
+    pub(crate) fn new_event_by(&self, actor: UserId, body: EventBody) -> AppResult<NewEvent> {
         Ok(NewEvent {
             id: EventId(self.new_uuid()?),
-            actor: session.user().id,
+            actor,
             body,
         })
     }

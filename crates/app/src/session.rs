@@ -2,14 +2,13 @@
 
 use crate::access::{Action, allowed};
 use crate::error::{AppError, AppResult};
+use crate::keyring::Keyring;
 use refuge_core::{LocationId, Role, User};
-use refuge_crypto::{Sealer, SecretKey};
 
-/// Holds the unwrapped data key for as long as it lives; dropping it zeroes the key.
+/// Holds the keys unwrapped at login for as long as it lives; dropping it zeroes them.
 pub struct Session {
     user: User,
-    data_key: SecretKey,
-    sealer: Sealer,
+    keys: Keyring,
     /// The key wrap this session was opened with (credential, wrapped key): a new
     /// passphrase, or a revoked token, replaces or deletes it, and the session is no longer
     /// current (`App::session_is_current`).
@@ -42,15 +41,13 @@ impl std::fmt::Debug for Session {
 impl Session {
     pub(crate) fn new(
         user: User,
-        data_key: SecretKey,
+        keys: Keyring,
         opened_with: (String, String),
         refusals: Refusals,
     ) -> AppResult<Self> {
-        let sealer = Sealer::new(&data_key)?;
         Ok(Session {
             user,
-            data_key,
-            sealer,
+            keys,
             opened_with,
             refusals,
             after_erase: false,
@@ -89,12 +86,8 @@ impl Session {
         self.user.role
     }
 
-    pub(crate) fn sealer(&self) -> &Sealer {
-        &self.sealer
-    }
-
-    pub(crate) fn data_key(&self) -> &SecretKey {
-        &self.data_key
+    pub(crate) fn keys(&self) -> &Keyring {
+        &self.keys
     }
 
     /// Refuses an action this user's role may not take.

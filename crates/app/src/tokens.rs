@@ -24,13 +24,21 @@ fn label_context(id: &str) -> FieldContext<'_> {
     }
 }
 
-/// A token with its label opened (labels written before they were sealed show as stored).
+/// A token with its label opened (labels written before they were sealed show as stored;
+/// with compartments, another user's label is theirs alone and shows empty).
 fn open_label(session: &Session, token: ApiToken) -> AppResult<ApiToken> {
     if !token.label.starts_with("s1.") {
         return Ok(token);
     }
+    if !session.keys().is_single() && token.user != session.user().id {
+        return Ok(ApiToken {
+            label: String::new(),
+            ..token
+        });
+    }
     let label = session
-        .sealer()
+        .keys()
+        .own_sealer()
         .open(&token.label, label_context(&token.id))?
         .as_str()
         .to_string();
@@ -80,12 +88,14 @@ impl App {
             .collect();
         let secret = refuge_crypto::random_bytes::<32>()?;
         let credential = credential_of_token(&id);
-        let wrapped = TokenWrappedKey::wrap(session.data_key(), &secret, &credential)?;
-        // The label is free text: sealed like any other, so the file shows no purpose.
+        let wrapped =
+            TokenWrappedKey::wrap(&session.keys().wrapped_secret(), &secret, &credential)?;
+        // The label is free text: sealed like any other, so the file shows no purpose (with
+        // compartments, under the user's own key: only they read it).
         let sealed_label = if label.is_empty() {
             String::new()
         } else {
-            seal(session.sealer(), label, label_context(&id))?.0
+            seal(&session.keys().own_sealer(), label, label_context(&id))?.0
         };
         let token = ApiToken {
             id: id.clone(),
@@ -193,7 +203,7 @@ impl App {
             .key_wrap(&credential)
             .await?
             .ok_or(AppError::BadLogin)?;
-        let data_key = TokenWrappedKey::decode(&wrapped)
+        let unwrapped = TokenWrappedKey::decode(&wrapped)
             .and_then(|wrapped| wrapped.unwrap_key(&secret, &credential))
             .map_err(|_| AppError::BadLogin)?;
         let user = self
@@ -222,7 +232,29 @@ impl App {
             )
             .await?;
         }
-        Session::new(user, data_key, (credential, wrapped), self.refusals.clone())
+        let keys = self.open_keyring(user.id, unwrapped).await?;
+        Session::new(user, keys, (credential, wrapped), self.refusals.clone())
+    }
+
+    /// Revokes every live token of `user` (a new key pair for them: the tokens wrap the old
+    /// one).
+    pub(crate) async fn revoke_all_tokens_writes(&self, user: &User) -> AppResult<Vec<SideWrite>> {
+        let at = self
+            .now()
+            .format(&Rfc3339)
+            .map_err(|_| AppError::invalid("clock", "the clock cannot be formatted"))?;
+        Ok(self
+            .store
+            .api_tokens()
+            .await?
+            .into_iter()
+            .filter(|token| token.user == user.id && token.revoked.is_none())
+            .map(|token| SideWrite::RevokeApiToken {
+                credential: credential_of_token(&token.id),
+                id: token.id,
+                at: at.clone(),
+            })
+            .collect())
     }
 }
 

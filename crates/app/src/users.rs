@@ -1,8 +1,9 @@
 //! Installation, login, users and locations.
 
+use crate::compartments::{found_keys, holdings};
 use crate::*;
 use refuge_core::*;
-use refuge_crypto::{KdfParams, SecretKey, Unlocked, WrappedKey};
+use refuge_crypto::{KdfParams, KeyPair, RecoveryCode, SecretKey, Unlocked, WrappedKey};
 use refuge_store::{Commit, Guard, SideWrite};
 use std::collections::BTreeSet;
 
@@ -91,7 +92,6 @@ impl App {
     ) -> AppResult<Session> {
         check_user_name(admin_name)?;
         check_passphrase(passphrase)?;
-        let data_key = SecretKey::generate()?;
         let admin = User {
             id: UserId(self.new_uuid()?),
             name: admin_name.to_string(),
@@ -100,49 +100,48 @@ impl App {
             active: true,
             version: 0,
         };
+        // The code that wraps the recovery key here is replaced by the one `init`'s callers
+        // make and show (`new_recovery_code`).
+        let founding = found_keys(&admin, &RecoveryCode::generate()?, None)?;
         let wrapped = WrappedKey::wrap(
-            &data_key,
+            &founding.user.secret(),
             passphrase.as_bytes(),
             &credential_of(admin.id),
             KdfParams::FLOOR,
         )?;
         let decoy = WrappedKey::decoy(KdfParams::FLOOR)?;
-        let session = Session::new(
-            admin.clone(),
-            data_key,
-            (credential_of(admin.id), wrapped.encode()),
-            self.refusals.clone(),
-        )?;
+        let mut side_writes = founding.writes;
+        side_writes.extend([
+            SideWrite::KeyWrap {
+                credential: credential_of(admin.id),
+                user: admin.id,
+                wrapped: wrapped.encode(),
+            },
+            SideWrite::Meta {
+                key: META_DECOY_KEY.into(),
+                value: decoy.encode(),
+            },
+            SideWrite::Meta {
+                key: META_NAME_INDEX_BITS.into(),
+                value: name_index_bits_for(expected_people).to_string(),
+            },
+            SideWrite::Meta {
+                key: META_TARGET_WAIT_DAYS.into(),
+                value: DEFAULT_TARGET_WAIT_DAYS.to_string(),
+            },
+            SideWrite::Meta {
+                key: META_DEFAULT_USER.into(),
+                value: admin_name.to_string(),
+            },
+        ]);
         let commit = Commit {
-            events: vec![self.new_event(
-                &session,
+            events: vec![self.new_event_by(
+                admin.id,
                 EventBody::UserAdded {
                     user: admin.clone(),
                 },
             )?],
-            side_writes: vec![
-                SideWrite::KeyWrap {
-                    credential: credential_of(admin.id),
-                    user: admin.id,
-                    wrapped: wrapped.encode(),
-                },
-                SideWrite::Meta {
-                    key: META_DECOY_KEY.into(),
-                    value: decoy.encode(),
-                },
-                SideWrite::Meta {
-                    key: META_NAME_INDEX_BITS.into(),
-                    value: name_index_bits_for(expected_people).to_string(),
-                },
-                SideWrite::Meta {
-                    key: META_TARGET_WAIT_DAYS.into(),
-                    value: DEFAULT_TARGET_WAIT_DAYS.to_string(),
-                },
-                SideWrite::Meta {
-                    key: META_DEFAULT_USER.into(),
-                    value: admin_name.to_string(),
-                },
-            ],
+            side_writes,
             access: vec![self.access_entry(
                 admin_name,
                 AccessAction::Init,
@@ -152,7 +151,14 @@ impl App {
             ..Commit::default()
         };
         self.commit(commit).await?;
-        Ok(session)
+        self.forget_key_model();
+        let keys = self.open_keyring(admin.id, founding.user.secret()).await?;
+        Session::new(
+            admin.clone(),
+            keys,
+            (credential_of(admin.id), wrapped.encode()),
+            self.refusals.clone(),
+        )
     }
 
     /// Opens the database on the command line: a login logged as an unlock.
@@ -211,16 +217,12 @@ impl App {
             (Some(user), Ok(Unlocked::Duress(duress))) => {
                 self.erase_under_duress(channel, user, duress).await
             }
-            (Some(user), Ok(Unlocked::Key(data_key))) => {
+            (Some(user), Ok(Unlocked::Key(secret))) => {
                 self.log(name, channel.access_action(), &user.name, "")
                     .await?;
                 let credential = credential_of(user.id);
-                Session::new(
-                    user,
-                    data_key,
-                    (credential, wrap_text),
-                    self.refusals.clone(),
-                )
+                let keys = self.open_keyring(user.id, secret).await?;
+                Session::new(user, keys, (credential, wrap_text), self.refusals.clone())
             }
             (known, _) => {
                 // A name that is no account is never stored: it may be a passphrase typed
@@ -321,19 +323,39 @@ impl App {
             active: true,
             version: 0,
         };
+        // Their own key pair, and the compartments their role holds wrapped to it.
+        let (secret, mut side_writes) = if self.compartment_model().await? {
+            let pair = KeyPair::generate()?;
+            let all: Vec<LocationId> = self.store.locations().await?.iter().map(|l| l.id).collect();
+            let held = holdings(user.role, &user.locations, true, &all);
+            let mut writes = vec![SideWrite::UserKey {
+                user: user.id,
+                public_key: pair.public().encode(),
+            }];
+            writes.extend(
+                self.grant_writes(session, &user.id.to_string(), &pair.public(), &held)
+                    .await?,
+            );
+            (pair.secret(), writes)
+        } else {
+            (session.keys().wrapped_secret(), Vec::new())
+        };
         let wrapped = WrappedKey::wrap(
-            session.data_key(),
+            &secret,
             new.passphrase.as_bytes(),
             &credential_of(user.id),
             KdfParams::FLOOR,
         )?;
         let commit = Commit {
             events: vec![self.new_event(session, EventBody::UserAdded { user: user.clone() })?],
-            side_writes: vec![SideWrite::KeyWrap {
-                credential: credential_of(user.id),
-                user: user.id,
-                wrapped: wrapped.encode(),
-            }],
+            side_writes: {
+                side_writes.push(SideWrite::KeyWrap {
+                    credential: credential_of(user.id),
+                    user: user.id,
+                    wrapped: wrapped.encode(),
+                });
+                side_writes
+            },
             access: vec![self.access_entry(
                 &session.user().name,
                 AccessAction::UserAdded,
@@ -346,27 +368,39 @@ impl App {
         Ok(user)
     }
 
-    /// Sets a new passphrase for a user: re-wraps the data key under it.
+    /// Sets a new passphrase for a user. One's own: the same keys wrapped under it. Someone
+    /// else's (an admin): with compartments, a new key pair for them, given what their role
+    /// holds by the admin, their API tokens revoked (they wrap the old one); with one data
+    /// key, that key wrapped under the new passphrase.
     pub async fn reset_passphrase(
         &self,
         session: &Session,
         name: &str,
         passphrase: &str,
     ) -> AppResult<()> {
-        if session.user().name != name {
+        let own = session.user().name == name;
+        if !own {
             session.require(Action::ManageUsers)?;
         }
         check_passphrase(passphrase)?;
         let user = self.user_named(name).await?;
-        let wrapped = self
-            .rewrapped(&user, session.data_key(), passphrase)
-            .await?;
+        let mut side_writes = Vec::new();
+        let secret = if own || session.keys().is_single() {
+            session.keys().wrapped_secret()
+        } else {
+            let (writes, pair) = self.rekey_user_writes(session, &user).await?;
+            side_writes.extend(writes);
+            side_writes.extend(self.revoke_all_tokens_writes(&user).await?);
+            pair.secret()
+        };
+        let wrapped = self.rewrapped(&user, &secret, passphrase).await?;
+        side_writes.push(SideWrite::KeyWrap {
+            credential: credential_of(user.id),
+            user: user.id,
+            wrapped: wrapped.encode(),
+        });
         let commit = Commit {
-            side_writes: vec![SideWrite::KeyWrap {
-                credential: credential_of(user.id),
-                user: user.id,
-                wrapped: wrapped.encode(),
-            }],
+            side_writes,
             access: vec![self.access_entry(
                 &session.user().name,
                 AccessAction::PassphraseReset,
@@ -447,6 +481,9 @@ impl App {
                 record: RecordRef::User(user.id),
                 version: user.version,
             }],
+            side_writes: self
+                .holding_writes(session, &user, role, &locations, active)
+                .await?,
             access: vec![self.access_entry(
                 &session.user().name,
                 AccessAction::UserChanged,
@@ -524,7 +561,17 @@ impl App {
         }
         let id = LocationId(self.new_uuid()?);
         let id_text = id.to_string();
-        let sealer = session.sealer();
+        // Its own compartment, whose members alone read its name and address.
+        let mut keys = self.new_keys(session).await?;
+        if self.compartment_model().await? {
+            let (writes, public) = self.new_location_compartment(id).await?;
+            keys.add_compartment(&id_text, 1, public);
+            for write in writes {
+                keys.keep_write(write);
+            }
+        }
+        let sealer = keys.seal_new(&id_text, &id_text)?;
+        let sealer = sealer.as_ref();
         let location = Location {
             id,
             code: code.clone(),
@@ -546,6 +593,7 @@ impl App {
                     location: location.clone(),
                 },
             )?],
+            side_writes: keys.into_side_writes(),
             ..Commit::default()
         };
         self.commit(commit).await?;
@@ -561,14 +609,21 @@ impl App {
         let occupancy: std::collections::BTreeMap<_, _> =
             self.store.occupancy().await?.into_iter().collect();
         let mut views = Vec::new();
-        for location in self.store.locations().await? {
+        let locations = self.store.locations().await?;
+        let sealers = if reveal {
+            let ids: Vec<String> = locations.iter().map(|l| l.id.to_string()).collect();
+            self.record_sealers(session, &ids).await?
+        } else {
+            Default::default()
+        };
+        for location in locations {
             let id_text = location.id.to_string();
+            // A name is shown to who can open it: a location outside one's compartments
+            // shows its code only.
             let open = |sealed: &Option<Sealed>, field| -> AppResult<Option<Revealed>> {
-                match sealed {
-                    Some(sealed) if reveal => Ok(Some(
-                        session
-                            .sealer()
-                            .open(&sealed.0, location_context(&id_text, field))?,
+                match (sealed, sealers.get(&id_text)) {
+                    (Some(sealed), Some(sealer)) => Ok(Some(
+                        sealer.open(&sealed.0, location_context(&id_text, field))?,
                     )),
                     _ => Ok(None),
                 }

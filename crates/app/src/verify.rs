@@ -217,6 +217,10 @@ impl App {
             }
         }
 
+        if self.compartment_model().await? {
+            report.problems.extend(self.key_problems(&stored).await?);
+        }
+
         let mut prev = GENESIS_HASH.to_string();
         for entry in self.store.access_log(None).await? {
             report.access_entries += 1;
@@ -239,5 +243,80 @@ impl App {
         )
         .await?;
         Ok(report)
+    }
+
+    /// The compartment model's keys, against the records (no key is opened: an auditor runs
+    /// this too): every record key under a generation that exists, every sealed record with
+    /// a key, each in the compartment the record lives in (a person's in their location's, an
+    /// incident's in its location's, a location's in its own), and every wrap of a
+    /// generation that exists.
+    async fn key_problems(&self, stored: &State) -> AppResult<Vec<String>> {
+        let keys = self.store.key_tables().await?;
+        let generations: std::collections::BTreeSet<(String, i64)> = keys
+            .compartments
+            .iter()
+            .map(|key| (key.compartment.clone(), key.generation))
+            .collect();
+        let mut problems = Vec::new();
+        for wrap in &keys.holder_wraps {
+            if !generations.contains(&(wrap.compartment.clone(), wrap.generation)) {
+                problems.push(format!(
+                    "a key of compartment {} is wrapped to {} under generation {}, which does not exist",
+                    wrap.compartment, wrap.holder, wrap.generation
+                ));
+            }
+        }
+        let record_keys: HashMap<&str, &refuge_store::RecordKey> = keys
+            .record_keys
+            .iter()
+            .map(|key| (key.record.as_str(), key))
+            .collect();
+        for key in &keys.record_keys {
+            if !generations.contains(&(key.compartment.clone(), key.generation)) {
+                problems.push(format!(
+                    "record {}: its key is under generation {} of compartment {}, which does not exist",
+                    key.record, key.generation, key.compartment
+                ));
+            }
+        }
+        let mut expect =
+            |what: &str, code: &str, record: String, compartment: String| match record_keys
+                .get(record.as_str())
+            {
+                None => problems.push(format!("{what} {code}: sealed values but no record key")),
+                Some(key) if key.compartment != compartment => problems.push(format!(
+                    "{what} {code}: its key is in another compartment than where it is"
+                )),
+                Some(_) => {}
+            };
+        for person in stored.people.values().filter(|p| !p.sealed.is_empty()) {
+            expect(
+                "person",
+                &person.code,
+                person.id.to_string(),
+                person.location.to_string(),
+            );
+        }
+        for incident in stored.incidents.values().filter(|i| i.narrative.is_some()) {
+            expect(
+                "incident",
+                &incident.code,
+                incident.id.to_string(),
+                incident.location.to_string(),
+            );
+        }
+        for location in stored
+            .locations
+            .values()
+            .filter(|l| l.name.is_some() || l.address.is_some())
+        {
+            expect(
+                "location",
+                &location.code,
+                location.id.to_string(),
+                location.id.to_string(),
+            );
+        }
+        Ok(problems)
     }
 }

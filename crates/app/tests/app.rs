@@ -1813,7 +1813,468 @@ async fn a_duress_login_takes_the_time_of_a_normal_one() {
     assert!(ratio < 1.5, "duress {duress:?} against normal {normal:?}");
 }
 
+/// What one user's passphrase opens in the database, found without refuge-app (its formats
+/// stated again here): the user's key pair from their key wrap, the compartment secrets
+/// wrapped to it, the record keys those open, then every sealed value of every record tried.
+/// Returns (table, record id) of each value that opened.
+async fn what_opens(
+    store: &dyn Store,
+    user: &str,
+    passphrase: &str,
+) -> std::collections::BTreeSet<(String, String)> {
+    use refuge_crypto::{FieldContext, Holder, KeyPair, Sealer, WrappedKey};
+    let user = store.user_by_name(user).await.unwrap().unwrap();
+    let credential = format!("user:{}", user.id);
+    let (_, wrapped) = store.key_wrap(&credential).await.unwrap().unwrap();
+    let secret = WrappedKey::decode(&wrapped)
+        .unwrap()
+        .unwrap_key(passphrase.as_bytes(), &credential)
+        .unwrap();
+    let me = Holder::new(KeyPair::from_secret(&secret));
+    let holder = user.id.to_string();
+    let tables = store.key_tables().await.unwrap();
+    let mut compartments = BTreeMap::new();
+    for wrap in tables
+        .holder_wraps
+        .iter()
+        .filter(|wrap| wrap.holder == holder)
+    {
+        let context = format!(
+            "compartment:{}:{}|holder:{}",
+            wrap.compartment, wrap.generation, wrap.holder
+        );
+        let secret = me.unwrap(&wrap.wrapped, &context).unwrap();
+        compartments.insert(
+            (wrap.compartment.clone(), wrap.generation),
+            Holder::new(KeyPair::from_secret(&secret)),
+        );
+    }
+    let mut sealers = BTreeMap::new();
+    for key in &tables.record_keys {
+        if let Some(compartment) = compartments.get(&(key.compartment.clone(), key.generation)) {
+            let context = format!(
+                "record:{}|compartment:{}:{}",
+                key.record, key.compartment, key.generation
+            );
+            let record = compartment.unwrap(&key.wrapped, &context).unwrap();
+            sealers.insert(key.record.clone(), Sealer::new(&record).unwrap());
+        }
+    }
+    let state = store.load_state().await.unwrap();
+    let mut opened = std::collections::BTreeSet::new();
+    let mut attempt = |table: &str, record: String, owner: String, field: &str, sealed: &str| {
+        let context = FieldContext {
+            table,
+            record: &record,
+            field,
+        };
+        if sealers
+            .get(&owner)
+            .is_some_and(|sealer| sealer.open(sealed, context).is_ok())
+        {
+            opened.insert((table.to_string(), record.clone()));
+        }
+    };
+    for person in state.people.values() {
+        for (field, sealed) in &person.sealed {
+            let id = person.id.to_string();
+            attempt("people", id.clone(), id, field.as_str(), &sealed.0);
+        }
+    }
+    for note in state.notes.values() {
+        attempt(
+            "notes",
+            note.id.to_string(),
+            note.person.to_string(),
+            "text",
+            &note.text.0,
+        );
+    }
+    for incident in state.incidents.values() {
+        if let Some(sealed) = &incident.narrative {
+            let id = incident.id.to_string();
+            attempt("incidents", id.clone(), id, "narrative", &sealed.0);
+        }
+    }
+    for location in state.locations.values() {
+        let id = location.id.to_string();
+        for (field, sealed) in [("name", &location.name), ("address", &location.address)] {
+            if let Some(sealed) = sealed {
+                attempt("locations", id.clone(), id.clone(), field, &sealed.0);
+            }
+        }
+    }
+    opened
+}
+
+/// Every sealed record at each shelter, as `what_opens` names them.
+async fn sealed_records_at(
+    org: &Org,
+) -> BTreeMap<String, std::collections::BTreeSet<(String, String)>> {
+    let state = org.store.load_state().await.unwrap();
+    let code_of: BTreeMap<LocationId, String> = state
+        .locations
+        .values()
+        .map(|location| (location.id, location.code.clone()))
+        .collect();
+    let mut at: BTreeMap<String, std::collections::BTreeSet<(String, String)>> = BTreeMap::new();
+    for person in state.people.values().filter(|p| !p.sealed.is_empty()) {
+        at.entry(code_of[&person.location].clone())
+            .or_default()
+            .insert(("people".into(), person.id.to_string()));
+    }
+    for note in state.notes.values() {
+        let location = state.people[&note.person].location;
+        at.entry(code_of[&location].clone())
+            .or_default()
+            .insert(("notes".into(), note.id.to_string()));
+    }
+    for incident in state.incidents.values().filter(|i| i.narrative.is_some()) {
+        at.entry(code_of[&incident.location].clone())
+            .or_default()
+            .insert(("incidents".into(), incident.id.to_string()));
+    }
+    for location in state.locations.values().filter(|l| l.name.is_some()) {
+        at.entry(location.code.clone())
+            .or_default()
+            .insert(("locations".into(), location.id.to_string()));
+    }
+    at
+}
+
+/// An organisation with a note and an incident narrative at each shelter.
+async fn org_with_case_records(db: TestDb) -> Org {
+    let org = org(db).await;
+    for (key, location) in [("a", "SHL-A"), ("b", "SHL-B")] {
+        org.app
+            .add_note(&org.admin, &org.people[key], "Synthetic case note", None)
+            .await
+            .unwrap();
+        let mut incident = NewIncident::new(location, IncidentKind::Conflict, 2);
+        incident.narrative = Some("Synthetic narrative");
+        org.app.add_incident(&org.admin, incident).await.unwrap();
+    }
+    org
+}
+
+/// A raid on one shelter opens one shelter: each role's passphrase opens exactly its
+/// compartments' records, found by walking the file; and making the caseworker an admin in
+/// the file (the users table edited) opens nothing more, there or through refuge-app.
+async fn each_passphrase_opens_exactly_its_compartments_whatever_the_file_says(db: TestDb) {
+    let org = org_with_case_records(db).await;
+    let at = sealed_records_at(&org).await;
+    let shelter_a = at["SHL-A"].clone();
+    let everything: std::collections::BTreeSet<_> = at.values().flatten().cloned().collect();
+    assert!(
+        shelter_a.len() >= 4 && everything.len() > shelter_a.len(),
+        "{at:?}"
+    );
+    for (user, expected) in [
+        ("admin", everything.clone()),
+        ("coordinator", everything.clone()),
+        ("caseworker", shelter_a.clone()),
+        ("analyst", Default::default()),
+        ("auditor", Default::default()),
+    ] {
+        assert_eq!(
+            what_opens(&*org.store, user, PASSPHRASE).await,
+            expected,
+            "what {user}'s passphrase opens"
+        );
+    }
+
+    // The file edited: the caseworker made an admin of every location.
+    let mut raw = org.db.raw().await;
+    raw.execute(
+        "UPDATE users SET role = 'admin', locations = '[]' WHERE name = 'caseworker'",
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        what_opens(&*org.store, "caseworker", PASSPHRASE).await,
+        shelter_a,
+        "an edited role grants nothing"
+    );
+    let app = App::new(
+        refuge_store::open(&org.db.url).await.unwrap(),
+        Box::new(FixedClock(NOW)),
+    );
+    let promoted = app.login("caseworker", PASSPHRASE).await.unwrap();
+    assert_eq!(promoted.role(), Role::Admin);
+    assert!(
+        app.show_person(&promoted, &org.people["a"], true)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        app.show_person(&promoted, &org.people["b"], true).await,
+        Err(AppError::OutsideCompartment { .. })
+    ));
+    assert!(matches!(
+        app.export_people(&promoted, true, std::io::sink()).await,
+        Err(AppError::OutsideCompartment { .. })
+    ));
+    let found = app
+        .list_people(
+            &promoted,
+            &PeopleQuery {
+                name: Some("Lee Synthetic-B".into()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        found.is_empty(),
+        "a name outside her compartments is not confirmed"
+    );
+    for location in app.locations(&promoted, true).await.unwrap() {
+        assert_eq!(
+            location.name.is_some(),
+            location.location.code == "SHL-A",
+            "{}",
+            location.location.code
+        );
+    }
+    for incident in app.incidents(&promoted, false, true).await.unwrap() {
+        let code = &incident.location_code;
+        assert_eq!(incident.narrative.is_some(), code == "SHL-A", "{code}");
+    }
+}
+
+/// Handover without sharing keys: a caseworker moves someone to a shelter she does not hold;
+/// its members open them, she no longer does (nor their notes).
+async fn a_handover_seals_the_person_to_the_shelter_they_go_to(db: TestDb) {
+    let org = org_with_case_records(db).await;
+    let app = &org.app;
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let person = app
+        .add_person(
+            &caseworker,
+            NewPerson {
+                location: "SHL-A".into(),
+                birth_year: Some(1994),
+                identity: identity("Park Synthetic-Handover"),
+                ..NewPerson::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.add_note(&caseworker, &person.code, "Synthetic handover note", None)
+        .await
+        .unwrap();
+    let before = what_opens(&*org.store, "caseworker", PASSPHRASE).await;
+    assert!(before.contains(&("people".to_string(), person.id.to_string())));
+    // SHL-B holds 3; one is there: room for the newcomer.
+    app.move_to(&caseworker, &person.code, "SHL-B", None, None, false)
+        .await
+        .unwrap();
+    let after = what_opens(&*org.store, "caseworker", PASSPHRASE).await;
+    assert!(!after.contains(&("people".to_string(), person.id.to_string())));
+    assert_eq!(before.len() - after.len(), 2, "the person and their note");
+    let coordinator = what_opens(&*org.store, "coordinator", PASSPHRASE).await;
+    assert!(coordinator.contains(&("people".to_string(), person.id.to_string())));
+    let shown = app
+        .show_person(&org.admin, &person.code, true)
+        .await
+        .unwrap();
+    assert!(shown.identity.is_some());
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+    // A record key nobody can attribute to a live generation is reported.
+    let mut raw = org.db.raw().await;
+    raw.execute(
+        "UPDATE record_keys SET generation = 99 WHERE id = $1",
+        &[&person.id.to_string()],
+    )
+    .await
+    .unwrap();
+    let report = app.verify(&org.admin).await.unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.contains("generation 99")),
+        "{:?}",
+        report.problems
+    );
+}
+
+/// Granting and revoking: moving a caseworker to another shelter gives her its key and takes
+/// the old one away (a new generation, the records re-wrapped); a deactivated coordinator's
+/// passphrase opens nothing; a new passphrase set by an admin gives a new key pair.
+async fn compartments_are_granted_and_revoked_without_anyones_passphrase(db: TestDb) {
+    let org = org_with_case_records(db).await;
+    let app = &org.app;
+    let at = sealed_records_at(&org).await;
+    app.change_user(
+        &org.admin,
+        "caseworker",
+        UserChange {
+            location_codes: Some(&["SHL-B".to_string()]),
+            ..UserChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        what_opens(&*org.store, "caseworker", PASSPHRASE).await,
+        at["SHL-B"],
+        "SHL-B now, and SHL-A no more"
+    );
+    let keys = org.store.key_tables().await.unwrap();
+    let shelter_a = org.store.location_by_code("SHL-A").await.unwrap().unwrap();
+    let generations: Vec<i64> = keys
+        .compartments
+        .iter()
+        .filter(|key| key.compartment == shelter_a.id.to_string())
+        .map(|key| key.generation)
+        .collect();
+    assert_eq!(generations, [2], "a new generation, the old one gone");
+    assert!(
+        keys.record_keys
+            .iter()
+            .filter(|key| key.compartment == shelter_a.id.to_string())
+            .all(|key| key.generation == 2)
+    );
+    let everything: std::collections::BTreeSet<_> = at.values().flatten().cloned().collect();
+    assert_eq!(
+        what_opens(&*org.store, "coordinator", PASSPHRASE).await,
+        everything
+    );
+
+    app.change_user(
+        &org.admin,
+        "coordinator",
+        UserChange {
+            active: Some(false),
+            ..UserChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        what_opens(&*org.store, "coordinator", PASSPHRASE)
+            .await
+            .is_empty()
+    );
+    app.change_user(
+        &org.admin,
+        "coordinator",
+        UserChange {
+            active: Some(true),
+            ..UserChange::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        what_opens(&*org.store, "coordinator", PASSPHRASE).await,
+        everything
+    );
+
+    // An admin sets someone's passphrase without knowing it: a new key pair, the same reach.
+    app.reset_passphrase(&org.admin, "caseworker", "a new synthetic passphrase")
+        .await
+        .unwrap();
+    assert_eq!(
+        what_opens(&*org.store, "caseworker", "a new synthetic passphrase").await,
+        at["SHL-B"]
+    );
+    let caseworker = app
+        .login("caseworker", "a new synthetic passphrase")
+        .await
+        .unwrap();
+    assert!(
+        app.show_person(&caseworker, &org.people["b"], true)
+            .await
+            .is_ok()
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+/// `refuge key rotate`: every compartment turns to a new generation, every holder keeps what
+/// they opened, and nothing is left under the old one.
+async fn keys_rotate_to_a_new_generation_and_everyone_keeps_their_reach(db: TestDb) {
+    let org = org_with_case_records(db).await;
+    let app = &org.app;
+    let before: Vec<_> = reach_of_everyone(&org).await;
+    let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        app.rotate_keys(&coordinator, None).await,
+        Err(AppError::Forbidden { .. })
+    ));
+    let (compartments, records) = app.rotate_keys(&org.admin, None).await.unwrap();
+    assert_eq!(compartments, 3, "the organisation and two shelters");
+    assert!(records >= 7, "{records}");
+    let keys = org.store.key_tables().await.unwrap();
+    assert!(keys.compartments.iter().all(|key| key.generation == 2));
+    assert!(keys.record_keys.iter().all(|key| key.generation == 2));
+    assert_eq!(reach_of_everyone(&org).await, before);
+    let (one, _) = app.rotate_keys(&org.admin, Some("SHL-A")).await.unwrap();
+    assert_eq!(one, 1);
+    assert_eq!(reach_of_everyone(&org).await, before);
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+    // The admin's session goes on opening records under the new generations.
+    assert!(
+        app.show_person(&org.admin, &org.people["a"], true)
+            .await
+            .is_ok()
+    );
+}
+
+/// What every demo user's passphrase opens.
+async fn reach_of_everyone(org: &Org) -> Vec<std::collections::BTreeSet<(String, String)>> {
+    let mut reach = Vec::new();
+    for user in ["admin", "coordinator", "caseworker", "analyst", "auditor"] {
+        reach.push(what_opens(&*org.store, user, PASSPHRASE).await);
+    }
+    reach
+}
+
+/// The recovery code holds every compartment: an admin's passphrase set from it opens all,
+/// and a new location made afterwards is in it too.
+async fn the_recovery_code_opens_every_compartment(db: TestDb) {
+    let org = org_with_case_records(db).await;
+    let app = &org.app;
+    let code = app.new_recovery_code(&org.admin).await.unwrap();
+    app.add_location(
+        &org.admin,
+        "SHL-C",
+        LocationKind::Shelter,
+        "TH",
+        5,
+        Some("Synthetic C"),
+        None,
+    )
+    .await
+    .unwrap();
+    app.recover(
+        code.text().as_str(),
+        "admin",
+        "a recovered synthetic passphrase",
+    )
+    .await
+    .unwrap();
+    let at = sealed_records_at(&org).await;
+    let everything: std::collections::BTreeSet<_> = at.values().flatten().cloned().collect();
+    assert!(at.contains_key("SHL-C"));
+    assert_eq!(
+        what_opens(&*org.store, "admin", "a recovered synthetic passphrase").await,
+        everything
+    );
+    assert!(matches!(
+        app.login("admin", PASSPHRASE).await,
+        Err(AppError::BadLogin)
+    ));
+}
+
 conformance!(
+    keys_rotate_to_a_new_generation_and_everyone_keeps_their_reach,
+    each_passphrase_opens_exactly_its_compartments_whatever_the_file_says,
+    a_handover_seals_the_person_to_the_shelter_they_go_to,
+    compartments_are_granted_and_revoked_without_anyones_passphrase,
+    the_recovery_code_opens_every_compartment,
     the_duress_passphrase_erases_every_key_and_opens_an_empty_organisation,
     an_xlsx_sheet_imports_like_its_csv,
     an_import_reads_dates_as_told_lists_every_problem_at_once_and_gives_each_lines_codes,
@@ -1844,6 +2305,99 @@ conformance!(
     the_demo_builds_a_consistent_organisation,
     a_batch_is_planned_pinned_confirmed_departed_and_completed,
 );
+
+/// The passphrase of every user of the fixture made by the release before compartment keys.
+const FIXTURE_PASSPHRASE: &str = "synthetic fixture passphrase";
+
+/// An organisation made by the release before compartment keys (`refuge demo --people 40`,
+/// one data key) still works as it did: reveals, name search, registration, moves, tokens,
+/// the recovery code, verify.
+#[tokio::test]
+async fn an_organisation_from_before_compartments_keeps_its_one_data_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("single-key.db");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/single-key.db"),
+        &path,
+    )
+    .unwrap();
+    let url = format!("sqlite:{}", path.display());
+    let store: Arc<dyn Store> = refuge_store::open(&url).await.unwrap().into();
+    assert!(store.key_tables().await.unwrap().compartments.is_empty());
+    let app = App::new(store.clone(), Box::new(FixedClock(NOW)));
+    let admin = app.login("admin", FIXTURE_PASSPHRASE).await.unwrap();
+    assert!(app.verify(&admin).await.unwrap().ok());
+    let waiting = app
+        .list_people(&admin, &PeopleQuery::default())
+        .await
+        .unwrap();
+    let first = &waiting[0].person;
+    let shown = app.show_person(&admin, &first.code, true).await.unwrap();
+    let name = shown
+        .identity
+        .unwrap()
+        .into_iter()
+        .find(|(field, _)| *field == PersonField::Name)
+        .unwrap()
+        .1;
+    let found = app
+        .list_people(
+            &admin,
+            &PeopleQuery {
+                name: Some(name.as_str().to_string()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(found.iter().any(|view| view.person.code == first.code));
+    let location = app.locations(&admin, true).await.unwrap()[0]
+        .location
+        .code
+        .clone();
+    let added = app
+        .add_person(
+            &admin,
+            NewPerson {
+                location: location.clone(),
+                birth_year: Some(1990),
+                identity: identity("Kim Synthetic-After"),
+                allow_duplicate: true,
+                ..NewPerson::default()
+            },
+        )
+        .await
+        .unwrap();
+    app.add_note(&admin, &added.code, "Synthetic note after", None)
+        .await
+        .unwrap();
+    let notes = app.notes(&admin, &added.code, true).await.unwrap();
+    assert_eq!(
+        notes[0].text.as_ref().unwrap().as_str(),
+        "Synthetic note after"
+    );
+    let coordinator = app.login("coordinator", FIXTURE_PASSPHRASE).await.unwrap();
+    let (_, token) = app.create_token(&coordinator, "script").await.unwrap();
+    assert!(app.login_token(&token).await.is_ok());
+    let code = app.new_recovery_code(&admin).await.unwrap();
+    app.recover(
+        code.text().as_str(),
+        "admin",
+        "a recovered synthetic passphrase",
+    )
+    .await
+    .unwrap();
+    let admin = app
+        .login("admin", "a recovered synthetic passphrase")
+        .await
+        .unwrap();
+    assert!(app.show_person(&admin, &added.code, true).await.is_ok());
+    assert!(app.verify(&admin).await.unwrap().ok());
+    assert!(matches!(
+        app.rotate_keys(&admin, None).await,
+        Err(AppError::Invalid { .. })
+    ));
+}
 
 /// A forecast that would exhaust the server is refused before it runs, naming what to change;
 /// what-if inputs beyond their bounds are refused by name (one request once took 24 GB).
@@ -2784,13 +3338,14 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "DELETE FROM waiting_by_day",
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
-        // The schema of 2026-11, before the waiting start, case notes, merges, incident times.
+        // The schema of 2026-11, before the waiting start, case notes, merges, incident times
+        // (the compartment keys, newest, stay: this organisation was made with them).
         "DROP TABLE notes",
         "DROP INDEX people_merged_into",
         "ALTER TABLE people DROP COLUMN merged_into",
         "ALTER TABLE incidents DROP COLUMN occurred_time",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 1)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();

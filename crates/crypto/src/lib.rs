@@ -17,11 +17,13 @@
 )]
 
 mod chain;
+mod compartment;
 mod keys;
 mod recovery;
 mod seal;
 
 pub use chain::{chain_hash, constant_time_eq, sha256_hex};
+pub use compartment::{Envelope, Holder, KeyPair, PublicKey};
 pub use keys::{
     DuressUnlock, KdfParams, SecretKey, TokenWrappedKey, Unlocked, WrappedKey, fill_random,
     generated_bytes, random_bytes,

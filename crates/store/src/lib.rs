@@ -88,6 +88,32 @@ pub trait Store: Send + Sync {
     async fn key_wrap(&self, credential: &str) -> StoreResult<Option<(UserId, String)>>;
     /// Every wrapped key as (credential, user, wrapped), for `refuge migrate`.
     async fn key_wraps(&self) -> StoreResult<Vec<(String, UserId, String)>>;
+    /// A user's public key (the compartment model).
+    async fn user_public_key(&self, user: UserId) -> StoreResult<Option<String>>;
+    /// Every compartment's newest generation.
+    async fn current_compartments(&self) -> StoreResult<Vec<CompartmentKey>>;
+    /// A compartment's secret wrapped to `holder`, if it is.
+    async fn holder_wrap(
+        &self,
+        compartment: &str,
+        generation: i64,
+        holder: &str,
+    ) -> StoreResult<Option<String>>;
+    /// Who holds a compartment's generation (user ids, `recovery`).
+    async fn holders(&self, compartment: &str, generation: i64) -> StoreResult<Vec<String>>;
+    /// The keys of these records (those that have one).
+    async fn record_keys(&self, records: &[String]) -> StoreResult<Vec<RecordKey>>;
+    /// The record keys wrapped to a compartment's generation, `limit` at a time in record
+    /// order after `after`.
+    async fn record_keys_in(
+        &self,
+        compartment: &str,
+        generation: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordKey>>;
+    /// Every key of the compartment model.
+    async fn key_tables(&self) -> StoreResult<KeyTables>;
     /// Every API token, newest first.
     async fn api_tokens(&self) -> StoreResult<Vec<ApiToken>>;
     async fn user_by_name(&self, name: &str) -> StoreResult<Option<User>>;

@@ -39,6 +39,57 @@ pub enum SideWrite {
         credential: String,
         at: String,
     },
+    /// Stores (or replaces) a user's public key.
+    UserKey { user: UserId, public_key: String },
+    /// Adds a compartment's key pair of a new generation (its public half).
+    Compartment(CompartmentKey),
+    /// Stores (or replaces) a compartment's secret wrapped to one holder.
+    HolderWrap(HolderWrap),
+    /// Deletes every compartment secret wrapped to `holder`.
+    DropHolderWraps { holder: String },
+    /// Deletes a compartment's generation: its public key and every wrap of its secret.
+    DropGeneration {
+        compartment: String,
+        generation: i64,
+    },
+    /// Stores (or replaces) a record's key, wrapped to its compartment.
+    RecordKey(RecordKey),
+}
+
+/// A compartment's public key of one generation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompartmentKey {
+    /// A location's id, or `organisation`.
+    pub compartment: String,
+    pub generation: i64,
+    pub public_key: String,
+}
+
+/// A compartment's secret wrapped to one holder: a user's id, or `recovery`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderWrap {
+    pub compartment: String,
+    pub generation: i64,
+    pub holder: String,
+    pub wrapped: String,
+}
+
+/// A record's key wrapped to the compartment (and generation) it lives in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordKey {
+    pub record: String,
+    pub compartment: String,
+    pub generation: i64,
+    pub wrapped: String,
+}
+
+/// Every key of the compartment model, for `refuge migrate` and the key tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyTables {
+    pub user_keys: Vec<(UserId, String)>,
+    pub compartments: Vec<CompartmentKey>,
+    pub holder_wraps: Vec<HolderWrap>,
+    pub record_keys: Vec<RecordKey>,
 }
 
 /// An API token's public facts. Its secret is never stored.

@@ -8,6 +8,7 @@
 
 mod parse;
 
+use crate::keyring::NewKeys;
 use crate::people::seal_identity;
 use crate::*;
 mod xlsx;
@@ -15,7 +16,7 @@ mod xlsx;
 pub use parse::DateOrder;
 use parse::{LineLimit, RowContext, parse_rows, read_columns};
 pub use parse::{MAX_IMPORT_ROWS, MAX_LINE_BYTES};
-use refuge_store::Guard;
+use refuge_store::{Guard, RecordKey, SideWrite};
 use std::collections::{BTreeMap, HashMap};
 pub use xlsx::MAX_XLSX_BYTES;
 
@@ -152,7 +153,18 @@ impl App {
             .registered_people(&rows, &households.of_reference)
             .await?;
         let index_bits = self.name_index_bits().await?;
-        seal_rows(session.sealer(), &mut people, &rows, index_bits, progress)?;
+        let mut keys = self.new_keys(session).await?;
+        for row in &rows {
+            keys.prepare(&row.location.to_string())?;
+        }
+        let sealing = Sealing {
+            keys: &keys,
+            index: &*self.index_sealer(session)?,
+            index_bits,
+        };
+        for key in seal_rows(&sealing, &mut people, &rows, progress)? {
+            keys.keep(Some(key));
+        }
 
         let duplicates = self.find_duplicates(session, &rows, &people).await?;
         if !options.allow_duplicates {
@@ -194,7 +206,7 @@ impl App {
         self.commit_import(
             session,
             households.events,
-            people,
+            (people, keys.into_side_writes()),
             &arriving,
             options,
             progress,
@@ -351,7 +363,7 @@ impl App {
         &self,
         session: &Session,
         mut events: Vec<NewEvent>,
-        people: Vec<Person>,
+        (people, record_keys): (Vec<Person>, Vec<SideWrite>),
         arriving: &BTreeMap<LocationId, u32>,
         options: ImportOptions,
         progress: &mut dyn FnMut(ImportProgress),
@@ -387,6 +399,7 @@ impl App {
         self.commit(Commit {
             events,
             guards,
+            side_writes: record_keys,
             access: vec![self.access_entry(
                 &session.user().name,
                 AccessAction::Import,
@@ -436,6 +449,8 @@ impl App {
             .filter_map(|person| person.duplicate_index)
             .collect();
         let candidates = self.store.people_by_duplicate_index(&indexes).await?;
+        let ids: Vec<String> = candidates.iter().map(|c| c.id.to_string()).collect();
+        let sealers = self.record_sealers(session, &ids).await?;
         let mut by_index: HashMap<i64, Vec<&Person>> = HashMap::new();
         for candidate in &candidates {
             if let Some(index) = candidate.duplicate_index {
@@ -456,9 +471,12 @@ impl App {
                 }
                 let id_text = candidate.id.to_string();
                 if let Some(sealed) = candidate.sealed.get(&PersonField::Name) {
-                    let other = session
-                        .sealer()
-                        .open(&sealed.0, person_context(&id_text, PersonField::Name))?;
+                    // Someone outside the session's compartments is not confirmed.
+                    let Some(sealer) = sealers.get(&id_text) else {
+                        continue;
+                    };
+                    let other =
+                        sealer.open(&sealed.0, person_context(&id_text, PersonField::Name))?;
                     if normalize_name(other.as_str()) == name {
                         found.push((row.line, candidate.code.clone()));
                     }
@@ -488,15 +506,24 @@ fn refuse(mut errors: ImportProblems) -> AppResult<()> {
     Err(AppError::Import(errors))
 }
 
-/// Phase 3c: seals and indexes every row's identity. Sealing is most of the import's own
-/// work: blocks of rows (progress between them), each sealed on every core.
+/// What sealing rows needs: the command's record keys (envelopes prepared for every row's
+/// location), and the blind-index sealer.
+struct Sealing<'a> {
+    keys: &'a NewKeys,
+    index: &'a Sealer,
+    index_bits: u32,
+}
+
+/// Phase 3c: gives every row a record key (wrapped to its location) and seals and indexes its
+/// identity under it. Sealing is most of the import's own work: blocks of rows (progress
+/// between them), each sealed on every core. Returns the wrapped record keys.
 fn seal_rows(
-    sealer: &Sealer,
+    sealing: &Sealing<'_>,
     people: &mut [Person],
     rows: &[Row],
-    index_bits: u32,
     progress: &mut dyn FnMut(ImportProgress),
-) -> AppResult<()> {
+) -> AppResult<Vec<RecordKey>> {
+    let mut record_keys = Vec::with_capacity(rows.len());
     let total = rows.len() as u64;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     for (block, (people, rows)) in people
@@ -516,17 +543,33 @@ fn seal_rows(
                 .zip(rows.chunks(share))
                 .map(|(people, rows)| {
                     scope.spawn(move || {
-                        people.iter_mut().zip(rows).try_for_each(|(person, row)| {
-                            seal_identity(sealer, person, &row.identity, index_bits)
-                        })
+                        people
+                            .iter_mut()
+                            .zip(rows)
+                            .map(|(person, row)| {
+                                let (sealer, key) = sealing
+                                    .keys
+                                    .make(&person.id.to_string(), &row.location.to_string())?;
+                                seal_identity(
+                                    &sealer,
+                                    sealing.index,
+                                    person,
+                                    &row.identity,
+                                    sealing.index_bits,
+                                )?;
+                                Ok(key)
+                            })
+                            .collect::<AppResult<Vec<Option<RecordKey>>>>()
                     })
                 })
                 .collect();
-            workers.into_iter().try_for_each(|worker| {
-                worker
+            for worker in workers {
+                let keys = worker
                     .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                record_keys.extend(keys.into_iter().flatten());
+            }
+            AppResult::Ok(())
         })?;
     }
     progress(ImportProgress {
@@ -534,5 +577,5 @@ fn seal_rows(
         done: total,
         total,
     });
-    Ok(())
+    Ok(record_keys)
 }

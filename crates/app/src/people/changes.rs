@@ -77,7 +77,20 @@ impl App {
             });
         }
         let mut events = Vec::new();
+        // Each record key is wrapped to the destination: its members open the person from
+        // now on, and (unless they hold it too) the mover no longer does.
+        let mut keys = self.new_keys(session).await?;
         for person in &movers {
+            if person.location != location.id {
+                self.rewrap_record(
+                    session,
+                    &person.id.to_string(),
+                    &person.code,
+                    &location.id.to_string(),
+                    &mut keys,
+                )
+                .await?;
+            }
             events.push(self.new_event(
                 session,
                 EventBody::PersonMoved {
@@ -92,6 +105,7 @@ impl App {
         self.commit(Commit {
             events,
             guards,
+            side_writes: keys.into_side_writes(),
             ..Commit::default()
         })
         .await?;

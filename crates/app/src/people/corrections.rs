@@ -30,7 +30,8 @@ impl App {
         }
         let person = self.person_by_code(session, code).await?;
         let current: BTreeMap<PersonField, String> = self
-            .open_identity(session, &person)?
+            .open_identity(session, &person)
+            .await?
             .into_iter()
             .map(|(field, value)| (field, value.as_str().to_string()))
             .collect();
@@ -48,13 +49,15 @@ impl App {
             if value.is_empty() || current.get(field).map(String::as_str) == Some(value) {
                 continue;
             }
+            let sealer = self
+                .record_sealer(session, &id_text)
+                .await?
+                .ok_or_else(|| AppError::OutsideCompartment {
+                    code: person.code.clone(),
+                })?;
             correction.sealed.insert(
                 *field,
-                Some(seal(
-                    session.sealer(),
-                    value,
-                    person_context(&id_text, *field),
-                )?),
+                Some(seal(&sealer, value, person_context(&id_text, *field))?),
             );
         }
         if correction.fields().is_empty() {
@@ -75,7 +78,7 @@ impl App {
                 let bits = self.name_index_bits().await?;
                 let normal = normalize_name(name.trim());
                 let year = correction.birth_year.unwrap_or(person.birth_year);
-                let sealer = session.sealer();
+                let sealer = self.index_sealer(session)?;
                 correction.name_index = Some(Some(sealer.blind_index("name", &normal, bits)?));
                 correction.duplicate_index = Some(Some(sealer.blind_index(
                     "duplicate",

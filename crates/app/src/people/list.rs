@@ -55,7 +55,7 @@ impl App {
             .map(|location| location.code)
             .unwrap_or_default();
         let identity = if reveal {
-            let identity = self.open_identity(session, &person)?;
+            let identity = self.open_identity(session, &person).await?;
             self.log(
                 &session.user().name,
                 AccessAction::Reveal,
@@ -167,7 +167,7 @@ impl App {
             Some(name) => {
                 session.require(Action::SearchByName)?;
                 let normal = normalize_name(name);
-                filter.name_index = Some(session.sealer().blind_index(
+                filter.name_index = Some(self.index_sealer(session)?.blind_index(
                     "name",
                     &normal,
                     self.name_index_bits().await?,
@@ -178,13 +178,18 @@ impl App {
         };
         let mut people = self.store.people(&filter).await?;
         if let Some(wanted) = wanted_name {
+            let ids: Vec<String> = people.iter().map(|person| person.id.to_string()).collect();
+            let sealers = self.record_sealers(session, &ids).await?;
             let mut confirmed = Vec::new();
             for person in people {
                 let id_text = person.id.to_string();
+                // A name this session cannot open is not confirmed (not listed).
+                let Some(sealer) = sealers.get(&id_text) else {
+                    continue;
+                };
                 if let Some(sealed) = person.sealed.get(&PersonField::Name) {
-                    let name = session
-                        .sealer()
-                        .open(&sealed.0, person_context(&id_text, PersonField::Name))?;
+                    let name =
+                        sealer.open(&sealed.0, person_context(&id_text, PersonField::Name))?;
                     if normalize_name(name.as_str()) == wanted {
                         confirmed.push(person);
                     }

@@ -92,7 +92,10 @@ impl App {
         let Some(sealed) = person.sealed.get(&PersonField::Name) else {
             return Ok(Vec::new());
         };
-        let name = session.sealer().open(
+        let Some(sealer) = self.record_sealer(session, &person.id.to_string()).await? else {
+            return Ok(Vec::new());
+        };
+        let name = sealer.open(
             &sealed.0,
             person_context(&person.id.to_string(), PersonField::Name),
         )?;

@@ -102,25 +102,21 @@ pub(crate) fn check_birth_year(year: i32, today: Date) -> Result<(), String> {
 }
 
 impl App {
-    /// Opens the identity fields of a person this session may see.
-    pub(crate) fn open_identity(
+    /// Opens the identity fields of a person this session may see. Where its keys do not
+    /// open the record (outside its compartments, whatever its role says), a refusal.
+    pub(crate) async fn open_identity(
         &self,
         session: &Session,
         person: &Person,
     ) -> AppResult<Vec<(PersonField, Revealed)>> {
         let id_text = person.id.to_string();
-        person
-            .sealed
-            .iter()
-            .map(|(field, sealed)| {
-                Ok((
-                    *field,
-                    session
-                        .sealer()
-                        .open(&sealed.0, person_context(&id_text, *field))?,
-                ))
-            })
-            .collect()
+        let Some(sealer) = self.record_sealer(session, &id_text).await? else {
+            session.refused(&person.code, OUTSIDE_COMPARTMENTS.to_string());
+            return Err(AppError::OutsideCompartment {
+                code: person.code.clone(),
+            });
+        };
+        open_identity_with(&sealer, person)
     }
 
     /// A live person record the session may see; a merged duplicate is refused, naming the
@@ -213,4 +209,22 @@ impl App {
             )),
         }
     }
+}
+
+/// Opens a person's identity fields with their record's sealer.
+pub(crate) fn open_identity_with(
+    sealer: &Sealer,
+    person: &Person,
+) -> AppResult<Vec<(PersonField, Revealed)>> {
+    let id_text = person.id.to_string();
+    person
+        .sealed
+        .iter()
+        .map(|(field, sealed)| {
+            Ok((
+                *field,
+                sealer.open(&sealed.0, person_context(&id_text, *field))?,
+            ))
+        })
+        .collect()
 }

@@ -53,13 +53,23 @@ impl App {
             ));
         }
         let person = self.person_by_code(session, code).await?;
+        // A note is sealed under its person's record key: it goes where they go.
+        let sealer = self
+            .record_sealer(session, &person.id.to_string())
+            .await?
+            .ok_or_else(|| {
+                session.refused(&person.code, OUTSIDE_COMPARTMENTS.to_string());
+                AppError::OutsideCompartment {
+                    code: person.code.clone(),
+                }
+            })?;
         let id = NoteId(self.new_uuid()?);
         let note = Note {
             id,
             person: person.id,
             author: session.user().id,
             written: today,
-            text: seal(session.sealer(), text, note_context(&id.to_string()))?,
+            text: seal(&sealer, text, note_context(&id.to_string()))?,
             follow_up,
             follow_up_done: None,
             version: 0,
@@ -103,17 +113,22 @@ impl App {
             .await?;
         }
         let users = self.user_names().await?;
+        // Each note opens with its own record's key (a merged duplicate's notes with the
+        // duplicate's).
+        let sealers = if reveal {
+            let ids: Vec<String> = records.iter().map(|record| record.id.to_string()).collect();
+            self.record_sealers(session, &ids).await?
+        } else {
+            Default::default()
+        };
         notes
             .into_iter()
             .map(|note| {
-                let text = if reveal {
-                    Some(
-                        session
-                            .sealer()
-                            .open(&note.text.0, note_context(&note.id.to_string()))?,
-                    )
-                } else {
-                    None
+                let text = match sealers.get(&note.person.to_string()) {
+                    Some(sealer) if reveal => {
+                        Some(sealer.open(&note.text.0, note_context(&note.id.to_string()))?)
+                    }
+                    _ => None,
                 };
                 Ok(NoteView {
                     id: note.id,

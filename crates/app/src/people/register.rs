@@ -102,8 +102,11 @@ impl App {
                 entered,
             },
         );
+        let mut keys = self.new_keys(session).await?;
+        let sealer = keys.seal_new(&person.id.to_string(), &location.id.to_string())?;
         seal_identity(
-            session.sealer(),
+            &sealer,
+            self.index_sealer(session)?.as_ref(),
             &mut person,
             &new.identity,
             self.name_index_bits().await?,
@@ -140,6 +143,7 @@ impl App {
                 location: location.id,
                 arriving: 1,
             }],
+            side_writes: keys.into_side_writes(),
             ..Commit::default()
         })
         .await?;
@@ -170,9 +174,11 @@ impl App {
                 continue;
             };
             let id_text = candidate.id.to_string();
-            let other = session
-                .sealer()
-                .open(&sealed.0, person_context(&id_text, PersonField::Name))?;
+            // Someone this session cannot open (outside its compartments) is not confirmed.
+            let Some(sealer) = self.record_sealer(session, &id_text).await? else {
+                continue;
+            };
+            let other = sealer.open(&sealed.0, person_context(&id_text, PersonField::Name))?;
             if normalize_name(other.as_str()) == wanted {
                 alike.push(candidate);
             }
@@ -181,11 +187,13 @@ impl App {
     }
 }
 
-/// Seals a new person's identity fields and computes the name and duplicate blind indexes.
-/// Shared by registration, import and the demo generator; a free function over the sealer
-/// alone, so that an import can seal on several threads.
+/// Seals a new person's identity fields under their record's sealer and computes the name
+/// and duplicate blind indexes under the organisation's. Shared by registration, import and
+/// the demo generator; a free function over the sealers alone, so that an import can seal on
+/// several threads.
 pub(crate) fn seal_identity(
     sealer: &Sealer,
+    index: &Sealer,
     person: &mut Person,
     identity: &BTreeMap<PersonField, String>,
     index_bits: u32,
@@ -202,9 +210,9 @@ pub(crate) fn seal_identity(
     }
     if let Some(name) = identity.get(&PersonField::Name) {
         let normal = normalize_name(name);
-        person.name_index = Some(sealer.blind_index("name", &normal, index_bits)?);
+        person.name_index = Some(index.blind_index("name", &normal, index_bits)?);
         let with_year = format!("{normal}|{}", person.birth_year.unwrap_or(0));
-        person.duplicate_index = Some(sealer.blind_index("duplicate", &with_year, index_bits)?);
+        person.duplicate_index = Some(index.blind_index("duplicate", &with_year, index_bits)?);
     }
     Ok(())
 }

@@ -172,11 +172,17 @@ impl App {
                 status,
             },
         )?];
+        let mut keys = self.new_keys(session).await?;
         match status {
             BatchStatus::Departed => {
-                // Everyone on the manifest leaves for the destination today.
+                // Everyone on the manifest leaves for the destination today, their record
+                // keys wrapped to it.
                 let today = self.today();
+                let destination = batch.destination.to_string();
                 for person in &batch.manifest {
+                    let id = person.to_string();
+                    self.rewrap_record(session, &id, &id, &destination, &mut keys)
+                        .await?;
                     events.push(self.new_event(
                         session,
                         EventBody::PersonMoved {
@@ -219,6 +225,7 @@ impl App {
                 record: RecordRef::Batch(batch.id),
                 version: batch.version,
             }],
+            side_writes: keys.into_side_writes(),
             access: vec![self.access_entry(
                 &session.user().name,
                 AccessAction::Batch,

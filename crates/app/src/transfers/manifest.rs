@@ -60,7 +60,7 @@ impl App {
                 person.birth_year.map(|y| y.to_string()).unwrap_or_default(),
             ];
             if reveal {
-                let identity = self.open_identity(session, &person)?;
+                let identity = self.open_identity(session, &person).await?;
                 for field in [PersonField::Name, PersonField::NameRomanized] {
                     row.push(
                         identity

@@ -125,6 +125,9 @@ pub enum Command {
     /// Users and their roles.
     #[command(subcommand)]
     User(UserCommand),
+    /// Compartment keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// The organisation recovery code: made at init, kept on paper, opens everything.
     #[command(subcommand)]
     RecoveryCode(RecoveryCodeCommand),

@@ -71,3 +71,16 @@ pub enum RecoveryCodeCommand {
     /// When the current recovery code was made, or that there is none.
     Status,
 }
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Turn compartments to a new key generation (admins): every location's and the
+    /// organisation's, or one location's. Everyone keeps their access; every record key is
+    /// re-wrapped; the old generation is dropped. One transaction: stopped, nothing changed,
+    /// and it can run again.
+    Rotate {
+        /// Only this location's compartment.
+        #[arg(long)]
+        location: Option<String>,
+    },
+}

@@ -87,6 +87,8 @@ impl<B: Backend> SqlStore<B> {
             Err(chain) => chain(),
         }?;
         insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
+        // Record keys go in many rows at a time (an import wraps one per person).
+        let mut record_keys = Vec::new();
         for write in commit.side_writes {
             match write {
                 SideWrite::KeyWrap {
@@ -123,8 +125,52 @@ impl<B: Backend> SqlStore<B> {
                     )
                     .await?;
                 }
+                SideWrite::UserKey { user, public_key } => {
+                    B::execute(
+                        &mut tx,
+                        "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?) \
+                         ON CONFLICT (user_id) DO UPDATE SET public_key = excluded.public_key",
+                        vec![user.to_string().into(), public_key.into()],
+                    )
+                    .await?;
+                }
+                SideWrite::Compartment(key) => insert_compartment::<B>(&mut tx, key).await?,
+                SideWrite::HolderWrap(wrap) => upsert_holder_wrap::<B>(&mut tx, wrap).await?,
+                SideWrite::DropHolderWraps { holder } => {
+                    B::execute(
+                        &mut tx,
+                        "DELETE FROM compartment_wraps WHERE holder = ?",
+                        vec![holder.into()],
+                    )
+                    .await?;
+                }
+                SideWrite::DropGeneration {
+                    compartment,
+                    generation,
+                } => {
+                    for table in ["compartment_wraps", "compartments"] {
+                        B::execute(
+                            &mut tx,
+                            &format!(
+                                "DELETE FROM {table} WHERE compartment = ? AND generation = ?"
+                            ),
+                            vec![compartment.clone().into(), Value::Int(generation)],
+                        )
+                        .await?;
+                    }
+                }
+                SideWrite::RecordKey(key) => record_keys.push(key),
             }
         }
+        insert_rows::<B, _>(
+            &mut tx,
+            "record_keys",
+            RECORD_KEY_COLUMNS,
+            &record_keys,
+            true,
+            bind_record_key,
+        )
+        .await?;
         append_access::<B>(&mut tx, commit.access, hasher).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(events.into_iter().map(|(event, _)| event).collect())
@@ -227,6 +273,54 @@ pub(super) async fn insert_token<B: Backend>(tx: &mut Tx<B>, token: ApiToken) ->
 }
 
 /// Sets one setting of the `meta` table.
+pub(super) async fn insert_compartment<B: Backend>(
+    tx: &mut Tx<B>,
+    key: CompartmentKey,
+) -> StoreResult<()> {
+    B::execute(
+        tx,
+        "INSERT INTO compartments (compartment, generation, public_key) VALUES (?, ?, ?)",
+        vec![
+            key.compartment.into(),
+            Value::Int(key.generation),
+            key.public_key.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub(super) async fn upsert_holder_wrap<B: Backend>(
+    tx: &mut Tx<B>,
+    wrap: HolderWrap,
+) -> StoreResult<()> {
+    B::execute(
+        tx,
+        "INSERT INTO compartment_wraps (compartment, generation, holder, wrapped) \
+         VALUES (?, ?, ?, ?) ON CONFLICT (compartment, generation, holder) \
+         DO UPDATE SET wrapped = excluded.wrapped",
+        vec![
+            wrap.compartment.into(),
+            Value::Int(wrap.generation),
+            wrap.holder.into(),
+            wrap.wrapped.into(),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub(super) const RECORD_KEY_COLUMNS: &[&str] = &["id", "compartment", "generation", "wrapped"];
+
+pub(super) fn bind_record_key(arguments: &mut Vec<Value>, key: &RecordKey) {
+    arguments.extend([
+        key.record.as_str().into(),
+        key.compartment.as_str().into(),
+        Value::Int(key.generation),
+        key.wrapped.as_str().into(),
+    ]);
+}
+
 pub(super) async fn set_meta<B: Backend>(
     tx: &mut Tx<B>,
     key: String,

@@ -3,7 +3,10 @@
 
 use super::aggregates::update_aggregates;
 use super::codec::*;
-use super::commit::{insert_token, set_meta};
+use super::commit::{
+    RECORD_KEY_COLUMNS, bind_record_key, insert_compartment, insert_token, set_meta,
+    upsert_holder_wrap,
+};
 use super::records::write_records;
 use super::{SqlStore, insert_rows};
 use crate::backend::{Backend, Value, corrupt, db_error};
@@ -24,6 +27,10 @@ const COUNTED_TABLES: &[(&str, &str)] = &[
     ("batches", ""),
     ("access_log", ""),
     ("api_tokens", ""),
+    ("user_keys", ""),
+    ("compartments", ""),
+    ("compartment_wraps", ""),
+    ("record_keys", ""),
     ("waiting_by_day", " WHERE people <> 0"),
     ("presence", " WHERE present <> 0"),
     ("flow_by_month", " WHERE entered <> 0 OR departed <> 0"),
@@ -73,6 +80,30 @@ impl<B: Backend> SqlStore<B> {
         for token in source.api_tokens().await? {
             insert_token::<B>(&mut tx, token).await?;
         }
+        let keys = source.key_tables().await?;
+        for (user, public_key) in keys.user_keys {
+            B::execute(
+                &mut tx,
+                "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?)",
+                vec![user.to_string().into(), public_key.into()],
+            )
+            .await?;
+        }
+        for key in keys.compartments {
+            insert_compartment::<B>(&mut tx, key).await?;
+        }
+        for wrap in keys.holder_wraps {
+            upsert_holder_wrap::<B>(&mut tx, wrap).await?;
+        }
+        insert_rows::<B, _>(
+            &mut tx,
+            "record_keys",
+            RECORD_KEY_COLUMNS,
+            &keys.record_keys,
+            false,
+            bind_record_key,
+        )
+        .await?;
         let access = source.access_log(None).await?;
         insert_rows::<B, _>(
             &mut tx,

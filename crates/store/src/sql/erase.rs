@@ -5,7 +5,14 @@ use crate::backend::{Backend, Connection, Value};
 use crate::*;
 
 /// Tables holding key material: their bytes are overwritten, not only unlinked.
-const KEY_TABLES: &[&str] = &["key_wraps", "api_tokens"];
+const KEY_TABLES: &[&str] = &[
+    "key_wraps",
+    "api_tokens",
+    "compartment_wraps",
+    "record_keys",
+    "compartments",
+    "user_keys",
+];
 
 /// Every other table of an organisation, children before parents.
 const RECORD_TABLES: &[&str] = &[

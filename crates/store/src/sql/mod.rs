@@ -9,6 +9,7 @@ mod codec;
 mod commit;
 mod copy;
 pub(crate) mod erase;
+mod keys;
 mod queries;
 mod records;
 
@@ -660,6 +661,46 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn copy_from(&self, source: &dyn Store) -> StoreResult<u64> {
         self.copy_organisation(source).await
+    }
+
+    async fn user_public_key(&self, user: UserId) -> StoreResult<Option<String>> {
+        self.read_user_public_key(user).await
+    }
+
+    async fn current_compartments(&self) -> StoreResult<Vec<CompartmentKey>> {
+        self.read_current_compartments().await
+    }
+
+    async fn holder_wrap(
+        &self,
+        compartment: &str,
+        generation: i64,
+        holder: &str,
+    ) -> StoreResult<Option<String>> {
+        self.read_holder_wrap(compartment, generation, holder).await
+    }
+
+    async fn holders(&self, compartment: &str, generation: i64) -> StoreResult<Vec<String>> {
+        self.read_holders(compartment, generation).await
+    }
+
+    async fn record_keys(&self, records: &[String]) -> StoreResult<Vec<RecordKey>> {
+        self.read_record_keys(records).await
+    }
+
+    async fn record_keys_in(
+        &self,
+        compartment: &str,
+        generation: i64,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<RecordKey>> {
+        self.read_record_keys_in(compartment, generation, after, limit)
+            .await
+    }
+
+    async fn key_tables(&self) -> StoreResult<KeyTables> {
+        self.read_key_tables().await
     }
 
     async fn erase_organisation(&self, keep_meta: &[&str]) -> StoreResult<()> {

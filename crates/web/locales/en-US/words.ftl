@@ -89,6 +89,7 @@ word-access-log-action-passphrase_reset = passphrase reset
 word-access-log-action-recovery_code_made = recovery code made
 word-access-log-action-recovered = recovered with the recovery code
 word-access-log-action-duress_changed = duress passphrase changed
+word-access-log-action-keys_rotated = keys rotated
 word-access-log-action-token_created = API token created
 word-access-log-action-token_revoked = API token revoked
 word-access-log-action-reveal = sealed values revealed

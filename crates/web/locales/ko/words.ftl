@@ -89,6 +89,7 @@ word-access-log-action-passphrase_reset = 암호 재설정
 word-access-log-action-recovery_code_made = 복구 코드 생성
 word-access-log-action-recovered = 복구 코드로 복구
 word-access-log-action-duress_changed = 비상 암호문 변경
+word-access-log-action-keys_rotated = 키 교체
 word-access-log-action-token_created = API 토큰 생성
 word-access-log-action-token_revoked = API 토큰 폐기
 word-access-log-action-reveal = 봉인 공개

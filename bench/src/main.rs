@@ -121,6 +121,16 @@ enum Command {
         #[arg(long, default_value = "bench/out")]
         dir: PathBuf,
     },
+    /// `refuge key rotate --location` on a compartment of N people (imported first, each
+    /// round in a fresh database): every record key re-wrapped to a new generation.
+    Rotate {
+        #[arg(long, default_value_t = 100_000)]
+        people: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        #[arg(long, default_value = "bench/out")]
+        dir: PathBuf,
+    },
     /// Writes a synthetic people CSV (for trying the import by hand).
     PeopleCsv {
         #[arg(long, default_value_t = 300_000)]
@@ -145,6 +155,11 @@ fn main() -> Result<()> {
             } => import(people, rounds, &dir, postgres.as_deref()).await,
             Command::Dashboard { a, b, rounds } => dashboard(&a, &b, rounds).await,
             Command::Duress { db, rounds, dir } => duress(&db, rounds, &dir).await,
+            Command::Rotate {
+                people,
+                rounds,
+                dir,
+            } => rotate(people, rounds, &dir).await,
             Command::Writers {
                 url,
                 writers,
@@ -191,6 +206,11 @@ fn main() -> Result<()> {
 
 /// Synthetic people with every protected column filled; households of one to four.
 fn people_csv(people: usize) -> String {
+    people_csv_at(people, None)
+}
+
+/// `people_csv`, everyone at `only` when given.
+fn people_csv_at(people: usize, only: Option<&str>) -> String {
     let mut out = String::from(
         "household_ref,name,sex,birth_year,location,stage,since,flags,name_romanized,date_of_birth,origin,contact,notes\n",
     );
@@ -203,7 +223,7 @@ fn people_csv(people: usize) -> String {
         } else {
             "sheltered"
         };
-        let location = LOCATIONS[index % LOCATIONS.len()];
+        let location = only.unwrap_or(LOCATIONS[index % LOCATIONS.len()]);
         let flags = match index % 10 {
             0 => "minor",
             1 => "elderly;chronic_illness",
@@ -249,6 +269,41 @@ fn ratio_stats(label: &str, numerators: &[Duration], denominators: &[Duration]) 
         ratios[ratios.len() / 2],
         ratios[ratios.len() - 1]
     );
+}
+
+/// Times `rotate` (see the command's help).
+async fn rotate(people: usize, rounds: usize, dir: &Path) -> Result<()> {
+    let csv_text = people_csv_at(people, Some(LOCATIONS[0]));
+    let path = dir.join("rotate.db");
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        remove_db(&path);
+        let url = format!("sqlite:{}", path.display());
+        let (app, admin) = fresh_org(&url, people).await?;
+        app.import_people(
+            &admin,
+            csv_text.as_bytes(),
+            ImportOptions {
+                allow_duplicates: true,
+                over_capacity: true,
+                ..ImportOptions::default()
+            },
+            &mut |_| {},
+        )
+        .await?;
+        let started = Instant::now();
+        let (_, records) = app.rotate_keys(&admin, Some(LOCATIONS[0])).await?;
+        times.push(started.elapsed());
+        anyhow::ensure!(records >= people, "{records} record keys re-wrapped");
+        app.close().await;
+    }
+    remove_db(&path);
+    let median = stats(&format!("rotate a {people}-person compartment"), &times);
+    println!(
+        "{:.0} record keys re-wrapped per second (median)",
+        people as f64 / median
+    );
+    Ok(())
 }
 
 /// Times the two logins of `duress` (see the command's help).

@@ -2173,10 +2173,17 @@ async fn compartments_are_granted_and_revoked_without_anyones_passphrase(db: Tes
         everything
     );
 
-    // An admin sets someone's passphrase without knowing it: a new key pair, the same reach.
+    // An admin sets someone's passphrase without knowing it: a new key pair, the same reach;
+    // her tokens (which wrapped the old one) are revoked, and still listed.
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let (_, token) = app.create_token(&caseworker, "weekly list").await.unwrap();
     app.reset_passphrase(&org.admin, "caseworker", "a new synthetic passphrase")
         .await
         .unwrap();
+    assert!(matches!(
+        app.login_token(&token).await,
+        Err(AppError::BadLogin)
+    ));
     assert_eq!(
         what_opens(&*org.store, "caseworker", "a new synthetic passphrase").await,
         at["SHL-B"]
@@ -2190,6 +2197,13 @@ async fn compartments_are_granted_and_revoked_without_anyones_passphrase(db: Tes
             .await
             .is_ok()
     );
+    let tokens = app.tokens(&caseworker).await.unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert!(tokens[0].revoked.is_some());
+    assert_eq!(tokens[0].label, "", "sealed under the key pair she had");
+    let (_, fresh) = app.create_token(&caseworker, "new list").await.unwrap();
+    assert!(app.login_token(&fresh).await.is_ok());
+    assert_eq!(app.tokens(&caseworker).await.unwrap().len(), 2);
     assert!(app.verify(&org.admin).await.unwrap().ok());
 }
 

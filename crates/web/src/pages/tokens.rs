@@ -46,7 +46,12 @@ async fn page(shared: &Shared, user: &SignedIn, created: String, problem: String
             vec![
                 cell(&token.id),
                 cell(names.get(&token.user).map_or("?", String::as_str)),
-                cell(&token.label),
+                // Another user's label is sealed under their own key.
+                cell(if token.user != me.id && token.label.is_empty() {
+                    lang.t("token-label-theirs")
+                } else {
+                    token.label.clone()
+                }),
                 cell(user.zone.show_text(&token.created)),
                 cell(status),
             ]

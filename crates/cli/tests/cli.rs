@@ -800,6 +800,60 @@ fn demo_builds_an_organisation_that_verifies() {
     );
 }
 
+/// `refuge key rotate` killed (SIGKILL) at moments spread over its run, then run again: after
+/// each kill the database verifies and opens every record; a rotation that completes leaves
+/// nothing under the old generations (verify checks every record key's generation).
+#[test]
+fn a_rotation_killed_at_any_moment_loses_nothing_and_runs_again() {
+    let ws = Workspace::new();
+    ws.ok(&["--db", "demo.db", "demo", "--people", "1500", "--seed", "3"]);
+    let listed = ws.ok(&["--db", "demo.db", "person", "list", "--limit", "1"]);
+    let code = code_after(&listed, "P-").to_string();
+    let check = |ws: &Workspace| {
+        let verify = ws.run_as(Some("auditor"), PASSPHRASE, &["--db", "demo.db", "verify"]);
+        assert!(
+            verify.status.success(),
+            "{}",
+            String::from_utf8_lossy(&verify.stdout)
+        );
+        let shown = ws.run_as(
+            Some("coordinator"),
+            PASSPHRASE,
+            &["--db", "demo.db", "person", "show", &code, "--reveal"],
+        );
+        assert!(
+            shown.status.success(),
+            "{}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+    };
+    let mut completed = 0;
+    for delay_ms in [60, 120, 180, 240, 300, 360, 450, 600, 800] {
+        let mut child = ws
+            .command()
+            .args(["--db", "demo.db", "key", "rotate"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "a real process is killed after a real delay; no clock to move"
+        )]
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // SIGKILL: no destructor, no rollback by the program itself.
+        child.kill().ok();
+        if child.wait().unwrap().success() {
+            completed += 1;
+        }
+        check(&ws);
+    }
+    let out = ws.ok(&["--db", "demo.db", "key", "rotate"]);
+    assert!(out.contains("record keys re-wrapped"), "{out}");
+    check(&ws);
+    assert!(completed < 9, "some runs were killed before they finished");
+}
+
 #[test]
 fn tampering_with_an_event_is_found_by_verify() {
     let ws = Workspace::new();

@@ -1,11 +1,13 @@
 //! refuge-crypto: every cryptographic operation of refuge, in one place.
 //!
-//! - a random 256-bit data key per installation, wrapped per user (and per API token) under a
-//!   key-encryption key derived from the passphrase with Argon2id;
+//! - a 256-bit secret per user (their X25519 key pair's, or an older installation's data key),
+//!   wrapped under a key-encryption key derived from the passphrase with Argon2id (and per API
+//!   token under HKDF), with the duress marker;
+//! - X25519 key pairs and envelopes that wrap keys to a public key (compartments, records);
 //! - field sealing with XChaCha20-Poly1305 under HKDF-derived keys, bound by associated data
 //!   to table, record, field and key version;
-//! - an organisation recovery code (48 digits, a check digit per group) over an escrow
-//!   copy of the data key;
+//! - an organisation recovery code (48 digits, a check digit per group) over an escrow (the
+//!   recovery key pair's secret, or an older installation's data key);
 //! - blind indexes (truncated HMAC-SHA256) for exact-match search and duplicate detection;
 //! - SHA-256 hash chains for the event log and the access log.
 //!

@@ -1541,7 +1541,7 @@ async fn key_material(org: &Org) -> Vec<String> {
             .filter(|(key, _)| key == "recovery_escrow")
             .map(|(_, value)| value),
     );
-    texts
+    let mut pieces: Vec<String> = texts
         .iter()
         .flat_map(|text| {
             let pieces: Vec<&str> = text.split('$').collect();
@@ -1552,7 +1552,12 @@ async fn key_material(org: &Org) -> Vec<String> {
                 .map(|piece| piece.to_string())
                 .collect::<Vec<_>>()
         })
-        .collect()
+        .collect();
+    // Compartment secrets wrapped to holders, and record keys: envelopes, one piece each.
+    let keys = org.store.key_tables().await.unwrap();
+    pieces.extend(keys.holder_wraps.into_iter().map(|wrap| wrap.wrapped));
+    pieces.extend(keys.record_keys.into_iter().map(|key| key.wrapped));
+    pieces
 }
 
 const DURESS: &str = "a synthetic duress phrase";
@@ -1627,7 +1632,10 @@ async fn the_duress_passphrase_erases_every_key_and_opens_an_empty_organisation(
     backup.close().await;
 
     let before = key_material(&org).await;
-    assert!(before.len() >= 3 * 6, "users, a token and the escrow");
+    assert!(
+        before.len() >= 3 * 6 + 10,
+        "users, a token, the escrow, compartments and records"
+    );
     let erased = app.login("coordinator", DURESS).await.unwrap();
 
     // It looks like a login into an organisation that has nothing in it.

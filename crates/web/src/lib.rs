@@ -91,6 +91,7 @@ pub fn router(shared: Shared) -> Router {
             post(person::follow_up_done),
         )
         .route("/locations", get(locations::list))
+        .route("/locations/reveal", post(locations::reveal))
         .route("/incidents", get(incidents::list).post(incidents::record))
         .route("/incidents/{code}", get(incident::show))
         .route("/incidents/{code}/reveal", post(incident::reveal))

@@ -1785,6 +1785,42 @@ fn a_user_changes_her_passphrase_and_her_duress_passphrase_erases_everything() {
 }
 
 #[test]
+fn locations_show_the_names_the_users_keys_open() {
+    let server = start(SessionPolicy::default());
+    let names = |body: &str| body.matches("Synthetic place").count();
+    let (coordinator, csrf) = server.login("coordinator");
+    let listed = server.get("/locations", &coordinator);
+    assert_eq!(names(&listed.body), 0, "names only on request");
+    assert!(listed.body.contains("action=\"/locations/reveal\""));
+    let all = server.post("/locations/reveal", &coordinator, &[("csrf", &csrf)]);
+    assert_eq!(all.status, 200);
+    let locations = listed.body.matches("<tr>").count() - 1;
+    assert!(locations >= 4);
+    assert_eq!(
+        names(&all.body),
+        locations,
+        "a coordinator holds every shelter"
+    );
+    let (caseworker, csrf) = server.login("caseworker");
+    let hers = server.post("/locations/reveal", &caseworker, &[("csrf", &csrf)]);
+    assert_eq!(hers.status, 200);
+    assert_eq!(names(&hers.body), 1, "her shelter's name only");
+    let (analyst, csrf) = server.login("analyst");
+    assert!(
+        !server
+            .get("/locations", &analyst)
+            .body
+            .contains("/locations/reveal")
+    );
+    assert_eq!(
+        server
+            .post("/locations/reveal", &analyst, &[("csrf", &csrf)])
+            .status,
+        403
+    );
+}
+
+#[test]
 fn an_api_token_is_shown_once_opens_the_api_and_is_revoked() {
     let server = start(SessionPolicy::default());
     let (cookie, csrf) = server.login("analyst");

@@ -376,3 +376,6 @@ login-changed-passphrase = Your passphrase was changed. Log in with the new one.
 login-duress-set = Your duress passphrase is set. Log in with your usual passphrase.
 login-duress-removed = You have no duress passphrase now. Log in with your usual passphrase.
 token-label-theirs = (only its owner reads it)
+locations-reveal = Show names and addresses
+col-location-name = Name
+col-location-address = Address

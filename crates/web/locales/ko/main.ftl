@@ -337,3 +337,6 @@ login-changed-passphrase = 암호문이 변경되었습니다. 새 암호문으�
 login-duress-set = 비상 암호문이 설정되었습니다. 평소 암호문으로 로그인하십시오.
 login-duress-removed = 이제 비상 암호문이 없습니다. 평소 암호문으로 로그인하십시오.
 token-label-theirs = (소유자만 읽을 수 있음)
+locations-reveal = 이름과 주소 보기
+col-location-name = 이름
+col-location-address = 주소

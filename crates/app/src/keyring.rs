@@ -168,22 +168,24 @@ impl NewKeys {
         if let Some(single) = &self.single {
             return Ok((single.clone(), None));
         }
+        let key = SecretKey::generate()?;
+        let wrapped = self.wrap(record, compartment, &key)?;
+        Ok((Arc::new(Sealer::new(&key)?), Some(wrapped)))
+    }
+
+    /// A record's key wrapped to `compartment` (its envelope prepared first).
+    fn wrap(&self, record: &str, compartment: &str, key: &SecretKey) -> AppResult<RecordKey> {
         let (generation, envelope) = self.envelopes.get(compartment).ok_or_else(|| {
             AppError::Store(StoreError::Corrupt(format!(
                 "no envelope for compartment {compartment}"
             )))
         })?;
-        let key = SecretKey::generate()?;
-        let wrapped = envelope.wrap(&key, &record_context(record, compartment, *generation))?;
-        Ok((
-            Arc::new(Sealer::new(&key)?),
-            Some(RecordKey {
-                record: record.to_string(),
-                compartment: compartment.to_string(),
-                generation: *generation,
-                wrapped,
-            }),
-        ))
+        Ok(RecordKey {
+            record: record.to_string(),
+            compartment: compartment.to_string(),
+            generation: *generation,
+            wrapped: envelope.wrap(key, &record_context(record, compartment, *generation))?,
+        })
     }
 
     /// `make` and keep the key for the commit.
@@ -422,19 +424,8 @@ impl App {
             &record_context(record, &current.compartment, current.generation),
         )?;
         keys.prepare(to)?;
-        let (generation, envelope) = keys.envelopes.get(to).ok_or_else(|| {
-            AppError::Store(StoreError::Corrupt(format!(
-                "no envelope for compartment {to}"
-            )))
-        })?;
-        let wrapped = envelope.wrap(&record_key, &record_context(record, to, *generation))?;
-        let generation = *generation;
-        keys.keep(Some(RecordKey {
-            record: record.to_string(),
-            compartment: to.to_string(),
-            generation,
-            wrapped,
-        }));
+        let moved = keys.wrap(record, to, &record_key)?;
+        keys.keep(Some(moved));
         Ok(())
     }
 }

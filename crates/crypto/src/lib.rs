@@ -23,15 +23,17 @@ mod compartment;
 mod keys;
 mod recovery;
 mod seal;
+mod token;
 
 pub use chain::{chain_hash, constant_time_eq, sha256_hex};
 pub use compartment::{Envelope, Holder, KeyPair, PublicKey};
 pub use keys::{
-    DuressUnlock, KdfParams, SecretKey, TokenWrappedKey, Unlocked, WrappedKey, fill_random,
-    generated_bytes, random_bytes,
+    DuressUnlock, KdfParams, SecretKey, Unlocked, WrappedKey, fill_random, generated_bytes,
+    random_bytes,
 };
 pub use recovery::RecoveryCode;
 pub use seal::{FieldContext, KEY_VERSION, Revealed, Sealer};
+pub use token::TokenWrappedKey;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {

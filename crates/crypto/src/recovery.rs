@@ -10,8 +10,9 @@
 //! fails the wrap's authentication tag.
 
 use crate::CryptoError;
-use crate::keys::{SecretKey, TokenWrappedKey, random_bytes};
+use crate::keys::{SecretKey, random_bytes};
 use crate::seal::Revealed;
+use crate::token::TokenWrappedKey;
 use hkdf::Hkdf;
 use sha2::Sha256;
 use std::fmt;

@@ -131,6 +131,17 @@ enum Command {
         #[arg(long, default_value = "bench/out")]
         dir: PathBuf,
     },
+    /// On copies of a database made with `refuge demo` by the release before compartment keys
+    /// (one data key): `refuge upgrade-keys`, then on the upgraded copy `key rotate`
+    /// (re-wrap) and `key rotate --reseal` of every compartment, round by round.
+    Reseal {
+        db: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Scratch directory for the copies.
+        #[arg(long, default_value = "bench/out")]
+        dir: PathBuf,
+    },
     /// Writes a synthetic people CSV (for trying the import by hand).
     PeopleCsv {
         #[arg(long, default_value_t = 300_000)]
@@ -155,6 +166,7 @@ fn main() -> Result<()> {
             } => import(people, rounds, &dir, postgres.as_deref()).await,
             Command::Dashboard { a, b, rounds } => dashboard(&a, &b, rounds).await,
             Command::Duress { db, rounds, dir } => duress(&db, rounds, &dir).await,
+            Command::Reseal { db, rounds, dir } => reseal(&db, rounds, &dir).await,
             Command::Rotate {
                 people,
                 rounds,
@@ -306,6 +318,57 @@ async fn rotate(people: usize, rounds: usize, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Copies a SQLite database file (and its WAL) to `copy`.
+fn copy_db(db: &Path, copy: &Path) -> Result<()> {
+    remove_db(copy);
+    for suffix in ["", "-wal"] {
+        let from = format!("{}{suffix}", db.display());
+        if Path::new(&from).exists() {
+            std::fs::copy(&from, format!("{}{suffix}", copy.display()))
+                .with_context(|| format!("copying {from}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Times `reseal` (see the command's help).
+async fn reseal(db: &Path, rounds: usize, dir: &Path) -> Result<()> {
+    let copy = dir.join("reseal.db");
+    let (mut upgrading, mut rewrapping, mut resealing) = (Vec::new(), Vec::new(), Vec::new());
+    let mut records = 0;
+    let mut events = 0;
+    for _ in 0..rounds {
+        copy_db(db, &copy)?;
+        let store = refuge_store::open(&copy.display().to_string()).await?;
+        let app = App::new(store, Box::new(refuge_app::SystemClock));
+        let admin = app.login("admin", PASSPHRASE).await?;
+        let started = Instant::now();
+        let upgraded = app.upgrade_keys(&admin, PASSPHRASE, &|_, _| {}).await?;
+        upgrading.push(started.elapsed());
+        let admin = app.login("admin", PASSPHRASE).await?;
+        let started = Instant::now();
+        app.rotate_keys(&admin, None).await?;
+        rewrapping.push(started.elapsed());
+        let started = Instant::now();
+        let resealed = app.reseal_keys(&admin, None, &|_, _| {}).await?;
+        resealing.push(started.elapsed());
+        anyhow::ensure!(resealed.records == upgraded.records, "records resealed");
+        anyhow::ensure!(app.verify(&admin).await?.ok(), "verify after the reseal");
+        (records, events) = (resealed.records, resealed.events);
+        app.close().await;
+    }
+    remove_db(&copy);
+    println!(
+        "{rounds} rounds on copies of {}: {records} records, {events} events",
+        db.display()
+    );
+    stats("upgrade-keys (one data key to compartments)", &upgrading);
+    stats("key rotate (every compartment, re-wrap)", &rewrapping);
+    stats("key rotate --reseal (every compartment)", &resealing);
+    ratio_stats("reseal / upgrade", &resealing, &upgrading);
+    Ok(())
+}
+
 /// Times the two logins of `duress` (see the command's help).
 async fn duress(db: &Path, rounds: usize, dir: &Path) -> Result<()> {
     const DURESS: &str = "synthetic bench duress phrase";
@@ -314,14 +377,7 @@ async fn duress(db: &Path, rounds: usize, dir: &Path) -> Result<()> {
     let mut erasing = Vec::new();
     let mut compacting = Vec::new();
     for _ in 0..rounds {
-        remove_db(&copy);
-        for suffix in ["", "-wal"] {
-            let from = format!("{}{suffix}", db.display());
-            if Path::new(&from).exists() {
-                std::fs::copy(&from, format!("{}{suffix}", copy.display()))
-                    .with_context(|| format!("copying {from}"))?;
-            }
-        }
+        copy_db(db, &copy)?;
         let store = refuge_store::open(&copy.display().to_string()).await?;
         let app = App::new(store, Box::new(refuge_app::SystemClock));
         let session = app.login("coordinator", PASSPHRASE).await?;

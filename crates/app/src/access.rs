@@ -88,6 +88,10 @@ refuge_core::vocabulary!(
     DuressChanged => "duress_changed",
     // Compartments turned to a new key generation.
     KeysRotated => "keys_rotated",
+    // One data key upgraded to compartments, every sealed value sealed again.
+    KeysUpgraded => "keys_upgraded",
+    // Compartments given new record keys, every sealed value in them sealed again.
+    KeysResealed => "keys_resealed",
     TokenCreated => "token_created",
     TokenRevoked => "token_revoked",
     Reveal => "reveal",

@@ -38,7 +38,7 @@ pub(crate) fn holdings(
     held
 }
 
-fn holder_wrap(
+pub(crate) fn holder_wrap(
     compartment: &str,
     generation: i64,
     holder: &str,
@@ -121,6 +121,49 @@ pub(crate) fn found_keys(
         },
     ];
     Ok(Founding { user: pair, writes })
+}
+
+/// A compartment turning to its next generation: the writes so far (the new public key, the
+/// holders' wraps), the current generation's secret and the envelope to the next.
+pub(crate) struct NextGeneration {
+    compartment: String,
+    /// The current generation.
+    pub(crate) generation: i64,
+    old: refuge_crypto::Holder,
+    envelope: Envelope,
+    pub(crate) writes: Vec<SideWrite>,
+}
+
+impl NextGeneration {
+    /// A record key of the current generation, opened.
+    pub(crate) fn open(&self, key: &RecordKey) -> AppResult<SecretKey> {
+        Ok(self.old.unwrap(
+            &key.wrapped,
+            &record_context(&key.record, &self.compartment, self.generation),
+        )?)
+    }
+
+    /// A record key wrapped to the next generation.
+    pub(crate) fn wrap(&self, record: &str, key: &SecretKey) -> AppResult<SideWrite> {
+        let generation = self.generation + 1;
+        Ok(SideWrite::RecordKey(RecordKey {
+            record: record.to_string(),
+            compartment: self.compartment.clone(),
+            generation,
+            wrapped: self
+                .envelope
+                .wrap(key, &record_context(record, &self.compartment, generation))?,
+        }))
+    }
+
+    /// The writes, with the current generation dropped last.
+    pub(crate) fn finish(mut self) -> Vec<SideWrite> {
+        self.writes.push(SideWrite::DropGeneration {
+            compartment: self.compartment,
+            generation: self.generation,
+        });
+        self.writes
+    }
 }
 
 impl App {
@@ -266,21 +309,26 @@ impl App {
                     .await?,
             );
         }
+        if !active {
+            // Still waiting for a first login after the upgrade: their passphrase opens the
+            // data key, which opens their waiting key pair: both go.
+            writes.extend(self.end_pending_writes(user.id, true).await?);
+        }
         Ok(writes)
     }
 
     /// A compartment's next generation: a new key pair wrapped to every holder of the current
-    /// one but `without`, every record key re-wrapped to it, and the current generation
-    /// dropped. The session must hold the compartment.
-    pub(crate) async fn rotation_writes(
+    /// one but `without`. The session must hold the compartment. None when there is no such
+    /// compartment.
+    pub(crate) async fn next_generation(
         &self,
         session: &Session,
         compartment: &str,
         without: Option<&str>,
-    ) -> AppResult<Vec<SideWrite>> {
+    ) -> AppResult<Option<NextGeneration>> {
         let generations = self.generations().await?;
         let Some((generation, _)) = generations.get(compartment).copied() else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let old = self
             .compartment_secret(session, compartment, generation)
@@ -315,35 +363,46 @@ impl App {
                 )?);
             }
         }
-        let envelope = Envelope::to(&next.public())?;
+        Ok(Some(NextGeneration {
+            compartment: compartment.to_string(),
+            generation,
+            old,
+            envelope: Envelope::to(&next.public())?,
+            writes,
+        }))
+    }
+
+    /// A compartment's next generation (`next_generation`) with every record key re-wrapped
+    /// to it and the current generation dropped.
+    pub(crate) async fn rotation_writes(
+        &self,
+        session: &Session,
+        compartment: &str,
+        without: Option<&str>,
+    ) -> AppResult<Vec<SideWrite>> {
+        let Some(mut next) = self.next_generation(session, compartment, without).await? else {
+            return Ok(Vec::new());
+        };
         let mut after: Option<String> = None;
         loop {
             let page = self
                 .store
-                .record_keys_in(compartment, generation, after.as_deref(), ROTATION_PAGE)
+                .record_keys_in(
+                    compartment,
+                    next.generation,
+                    after.as_deref(),
+                    ROTATION_PAGE,
+                )
                 .await?;
             let Some(last) = page.last() else { break };
             after = Some(last.record.clone());
             for key in page {
-                let record_key = old.unwrap(
-                    &key.wrapped,
-                    &record_context(&key.record, compartment, generation),
-                )?;
-                writes.push(SideWrite::RecordKey(RecordKey {
-                    wrapped: envelope.wrap(
-                        &record_key,
-                        &record_context(&key.record, compartment, next_generation),
-                    )?,
-                    generation: next_generation,
-                    ..key
-                }));
+                let record_key = next.open(&key)?;
+                let moved = next.wrap(&key.record, &record_key)?;
+                next.writes.push(moved);
             }
         }
-        writes.push(SideWrite::DropGeneration {
-            compartment: compartment.to_string(),
-            generation,
-        });
-        Ok(writes)
+        Ok(next.finish())
     }
 
     /// A user's new key pair (an admin's new passphrase for someone else, or the recovery
@@ -358,7 +417,8 @@ impl App {
         let all: Vec<LocationId> = self.store.locations().await?.iter().map(|l| l.id).collect();
         let held = holdings(user.role, &user.locations, user.active, &all);
         let holder = user.id.to_string();
-        let mut writes = vec![
+        let mut writes = self.end_pending_writes(user.id, false).await?;
+        writes.extend([
             SideWrite::DropHolderWraps {
                 holder: holder.clone(),
             },
@@ -366,7 +426,7 @@ impl App {
                 user: user.id,
                 public_key: pair.public().encode(),
             },
-        ];
+        ]);
         writes.extend(
             self.grant_writes(granting, &holder, &pair.public(), &held)
                 .await?,
@@ -391,16 +451,7 @@ impl App {
                 "this organisation has one data key (made before compartment keys): there are no compartments to rotate",
             ));
         }
-        let compartments: Vec<String> = match location {
-            Some(code) => vec![self.location_by_code(code).await?.id.to_string()],
-            None => self
-                .store
-                .current_compartments()
-                .await?
-                .into_iter()
-                .map(|key| key.compartment)
-                .collect(),
-        };
+        let compartments = self.compartments_to_turn(location).await?;
         let mut side_writes = Vec::new();
         for compartment in &compartments {
             side_writes.extend(self.rotation_writes(session, compartment, None).await?);
@@ -424,5 +475,22 @@ impl App {
         // This session's opened compartments are of the old generations: it opens the new
         // ones from the store as it needs them.
         Ok((compartments.len(), records))
+    }
+
+    /// One location's compartment, or every compartment.
+    pub(crate) async fn compartments_to_turn(
+        &self,
+        location: Option<&str>,
+    ) -> AppResult<Vec<String>> {
+        Ok(match location {
+            Some(code) => vec![self.location_by_code(code).await?.id.to_string()],
+            None => self
+                .store
+                .current_compartments()
+                .await?
+                .into_iter()
+                .map(|key| key.compartment)
+                .collect(),
+        })
     }
 }

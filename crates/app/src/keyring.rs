@@ -24,6 +24,9 @@ pub(crate) const INDEX_RECORD: &str = "blind-index";
 /// Says which key model an organisation uses; absent: one data key.
 pub(crate) const META_KEY_MODEL: &str = "key_model";
 pub(crate) const COMPARTMENT_MODEL: &str = "compartments";
+/// Changes each time the values are sealed again (an upgrade, a `--reseal`): sessions opened
+/// before it are no longer current.
+pub(crate) const META_KEYS_SEALED: &str = "keys_sealed";
 /// The recovery key pair's public half.
 pub(crate) const META_RECOVERY_PUBLIC: &str = "recovery_public_key";
 /// Record sealers a session keeps (a long-lived web session reads many people).
@@ -44,6 +47,8 @@ pub(crate) enum Keyring {
     Single {
         data_key: SecretKey,
         sealer: Arc<Sealer>,
+        /// `META_KEYS_SEALED` when this keyring was opened.
+        sealed_at: Option<String>,
     },
     Compartments(Box<Compartments>),
 }
@@ -60,12 +65,18 @@ pub(crate) struct Compartments {
     index: Option<Arc<Sealer>>,
     /// Sealer of what is the user's own (an API token's label).
     own: Arc<Sealer>,
+    /// `META_KEYS_SEALED` when this keyring was opened.
+    sealed_at: Option<String>,
 }
 
 impl Keyring {
     pub(crate) fn single(data_key: SecretKey) -> AppResult<Self> {
         let sealer = Arc::new(Sealer::new(&data_key)?);
-        Ok(Keyring::Single { data_key, sealer })
+        Ok(Keyring::Single {
+            data_key,
+            sealer,
+            sealed_at: None,
+        })
     }
 
     /// The keys of a holder that opens compartments but no index: the recovery key pair
@@ -87,6 +98,7 @@ impl Keyring {
             records: Mutex::new(HashMap::new()),
             index: None,
             own,
+            sealed_at: None,
         })
     }
 
@@ -109,6 +121,22 @@ impl Keyring {
 
     pub(crate) fn is_single(&self) -> bool {
         matches!(self, Keyring::Single { .. })
+    }
+
+    /// When the organisation's values were last sealed again, as this keyring knows it: a
+    /// session opened before a re-seal holds record keys that no longer exist.
+    pub(crate) fn sealed_at(&self) -> Option<&str> {
+        match self {
+            Keyring::Single { sealed_at, .. } => sealed_at.as_deref(),
+            Keyring::Compartments(keys) => keys.sealed_at.as_deref(),
+        }
+    }
+
+    /// Forgets the record keys opened so far (this session has just sealed them again).
+    pub(crate) fn forget_records(&self) {
+        if let Keyring::Compartments(keys) = self {
+            lock(&keys.records).clear();
+        }
     }
 }
 
@@ -213,29 +241,26 @@ impl NewKeys {
 }
 
 impl App {
-    /// Whether this organisation uses compartment keys (read once).
+    /// Whether this organisation uses compartment keys. Read every time: another process
+    /// (`refuge upgrade-keys`, a duress erase) may change it under a running server.
     pub(crate) async fn compartment_model(&self) -> AppResult<bool> {
-        if let Some(model) = *lock(&self.key_model) {
-            return Ok(model);
-        }
-        let model = self.store.meta(META_KEY_MODEL).await?.as_deref() == Some(COMPARTMENT_MODEL);
-        *lock(&self.key_model) = Some(model);
-        Ok(model)
-    }
-
-    /// After an erase or an upgrade: the model is read again.
-    pub(crate) fn forget_key_model(&self) {
-        *lock(&self.key_model) = None;
+        Ok(self.store.meta(META_KEY_MODEL).await?.as_deref() == Some(COMPARTMENT_MODEL))
     }
 
     /// The keyring a secret unwrapped at login opens: the data key, or the user's key pair
     /// with the blind-index key when the user holds the organisation compartment.
     pub(crate) async fn open_keyring(&self, user: UserId, secret: SecretKey) -> AppResult<Keyring> {
+        let sealed_at = self.store.meta(META_KEYS_SEALED).await?;
         if !self.compartment_model().await? {
-            return Keyring::single(secret);
+            let mut keys = Keyring::single(secret)?;
+            if let Keyring::Single { sealed_at: at, .. } = &mut keys {
+                *at = sealed_at;
+            }
+            return Ok(keys);
         }
         let mut keys = Keyring::compartments(user.to_string(), KeyPair::from_secret(&secret))?;
         keys.index = self.open_index(&keys).await?;
+        keys.sealed_at = sealed_at;
         Ok(Keyring::Compartments(Box::new(keys)))
     }
 
@@ -366,6 +391,14 @@ impl App {
     /// Record keys for one command, sealed to the compartments as they are now.
     pub(crate) async fn new_keys(&self, session: &Session) -> AppResult<NewKeys> {
         let (single, publics) = match session.keys() {
+            // Opened before an upgrade to compartment keys: what it would seal now would be
+            // under the data key, which every registering user holds.
+            Keyring::Single { .. } if self.compartment_model().await? => {
+                return Err(AppError::invalid(
+                    "keys",
+                    "the organisation's keys were upgraded since you logged in: log in again",
+                ));
+            }
             Keyring::Single { sealer, .. } => (Some(sealer.clone()), HashMap::new()),
             Keyring::Compartments(_) => {
                 let mut publics = HashMap::new();

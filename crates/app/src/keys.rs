@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 /// recovery key pair's secret half.
 pub(crate) const META_RECOVERY_ESCROW: &str = "recovery_escrow";
 /// The day the current recovery code was made.
-const META_RECOVERY_MADE: &str = "recovery_code_made";
+pub(crate) const META_RECOVERY_MADE: &str = "recovery_code_made";
 /// The settings an erase under duress keeps: how the empty organisation behaves, nothing about
 /// the one that was.
 const KEPT_THROUGH_DURESS: &[&str] = &[META_NAME_INDEX_BITS, META_TARGET_WAIT_DAYS, META_DECOY_KEY];
@@ -269,7 +269,6 @@ impl App {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
         self.store.erase_organisation(KEPT_THROUGH_DURESS).await?;
-        self.forget_key_model();
         let credential = credential_of(user.id);
         let user = User {
             locations: BTreeSet::new(),
@@ -305,7 +304,6 @@ impl App {
             ..Commit::default()
         };
         self.commit(commit).await?;
-        self.forget_key_model();
         // The session carries the user as stored, so that it stays current.
         let stored = self.store.user_by_name(&user.name).await?.unwrap_or(user);
         let keys = self.open_keyring(stored.id, founding.user.secret()).await?;

@@ -16,6 +16,7 @@ mod keyring;
 mod keys;
 mod outlook;
 mod people;
+mod reseal;
 mod session;
 mod tokens;
 mod transfers;
@@ -54,6 +55,7 @@ pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
 pub use refuge_store::{AccessEntry, AccessFilter, StoreError};
+pub use reseal::{ResealProgress, Resealed, Upgraded};
 pub use session::{OUTSIDE_COMPARTMENTS, Session};
 pub use transfers::{
     BatchRequest, BatchView, Blocker, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
@@ -205,8 +207,6 @@ pub struct App {
     refusals: session::Refusals,
     /// The day each API token was last logged as used (bounded by the tokens that exist).
     tokens_used: std::sync::Mutex<std::collections::HashMap<String, Date>>,
-    /// Whether the organisation uses compartment keys, once read (`keyring.rs`).
-    key_model: std::sync::Mutex<Option<bool>>,
 }
 
 /// Writes queued refusals to the access log (see `App::refusal_log`).
@@ -271,7 +271,6 @@ impl App {
             running_plans: Slots::new("the planner", MAX_RUNNING_PLANS),
             refusals: Default::default(),
             tokens_used: Default::default(),
-            key_model: Default::default(),
         }
     }
 

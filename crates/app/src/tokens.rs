@@ -16,7 +16,7 @@ const TOKEN_PREFIX: &str = "rft1";
 const TOKEN_ID_LENGTH: usize = 10;
 const MAX_LABEL: usize = 80;
 
-fn label_context(id: &str) -> FieldContext<'_> {
+pub(crate) fn label_context(id: &str) -> FieldContext<'_> {
     FieldContext {
         table: "api_tokens",
         record: id,
@@ -52,7 +52,7 @@ fn open_label(session: &Session, token: ApiToken) -> AppResult<ApiToken> {
     Ok(ApiToken { label, ..token })
 }
 
-fn credential_of_token(id: &str) -> String {
+pub(crate) fn credential_of_token(id: &str) -> String {
     format!("token:{id}")
 }
 

@@ -1,6 +1,7 @@
 //! Installation, login, users and locations.
 
 use crate::compartments::{found_keys, holdings};
+use crate::keyring::META_KEYS_SEALED;
 use crate::*;
 use refuge_core::*;
 use refuge_crypto::{KdfParams, KeyPair, RecoveryCode, SecretKey, Unlocked, WrappedKey};
@@ -151,7 +152,6 @@ impl App {
             ..Commit::default()
         };
         self.commit(commit).await?;
-        self.forget_key_model();
         let keys = self.open_keyring(admin.id, founding.user.secret()).await?;
         Session::new(
             admin.clone(),
@@ -218,6 +218,9 @@ impl App {
                 self.erase_under_duress(channel, user, duress).await
             }
             (Some(user), Ok(Unlocked::Key(secret))) => {
+                let (secret, wrap_text) = self
+                    .claim_pending_key(&user, secret, passphrase, wrap_text)
+                    .await?;
                 self.log(name, channel.access_action(), &user.name, "")
                     .await?;
                 let credential = credential_of(user.id);
@@ -252,6 +255,9 @@ impl App {
                 user.id == opened.id && user.active && user.version == opened.version
             });
         if !user_unchanged {
+            return Ok(false);
+        }
+        if self.store.meta(META_KEYS_SEALED).await?.as_deref() != session.keys().sealed_at() {
             return Ok(false);
         }
         let (credential, wrapped) = session.opened_with();

@@ -1830,7 +1830,20 @@ async fn what_opens(
     user: &str,
     passphrase: &str,
 ) -> std::collections::BTreeSet<(String, String)> {
-    use refuge_crypto::{FieldContext, Holder, KeyPair, Sealer, WrappedKey};
+    what_opens_to(store, user, passphrase)
+        .await
+        .into_keys()
+        .map(|(table, record, _)| (table, record))
+        .collect()
+}
+
+/// What `what_opens` opens, value by value: (table, record, field) to the text.
+async fn what_opens_to(
+    store: &dyn Store,
+    user: &str,
+    passphrase: &str,
+) -> BTreeMap<(String, String, String), String> {
+    use refuge_crypto::{Holder, KeyPair, Sealer, WrappedKey};
     let user = store.user_by_name(user).await.unwrap().unwrap();
     let credential = format!("user:{}", user.id);
     let (_, wrapped) = store.key_wrap(&credential).await.unwrap().unwrap();
@@ -1868,19 +1881,29 @@ async fn what_opens(
             sealers.insert(key.record.clone(), Sealer::new(&record).unwrap());
         }
     }
+    open_sealed_values(store, |record| sealers.get(record)).await
+}
+
+/// Every sealed value of the records that `sealer_of` (by the record whose key seals it)
+/// opens: (table, record, field) to the text. Walks the tables itself, not refuge-core's
+/// list of sealed values.
+async fn open_sealed_values<'a>(
+    store: &dyn Store,
+    sealer_of: impl Fn(&str) -> Option<&'a refuge_crypto::Sealer>,
+) -> BTreeMap<(String, String, String), String> {
     let state = store.load_state().await.unwrap();
-    let mut opened = std::collections::BTreeSet::new();
+    let mut opened = BTreeMap::new();
     let mut attempt = |table: &str, record: String, owner: String, field: &str, sealed: &str| {
-        let context = FieldContext {
+        let context = refuge_crypto::FieldContext {
             table,
             record: &record,
             field,
         };
-        if sealers
-            .get(&owner)
-            .is_some_and(|sealer| sealer.open(sealed, context).is_ok())
-        {
-            opened.insert((table.to_string(), record.clone()));
+        if let Some(text) = sealer_of(&owner).and_then(|sealer| sealer.open(sealed, context).ok()) {
+            opened.insert(
+                (table.to_string(), record.clone(), field.to_string()),
+                text.as_str().to_string(),
+            );
         }
     };
     for person in state.people.values() {
@@ -1917,9 +1940,9 @@ async fn what_opens(
 
 /// Every sealed record at each shelter, as `what_opens` names them.
 async fn sealed_records_at(
-    org: &Org,
+    store: &dyn Store,
 ) -> BTreeMap<String, std::collections::BTreeSet<(String, String)>> {
-    let state = org.store.load_state().await.unwrap();
+    let state = store.load_state().await.unwrap();
     let code_of: BTreeMap<LocationId, String> = state
         .locations
         .values()
@@ -1970,7 +1993,7 @@ async fn org_with_case_records(db: TestDb) -> Org {
 /// the file (the users table edited) opens nothing more, there or through refuge-app.
 async fn each_passphrase_opens_exactly_its_compartments_whatever_the_file_says(db: TestDb) {
     let org = org_with_case_records(db).await;
-    let at = sealed_records_at(&org).await;
+    let at = sealed_records_at(&*org.store).await;
     let shelter_a = at["SHL-A"].clone();
     let everything: std::collections::BTreeSet<_> = at.values().flatten().cloned().collect();
     assert!(
@@ -2114,7 +2137,7 @@ async fn a_handover_seals_the_person_to_the_shelter_they_go_to(db: TestDb) {
 async fn compartments_are_granted_and_revoked_without_anyones_passphrase(db: TestDb) {
     let org = org_with_case_records(db).await;
     let app = &org.app;
-    let at = sealed_records_at(&org).await;
+    let at = sealed_records_at(&*org.store).await;
     app.change_user(
         &org.admin,
         "caseworker",
@@ -2278,7 +2301,7 @@ async fn the_recovery_code_opens_every_compartment(db: TestDb) {
     )
     .await
     .unwrap();
-    let at = sealed_records_at(&org).await;
+    let at = sealed_records_at(&*org.store).await;
     let everything: std::collections::BTreeSet<_> = at.values().flatten().cloned().collect();
     assert!(at.contains_key("SHL-C"));
     assert_eq!(
@@ -2291,8 +2314,132 @@ async fn the_recovery_code_opens_every_compartment(db: TestDb) {
     ));
 }
 
+/// Every sealed value's text as stored, by (table, record, field).
+async fn ciphertexts(store: &dyn Store) -> BTreeMap<(String, String, String), String> {
+    let mut state = store.load_state().await.unwrap();
+    state
+        .sealed_slots()
+        .into_iter()
+        .map(|slot| {
+            (
+                (
+                    slot.table.to_string(),
+                    slot.record.to_string(),
+                    slot.field.to_string(),
+                ),
+                slot.value.0.clone(),
+            )
+        })
+        .collect()
+}
+
+/// `key rotate --reseal` for one shelter: its records get new keys and every value of theirs
+/// is sealed again (in the log too: verify replays it), the other shelter's values stay as
+/// they were, everyone opens the same texts as before, and nothing is left under the old
+/// generation.
+async fn a_reseal_gives_one_shelters_records_new_keys_and_keeps_every_text(db: TestDb) {
+    let org = org_with_case_records(db).await;
+    let app = &org.app;
+    let correction = CorrectionRequest {
+        identity: [(PersonField::Name, "Kim Synthetic-Corrected".to_string())].into(),
+        ..CorrectionRequest::default()
+    };
+    app.correct_person(&org.admin, &org.people["a"], &correction)
+        .await
+        .unwrap();
+    let at = sealed_records_at(&*org.store).await;
+    let texts_before = what_opens_to(&*org.store, "admin", PASSPHRASE).await;
+    let caseworker_before = what_opens(&*org.store, "caseworker", PASSPHRASE).await;
+    let sealed_before = ciphertexts(&*org.store).await;
+    let keys_before = org.store.key_tables().await.unwrap().record_keys;
+    let heard = std::sync::Mutex::new(Vec::new());
+    let resealed = app
+        .reseal_keys(&org.admin, Some("SHL-A"), &|done, total| {
+            heard.lock().unwrap().push((done, total));
+        })
+        .await
+        .unwrap();
+    assert_eq!(resealed.compartments, 1);
+    assert_eq!(
+        resealed.records,
+        at["SHL-A"].iter().filter(|(t, _)| t != "notes").count()
+    );
+    let heard = heard.into_inner().unwrap();
+    assert_eq!(
+        heard.last().map(|(done, total)| done == total),
+        Some(true),
+        "{heard:?}"
+    );
+
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+    assert_eq!(
+        what_opens_to(&*org.store, "admin", PASSPHRASE).await,
+        texts_before
+    );
+    assert_eq!(
+        what_opens(&*org.store, "caseworker", PASSPHRASE).await,
+        caseworker_before
+    );
+    let sealed_after = ciphertexts(&*org.store).await;
+    assert_eq!(sealed_after.len(), sealed_before.len());
+    for (slot, before) in &sealed_before {
+        let in_a = at["SHL-A"].contains(&(slot.0.clone(), slot.1.clone()));
+        assert_eq!(
+            &sealed_after[slot] != before,
+            in_a,
+            "{slot:?} sealed again exactly when it is at SHL-A"
+        );
+    }
+    let keys_after = org.store.key_tables().await.unwrap().record_keys;
+    for key in &keys_after {
+        let before = keys_before
+            .iter()
+            .find(|old| old.record == key.record)
+            .unwrap();
+        if at["SHL-A"].iter().any(|(_, record)| *record == key.record) {
+            assert_eq!(key.generation, before.generation + 1);
+            assert_ne!(key.wrapped, before.wrapped);
+        } else {
+            assert_eq!(key, before);
+        }
+    }
+    // The log's own copies changed too: a person at SHL-A, shown through the app.
+    let shown = app
+        .show_person(&org.admin, &org.people["a"], true)
+        .await
+        .unwrap();
+    assert!(shown.identity.unwrap().iter().any(|(field, text)| {
+        *field == PersonField::Name && text.as_str() == "Kim Synthetic-Corrected"
+    }));
+    // Everything, the organisation's compartment too (its index key kept), and again.
+    let all = app.reseal_keys(&org.admin, None, &|_, _| {}).await.unwrap();
+    assert!(all.compartments >= 3);
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+    assert_eq!(
+        what_opens_to(&*org.store, "admin", PASSPHRASE).await,
+        texts_before
+    );
+    let found = app
+        .list_people(
+            &org.admin,
+            &PeopleQuery {
+                name: Some("Kim Synthetic-Corrected".to_string()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the name search still finds her");
+    let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        app.reseal_keys(&coordinator, None, &|_, _| {}).await,
+        Err(AppError::Forbidden { .. })
+    ));
+}
+
 conformance!(
     keys_rotate_to_a_new_generation_and_everyone_keeps_their_reach,
+    a_reseal_gives_one_shelters_records_new_keys_and_keeps_every_text,
     each_passphrase_opens_exactly_its_compartments_whatever_the_file_says,
     a_handover_seals_the_person_to_the_shelter_they_go_to,
     compartments_are_granted_and_revoked_without_anyones_passphrase,
@@ -2331,11 +2478,9 @@ conformance!(
 /// The passphrase of every user of the fixture made by the release before compartment keys.
 const FIXTURE_PASSPHRASE: &str = "synthetic fixture passphrase";
 
-/// An organisation made by the release before compartment keys (`refuge demo --people 40`,
-/// one data key) still works as it did: reveals, name search, registration, moves, tokens,
-/// the recovery code, verify.
-#[tokio::test]
-async fn an_organisation_from_before_compartments_keeps_its_one_data_key() {
+/// A copy of the fixture in a temporary directory (kept while the first value lives), its
+/// path and its store.
+async fn fixture_store() -> (tempfile::TempDir, std::path::PathBuf, Arc<dyn Store>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("single-key.db");
     std::fs::copy(
@@ -2345,6 +2490,15 @@ async fn an_organisation_from_before_compartments_keeps_its_one_data_key() {
     .unwrap();
     let url = format!("sqlite:{}", path.display());
     let store: Arc<dyn Store> = refuge_store::open(&url).await.unwrap().into();
+    (dir, path, store)
+}
+
+/// An organisation made by the release before compartment keys (`refuge demo --people 40`,
+/// one data key) still works as it did: reveals, name search, registration, moves, tokens,
+/// the recovery code, verify.
+#[tokio::test]
+async fn an_organisation_from_before_compartments_keeps_its_one_data_key() {
+    let (_dir, _, store) = fixture_store().await;
     assert!(store.key_tables().await.unwrap().compartments.is_empty());
     let app = App::new(store.clone(), Box::new(FixedClock(NOW)));
     let admin = app.login("admin", FIXTURE_PASSPHRASE).await.unwrap();
@@ -2419,6 +2573,199 @@ async fn an_organisation_from_before_compartments_keeps_its_one_data_key() {
         app.rotate_keys(&admin, None).await,
         Err(AppError::Invalid { .. })
     ));
+}
+
+/// `upgrade_keys` on the fixture made by the release before compartment keys: every sealed
+/// value, in the records and the log, opens to the same text as before under its own record's
+/// key (and no ciphertext of before is left in the file); verify passes; the name search still
+/// finds people (the data key is the index key now); the other users keep their passphrases,
+/// their keys claimed at their first login, after which a caseworker's opens only her
+/// shelter; tokens are revoked and their labels stay readable to their owners.
+#[tokio::test]
+async fn an_organisation_from_before_compartments_upgrades_with_every_record_intact() {
+    use refuge_crypto::{Sealer, WrappedKey};
+    let (_dir, path, store) = fixture_store().await;
+    let app = App::new(store.clone(), Box::new(FixedClock(NOW)));
+    let admin = app.login("admin", FIXTURE_PASSPHRASE).await.unwrap();
+    let coordinator = app.login("coordinator", FIXTURE_PASSPHRASE).await.unwrap();
+    let (token, token_text) = app
+        .create_token(&coordinator, "synthetic script")
+        .await
+        .unwrap();
+
+    // Before: everything opens under the one data key.
+    let credential = format!("user:{}", admin.user().id);
+    let (_, wrapped) = store.key_wrap(&credential).await.unwrap().unwrap();
+    let data_key = WrappedKey::decode(&wrapped)
+        .unwrap()
+        .unwrap_key(FIXTURE_PASSPHRASE.as_bytes(), &credential)
+        .unwrap();
+    let data_sealer = Sealer::new(&data_key).unwrap();
+    let texts_before = open_sealed_values(&*store, |_| Some(&data_sealer)).await;
+    assert!(texts_before.len() >= 30, "{}", texts_before.len());
+    let old_ciphertexts: Vec<String> = ciphertexts(&*store).await.into_values().collect();
+    let mut log_ciphertexts = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store.events_page(cursor, 1_000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some(refuge_store::EventCursor::of(last));
+        for mut event in page {
+            log_ciphertexts.extend(
+                event
+                    .body
+                    .sealed_slots()
+                    .into_iter()
+                    .map(|slot| slot.value.0.clone()),
+            );
+        }
+    }
+    assert!(log_ciphertexts.len() >= old_ciphertexts.len());
+    let person = app
+        .list_people(&admin, &PeopleQuery::default())
+        .await
+        .unwrap()[0]
+        .person
+        .clone();
+    let name = texts_before[&(
+        "people".to_string(),
+        person.id.to_string(),
+        "name".to_string(),
+    )]
+        .clone();
+
+    let heard = std::sync::Mutex::new(0u64);
+    let upgraded = app
+        .upgrade_keys(&admin, FIXTURE_PASSPHRASE, &|done, _| {
+            *heard.lock().unwrap() = done
+        })
+        .await
+        .unwrap();
+    assert_eq!(upgraded.tokens_revoked, 1);
+    assert_eq!(*heard.lock().unwrap(), upgraded.events);
+    let mut pending = upgraded.pending.clone();
+    pending.sort();
+    assert_eq!(
+        pending,
+        [
+            "analyst",
+            "auditor",
+            "caseworker",
+            "caseworker.idc",
+            "coordinator"
+        ]
+    );
+    assert_eq!(app.users_pending_first_login().await.unwrap().len(), 5);
+    assert!(matches!(
+        app.upgrade_keys(&admin, FIXTURE_PASSPHRASE, &|_, _| {})
+            .await,
+        Err(AppError::Invalid { .. })
+    ));
+    // Sessions from before the upgrade hold the old key: no longer current.
+    assert!(!app.session_is_current(&coordinator).await.unwrap());
+    assert!(app.login_token(&token_text).await.is_err());
+
+    // Every text as it was, through the admin's passphrase and the file alone.
+    assert_eq!(
+        what_opens_to(&*store, "admin", FIXTURE_PASSPHRASE).await,
+        texts_before
+    );
+    let admin = app.login("admin", FIXTURE_PASSPHRASE).await.unwrap();
+    assert!(app.verify(&admin).await.unwrap().ok());
+    // No ciphertext of before anywhere in the file (the upgrade compacts it).
+    let file = std::fs::read(&path).unwrap();
+    let wal = std::fs::read(path.with_extension("db-wal")).unwrap_or_default();
+    for old in old_ciphertexts.iter().chain(&log_ciphertexts) {
+        let needle = &old.as_bytes()[..48.min(old.len())];
+        for (what, bytes) in [("database", &file), ("WAL", &wal)] {
+            assert!(
+                !bytes.windows(needle.len()).any(|window| window == needle),
+                "a ciphertext from before the upgrade is still in the {what}"
+            );
+        }
+    }
+    let found = app
+        .list_people(
+            &admin,
+            &PeopleQuery {
+                name: Some(name.clone()),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(found.iter().any(|view| view.person.code == person.code));
+
+    // The others claim their keys at their first login, and their passphrases still work.
+    for user in ["coordinator", "caseworker", "caseworker.idc", "analyst"] {
+        app.login(user, FIXTURE_PASSPHRASE).await.unwrap();
+    }
+    assert_eq!(app.users_pending_first_login().await.unwrap(), ["auditor"]);
+    let caseworker = app
+        .login("caseworker.idc", FIXTURE_PASSPHRASE)
+        .await
+        .unwrap();
+    let at = sealed_records_at(&*store).await;
+    let everything: std::collections::BTreeSet<_> = at.values().flatten().cloned().collect();
+    assert_eq!(
+        what_opens(&*store, "coordinator", FIXTURE_PASSPHRASE).await,
+        everything
+    );
+    assert_eq!(
+        what_opens(&*store, "caseworker.idc", FIXTURE_PASSPHRASE).await,
+        at.get("IDC-BKK").cloned().unwrap_or_default()
+    );
+    assert!(
+        what_opens(&*store, "analyst", FIXTURE_PASSPHRASE)
+            .await
+            .is_empty()
+    );
+    let at_idc = app
+        .list_people(&caseworker, &PeopleQuery::default())
+        .await
+        .unwrap();
+    assert!(!at_idc.is_empty());
+    // Deactivated before their first login: the old wrap goes (it opened the data key).
+    app.change_user(
+        &admin,
+        "auditor",
+        UserChange {
+            role: None,
+            location_codes: None,
+            active: Some(false),
+        },
+    )
+    .await
+    .unwrap();
+    let auditor = store.user_by_name("auditor").await.unwrap().unwrap();
+    assert!(
+        store
+            .key_wrap(&format!("user:{}", auditor.id))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(app.users_pending_first_login().await.unwrap().is_empty());
+    let coordinator = app.login("coordinator", FIXTURE_PASSPHRASE).await.unwrap();
+    let tokens = app.tokens(&coordinator).await.unwrap();
+    let label = tokens.iter().find(|listed| listed.id == token.id).unwrap();
+    assert_eq!(label.label, "synthetic script");
+    assert!(label.revoked.is_some());
+    // New work under compartment keys, then verify.
+    let location = "IDC-BKK".to_string();
+    app.add_person(
+        &caseworker,
+        NewPerson {
+            location,
+            birth_year: Some(1990),
+            identity: identity("Kim Synthetic-Upgraded"),
+            allow_duplicate: true,
+            ..NewPerson::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(app.verify(&admin).await.unwrap().ok());
 }
 
 /// A forecast that would exhaust the server is refused before it runs, naming what to change;

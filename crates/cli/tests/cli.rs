@@ -828,10 +828,20 @@ fn a_rotation_killed_at_any_moment_loses_nothing_and_runs_again() {
         );
     };
     let mut completed = 0;
-    for delay_ms in [60, 120, 180, 240, 300, 360, 450, 600, 800] {
+    for (run, delay_ms) in [
+        60, 120, 180, 240, 300, 360, 450, 600, 800, 1_000, 1_300, 1_700,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // Every other run re-seals: the log rewritten and chained again.
+        let mut args = vec!["--db", "demo.db", "key", "rotate"];
+        if run % 2 == 1 {
+            args.push("--reseal");
+        }
         let mut child = ws
             .command()
-            .args(["--db", "demo.db", "key", "rotate"])
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -851,7 +861,64 @@ fn a_rotation_killed_at_any_moment_loses_nothing_and_runs_again() {
     let out = ws.ok(&["--db", "demo.db", "key", "rotate"]);
     assert!(out.contains("record keys re-wrapped"), "{out}");
     check(&ws);
-    assert!(completed < 9, "some runs were killed before they finished");
+    let out = ws.ok(&["--db", "demo.db", "key", "rotate", "--reseal"]);
+    assert!(out.contains("records have new keys"), "{out}");
+    check(&ws);
+    assert!(completed < 12, "some runs were killed before they finished");
+}
+
+/// `refuge upgrade-keys` on the fixture made by the release before compartment keys: a new
+/// recovery code printed, the waiting users named and marked in the user list, verify
+/// passing, the records opening as before; run again, it says there is nothing to do.
+#[test]
+fn an_organisation_from_before_compartments_upgrades_from_the_command_line() {
+    let mut ws = Workspace::new();
+    let db = ws.dir.path().join("old.db");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../app/tests/fixtures/single-key.db"
+        ),
+        &db,
+    )
+    .unwrap();
+    ws.db = Some(db.display().to_string());
+    let passphrase = "synthetic fixture passphrase";
+    let run = |user: &str, args: &[&str]| {
+        let output = ws.run_as(Some(user), passphrase, args);
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+            String::from_utf8_lossy(&output.stderr).to_string(),
+        )
+    };
+    let (_, before, _) = run("admin", &["person", "list"]);
+    let (ok, out, err) = run("admin", &["upgrade-keys"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Upgraded to compartment keys"), "{out}");
+    assert!(out.contains("Organisation recovery code"), "{out}");
+    assert!(out.contains("caseworker.idc"), "{out}");
+    let (_, users, _) = run("admin", &["user", "list"]);
+    assert!(
+        users
+            .lines()
+            .any(|line| line.starts_with("caseworker.idc") && line.contains("first login")),
+        "{users}"
+    );
+    let (ok, verified, _) = run("auditor", &["verify"]);
+    assert!(ok, "{verified}");
+    let (_, after, _) = run("admin", &["person", "list"]);
+    assert_eq!(after, before);
+    let (ok, _, err) = run("admin", &["upgrade-keys"]);
+    assert!(!ok);
+    assert!(err.contains("already uses compartment keys"), "{err}");
+    let (_, users, _) = run("admin", &["user", "list"]);
+    assert!(
+        users
+            .lines()
+            .any(|line| line.starts_with("auditor") && !line.contains("first login")),
+        "the auditor's verify was her first login: {users}"
+    );
 }
 
 #[test]

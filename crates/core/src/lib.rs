@@ -8,6 +8,7 @@ pub mod event;
 pub mod ids;
 pub mod model;
 pub mod project;
+pub mod sealed;
 pub mod stage;
 mod vocabulary;
 
@@ -17,5 +18,6 @@ pub use model::*;
 pub use project::{
     ProjectionError, State, waiting_since_after_move, waiting_since_at_registration,
 };
+pub use sealed::SealedSlot;
 pub use stage::{Stage, TransitionError};
 pub use vocabulary::{UnknownName, Vocabulary};

@@ -55,6 +55,21 @@ impl TokenWrappedKey {
         })
     }
 
+    /// Wraps `key` under another key (a user's new key pair, under the data key, until their
+    /// first login after a key upgrade).
+    pub fn wrap_under(
+        key: &SecretKey,
+        under: &SecretKey,
+        context: &str,
+    ) -> Result<Self, CryptoError> {
+        Self::wrap(key, under.bytes(), context)
+    }
+
+    /// Unwraps what `wrap_under` wrapped.
+    pub fn unwrap_under(&self, under: &SecretKey, context: &str) -> Result<SecretKey, CryptoError> {
+        self.unwrap_key(under.bytes(), context)
+    }
+
     /// Unwraps with the token's secret; a wrong secret fails the AEAD tag.
     pub fn unwrap_key(&self, secret: &[u8; 32], context: &str) -> Result<SecretKey, CryptoError> {
         let mut plain = token_cipher(secret, &self.salt)?

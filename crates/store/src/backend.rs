@@ -121,6 +121,13 @@ pub trait Backend: Send + Sync + 'static {
         record_tables: &[&str],
     ) -> StoreResult<()>;
 
+    /// Lets the rows of an append-only `table` be rewritten inside a transaction (a
+    /// re-seal); returns the statements that put its guard back, to run before the commit.
+    async fn lift_append_only(
+        connection: &mut Connection<Self>,
+        table: &str,
+    ) -> StoreResult<Vec<String>>;
+
     /// See `Store::compact`.
     async fn compact(pool: &Pool<Self::Db>) -> StoreResult<()>;
 

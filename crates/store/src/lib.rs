@@ -78,6 +78,14 @@ pub trait Store: Send + Sync {
     /// writes the changed records. On any error nothing is written.
     async fn commit(&self, commit: Commit, hasher: ChainHasher) -> StoreResult<Vec<Event>>;
 
+    /// Seals the organisation again in one transaction (a key upgrade, a rotation for a key
+    /// believed stolen): each event's sealed values replaced through `reseal.value`, every
+    /// chain computed again from its genesis (the events keep their ids, numbers and
+    /// clocks), the records replayed from the new log, then the commit's side writes and
+    /// access entries. The log's append-only guard is lifted inside the transaction only.
+    /// Returns how many events were rewritten. On any error nothing is written.
+    async fn reseal(&self, reseal: Reseal<'_>, hasher: ChainHasher) -> StoreResult<u64>;
+
     /// Appends entries to the access log (its own transaction, hash-chained).
     async fn log_access(
         &self,

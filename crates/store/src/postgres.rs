@@ -132,6 +132,19 @@ impl Backend for PostgresBackend {
         tx.commit().await.map_err(db_error)
     }
 
+    async fn lift_append_only(
+        connection: &mut Connection<Self>,
+        table: &str,
+    ) -> StoreResult<Vec<String>> {
+        Self::execute(
+            connection,
+            &format!("ALTER TABLE {table} DISABLE TRIGGER USER"),
+            vec![],
+        )
+        .await?;
+        Ok(vec![format!("ALTER TABLE {table} ENABLE TRIGGER USER")])
+    }
+
     /// The settings table was deleted from, not truncated: rewritten into a new file.
     async fn compact(pool: &Pool<Postgres>) -> StoreResult<()> {
         sqlx::raw_sql("VACUUM FULL meta")

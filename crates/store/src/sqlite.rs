@@ -142,6 +142,29 @@ impl Backend for SqliteBackend {
         erased
     }
 
+    async fn lift_append_only(
+        connection: &mut Connection<Self>,
+        table: &str,
+    ) -> StoreResult<Vec<String>> {
+        let triggers = Self::fetch_all(
+            connection,
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ? ORDER BY name",
+            vec![table.into()],
+        )
+        .await?;
+        let mut restore = Vec::with_capacity(triggers.len());
+        for row in &triggers {
+            Self::execute(
+                connection,
+                &format!("DROP TRIGGER \"{}\"", row.text("name")?),
+                vec![],
+            )
+            .await?;
+            restore.push(row.text("sql")?);
+        }
+        Ok(restore)
+    }
+
     /// `VACUUM` builds the database again from its live rows and cuts the file to their size,
     /// so no freed page (the erased events, with their operational facts in plain text) stays
     /// in it; the checkpoint then empties the write-ahead log, which held the erase (and,

@@ -1,5 +1,6 @@
 //! Values that cross the store boundary.
 
+use crate::StoreResult;
 use refuge_core::*;
 use time::{Date, OffsetDateTime};
 
@@ -29,10 +30,16 @@ pub enum SideWrite {
         user: UserId,
         wrapped: String,
     },
+    /// Deletes the key wrapped under a credential.
+    DropKeyWrap { credential: String },
     /// Sets a setting in `meta`.
     Meta { key: String, value: String },
+    /// Deletes a setting from `meta`.
+    DropMeta { key: String },
     /// Records a new API token's public facts (its wrapped key is a `KeyWrap`).
     ApiToken(ApiToken),
+    /// Replaces a token's sealed label (sealed again under its owner's new key).
+    TokenLabel { id: String, label: String },
     /// Marks a token revoked and deletes its wrapped copy of the data key.
     RevokeApiToken {
         id: String,
@@ -113,6 +120,18 @@ pub struct Commit {
     pub access: Vec<NewAccessEntry>,
     /// Wall clock in milliseconds, for the hybrid logical clock of the new events.
     pub now_millis: i64,
+}
+
+/// Replaces sealed values in place: given a value's slot, seals it again (or leaves it).
+pub type ResealValue<'a> = &'a (dyn Fn(SealedSlot<'_>) -> StoreResult<()> + Send + Sync);
+
+/// A re-seal of the whole organisation (`Store::reseal`): every sealed value of the log
+/// through `value`, then the side writes and access entries of `commit` (which has no
+/// events). `progress` hears (events done, events in all) as it goes.
+pub struct Reseal<'a> {
+    pub value: ResealValue<'a>,
+    pub commit: Commit,
+    pub progress: &'a (dyn Fn(u64, u64) + Send + Sync),
 }
 
 #[derive(Clone, Debug)]

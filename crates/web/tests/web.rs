@@ -1820,6 +1820,39 @@ fn locations_show_the_names_the_users_keys_open() {
     );
 }
 
+/// `refuge key rotate --reseal` run by another process while the server runs: a session
+/// opened before it holds record keys that no longer exist, so it ends (to the login page,
+/// not an error), and a new login opens every name again.
+#[test]
+fn a_reseal_by_another_process_ends_the_sessions_that_hold_the_old_keys() {
+    let server = start(SessionPolicy::default());
+    let names = |body: &str| body.matches("Synthetic place").count();
+    let (coordinator, csrf) = server.login("coordinator");
+    let before = server.post("/locations/reveal", &coordinator, &[("csrf", &csrf)]);
+    assert_eq!(before.status, 200);
+    let shown = names(&before.body);
+    assert!(shown >= 4);
+    let path = server.dir.path().join("web.db");
+    server.runtime.block_on(async {
+        let store = SqliteStore::open(&path).await.unwrap();
+        let app = App::new(
+            Box::new(store) as DynStore,
+            Box::new(refuge_app::SystemClock),
+        );
+        let admin = app.login("admin", PASSPHRASE).await.unwrap();
+        let resealed = app.reseal_keys(&admin, None, &|_, _| {}).await.unwrap();
+        assert!(resealed.records >= 300);
+        app.close().await;
+    });
+    let stale = server.post("/locations/reveal", &coordinator, &[("csrf", &csrf)]);
+    assert_eq!(stale.status, 303, "{}", stale.body);
+    assert!(stale.header("location").unwrap_or("").starts_with("/login"));
+    let (coordinator, csrf) = server.login("coordinator");
+    let after = server.post("/locations/reveal", &coordinator, &[("csrf", &csrf)]);
+    assert_eq!(after.status, 200);
+    assert_eq!(names(&after.body), shown);
+}
+
 #[test]
 fn an_api_token_is_shown_once_opens_the_api_and_is_revoked() {
     let server = start(SessionPolicy::default());

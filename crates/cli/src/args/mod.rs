@@ -128,6 +128,11 @@ pub enum Command {
     /// Compartment keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Upgrade an organisation made before compartment keys (one data key) to them (an
+    /// admin): every record gets its own key in its compartment, every sealed value is sealed
+    /// again, the log is chained again, and a new recovery code is printed. Other users keep
+    /// their passphrases; their keys move at their first login. API tokens are revoked.
+    UpgradeKeys,
     /// The organisation recovery code: made at init, kept on paper, opens everything.
     #[command(subcommand)]
     RecoveryCode(RecoveryCodeCommand),

@@ -76,11 +76,15 @@ pub enum RecoveryCodeCommand {
 pub enum KeyCommand {
     /// Turn compartments to a new key generation (admins): every location's and the
     /// organisation's, or one location's. Everyone keeps their access; every record key is
-    /// re-wrapped; the old generation is dropped. One transaction: stopped, nothing changed,
-    /// and it can run again.
+    /// re-wrapped (with --reseal: replaced, and every value under it sealed again, in the
+    /// event log too); the old generation is dropped. One transaction: stopped, nothing
+    /// changed, and it can run again.
     Rotate {
         /// Only this location's compartment.
         #[arg(long)]
         location: Option<String>,
+        /// New record keys and every value sealed again: for a key believed stolen.
+        #[arg(long)]
+        reseal: bool,
     },
 }

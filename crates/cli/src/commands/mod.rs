@@ -48,14 +48,10 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
         Command::User(command) => users::user(config, command).await,
         Command::Token(command) => users::token(config, command).await,
         Command::RecoveryCode(command) => users::recovery_code(config, command).await,
-        Command::Key(KeyCommand::Rotate { location }) => {
-            let (app, session) = config.sign_in().await?;
-            let (compartments, records) = app.rotate_keys(&session, location.as_deref()).await?;
-            outln!(
-                "Turned {compartments} compartments to a new generation; {records} record keys re-wrapped."
-            );
-            Ok(())
+        Command::Key(KeyCommand::Rotate { location, reseal }) => {
+            users::rotate_keys(config, location.as_deref(), reseal).await
         }
+        Command::UpgradeKeys => users::upgrade_keys(config).await,
         Command::Recover { admin, code_file } => {
             users::recover(config, admin, code_file.as_deref()).await
         }

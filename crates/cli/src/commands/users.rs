@@ -2,6 +2,7 @@
 
 use crate::args::*;
 use crate::config::Config;
+use crate::output::Progress;
 use crate::secrets;
 use anyhow::Result;
 use refuge_app::*;
@@ -40,6 +41,7 @@ pub async fn user(config: &Config<'_>, command: UserCommand) -> Result<()> {
             let session = config.login(&app).await?;
             let users = app.users(&session).await?;
             let locations = app.location_codes().await?;
+            let pending = app.users_pending_first_login().await?;
             outln!("{:<20} {:<12} {:<7} LOCATIONS", "NAME", "ROLE", "ACTIVE");
             for user in users {
                 let codes: Vec<&str> = user
@@ -47,8 +49,13 @@ pub async fn user(config: &Config<'_>, command: UserCommand) -> Result<()> {
                     .iter()
                     .filter_map(|id| locations.get(id).map(String::as_str))
                     .collect();
+                let waiting = if pending.contains(&user.name) {
+                    "  (keys wait for a first login since the upgrade)"
+                } else {
+                    ""
+                };
                 outln!(
-                    "{:<20} {:<12} {:<7} {}",
+                    "{:<20} {:<12} {:<7} {}{waiting}",
                     user.name,
                     user.role.as_str(),
                     if user.active { "yes" } else { "no" },
@@ -195,6 +202,78 @@ pub async fn recovery_code(config: &Config<'_>, command: RecoveryCodeCommand) ->
             ),
         },
     }
+    Ok(())
+}
+
+/// A progress bar for a re-seal, shared with the store's callback.
+fn reseal_progress(bar: &std::sync::Mutex<Progress>, done: u64, total: u64) {
+    if let Ok(mut bar) = bar.lock() {
+        bar.update("events", done, total);
+    }
+}
+
+pub async fn rotate_keys(config: &Config<'_>, location: Option<&str>, reseal: bool) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    if !reseal {
+        let (compartments, records) = app.rotate_keys(&session, location).await?;
+        outln!(
+            "Turned {compartments} compartments to a new generation; {records} record keys re-wrapped."
+        );
+        return Ok(());
+    }
+    let bar = std::sync::Mutex::new(Progress::new());
+    let resealed = app
+        .reseal_keys(&session, location, &|done, total| {
+            reseal_progress(&bar, done, total)
+        })
+        .await;
+    if let Ok(bar) = bar.lock() {
+        bar.finish();
+    }
+    let resealed = resealed?;
+    outln!(
+        "Turned {} compartments to a new generation; {} records have new keys; {} events in the log checked and chained again.",
+        resealed.compartments,
+        resealed.records,
+        resealed.events
+    );
+    Ok(())
+}
+
+pub async fn upgrade_keys(config: &Config<'_>) -> Result<()> {
+    let app = config.open().await?;
+    let (session, passphrase) = config.login_keeping_passphrase(&app).await?;
+    let bar = std::sync::Mutex::new(Progress::new());
+    let upgraded = app
+        .upgrade_keys(&session, &passphrase, &|done, total| {
+            reseal_progress(&bar, done, total)
+        })
+        .await;
+    if let Ok(bar) = bar.lock() {
+        bar.finish();
+    }
+    let upgraded = upgraded?;
+    outln!(
+        "Upgraded to compartment keys: {} records sealed under their own keys, {} events chained again.",
+        upgraded.records,
+        upgraded.events
+    );
+    if upgraded.tokens_revoked > 0 {
+        outln!(
+            "{} API tokens were revoked (they opened the old data key): make new ones with `refuge token new`.",
+            upgraded.tokens_revoked
+        );
+    }
+    if !upgraded.pending.is_empty() {
+        outln!(
+            "Until they log in once, these users' keys wait under the old data key, which every \
+             user's old passphrase still opens: {}. Ask each to log in now, or set them a new \
+             passphrase with `refuge user passwd NAME`; `refuge user list` says who is left.",
+            upgraded.pending.join(", ")
+        );
+    }
+    announce_recovery_code(&upgraded.code)?;
+    outln!("The recovery code before the upgrade, if there was one, no longer works.");
     Ok(())
 }
 

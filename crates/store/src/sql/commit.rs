@@ -87,94 +87,120 @@ impl<B: Backend> SqlStore<B> {
             Err(chain) => chain(),
         }?;
         insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
-        // Record keys go in many rows at a time (an import wraps one per person).
-        let mut record_keys = Vec::new();
-        for write in commit.side_writes {
-            match write {
-                SideWrite::KeyWrap {
-                    credential,
-                    user,
-                    wrapped,
-                } => {
-                    B::execute(
-                        &mut tx,
-                        "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?) \
-                         ON CONFLICT (credential) DO UPDATE SET user_id = excluded.user_id, wrapped = excluded.wrapped",
-                        vec![credential.into(), user.to_string().into(), wrapped.into()],
-                    )
-                    .await?;
-                }
-                SideWrite::Meta { key, value } => set_meta::<B>(&mut tx, key, value).await?,
-                SideWrite::ApiToken(token) => insert_token::<B>(&mut tx, token).await?,
-                SideWrite::RevokeApiToken { id, credential, at } => {
-                    let revoked = B::execute(
-                        &mut tx,
-                        "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                        vec![at.into(), id.into()],
-                    )
-                    .await?;
-                    if revoked == 0 {
-                        return Err(StoreError::Conflict {
-                            what: "the token".to_string(),
-                        });
-                    }
-                    B::execute(
-                        &mut tx,
-                        "DELETE FROM key_wraps WHERE credential = ?",
-                        vec![credential.into()],
-                    )
-                    .await?;
-                }
-                SideWrite::UserKey { user, public_key } => {
-                    B::execute(
-                        &mut tx,
-                        "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?) \
-                         ON CONFLICT (user_id) DO UPDATE SET public_key = excluded.public_key",
-                        vec![user.to_string().into(), public_key.into()],
-                    )
-                    .await?;
-                }
-                SideWrite::Compartment(key) => insert_compartment::<B>(&mut tx, key).await?,
-                SideWrite::HolderWrap(wrap) => upsert_holder_wrap::<B>(&mut tx, wrap).await?,
-                SideWrite::DropHolderWraps { holder } => {
-                    B::execute(
-                        &mut tx,
-                        "DELETE FROM compartment_wraps WHERE holder = ?",
-                        vec![holder.into()],
-                    )
-                    .await?;
-                }
-                SideWrite::DropGeneration {
-                    compartment,
-                    generation,
-                } => {
-                    for table in ["compartment_wraps", "compartments"] {
-                        B::execute(
-                            &mut tx,
-                            &format!(
-                                "DELETE FROM {table} WHERE compartment = ? AND generation = ?"
-                            ),
-                            vec![compartment.clone().into(), Value::Int(generation)],
-                        )
-                        .await?;
-                    }
-                }
-                SideWrite::RecordKey(key) => record_keys.push(key),
-            }
-        }
-        insert_rows::<B, _>(
-            &mut tx,
-            "record_keys",
-            RECORD_KEY_COLUMNS,
-            &record_keys,
-            true,
-            bind_record_key,
-        )
-        .await?;
+        apply_side_writes::<B>(&mut tx, commit.side_writes).await?;
         append_access::<B>(&mut tx, commit.access, hasher).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(events.into_iter().map(|(event, _)| event).collect())
     }
+}
+
+/// The side writes of a commit, in order (record keys gathered into multi-row inserts).
+pub(super) async fn apply_side_writes<B: Backend>(
+    tx: &mut Tx<B>,
+    side_writes: Vec<SideWrite>,
+) -> StoreResult<()> {
+    // Record keys go in many rows at a time (an import wraps one per person).
+    let mut record_keys = Vec::new();
+    for write in side_writes {
+        match write {
+            SideWrite::KeyWrap {
+                credential,
+                user,
+                wrapped,
+            } => {
+                B::execute(
+                    tx,
+                    "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?) \
+                     ON CONFLICT (credential) DO UPDATE SET user_id = excluded.user_id, wrapped = excluded.wrapped",
+                    vec![credential.into(), user.to_string().into(), wrapped.into()],
+                )
+                .await?;
+            }
+            SideWrite::Meta { key, value } => set_meta::<B>(tx, key, value).await?,
+            SideWrite::DropKeyWrap { credential } => {
+                B::execute(
+                    tx,
+                    "DELETE FROM key_wraps WHERE credential = ?",
+                    vec![credential.into()],
+                )
+                .await?;
+            }
+            SideWrite::DropMeta { key } => {
+                B::execute(tx, "DELETE FROM meta WHERE key = ?", vec![key.into()]).await?;
+            }
+            SideWrite::TokenLabel { id, label } => {
+                B::execute(
+                    tx,
+                    "UPDATE api_tokens SET label = ? WHERE id = ?",
+                    vec![label.into(), id.into()],
+                )
+                .await?;
+            }
+            SideWrite::ApiToken(token) => insert_token::<B>(tx, token).await?,
+            SideWrite::RevokeApiToken { id, credential, at } => {
+                let revoked = B::execute(
+                    tx,
+                    "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                    vec![at.into(), id.into()],
+                )
+                .await?;
+                if revoked == 0 {
+                    return Err(StoreError::Conflict {
+                        what: "the token".to_string(),
+                    });
+                }
+                B::execute(
+                    tx,
+                    "DELETE FROM key_wraps WHERE credential = ?",
+                    vec![credential.into()],
+                )
+                .await?;
+            }
+            SideWrite::UserKey { user, public_key } => {
+                B::execute(
+                    tx,
+                    "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?) \
+                     ON CONFLICT (user_id) DO UPDATE SET public_key = excluded.public_key",
+                    vec![user.to_string().into(), public_key.into()],
+                )
+                .await?;
+            }
+            SideWrite::Compartment(key) => insert_compartment::<B>(tx, key).await?,
+            SideWrite::HolderWrap(wrap) => upsert_holder_wrap::<B>(tx, wrap).await?,
+            SideWrite::DropHolderWraps { holder } => {
+                B::execute(
+                    tx,
+                    "DELETE FROM compartment_wraps WHERE holder = ?",
+                    vec![holder.into()],
+                )
+                .await?;
+            }
+            SideWrite::DropGeneration {
+                compartment,
+                generation,
+            } => {
+                for table in ["compartment_wraps", "compartments"] {
+                    B::execute(
+                        tx,
+                        &format!("DELETE FROM {table} WHERE compartment = ? AND generation = ?"),
+                        vec![compartment.clone().into(), Value::Int(generation)],
+                    )
+                    .await?;
+                }
+            }
+            SideWrite::RecordKey(key) => record_keys.push(key),
+        }
+    }
+    insert_rows::<B, _>(
+        tx,
+        "record_keys",
+        RECORD_KEY_COLUMNS,
+        &record_keys,
+        true,
+        bind_record_key,
+    )
+    .await?;
+    Ok(())
 }
 
 pub(super) async fn check_guards<B: Backend>(

@@ -2,7 +2,8 @@
 //! `records.rs` (the `Record` trait: six kinds of record, their rows and state maps),
 //! `codec.rs` (values to and from columns), `commit.rs` (the write transaction),
 //! `aggregates.rs` (the counts kept in step, the backlog), `queries.rs` (filtered reads),
-//! `copy.rs` (`refuge migrate`), `erase.rs` (the duress erase). This file holds the store itself and its `Store` impl.
+//! `copy.rs` (`refuge migrate`), `erase.rs` (the duress erase), `reseal.rs` (sealing the log
+//! again). This file holds the store itself and its `Store` impl.
 
 mod aggregates;
 mod codec;
@@ -12,6 +13,7 @@ pub(crate) mod erase;
 mod keys;
 mod queries;
 mod records;
+mod reseal;
 
 use crate::backend::{Backend, Fields, Value, db_error};
 use crate::*;
@@ -221,6 +223,10 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn commit(&self, commit: Commit, hasher: ChainHasher) -> StoreResult<Vec<Event>> {
         self.write_commit(commit, hasher).await
+    }
+
+    async fn reseal(&self, reseal: Reseal<'_>, hasher: ChainHasher) -> StoreResult<u64> {
+        self.reseal_organisation(reseal, hasher).await
     }
 
     async fn log_access(

@@ -54,13 +54,14 @@ pub async fn user(config: &Config<'_>, command: UserCommand) -> Result<()> {
                 } else {
                     ""
                 };
-                outln!(
-                    "{:<20} {:<12} {:<7} {}{waiting}",
+                let line = format!(
+                    "{:<20} {:<12} {:<7} {:<16}{waiting}",
                     user.name,
                     user.role.as_str(),
                     if user.active { "yes" } else { "no" },
                     codes.join(",")
                 );
+                outln!("{}", line.trim_end());
             }
         }
         UserCommand::Set {

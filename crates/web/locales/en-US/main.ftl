@@ -145,6 +145,7 @@ passphrase = Passphrase (12 characters or more)
 compartments = Locations (codes, comma-separated)
 change-user = Change a user (blank fields stay as they are)
 user-active = May log in
+user-keys-waiting = yes; keys wait for the first login since the key upgrade
 time-zone = Time zone
 nav-tokens = API tokens
 tokens-title = API tokens

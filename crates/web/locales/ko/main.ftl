@@ -142,6 +142,7 @@ passphrase = 암호문 (12자 이상)
 compartments = 장소 (코드, 쉼표로 구분)
 change-user = 사용자 변경 (빈 칸은 그대로 유지)
 user-active = 로그인 허용
+user-keys-waiting = 예. 키 전환 후 첫 로그인을 기다리는 중
 time-zone = 시간대
 nav-tokens = API 토큰
 tokens-title = API 토큰

@@ -27,6 +27,7 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
     let lang = user.lang;
     let users = shared.app.users(user.session()).await?;
     let location_codes = shared.app.location_codes().await?;
+    let waiting = shared.app.users_pending_first_login().await?;
     let rows = users
         .iter()
         .map(|listed| {
@@ -38,7 +39,13 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
             vec![
                 cell(&listed.name),
                 cell(lang.word(listed.role)),
-                cell(lang.t(if listed.active { "yes" } else { "no" })),
+                cell(lang.t(if waiting.contains(&listed.name) {
+                    "user-keys-waiting"
+                } else if listed.active {
+                    "yes"
+                } else {
+                    "no"
+                })),
                 cell(compartments.join(", ")),
             ]
         })

@@ -92,6 +92,9 @@ refuge_core::vocabulary!(
     KeysUpgraded => "keys_upgraded",
     // Compartments given new record keys, every sealed value in them sealed again.
     KeysResealed => "keys_resealed",
+    // A backup written (`refuge backup`), or a database restored from one.
+    Backup => "backup",
+    Restored => "restored",
     TokenCreated => "token_created",
     TokenRevoked => "token_revoked",
     Reveal => "reveal",

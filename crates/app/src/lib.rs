@@ -4,6 +4,7 @@
 
 mod access;
 mod backlog;
+mod backup;
 mod compartments;
 mod dashboard;
 pub mod demo;
@@ -50,6 +51,7 @@ pub use refuge_crypto::{RecoveryCode, Revealed};
 pub fn request_fingerprint(parts: &[&[u8]]) -> String {
     refuge_crypto::sha256_hex(&parts.join(&b"\n"[..]))
 }
+pub use backup::{Restored, open_backup, read_back};
 pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
 pub use refuge_sim::chart as forecast_chart;

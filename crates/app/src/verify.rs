@@ -76,6 +76,20 @@ fn compare<K: Ord + std::fmt::Display, V: PartialEq>(
 impl App {
     pub async fn verify(&self, session: &Session) -> AppResult<VerifyReport> {
         session.require(Action::Verify)?;
+        let report = self.check_everything().await?;
+        self.log(
+            &session.user().name,
+            AccessAction::Verify,
+            "database",
+            if report.ok() { "ok" } else { "problems found" },
+        )
+        .await?;
+        Ok(report)
+    }
+
+    /// What `verify` checks, without a session and unlogged (a backup being restored, before
+    /// anyone can log in to it).
+    pub(crate) async fn check_everything(&self) -> AppResult<VerifyReport> {
         let mut report = VerifyReport::default();
         let mut heads: HashMap<NodeId, (i64, String)> = HashMap::new();
         let mut replayed = State::default();
@@ -235,13 +249,6 @@ impl App {
             }
             prev = entry.hash;
         }
-        self.log(
-            &session.user().name,
-            AccessAction::Verify,
-            "database",
-            if report.ok() { "ok" } else { "problems found" },
-        )
-        .await?;
         Ok(report)
     }
 

@@ -2768,6 +2768,87 @@ async fn an_organisation_from_before_compartments_upgrades_with_every_record_int
     assert!(app.verify(&admin).await.unwrap().ok());
 }
 
+/// A backup taken while notes are being written restores, with the recovery code, to a
+/// database that verifies and holds every note acknowledged before the backup began (and of
+/// those written during it, a whole prefix: none half there).
+#[tokio::test]
+async fn a_backup_taken_during_writes_restores_everything_acknowledged_before_it() {
+    let org = org(TestDb::sqlite()).await;
+    let app = &org.app;
+    let code = app.new_recovery_code(&org.admin).await.unwrap();
+    let person = org.people["a"].clone();
+    for number in 0..20 {
+        app.add_note(
+            &org.admin,
+            &person,
+            &format!("Synthetic note before {number}"),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = dir.path().join("copy.db");
+    std::fs::File::create(&scratch).unwrap();
+    let mut backup = Vec::new();
+    let (made, written_during) = tokio::join!(app.backup(&scratch, &mut backup), async {
+        let mut written = 0;
+        for number in 0..100 {
+            app.add_note(
+                &org.admin,
+                &person,
+                &format!("Synthetic note during {number}"),
+                None,
+            )
+            .await
+            .unwrap();
+            written += 1;
+            tokio::task::yield_now().await;
+        }
+        written
+    });
+    made.unwrap();
+    let restored_path = dir.path().join("restored.db");
+    let mut restored_file = std::fs::File::create(&restored_path).unwrap();
+    open_backup(
+        code.text().as_str(),
+        &mut std::io::BufReader::new(&backup[..]),
+        &mut restored_file,
+    )
+    .unwrap();
+    drop(restored_file);
+    let url = format!("sqlite:{}", restored_path.display());
+    let store: Arc<dyn Store> = refuge_store::open(&url).await.unwrap().into();
+    let restored = App::new(store, Box::new(FixedClock(NOW)));
+    let checked = restored.check_restored().await.unwrap();
+    assert!(checked.events > 20);
+    let admin = restored.login("admin", PASSPHRASE).await.unwrap();
+    let texts: Vec<String> = restored
+        .notes(&admin, &person, true)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|note| note.text.unwrap().as_str().to_string())
+        .collect();
+    for number in 0..20 {
+        assert!(texts.contains(&format!("Synthetic note before {number}")));
+    }
+    let during: Vec<&String> = texts
+        .iter()
+        .filter(|text| text.contains("during"))
+        .collect();
+    assert!(during.len() <= written_during);
+    for number in 0..during.len() {
+        assert!(
+            texts.contains(&format!("Synthetic note during {number}")),
+            "the notes written during the backup are a whole prefix"
+        );
+    }
+    assert!(restored.verify(&admin).await.unwrap().ok());
+    // The organisation's own database was not touched by any of it.
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
 /// A forecast that would exhaust the server is refused before it runs, naming what to change;
 /// what-if inputs beyond their bounds are refused by name (one request once took 24 GB).
 #[tokio::test]

@@ -65,6 +65,11 @@ impl OutputFile {
         self.temporary.as_file_mut()
     }
 
+    /// Where the file is written until `finish`.
+    pub fn temporary_path(&self) -> &Path {
+        self.temporary.path()
+    }
+
     /// Moves the complete file into place (replacing the old one only with `--force`).
     pub fn finish(self) -> Result<()> {
         self.temporary

@@ -921,6 +921,127 @@ fn an_organisation_from_before_compartments_upgrades_from_the_command_line() {
     );
 }
 
+/// `refuge backup` and `refuge restore`: the backup is 0600 and holds no plain SQLite page;
+/// it restores with the recovery code into a database that verifies and writes as a new node;
+/// an existing database is not replaced without --force; a flipped byte, a cut end, another
+/// file or a wrong code are refused with a clear message, leaving nothing behind.
+#[test]
+fn a_backup_restores_with_the_recovery_code_and_a_damaged_one_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = Workspace::new();
+    let code =
+        recovery_code_in(&ws.ok(&["--db", "org.db", "demo", "--people", "120", "--seed", "5"]));
+    let backup = ws.dir.path().join("org.backup");
+    let out = ws.ok(&["--db", "org.db", "backup", "--out", "org.backup"]);
+    assert!(out.contains("read back and checked"), "{out}");
+    let bytes = std::fs::read(&backup).unwrap();
+    assert_eq!(
+        std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(bytes.starts_with(b"refuge-backup/v1 "));
+    assert!(
+        !bytes
+            .windows(16)
+            .any(|window| window == b"SQLite format 3\0"),
+        "the copy is encrypted"
+    );
+    let again = ws.run(&["--db", "org.db", "backup", "--out", "org.backup"]);
+    assert!(
+        !again.status.success(),
+        "an existing backup is kept without --force"
+    );
+
+    let restore = |target: &str, file: &str, code: &str, force: bool| {
+        let mut args = vec!["--db", target, "restore", file];
+        if force {
+            args.push("--force");
+        }
+        ws.command()
+            .env("REFUGE_RECOVERY_CODE", code)
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let restored = restore("restored.db", "org.backup", &code, false);
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert!(String::from_utf8_lossy(&restored.stdout).contains("New device epoch"));
+    let listed_before = ws.ok(&["--db", "org.db", "person", "list", "--limit", "5"]);
+    let listed_after = ws.ok(&["--db", "restored.db", "person", "list", "--limit", "5"]);
+    assert_eq!(listed_before, listed_after);
+    ws.ok(&[
+        "--db",
+        "restored.db",
+        "location",
+        "add",
+        "SHL-AFTER",
+        "--kind",
+        "shelter",
+        "--country",
+        "TH",
+        "--capacity",
+        "5",
+    ]);
+    let verified = ws.run_as(
+        Some("auditor"),
+        PASSPHRASE,
+        &["--db", "restored.db", "verify"],
+    );
+    let verified = String::from_utf8_lossy(&verified.stdout).to_string();
+    assert!(verified.contains("from 2 node(s)"), "{verified}");
+    assert!(verified.contains("OK:"), "{verified}");
+
+    let refused = restore("restored.db", "org.backup", &code, false);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--force"));
+    let forced = restore("restored.db", "org.backup", &code, true);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x20;
+    std::fs::write(ws.dir.path().join("flipped.backup"), &flipped).unwrap();
+    std::fs::write(ws.dir.path().join("cut.backup"), &bytes[..bytes.len() - 64]).unwrap();
+    std::fs::write(ws.dir.path().join("other.backup"), b"not a backup at all\n").unwrap();
+    for (file, expected) in [
+        ("flipped.backup", "damaged or incomplete"),
+        ("cut.backup", "damaged or incomplete"),
+        ("other.backup", "not a refuge backup"),
+    ] {
+        let output = restore("fresh.db", file, &code, false);
+        assert!(!output.status.success(), "{file}");
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(error.contains(expected), "{file}: {error}");
+        assert!(
+            !ws.dir.path().join("fresh.db").exists(),
+            "{file}: nothing left"
+        );
+    }
+    let other_code = recovery_code_in(&ws.ok(&["--db", "other.db", "init"]));
+    let output = restore("fresh.db", "org.backup", &other_code, false);
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("not the recovery code this backup was made under"),
+        "{error}"
+    );
+    assert!(!error.contains(&other_code));
+    let leftovers: Vec<String> = std::fs::read_dir(ws.dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().to_string())
+        .filter(|name| name.starts_with(".refuge-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[test]
 fn tampering_with_an_event_is_found_by_verify() {
     let ws = Workspace::new();

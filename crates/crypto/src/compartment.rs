@@ -39,6 +39,10 @@ impl PublicKey {
         format!("{PUBLIC_PREFIX}{}", B64.encode(self.0))
     }
 
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     pub fn decode(text: &str) -> Result<Self, CryptoError> {
         let bytes = text
             .strip_prefix(PUBLIC_PREFIX)

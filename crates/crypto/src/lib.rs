@@ -18,6 +18,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod backup;
 mod chain;
 mod compartment;
 mod keys;
@@ -25,6 +26,7 @@ mod recovery;
 mod seal;
 mod token;
 
+pub use backup::{Written, decrypt_backup, digest, encrypt_backup};
 pub use chain::{chain_hash, constant_time_eq, sha256_hex};
 pub use compartment::{Envelope, Holder, KeyPair, PublicKey};
 pub use keys::{
@@ -46,6 +48,10 @@ pub enum CryptoError {
     WeakParameters { m_kib: u32, t: u32, p: u32 },
     #[error("malformed {what}")]
     Malformed { what: &'static str },
+    /// A backup file could not be written or opened (age's reason: altered, cut short, or
+    /// for another key).
+    #[error("backup: {0}")]
+    Backup(String),
     /// A sealed value failed authentication: tampered with, or moved to another record or field.
     #[error("sealed value for {context} failed authentication (tampered with or moved)")]
     Tampered { context: String },

@@ -128,6 +128,12 @@ pub trait Backend: Send + Sync + 'static {
         table: &str,
     ) -> StoreResult<Vec<String>>;
 
+    /// See `Store::snapshot_into`.
+    async fn snapshot_into(pool: &Pool<Self::Db>, path: &std::path::Path) -> StoreResult<()>;
+
+    /// See `Store::integrity_problems`.
+    async fn integrity_problems(pool: &Pool<Self::Db>) -> StoreResult<Vec<String>>;
+
     /// See `Store::compact`.
     async fn compact(pool: &Pool<Self::Db>) -> StoreResult<()>;
 

@@ -223,6 +223,15 @@ pub trait Store: Send + Sync {
     /// erase deletes from rather than truncates). It takes time in proportion to what was
     /// freed, so it runs just after the erase's login has answered.
     async fn compact(&self) -> StoreResult<()>;
+
+    /// A consistent copy of the whole database into `path`, an empty file the caller made
+    /// (SQLite: `VACUUM INTO`, while writers go on; it sees one committed state). PostgreSQL
+    /// is refused: its backups are `pg_dump`'s (docs/backup.md).
+    async fn snapshot_into(&self, path: &std::path::Path) -> StoreResult<()>;
+
+    /// What `PRAGMA integrity_check` finds wrong (SQLite); nothing on PostgreSQL, whose pages
+    /// are the server's to check.
+    async fn integrity_problems(&self) -> StoreResult<Vec<String>>;
 }
 
 /// A store whose backend is chosen at run time from a database URL.

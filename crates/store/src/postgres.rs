@@ -145,6 +145,17 @@ impl Backend for PostgresBackend {
         Ok(vec![format!("ALTER TABLE {table} ENABLE TRIGGER USER")])
     }
 
+    async fn snapshot_into(_pool: &Pool<Postgres>, _path: &std::path::Path) -> StoreResult<()> {
+        Err(StoreError::Database(
+            "refuge backup copies SQLite databases; back PostgreSQL up with pg_dump (docs/backup.md)"
+                .to_string(),
+        ))
+    }
+
+    async fn integrity_problems(_pool: &Pool<Postgres>) -> StoreResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// The settings table was deleted from, not truncated: rewritten into a new file.
     async fn compact(pool: &Pool<Postgres>) -> StoreResult<()> {
         sqlx::raw_sql("VACUUM FULL meta")

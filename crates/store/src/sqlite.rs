@@ -165,6 +165,28 @@ impl Backend for SqliteBackend {
         Ok(restore)
     }
 
+    async fn snapshot_into(pool: &Pool<Sqlite>, path: &Path) -> StoreResult<()> {
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Database("the backup path is not UTF-8".to_string()))?;
+        sqlx::query("VACUUM INTO ?")
+            .bind(target)
+            .execute(pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn integrity_problems(pool: &Pool<Sqlite>) -> StoreResult<Vec<String>> {
+        let mut connection = pool.acquire().await.map_err(db_error)?;
+        let rows = Self::fetch_all(&mut connection, "PRAGMA integrity_check", vec![]).await?;
+        let found: Vec<String> = rows
+            .iter()
+            .map(|row| row.text("integrity_check"))
+            .collect::<StoreResult<_>>()?;
+        Ok(found.into_iter().filter(|line| line != "ok").collect())
+    }
+
     /// `VACUUM` builds the database again from its live rows and cuts the file to their size,
     /// so no freed page (the erased events, with their operational facts in plain text) stays
     /// in it; the checkpoint then empties the write-ahead log, which held the erase (and,

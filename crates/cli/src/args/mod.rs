@@ -103,6 +103,32 @@ pub enum Command {
         #[arg(long, default_value_t = 548)]
         history_days: i64,
     },
+    /// Write an encrypted backup of the database (SQLite) while it stays in use: a consistent
+    /// copy, checked, encrypted with age to the organisation's recovery key, read back. Needs
+    /// no passphrase; only the recovery code opens it. PostgreSQL: pg_dump (docs/backup.md).
+    Backup {
+        /// The backup file to write (0600).
+        #[arg(long)]
+        out: PathBuf,
+        /// Replace the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Restore a backup into the database given by --db (a SQLite file), with the recovery
+    /// code (from --code-file, REFUGE_RECOVERY_CODE or the terminal): decrypted beside it,
+    /// checked (integrity, every chain, the replay), given a new device epoch, then moved into
+    /// place. Refuses to replace an existing database without --force (stop `refuge serve`
+    /// first).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Replace the database if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Read the recovery code from this file (first line).
+        #[arg(long)]
+        code_file: Option<PathBuf>,
+    },
     /// Copy a whole organisation, events and all, to another database.
     ///
     /// E.g. from a laptop's SQLite file to the office PostgreSQL server, or back. The

@@ -1,6 +1,7 @@
 //! One module per noun; `run` is the table of contents of the command line.
 
 pub mod audit;
+pub mod backup;
 pub mod incidents;
 pub mod locations;
 pub mod notes;
@@ -45,6 +46,12 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
             let to = setup::url_argument(to, to_url_file.as_deref())?;
             setup::migrate(&from, &to).await
         }
+        Command::Backup { out, force } => backup::backup(config, &out, force).await,
+        Command::Restore {
+            file,
+            force,
+            code_file,
+        } => backup::restore(config, &file, force, code_file.as_deref()).await,
         Command::User(command) => users::user(config, command).await,
         Command::Token(command) => users::token(config, command).await,
         Command::RecoveryCode(command) => users::recovery_code(config, command).await,

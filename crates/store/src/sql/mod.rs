@@ -225,6 +225,14 @@ impl<B: Backend> Store for SqlStore<B> {
         self.write_commit(commit, hasher).await
     }
 
+    async fn snapshot_into(&self, path: &std::path::Path) -> StoreResult<()> {
+        B::snapshot_into(&self.pool, path).await
+    }
+
+    async fn integrity_problems(&self) -> StoreResult<Vec<String>> {
+        B::integrity_problems(&self.pool).await
+    }
+
     async fn reseal(&self, reseal: Reseal<'_>, hasher: ChainHasher) -> StoreResult<u64> {
         self.reseal_organisation(reseal, hasher).await
     }

@@ -169,12 +169,28 @@ impl Backend for SqliteBackend {
         let target = path
             .to_str()
             .ok_or_else(|| StoreError::Database("the backup path is not UTF-8".to_string()))?;
-        sqlx::query("VACUUM INTO ?")
+        let mut connection = pool.acquire().await.map_err(db_error)?;
+        let cache = Self::fetch_all(&mut connection, "PRAGMA cache_size", vec![]).await?;
+        let cache = cache
+            .first()
+            .map(|row| row.int("cache_size"))
+            .transpose()?
+            .unwrap_or(-2_000);
+        // With the connections' large cache the copy of 300,000 people took 1.3 GB and 8 s;
+        // with 16 MB, 85 MB and 2 s (it streams pages in order; a cache does not help).
+        Self::execute(&mut connection, "PRAGMA cache_size = -16384", vec![]).await?;
+        let copied = sqlx::query("VACUUM INTO ?")
             .bind(target)
-            .execute(pool)
+            .execute(&mut *connection)
             .await
-            .map_err(db_error)?;
-        Ok(())
+            .map_err(db_error);
+        Self::execute(
+            &mut connection,
+            &format!("PRAGMA cache_size = {cache}"),
+            vec![],
+        )
+        .await?;
+        copied.map(drop)
     }
 
     async fn integrity_problems(pool: &Pool<Sqlite>) -> StoreResult<Vec<String>> {

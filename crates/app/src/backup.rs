@@ -90,14 +90,13 @@ impl App {
     }
 
     /// Checks a database just decrypted from a backup (`open_backup`) before it takes the
-    /// place of another: SQLite's integrity check, then everything `verify` checks (every
+    /// place of another: everything `verify` checks (SQLite's integrity check, every
     /// chain, the replay against every table, the keys). When all pass it starts a new device
     /// epoch: a new node id, so events written from now on start a chain of their own and
     /// never reuse a sequence number that a lost copy may have sent on.
     pub async fn check_restored(&self) -> AppResult<Restored> {
-        let mut problems = self.store.integrity_problems().await?;
         let report = self.check_everything().await?;
-        problems.extend(report.problems.iter().cloned());
+        let problems = &report.problems;
         if !problems.is_empty() {
             let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
             return Err(AppError::invalid(

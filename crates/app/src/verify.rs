@@ -91,6 +91,14 @@ impl App {
     /// anyone can log in to it).
     pub(crate) async fn check_everything(&self) -> AppResult<VerifyReport> {
         let mut report = VerifyReport::default();
+        // The file itself first (SQLite's pages and indexes; nothing on PostgreSQL).
+        report.problems.extend(
+            self.store
+                .integrity_problems()
+                .await?
+                .into_iter()
+                .map(|problem| format!("integrity check: {problem}")),
+        );
         let mut heads: HashMap<NodeId, (i64, String)> = HashMap::new();
         let mut replayed = State::default();
         let mut flow: std::collections::BTreeMap<String, (u64, u64)> =

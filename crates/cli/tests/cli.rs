@@ -800,6 +800,25 @@ fn demo_builds_an_organisation_that_verifies() {
     );
 }
 
+/// Runs `args`, kills it with SIGKILL (no destructor, no rollback by the program itself)
+/// after `delay_ms`; returns whether it had finished successfully first.
+fn killed_after(ws: &Workspace, args: &[&str], delay_ms: u64) -> bool {
+    let mut child = ws
+        .command()
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "a real process is killed after a real delay; no clock to move"
+    )]
+    std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+    child.kill().ok();
+    child.wait().unwrap().success()
+}
+
 /// `refuge key rotate` killed (SIGKILL) at moments spread over its run, then run again: after
 /// each kill the database verifies and opens every record; a rotation that completes leaves
 /// nothing under the old generations (verify checks every record key's generation).
@@ -839,21 +858,7 @@ fn a_rotation_killed_at_any_moment_loses_nothing_and_runs_again() {
         if run % 2 == 1 {
             args.push("--reseal");
         }
-        let mut child = ws
-            .command()
-            .args(&args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "a real process is killed after a real delay; no clock to move"
-        )]
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
-        // SIGKILL: no destructor, no rollback by the program itself.
-        child.kill().ok();
-        if child.wait().unwrap().success() {
+        if killed_after(&ws, &args, delay_ms) {
             completed += 1;
         }
         check(&ws);
@@ -1014,22 +1019,9 @@ fn commands_killed_at_any_moment_leave_nothing_half_done_and_lose_nothing_acknow
                 ],
                 _ => vec!["key", "rotate", "--reseal"],
             };
-            let mut child = ws
-                .command()
-                .args(&args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .unwrap();
             // Spread over a command's run: from its start-up to past its end.
             let delay = 20 + (cycle as u64 * 53) % 700;
-            #[allow(
-                clippy::disallowed_methods,
-                reason = "a real process is killed after a real delay; no clock to move"
-            )]
-            std::thread::sleep(std::time::Duration::from_millis(delay));
-            child.kill().ok();
-            let completed = child.wait().unwrap().success();
+            let completed = killed_after(&ws, &args, delay);
             if completed {
                 finished += 1;
             } else {

@@ -30,6 +30,7 @@ refuge_core::vocabulary!(
     PlanTransfers => "plan_transfers",
     ViewBatches => "view_batches",
     Forecast => "forecast",
+    Purge => "purge",
 });
 
 impl Action {
@@ -62,6 +63,7 @@ impl Action {
             Action::PlanTransfers => "plan transfers",
             Action::ViewBatches => "view transfer batches",
             Action::Forecast => "run forecasts",
+            Action::Purge => "purge the identities of people who have arrived",
         }
     }
 }
@@ -95,6 +97,8 @@ refuge_core::vocabulary!(
     // A backup written (`refuge backup`), or a database restored from one.
     Backup => "backup",
     Restored => "restored",
+    // Identities of people who arrived destroyed by the retention policy (`refuge purge`).
+    Purged => "purged",
     TokenCreated => "token_created",
     TokenRevoked => "token_revoked",
     Reveal => "reveal",
@@ -114,7 +118,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         Role::Admin => true,
         Role::Coordinator => !matches!(
             action,
-            ManageUsers | ManageKeys | ManageLocations | ViewAccessLog
+            ManageUsers | ManageKeys | ManageLocations | ViewAccessLog | Purge
         ),
         Role::Caseworker => matches!(
             action,

@@ -11,6 +11,7 @@ use refuge_core::Role;
 use refuge_crypto::CryptoError;
 use refuge_store::StoreError;
 use std::fmt;
+use time::Date;
 
 /// A problem with one row of an import file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,6 +133,9 @@ pub enum AppError {
     /// A duplicate record merged into another: changes go to the kept record.
     #[error("person {code} was merged into {into}")]
     Merged { code: String, into: String },
+    /// A person whose identity the retention policy destroyed: nothing sealed opens.
+    #[error("person {code}: their identity was destroyed on {on} (purge)")]
+    Purged { code: String, on: Date },
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
     #[error("{what} is busy (another one is running); try again in a minute")]
@@ -212,6 +216,7 @@ impl AppError {
             | AppError::Store(StoreError::Duplicate { .. }) => ErrorKind::Duplicate,
             AppError::Busy { .. } => ErrorKind::Busy,
             AppError::Merged { .. }
+            | AppError::Purged { .. }
             | AppError::Store(
                 StoreError::Conflict { .. }
                 | StoreError::AtCapacity { .. }
@@ -235,6 +240,7 @@ impl AppError {
             AppError::OutsideCompartment { .. } => "outside_compartment",
             AppError::NotFound { .. } => "not_found",
             AppError::Merged { .. } => "merged",
+            AppError::Purged { .. } => "purged",
             AppError::Invalid { .. } => "invalid_input",
             AppError::Duplicate { .. } => "duplicate",
             AppError::LikelyDuplicate { .. } => "likely_duplicate",

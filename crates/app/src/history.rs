@@ -109,6 +109,15 @@ pub enum Change {
     BatchStatusChanged {
         status: BatchStatus,
     },
+    /// The person's identity destroyed by the retention policy.
+    PersonPurged {
+        arrived_before: Date,
+        on: Date,
+    },
+    /// An incident's narrative destroyed by the retention policy.
+    NarrativePurged {
+        on: Date,
+    },
 }
 
 impl std::fmt::Display for Change {
@@ -189,6 +198,11 @@ impl std::fmt::Display for Change {
             },
             Change::BatchPlanned { people } => write!(f, "planned: {people} people"),
             Change::BatchStatusChanged { status } => write!(f, "now {status}"),
+            Change::PersonPurged { arrived_before, on } => write!(
+                f,
+                "identity destroyed on {on} (purge of those who arrived before {arrived_before})"
+            ),
+            Change::NarrativePurged { on } => write!(f, "narrative destroyed on {on} (purge)"),
         }
     }
 }
@@ -364,6 +378,13 @@ impl App {
                     EventBody::BatchStatusChanged { status, .. } => {
                         Change::BatchStatusChanged { status: *status }
                     }
+                    EventBody::PersonPurged {
+                        arrived_before, on, ..
+                    } => Change::PersonPurged {
+                        arrived_before: *arrived_before,
+                        on: *on,
+                    },
+                    EventBody::NarrativePurged { on, .. } => Change::NarrativePurged { on: *on },
                 };
                 let recorded = OffsetDateTime::from_unix_timestamp_nanos(
                     i128::from(hlc_millis(event.hlc)) * 1_000_000,

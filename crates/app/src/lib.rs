@@ -17,6 +17,7 @@ mod keyring;
 mod keys;
 mod outlook;
 mod people;
+mod purge;
 mod reseal;
 mod session;
 mod tokens;
@@ -52,6 +53,7 @@ pub fn request_fingerprint(parts: &[&[u8]]) -> String {
     refuge_crypto::sha256_hex(&parts.join(&b"\n"[..]))
 }
 pub use backup::{Restored, open_backup, read_back};
+pub use purge::Purged;
 pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
 pub use refuge_sim::chart as forecast_chart;

@@ -434,6 +434,11 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
                 Err(error) => Err(error),
             }
         }
+        // A dry run: the permission is checked all the same.
+        Action::Purge => app
+            .purge(session, time::macros::date!(2026 - 01 - 01), true)
+            .await
+            .map(drop),
     };
     match result {
         Err(AppError::Forbidden { .. }) => false,
@@ -2437,7 +2442,167 @@ async fn a_reseal_gives_one_shelters_records_new_keys_and_keeps_every_text(db: T
     ));
 }
 
+/// `refuge purge`: the person who arrived before the date loses identity, notes and the
+/// narrative of the closed incident that concerned only her (their keys destroyed, nothing
+/// of hers opens for anyone), her facts stay, verify passes, a dry run and a second run
+/// change nothing, and only an admin may.
+async fn a_purge_destroys_the_identities_of_those_who_arrived_and_keeps_the_facts(db: TestDb) {
+    use time::macros::date;
+    let org = org_with_case_records(db).await;
+    let app = &org.app;
+    let (a, b) = (&org.people["a"], &org.people["b"]);
+    app.add_location(
+        &org.admin,
+        "RCP-KR",
+        LocationKind::Reception,
+        "KR",
+        500,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let involved = vec![a.clone()];
+    let mut incident = NewIncident::new("SHL-A", IncidentKind::Medical, 2);
+    incident.people = &involved;
+    incident.narrative = Some("Synthetic narrative about A");
+    let incident = app.add_incident(&org.admin, incident).await.unwrap();
+    app.close_incident(&org.admin, &incident.code)
+        .await
+        .unwrap();
+    for (stage, at) in [
+        (Stage::Departed, date!(2026 - 10 - 01)),
+        (Stage::Arrived, date!(2026 - 10 - 02)),
+    ] {
+        app.move_to(&org.admin, a, "RCP-KR", Some(stage), Some(at), false)
+            .await
+            .unwrap();
+    }
+    let a_id = app
+        .show_person(&org.admin, a, false)
+        .await
+        .unwrap()
+        .person
+        .id;
+    let opened_before = what_opens(&*org.store, "admin", PASSPHRASE).await;
+    assert!(
+        opened_before
+            .iter()
+            .any(|(_, record)| *record == a_id.to_string())
+    );
+
+    let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        app.purge(&coordinator, date!(2026 - 11 - 01), false).await,
+        Err(AppError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        app.purge(&org.admin, date!(2027 - 01 - 01), false).await,
+        Err(AppError::Invalid { .. })
+    ));
+    // Arrived on 2026-10-02: not before that day.
+    let none = app
+        .purge(&org.admin, date!(2026 - 10 - 02), false)
+        .await
+        .unwrap();
+    assert_eq!((none.people, none.narratives), (0, 0));
+    let counts_before = org.store.table_counts().await.unwrap();
+    let dry = app
+        .purge(&org.admin, date!(2026 - 11 - 01), true)
+        .await
+        .unwrap();
+    assert_eq!((dry.people, dry.duplicates, dry.narratives), (1, 0, 1));
+    assert_eq!(
+        what_opens(&*org.store, "admin", PASSPHRASE).await,
+        opened_before
+    );
+    assert_eq!(org.store.table_counts().await.unwrap(), counts_before);
+
+    let purged = app
+        .purge(&org.admin, date!(2026 - 11 - 01), false)
+        .await
+        .unwrap();
+    assert_eq!((purged.people, purged.narratives), (1, 1));
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+    let admin = app.login("admin", PASSPHRASE).await.unwrap();
+    // Nothing of hers opens for anyone; everything else as before.
+    let incident_id = app
+        .show_incident(&admin, &incident.code, false)
+        .await
+        .unwrap()
+        .incident
+        .id
+        .to_string();
+    let hers =
+        |(_, record): &(String, String)| *record == a_id.to_string() || *record == incident_id;
+    let mut expected = opened_before.clone();
+    expected.retain(|entry| !hers(entry));
+    let notes_of_a = app.notes(&admin, a, false).await.unwrap();
+    for note in &notes_of_a {
+        expected.remove(&("notes".to_string(), note.id.to_string()));
+    }
+    assert!(!notes_of_a.is_empty());
+    assert_eq!(what_opens(&*org.store, "admin", PASSPHRASE).await, expected);
+    assert!(matches!(
+        app.show_person(&admin, a, true).await,
+        Err(AppError::Purged { .. })
+    ));
+    assert!(
+        app.notes(&admin, a, true)
+            .await
+            .unwrap()
+            .iter()
+            .all(|note| note.text.is_none())
+    );
+    assert!(matches!(
+        app.add_note(&admin, a, "Synthetic note after purge", None)
+            .await,
+        Err(AppError::Purged { .. })
+    ));
+    // The facts stay; the name search no longer finds her; B is untouched.
+    let shown = app.show_person(&admin, a, false).await.unwrap().person;
+    assert_eq!(shown.stage, Stage::Arrived);
+    assert_eq!(shown.birth_year, Some(1990));
+    assert_eq!(shown.purged, Some(NOW.date()));
+    assert!(shown.sealed.is_empty() && shown.name_index.is_none());
+    let found = app
+        .list_people(
+            &admin,
+            &PeopleQuery {
+                name: Some("Kim Synthetic-A".into()),
+                stage: Some(Stage::Arrived),
+                ..PeopleQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+    assert!(
+        app.show_person(&admin, b, true)
+            .await
+            .unwrap()
+            .identity
+            .is_some()
+    );
+    let mut changes = Vec::new();
+    app.history(&admin, Some(a), |page| {
+        changes.extend(page.into_iter().map(|event| event.kind));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(changes.last(), Some(&"person_purged"));
+    // Run again: nothing left to do.
+    let again = app
+        .purge(&admin, date!(2026 - 11 - 01), false)
+        .await
+        .unwrap();
+    assert_eq!((again.people, again.narratives), (0, 0));
+    assert!(app.verify(&admin).await.unwrap().ok());
+}
+
 conformance!(
+    a_purge_destroys_the_identities_of_those_who_arrived_and_keeps_the_facts,
     keys_rotate_to_a_new_generation_and_everyone_keeps_their_reach,
     a_reseal_gives_one_shelters_records_new_keys_and_keeps_every_text,
     each_passphrase_opens_exactly_its_compartments_whatever_the_file_says,
@@ -3789,13 +3954,17 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
         // The schema of 2026-11, before the waiting start, case notes, merges, incident times
-        // (the compartment keys, newest, stay: this organisation was made with them).
+        // and purges (the compartment keys, the newest but one, stay: this organisation was
+        // made with them).
         "DROP TABLE notes",
         "DROP INDEX people_merged_into",
         "ALTER TABLE people DROP COLUMN merged_into",
+        "ALTER TABLE people DROP COLUMN purged",
         "ALTER TABLE incidents DROP COLUMN occurred_time",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 1)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 2)",
+        "DELETE FROM schema_migrations WHERE version = \
+         (SELECT MAX(version) FROM schema_migrations)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();

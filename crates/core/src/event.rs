@@ -107,6 +107,22 @@ pub enum EventBody {
         batch: BatchId,
         status: BatchStatus,
     },
+    /// A person's identity destroyed by the retention policy (`refuge purge`): they arrived
+    /// before `arrived_before` (or are a duplicate record merged into someone who did). Their
+    /// record key is destroyed with this event, so what was sealed under it (identity, case
+    /// notes), in the log too, can never be opened again; the projection drops the sealed
+    /// fields and blind indexes. The anonymised facts stay.
+    PersonPurged {
+        person: PersonId,
+        arrived_before: Date,
+        on: Date,
+    },
+    /// A closed incident's narrative destroyed with its record key, the people it concerned
+    /// all purged.
+    NarrativePurged {
+        incident: IncidentId,
+        on: Date,
+    },
 }
 
 /// A record an event reads or writes.
@@ -145,6 +161,8 @@ impl EventBody {
             EventBody::BatchPinned { .. } => "batch_pinned",
             EventBody::BatchPlanned { .. } => "batch_planned",
             EventBody::BatchStatusChanged { .. } => "batch_status_changed",
+            EventBody::PersonPurged { .. } => "person_purged",
+            EventBody::NarrativePurged { .. } => "narrative_purged",
         }
     }
 
@@ -196,7 +214,8 @@ impl EventBody {
             EventBody::FlagSet { person, .. }
             | EventBody::HoldSet { person, .. }
             | EventBody::ReadinessSet { person, .. }
-            | EventBody::PersonCorrected { person, .. } => vec![R::Person(*person)],
+            | EventBody::PersonCorrected { person, .. }
+            | EventBody::PersonPurged { person, .. } => vec![R::Person(*person)],
             EventBody::PersonRehoused { person, from, to } => {
                 vec![R::Person(*person), R::Household(*from), R::Household(*to)]
             }
@@ -207,7 +226,8 @@ impl EventBody {
                 refs.extend(incident.people.iter().map(|id| R::Person(*id)));
                 refs
             }
-            EventBody::IncidentClosed { incident, .. } => vec![R::Incident(*incident)],
+            EventBody::IncidentClosed { incident, .. }
+            | EventBody::NarrativePurged { incident, .. } => vec![R::Incident(*incident)],
             // About the person: their timeline shows that a note was written (never its text).
             EventBody::NoteAdded { note } => vec![R::Person(note.person), R::Note(note.id)],
             EventBody::FollowUpDone { person, note, .. } => {

@@ -161,6 +161,10 @@ pub struct Person {
     /// The record this duplicate was merged into (its stage is then `merged`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<PersonId>,
+    /// The day their identity was destroyed (`refuge purge`): the sealed fields and blind
+    /// indexes are gone and their record key with them; the anonymised facts stay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purged: Option<Date>,
     #[serde(default)]
     pub version: i64,
 }
@@ -254,6 +258,7 @@ impl Person {
             name_index: None,
             duplicate_index: None,
             merged_into: None,
+            purged: None,
             version: 0,
         }
     }

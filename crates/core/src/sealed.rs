@@ -105,7 +105,9 @@ impl EventBody {
             | EventBody::BatchCreated { .. }
             | EventBody::BatchPinned { .. }
             | EventBody::BatchPlanned { .. }
-            | EventBody::BatchStatusChanged { .. } => Vec::new(),
+            | EventBody::BatchStatusChanged { .. }
+            | EventBody::PersonPurged { .. }
+            | EventBody::NarrativePurged { .. } => Vec::new(),
         }
     }
 }

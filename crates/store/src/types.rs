@@ -61,6 +61,8 @@ pub enum SideWrite {
     },
     /// Stores (or replaces) a record's key, wrapped to its compartment.
     RecordKey(RecordKey),
+    /// Destroys these records' keys (a purge): what was sealed under them cannot be opened.
+    DropRecordKeys { records: Vec<String> },
 }
 
 /// A compartment's public key of one generation.

@@ -194,6 +194,10 @@ fn translated(error: &AppError) -> Option<Message> {
             "error-merged",
             vec![("code", plain(code)), ("into", plain(into))],
         ),
+        AppError::Purged { code, on } => (
+            "error-purged",
+            vec![("code", plain(code)), ("on", plain(&on.to_string()))],
+        ),
         AppError::LikelyDuplicate { codes } => (
             "error-likely-duplicate",
             vec![("codes", plain(&codes.join(", ")))],

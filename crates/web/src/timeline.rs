@@ -136,6 +136,14 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
             None => ("change-note-added", vec![]),
         },
         Change::FollowUpDone { at } => ("change-follow-up-done", vec![("at", at.to_string())]),
+        Change::PersonPurged { arrived_before, on } => (
+            "change-person-purged",
+            vec![
+                ("arrived_before", arrived_before.to_string()),
+                ("on", on.to_string()),
+            ],
+        ),
+        Change::NarrativePurged { on } => ("change-narrative-purged", vec![("on", on.to_string())]),
         Change::BatchCreated {
             departure,
             seats,

@@ -1854,6 +1854,64 @@ fn a_reseal_by_another_process_ends_the_sessions_that_hold_the_old_keys() {
 }
 
 #[test]
+fn a_purged_persons_page_says_the_identity_is_destroyed_and_offers_no_reveal() {
+    let server = start(SessionPolicy::default());
+    let path = server.dir.path().join("web.db");
+    let purged = server.runtime.block_on(async {
+        let store = SqliteStore::open(&path).await.unwrap();
+        let app = App::new(
+            Box::new(store) as DynStore,
+            Box::new(refuge_app::FixedClock(
+                time::macros::datetime!(2026-11-29 09:00 UTC),
+            )),
+        );
+        let admin = app.login("admin", PASSPHRASE).await.unwrap();
+        let purged = app
+            .purge(&admin, time::macros::date!(2026 - 11 - 29), false)
+            .await
+            .unwrap();
+        let arrived = app
+            .list_people(
+                &admin,
+                &refuge_app::PeopleQuery {
+                    stage: Some(refuge_core::Stage::Arrived),
+                    ..refuge_app::PeopleQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        app.close().await;
+        let code = arrived
+            .into_iter()
+            .find(|view| view.person.purged.is_some())
+            .map(|view| view.person.code)
+            .unwrap_or_default();
+        (purged.people, code)
+    });
+    let (count, code) = purged;
+    assert!(count >= 1, "the demo has people who arrived");
+    let (admin, csrf) = server.login("admin");
+    let page = server.get(&format!("/people/{code}"), &admin);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Identity destroyed on"), "{}", page.body);
+    assert!(!page.body.contains(&format!("/people/{code}/reveal")));
+    assert!(!page.body.contains(&format!("/people/{code}/notes\"")));
+    let reveal = server.post(
+        &format!("/people/{code}/reveal"),
+        &admin,
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(reveal.status, 409);
+    assert!(reveal.body.contains("their identity was destroyed on"));
+    let korean = server.get_with(
+        &format!("/people/{code}"),
+        &admin,
+        ("Accept-Language", "ko"),
+    );
+    assert!(korean.body.contains("신원이 파기되어"), "{}", korean.body);
+}
+
+#[test]
 fn an_api_token_is_shown_once_opens_the_api_and_is_revoked() {
     let server = start(SessionPolicy::default());
     let (cookie, csrf) = server.login("analyst");

@@ -101,6 +101,17 @@ pub(crate) fn check_birth_year(year: i32, today: Date) -> Result<(), String> {
     Ok(())
 }
 
+/// What needs a person's record key is refused, saying why, once the purge destroyed it.
+pub(crate) fn refuse_purged(person: &Person) -> AppResult<()> {
+    match person.purged {
+        Some(on) => Err(AppError::Purged {
+            code: person.code.clone(),
+            on,
+        }),
+        None => Ok(()),
+    }
+}
+
 impl App {
     /// Opens the identity fields of a person this session may see. Where its keys do not
     /// open the record (outside its compartments, whatever its role says), a refusal.
@@ -109,6 +120,7 @@ impl App {
         session: &Session,
         person: &Person,
     ) -> AppResult<Vec<(PersonField, Revealed)>> {
+        refuse_purged(person)?;
         let id_text = person.id.to_string();
         let Some(sealer) = self.record_sealer(session, &id_text).await? else {
             session.refused(&person.code, OUTSIDE_COMPARTMENTS.to_string());

@@ -53,6 +53,7 @@ impl App {
             ));
         }
         let person = self.person_by_code(session, code).await?;
+        refuse_purged(&person)?;
         // A note is sealed under its person's record key: it goes where they go.
         let sealer = self
             .record_sealer(session, &person.id.to_string())

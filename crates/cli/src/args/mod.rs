@@ -129,6 +129,19 @@ pub enum Command {
         #[arg(long)]
         code_file: Option<PathBuf>,
     },
+    /// Destroy the identities of the people who arrived before a date (an admin; the
+    /// retention policy, docs/retention.md): their record keys are destroyed, so their
+    /// identity, case notes and the narratives of incidents that concerned only them can
+    /// never be opened again, in the log too; sex, birth year, dates, stages, locations and
+    /// flags stay for reports. Every session ends. Run again after a stop, it goes on.
+    Purge {
+        /// People who arrived (reached their destination) before this day (YYYY-MM-DD).
+        #[arg(long, value_parser = parse_date)]
+        arrived_before: Date,
+        /// Count what would be destroyed, and destroy nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Copy a whole organisation, events and all, to another database.
     ///
     /// E.g. from a laptop's SQLite file to the office PostgreSQL server, or back. The

@@ -59,6 +59,10 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
             users::rotate_keys(config, location.as_deref(), reseal).await
         }
         Command::UpgradeKeys => users::upgrade_keys(config).await,
+        Command::Purge {
+            arrived_before,
+            dry_run,
+        } => people::purge(config, arrived_before, dry_run).await,
         Command::Recover { admin, code_file } => {
             users::recover(config, admin, code_file.as_deref()).await
         }

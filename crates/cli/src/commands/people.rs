@@ -1,5 +1,5 @@
 //! People and households: `person`, `household`, `move`, `flag`, `hold`, `ready`, `import`,
-//! `export`.
+//! `export`, `purge`.
 
 use crate::args::*;
 use crate::config::Config;
@@ -368,5 +368,25 @@ pub async fn export(
             ""
         }
     );
+    Ok(())
+}
+
+pub async fn purge(config: &Config<'_>, arrived_before: time::Date, dry_run: bool) -> Result<()> {
+    let app = config.open().await?;
+    let session = config.login(&app).await?;
+    let purged = app.purge(&session, arrived_before, dry_run).await?;
+    let what = format!(
+        "{} people who arrived before {arrived_before}, {} duplicate records merged into them, {} incident narratives",
+        purged.people, purged.duplicates, purged.narratives
+    );
+    if purged.dry_run {
+        outln!("Would destroy the identities of {what}. Nothing was changed.");
+    } else if purged.people + purged.duplicates + purged.narratives == 0 {
+        outln!(
+            "Nothing to purge: no one arrived before {arrived_before} who is not purged already."
+        );
+    } else {
+        outln!("Destroyed the identities of {what}. Every session has ended: log in again.");
+    }
     Ok(())
 }

@@ -49,9 +49,11 @@ impl State {
         if self.notes.contains_key(&note.id) {
             return Err(exists("note", note.id));
         }
-        if !self.people.contains_key(&note.person) {
-            return Err(missing("person", note.person));
-        }
+        let person = self
+            .people
+            .get(&note.person)
+            .ok_or_else(|| missing("person", note.person))?;
+        refuse_purged(person)?;
         if note.follow_up_done.is_some() {
             return Err(ProjectionError::Invalid(format!(
                 "note {} cannot start with its follow-up done",

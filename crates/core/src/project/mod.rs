@@ -15,6 +15,9 @@ mod batches;
 mod casework;
 mod organisation;
 mod people;
+mod purge;
+
+use purge::refuse_purged;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct State {
@@ -156,6 +159,12 @@ impl State {
             } => self.pin_household(batch, household, pin),
             EventBody::BatchPlanned { batch, manifest } => self.plan_batch(batch, manifest),
             EventBody::BatchStatusChanged { batch, status } => self.set_batch_status(batch, status),
+            EventBody::PersonPurged {
+                person,
+                arrived_before,
+                on,
+            } => self.purge_person(person, arrived_before, on),
+            EventBody::NarrativePurged { incident, .. } => self.purge_narrative(incident),
         }
     }
 }
@@ -212,6 +221,7 @@ mod tests {
             name_index: None,
             duplicate_index: None,
             merged_into: None,
+            purged: None,
             version: 0,
         }
     }
@@ -231,6 +241,44 @@ mod tests {
             state.apply(event).unwrap();
         }
         (state, events)
+    }
+
+    #[test]
+    fn a_purge_takes_only_the_arrived_and_then_refuses_what_needs_the_identity() {
+        let (mut state, _) = seeded();
+        let id = PersonId(Uuid::from_u128(2001));
+        let purge = EventBody::PersonPurged {
+            person: id,
+            arrived_before: date!(2026 - 06 - 01),
+            on: date!(2026 - 11 - 30),
+        };
+        let before = state.clone();
+        let error = state.apply(&purge).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "person P-00001 did not arrive before 2026-06-01"
+        );
+        assert_eq!(state, before);
+        let person = state.people.get_mut(&id).unwrap();
+        person.stage = Stage::Arrived;
+        person.since = date!(2026 - 05 - 01);
+        person.name_index = Some(7);
+        state.apply(&purge).unwrap();
+        let person = &state.people[&id];
+        assert_eq!(person.purged, Some(date!(2026 - 11 - 30)));
+        assert_eq!((person.name_index, person.sealed.len()), (None, 0));
+        assert!(state.apply(&purge).is_err(), "purged twice");
+        let correction = EventBody::PersonCorrected {
+            person: id,
+            correction: Correction {
+                sex: Some(Sex::Male),
+                ..Correction::default()
+            },
+        };
+        assert_eq!(
+            state.apply(&correction).unwrap_err().to_string(),
+            "person P-00001: their identity was destroyed on 2026-11-30 (purge)"
+        );
     }
 
     #[test]

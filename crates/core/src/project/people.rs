@@ -196,6 +196,7 @@ impl State {
             .get(into)
             .ok_or_else(|| missing("person", into))?;
         for record in [duplicate, kept] {
+            refuse_purged(record)?;
             if record.stage == Stage::Merged {
                 return Err(ProjectionError::Invalid(format!(
                     "person {} is already merged into another record",
@@ -237,6 +238,7 @@ impl State {
             )));
         }
         let record = self.person_mut(*person)?;
+        refuse_purged(record)?;
         if let Some(sex) = correction.sex {
             record.sex = sex;
         }

@@ -94,6 +94,9 @@ impl<B: Backend> SqlStore<B> {
     }
 }
 
+/// Record keys destroyed per statement (well inside both backends' parameter limits).
+const DROP_PAGE: usize = 500;
+
 /// The side writes of a commit, in order (record keys gathered into multi-row inserts).
 pub(super) async fn apply_side_writes<B: Backend>(
     tx: &mut Tx<B>,
@@ -189,6 +192,17 @@ pub(super) async fn apply_side_writes<B: Backend>(
                 }
             }
             SideWrite::RecordKey(key) => record_keys.push(key),
+            SideWrite::DropRecordKeys { records } => {
+                for page in records.chunks(DROP_PAGE) {
+                    let placeholders = vec!["?"; page.len()].join(", ");
+                    B::execute(
+                        tx,
+                        &format!("DELETE FROM record_keys WHERE id IN ({placeholders})"),
+                        page.iter().cloned().map(Value::from).collect(),
+                    )
+                    .await?;
+                }
+            }
         }
     }
     insert_rows::<B, _>(

@@ -188,6 +188,7 @@ impl Record for Person {
         "name_index",
         "duplicate_index",
         "merged_into",
+        "purged",
         "version",
     ];
 
@@ -222,6 +223,7 @@ impl Record for Person {
         args.push(Value::from(self.name_index));
         args.push(Value::from(self.duplicate_index));
         args.push(Value::from(self.merged_into.map(|id| id.to_string())));
+        args.push(Value::from(self.purged.map(text_date)));
         args.push(Value::from(self.version));
     }
     fn decode<R: Fields>(row: &R) -> StoreResult<Self> {
@@ -255,6 +257,10 @@ impl Record for Person {
             merged_into: row
                 .opt_text("merged_into")?
                 .map(|text| parse_uuid(&text).map(PersonId))
+                .transpose()?,
+            purged: row
+                .opt_text("purged")?
+                .map(|text| parse_date(&text))
                 .transpose()?,
             version: row.int("version")?,
         })

@@ -289,10 +289,13 @@ async fn page(
         },
         code: person.code.clone(),
         facts,
-        sealed: lang.t_args(
-            "identity-sealed",
-            &[("fields", lang.words(person.sealed.keys().copied()))],
-        ),
+        sealed: match person.purged {
+            Some(on) => lang.t_args("identity-purged", &[("on", on.to_string())]),
+            None => lang.t_args(
+                "identity-sealed",
+                &[("fields", lang.words(person.sealed.keys().copied()))],
+            ),
+        },
         identity: view
             .identity
             .as_ref()
@@ -303,7 +306,7 @@ async fn page(
                     .collect()
             })
             .unwrap_or_default(),
-        can_reveal: allowed(role, Action::RevealIdentity),
+        can_reveal: allowed(role, Action::RevealIdentity) && person.purged.is_none(),
         can_act: allowed(role, Action::MovePeople),
         locations: options(location_codes(shared, user).await?, &view.location_code),
         // Merging is its own form, never a move.
@@ -331,7 +334,7 @@ async fn page(
             .app
             .household_split_allowed(session, &view.household_code)
             .await?,
-        can_write_notes: allowed(role, Action::WriteNotes),
+        can_write_notes: allowed(role, Action::WriteNotes) && person.purged.is_none(),
         note: echo.note,
         correction,
         sexes: word_options(lang, Sex::ALL.iter().copied(), &correction_sex),

@@ -1,0 +1,193 @@
+//! The retention policy (docs/retention.md): `refuge purge --arrived-before DATE` destroys
+//! the identities of people who reached their destination before a date by destroying their
+//! record keys (crypto-shredding), so the log keeps its chain and `verify` still passes,
+//! while the anonymised facts stay for reports.
+
+use crate::keyring::META_KEYS_SEALED;
+use crate::*;
+use refuge_store::{IncidentFilter, PersonFilter, SideWrite};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// People purged per transaction: a purge of a whole history is many short transactions,
+/// each whole (run again after a stop, it goes on with the people left).
+const PURGE_PAGE: usize = 2_000;
+
+/// What a purge destroyed, or with `dry_run` would destroy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Purged {
+    pub arrived_before: Date,
+    /// People who arrived before the date: their identity, notes and blind indexes.
+    pub people: usize,
+    /// Duplicate records merged into them.
+    pub duplicates: usize,
+    /// Narratives of closed incidents that concerned only purged people.
+    pub narratives: usize,
+    pub dry_run: bool,
+}
+
+/// What a purge is to destroy: person records (with their ids as record-key names) and
+/// incidents.
+struct Selection {
+    people: Vec<(PersonId, String)>,
+    duplicates: usize,
+    incidents: Vec<(IncidentId, String)>,
+}
+
+impl App {
+    /// Destroys the identities of the people who arrived before `arrived_before` (admins
+    /// only; compartment keys only, since it destroys record keys): each person's record
+    /// key, which seals their identity and case notes in the records and the log, and with
+    /// it those of the duplicate records merged into them and of the closed incidents that
+    /// concerned only purged people. Sex, birth year, dates, stages, locations and flags
+    /// stay. Every session ends (their cached keys may have opened what is now destroyed);
+    /// the database is compacted afterwards so that the destroyed keys are not left in
+    /// freed pages or SQLite's write-ahead log.
+    pub async fn purge(
+        &self,
+        session: &Session,
+        arrived_before: Date,
+        dry_run: bool,
+    ) -> AppResult<Purged> {
+        session.require(Action::Purge)?;
+        if arrived_before > self.latest_day() {
+            return Err(AppError::invalid(
+                "arrived before",
+                format!("{arrived_before} is in the future"),
+            ));
+        }
+        if !self.compartment_model().await? {
+            return Err(AppError::invalid(
+                "keys",
+                "a purge destroys each person's own key, and this organisation has one data key: run `refuge upgrade-keys` first",
+            ));
+        }
+        let selection = self.purge_selection(arrived_before).await?;
+        let purged = Purged {
+            arrived_before,
+            people: selection.people.len() - selection.duplicates,
+            duplicates: selection.duplicates,
+            narratives: selection.incidents.len(),
+            dry_run,
+        };
+        if dry_run || (selection.people.is_empty() && selection.incidents.is_empty()) {
+            return Ok(purged);
+        }
+        let on = self.today();
+        let mut pages: Vec<Vec<(EventBody, String)>> = Vec::new();
+        let mut page = Vec::new();
+        for (person, record) in selection.people {
+            page.push((
+                EventBody::PersonPurged {
+                    person,
+                    arrived_before,
+                    on,
+                },
+                record,
+            ));
+            if page.len() >= PURGE_PAGE {
+                pages.push(std::mem::take(&mut page));
+            }
+        }
+        for (incident, record) in selection.incidents {
+            page.push((EventBody::NarrativePurged { incident, on }, record));
+            if page.len() >= PURGE_PAGE {
+                pages.push(std::mem::take(&mut page));
+            }
+        }
+        pages.extend(Some(page).filter(|page| !page.is_empty()));
+        for page in pages {
+            let detail = format!("arrived before {arrived_before}: {} records", page.len());
+            let (bodies, records): (Vec<EventBody>, Vec<String>) = page.into_iter().unzip();
+            let events = bodies
+                .into_iter()
+                .map(|body| self.new_event(session, body))
+                .collect::<AppResult<Vec<_>>>()?;
+            self.commit(Commit {
+                events,
+                side_writes: vec![
+                    SideWrite::DropRecordKeys { records },
+                    SideWrite::Meta {
+                        key: META_KEYS_SEALED.into(),
+                        value: self.new_uuid()?.to_string(),
+                    },
+                ],
+                access: vec![self.access_entry(
+                    &session.user().name,
+                    AccessAction::Purged,
+                    "organisation",
+                    &detail,
+                )],
+                ..Commit::default()
+            })
+            .await?;
+        }
+        session.keys().forget_records();
+        self.store.compact().await?;
+        Ok(purged)
+    }
+
+    /// Who and what a purge up to `arrived_before` takes: the arrived not yet purged, each
+    /// followed by their merged duplicates, and the closed incidents with a narrative whose
+    /// people will all have been purged.
+    async fn purge_selection(&self, arrived_before: Date) -> AppResult<Selection> {
+        let arrived = self
+            .store
+            .people(&PersonFilter {
+                stages: vec![Stage::Arrived],
+                unordered: true,
+                ..PersonFilter::default()
+            })
+            .await?;
+        let mut duplicates_of: BTreeMap<PersonId, Vec<(PersonId, String)>> = BTreeMap::new();
+        for duplicate in self
+            .store
+            .people(&PersonFilter {
+                stages: vec![Stage::Merged],
+                unordered: true,
+                ..PersonFilter::default()
+            })
+            .await?
+        {
+            if let (Some(into), None) = (duplicate.merged_into, duplicate.purged) {
+                duplicates_of
+                    .entry(into)
+                    .or_default()
+                    .push((duplicate.id, duplicate.id.to_string()));
+            }
+        }
+        let mut gone: BTreeSet<PersonId> = BTreeSet::new();
+        let mut people = Vec::new();
+        let mut duplicates = 0;
+        for person in arrived {
+            if person.purged.is_some() {
+                gone.insert(person.id);
+            } else if person.since < arrived_before {
+                gone.insert(person.id);
+                people.push((person.id, person.id.to_string()));
+                if let Some(merged) = duplicates_of.remove(&person.id) {
+                    duplicates += merged.len();
+                    gone.extend(merged.iter().map(|(id, _)| *id));
+                    people.extend(merged);
+                }
+            }
+        }
+        let incidents = self
+            .store
+            .incidents(&IncidentFilter::default())
+            .await?
+            .into_iter()
+            .filter(|incident| {
+                incident.status == IncidentStatus::Closed
+                    && incident.narrative.is_some()
+                    && !incident.people.is_empty()
+                    && incident.people.iter().all(|person| gone.contains(person))
+            })
+            .map(|incident| (incident.id, incident.id.to_string()))
+            .collect();
+        Ok(Selection {
+            people,
+            duplicates,
+            incidents,
+        })
+    }
+}

@@ -1,0 +1,2 @@
+-- See SQLite 0014.
+ALTER TABLE people ADD COLUMN purged TEXT COLLATE "C";

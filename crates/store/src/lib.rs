@@ -8,6 +8,8 @@ mod backend;
 mod postgres;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 
 pub use postgres::{PostgresBackend, PostgresStore, redacted_url};

@@ -1,0 +1,264 @@
+//! The backlog, the demo organisation, batches from plan to completion, and forecasts.
+
+use crate::support::{NOW, PASSPHRASE, TestDb, org};
+use refuge_app::*;
+use refuge_core::*;
+
+async fn backlog_counts_waits_against_the_target(db: TestDb) {
+    let org = org(db).await;
+    let lines = org.app.backlog(&org.admin, None).await.unwrap();
+    let a = lines.iter().find(|line| line.location == "SHL-A").unwrap();
+    assert_eq!((a.capacity, a.present, a.waits.waiting), (3, 1, 1));
+    assert_eq!(a.waits.median_days, Some(89));
+    assert_eq!(a.waits.over_target, 1);
+    assert_eq!(
+        org.app.backlog(&org.admin, Some(90)).await.unwrap()[0]
+            .waits
+            .over_target,
+        0
+    );
+    org.app
+        .add_incident(
+            &org.admin,
+            NewIncident {
+                people: &[org.people["a"].clone()],
+                narrative: Some("Synthetic"),
+                ..NewIncident::new("SHL-A", IncidentKind::SelfHarm, 4)
+            },
+        )
+        .await
+        .unwrap();
+    let lines = org.app.backlog(&org.admin, None).await.unwrap();
+    assert_eq!(lines[0].open_incidents, [0, 0, 0, 1]);
+}
+
+async fn the_demo_builds_a_consistent_organisation(db: TestDb) {
+    let store = refuge_store::create(&db.url, NodeId(uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
+    let app = App::new(store, Box::new(FixedClock(NOW)));
+    let admin = app.init("admin", PASSPHRASE, 600).await.unwrap();
+    let options = demo::DemoOptions {
+        people: 600,
+        ..demo::DemoOptions::default()
+    };
+    let report = app
+        .populate_demo(&admin, &options, PASSPHRASE, &mut |_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.people, 600);
+    assert_eq!(report.users.len(), 6);
+    assert!(app.verify(&admin).await.unwrap().ok());
+    let lines = app.backlog(&admin, None).await.unwrap();
+    let detention = lines
+        .iter()
+        .find(|line| line.kind == LocationKind::Detention)
+        .unwrap();
+    assert!(
+        detention.occupancy_percent.unwrap() > 200.0,
+        "detention runs at two to four times capacity"
+    );
+    let longest = lines
+        .iter()
+        .filter_map(|line| line.waits.max_days)
+        .max()
+        .unwrap();
+    assert!(
+        (110..=200).contains(&longest),
+        "the backlog has grown to four to six months: {longest}"
+    );
+    let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
+    assert_eq!(coordinator.role(), Role::Coordinator);
+}
+
+async fn a_batch_is_planned_pinned_confirmed_departed_and_completed(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    app.add_location(
+        &org.admin,
+        "RCP-KR",
+        LocationKind::Reception,
+        "KR",
+        500,
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    // Make both people transfer-ready; a is on hold, so only b is eligible at first.
+    for key in ["a", "b"] {
+        app.set_ready(&org.admin, &org.people[key], Some(true), Some(true))
+            .await
+            .unwrap();
+    }
+    app.set_hold(&org.admin, &org.people["a"], Some(HoldReason::Medical))
+        .await
+        .unwrap();
+    let request = BatchRequest {
+        label: String::new(),
+        date: NOW.date() + time::Duration::days(10),
+        seats: 1,
+        origins: vec![],
+    };
+    let (batch, report) = app
+        .create_batch(&org.admin, &request, "RCP-KR", &PlanPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(batch.status, BatchStatus::Draft);
+    assert_eq!(batch.manifest.len(), 1);
+    let held = report
+        .plan
+        .explanations
+        .iter()
+        .find(|e| e.household != report.plan.batches[0].households[0])
+        .unwrap();
+    assert!(
+        matches!(&held.decision, Decision::Ineligible { reason } if reason.contains("on hold (medical)")),
+        "{held:?}"
+    );
+
+    // Release a's hold and pin a in: a takes the only seat.
+    app.set_hold(&org.admin, &org.people["a"], None)
+        .await
+        .unwrap();
+    let a_household = app
+        .show_person(&org.admin, &org.people["a"], false)
+        .await
+        .unwrap()
+        .household_code;
+    let (batch, _) = app
+        .pin_household(
+            &org.admin,
+            &batch.code,
+            &a_household,
+            Some(BatchPin::In),
+            &PlanPolicy::default(),
+        )
+        .await
+        .unwrap();
+    let a_id = org
+        .store
+        .person_by_code(&org.people["a"])
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(batch.manifest, vec![a_id]);
+
+    let analyst = app.login("analyst", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        app.set_batch_status(&analyst, &batch.code, BatchStatus::Confirmed)
+            .await,
+        Err(AppError::Forbidden { .. })
+    ));
+    assert!(
+        app.set_batch_status(&org.admin, &batch.code, BatchStatus::Departed)
+            .await
+            .is_err(),
+        "a draft cannot depart"
+    );
+    app.set_batch_status(&org.admin, &batch.code, BatchStatus::Confirmed)
+        .await
+        .unwrap();
+    assert!(
+        app.pin_household(
+            &org.admin,
+            &batch.code,
+            &a_household,
+            None,
+            &PlanPolicy::default()
+        )
+        .await
+        .is_err()
+    );
+    app.set_batch_status(&org.admin, &batch.code, BatchStatus::Departed)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.show_person(&org.admin, &org.people["a"], false)
+            .await
+            .unwrap()
+            .person
+            .stage,
+        Stage::Departed
+    );
+    app.set_batch_status(&org.admin, &batch.code, BatchStatus::Completed)
+        .await
+        .unwrap();
+    let arrived = app
+        .show_person(&org.admin, &org.people["a"], false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (arrived.person.stage, arrived.location_code.as_str()),
+        (Stage::Arrived, "RCP-KR")
+    );
+
+    let mut csv = Vec::new();
+    assert_eq!(
+        app.manifest_csv(&org.admin, &batch.code, false, &mut csv)
+            .await
+            .unwrap(),
+        1
+    );
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.contains(&org.people["a"]) && !csv.contains("Synthetic"),
+        "{csv}"
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
+/// A forecast that would exhaust the server is refused before it runs, naming what to change;
+/// what-if inputs beyond their bounds are refused by name (one request once took 24 GB).
+#[tokio::test]
+async fn forecasts_beyond_the_work_budget_are_refused_before_they_run() {
+    let org = org(TestDb::sqlite()).await;
+    let app = &org.app;
+    let refused = async |what_if: WhatIf| match app.scenario_from_db(&org.admin, &what_if).await {
+        Err(AppError::Invalid { field, .. }) => field,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    let factor = WhatIf {
+        arrival_factor: 1_000_000.0,
+        ..WhatIf::default()
+    };
+    assert_eq!(refused(factor).await, "arrival factor");
+    let replications = WhatIf {
+        replications: 1_000_000,
+        ..WhatIf::default()
+    };
+    assert_eq!(refused(replications).await, "replications");
+    let transfers = WhatIf {
+        extra_transfers: vec![(NOW.date(), 1); MAX_EXTRA_TRANSFERS + 1],
+        ..WhatIf::default()
+    };
+    assert_eq!(refused(transfers).await, "extra transfer");
+
+    // Every input within its bounds, but together beyond the budget.
+    let within_bounds = WhatIf {
+        horizon_days: MAX_HORIZON_DAYS,
+        replications: MAX_REPLICATIONS,
+        ..WhatIf::default()
+    };
+    let scenario = app
+        .scenario_from_db(&org.admin, &within_bounds)
+        .await
+        .unwrap();
+    match app.forecast(&org.admin, &scenario, 1) {
+        Err(error @ AppError::Invalid { .. }) => {
+            assert_eq!(error.field(), Some("forecast"));
+            assert!(
+                error.to_string().contains("run fewer replications"),
+                "{error}"
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+refuge_store::conformance!(
+    backlog_counts_waits_against_the_target,
+    the_demo_builds_a_consistent_organisation,
+    a_batch_is_planned_pinned_confirmed_departed_and_completed,
+);

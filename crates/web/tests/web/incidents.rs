@@ -1,0 +1,163 @@
+//! Incidents: recorded once with the residents involved, with their own page.
+
+use crate::support::{first_code, record_incident, start};
+use refuge_web::SessionPolicy;
+
+/// The incident form offers the residents of the chosen location as tick boxes (codes, no
+/// names), asks for the day and time (now, on the user's clock), confirms on the incident's
+/// page, and records once when the same form is sent twice (a double click, a reload).
+#[test]
+fn an_incident_is_recorded_once_with_the_residents_ticked_and_its_time() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let form = server.get("/incidents", &format!("{cookie}; refuge_lang=ko"));
+    assert!(form.body.contains("발생 시각"), "the time, in Korean");
+    let token = form
+        .body
+        .split("name=\"submission\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    // The location chosen: the selected option of the form's location choice.
+    let location = form
+        .body
+        .split("name=\"location\"")
+        .nth(1)
+        .and_then(|rest| rest.split("\" selected").next())
+        .and_then(|before| before.rsplit("value=\"").next())
+        .unwrap()
+        .to_string();
+    let resident = form.body.split("name=\"person-").nth(1).unwrap()[..7].to_string();
+    let tick = format!("person-{resident}");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("submission", token.as_str()),
+        ("location", location.as_str()),
+        ("kind", "conflict"),
+        ("severity", "2"),
+        ("date", "2026-11-30"),
+        ("time", "21:45"),
+        (tick.as_str(), "yes"),
+        ("note", "Synthetic narrative: shouting in the night"),
+    ];
+    let count = || {
+        server
+            .get("/incidents", &cookie)
+            .body
+            .matches("href=\"/incidents/I-")
+            .count()
+    };
+    let before = count();
+    let first = server.post("/incidents", &cookie, &fields);
+    assert_eq!(first.status, 303);
+    let page = first.header("location").unwrap().to_string();
+    let again = server.post("/incidents", &cookie, &fields);
+    assert_eq!(again.status, 303);
+    assert_eq!(again.header("location").unwrap(), page, "the same incident");
+    assert_eq!(count(), before + 1, "recorded once");
+    let shown = server.get(&page, &cookie);
+    assert!(shown.body.contains("Recorded."), "a confirmation");
+    assert!(shown.body.contains("2026-11-30 21:45"));
+    assert!(
+        shown.body.contains(&format!("/people/{resident}")),
+        "the ticked resident"
+    );
+    // A time that is no time comes back with everything typed, the tick too.
+    let mut wrong = fields.to_vec();
+    wrong[1] = ("submission", "another-form");
+    wrong[6] = ("time", "25:99");
+    let refused = server.post("/incidents", &cookie, &wrong);
+    assert_eq!(refused.status, 422);
+    assert!(refused.body.contains("is not a time of day"));
+    assert!(
+        refused
+            .body
+            .contains(&format!("name=\"{tick}\" value=\"yes\" checked"))
+    );
+    assert!(
+        refused
+            .body
+            .contains(">Synthetic narrative: shouting in the night</textarea>")
+    );
+    assert!(
+        refused.body.contains("1 ticked"),
+        "the list opens with what was ticked"
+    );
+    // Another location's residents, asked for from the same form: nothing is recorded and
+    // everything typed stays.
+    let mut show = fields.to_vec();
+    show[1] = ("submission", "a-third-form");
+    show.push(("show", "yes"));
+    let shown = server.post("/incidents", &cookie, &show);
+    assert_eq!(shown.status, 200);
+    // A code that names no one, said in the reader's language.
+    let mut unknown = fields.to_vec();
+    unknown[1] = ("submission", "a-fourth-form");
+    unknown.push(("people", "P-ZZZZZ"));
+    let korean = server.post("/incidents", &format!("{cookie}; refuge_lang=ko"), &unknown);
+    assert_eq!(korean.status, 404);
+    assert!(
+        korean.body.contains("없는 사람 코드입니다: P-ZZZZZ"),
+        "in Korean"
+    );
+    assert!(
+        shown
+            .body
+            .contains(">Synthetic narrative: shouting in the night</textarea>")
+    );
+    assert_eq!(count(), before + 1);
+}
+
+/// An incident has a page: what, where, when, how severe, who (links); the narrative sealed
+/// until revealed (logged); closing it from there. The people involved list it on their page.
+#[test]
+fn an_incident_has_its_page_and_shows_on_the_people_involved() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let person = first_code(&server.get("/people", &cookie).body, "P-");
+    let code = record_incident(&server, &cookie, &csrf, &person);
+    let korean = format!("{cookie}; refuge_lang=ko");
+    let page = server.get(&format!("/incidents/{code}"), &korean);
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&format!("href=\"/people/{person}\"")),
+        "who, as a link"
+    );
+    assert!(
+        page.body.contains("갈등") && page.body.contains("3: 심각함"),
+        "kind and severity"
+    );
+    assert!(!page.body.contains("kitchen rota"), "sealed until revealed");
+    let revealed = server.post(
+        &format!("/incidents/{code}/reveal"),
+        &korean,
+        &[("csrf", &csrf)],
+    );
+    assert!(revealed.body.contains("kitchen rota"));
+    let (admin, _) = server.login("admin");
+    let audit = server.get("/audit", &admin);
+    assert!(
+        audit.body.contains(&code) && audit.body.contains("narrative"),
+        "the reveal is logged"
+    );
+    let on_person = server.get(&format!("/people/{person}"), &korean);
+    assert!(
+        on_person
+            .body
+            .contains(&format!("href=\"/incidents/{code}\"")),
+        "on the person's page"
+    );
+    let closed = server.post(
+        &format!("/incidents/{code}/close"),
+        &cookie,
+        &[("csrf", &csrf), ("from", "page")],
+    );
+    assert_eq!(closed.status, 303);
+    assert_eq!(
+        closed.header("location").unwrap(),
+        format!("/incidents/{code}")
+    );
+    let page = server.get(&format!("/incidents/{code}"), &korean);
+    assert!(page.body.contains("종결일"), "closed, with its date");
+}

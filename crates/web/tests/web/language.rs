@@ -1,0 +1,205 @@
+//! Pages in Korean and English, and times in the chosen time zone.
+
+use crate::support::{draft_batch, first_code, record_incident, start};
+use refuge_web::SessionPolicy;
+
+#[test]
+fn pages_speak_korean_when_asked() {
+    let server = start(SessionPolicy::default());
+    let korean = server.get_with("/login", "", ("Accept-Language", "ko-KR,ko;q=0.9"));
+    assert!(korean.body.contains("로그인") && korean.body.contains("lang=\"ko\""));
+    for referer in [
+        "http://elsewhere.example//evil.example/x",
+        "http://elsewhere.example/\\evil.example",
+    ] {
+        let back = server.get_with("/lang/en", "", ("Referer", referer));
+        assert_eq!(
+            back.header("location"),
+            Some("/"),
+            "no redirect off the site for {referer}"
+        );
+    }
+    let switched = server.get("/lang/en", "");
+    assert!(
+        switched
+            .header("set-cookie")
+            .unwrap()
+            .starts_with("refuge_lang=en")
+    );
+    let english = server.get_with("/login", "refuge_lang=en", ("Accept-Language", "ko"));
+    assert!(english.body.contains("Log in"));
+}
+
+/// The text between tags, trimmed, one piece each: what a reader sees in cells, options,
+/// buttons and headings.
+fn visible_texts(body: &str) -> Vec<String> {
+    body.split('<')
+        .filter_map(|piece| piece.split_once('>').map(|(_, text)| text.trim()))
+        .filter(|text| !text.is_empty())
+        .map(|text| text.replace("&#x2F;", "/"))
+        .collect()
+}
+
+/// Every page a role may see, in Korean: no closed-vocabulary word is left in English (as a
+/// cell, an option or in a list of words), and no message id is shown raw.
+#[test]
+fn every_page_in_korean_shows_its_words_in_korean() {
+    let english_words: std::collections::BTreeSet<String> =
+        include_str!("../../locales/en-US/words.ftl")
+            .lines()
+            .filter_map(|line| line.split_once(" = "))
+            // The demo's users are named after their roles: a user name is no role word.
+            .filter(|(key, _)| !key.starts_with("word-role-"))
+            .flat_map(|(key, text)| {
+                let word = key.split_once('-').map(|(_, word)| word).unwrap_or(key);
+                [
+                    text.to_string(),
+                    word.rsplit('-').next().unwrap().to_string(),
+                ]
+            })
+            .collect();
+    let message_id = |text: &str| {
+        text.contains('-')
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && text.starts_with(|c: char| c.is_ascii_lowercase())
+    };
+    let server = start(SessionPolicy::default());
+    let (coordinator, coordinator_csrf) = server.login("coordinator");
+    let person = first_code(
+        &server
+            .get("/people?stage=sheltered&location=SHL-BKK-1", &coordinator)
+            .body,
+        "P-",
+    );
+    let batch = draft_batch(&server, &coordinator, &coordinator_csrf);
+    let incident = record_incident(&server, &coordinator, &coordinator_csrf, &person);
+    for user in ["admin", "coordinator", "caseworker", "analyst", "auditor"] {
+        let (cookie, _) = server.login(user);
+        let cookie = format!("{cookie}; refuge_lang=ko");
+        for path in [
+            "/dashboard".to_string(),
+            "/people".into(),
+            "/people?stage=any".into(),
+            "/people/new".into(),
+            format!("/people/{person}"),
+            "/locations".into(),
+            "/incidents".into(),
+            format!("/incidents/{incident}"),
+            "/transfers".into(),
+            format!("/transfers/{batch}"),
+            "/audit".into(),
+            "/users".into(),
+            "/tokens".into(),
+            "/account".into(),
+            "/preferences".into(),
+            "/people/P-NOSUCH".into(),
+        ] {
+            let page = server.get(&path, &cookie);
+            if page.status == 403 {
+                assert!(
+                    page.body.contains("역할로는 할 수 없는 작업입니다")
+                        && !page.body.contains("may not"),
+                    "{user} {path}: the refusal in Korean"
+                );
+            }
+            assert!(
+                page.body.contains("lang=\"ko\""),
+                "{user} {path} is in Korean"
+            );
+            for text in visible_texts(&page.body) {
+                for piece in text.split(", ") {
+                    assert!(
+                        !english_words.contains(piece),
+                        "{user} {path}: '{piece}' is in English (in '{text}')"
+                    );
+                }
+                assert!(
+                    !message_id(&text),
+                    "{user} {path}: message id '{text}' shown raw"
+                );
+            }
+        }
+    }
+    let (admin, _) = server.login("admin");
+    let users = server.get("/users", &format!("{admin}; refuge_lang=ko"));
+    assert!(users.body.contains("사례 담당자"), "roles in Korean");
+    // The plan says what a coordinator needs, in Korean: seats filled of offered, who is
+    // chosen, who is not eligible and why, and whether the choice is proven best.
+    let plan = server.get(
+        &format!("/transfers/{batch}"),
+        &format!("{admin}; refuge_lang=ko"),
+    );
+    assert!(
+        plan.body.contains("석 중 5석 배정: "),
+        "seats filled of offered"
+    );
+    assert!(
+        plan.body.contains("최선임이 증명되었습니다") || plan.body.contains("가능한 최선과"),
+        "whether it is proven best"
+    );
+    assert!(
+        plan.body.contains("자격이 없는 가구"),
+        "the ineligible, counted by reason"
+    );
+    for english in [
+        "outranked",
+        "transfer-ready",
+        "on hold",
+        "Objective",
+        "gap ",
+    ] {
+        assert!(
+            !plan.body.contains(english),
+            "'{english}' on the Korean plan"
+        );
+    }
+    // The timeline says what changed in Korean, and who changed it (the demo's admin).
+    let timeline = server.get(
+        &format!("/people/{person}"),
+        &format!("{admin}; refuge_lang=ko"),
+    );
+    assert!(
+        timeline.body.contains("(으)로 등록, 도착"),
+        "the registration, in Korean"
+    );
+    assert!(
+        timeline.body.contains(" · admin: "),
+        "the actor of each change"
+    );
+    assert!(
+        !timeline.body.contains("registered "),
+        "no English sentence"
+    );
+}
+
+#[test]
+fn times_are_shown_in_the_chosen_time_zone() {
+    let server = start(SessionPolicy::default());
+    let (cookie, _) = server.login("auditor");
+    let utc = server.get("/audit", &cookie);
+    assert!(utc.body.contains("+00:00"), "UTC by default in English");
+    let chosen = server.get_with(
+        "/zone?zone=Asia/Seoul",
+        &cookie,
+        ("Referer", &format!("{}/audit", server.base)),
+    );
+    assert_eq!(chosen.status, 303);
+    assert_eq!(chosen.header("location"), Some("/audit"));
+    let zone_cookie = chosen
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(zone_cookie, "refuge_zone=Asia/Seoul");
+    let seoul = server.get("/audit", &format!("{cookie}; {zone_cookie}"));
+    assert!(seoul.body.contains("+09:00"));
+    assert!(!seoul.body.contains("+00:00"));
+    // An unknown zone changes nothing.
+    let unknown = server.get("/zone?zone=Mars/Olympus", &cookie);
+    assert_eq!(unknown.status, 303);
+    assert!(unknown.header("set-cookie").is_none());
+}

@@ -1,0 +1,304 @@
+//! A coordinator plans a transfer in a real browser; forecasts beyond their bounds are refused.
+
+use crate::support::{
+    Browser, PASSPHRASE, csrf_of, households_sheltered_together, placement_of, start,
+};
+use refuge_web::SessionPolicy;
+use std::time::Duration;
+
+#[test]
+fn a_coordinator_works_through_the_pages_in_a_real_browser() {
+    let server = start(SessionPolicy::default());
+    let browser = Browser::start();
+    let base = &server.base;
+    browser.go(&format!("{base}/login"));
+    browser.screenshot("01-login");
+    browser.type_into("input[name=user]", "coordinator");
+    browser.type_into("input[name=passphrase]", PASSPHRASE);
+    browser.submit("main form button[type=submit]");
+    assert!(browser.url().ends_with("/dashboard"), "{}", browser.url());
+    let before = browser.source();
+    browser.screenshot("02-dashboard");
+
+    // Register a household member, move them, flag them.
+    browser.go(&format!("{base}/people/new"));
+    browser.type_into("input[name=name]", "Synthetic Browser Person");
+    browser.type_into("input[name=birth_year]", "1991");
+    browser.click("select[name=location] option[value=SHL-BKK-2]");
+    browser.screenshot("03-register");
+    browser.submit("form.stack button[type=submit]");
+    let person_url = browser.url();
+    assert!(
+        person_url.contains("/people/P-"),
+        "{person_url}: {}",
+        browser
+            .source()
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(400)
+            .collect::<String>()
+    );
+    browser.click("form[action$='/move'] select[name=to] option[value=SHL-CNX-3]");
+    browser.submit("form[action$='/move'] button[type=submit]");
+    let moved = browser.source();
+    assert!(
+        moved.contains("SHL-CNX-3"),
+        "{}",
+        moved
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    browser.click("form[action$='/flag'] select[name=flag] option[value=self_harm_risk]");
+    browser.submit("form[action$='/flag'] button[value=yes]");
+    let person_page = browser.source();
+    assert!(person_page.contains("self_harm_risk"));
+    browser.screenshot("04-person");
+
+    // Record a severe incident; the dashboard shows it among what needs action.
+    let code = person_url.rsplit('/').next().unwrap().to_string();
+    browser.go(&format!("{base}/incidents"));
+    // The location from a list (its residents offered as tick boxes), the kind from a list,
+    // severity by its meaning, the people ticked or typed, and a confirmation.
+    browser.script("document.querySelector('select[name=location]').value = 'SHL-CNX-3'");
+    browser.submit("button[name=show]");
+    assert!(browser.source().contains("SHL-CNX-3"));
+    browser.script("document.querySelector('select[name=kind]').value = 'self_harm'");
+    browser.click("input[name=severity][value='4']");
+    browser.script("document.querySelector('details.residents').open = true");
+    let ticked = browser
+        .script("return document.querySelector('input[name^=person-]').name.slice(7)")
+        .as_str()
+        .unwrap()
+        .to_string();
+    browser.click("input[name^=person-]");
+    browser.type_into("input[name=people]", &code);
+    browser.type_into(
+        "textarea[name=note]",
+        "Synthetic narrative: found in the washroom",
+    );
+    browser.screenshot("05-incidents");
+    browser.submit("button.record");
+    assert!(browser.url().contains("/incidents/I-"), "{}", browser.url());
+    let recorded = browser.source();
+    assert!(recorded.contains("Recorded."), "a confirmation");
+    for person in [&code, &ticked] {
+        assert!(
+            recorded.contains(&format!("/people/{person}")),
+            "{person} is among the people involved"
+        );
+    }
+    browser.screenshot("05b-incident-recorded");
+    browser.go(&format!("{base}/dashboard"));
+    let after = browser.source();
+    assert_ne!(before, after);
+    assert!(
+        after.contains(&format!("{code} is flagged self-harm risk")),
+        "the new person shows up among the alerts"
+    );
+    browser.screenshot("06-dashboard-after");
+
+    // Plan a transfer and confirm it.
+    browser.go(&format!("{base}/transfers"));
+    browser.type_into("input[name=seats]", "40");
+    browser.type_into("input[name=destination]", "RCP-KR");
+    browser.submit("form.stack button[type=submit]");
+    assert!(browser.url().contains("/transfers/B-"), "{}", browser.url());
+    browser.screenshot("07-transfer-draft");
+    browser.submit("button[value=confirmed]");
+    let confirmed = browser.source();
+    assert!(
+        confirmed.contains("confirmed"),
+        "{}",
+        confirmed
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    browser.screenshot("08-transfer-confirmed");
+
+    // The forecast, then Korean.
+    browser.go(&format!("{base}/forecast"));
+    let forecast = browser.source();
+    assert!(
+        forecast.contains("<svg"),
+        "{}",
+        forecast
+            .split("<main>")
+            .nth(1)
+            .unwrap_or("")
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    browser.screenshot("09-forecast");
+    browser.submit("a.lang");
+    let korean = browser.source();
+    assert!(
+        korean.contains("lang=\"ko\"") && korean.contains("예측"),
+        "switched to Korean"
+    );
+    browser.screenshot("10-korean");
+
+    // A cheap phone: 360 CSS pixels wide. No page may be wider than the screen (wide tables
+    // scroll inside their own box), and each is saved as a screenshot.
+    browser.resize(360, 740);
+    let width = browser.script("return window.innerWidth").as_u64().unwrap();
+    assert!(width <= 360, "the window is {width} px wide");
+    for (name, path) in [
+        ("11-phone-dashboard", "/dashboard".to_string()),
+        ("12-phone-people", "/people".to_string()),
+        ("13-phone-person", format!("/people/{code}")),
+        ("14-phone-incidents", "/incidents".to_string()),
+        ("15-phone-transfers", "/transfers".to_string()),
+        ("16-phone-forecast", "/forecast?horizon=30".to_string()),
+    ] {
+        browser.go(&format!("{base}{path}"));
+        let page_width = browser
+            .script("return document.documentElement.scrollWidth")
+            .as_u64()
+            .unwrap();
+        assert!(
+            page_width <= width,
+            "{path} is {page_width} px wide on a {width} px screen"
+        );
+        browser.screenshot(name);
+    }
+
+    // On the phone, in Korean, a household moves together: the default choice.
+    let (cookie, _) = server.login("coordinator");
+    let (from, members) = households_sheltered_together(&server, &cookie)
+        .into_iter()
+        .next()
+        .expect("a household of two or more waiting together");
+    let to = if from == "SHL-BKK-2" {
+        "SHL-CNX-3"
+    } else {
+        "SHL-BKK-2"
+    };
+    browser.go(&format!("{base}/people/{}", members[0]));
+    assert!(
+        browser.source().contains("누가 이동합니까"),
+        "the choice, in Korean"
+    );
+    browser.click(&format!(
+        "form[action$='/move'] select[name=to] option[value={to}]"
+    ));
+    browser.click("form[action$='/move'] input[name=over_capacity]");
+    browser.screenshot("17-phone-household-move");
+    let waited: Vec<Option<i64>> = members
+        .iter()
+        .map(|member| placement_of(&server, &cookie, member).1)
+        .collect();
+    browser.submit("form[action$='/move'] button[type=submit]");
+    for (member, waited) in members.iter().zip(&waited) {
+        assert_eq!(
+            placement_of(&server, &cookie, member),
+            (to.to_string(), *waited),
+            "{member} moved with the household and kept the place in the queue"
+        );
+    }
+    // The person page says so too, in Korean: arrived here today, waiting as long as before.
+    browser.go(&format!("{base}/people/{}", members[0]));
+    let days = waited[0].expect("a sheltered person waits");
+    assert!(
+        browser.source().contains(&format!("({days}일)")),
+        "the person page shows the whole wait after the move"
+    );
+    browser.screenshot("18-phone-after-move");
+
+    // Someone registered twice: on the phone, in Korean, the second record is merged into
+    // the first from its page, and the old code leads to the kept record.
+    let coordinator = cookie.clone();
+    let register = |extra: Option<(&'static str, &'static str)>| {
+        let csrf = csrf_of(&server.get("/dashboard", &coordinator).body);
+        let mut fields = vec![
+            ("csrf", csrf),
+            ("name", "Synthetic Phone Twin".to_string()),
+            ("sex", "female".to_string()),
+            ("birth_year", "1994".to_string()),
+            ("location", "SHL-BKK-1".to_string()),
+            ("stage", "sheltered".to_string()),
+        ];
+        fields.extend(extra.map(|(name, value)| (name, value.to_string())));
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let reply = server.post("/people", &coordinator, &fields);
+        assert_eq!(reply.status, 303);
+        reply
+            .header("location")
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let first = register(None);
+    let twin = register(Some(("allow_duplicate", "yes")));
+    browser.go(&format!("{base}/people/{twin}"));
+    assert!(
+        browser.source().contains("같은 사람일 가능성"),
+        "offered, in Korean"
+    );
+    browser.click("form#merge input[name=confirm]");
+    browser.screenshot("19-phone-merge");
+    browser.submit("form#merge button[type=submit]");
+    assert!(
+        browser.url().ends_with(&format!("/people/{first}")),
+        "{}",
+        browser.url()
+    );
+    assert!(
+        browser.source().contains("저장했습니다."),
+        "saved, in Korean"
+    );
+    browser.call(
+        "POST",
+        "/url",
+        serde_json::json!({ "url": format!("{base}/people/{twin}") }),
+    );
+    assert!(
+        browser.url().ends_with(&format!("/people/{first}")),
+        "the merged code leads to the kept record: {}",
+        browser.url()
+    );
+    browser.screenshot("20-phone-merged");
+}
+
+/// `GET /forecast?arrival_factor=1000000` once grew the server to 24 GB: now it is refused
+/// by name before anything runs, and the server answers others meanwhile.
+#[test]
+fn a_forecast_beyond_its_bounds_is_refused_before_it_runs() {
+    let server = start(SessionPolicy::default());
+    let (analyst, _) = server.login("analyst");
+    let started = std::time::Instant::now();
+    let refused = server.get("/forecast?arrival_factor=1000000", &analyst);
+    assert_eq!(refused.status, 200, "the form comes back with the problem");
+    assert!(
+        refused.body.contains("arrival factor: 0 to 10"),
+        "{}",
+        refused.body
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "nothing ran");
+    let horizon = server.get("/forecast?horizon=100000", &analyst);
+    assert!(horizon.body.contains("horizon: 1 to 1095 days"));
+    let typed = server.get("/forecast?arrival_factor=abc", &analyst);
+    assert!(
+        typed
+            .body
+            .contains("arrival factor: &#39;abc&#39; is not a number")
+            || typed.body.contains("arrival factor: 'abc' is not a number"),
+        "a typed value that is no number is named, not silently replaced"
+    );
+    assert_eq!(server.get("/dashboard", &analyst).status, 200);
+}

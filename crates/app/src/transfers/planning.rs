@@ -7,6 +7,14 @@ use refuge_plan::{Instance, Plan, Policy};
 use refuge_store::PersonFilter;
 use std::collections::{BTreeMap, HashMap};
 
+/// The people present, by household, with each household's code and whether it may be
+/// split.
+struct Present {
+    by_household: BTreeMap<HouseholdId, Vec<Person>>,
+    household_codes: HashMap<Uuid, String>,
+    split: HashMap<HouseholdId, bool>,
+}
+
 impl App {
     /// Builds a planning instance from the people waiting now.
     pub(super) async fn planning_instance(
@@ -32,6 +40,82 @@ impl App {
         let locations = self.store.locations().await?;
         let code_of: HashMap<LocationId, &str> =
             locations.iter().map(|l| (l.id, l.code.as_str())).collect();
+        let batches = self.plan_batches(requests, &locations, today).await?;
+        let on_batch = self.people_on_other_batches(this_batch).await?;
+        let present = self.present_by_household().await?;
+        let mut households = Vec::new();
+        let mut units = BTreeMap::new();
+        for (household_id, members) in &present.by_household {
+            if !members.iter().any(|member| member.stage.is_waiting()) {
+                continue;
+            }
+            let household_code = present
+                .household_codes
+                .get(&household_id.0)
+                .cloned()
+                .unwrap_or_default();
+            let split = present.split.contains_key(household_id);
+            // A household that may split travels as its waiting members, one by one.
+            let groups: Vec<Vec<&Person>> = if split {
+                members
+                    .iter()
+                    .filter(|m| m.stage.is_waiting())
+                    .map(|m| vec![m])
+                    .collect()
+            } else {
+                vec![members.iter().collect()]
+            };
+            for group in groups {
+                let code = if group.len() == 1 && split {
+                    group[0].code.clone()
+                } else {
+                    household_code.clone()
+                };
+                let origin = code_of
+                    .get(&group[0].location)
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string();
+                let reasons = blockers(&group, policy, &on_batch);
+                let waiting_days = group
+                    .iter()
+                    .filter_map(|member| member.waiting_days(today))
+                    .max()
+                    .unwrap_or(0);
+                let pin = pins.get(household_id).map(planner_pin);
+                let unit = PlanUnit {
+                    code: code.clone(),
+                    household: *household_id,
+                    people: group.iter().map(|m| m.id).collect(),
+                    person_codes: group.iter().map(|m| m.code.clone()).collect(),
+                    origin,
+                    blockers: reasons,
+                };
+                households.push(planned_household(&group, &unit, waiting_days, pin));
+                units.insert(code, unit);
+            }
+        }
+        leave_out_too_large(&mut households, &batches);
+        Ok((
+            Instance {
+                end_day: None,
+                batches,
+                households,
+                policy: policy.clone(),
+            },
+            units,
+        ))
+    }
+
+    /// The requested batches as the planner takes them: each departing today or later with 1
+    /// to `MAX_BATCH_SEATS` seats, from its origins (by default every shelter and detention
+    /// centre).
+    async fn plan_batches(
+        &self,
+        requests: &[BatchRequest],
+        locations: &[Location],
+        today: Date,
+    ) -> AppResult<Vec<refuge_plan::Batch>> {
         let waiting_places: Vec<String> = locations
             .iter()
             .filter(|l| matches!(l.kind, LocationKind::Shelter | LocationKind::Detention))
@@ -69,8 +153,15 @@ impl App {
                 origins,
             });
         }
-        // People already on another live batch are spoken for.
-        let mut on_batch: HashMap<PersonId, String> = HashMap::new();
+        Ok(batches)
+    }
+
+    /// People already on another live batch are spoken for: person to that batch's code.
+    async fn people_on_other_batches(
+        &self,
+        this_batch: Option<BatchId>,
+    ) -> AppResult<HashMap<PersonId, String>> {
+        let mut on_batch = HashMap::new();
         for batch in self.store.batches().await? {
             if Some(batch.id) != this_batch
                 && matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
@@ -80,6 +171,11 @@ impl App {
                 }
             }
         }
+        Ok(on_batch)
+    }
+
+    /// Everyone on the way (hiding, in transit, sheltered, detained), by household.
+    async fn present_by_household(&self) -> AppResult<Present> {
         let present = self
             .store
             .people(&PersonFilter {
@@ -101,135 +197,19 @@ impl App {
         }
         let household_ids: Vec<Uuid> = by_household.keys().map(|id| id.0).collect();
         let household_codes = self.store.codes_of(&household_ids).await?;
-        let split: HashMap<HouseholdId, bool> = {
-            let mut split = HashMap::new();
-            for id in by_household.keys() {
-                if let Some(household) = self.store.household(*id).await?
-                    && household.split_allowed
-                {
-                    split.insert(*id, true);
-                }
-            }
-            split
-        };
-        let mut households = Vec::new();
-        let mut units = BTreeMap::new();
-        for (household_id, members) in by_household {
-            if !members.iter().any(|member| member.stage.is_waiting()) {
-                continue;
-            }
-            let household_code = household_codes
-                .get(&household_id.0)
-                .cloned()
-                .unwrap_or_default();
-            let groups: Vec<Vec<&Person>> = if split.contains_key(&household_id) {
-                members
-                    .iter()
-                    .filter(|m| m.stage.is_waiting())
-                    .map(|m| vec![m])
-                    .collect()
-            } else {
-                vec![members.iter().collect()]
-            };
-            for group in groups {
-                let code = if group.len() == 1 && split.contains_key(&household_id) {
-                    group[0].code.clone()
-                } else {
-                    household_code.clone()
-                };
-                let origin = code_of
-                    .get(&group[0].location)
-                    .copied()
-                    .unwrap_or_default()
-                    .to_string();
-                let mut reasons = Vec::new();
-                for member in &group {
-                    let person = || member.code.clone();
-                    if !member.stage.is_waiting() {
-                        reasons.push(Blocker::NotWaiting {
-                            person: person(),
-                            stage: member.stage,
-                        });
-                    }
-                    if let Some(reason) = member.hold {
-                        reasons.push(Blocker::OnHold {
-                            person: person(),
-                            reason,
-                        });
-                    }
-                    let ready = member.documents_ready && member.screening_done;
-                    if !(policy.allow_not_ready || ready) {
-                        reasons.push(Blocker::NotReady { person: person() });
-                    }
-                    if let Some(other) = on_batch.get(&member.id) {
-                        reasons.push(Blocker::OnBatch {
-                            person: person(),
-                            batch: other.to_string(),
-                        });
-                    }
-                    if member.location != group[0].location {
-                        reasons.push(Blocker::ApartLocations);
-                    }
-                }
-                reasons.dedup();
-                let waiting_days = group
-                    .iter()
-                    .filter_map(|member| member.waiting_days(today))
-                    .max()
-                    .unwrap_or(0);
-                let pin = pins.get(&household_id).map(|pin| match pin {
-                    BatchPin::In => refuge_plan::Pin::In,
-                    BatchPin::Out => refuge_plan::Pin::Out,
-                });
-                households.push(refuge_plan::Household {
-                    id: code.clone(),
-                    size: group.len() as i64,
-                    origin: origin.clone(),
-                    waiting_days: waiting_days as f64,
-                    flags: group.iter().flat_map(|m| m.flags.iter().copied()).collect(),
-                    eligible: reasons.is_empty(),
-                    ineligible_reason: (!reasons.is_empty()).then(|| {
-                        reasons
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    }),
-                    priority: None,
-                    pin,
-                });
-                units.insert(
-                    code.clone(),
-                    PlanUnit {
-                        code,
-                        household: household_id,
-                        people: group.iter().map(|m| m.id).collect(),
-                        person_codes: group.iter().map(|m| m.code.clone()).collect(),
-                        origin,
-                        blockers: reasons,
-                    },
-                );
+        let mut split = HashMap::new();
+        for id in by_household.keys() {
+            if let Some(household) = self.store.household(*id).await?
+                && household.split_allowed
+            {
+                split.insert(*id, true);
             }
         }
-        let largest = batches.iter().map(|b| b.seats).max().unwrap_or(0);
-        for household in &mut households {
-            // Too large for any batch: explained, not an error, when planning from the database.
-            if household.size > largest && household.eligible {
-                household.eligible = false;
-                household.ineligible_reason =
-                    Some(format!("{} people do not fit on any batch", household.size));
-            }
-        }
-        households.retain(|household| household.size <= largest);
-        Ok((
-            Instance {
-                end_day: None,
-                batches,
-                households,
-                policy: policy.clone(),
-            },
-            units,
-        ))
+        Ok(Present {
+            by_household,
+            household_codes,
+            split,
+        })
     }
 
     /// Runs the planner within its bounds (`MAX_NODE_LIMIT`, checked when the instance is
@@ -297,5 +277,96 @@ impl App {
                 manifest,
             },
         ))
+    }
+}
+
+/// Why a group cannot travel now: a member not waiting, on hold, not ready (unless the
+/// policy allows it), on another batch, or the group at different places.
+fn blockers(
+    group: &[&Person],
+    policy: &Policy,
+    on_batch: &HashMap<PersonId, String>,
+) -> Vec<Blocker> {
+    let mut reasons = Vec::new();
+    for member in group {
+        let person = || member.code.clone();
+        if !member.stage.is_waiting() {
+            reasons.push(Blocker::NotWaiting {
+                person: person(),
+                stage: member.stage,
+            });
+        }
+        if let Some(reason) = member.hold {
+            reasons.push(Blocker::OnHold {
+                person: person(),
+                reason,
+            });
+        }
+        let ready = member.documents_ready && member.screening_done;
+        if !(policy.allow_not_ready || ready) {
+            reasons.push(Blocker::NotReady { person: person() });
+        }
+        if let Some(other) = on_batch.get(&member.id) {
+            reasons.push(Blocker::OnBatch {
+                person: person(),
+                batch: other.to_string(),
+            });
+        }
+        if member.location != group[0].location {
+            reasons.push(Blocker::ApartLocations);
+        }
+    }
+    reasons.dedup();
+    reasons
+}
+
+/// A group as the planner sees it: its size, origin, wait, flags, eligibility and pin.
+fn planned_household(
+    group: &[&Person],
+    unit: &PlanUnit,
+    waiting_days: i64,
+    pin: Option<refuge_plan::Pin>,
+) -> refuge_plan::Household {
+    let reasons = &unit.blockers;
+    refuge_plan::Household {
+        id: unit.code.clone(),
+        size: group.len() as i64,
+        origin: unit.origin.clone(),
+        waiting_days: waiting_days as f64,
+        flags: group.iter().flat_map(|m| m.flags.iter().copied()).collect(),
+        eligible: reasons.is_empty(),
+        ineligible_reason: (!reasons.is_empty()).then(|| {
+            reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
+        priority: None,
+        pin,
+    }
+}
+
+/// Households too large for any batch are explained, not an error, when planning from the
+/// database; the planner never sees them.
+fn leave_out_too_large(
+    households: &mut Vec<refuge_plan::Household>,
+    batches: &[refuge_plan::Batch],
+) {
+    let largest = batches.iter().map(|b| b.seats).max().unwrap_or(0);
+    for household in households.iter_mut() {
+        if household.size > largest && household.eligible {
+            household.eligible = false;
+            household.ineligible_reason =
+                Some(format!("{} people do not fit on any batch", household.size));
+        }
+    }
+    households.retain(|household| household.size <= largest);
+}
+
+fn planner_pin(pin: &BatchPin) -> refuge_plan::Pin {
+    match pin {
+        BatchPin::In => refuge_plan::Pin::In,
+        BatchPin::Out => refuge_plan::Pin::Out,
     }
 }

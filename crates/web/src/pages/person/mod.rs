@@ -123,18 +123,6 @@ async fn page(
     }
     let person = &view.person;
     let role = session.role();
-    let household_others = shared
-        .app
-        .list_people(
-            session,
-            &PeopleQuery {
-                household: Some(view.household_code.clone()),
-                ..PeopleQuery::default()
-            },
-        )
-        .await?
-        .len()
-        .saturating_sub(1);
     let (correction, correction_sex, correction_birth_year) =
         correction_form(user, &view, echo.correction.as_ref());
     let merge_problem = if echo.merge_failed {
@@ -151,16 +139,7 @@ async fn page(
         Vec::new()
     };
     html(PersonTemplate {
-        page: {
-            let mut page = user
-                .page(lang.t_args("person-title", &[("code", person.code.clone())]))
-                .with_problem(problem);
-            // Said once, on the page a change came back to.
-            if std::mem::take(&mut *lock(&user.web.saved)) {
-                page.notice = lang.t("saved-change");
-            }
-            page
-        },
+        page: frame(user, &person.code, problem),
         code: person.code.clone(),
         facts: facts(user, &view),
         sealed: match person.purged {
@@ -170,30 +149,18 @@ async fn page(
                 &[("fields", lang.words(person.sealed.keys().copied()))],
             ),
         },
-        identity: view
-            .identity
-            .as_ref()
-            .map(|fields| {
-                fields
-                    .iter()
-                    .map(|(field, value)| (lang.word(*field), value.as_str().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        identity: identity_rows(user, &view),
         can_reveal: allowed(role, Action::RevealIdentity) && person.purged.is_none(),
         can_act: allowed(role, Action::MovePeople),
         locations: options(location_codes(shared, user).await?, &view.location_code),
         // Merging is its own form, never a move.
         stages: word_options(
             lang,
-            Stage::ALL
-                .iter()
-                .copied()
-                .filter(|stage| *stage != Stage::Merged),
+            Stage::ALL.iter().copied().filter(|s| *s != Stage::Merged),
             person.stage.as_str(),
         ),
         flags: word_options(lang, Flag::ALL.iter().copied(), ""),
-        household_others,
+        household_others: household_others(shared, user, &view).await?,
         reasons: word_options(lang, HoldReason::ALL.iter().copied(), ""),
         documents_ready: person.documents_ready,
         screening_done: person.screening_done,
@@ -220,6 +187,41 @@ async fn page(
         merged_from: view.merged_from.clone(),
         household_to: echo.household_to,
     })
+}
+
+/// The page frame, saying once (on the page a change came back to) that it was saved.
+fn frame(user: &SignedIn, code: &str, problem: String) -> Page {
+    let lang = user.lang;
+    let mut page = user
+        .page(lang.t_args("person-title", &[("code", code.to_string())]))
+        .with_problem(problem);
+    if std::mem::take(&mut *lock(&user.web.saved)) {
+        page.notice = lang.t("saved-change");
+    }
+    page
+}
+
+/// The revealed identity as (field, value) rows; none unless revealed.
+fn identity_rows(user: &SignedIn, view: &PersonView) -> Vec<(String, String)> {
+    view.identity
+        .iter()
+        .flatten()
+        .map(|(field, value)| (user.lang.word(*field), value.as_str().to_string()))
+        .collect()
+}
+
+/// How many other members of the household the user can see (the move form asks who moves).
+async fn household_others(
+    shared: &Shared,
+    user: &SignedIn,
+    view: &PersonView,
+) -> Result<usize, AppError> {
+    let query = PeopleQuery {
+        household: Some(view.household_code.clone()),
+        ..PeopleQuery::default()
+    };
+    let members = shared.app.list_people(user.session(), &query).await?;
+    Ok(members.len().saturating_sub(1))
 }
 
 /// The operational facts, as (label, value) rows.

@@ -126,31 +126,95 @@ impl App {
         let state = self.store.load_state().await?;
         let all_locations: Vec<LocationId> = state.locations.keys().copied().collect();
         let mut side_writes = Vec::new();
-
-        // The compartments, each wrapped to the recovery key pair.
         let recovery = KeyPair::generate()?;
         let code = RecoveryCode::generate()?;
-        let mut compartments: HashMap<String, KeyPair> = HashMap::new();
-        compartments.insert(ORGANISATION.to_string(), KeyPair::generate()?);
-        for location in &all_locations {
-            compartments.insert(location.to_string(), KeyPair::generate()?);
-        }
-        for (compartment, pair) in &compartments {
-            side_writes.push(SideWrite::Compartment(CompartmentKey {
-                compartment: compartment.clone(),
-                generation: 1,
-                public_key: pair.public().encode(),
-            }));
-            side_writes.push(holder_wrap(
-                compartment,
-                1,
-                RECOVERY,
-                &recovery.public(),
-                &pair.secret(),
-            )?);
-        }
+        let compartments = founding_compartments(&all_locations, &recovery, &mut side_writes)?;
 
-        // Each user's key pair, and what their role holds wrapped to it.
+        let (own_sealers, pending) = self
+            .upgrade_users(
+                session,
+                passphrase,
+                (&state, &all_locations),
+                (&compartments, data_key),
+                &mut side_writes,
+            )
+            .await?;
+
+        let resealing = upgrade_record_keys(
+            &state,
+            &compartments,
+            (data_key, data_sealer),
+            &mut side_writes,
+        )?;
+        let records = resealing.sealers.len();
+        drop(state);
+
+        let tokens_revoked = self
+            .revoke_data_key_tokens(data_sealer, &own_sealers, &mut side_writes)
+            .await?;
+
+        side_writes.extend(self.upgraded_meta(&recovery, &code)?);
+        let detail = format!(
+            "{records} records, {} users to log in, {tokens_revoked} tokens revoked",
+            pending.len()
+        );
+        let access = self.access_entry(
+            &session.user().name,
+            AccessAction::KeysUpgraded,
+            "organisation",
+            &detail,
+        );
+        let events = self
+            .run_reseal(&resealing, side_writes, access, progress)
+            .await?;
+        Ok(Upgraded {
+            code,
+            records,
+            events,
+            pending,
+            tokens_revoked,
+        })
+    }
+
+    /// The settings an upgrade leaves: the recovery recipient and escrow, the day the code
+    /// was made, the key model, and a new `keys_sealed` (every session ends).
+    fn upgraded_meta(&self, recovery: &KeyPair, code: &RecoveryCode) -> AppResult<[SideWrite; 5]> {
+        Ok([
+            SideWrite::Meta {
+                key: META_RECOVERY_PUBLIC.into(),
+                value: recovery.public().encode(),
+            },
+            SideWrite::Meta {
+                key: META_RECOVERY_ESCROW.into(),
+                value: code.wrap(&recovery.secret())?.encode(),
+            },
+            SideWrite::Meta {
+                key: keys::META_RECOVERY_MADE.into(),
+                value: self.today().to_string(),
+            },
+            SideWrite::Meta {
+                key: META_KEY_MODEL.into(),
+                value: COMPARTMENT_MODEL.into(),
+            },
+            SideWrite::Meta {
+                key: META_KEYS_SEALED.into(),
+                value: self.new_uuid()?.to_string(),
+            },
+        ])
+    }
+
+    /// For an upgrade, each user's key pair and what their role holds wrapped to it: the
+    /// upgrading admin's under their passphrase, every other's under the data key until
+    /// their first login. Returns each user's own sealer (for their token labels) and the
+    /// names of the active users still to log in.
+    async fn upgrade_users(
+        &self,
+        session: &Session,
+        passphrase: &str,
+        (state, all_locations): (&State, &[LocationId]),
+        (compartments, data_key): (&HashMap<String, KeyPair>, &SecretKey),
+        side_writes: &mut Vec<SideWrite>,
+    ) -> AppResult<(HashMap<UserId, Sealer>, Vec<String>)> {
         let upgrading = session.user().id;
         let mut own_sealers: HashMap<UserId, Sealer> = HashMap::new();
         let mut pending = Vec::new();
@@ -161,7 +225,7 @@ impl App {
                 public_key: pair.public().encode(),
             });
             let holder = user.id.to_string();
-            for compartment in holdings(user.role, &user.locations, user.active, &all_locations) {
+            for compartment in holdings(user.role, &user.locations, user.active, all_locations) {
                 let secret = compartments
                     .get(&compartment)
                     .map(KeyPair::secret)
@@ -195,55 +259,17 @@ impl App {
             }
             own_sealers.insert(user.id, Sealer::new(&pair.secret())?);
         }
+        Ok((own_sealers, pending))
+    }
 
-        // A key for each record, wrapped to where it lives; the data key is the index key.
-        let envelopes: HashMap<&String, Envelope> = compartments
-            .iter()
-            .map(|(compartment, pair)| Ok((compartment, Envelope::to(&pair.public())?)))
-            .collect::<AppResult<_>>()?;
-        let mut resealing = Resealing {
-            every_record: true,
-            ..Resealing::default()
-        };
-        let mut record_key = |record: Uuid, compartment: String| -> AppResult<()> {
-            let envelope = envelopes
-                .get(&compartment)
-                .ok_or_else(|| corrupt(format!("no compartment {compartment}")))?;
-            let key = SecretKey::generate()?;
-            let record_text = record.to_string();
-            side_writes.push(SideWrite::RecordKey(RecordKey {
-                wrapped: envelope.wrap(&key, &record_context(&record_text, &compartment, 1))?,
-                record: record_text,
-                compartment,
-                generation: 1,
-            }));
-            resealing
-                .sealers
-                .insert(record, (data_sealer.clone(), Sealer::new(&key)?));
-            Ok(())
-        };
-        for location in state.locations.values() {
-            record_key(location.id.0, location.id.to_string())?;
-        }
-        for person in state.people.values() {
-            record_key(person.id.0, person.location.to_string())?;
-        }
-        for incident in state.incidents.values() {
-            record_key(incident.id.0, incident.location.to_string())?;
-        }
-        let records = resealing.sealers.len();
-        drop(state);
-        let organisation = envelopes
-            .get(&ORGANISATION.to_string())
-            .ok_or_else(|| corrupt("no organisation compartment"))?;
-        side_writes.push(SideWrite::RecordKey(RecordKey {
-            record: INDEX_RECORD.into(),
-            compartment: ORGANISATION.into(),
-            generation: 1,
-            wrapped: organisation.wrap(data_key, &record_context(INDEX_RECORD, ORGANISATION, 1))?,
-        }));
-
-        // Tokens wrap the data key: revoked; their labels sealed under their owners' keys.
+    /// Tokens wrap the data key: revoked at an upgrade, their labels sealed again under their
+    /// owners' keys. Returns how many were revoked.
+    async fn revoke_data_key_tokens(
+        &self,
+        data_sealer: &Sealer,
+        own_sealers: &HashMap<UserId, Sealer>,
+        side_writes: &mut Vec<SideWrite>,
+    ) -> AppResult<usize> {
         let now = self
             .now()
             .format(&Rfc3339)
@@ -268,49 +294,7 @@ impl App {
                 });
             }
         }
-
-        side_writes.extend([
-            SideWrite::Meta {
-                key: META_RECOVERY_PUBLIC.into(),
-                value: recovery.public().encode(),
-            },
-            SideWrite::Meta {
-                key: META_RECOVERY_ESCROW.into(),
-                value: code.wrap(&recovery.secret())?.encode(),
-            },
-            SideWrite::Meta {
-                key: keys::META_RECOVERY_MADE.into(),
-                value: self.today().to_string(),
-            },
-            SideWrite::Meta {
-                key: META_KEY_MODEL.into(),
-                value: COMPARTMENT_MODEL.into(),
-            },
-            SideWrite::Meta {
-                key: META_KEYS_SEALED.into(),
-                value: self.new_uuid()?.to_string(),
-            },
-        ]);
-        let detail = format!(
-            "{records} records, {} users to log in, {tokens_revoked} tokens revoked",
-            pending.len()
-        );
-        let access = self.access_entry(
-            &session.user().name,
-            AccessAction::KeysUpgraded,
-            "organisation",
-            &detail,
-        );
-        let events = self
-            .run_reseal(&resealing, side_writes, access, progress)
-            .await?;
-        Ok(Upgraded {
-            code,
-            records,
-            events,
-            pending,
-            tokens_revoked,
-        })
+        Ok(tokens_revoked)
     }
 
     /// At a user's first login after an upgrade: their key pair, waiting under the data key
@@ -504,6 +488,91 @@ impl App {
             .insert(record, (Arc::new(Sealer::new(&old)?), Sealer::new(&new)?));
         Ok(())
     }
+}
+
+/// For an upgrade, a key for each record (locations, people, incidents), wrapped to the
+/// compartment where it lives, with the data key that sealed it to open its values; and the
+/// data key itself wrapped to the organisation, as the blind-index key.
+fn upgrade_record_keys(
+    state: &State,
+    compartments: &HashMap<String, KeyPair>,
+    (data_key, data_sealer): (&SecretKey, &Arc<Sealer>),
+    side_writes: &mut Vec<SideWrite>,
+) -> AppResult<Resealing> {
+    // A key for each record, wrapped to where it lives; the data key is the index key.
+    let envelopes: HashMap<&String, Envelope> = compartments
+        .iter()
+        .map(|(compartment, pair)| Ok((compartment, Envelope::to(&pair.public())?)))
+        .collect::<AppResult<_>>()?;
+    let mut resealing = Resealing {
+        every_record: true,
+        ..Resealing::default()
+    };
+    let mut record_key = |record: Uuid, compartment: String| -> AppResult<()> {
+        let envelope = envelopes
+            .get(&compartment)
+            .ok_or_else(|| corrupt(format!("no compartment {compartment}")))?;
+        let key = SecretKey::generate()?;
+        let record_text = record.to_string();
+        side_writes.push(SideWrite::RecordKey(RecordKey {
+            wrapped: envelope.wrap(&key, &record_context(&record_text, &compartment, 1))?,
+            record: record_text,
+            compartment,
+            generation: 1,
+        }));
+        resealing
+            .sealers
+            .insert(record, (data_sealer.clone(), Sealer::new(&key)?));
+        Ok(())
+    };
+    for location in state.locations.values() {
+        record_key(location.id.0, location.id.to_string())?;
+    }
+    for person in state.people.values() {
+        record_key(person.id.0, person.location.to_string())?;
+    }
+    for incident in state.incidents.values() {
+        record_key(incident.id.0, incident.location.to_string())?;
+    }
+    let organisation = envelopes
+        .get(&ORGANISATION.to_string())
+        .ok_or_else(|| corrupt("no organisation compartment"))?;
+    side_writes.push(SideWrite::RecordKey(RecordKey {
+        record: INDEX_RECORD.into(),
+        compartment: ORGANISATION.into(),
+        generation: 1,
+        wrapped: organisation.wrap(data_key, &record_context(INDEX_RECORD, ORGANISATION, 1))?,
+    }));
+    Ok(resealing)
+}
+
+/// The compartments of an upgrade (the organisation's and each location's), generation 1,
+/// each wrapped to the recovery key pair.
+fn founding_compartments(
+    all_locations: &[LocationId],
+    recovery: &KeyPair,
+    side_writes: &mut Vec<SideWrite>,
+) -> AppResult<HashMap<String, KeyPair>> {
+    let mut compartments: HashMap<String, KeyPair> = HashMap::new();
+    compartments.insert(ORGANISATION.to_string(), KeyPair::generate()?);
+    for location in all_locations {
+        compartments.insert(location.to_string(), KeyPair::generate()?);
+    }
+    for (compartment, pair) in &compartments {
+        side_writes.push(SideWrite::Compartment(CompartmentKey {
+            compartment: compartment.clone(),
+            generation: 1,
+            public_key: pair.public().encode(),
+        }));
+        side_writes.push(holder_wrap(
+            compartment,
+            1,
+            RECOVERY,
+            &recovery.public(),
+            &pair.secret(),
+        )?);
+    }
+    Ok(compartments)
 }
 
 fn corrupt(what: impl Into<String>) -> AppError {

@@ -3,7 +3,7 @@
 use crate::*;
 use refuge_core::event::GENESIS_HASH;
 use refuge_store::EventCursor;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Default)]
 pub struct VerifyReport {
@@ -24,8 +24,8 @@ impl VerifyReport {
 /// Compares replayed and stored records of one table, naming the first rows that differ.
 fn compare<K: Ord + std::fmt::Display, V: PartialEq>(
     table: &str,
-    replayed: &std::collections::BTreeMap<K, V>,
-    stored: &std::collections::BTreeMap<K, V>,
+    replayed: &BTreeMap<K, V>,
+    stored: &BTreeMap<K, V>,
     code: impl Fn(&V) -> String,
     problems: &mut Vec<String>,
 ) {
@@ -99,17 +99,38 @@ impl App {
                 .into_iter()
                 .map(|problem| format!("integrity check: {problem}")),
         );
+        let Some(Replayed { state, flow }) = self.replay_log(&mut report).await? else {
+            return Ok(report);
+        };
+        let stored = self.store.load_state().await?;
+        report.people = stored.people.len();
+        compare_records(&state, &stored, &mut report.problems);
+        // The aggregates: each against a recount from the stored people, and the monthly flow
+        // against the replayed log (an independent path), so a wrong aggregate cannot pass.
+        report
+            .problems
+            .extend(self.store.aggregate_problems().await?);
+        report.problems.extend(self.flow_problems(&flow).await?);
+        if self.compartment_model().await? {
+            report.problems.extend(self.key_problems(&stored).await?);
+        }
+        self.check_access_log(&mut report).await?;
+        Ok(report)
+    }
+
+    /// Replays the whole log, checking each node's sequence numbers and hash chain, into a
+    /// state and the monthly flow it implies; `None` (the problem reported) when the log
+    /// cannot be read.
+    async fn replay_log(&self, report: &mut VerifyReport) -> AppResult<Option<Replayed>> {
         let mut heads: HashMap<NodeId, (i64, String)> = HashMap::new();
-        let mut replayed = State::default();
-        let mut flow: std::collections::BTreeMap<String, (u64, u64)> =
-            std::collections::BTreeMap::new();
+        let mut replayed = Replayed::default();
         let mut cursor: Option<EventCursor> = None;
         loop {
             let page = match self.store.events_page(cursor, 10_000).await {
                 Ok(page) => page,
                 Err(StoreError::Corrupt(what)) => {
                     report.problems.push(what);
-                    return Ok(report);
+                    return Ok(None);
                 }
                 Err(error) => return Err(error.into()),
             };
@@ -118,103 +139,25 @@ impl App {
             for event in page {
                 report.events += 1;
                 let name = format!("event {}/{} ({})", event.node, event.seq, event.body.kind());
-                let (last_seq, last_hash) = heads
+                let head = heads
                     .entry(event.node)
                     .or_insert((0, GENESIS_HASH.to_string()));
-                if event.seq != *last_seq + 1 {
-                    report.problems.push(format!(
-                        "{name}: expected sequence number {}",
-                        *last_seq + 1
-                    ));
-                }
-                if event.prev_hash != *last_hash {
-                    report.problems.push(format!(
-                        "{name}: does not link to the previous event's hash"
-                    ));
-                }
-                if event.canonical_bytes().map_or(true, |bytes| {
-                    refuge_crypto::chain_hash(&event.prev_hash, &bytes) != event.hash
-                }) {
-                    report
-                        .problems
-                        .push(format!("{name}: hash does not match its contents"));
-                }
-                *last_seq = event.seq;
-                *last_hash = event.hash.clone();
-                match replayed.apply(&event.body) {
+                check_link(&event, &name, head, &mut report.problems);
+                match replayed.state.apply(&event.body) {
                     Err(error) => report
                         .problems
                         .push(format!("{name}: does not apply on replay: {error}")),
-                    Ok(()) => match &event.body {
-                        EventBody::PersonAdded { person } => {
-                            flow.entry(person.entered.to_string()[..7].to_string())
-                                .or_default()
-                                .0 += 1;
-                        }
-                        EventBody::PersonMoved {
-                            stage: Stage::Departed,
-                            at,
-                            ..
-                        } => {
-                            flow.entry(at.to_string()[..7].to_string()).or_default().1 += 1;
-                        }
-                        _ => {}
-                    },
+                    Ok(()) => replayed.count_flow(&event.body),
                 }
             }
         }
         report.nodes = heads.len();
-        let stored = self.store.load_state().await?;
-        report.people = stored.people.len();
-        compare(
-            "users",
-            &replayed.users,
-            &stored.users,
-            |r| r.name.clone(),
-            &mut report.problems,
-        );
-        compare(
-            "locations",
-            &replayed.locations,
-            &stored.locations,
-            |r| r.code.clone(),
-            &mut report.problems,
-        );
-        compare(
-            "households",
-            &replayed.households,
-            &stored.households,
-            |r| r.code.clone(),
-            &mut report.problems,
-        );
-        compare(
-            "people",
-            &replayed.people,
-            &stored.people,
-            |r| r.code.clone(),
-            &mut report.problems,
-        );
-        compare(
-            "incidents",
-            &replayed.incidents,
-            &stored.incidents,
-            |r| r.code.clone(),
-            &mut report.problems,
-        );
-        compare(
-            "batches",
-            &replayed.batches,
-            &stored.batches,
-            |r| r.code.clone(),
-            &mut report.problems,
-        );
+        Ok(Some(replayed))
+    }
 
-        // The aggregates: each against a recount from the stored people, and the monthly flow
-        // against the replayed log (an independent path), so a wrong aggregate cannot pass.
-        report
-            .problems
-            .extend(self.store.aggregate_problems().await?);
-        let stored_flow: std::collections::BTreeMap<String, (u64, u64)> = self
+    /// The stored monthly flow against the one the log implies.
+    async fn flow_problems(&self, flow: &BTreeMap<String, (u64, u64)>) -> AppResult<Vec<String>> {
+        let stored_flow: BTreeMap<String, (u64, u64)> = self
             .store
             .flow_by_month()
             .await?
@@ -222,6 +165,7 @@ impl App {
             .filter(|(_, entered, departed)| *entered != 0 || *departed != 0)
             .map(|(month, entered, departed)| (month, (entered, departed)))
             .collect();
+        let mut problems = Vec::new();
         for month in flow
             .keys()
             .chain(stored_flow.keys())
@@ -232,17 +176,17 @@ impl App {
                 stored_flow.get(month).copied().unwrap_or_default(),
             );
             if logged != stored {
-                report.problems.push(format!(
+                problems.push(format!(
                     "flow_by_month {month}: stored {} entered and {} departed, the log says {} and {}",
                     stored.0, stored.1, logged.0, logged.1
                 ));
             }
         }
+        Ok(problems)
+    }
 
-        if self.compartment_model().await? {
-            report.problems.extend(self.key_problems(&stored).await?);
-        }
-
+    /// The access log's own hash chain.
+    async fn check_access_log(&self, report: &mut VerifyReport) -> AppResult<()> {
         let mut prev = GENESIS_HASH.to_string();
         for entry in self.store.access_log(None).await? {
             report.access_entries += 1;
@@ -257,7 +201,7 @@ impl App {
             }
             prev = entry.hash;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// The compartment model's keys, against the records (no key is opened: an auditor runs
@@ -334,4 +278,105 @@ impl App {
         }
         Ok(problems)
     }
+}
+
+/// What a replay of the log gives: the state, and people entered and departed by month.
+#[derive(Default)]
+struct Replayed {
+    state: State,
+    flow: BTreeMap<String, (u64, u64)>,
+}
+
+impl Replayed {
+    fn count_flow(&mut self, body: &EventBody) {
+        match body {
+            EventBody::PersonAdded { person } => {
+                self.flow
+                    .entry(person.entered.to_string()[..7].to_string())
+                    .or_default()
+                    .0 += 1;
+            }
+            EventBody::PersonMoved {
+                stage: Stage::Departed,
+                at,
+                ..
+            } => {
+                self.flow
+                    .entry(at.to_string()[..7].to_string())
+                    .or_default()
+                    .1 += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An event's place in its node's chain: the next sequence number, linked to the previous
+/// hash, and hashed over its own contents. Moves the node's head on.
+fn check_link(event: &Event, name: &str, head: &mut (i64, String), problems: &mut Vec<String>) {
+    let (last_seq, last_hash) = head;
+    if event.seq != *last_seq + 1 {
+        problems.push(format!(
+            "{name}: expected sequence number {}",
+            *last_seq + 1
+        ));
+    }
+    if event.prev_hash != *last_hash {
+        problems.push(format!(
+            "{name}: does not link to the previous event's hash"
+        ));
+    }
+    if event.canonical_bytes().map_or(true, |bytes| {
+        refuge_crypto::chain_hash(&event.prev_hash, &bytes) != event.hash
+    }) {
+        problems.push(format!("{name}: hash does not match its contents"));
+    }
+    *last_seq = event.seq;
+    *last_hash = event.hash.clone();
+}
+
+/// Every projection table replayed from the log against the one stored.
+fn compare_records(replayed: &State, stored: &State, problems: &mut Vec<String>) {
+    compare(
+        "users",
+        &replayed.users,
+        &stored.users,
+        |r| r.name.clone(),
+        problems,
+    );
+    compare(
+        "locations",
+        &replayed.locations,
+        &stored.locations,
+        |r| r.code.clone(),
+        problems,
+    );
+    compare(
+        "households",
+        &replayed.households,
+        &stored.households,
+        |r| r.code.clone(),
+        problems,
+    );
+    compare(
+        "people",
+        &replayed.people,
+        &stored.people,
+        |r| r.code.clone(),
+        problems,
+    );
+    compare(
+        "incidents",
+        &replayed.incidents,
+        &stored.incidents,
+        |r| r.code.clone(),
+        problems,
+    );
+    compare(
+        "batches",
+        &replayed.batches,
+        &stored.batches,
+        |r| r.code.clone(),
+        problems,
+    );
 }

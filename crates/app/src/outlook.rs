@@ -224,12 +224,50 @@ impl App {
                 .or_default()
                 .push(person.waiting_days(today).unwrap_or_default() as f64);
         }
-        // Arrivals into each waiting place, departures and exits, over the last months. A
-        // move from one waiting place to another is no arrival: the person is already among
-        // someone's waiting (counting it would add people the forecast never removes).
-        let mut arrivals: HashMap<LocationId, u64> = HashMap::new();
-        let mut departures = 0u64;
-        let mut exits = 0u64;
+        let Rates {
+            arrivals,
+            departures,
+            exits,
+        } = self.recent_rates(window_start, today).await?;
+        let shelters = locations
+            .iter()
+            .map(|location| shelter_of(location, what_if, &arrivals, &mut initial))
+            .collect();
+        // Recent departures continue as a flight every two weeks; planned batches and extra
+        // transfers are one-offs.
+        let mut flights = Vec::new();
+        let fortnightly = (departures as f64 / RATE_WINDOW_DAYS as f64 * 14.0).round() as u32;
+        if fortnightly > 0 {
+            flights.push(Flights {
+                every_days: 14.0,
+                first_day: 14.0,
+                seats: fortnightly,
+            });
+        }
+        let transfer = self.transfers_ahead(what_if, today).await?;
+        let per_day = if waiting.is_empty() {
+            0.0
+        } else {
+            (exits as f64 / (waiting.len() as f64 * RATE_WINDOW_DAYS as f64)).min(0.5)
+        };
+        Ok(Scenario {
+            horizon_days: what_if.horizon_days,
+            replications: what_if.replications,
+            seed: what_if.seed,
+            target_wait_days: self.target_wait_days().await? as f64,
+            shelters,
+            screening: None,
+            flights,
+            transfer,
+            exits: (per_day > 0.0).then_some(Exits { per_day }),
+        })
+    }
+
+    /// Arrivals into each waiting place, departures and exits since `window_start`. A move
+    /// from one waiting place to another is no arrival: the person is already among
+    /// someone's waiting (counting it would add people the forecast never removes).
+    async fn recent_rates(&self, window_start: Date, today: Date) -> AppResult<Rates> {
+        let mut rates = Rates::default();
         let mut in_waiting_place: HashSet<PersonId> = HashSet::new();
         for event in self
             .store
@@ -240,7 +278,7 @@ impl App {
                 EventBody::PersonAdded { person } if person.stage.is_waiting() => {
                     in_waiting_place.insert(person.id);
                     if person.since >= window_start {
-                        *arrivals.entry(person.location).or_default() += 1;
+                        *rates.arrivals.entry(person.location).or_default() += 1;
                     }
                 }
                 EventBody::PersonMoved {
@@ -260,57 +298,25 @@ impl App {
                     }
                     if stage.is_waiting() {
                         if !was_waiting {
-                            *arrivals.entry(to).or_default() += 1;
+                            *rates.arrivals.entry(to).or_default() += 1;
                         }
                     } else if stage == Stage::Departed {
-                        departures += 1;
+                        rates.departures += 1;
                     } else if matches!(
                         stage,
                         Stage::Missing | Stage::Withdrawn | Stage::Deceased | Stage::Repatriated
                     ) {
-                        exits += 1;
+                        rates.exits += 1;
                     }
                 }
                 _ => {}
             }
         }
-        let window_months = RATE_WINDOW_DAYS as f64 / refuge_sim::DAYS_PER_MONTH;
-        let shelters = locations
-            .iter()
-            .map(|location| {
-                let count = arrivals.get(&location.id).copied().unwrap_or_default();
-                let capacity = what_if
-                    .capacities
-                    .iter()
-                    .find(|(code, _)| code.eq_ignore_ascii_case(&location.code))
-                    .map_or(location.capacity, |(_, capacity)| *capacity);
-                Shelter {
-                    name: location.code.clone(),
-                    capacity: Some(capacity.max(1)),
-                    overflow: refuge_sim::Overflow::Wait,
-                    arrivals_per_month: Some(count as f64 / window_months * what_if.arrival_factor),
-                    arrivals: None,
-                    // A Poisson count of n has a relative uncertainty of about 1/√n.
-                    arrivals_cv: if count > 0 {
-                        1.0 / (count as f64).sqrt()
-                    } else {
-                        0.0
-                    },
-                    initial_waiting_days: initial.remove(&location.id).unwrap_or_default(),
-                }
-            })
-            .collect();
-        // Recent departures continue as a flight every two weeks; planned batches and extra
-        // transfers are one-offs.
-        let mut flights = Vec::new();
-        let fortnightly = (departures as f64 / RATE_WINDOW_DAYS as f64 * 14.0).round() as u32;
-        if fortnightly > 0 {
-            flights.push(Flights {
-                every_days: 14.0,
-                first_day: 14.0,
-                seats: fortnightly,
-            });
-        }
+        Ok(rates)
+    }
+
+    /// Planned batches still to leave and the what-if's extra transfers, as one-offs.
+    async fn transfers_ahead(&self, what_if: &WhatIf, today: Date) -> AppResult<Vec<Transfer>> {
         let mut transfer = Vec::new();
         for batch in self.store.batches().await? {
             if matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
@@ -334,22 +340,7 @@ impl App {
                 seats: *seats,
             });
         }
-        let per_day = if waiting.is_empty() {
-            0.0
-        } else {
-            (exits as f64 / (waiting.len() as f64 * RATE_WINDOW_DAYS as f64)).min(0.5)
-        };
-        Ok(Scenario {
-            horizon_days: what_if.horizon_days,
-            replications: what_if.replications,
-            seed: what_if.seed,
-            target_wait_days: self.target_wait_days().await? as f64,
-            shelters,
-            screening: None,
-            flights,
-            transfer,
-            exits: (per_day > 0.0).then_some(Exits { per_day }),
-        })
+        Ok(transfer)
     }
 
     /// Runs a scenario (from a file or from the database) on `threads` threads, within the
@@ -425,5 +416,44 @@ mod tests {
             ["2026-12", "2027-03", "2027-06", "2027-09", "2027-12"]
         );
         assert!(month_ticks(date!(2026 - 01 - 31), 1095.0).len() <= 6);
+    }
+}
+
+/// What happened over the rate window.
+#[derive(Default)]
+struct Rates {
+    arrivals: HashMap<LocationId, u64>,
+    departures: u64,
+    exits: u64,
+}
+
+/// A waiting place as the simulator takes it: its capacity (or the what-if's), its arrival
+/// rate over the window with a Poisson uncertainty, and the waits of those there now.
+fn shelter_of(
+    location: &Location,
+    what_if: &WhatIf,
+    arrivals: &HashMap<LocationId, u64>,
+    initial: &mut HashMap<LocationId, Vec<f64>>,
+) -> Shelter {
+    let window_months = RATE_WINDOW_DAYS as f64 / refuge_sim::DAYS_PER_MONTH;
+    let count = arrivals.get(&location.id).copied().unwrap_or_default();
+    let capacity = what_if
+        .capacities
+        .iter()
+        .find(|(code, _)| code.eq_ignore_ascii_case(&location.code))
+        .map_or(location.capacity, |(_, capacity)| *capacity);
+    Shelter {
+        name: location.code.clone(),
+        capacity: Some(capacity.max(1)),
+        overflow: refuge_sim::Overflow::Wait,
+        arrivals_per_month: Some(count as f64 / window_months * what_if.arrival_factor),
+        arrivals: None,
+        // A Poisson count of n has a relative uncertainty of about 1/√n.
+        arrivals_cv: if count > 0 {
+            1.0 / (count as f64).sqrt()
+        } else {
+            0.0
+        },
+        initial_waiting_days: initial.remove(&location.id).unwrap_or_default(),
     }
 }

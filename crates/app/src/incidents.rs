@@ -49,6 +49,10 @@ impl<'a> NewIncident<'a> {
 }
 
 impl App {
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to split into named parts, like the use cases around it (issue 11 note)"
+    )]
     pub async fn add_incident(
         &self,
         session: &Session,

@@ -167,6 +167,10 @@ fn non_negative(key: &str, value: f64) -> Result<(), ScenarioError> {
 }
 
 impl Scenario {
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to split into named parts, like the use cases around it (issue 11 note)"
+    )]
     pub fn validate(&self) -> Result<(), ScenarioError> {
         positive("horizon_days", self.horizon_days)?;
         if self.horizon_days > 36_500.0 {

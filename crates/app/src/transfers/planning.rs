@@ -17,6 +17,10 @@ struct Present {
 
 impl App {
     /// Builds a planning instance from the people waiting now.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to split into named parts, like the use cases around it (issue 11 note)"
+    )]
     pub(super) async fn planning_instance(
         &self,
         requests: &[BatchRequest],

@@ -5,6 +5,10 @@
     clippy::unwrap_used,
     reason = "a test fails loudly on what it does not expect"
 )]
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test walks one flow from start to end, in the order a user would"
+)]
 
 mod access;
 mod compartments;

@@ -25,6 +25,10 @@ pub async fn run(cli: Cli) -> Result<()> {
     result.and(written)
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per command: the table of contents of the command line"
+)]
 async fn command(config: &Config<'_>, command: Command) -> Result<()> {
     match command {
         Command::Init {

@@ -9,6 +9,10 @@ use anyhow::{Context, Result, bail};
 use refuge_app::*;
 use refuge_core::*;
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per subcommand of `refuge person`"
+)]
 pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
     let app = config.open().await?;
     match command {

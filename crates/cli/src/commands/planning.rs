@@ -228,6 +228,10 @@ fn print_batch(view: &BatchView, explain: bool) -> std::io::Result<()> {
     Ok(())
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per subcommand of `refuge batch`"
+)]
 pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result<()> {
     let (app, session) = config.sign_in().await?;
     match command {

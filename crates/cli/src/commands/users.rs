@@ -9,6 +9,10 @@ use refuge_app::*;
 use refuge_core::*;
 use std::collections::BTreeMap;
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per subcommand of `refuge user`"
+)]
 pub async fn user(config: &Config<'_>, command: UserCommand) -> Result<()> {
     let app = config.open().await?;
     match command {

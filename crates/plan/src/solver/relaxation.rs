@@ -200,6 +200,10 @@ impl Flow {
         }
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to split into named parts, like the use cases around it (issue 11 note)"
+    )]
     pub(super) fn arcs(&self, problem: &Problem) -> Vec<Arc> {
         let mut arcs = Vec::with_capacity(problem.gates.len() * 8 + problem.batches * 2 + 1);
         for (gate, &(origin, batch)) in problem.gates.iter().enumerate() {
@@ -486,6 +490,10 @@ impl Flow {
     /// Rounds the flow to a plan: whole households stay, the others are placed greedily by
     /// priority (pinned-in first) on the earliest batch with room. None if a pin fails.
     #[allow(clippy::needless_range_loop)] // ranks index several parallel arrays
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to split into named parts, like the use cases around it (issue 11 note)"
+    )]
     pub(super) fn round(&self, problem: &Problem) -> Option<(f64, Vec<u16>)> {
         let mut assignment = self.fixed.clone();
         let mut spare: Vec<u32> = self.capacity.clone();

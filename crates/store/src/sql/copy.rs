@@ -40,6 +40,10 @@ const COUNTED_TABLES: &[(&str, &str)] = &[
 const COPY_PAGE: u32 = 5_000;
 
 impl<B: Backend> SqlStore<B> {
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to split into named parts, like the use cases around it (issue 11 note)"
+    )]
     pub(super) async fn copy_organisation(&self, source: &dyn Store) -> StoreResult<u64> {
         let mut tx = B::begin_write(&self.pool).await?;
         let existing = B::fetch_all(&mut tx, "SELECT seq FROM events LIMIT 1", vec![]).await?;

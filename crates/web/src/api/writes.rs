@@ -487,6 +487,10 @@ pub async fn close_incident(
 }
 
 /// The OpenAPI operations of the writes: (path, the POST operation).
+#[expect(
+    clippy::too_many_lines,
+    reason = "the OpenAPI document of the writes, one entry per route"
+)]
 pub(super) fn operations() -> Vec<(&'static str, Value)> {
     use super::{code_schema, words_schema};
     use refuge_core::{HoldReason, IncidentKind, Sex, Stage};

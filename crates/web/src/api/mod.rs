@@ -19,13 +19,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+mod openapi;
 mod writes;
 
 pub use writes::API_WRITE_PATHS;
 
 pub fn routes() -> Router<Shared> {
     Router::new()
-        .route("/openapi.json", get(openapi))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/backlog", get(backlog))
         .route("/people", get(people).post(writes::register))
         .route("/people/{code}", get(person))
@@ -120,221 +121,10 @@ impl FromRequestParts<Shared> for Caller {
 
 type ApiResult = Result<Json<Value>, Failure>;
 
-/// The schema of a closed vocabulary's words.
-pub(crate) fn words_schema<V: refuge_core::Vocabulary>(all: &[V]) -> Value {
-    json!({ "type": "string", "enum": all.iter().map(|word| word.word()).collect::<Vec<_>>() })
-}
-
-/// The pattern of a record's code (any case: codes are matched upper-cased).
-pub(crate) fn code_schema(prefixes: &str) -> Value {
-    let length = refuge_core::CODE_LEN;
-    json!({ "type": "string", "pattern": format!("^[{prefixes}]-[0-9A-Za-z]{{{length}}}$") })
-}
-
 fn as_json(value: impl serde::Serialize) -> ApiResult {
     serde_json::to_value(value)
         .map(Json)
         .map_err(|_| Failure::internal())
-}
-
-async fn openapi() -> Json<Value> {
-    let mut document = read_operations();
-    // The writes (POST), beside the reads of the same paths.
-    for (path, operation) in writes::operations() {
-        document["paths"][path]["post"] = operation;
-    }
-    Json(document)
-}
-
-#[expect(
-    clippy::too_many_lines,
-    reason = "the OpenAPI document of the reads, one entry per route"
-)]
-fn read_operations() -> Value {
-    let errors = json!({
-        "400": { "$ref": "#/components/responses/Error" },
-        "401": { "$ref": "#/components/responses/Error" },
-        "403": { "$ref": "#/components/responses/Error" },
-        "404": { "$ref": "#/components/responses/Error" },
-    });
-    let get = |summary: &str, ok: Value| {
-        let mut responses = errors.clone();
-        if let Value::Object(map) = &mut responses {
-            map.insert("200".into(), ok);
-        }
-        json!({ "get": { "summary": summary, "responses": responses } })
-    };
-    let ok = |schema: Value| json!({ "description": "OK", "content": { "application/json": { "schema": schema } } });
-    let query = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
-    let mut people = get(
-        "People (operational fields), longest waiting first; unknown parameters are refused",
-        json!({
-            "description": "OK",
-            "headers": {
-                "X-Total-Count": { "description": "How many people match", "schema": { "type": "integer" } },
-                "Link": { "description": "The next page, as <url>; rel=\"next\"", "schema": { "type": "string" } }
-            },
-            "content": { "application/json": { "schema": { "type": "array", "items": { "$ref": "#/components/schemas/Person" } } } }
-        }),
-    );
-    people["get"]["parameters"] = json!([
-        query("stage", "A stage", words_schema(refuge_core::Stage::ALL)),
-        query(
-            "location",
-            "A location code",
-            json!({ "type": "string", "minLength": 1 })
-        ),
-        query(
-            "flag",
-            "A vulnerability flag",
-            words_schema(refuge_core::Flag::ALL)
-        ),
-        query("household", "A household code", code_schema("Hh")),
-        query(
-            "waiting_over",
-            "Only people waiting longer than this many days",
-            json!({ "type": "integer", "minimum": 0, "maximum": refuge_app::MAX_WAITING_DAYS })
-        ),
-        query(
-            "limit",
-            "People per page",
-            json!({ "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT })
-        ),
-        query(
-            "after",
-            "The page after the one whose Link header named this value",
-            json!({ "type": "string", "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])[.][Pp]-[0-9A-Za-z]{5}$" })
-        ),
-    ]);
-    let mut incidents = get(
-        "Incidents at the locations the caller may see, newest first (never a narrative)",
-        ok(json!({ "type": "array", "items": { "$ref": "#/components/schemas/Incident" } })),
-    );
-    incidents["get"]["parameters"] = json!([query(
-        "open",
-        "Only incidents still open",
-        json!({ "type": "boolean" })
-    )]);
-    let code_parameter = |prefixes: &str| json!([{ "name": "code", "in": "path", "required": true, "schema": code_schema(prefixes) }]);
-    let mut incident = get(
-        "One incident (never its narrative)",
-        ok(json!({ "$ref": "#/components/schemas/Incident" })),
-    );
-    incident["get"]["parameters"] = code_parameter("Ii");
-    let mut household = get(
-        "One household: whether it may travel apart, and its members the caller may see",
-        ok(json!({ "type": "object", "properties": {
-            "code": { "type": "string" }, "split_allowed": { "type": "boolean" },
-            "members": { "type": "array", "items": { "$ref": "#/components/schemas/Person" } }
-        } })),
-    );
-    household["get"]["parameters"] = code_parameter("Hh");
-    let mut forecast = get(
-        "The outlook from the database: per day, the 10th, 50th and 90th percentile and the mean of the people waiting, the backlog's age and every shelter's occupancy and waiting list; waits; a Little's-law check",
-        ok(json!({ "type": "object", "properties": {
-            "horizon_days": { "type": "number" }, "replications": { "type": "integer" },
-            "waiting": { "$ref": "#/components/schemas/Bands" },
-            "backlog_age": { "$ref": "#/components/schemas/Bands" },
-            "shelters": { "type": "array", "items": { "type": "object" } },
-            "wait": { "type": "object" }, "little": { "type": "object" }
-        } })),
-    );
-    forecast["get"]["parameters"] = json!([
-        query(
-            "horizon_days",
-            "Days ahead (default 180)",
-            json!({ "type": "number", "minimum": 1, "maximum": refuge_app::MAX_HORIZON_DAYS })
-        ),
-        query(
-            "replications",
-            "Simulated runs (default 200)",
-            json!({ "type": "integer", "minimum": 1, "maximum": refuge_app::MAX_REPLICATIONS })
-        ),
-        query(
-            "arrival_factor",
-            "Arrivals times this (default 1)",
-            json!({ "type": "number", "minimum": 0, "maximum": refuge_app::MAX_ARRIVAL_FACTOR })
-        ),
-        query(
-            "seed",
-            "The random seed (the same seed, the same forecast)",
-            json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
-        ),
-    ]);
-    // Within every bound, the inputs together may still exceed the work budget, or too
-    // many forecasts may be running.
-    forecast["get"]["responses"]["422"] = json!({ "$ref": "#/components/responses/Error" });
-    forecast["get"]["responses"]["503"] = json!({ "$ref": "#/components/responses/Error" });
-    let mut person = get(
-        "One person (operational fields)",
-        ok(json!({ "$ref": "#/components/schemas/Person" })),
-    );
-    person["get"]["parameters"] =
-        json!([{ "name": "code", "in": "path", "required": true, "schema": code_schema("Pp") }]);
-    person["get"]["responses"]["308"] = json!({
-        "description": "The code of a duplicate record merged into another: Location names the kept record",
-        "headers": { "Location": { "schema": { "type": "string" } } }
-    });
-    json!({
-        "openapi": "3.1.0",
-        "info": { "title": "refuge", "version": env!("CARGO_PKG_VERSION") },
-        "servers": [{ "url": "/api/v1" }],
-        "components": {
-            "securitySchemes": {
-                "token": { "type": "http", "scheme": "bearer", "description": "An API token (rft1_…), created on the API tokens page or with `refuge token create`" },
-                "session": { "type": "apiKey", "in": "cookie", "name": "refuge" }
-            },
-            "schemas": {
-                "Error": { "type": "object", "required": ["error", "code"], "properties": {
-                    "error": { "type": "string", "description": "What is wrong, naming the field or parameter" },
-                    "code": { "type": "string", "description": "A stable code: invalid_query, forbidden_role, not_found, …" }
-                } },
-                "Incident": { "type": "object", "required": ["code", "location", "kind", "severity", "status", "occurred"], "properties": {
-                    "code": { "type": "string" }, "location": { "type": "string" },
-                    "kind": { "type": "string" }, "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
-                    "status": { "type": "string" }, "occurred": { "type": "string", "format": "date" },
-                    "occurred_time": { "type": ["string", "null"], "description": "HH:MM on the clock there" },
-                    "closed": { "type": ["string", "null"], "format": "date" },
-                    "people": { "type": "array", "items": { "type": "string" } },
-                    "has_narrative": { "type": "boolean" }
-                } },
-                "Bands": { "type": "object", "required": ["p10", "p50", "p90", "mean"], "properties": {
-                    "p10": { "type": "array", "items": { "type": "number" } },
-                    "p50": { "type": "array", "items": { "type": "number" } },
-                    "p90": { "type": "array", "items": { "type": "number" } },
-                    "mean": { "type": "array", "items": { "type": "number" }, "description": "The mean over the runs, per day" }
-                } },
-                "Person": { "type": "object", "required": ["code", "household", "stage", "location", "since"], "properties": {
-                    "code": { "type": "string" }, "household": { "type": "string" },
-                    "sex": { "type": "string" }, "birth_year": { "type": ["integer", "null"] },
-                    "stage": { "type": "string" }, "location": { "type": "string" },
-                    "since": { "type": "string", "format": "date", "description": "Arrival at the current location" },
-                    "waiting_since": { "type": "string", "format": "date", "description": "Since when waiting for a transfer, across moves; absent when not waiting" },
-                    "waiting_days": { "type": "integer", "description": "Days waited for a transfer; absent when not waiting" },
-                    "flags": { "type": "array", "items": { "type": "string" } },
-                    "hold": { "type": ["string", "null"] },
-                    "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" },
-                    "merged_from": { "type": "array", "items": { "type": "string" }, "description": "Codes of duplicate records merged into this one (they lead here)" }
-                } }
-            },
-            "responses": {
-                "Error": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            }
-        },
-        "security": [{ "token": [] }, { "session": [] }],
-        "paths": {
-            "/openapi.json": get("This document", ok(json!({ "type": "object" }))),
-            "/backlog": get("Backlog at every shelter and detention location", ok(json!({ "type": "array", "items": { "type": "object" } }))),
-            "/people": people,
-            "/people/{code}": person,
-            "/batches": get("Transfer batches", ok(json!({ "type": "array", "items": { "type": "object" } }))),
-            "/forecast": forecast,
-            "/incidents": incidents,
-            "/incidents/{code}": incident,
-            "/households/{code}": household,
-            "/locations": get("Locations: code, kind, country, beds and people present (names and addresses stay sealed)", ok(json!({ "type": "array", "items": { "type": "object" } }))),
-        }
-    })
 }
 
 async fn backlog(State(shared): State<Shared>, caller: Caller) -> ApiResult {

@@ -15,6 +15,7 @@ mod import;
 mod incidents;
 mod keyring;
 mod keys;
+mod locations;
 mod outlook;
 mod people;
 mod purge;
@@ -53,6 +54,7 @@ pub fn request_fingerprint(parts: &[&[u8]]) -> String {
     refuge_crypto::sha256_hex(&parts.join(&b"\n"[..]))
 }
 pub use backup::{Restored, open_backup, read_back};
+pub use locations::LocationView;
 pub use purge::Purged;
 pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
@@ -65,7 +67,6 @@ pub use transfers::{
     BatchRequest, BatchView, Blocker, MAX_BATCH_SEATS, MAX_BATCHES_PER_PLAN, MAX_NODE_LIMIT,
     MAX_RUNNING_PLANS, PLAN_PATIENCE, PlanReport, PlanUnit,
 };
-pub use users::LocationView;
 pub use users::{NewUser, UserChange};
 pub use verify::VerifyReport;
 

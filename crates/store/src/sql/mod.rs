@@ -1,5 +1,5 @@
 //! The store shared by every SQL backend; backends differ only in `backend.rs`. By concern:
-//! `records.rs` (the `Record` trait: six kinds of record, their rows and state maps),
+//! `records/` (the `Record` trait and its seven kinds of record, their rows and state maps),
 //! `codec.rs` (values to and from columns), `commit.rs` (the write transaction),
 //! `aggregates.rs` (the counts kept in step, the backlog), `queries.rs` (filtered reads),
 //! `copy.rs` (`refuge migrate`), `exec.rs` (pooled reads, migrations, multi-row inserts), `erase.rs` (the duress erase), `reseal.rs` (sealing the log

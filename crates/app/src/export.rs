@@ -5,10 +5,6 @@ use refuge_store::PersonFilter;
 
 impl App {
     /// Writes people as CSV: operational fields, and identity fields with `reveal`. Logged.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub async fn export_people<W: std::io::Write>(
         &self,
         session: &Session,
@@ -67,16 +63,7 @@ impl App {
                         code: person.code.clone(),
                     });
                 };
-                let identity = people::open_identity_with(sealer, person)?;
-                for field in PersonField::ALL {
-                    record.push(
-                        identity
-                            .iter()
-                            .find(|(name, _)| name == field)
-                            .map(|(_, value)| value.as_str().to_string())
-                            .unwrap_or_default(),
-                    );
-                }
+                record.extend(identity_cells(sealer, person)?);
             }
             writer
                 .write_record(
@@ -126,6 +113,22 @@ const OPERATIONAL_COLUMNS: &[&str] = &[
     "screening_done",
     "hold",
 ];
+
+/// A person's identity cells, one per field in the order of `PersonField::ALL` (empty
+/// where not given).
+fn identity_cells(sealer: &Sealer, person: &Person) -> AppResult<Vec<String>> {
+    let identity = people::open_identity_with(sealer, person)?;
+    Ok(PersonField::ALL
+        .iter()
+        .map(|field| {
+            identity
+                .iter()
+                .find(|(name, _)| name == field)
+                .map(|(_, value)| value.as_str().to_string())
+                .unwrap_or_default()
+        })
+        .collect())
+}
 
 /// A person's operational cells, in the order of `OPERATIONAL_COLUMNS`.
 fn operational_cells(view: &PersonView) -> Vec<String> {

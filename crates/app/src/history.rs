@@ -123,7 +123,7 @@ pub enum Change {
 impl std::fmt::Display for Change {
     #[expect(
         clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
+        reason = "one arm per kind of change: the English sentence of each"
     )]
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

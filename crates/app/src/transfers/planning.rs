@@ -17,10 +17,6 @@ struct Present {
 
 impl App {
     /// Builds a planning instance from the people waiting now.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub(super) async fn planning_instance(
         &self,
         requests: &[BatchRequest],
@@ -59,17 +55,7 @@ impl App {
                 .cloned()
                 .unwrap_or_default();
             let split = present.split.contains_key(household_id);
-            // A household that may split travels as its waiting members, one by one.
-            let groups: Vec<Vec<&Person>> = if split {
-                members
-                    .iter()
-                    .filter(|m| m.stage.is_waiting())
-                    .map(|m| vec![m])
-                    .collect()
-            } else {
-                vec![members.iter().collect()]
-            };
-            for group in groups {
+            for group in groups(members, split) {
                 let code = if group.len() == 1 && split {
                     group[0].code.clone()
                 } else {
@@ -372,5 +358,18 @@ fn planner_pin(pin: &BatchPin) -> refuge_plan::Pin {
     match pin {
         BatchPin::In => refuge_plan::Pin::In,
         BatchPin::Out => refuge_plan::Pin::Out,
+    }
+}
+
+/// How a household travels: whole, or (when it may split) as its waiting members one by one.
+fn groups(members: &[Person], split: bool) -> Vec<Vec<&Person>> {
+    if split {
+        members
+            .iter()
+            .filter(|m| m.stage.is_waiting())
+            .map(|m| vec![m])
+            .collect()
+    } else {
+        vec![members.iter().collect()]
     }
 }

@@ -49,10 +49,6 @@ impl<'a> NewIncident<'a> {
 }
 
 impl App {
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub async fn add_incident(
         &self,
         session: &Session,
@@ -95,18 +91,7 @@ impl App {
                 "an incident cannot be in the future",
             ));
         }
-        let mut involved: Vec<PersonId> = Vec::new();
-        for code in people {
-            // A merged duplicate's code names the kept record.
-            let id = match self.person_by_code(session, code).await {
-                Err(AppError::Merged { into, .. }) => self.person_by_code(session, &into).await?.id,
-                other => other?.id,
-            };
-            // A person ticked and also typed is named once.
-            if !involved.contains(&id) {
-                involved.push(id);
-            }
-        }
+        let involved = self.people_involved(session, people).await?;
         let id = IncidentId(self.new_uuid()?);
         let id_text = id.to_string();
         // Its own record key, in its location's compartment.
@@ -142,6 +127,26 @@ impl App {
         })
         .await?;
         Ok(incident)
+    }
+
+    /// The people named in an incident, each once (a person ticked and also typed), a merged
+    /// duplicate's code naming the kept record.
+    async fn people_involved(
+        &self,
+        session: &Session,
+        codes: &[String],
+    ) -> AppResult<Vec<PersonId>> {
+        let mut involved: Vec<PersonId> = Vec::new();
+        for code in codes {
+            let id = match self.person_by_code(session, code).await {
+                Err(AppError::Merged { into, .. }) => self.person_by_code(session, &into).await?.id,
+                other => other?.id,
+            };
+            if !involved.contains(&id) {
+                involved.push(id);
+            }
+        }
+        Ok(involved)
     }
 
     pub async fn close_incident(&self, session: &Session, code: &str) -> AppResult<Incident> {

@@ -7,10 +7,6 @@ impl App {
     /// Moves a person, or every member of a household still in the pipeline, to a location
     /// (and optionally a new stage). Refused at capacity unless `over_capacity` is given, in
     /// which case the event records it.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub async fn move_to(
         &self,
         session: &Session,
@@ -39,26 +35,7 @@ impl App {
                 "a move cannot be recorded in the future",
             ));
         }
-        let mut arriving = 0u32;
-        for person in &movers {
-            let new_stage = stage.unwrap_or(person.stage);
-            person.stage.check_transition(new_stage).map_err(|error| {
-                AppError::invalid("stage", format!("person {}: {error}", person.code))
-            })?;
-            if at < person.since {
-                return Err(AppError::invalid(
-                    "at",
-                    format!(
-                        "person {} arrived at the current location on {}, after {at}",
-                        person.code, person.since
-                    ),
-                ));
-            }
-            let already_here = person.location == location.id && person.stage.is_present();
-            if new_stage.is_present() && !already_here {
-                arriving += 1;
-            }
-        }
+        let arriving = arrivals(&movers, &location, stage, at)?;
         let present = self
             .store
             .occupancy()
@@ -218,4 +195,35 @@ impl App {
         })
         .await
     }
+}
+
+/// How many of the movers arrive at `location` (those not already present there), each move
+/// checked first: a stage it may take, on a day not before their arrival where they are.
+fn arrivals(
+    movers: &[Person],
+    location: &Location,
+    stage: Option<Stage>,
+    at: Date,
+) -> AppResult<u32> {
+    let mut arriving = 0u32;
+    for person in movers {
+        let new_stage = stage.unwrap_or(person.stage);
+        person.stage.check_transition(new_stage).map_err(|error| {
+            AppError::invalid("stage", format!("person {}: {error}", person.code))
+        })?;
+        if at < person.since {
+            return Err(AppError::invalid(
+                "at",
+                format!(
+                    "person {} arrived at the current location on {}, after {at}",
+                    person.code, person.since
+                ),
+            ));
+        }
+        let already_here = person.location == location.id && person.stage.is_present();
+        if new_stage.is_present() && !already_here {
+            arriving += 1;
+        }
+    }
+    Ok(arriving)
 }

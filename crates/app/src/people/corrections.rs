@@ -16,10 +16,6 @@ pub struct CorrectionRequest {
 impl App {
     /// Corrects a person the session may see. Only what differs from the record is written;
     /// the blind indexes follow a new name or birth year. Returns the fields changed.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub async fn correct_person(
         &self,
         session: &Session,
@@ -70,7 +66,38 @@ impl App {
                 "nothing differs from the record",
             ));
         }
-        // The name and birth year the indexes are made of, after the correction.
+        self.reindex(session, &person, request, &current, &mut correction)
+            .await?;
+        let fields = correction.fields();
+        let event = self.new_event(
+            session,
+            EventBody::PersonCorrected {
+                person: person.id,
+                correction,
+            },
+        )?;
+        self.commit(Commit {
+            events: vec![event],
+            guards: vec![Guard::Version {
+                record: RecordRef::Person(person.id),
+                version: person.version,
+            }],
+            ..Commit::default()
+        })
+        .await?;
+        Ok(fields)
+    }
+
+    /// The blind indexes after a correction of the name or birth year, made of the name and
+    /// birth year as they will be.
+    async fn reindex(
+        &self,
+        session: &Session,
+        person: &Person,
+        request: &CorrectionRequest,
+        current: &BTreeMap<PersonField, String>,
+        correction: &mut Correction,
+    ) -> AppResult<()> {
         let name_changed = correction.sealed.contains_key(&PersonField::Name);
         if name_changed || correction.birth_year.is_some() {
             let name = request
@@ -91,23 +118,6 @@ impl App {
                 )?));
             }
         }
-        let fields = correction.fields();
-        let event = self.new_event(
-            session,
-            EventBody::PersonCorrected {
-                person: person.id,
-                correction,
-            },
-        )?;
-        self.commit(Commit {
-            events: vec![event],
-            guards: vec![Guard::Version {
-                record: RecordRef::Person(person.id),
-                version: person.version,
-            }],
-            ..Commit::default()
-        })
-        .await?;
-        Ok(fields)
+        Ok(())
     }
 }

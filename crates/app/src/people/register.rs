@@ -34,10 +34,6 @@ impl App {
     }
 
     /// Registers one person (and a household for them when none is named).
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub async fn add_person(&self, session: &Session, new: NewPerson) -> AppResult<Person> {
         session.require(Action::RegisterPeople)?;
         let today = self.today();
@@ -55,40 +51,14 @@ impl App {
         }
         let location = self.location_by_code(&new.location).await?;
         session.require_location(location.id, &location.code)?;
-        let stage = new.stage.unwrap_or(Stage::Sheltered);
-        if !stage.is_present() {
-            return Err(AppError::invalid(
-                "stage",
-                format!(
-                    "a person is registered at stage hiding, transit, sheltered or detained, not {stage}"
-                ),
-            ));
-        }
-        let since = new.since.unwrap_or(today);
-        let entered = new.entered.unwrap_or(since);
-        if since > self.latest_day() || entered > self.latest_day() {
-            return Err(AppError::invalid("since", "dates cannot be in the future"));
-        }
-        if entered > since {
-            return Err(AppError::invalid(
-                "entered",
-                "entry into care cannot be after arrival at the current location",
-            ));
-        }
+        let (stage, since, entered) = self.registration_dates(&new)?;
         let mut events = Vec::new();
         let household_id = match &new.household {
             Some(code) => self.household_for(session, code).await?.id,
             None => {
-                let household = Household {
-                    id: HouseholdId(self.new_uuid()?),
-                    code: self.fresh_codes(CodeKind::Household, 1).await?.remove(0),
-                    head: None,
-                    split_allowed: new.split_allowed,
-                    version: 0,
-                };
-                let id = household.id;
-                events.push(self.new_event(session, EventBody::HouseholdAdded { household })?);
-                id
+                let (household, added) = self.new_household(session, new.split_allowed).await?;
+                events.push(added);
+                household
             }
         };
         let mut person = Person::registered(
@@ -120,20 +90,8 @@ impl App {
                 .identity
                 .get(&PersonField::Name)
                 .map_or("", String::as_str);
-            // Only people the user may see are named: a caseworker learns nothing of other
-            // compartments (a coordinator sees every likely duplicate).
-            let codes: Vec<String> = self
-                .likely_duplicates(session, &person, name)
-                .await?
-                .into_iter()
-                .filter(|other| {
-                    other.merged_into.is_none() && session.sees_location(other.location)
-                })
-                .map(|other| other.code)
-                .collect();
-            if !codes.is_empty() {
-                return Err(AppError::LikelyDuplicate { codes });
-            }
+            self.refuse_likely_duplicates(session, &person, name)
+                .await?;
         }
         events.push(self.new_event(
             session,
@@ -153,6 +111,76 @@ impl App {
         .await?;
         person.version = 1;
         Ok(person)
+    }
+
+    /// A new household (its own code) and the event that adds it.
+    async fn new_household(
+        &self,
+        session: &Session,
+        split_allowed: bool,
+    ) -> AppResult<(HouseholdId, NewEvent)> {
+        let household = Household {
+            id: HouseholdId(self.new_uuid()?),
+            code: self.fresh_codes(CodeKind::Household, 1).await?.remove(0),
+            head: None,
+            split_allowed,
+            version: 0,
+        };
+        let id = household.id;
+        Ok((
+            id,
+            self.new_event(session, EventBody::HouseholdAdded { household })?,
+        ))
+    }
+
+    /// The stage and days a registration takes (at a present stage, arrived today unless
+    /// told, entered care no later than that, nothing in the future).
+    fn registration_dates(&self, new: &NewPerson) -> AppResult<(Stage, Date, Date)> {
+        let today = self.today();
+        let stage = new.stage.unwrap_or(Stage::Sheltered);
+        if !stage.is_present() {
+            return Err(AppError::invalid(
+                "stage",
+                format!(
+                    "a person is registered at stage hiding, transit, sheltered or detained, not {stage}"
+                ),
+            ));
+        }
+        let since = new.since.unwrap_or(today);
+        let entered = new.entered.unwrap_or(since);
+        if since > self.latest_day() || entered > self.latest_day() {
+            return Err(AppError::invalid("since", "dates cannot be in the future"));
+        }
+        if entered > since {
+            return Err(AppError::invalid(
+                "entered",
+                "entry into care cannot be after arrival at the current location",
+            ));
+        }
+        Ok((stage, since, entered))
+    }
+
+    /// Refused when `person` is likely someone already registered whom the user may see:
+    /// only those are named, so a caseworker learns nothing of other compartments (a
+    /// coordinator sees every likely duplicate).
+    async fn refuse_likely_duplicates(
+        &self,
+        session: &Session,
+        person: &Person,
+        name: &str,
+    ) -> AppResult<()> {
+        let codes: Vec<String> = self
+            .likely_duplicates(session, person, name)
+            .await?
+            .into_iter()
+            .filter(|other| other.merged_into.is_none() && session.sees_location(other.location))
+            .map(|other| other.code)
+            .collect();
+        if codes.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::LikelyDuplicate { codes })
+        }
     }
 }
 

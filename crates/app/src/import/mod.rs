@@ -107,10 +107,6 @@ const SEAL_BLOCK_ROWS: usize = 10_000;
 impl App {
     /// Imports people from CSV. Validates every row first and reports every problem (line,
     /// column, reason) without writing anything; then writes all rows in one transaction.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub async fn import_people<R: std::io::Read>(
         &self,
         session: &Session,
@@ -156,36 +152,19 @@ impl App {
         let mut people = self
             .registered_people(&rows, &households.of_reference)
             .await?;
-        let index_bits = self.name_index_bits().await?;
-        let mut keys = self.new_keys(session).await?;
-        for row in &rows {
-            keys.prepare(&row.location.to_string())?;
-        }
-        let sealing = Sealing {
-            keys: &keys,
-            index: &*self.index_sealer(session)?,
-            index_bits,
-        };
-        for key in seal_rows(&sealing, &mut people, &rows, progress)? {
-            keys.keep(Some(key));
-        }
+        let keys = self
+            .seal_imported(session, &rows, &mut people, progress)
+            .await?;
 
         let duplicates = self.find_duplicates(session, &rows, &people).await?;
         if !options.allow_duplicates {
-            for (line, like) in &duplicates {
-                errors.add(RowError {
-                    line: *line,
-                    column: "name".into(),
-                    message: format!(
-                        "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
-                    ),
-                });
+            for problem in duplicate_problems(&duplicates) {
+                errors.add(problem);
             }
         }
         let mut arriving: BTreeMap<LocationId, u32> = BTreeMap::new();
-        for row in &rows {
-            *arriving.entry(row.location).or_default() += 1;
-        }
+        rows.iter()
+            .for_each(|row| *arriving.entry(row.location).or_default() += 1);
         if !options.over_capacity {
             for problem in self.capacity_problems(&locations, &arriving).await? {
                 errors.add(problem);
@@ -194,19 +173,7 @@ impl App {
         refuse(errors)?;
 
         let imported = people.len();
-        let codes = rows
-            .iter()
-            .zip(&people)
-            .map(|(row, person)| ImportedCode {
-                line: row.line,
-                person: person.code.clone(),
-                household: households
-                    .code_of_reference
-                    .get(&row.household_ref)
-                    .cloned()
-                    .unwrap_or_default(),
-            })
-            .collect();
+        let codes = imported_codes(&rows, &people, &households.code_of_reference);
         self.commit_import(
             session,
             households.events,
@@ -225,6 +192,31 @@ impl App {
                 .map(|(line, like)| format!("line {line} looks like {like}"))
                 .collect(),
         })
+    }
+
+    /// Phase 4: every identity sealed under its record's new key (in its location's
+    /// compartment), the blind indexes made. Returns the new keys.
+    async fn seal_imported(
+        &self,
+        session: &Session,
+        rows: &[Row],
+        people: &mut [Person],
+        progress: &mut dyn FnMut(ImportProgress),
+    ) -> AppResult<NewKeys> {
+        let index_bits = self.name_index_bits().await?;
+        let mut keys = self.new_keys(session).await?;
+        for row in rows {
+            keys.prepare(&row.location.to_string())?;
+        }
+        let sealing = Sealing {
+            keys: &keys,
+            index: &*self.index_sealer(session)?,
+            index_bits,
+        };
+        for key in seal_rows(&sealing, people, rows, progress)? {
+            keys.keep(Some(key));
+        }
+        Ok(keys)
     }
 
     /// Phase 2: rows whose household reference is an existing household's code join it; a
@@ -516,6 +508,36 @@ struct Sealing<'a> {
     keys: &'a NewKeys,
     index: &'a Sealer,
     index_bits: u32,
+}
+
+/// Each line's new person code and household code, for the report.
+fn imported_codes(
+    rows: &[Row],
+    people: &[Person],
+    household_codes: &HashMap<String, String>,
+) -> Vec<ImportedCode> {
+    rows.iter()
+        .zip(people)
+        .map(|(row, person)| ImportedCode {
+            line: row.line,
+            person: person.code.clone(),
+            household: household_codes
+                .get(&row.household_ref)
+                .cloned()
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Each likely duplicate as a problem of its line, naming whom it looks like.
+fn duplicate_problems(duplicates: &[(u64, String)]) -> impl Iterator<Item = RowError> + '_ {
+    duplicates.iter().map(|(line, like)| RowError {
+        line: *line,
+        column: "name".into(),
+        message: format!(
+            "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
+        ),
+    })
 }
 
 /// Phase 3c: gives every row a record key (wrapped to its location) and seals and indexes its

@@ -58,6 +58,7 @@ pub use locations::LocationView;
 pub use purge::Purged;
 pub use refuge_plan::{BatchRoom, Decision, Plan, Policy as PlanPolicy, Why};
 /// The forecast chart (SVG), for the edges that show a forecast.
+pub use refuge_sim::Forecast;
 pub use refuge_sim::chart as forecast_chart;
 pub use refuge_store::ApiToken;
 pub use refuge_store::{AccessEntry, AccessFilter, StoreError};

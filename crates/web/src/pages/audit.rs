@@ -104,10 +104,6 @@ impl AuditFilter {
     }
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 pub async fn list(
     State(shared): State<Shared>,
     user: SignedIn,
@@ -149,34 +145,7 @@ pub async fn list(
             }
         })
         .collect();
-    // Who changed a person, and when: actors and kinds of change, never an identity.
-    let code = filter.code.trim();
-    let changes = if allowed(session.role(), Action::ViewHistory)
-        && CodeKind::of_code(&code.to_uppercase()) == Some(CodeKind::Person)
-    {
-        let mut lines = Vec::new();
-        let found = shared
-            .app
-            .history(session, Some(code), |page| {
-                lines.extend(page.into_iter().map(|event| {
-                    format!(
-                        "{} · {}: {}",
-                        user.zone.show(event.recorded),
-                        event.actor,
-                        change_text(lang, &event.change)
-                    )
-                }));
-                Ok(())
-            })
-            .await;
-        match found {
-            Ok(()) => Some(lines),
-            Err(AppError::NotFound { .. } | AppError::Merged { .. }) => None,
-            Err(error) => return Err(error.into()),
-        }
-    } else {
-        None
-    };
+    let changes = changes_of(&shared, &user, filter.code.trim()).await?;
     let query = filter.query();
     let newest = (!filter.before.trim().is_empty())
         .then(|| format!("/audit{}{query}", if query.is_empty() { "" } else { "?" }));
@@ -197,6 +166,45 @@ pub async fn list(
         next,
         changes,
     })
+}
+
+/// Who changed the person `code`, and when: actors and kinds of change, never an identity.
+/// None unless the code names a person and the role may read the history.
+async fn changes_of(
+    shared: &Shared,
+    user: &SignedIn,
+    code: &str,
+) -> Result<Option<Vec<String>>, AppError> {
+    let lang = user.lang;
+    let session = user.session();
+    Ok(
+        if allowed(session.role(), Action::ViewHistory)
+            && CodeKind::of_code(&code.to_uppercase()) == Some(CodeKind::Person)
+        {
+            let mut lines = Vec::new();
+            let found = shared
+                .app
+                .history(session, Some(code), |page| {
+                    lines.extend(page.into_iter().map(|event| {
+                        format!(
+                            "{} · {}: {}",
+                            user.zone.show(event.recorded),
+                            event.actor,
+                            change_text(lang, &event.change)
+                        )
+                    }));
+                    Ok(())
+                })
+                .await;
+            match found {
+                Ok(()) => Some(lines),
+                Err(AppError::NotFound { .. } | AppError::Merged { .. }) => None,
+                Err(error) => return Err(error),
+            }
+        } else {
+            None
+        },
+    )
 }
 
 /// A stored detail in the reader's language where its form is known (a refusal's reason: a

@@ -3,11 +3,13 @@
 use crate::Shared;
 use crate::errors::Failure;
 use crate::extract::SignedIn;
+use crate::i18n::Lang;
 use crate::layout::{Page, PageResult, html};
 use askama::Template;
 use axum::extract::{Query, State};
-use refuge_app::{ErrorKind, WhatIf, forecast_chart, month_ticks};
+use refuge_app::{ErrorKind, Forecast, WhatIf, forecast_chart, month_ticks};
 use serde::Deserialize;
+use time::Date;
 
 /// A forecast as shown.
 pub struct ForecastView {
@@ -42,16 +44,51 @@ pub struct ForecastQuery {
 /// Threads the simulator may use for one page.
 const THREADS: usize = 2;
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 pub async fn show(
     State(shared): State<Shared>,
     user: SignedIn,
     Query(query): Query<ForecastQuery>,
 ) -> PageResult {
     let lang = user.lang;
+    let (what_if, mut problems) = what_if_of(lang, &query);
+    let today = shared.app.today();
+    let session = user.session();
+    let forecast = match shared.app.scenario_from_db(session, &what_if).await {
+        // Minutes of work at most (the budget), on a blocking thread: the server's request
+        // threads stay free for everyone else meanwhile.
+        Ok(scenario) => {
+            let shared = shared.clone();
+            let web = user.web.clone();
+            tokio::task::spawn_blocking(move || {
+                shared.app.forecast(&web.session, &scenario, THREADS)
+            })
+            .await
+            .map_err(|_| Failure::internal())?
+        }
+        Err(error) => Err(error),
+    };
+    let result = match forecast {
+        Ok(result) => Some(view_of(lang, today, &result)),
+        Err(error) if error.kind() == ErrorKind::Invalid => {
+            problems.push(error.to_string());
+            None
+        }
+        Err(error) => return Err(error.into()),
+    };
+    html(ForecastTemplate {
+        page: user
+            .titled("forecast-title")
+            .with_problem(problems.join("; ")),
+        horizon: what_if.horizon_days.to_string(),
+        extra_date: query.extra_date,
+        extra_seats: query.extra_seats,
+        arrival_factor: what_if.arrival_factor.to_string(),
+        result,
+    })
+}
+
+/// The what-if the query asks for (empty fields keep the defaults), and what is wrong with it.
+fn what_if_of(lang: Lang, query: &ForecastQuery) -> (WhatIf, Vec<String>) {
     let mut what_if = WhatIf {
         horizon_days: 180.0,
         replications: 200,
@@ -84,82 +121,49 @@ pub async fn show(
             _ => problems.push(format!("{}: DATE and SEATS", lang.t("extra-transfer"))),
         }
     }
-    let today = shared.app.today();
-    let session = user.session();
-    let forecast = match shared.app.scenario_from_db(session, &what_if).await {
-        // Minutes of work at most (the budget), on a blocking thread: the server's request
-        // threads stay free for everyone else meanwhile.
-        Ok(scenario) => {
-            let shared = shared.clone();
-            let web = user.web.clone();
-            tokio::task::spawn_blocking(move || {
-                shared.app.forecast(&web.session, &scenario, THREADS)
-            })
-            .await
-            .map_err(|_| Failure::internal())?
-        }
-        Err(error) => Err(error),
-    };
-    let result = match forecast {
-        Ok(result) => {
-            let target = format!("{:.0}", result.target_wait_days);
-            Some(ForecastView {
-                chart_svg: {
-                    let title = format!("{} {today}", lang.t("forecast-title"));
-                    let waiting = lang.t("chart-waiting");
-                    let inside =
-                        |name: &str| lang.t_args("chart-inside", &[("name", name.to_string())]);
-                    forecast_chart::svg(
-                        &result,
-                        &forecast_chart::ChartText {
-                            title: &title,
-                            ticks: month_ticks(
-                                today,
-                                result.waiting.p50.len().saturating_sub(1) as f64,
-                            ),
-                            waiting: &waiting,
-                            inside: &inside,
-                        },
-                    )
+    (what_if, problems)
+}
+
+/// The forecast as the page shows it: the chart, the wait's figures, when (if ever) the
+/// backlog's wait falls below the target.
+fn view_of(lang: Lang, today: Date, result: &Forecast) -> ForecastView {
+    let target = format!("{:.0}", result.target_wait_days);
+    ForecastView {
+        chart_svg: {
+            let title = format!("{} {today}", lang.t("forecast-title"));
+            let waiting = lang.t("chart-waiting");
+            let inside = |name: &str| lang.t_args("chart-inside", &[("name", name.to_string())]);
+            forecast_chart::svg(
+                result,
+                &forecast_chart::ChartText {
+                    title: &title,
+                    ticks: month_ticks(today, result.waiting.p50.len().saturating_sub(1) as f64),
+                    waiting: &waiting,
+                    inside: &inside,
                 },
-                wait_line: lang.t_args(
-                    "wait-stats",
-                    &[
-                        ("mean", format!("{:.0}", result.wait.mean)),
-                        ("p50", format!("{:.0}", result.wait.p50)),
-                        ("p90", format!("{:.0}", result.wait.p90)),
-                        ("p99", format!("{:.0}", result.wait.p99)),
-                    ],
-                ),
-                target_line: match result.backlog_below_target_day {
-                    Some(day) => lang.t_args(
-                        "below-target",
-                        &[
-                            ("days", target),
-                            (
-                                "date",
-                                (today + time::Duration::days(i64::from(day))).to_string(),
-                            ),
-                        ],
+            )
+        },
+        wait_line: lang.t_args(
+            "wait-stats",
+            &[
+                ("mean", format!("{:.0}", result.wait.mean)),
+                ("p50", format!("{:.0}", result.wait.p50)),
+                ("p90", format!("{:.0}", result.wait.p90)),
+                ("p99", format!("{:.0}", result.wait.p99)),
+            ],
+        ),
+        target_line: match result.backlog_below_target_day {
+            Some(day) => lang.t_args(
+                "below-target",
+                &[
+                    ("days", target),
+                    (
+                        "date",
+                        (today + time::Duration::days(i64::from(day))).to_string(),
                     ),
-                    None => lang.t_args("stays-above", &[("days", target)]),
-                },
-            })
-        }
-        Err(error) if error.kind() == ErrorKind::Invalid => {
-            problems.push(error.to_string());
-            None
-        }
-        Err(error) => return Err(error.into()),
-    };
-    html(ForecastTemplate {
-        page: user
-            .titled("forecast-title")
-            .with_problem(problems.join("; ")),
-        horizon: what_if.horizon_days.to_string(),
-        extra_date: query.extra_date,
-        extra_seats: query.extra_seats,
-        arrival_factor: what_if.arrival_factor.to_string(),
-        result,
-    })
+                ],
+            ),
+            None => lang.t_args("stays-above", &[("days", target)]),
+        },
+    }
 }

@@ -67,10 +67,6 @@ struct IncidentsTemplate {
 
 /// The list and the form; `form` is what was typed, shown back after a problem (to the same
 /// user only: the page is `no-store`).
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: String) -> PageResult {
     let lang = user.lang;
     let session = user.session();
@@ -105,59 +101,7 @@ async fn page(shared: &Shared, user: &SignedIn, form: IncidentForm, problem: Str
     let can_record = allowed(role, Action::RecordIncident);
     let (residents, residents_cut) =
         if can_record && allowed(role, Action::ViewPeople) && !form.location.is_empty() {
-            let listed = shared
-                .app
-                .list_people(
-                    session,
-                    &PeopleQuery {
-                        location: Some(form.location.clone()),
-                        present_only: true,
-                        limit: Some(MAX_RESIDENTS_LISTED + 1),
-                        ..PeopleQuery::default()
-                    },
-                )
-                .await?;
-            let cut = listed.len() > MAX_RESIDENTS_LISTED as usize;
-            // People ticked at another location before it was switched stay involved: their
-            // codes move to the field for others.
-            let shown: Vec<&str> = listed
-                .iter()
-                .take(MAX_RESIDENTS_LISTED as usize)
-                .map(|view| view.person.code.as_str())
-                .collect();
-            let elsewhere: Vec<String> = form
-                .ticked_codes()
-                .filter(|code| !shown.contains(code))
-                .map(String::from)
-                .collect();
-            if !elsewhere.is_empty() {
-                let mut others = codes(&form.people);
-                others.extend(elsewhere);
-                others.dedup();
-                form.people = others.join(", ");
-            }
-            let residents = listed
-                .into_iter()
-                .take(MAX_RESIDENTS_LISTED as usize)
-                .map(|view| {
-                    let person = &view.person;
-                    let born = person
-                        .birth_year
-                        .map(|year| format!(" · {year}"))
-                        .unwrap_or_default();
-                    Resident {
-                        ticked: form.ticked(&person.code),
-                        label: format!(
-                            "{} · {} · {}{born}",
-                            person.code,
-                            view.household_code,
-                            lang.word(person.sex)
-                        ),
-                        code: person.code.clone(),
-                    }
-                })
-                .collect();
-            (residents, cut)
+            residents(shared, user, &mut form).await?
         } else {
             (Vec::new(), false)
         };
@@ -339,6 +283,71 @@ pub async fn record(
         page(&shared, &user, form, problem)
     })
     .await
+}
+
+/// The residents of the form's location, to tick (at most `MAX_RESIDENTS_LISTED`, and
+/// whether the list was cut). People ticked at another location before it was switched stay
+/// involved: their codes move to the field for others.
+async fn residents(
+    shared: &Shared,
+    user: &SignedIn,
+    form: &mut IncidentForm,
+) -> Result<(Vec<Resident>, bool), AppError> {
+    let lang = user.lang;
+    let session = user.session();
+    let listed = shared
+        .app
+        .list_people(
+            session,
+            &PeopleQuery {
+                location: Some(form.location.clone()),
+                present_only: true,
+                limit: Some(MAX_RESIDENTS_LISTED + 1),
+                ..PeopleQuery::default()
+            },
+        )
+        .await?;
+    let cut = listed.len() > MAX_RESIDENTS_LISTED as usize;
+    // People ticked at another location before it was switched stay involved: their
+    // codes move to the field for others.
+    let shown: Vec<&str> = listed
+        .iter()
+        .take(MAX_RESIDENTS_LISTED as usize)
+        .map(|view| view.person.code.as_str())
+        .collect();
+    let elsewhere: Vec<String> = form
+        .ticked_codes()
+        .filter(|code| !shown.contains(code))
+        .map(String::from)
+        .collect();
+    if !elsewhere.is_empty() {
+        let mut others = codes(&form.people);
+        others.extend(elsewhere);
+        others.dedup();
+        form.people = others.join(", ");
+    }
+    let residents = listed
+        .into_iter()
+        .take(MAX_RESIDENTS_LISTED as usize)
+        .map(|view| {
+            let person = &view.person;
+            let born = person
+                .birth_year
+                .map(|year| format!(" · {year}"))
+                .unwrap_or_default();
+            Resident {
+                ticked: form.ticked(&person.code),
+                label: format!(
+                    "{} · {} · {}{born}",
+                    person.code,
+                    view.household_code,
+                    lang.word(person.sex)
+                ),
+                code: person.code.clone(),
+            }
+        })
+        .collect();
+    Ok((residents, cut))
 }
 
 #[derive(Deserialize)]

@@ -144,22 +144,37 @@ pub trait Backend: Send + Sync + 'static {
     }
 }
 
+/// The `table.column` a unique violation is about, the same on both backends: SQLite says
+/// it in its message ("UNIQUE constraint failed: locations.code"), PostgreSQL names its
+/// constraint (`locations_code_key`) and table.
+fn unique_column(db: &dyn sqlx::error::DatabaseError) -> String {
+    if let (Some(table), Some(constraint)) = (db.table(), db.constraint())
+        && let Some(columns) = constraint
+            .strip_prefix(table)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .and_then(|rest| rest.strip_suffix("_key"))
+    {
+        return format!("{table}.{columns}");
+    }
+    db.constraint().map_or_else(
+        || {
+            db.message()
+                .rsplit(": ")
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        },
+        str::to_string,
+    )
+}
+
 /// Maps a driver error to a store error. Driver messages name tables and constraints, never
 /// bound values.
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate {
             what: "a unique value",
-            value: db.constraint().map_or_else(
-                || {
-                    db.message()
-                        .rsplit(": ")
-                        .next()
-                        .unwrap_or_default()
-                        .to_string()
-                },
-                str::to_string,
-            ),
+            value: unique_column(db.as_ref()),
         },
         _ => StoreError::Database(error.to_string()),
     }

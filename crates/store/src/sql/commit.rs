@@ -98,10 +98,6 @@ impl<B: Backend> SqlStore<B> {
 const DROP_PAGE: usize = 500;
 
 /// The side writes of a commit, in order (record keys gathered into multi-row inserts).
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 pub(super) async fn apply_side_writes<B: Backend>(
     tx: &mut Tx<B>,
     side_writes: Vec<SideWrite>,
@@ -110,103 +106,8 @@ pub(super) async fn apply_side_writes<B: Backend>(
     let mut record_keys = Vec::new();
     for write in side_writes {
         match write {
-            SideWrite::KeyWrap {
-                credential,
-                user,
-                wrapped,
-            } => {
-                B::execute(
-                    tx,
-                    "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?) \
-                     ON CONFLICT (credential) DO UPDATE SET user_id = excluded.user_id, wrapped = excluded.wrapped",
-                    vec![credential.into(), user.to_string().into(), wrapped.into()],
-                )
-                .await?;
-            }
-            SideWrite::Meta { key, value } => set_meta::<B>(tx, key, value).await?,
-            SideWrite::DropKeyWrap { credential } => {
-                B::execute(
-                    tx,
-                    "DELETE FROM key_wraps WHERE credential = ?",
-                    vec![credential.into()],
-                )
-                .await?;
-            }
-            SideWrite::DropMeta { key } => {
-                B::execute(tx, "DELETE FROM meta WHERE key = ?", vec![key.into()]).await?;
-            }
-            SideWrite::TokenLabel { id, label } => {
-                B::execute(
-                    tx,
-                    "UPDATE api_tokens SET label = ? WHERE id = ?",
-                    vec![label.into(), id.into()],
-                )
-                .await?;
-            }
-            SideWrite::ApiToken(token) => insert_token::<B>(tx, token).await?,
-            SideWrite::RevokeApiToken { id, credential, at } => {
-                let revoked = B::execute(
-                    tx,
-                    "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                    vec![at.into(), id.into()],
-                )
-                .await?;
-                if revoked == 0 {
-                    return Err(StoreError::Conflict {
-                        what: "the token".to_string(),
-                    });
-                }
-                B::execute(
-                    tx,
-                    "DELETE FROM key_wraps WHERE credential = ?",
-                    vec![credential.into()],
-                )
-                .await?;
-            }
-            SideWrite::UserKey { user, public_key } => {
-                B::execute(
-                    tx,
-                    "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?) \
-                     ON CONFLICT (user_id) DO UPDATE SET public_key = excluded.public_key",
-                    vec![user.to_string().into(), public_key.into()],
-                )
-                .await?;
-            }
-            SideWrite::Compartment(key) => insert_compartment::<B>(tx, key).await?,
-            SideWrite::HolderWrap(wrap) => upsert_holder_wrap::<B>(tx, wrap).await?,
-            SideWrite::DropHolderWraps { holder } => {
-                B::execute(
-                    tx,
-                    "DELETE FROM compartment_wraps WHERE holder = ?",
-                    vec![holder.into()],
-                )
-                .await?;
-            }
-            SideWrite::DropGeneration {
-                compartment,
-                generation,
-            } => {
-                for table in ["compartment_wraps", "compartments"] {
-                    B::execute(
-                        tx,
-                        &format!("DELETE FROM {table} WHERE compartment = ? AND generation = ?"),
-                        vec![compartment.clone().into(), Value::Int(generation)],
-                    )
-                    .await?;
-                }
-            }
             SideWrite::RecordKey(key) => record_keys.push(key),
-            SideWrite::DropRecordKeys { records } => {
-                for page in records.chunks(DROP_PAGE) {
-                    let placeholders = vec!["?"; page.len()].join(", ");
-                    B::execute(
-                        tx,
-                        &format!("DELETE FROM record_keys WHERE id IN ({placeholders})"),
-                        page.iter().cloned().map(Value::from).collect(),
-                    )
-                    .await?;
-                }
-            }
+            other => apply_side_write::<B>(tx, other).await?,
         }
     }
     insert_rows::<B, _>(
@@ -218,6 +119,125 @@ pub(super) async fn apply_side_writes<B: Backend>(
         bind_record_key,
     )
     .await?;
+    Ok(())
+}
+
+/// One side write.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per kind of side write, each its statement"
+)]
+async fn apply_side_write<B: Backend>(tx: &mut Tx<B>, write: SideWrite) -> StoreResult<()> {
+    match write {
+        SideWrite::KeyWrap {
+            credential,
+            user,
+            wrapped,
+        } => {
+            B::execute(
+                tx,
+                "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?) \
+                 ON CONFLICT (credential) DO UPDATE SET user_id = excluded.user_id, wrapped = excluded.wrapped",
+                vec![credential.into(), user.to_string().into(), wrapped.into()],
+            )
+            .await?;
+        }
+        SideWrite::Meta { key, value } => set_meta::<B>(tx, key, value).await?,
+        SideWrite::DropKeyWrap { credential } => {
+            B::execute(
+                tx,
+                "DELETE FROM key_wraps WHERE credential = ?",
+                vec![credential.into()],
+            )
+            .await?;
+        }
+        SideWrite::DropMeta { key } => {
+            B::execute(tx, "DELETE FROM meta WHERE key = ?", vec![key.into()]).await?;
+        }
+        SideWrite::TokenLabel { id, label } => {
+            B::execute(
+                tx,
+                "UPDATE api_tokens SET label = ? WHERE id = ?",
+                vec![label.into(), id.into()],
+            )
+            .await?;
+        }
+        SideWrite::ApiToken(token) => insert_token::<B>(tx, token).await?,
+        SideWrite::RevokeApiToken { id, credential, at } => {
+            let revoked = B::execute(
+                tx,
+                "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+                vec![at.into(), id.into()],
+            )
+            .await?;
+            if revoked == 0 {
+                return Err(StoreError::Conflict {
+                    what: "the token".to_string(),
+                });
+            }
+            B::execute(
+                tx,
+                "DELETE FROM key_wraps WHERE credential = ?",
+                vec![credential.into()],
+            )
+            .await?;
+        }
+        SideWrite::UserKey { user, public_key } => {
+            B::execute(
+                tx,
+                "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?) \
+                 ON CONFLICT (user_id) DO UPDATE SET public_key = excluded.public_key",
+                vec![user.to_string().into(), public_key.into()],
+            )
+            .await?;
+        }
+        SideWrite::Compartment(key) => insert_compartment::<B>(tx, key).await?,
+        SideWrite::HolderWrap(wrap) => upsert_holder_wrap::<B>(tx, wrap).await?,
+        SideWrite::DropHolderWraps { holder } => {
+            B::execute(
+                tx,
+                "DELETE FROM compartment_wraps WHERE holder = ?",
+                vec![holder.into()],
+            )
+            .await?;
+        }
+        SideWrite::DropGeneration {
+            compartment,
+            generation,
+        } => {
+            for table in ["compartment_wraps", "compartments"] {
+                B::execute(
+                    tx,
+                    &format!("DELETE FROM {table} WHERE compartment = ? AND generation = ?"),
+                    vec![compartment.clone().into(), Value::Int(generation)],
+                )
+                .await?;
+            }
+        }
+        SideWrite::DropRecordKeys { records } => {
+            for page in records.chunks(DROP_PAGE) {
+                let placeholders = vec!["?"; page.len()].join(", ");
+                B::execute(
+                    tx,
+                    &format!("DELETE FROM record_keys WHERE id IN ({placeholders})"),
+                    page.iter().cloned().map(Value::from).collect(),
+                )
+                .await?;
+            }
+        }
+        // Gathered into multi-row inserts by `apply_side_writes`; one alone is one row.
+        SideWrite::RecordKey(key) => {
+            insert_rows::<B, _>(
+                tx,
+                "record_keys",
+                RECORD_KEY_COLUMNS,
+                &[key],
+                true,
+                bind_record_key,
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 

@@ -8,7 +8,7 @@ use super::commit::{
     upsert_holder_wrap,
 };
 use super::records::write_records;
-use super::{SqlStore, insert_rows};
+use super::{SqlStore, Tx, insert_rows};
 use crate::backend::{Backend, Value, corrupt, db_error};
 use crate::*;
 use std::collections::BTreeMap;
@@ -40,10 +40,6 @@ const COUNTED_TABLES: &[(&str, &str)] = &[
 const COPY_PAGE: u32 = 5_000;
 
 impl<B: Backend> SqlStore<B> {
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub(super) async fn copy_organisation(&self, source: &dyn Store) -> StoreResult<u64> {
         let mut tx = B::begin_write(&self.pool).await?;
         let existing = B::fetch_all(&mut tx, "SELECT seq FROM events LIMIT 1", vec![]).await?;
@@ -55,80 +51,11 @@ impl<B: Backend> SqlStore<B> {
         for (key, value) in source.all_meta().await? {
             set_meta::<B>(&mut tx, key, value).await?;
         }
-        let mut copied = 0;
-        let mut cursor = None;
-        loop {
-            let page = source.events_page(cursor, COPY_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            cursor = Some(EventCursor::of(last));
-            copied += page.len() as u64;
-            let rows: Vec<(Event, String)> = page
-                .into_iter()
-                .map(|event| {
-                    let body = event.body_json().map_err(canonical_failed)?;
-                    Ok((event, body))
-                })
-                .collect::<StoreResult<_>>()?;
-            insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &rows, false, bind_event).await?;
-        }
+        let copied = copy_events::<B>(&mut tx, source).await?;
         let state = source.load_state().await?;
         write_records::<B>(&mut tx, &State::default(), &state).await?;
-        for (credential, user, wrapped) in source.key_wraps().await? {
-            B::execute(
-                &mut tx,
-                "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?)",
-                vec![credential.into(), user.to_string().into(), wrapped.into()],
-            )
-            .await?;
-        }
-        for token in source.api_tokens().await? {
-            insert_token::<B>(&mut tx, token).await?;
-        }
-        let keys = source.key_tables().await?;
-        for (user, public_key) in keys.user_keys {
-            B::execute(
-                &mut tx,
-                "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?)",
-                vec![user.to_string().into(), public_key.into()],
-            )
-            .await?;
-        }
-        for key in keys.compartments {
-            insert_compartment::<B>(&mut tx, key).await?;
-        }
-        for wrap in keys.holder_wraps {
-            upsert_holder_wrap::<B>(&mut tx, wrap).await?;
-        }
-        insert_rows::<B, _>(
-            &mut tx,
-            "record_keys",
-            RECORD_KEY_COLUMNS,
-            &keys.record_keys,
-            false,
-            bind_record_key,
-        )
-        .await?;
-        let access = source.access_log(None).await?;
-        insert_rows::<B, _>(
-            &mut tx,
-            "access_log",
-            ACCESS_COLUMNS,
-            &access,
-            false,
-            |args, entry| {
-                args.extend([
-                    Value::Int(entry.seq),
-                    entry.at.as_str().into(),
-                    entry.actor.as_str().into(),
-                    entry.action.as_str().into(),
-                    entry.subject.as_str().into(),
-                    entry.detail.as_str().into(),
-                    entry.prev_hash.as_str().into(),
-                    entry.hash.as_str().into(),
-                ]);
-            },
-        )
-        .await?;
+        copy_keys::<B>(&mut tx, source).await?;
+        copy_access_log::<B>(&mut tx, source).await?;
         // The aggregates are recounted here; `refuge verify` checks them against the log.
         let people: Vec<&Person> = state.people.values().collect();
         // The flow counts departures too, which a recount from the people table cannot: it is
@@ -169,4 +96,93 @@ impl<B: Backend> SqlStore<B> {
         }
         Ok(counts)
     }
+}
+
+/// The source's log, page by page, as it is (ids, numbers, clocks and hashes). Returns how
+/// many events.
+async fn copy_events<B: Backend>(tx: &mut Tx<B>, source: &dyn Store) -> StoreResult<u64> {
+    let mut copied = 0;
+    let mut cursor = None;
+    loop {
+        let page = source.events_page(cursor, COPY_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        cursor = Some(EventCursor::of(last));
+        copied += page.len() as u64;
+        let rows: Vec<(Event, String)> = page
+            .into_iter()
+            .map(|event| {
+                let body = event.body_json().map_err(canonical_failed)?;
+                Ok((event, body))
+            })
+            .collect::<StoreResult<_>>()?;
+        insert_rows::<B, _>(tx, "events", EVENT_COLUMNS, &rows, false, bind_event).await?;
+    }
+    Ok(copied)
+}
+
+/// Every key table: passphrase and token wraps, API tokens, user keys, compartments, their
+/// holders' wraps, record keys.
+async fn copy_keys<B: Backend>(tx: &mut Tx<B>, source: &dyn Store) -> StoreResult<()> {
+    for (credential, user, wrapped) in source.key_wraps().await? {
+        B::execute(
+            tx,
+            "INSERT INTO key_wraps (credential, user_id, wrapped) VALUES (?, ?, ?)",
+            vec![credential.into(), user.to_string().into(), wrapped.into()],
+        )
+        .await?;
+    }
+    for token in source.api_tokens().await? {
+        insert_token::<B>(tx, token).await?;
+    }
+    let keys = source.key_tables().await?;
+    for (user, public_key) in keys.user_keys {
+        B::execute(
+            tx,
+            "INSERT INTO user_keys (user_id, public_key) VALUES (?, ?)",
+            vec![user.to_string().into(), public_key.into()],
+        )
+        .await?;
+    }
+    for key in keys.compartments {
+        insert_compartment::<B>(tx, key).await?;
+    }
+    for wrap in keys.holder_wraps {
+        upsert_holder_wrap::<B>(tx, wrap).await?;
+    }
+    insert_rows::<B, _>(
+        tx,
+        "record_keys",
+        RECORD_KEY_COLUMNS,
+        &keys.record_keys,
+        false,
+        bind_record_key,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The access log as it is, its chain included.
+async fn copy_access_log<B: Backend>(tx: &mut Tx<B>, source: &dyn Store) -> StoreResult<()> {
+    let access = source.access_log(None).await?;
+    insert_rows::<B, _>(
+        tx,
+        "access_log",
+        ACCESS_COLUMNS,
+        &access,
+        false,
+        |args, entry| {
+            args.extend([
+                Value::Int(entry.seq),
+                entry.at.as_str().into(),
+                entry.actor.as_str().into(),
+                entry.action.as_str().into(),
+                entry.subject.as_str().into(),
+                entry.detail.as_str().into(),
+                entry.prev_hash.as_str().into(),
+                entry.hash.as_str().into(),
+            ]);
+        },
+    )
+    .await?;
+    Ok(())
 }

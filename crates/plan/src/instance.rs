@@ -200,11 +200,13 @@ impl Policy {
 
 impl Instance {
     /// Checks the instance; every error names the field.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub fn validate(&self) -> Result<(), PlanError> {
+        self.validate_policy()?;
+        let batch_ids = self.validate_batches()?;
+        self.validate_households(&batch_ids)
+    }
+
+    fn validate_policy(&self) -> Result<(), PlanError> {
         let policy = &self.policy;
         if !(policy.target_wait_days.is_finite() && policy.target_wait_days > 0.0) {
             return Err(invalid(
@@ -228,6 +230,11 @@ impl Instance {
         if !(policy.gap_tolerance.is_finite() && policy.gap_tolerance >= 0.0) {
             return Err(invalid("policy.gap_tolerance", "must be zero or positive"));
         }
+        Ok(())
+    }
+
+    /// The batches' ids (each once), seats, origins and days; returns the ids.
+    fn validate_batches(&self) -> Result<BTreeSet<&str>, PlanError> {
         let mut batch_ids = BTreeSet::new();
         for (index, batch) in self.batches.iter().enumerate() {
             let field = |name: &str| format!("batches[{index}].{name}");
@@ -259,6 +266,11 @@ impl Instance {
                 ));
             }
         }
+        Ok(batch_ids)
+    }
+
+    /// Each household's id (once), size (fitting some batch), wait, priority and pin.
+    fn validate_households(&self, batch_ids: &BTreeSet<&str>) -> Result<(), PlanError> {
         let largest = self
             .batches
             .iter()

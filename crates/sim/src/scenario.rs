@@ -167,10 +167,7 @@ fn non_negative(key: &str, value: f64) -> Result<(), ScenarioError> {
 }
 
 impl Scenario {
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
+    /// Checks the scenario; every error names the key.
     pub fn validate(&self) -> Result<(), ScenarioError> {
         positive("horizon_days", self.horizon_days)?;
         if self.horizon_days > 36_500.0 {
@@ -184,53 +181,7 @@ impl Scenario {
             return Err(bad("shelter", "at least one [[shelter]] is needed"));
         }
         for (index, shelter) in self.shelters.iter().enumerate() {
-            let key = |name: &str| format!("shelter[{index}].{name}");
-            if shelter.name.trim().is_empty() {
-                return Err(bad(key("name"), "is empty"));
-            }
-            if self.shelters[..index]
-                .iter()
-                .any(|other| other.name == shelter.name)
-            {
-                return Err(bad(
-                    key("name"),
-                    format!("'{}' is used twice", shelter.name),
-                ));
-            }
-            if shelter.capacity == Some(0) {
-                return Err(bad(
-                    key("capacity"),
-                    "must be at least 1 (leave it out for no limit)",
-                ));
-            }
-            match (&shelter.arrivals_per_month, &shelter.arrivals) {
-                (Some(_), Some(_)) => {
-                    return Err(bad(
-                        key("arrivals"),
-                        "give arrivals_per_month or an arrivals schedule, not both",
-                    ));
-                }
-                (Some(rate), None) => non_negative(&key("arrivals_per_month"), *rate)?,
-                (None, Some(steps)) => {
-                    if steps.is_empty() {
-                        return Err(bad(key("arrivals"), "the schedule is empty"));
-                    }
-                    let mut last = f64::NEG_INFINITY;
-                    for (step, (day, rate)) in steps.iter().enumerate() {
-                        non_negative(&format!("{}[{step}] day", key("arrivals")), *day)?;
-                        non_negative(&format!("{}[{step}] rate", key("arrivals")), *rate)?;
-                        if *day <= last {
-                            return Err(bad(key("arrivals"), "days must increase"));
-                        }
-                        last = *day;
-                    }
-                }
-                (None, None) => {}
-            }
-            non_negative(&key("arrivals_cv"), shelter.arrivals_cv)?;
-            for (person, days) in shelter.initial_waiting_days.iter().enumerate() {
-                non_negative(&format!("{}[{person}]", key("initial_waiting_days")), *days)?;
-            }
+            self.validate_shelter(index, shelter)?;
         }
         if let Some(screening) = &self.screening {
             if screening.servers == 0 {
@@ -267,6 +218,59 @@ impl Scenario {
             if exits.per_day >= 1.0 {
                 return Err(bad("exits.per_day", "a daily hazard must be below 1"));
             }
+        }
+        Ok(())
+    }
+
+    /// One `[[shelter]]`: its name (used once), capacity, arrivals (a rate or a schedule of
+    /// increasing days) and the waits of those there at the start.
+    fn validate_shelter(&self, index: usize, shelter: &Shelter) -> Result<(), ScenarioError> {
+        let key = |name: &str| format!("shelter[{index}].{name}");
+        if shelter.name.trim().is_empty() {
+            return Err(bad(key("name"), "is empty"));
+        }
+        if self.shelters[..index]
+            .iter()
+            .any(|other| other.name == shelter.name)
+        {
+            return Err(bad(
+                key("name"),
+                format!("'{}' is used twice", shelter.name),
+            ));
+        }
+        if shelter.capacity == Some(0) {
+            return Err(bad(
+                key("capacity"),
+                "must be at least 1 (leave it out for no limit)",
+            ));
+        }
+        match (&shelter.arrivals_per_month, &shelter.arrivals) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    key("arrivals"),
+                    "give arrivals_per_month or an arrivals schedule, not both",
+                ));
+            }
+            (Some(rate), None) => non_negative(&key("arrivals_per_month"), *rate)?,
+            (None, Some(steps)) => {
+                if steps.is_empty() {
+                    return Err(bad(key("arrivals"), "the schedule is empty"));
+                }
+                let mut last = f64::NEG_INFINITY;
+                for (step, (day, rate)) in steps.iter().enumerate() {
+                    non_negative(&format!("{}[{step}] day", key("arrivals")), *day)?;
+                    non_negative(&format!("{}[{step}] rate", key("arrivals")), *rate)?;
+                    if *day <= last {
+                        return Err(bad(key("arrivals"), "days must increase"));
+                    }
+                    last = *day;
+                }
+            }
+            (None, None) => {}
+        }
+        non_negative(&key("arrivals_cv"), shelter.arrivals_cv)?;
+        for (person, days) in shelter.initial_waiting_days.iter().enumerate() {
+            non_negative(&format!("{}[{person}]", key("initial_waiting_days")), *days)?;
         }
         Ok(())
     }

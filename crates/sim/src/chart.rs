@@ -97,10 +97,6 @@ fn band(frame: &Frame, bands: &Bands) -> String {
 
 /// Renders the chart; every text is escaped. The legend sits under the plot, so it never
 /// covers a curve.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 pub fn svg(forecast: &Forecast, text: &ChartText<'_>) -> String {
     let days = forecast.waiting.p50.len().saturating_sub(1) as f64;
     let capacity_top = forecast
@@ -129,33 +125,7 @@ pub fn svg(forecast: &Forecast, text: &ChartText<'_>) -> String {
         "<text x=\"{LEFT}\" y=\"18\" font-size=\"15\">{}</text>\n",
         escape(text.title)
     ));
-    // Axes: the time axis at the caller's ticks; five value ticks.
-    out.push_str(&format!(
-        "<path d=\"M{LEFT},{TOP} V{} H{}\" fill=\"none\" stroke=\"#444\"/>\n",
-        PLOT_HEIGHT - BOTTOM,
-        WIDTH - RIGHT
-    ));
-    for (day, label) in text.ticks.iter().filter(|(day, _)| *day <= days + 0.5) {
-        let x = frame.x(*day);
-        out.push_str(&format!(
-            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#444\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
-            PLOT_HEIGHT - BOTTOM,
-            PLOT_HEIGHT - BOTTOM + 4.0,
-            PLOT_HEIGHT - BOTTOM + 18.0,
-            escape(label)
-        ));
-    }
-    for step in 0..=4 {
-        let value = frame.top / 4.0 * f64::from(step);
-        let y = frame.y(value);
-        out.push_str(&format!(
-            "<line x1=\"{}\" x2=\"{LEFT}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#444\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}</text>\n",
-            LEFT - 4.0,
-            LEFT - 6.0,
-            y + 4.0,
-            value
-        ));
-    }
+    axes(&mut out, &frame, text);
     out.push_str(&format!(
         "<polygon points=\"{}\" fill=\"#bbbbbb\" fill-opacity=\"0.5\"/>\n<polyline points=\"{}\" fill=\"none\" stroke=\"#000\" stroke-width=\"2\"/>\n",
         band(&frame, &forecast.waiting),
@@ -193,4 +163,38 @@ pub fn svg(forecast: &Forecast, text: &ChartText<'_>) -> String {
     }
     out.push_str("</svg>\n");
     out
+}
+
+/// The axes: time at the caller's ticks, five value ticks.
+fn axes(out: &mut String, frame: &Frame, text: &ChartText<'_>) {
+    out.push_str(&format!(
+        "<path d=\"M{LEFT},{TOP} V{} H{}\" fill=\"none\" stroke=\"#444\"/>\n",
+        PLOT_HEIGHT - BOTTOM,
+        WIDTH - RIGHT
+    ));
+    for (day, label) in text
+        .ticks
+        .iter()
+        .filter(|(day, _)| *day <= frame.days + 0.5)
+    {
+        let x = frame.x(*day);
+        out.push_str(&format!(
+            "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{}\" y2=\"{}\" stroke=\"#444\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+            PLOT_HEIGHT - BOTTOM,
+            PLOT_HEIGHT - BOTTOM + 4.0,
+            PLOT_HEIGHT - BOTTOM + 18.0,
+            escape(label)
+        ));
+    }
+    for step in 0..=4 {
+        let value = frame.top / 4.0 * f64::from(step);
+        let y = frame.y(value);
+        out.push_str(&format!(
+            "<line x1=\"{}\" x2=\"{LEFT}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#444\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}</text>\n",
+            LEFT - 4.0,
+            LEFT - 6.0,
+            y + 4.0,
+            value
+        ));
+    }
 }

@@ -157,10 +157,6 @@ fn spread(mut values: Vec<f64>) -> Spread {
 }
 
 /// Summarises replications (in replication order, so the result does not depend on threads).
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 pub fn summarize(scenario: &Scenario, replications: &[Replication]) -> Forecast {
     let shelters = scenario.shelters.len();
     let count = replications.len();
@@ -194,31 +190,11 @@ pub fn summarize(scenario: &Scenario, replications: &[Replication]) -> Forecast 
                 .collect(),
         ),
     };
-    let totals = || {
-        let waiting = bands(
-            days,
-            |r, day| {
-                (0..shelters)
-                    .map(|shelter| {
-                        f64::from(
-                            replications[r].occupancy[day * shelters + shelter]
-                                + replications[r].waiting_list[day * shelters + shelter],
-                        )
-                    })
-                    .sum()
-            },
-            count,
-        );
-        (
-            waiting,
-            bands(days, |r, day| replications[r].backlog_age[day], count),
-        )
-    };
     // Shelters on a second thread while this one does the totals; the order of the output
     // does not depend on it.
     let (shelter_forecasts, (waiting, backlog_age)) = std::thread::scope(|scope| {
         let handle = scope.spawn(|| (0..shelters).map(shelter_forecast).collect::<Vec<_>>());
-        let totals = totals();
+        let totals = totals(replications, shelters, days);
         let shelter_forecasts = handle
             .join()
             .unwrap_or_else(|_| (0..shelters).map(shelter_forecast).collect());
@@ -228,6 +204,40 @@ pub fn summarize(scenario: &Scenario, replications: &[Replication]) -> Forecast 
         .rev()
         .take_while(|day| backlog_age.p50[*day] <= scenario.target_wait_days)
         .last();
+    let wait = wait_stats(replications);
+    let screened: u64 = replications.iter().map(|r| r.screened).sum();
+    let little = little_check(scenario, replications);
+    Forecast {
+        horizon_days: scenario.horizon_days,
+        replications: scenario.replications,
+        target_wait_days: scenario.target_wait_days,
+        shelters: shelter_forecasts,
+        waiting,
+        backlog_age,
+        wait,
+        backlog_below_target_day: below.map(|day| day as u32),
+        screening_wait_mean: scenario.screening.as_ref().map(|_| {
+            replications
+                .iter()
+                .map(|r| r.screening_wait_sum)
+                .sum::<f64>()
+                / screened.max(1) as f64
+        }),
+        arrivals: replications.iter().map(|r| r.arrivals).sum(),
+        exited: replications.iter().map(|r| r.exited).sum(),
+        little,
+    }
+}
+
+/// Validates, runs and summarises a scenario.
+pub fn forecast(scenario: &Scenario, threads: usize) -> Result<Forecast, crate::ScenarioError> {
+    scenario.validate()?;
+    Ok(summarize(scenario, &run(scenario, threads)))
+}
+
+/// The wait of everyone who departed, over all replications: the mean and percentiles from
+/// the pooled histogram.
+fn wait_stats(replications: &[Replication]) -> WaitStats {
     let bins = replications
         .iter()
         .map(|r| r.wait_histogram.len())
@@ -254,8 +264,23 @@ pub fn summarize(scenario: &Scenario, replications: &[Replication]) -> Forecast 
         }
         bins as f64 * WAIT_BIN_DAYS
     };
-    let screened: u64 = replications.iter().map(|r| r.screened).sum();
-    let little = replications
+    WaitStats {
+        mean: if departed > 0 {
+            replications.iter().map(|r| r.wait_sum).sum::<f64>() / departed as f64
+        } else {
+            0.0
+        },
+        p50: wait_at(50.0),
+        p90: wait_at(90.0),
+        p99: wait_at(99.0),
+        departed,
+    }
+}
+
+/// Little's law's three terms (L, λ, W), averaged over replications: a check on the run.
+fn little_check(scenario: &Scenario, replications: &[Replication]) -> LittleCheck {
+    let count = replications.len();
+    replications
         .iter()
         .fold(LittleCheck::default(), |mut sum, r| {
             let accepted = r.arrivals - r.turned_away.iter().map(|n| u64::from(*n)).sum::<u64>();
@@ -267,41 +292,28 @@ pub fn summarize(scenario: &Scenario, replications: &[Replication]) -> Forecast 
                 0.0
             } / count as f64;
             sum
-        });
-    Forecast {
-        horizon_days: scenario.horizon_days,
-        replications: scenario.replications,
-        target_wait_days: scenario.target_wait_days,
-        shelters: shelter_forecasts,
-        waiting,
-        backlog_age,
-        wait: WaitStats {
-            mean: if departed > 0 {
-                replications.iter().map(|r| r.wait_sum).sum::<f64>() / departed as f64
-            } else {
-                0.0
-            },
-            p50: wait_at(50.0),
-            p90: wait_at(90.0),
-            p99: wait_at(99.0),
-            departed,
-        },
-        backlog_below_target_day: below.map(|day| day as u32),
-        screening_wait_mean: scenario.screening.as_ref().map(|_| {
-            replications
-                .iter()
-                .map(|r| r.screening_wait_sum)
-                .sum::<f64>()
-                / screened.max(1) as f64
-        }),
-        arrivals: replications.iter().map(|r| r.arrivals).sum(),
-        exited: replications.iter().map(|r| r.exited).sum(),
-        little,
-    }
+        })
 }
 
-/// Validates, runs and summarises a scenario.
-pub fn forecast(scenario: &Scenario, threads: usize) -> Result<Forecast, crate::ScenarioError> {
-    scenario.validate()?;
-    Ok(summarize(scenario, &run(scenario, threads)))
+/// Everyone waiting (in shelters and on their waiting lists) and the backlog's age, by day.
+fn totals(replications: &[Replication], shelters: usize, days: usize) -> (Bands, Bands) {
+    let count = replications.len();
+    let waiting = bands(
+        days,
+        |r, day| {
+            (0..shelters)
+                .map(|shelter| {
+                    f64::from(
+                        replications[r].occupancy[day * shelters + shelter]
+                            + replications[r].waiting_list[day * shelters + shelter],
+                    )
+                })
+                .sum()
+        },
+        count,
+    );
+    (
+        waiting,
+        bands(days, |r, day| replications[r].backlog_age[day], count),
+    )
 }

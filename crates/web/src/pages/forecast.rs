@@ -70,7 +70,7 @@ pub async fn show(
     let result = match forecast {
         Ok(result) => Some(view_of(lang, today, &result)),
         Err(error) if error.kind() == ErrorKind::Invalid => {
-            problems.push(error.to_string());
+            problems.push(Failure::from(error).message(lang));
             None
         }
         Err(error) => return Err(error.into()),
@@ -99,7 +99,7 @@ fn what_if_of(lang: Lang, query: &ForecastQuery) -> (WhatIf, Vec<String>) {
     for (field, text, value) in [
         ("horizon", &query.horizon, &mut what_if.horizon_days),
         (
-            "arrival factor",
+            "arrival-factor",
             &query.arrival_factor,
             &mut what_if.arrival_factor,
         ),
@@ -108,7 +108,10 @@ fn what_if_of(lang: Lang, query: &ForecastQuery) -> (WhatIf, Vec<String>) {
             "" => {}
             typed => match typed.parse::<f64>() {
                 Ok(number) => *value = number,
-                Err(_) => problems.push(format!("{field}: '{typed}' is not a number")),
+                Err(_) => problems.push(lang.t_args(
+                    "forecast-not-a-number",
+                    &[("field", lang.t(field)), ("typed", typed.to_string())],
+                )),
             },
         }
     }
@@ -118,7 +121,10 @@ fn what_if_of(lang: Lang, query: &ForecastQuery) -> (WhatIf, Vec<String>) {
             query.extra_seats.trim().parse::<u32>(),
         ) {
             (Some(date), Ok(seats)) if seats > 0 => what_if.extra_transfers.push((date, seats)),
-            _ => problems.push(format!("{}: DATE and SEATS", lang.t("extra-transfer"))),
+            _ => problems.push(lang.t_args(
+                "forecast-extra-transfer-needs",
+                &[("field", lang.t("extra-transfer"))],
+            )),
         }
     }
     (what_if, problems)

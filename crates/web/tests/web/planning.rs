@@ -296,9 +296,26 @@ fn a_forecast_beyond_its_bounds_is_refused_before_it_runs() {
     assert!(
         typed
             .body
-            .contains("arrival factor: &#39;abc&#39; is not a number")
-            || typed.body.contains("arrival factor: 'abc' is not a number"),
+            .contains("Arrival factor: &#39;abc&#39; is not a number")
+            || typed.body.contains("Arrival factor: 'abc' is not a number"),
         "a typed value that is no number is named, not silently replaced"
     );
+    // In Korean, the field and the problem are Korean too.
+    let korean = server.get(
+        "/forecast?horizon=abc&extra_date=someday",
+        &format!("{analyst}; refuge_lang=ko"),
+    );
+    assert!(
+        korean
+            .body
+            .contains("기간 (일): &#39;abc&#39;은(는) 숫자가 아닙니다")
+            || korean
+                .body
+                .contains("기간 (일): 'abc'은(는) 숫자가 아닙니다"),
+        "{}",
+        korean.body
+    );
+    assert!(korean.body.contains("0보다 큰 좌석 수가 필요합니다"));
+    assert!(!korean.body.contains("is not a number") && !korean.body.contains("DATE and SEATS"));
     assert_eq!(server.get("/dashboard", &analyst).status, 200);
 }

@@ -331,205 +331,233 @@ impl<'a> Model<'a> {
 }
 
 /// Runs one replication with its own random stream.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 pub fn replicate(scenario: &Scenario, seed: u64, replication: u64) -> Replication {
-    let shelters = scenario.shelters.len();
-    let horizon = scenario.horizon_days;
-    let days = horizon.floor() as usize + 1;
-    let longest_initial = scenario
-        .shelters
-        .iter()
-        .flat_map(|shelter| shelter.initial_waiting_days.iter().copied())
-        .fold(0.0, f64::max);
-    let bins = ((horizon + longest_initial) / WAIT_BIN_DAYS) as usize + 2;
-    let mut rng = Rng::new(seed, replication);
-    let rate_factor = scenario
-        .shelters
-        .iter()
-        .map(|shelter| {
-            if shelter.arrivals_cv > 0.0 {
-                rng.gamma_mean_one(shelter.arrivals_cv)
+    let mut model = Model::new(scenario, seed, replication);
+    model.seed_initial();
+    model.run();
+    model.out
+}
+
+impl<'a> Model<'a> {
+    /// A model of `scenario` at time zero, with replication `replication`'s own random stream
+    /// and its output allocated.
+    fn new(scenario: &'a Scenario, seed: u64, replication: u64) -> Model<'a> {
+        let shelters = scenario.shelters.len();
+        let horizon = scenario.horizon_days;
+        let days = horizon.floor() as usize + 1;
+        let longest_initial = scenario
+            .shelters
+            .iter()
+            .flat_map(|shelter| shelter.initial_waiting_days.iter().copied())
+            .fold(0.0, f64::max);
+        let bins = ((horizon + longest_initial) / WAIT_BIN_DAYS) as usize + 2;
+        let mut rng = Rng::new(seed, replication);
+        let rate_factor = scenario
+            .shelters
+            .iter()
+            .map(|shelter| {
+                if shelter.arrivals_cv > 0.0 {
+                    rng.gamma_mean_one(shelter.arrivals_cv)
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Model {
+            scenario,
+            rng,
+            people: Vec::new(),
+            events: BinaryHeap::new(),
+            sequence: 0,
+            occupancy: vec![0; shelters],
+            waiting_lists: vec![VecDeque::new(); shelters],
+            waiting_count: vec![0; shelters],
+            screening_queue: VecDeque::new(),
+            free_servers: scenario
+                .screening
+                .as_ref()
+                .map_or(0, |screening| screening.servers),
+            entered: VecDeque::new(),
+            rate_factor,
+            exit_rate: scenario
+                .exits
+                .as_ref()
+                .map_or(0.0, |exits| -(1.0 - exits.per_day).ln()),
+            flights: scenario.has_flights(),
+            present: 0,
+            present_list: Vec::new(),
+            arrival_sum: 0.0,
+            last_time: 0.0,
+            rejected_today: vec![0; shelters],
+            out: Replication {
+                occupancy: vec![0; days * shelters],
+                waiting_list: vec![0; days * shelters],
+                over_capacity: vec![false; days * shelters],
+                backlog_age: vec![0.0; days],
+                wait_histogram: vec![0; bins],
+                wait_sum: 0.0,
+                departed: 0,
+                screening_wait_sum: 0.0,
+                screened: 0,
+                turned_away: vec![0; shelters],
+                exited: 0,
+                arrivals: 0,
+                area: 0.0,
+                sojourn_sum: 0.0,
+                left: 0,
+            },
+        }
+    }
+
+    /// People already present: inside (even above capacity), screened, waiting for a flight;
+    /// in the boarding order, the longest waiting first. Then each shelter's first arrival.
+    fn seed_initial(&mut self) {
+        let scenario = self.scenario;
+        let horizon = scenario.horizon_days;
+        let shelters = scenario.shelters.len();
+        let mut initial: Vec<(f64, usize)> = scenario
+            .shelters
+            .iter()
+            .enumerate()
+            .flat_map(|(shelter, spec)| {
+                spec.initial_waiting_days
+                    .iter()
+                    .map(move |waited| (-waited, shelter))
+            })
+            .collect();
+        initial.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (entry, shelter) in initial {
+            let id = self.add_person(entry, shelter);
+            self.occupancy[shelter] += 1;
+            self.people[id as usize].entry = entry;
+            self.entered.push_back(id);
+            self.become_ready(id, 0.0);
+        }
+        for shelter in 0..shelters {
+            if let Some(time) = self.next_arrival(shelter, 0.0)
+                && time < horizon
+            {
+                self.schedule(time, Event::Arrival(shelter as u32));
+            }
+        }
+    }
+
+    /// The events, flights and exits in time order up to the horizon, the days recorded as
+    /// they pass.
+    fn run(&mut self) {
+        let scenario = self.scenario;
+        let horizon = scenario.horizon_days;
+        let days = horizon.floor() as usize + 1;
+        // Flights are known in advance: a sorted list beside the heap keeps the heap small.
+        let departures = scenario.departures();
+        let mut next_flight = 0usize;
+        let mut next_day = 0usize;
+        // Each person present leaves at the daily hazard; by memorylessness that is one exit
+        // process at rate hazard × people present, removing someone present chosen at random.
+        // Its clock is a unit-exponential budget spent at that rate, so a change in the number
+        // present needs no new draw.
+        let mut budget = self.rng.exponential(1.0);
+        let mut now = 0.0;
+        loop {
+            let exit_rate = self.exit_rate * self.present as f64;
+            let next_exit = if exit_rate > 0.0 {
+                now + budget / exit_rate
             } else {
-                1.0
+                f64::INFINITY
+            };
+            let event_time = self
+                .events
+                .peek()
+                .map_or(f64::INFINITY, |Reverse(packed)| {
+                    let key = (*packed >> 64) as u64;
+                    f64::from_bits(key & !(1 << 63))
+                });
+            let flight_time = departures
+                .get(next_flight)
+                .map_or(f64::INFINITY, |flight| flight.0);
+            if flight_time <= event_time && flight_time <= next_exit {
+                if flight_time >= horizon {
+                    break;
+                }
+                budget -= exit_rate * (flight_time - now);
+                now = flight_time;
+                self.advance(now, &mut next_day, days);
+                self.board(departures[next_flight].1, now);
+                next_flight += 1;
+                continue;
             }
-        })
-        .collect();
-    let mut model = Model {
-        scenario,
-        rng,
-        people: Vec::new(),
-        events: BinaryHeap::new(),
-        sequence: 0,
-        occupancy: vec![0; shelters],
-        waiting_lists: vec![VecDeque::new(); shelters],
-        waiting_count: vec![0; shelters],
-        screening_queue: VecDeque::new(),
-        free_servers: scenario
-            .screening
-            .as_ref()
-            .map_or(0, |screening| screening.servers),
-        entered: VecDeque::new(),
-        rate_factor,
-        exit_rate: scenario
-            .exits
-            .as_ref()
-            .map_or(0.0, |exits| -(1.0 - exits.per_day).ln()),
-        flights: scenario.has_flights(),
-        present: 0,
-        present_list: Vec::new(),
-        arrival_sum: 0.0,
-        last_time: 0.0,
-        rejected_today: vec![0; shelters],
-        out: Replication {
-            occupancy: vec![0; days * shelters],
-            waiting_list: vec![0; days * shelters],
-            over_capacity: vec![false; days * shelters],
-            backlog_age: vec![0.0; days],
-            wait_histogram: vec![0; bins],
-            wait_sum: 0.0,
-            departed: 0,
-            screening_wait_sum: 0.0,
-            screened: 0,
-            turned_away: vec![0; shelters],
-            exited: 0,
-            arrivals: 0,
-            area: 0.0,
-            sojourn_sum: 0.0,
-            left: 0,
-        },
-    };
-    // People already present: inside (even above capacity), screened, waiting for a flight;
-    // in the boarding order, the longest waiting first.
-    let mut initial: Vec<(f64, usize)> = scenario
-        .shelters
-        .iter()
-        .enumerate()
-        .flat_map(|(shelter, spec)| {
-            spec.initial_waiting_days
-                .iter()
-                .map(move |waited| (-waited, shelter))
-        })
-        .collect();
-    initial.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    for (entry, shelter) in initial {
-        let id = model.add_person(entry, shelter);
-        model.occupancy[shelter] += 1;
-        model.people[id as usize].entry = entry;
-        model.entered.push_back(id);
-        model.become_ready(id, 0.0);
-    }
-    for shelter in 0..shelters {
-        if let Some(time) = model.next_arrival(shelter, 0.0)
-            && time < horizon
-        {
-            model.schedule(time, Event::Arrival(shelter as u32));
-        }
-    }
-    // Flights are known in advance: a sorted list beside the heap keeps the heap small.
-    let departures = scenario.departures();
-    let mut next_flight = 0usize;
-    let mut next_day = 0usize;
-    // Each person present leaves at the daily hazard; by memorylessness that is one exit
-    // process at rate hazard × people present, removing someone present chosen at random.
-    // Its clock is a unit-exponential budget spent at that rate, so a change in the number
-    // present needs no new draw.
-    let mut budget = model.rng.exponential(1.0);
-    let mut now = 0.0;
-    loop {
-        let exit_rate = model.exit_rate * model.present as f64;
-        let next_exit = if exit_rate > 0.0 {
-            now + budget / exit_rate
-        } else {
-            f64::INFINITY
-        };
-        let event_time = model
-            .events
-            .peek()
-            .map_or(f64::INFINITY, |Reverse(packed)| {
-                let key = (*packed >> 64) as u64;
-                f64::from_bits(key & !(1 << 63))
-            });
-        let flight_time = departures
-            .get(next_flight)
-            .map_or(f64::INFINITY, |flight| flight.0);
-        if flight_time <= event_time && flight_time <= next_exit {
-            if flight_time >= horizon {
+            if next_exit < event_time {
+                if next_exit >= horizon {
+                    break;
+                }
+                now = next_exit;
+                self.advance(now, &mut next_day, days);
+                let pick = (self.rng.uniform() * self.present as f64) as usize;
+                let id = self.present_list[pick.min(self.present_list.len() - 1)];
+                self.out.exited += 1;
+                self.leave(id, now);
+                budget = self.rng.exponential(1.0);
+                continue;
+            }
+            if event_time >= horizon {
                 break;
             }
-            budget -= exit_rate * (flight_time - now);
-            now = flight_time;
-            model.advance(now, &mut next_day, days);
-            model.board(departures[next_flight].1, now);
-            next_flight += 1;
-            continue;
-        }
-        if next_exit < event_time {
-            if next_exit >= horizon {
+            let Some(Reverse(packed)) = self.events.pop() else {
                 break;
-            }
-            now = next_exit;
-            model.advance(now, &mut next_day, days);
-            let pick = (model.rng.uniform() * model.present as f64) as usize;
-            let id = model.present_list[pick.min(model.present_list.len() - 1)];
-            model.out.exited += 1;
-            model.leave(id, now);
-            budget = model.rng.exponential(1.0);
-            continue;
+            };
+            let event = Event::unpack(packed as u32);
+            let time = event_time;
+            budget -= exit_rate * (time - now);
+            now = time;
+            self.advance(time, &mut next_day, days);
+            self.handle(event, time);
         }
-        if event_time >= horizon {
-            break;
-        }
-        let Some(Reverse(packed)) = model.events.pop() else {
-            break;
-        };
-        let event = Event::unpack(packed as u32);
-        let time = event_time;
-        budget -= exit_rate * (time - now);
-        now = time;
-        model.advance(time, &mut next_day, days);
+        self.advance(horizon, &mut next_day, days);
+    }
+
+    /// An arrival (inside, on the waiting list or turned away; the next one scheduled) or a
+    /// screening done (the next in the queue starts).
+    fn handle(&mut self, event: Event, time: f64) {
+        let scenario = self.scenario;
+        let horizon = scenario.horizon_days;
         match event {
             Event::Arrival(shelter) => {
                 let shelter = shelter as usize;
-                model.out.arrivals += 1;
-                let id = model.add_person(time, shelter);
+                self.out.arrivals += 1;
+                let id = self.add_person(time, shelter);
                 let spec = &scenario.shelters[shelter];
-                if model.occupancy[shelter] < spec.capacity.unwrap_or(u32::MAX) {
-                    model.enter(id, time);
+                if self.occupancy[shelter] < spec.capacity.unwrap_or(u32::MAX) {
+                    self.enter(id, time);
                 } else if spec.overflow == Overflow::Wait {
-                    model.waiting_lists[shelter].push_back(id);
-                    model.waiting_count[shelter] += 1;
+                    self.waiting_lists[shelter].push_back(id);
+                    self.waiting_count[shelter] += 1;
                 } else {
-                    model.people[id as usize].place = Where::Gone;
-                    model.unlist(id);
-                    model.out.turned_away[shelter] += 1;
-                    model.rejected_today[shelter] += 1;
+                    self.people[id as usize].place = Where::Gone;
+                    self.unlist(id);
+                    self.out.turned_away[shelter] += 1;
+                    self.rejected_today[shelter] += 1;
                 }
-                if let Some(next) = model.next_arrival(shelter, time)
+                if let Some(next) = self.next_arrival(shelter, time)
                     && next < horizon
                 {
-                    model.schedule(next, Event::Arrival(shelter as u32));
+                    self.schedule(next, Event::Arrival(shelter as u32));
                 }
             }
             Event::ScreeningDone(id) => {
-                model.free_servers += 1;
-                if model.people[id as usize].place == Where::InScreening {
-                    model.become_ready(id, time);
+                self.free_servers += 1;
+                if self.people[id as usize].place == Where::InScreening {
+                    self.become_ready(id, time);
                 }
-                while model.free_servers > 0 {
-                    let Some(next) = model.screening_queue.pop_front() else {
+                while self.free_servers > 0 {
+                    let Some(next) = self.screening_queue.pop_front() else {
                         break;
                     };
-                    if model.people[next as usize].place == Where::ScreeningQueue {
-                        model.free_servers -= 1;
-                        model.start_screening(next, time);
+                    if self.people[next as usize].place == Where::ScreeningQueue {
+                        self.free_servers -= 1;
+                        self.start_screening(next, time);
                     }
                 }
             }
         }
     }
-    model.advance(horizon, &mut next_day, days);
-    model.out
 }

@@ -14,10 +14,6 @@ pub(super) struct PlanFigures {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[expect(
-    clippy::too_many_lines,
-    reason = "to split into named parts, like the use cases around it (issue 11 note)"
-)]
 pub(super) fn build_plan(
     instance: &Instance,
     batches: &[&Batch],
@@ -28,24 +24,14 @@ pub(super) fn build_plan(
     mut decisions: Vec<Option<Why>>,
     figures: PlanFigures,
 ) -> Plan {
-    // Manifest per batch, highest priority first.
-    let mut manifest: Vec<Vec<usize>> = vec![Vec::new(); batches.len()];
-    for (index, batch) in fixed_manifest {
-        manifest[*batch].push(*index);
-    }
-    for (rank, batch) in assignment.iter().enumerate() {
-        if *batch != OUT && *batch != FREE {
-            manifest[usize::from(*batch)].push(candidates[rank]);
-        }
-    }
-    for list in &mut manifest {
-        list.sort_by(|a, b| {
-            priorities[*b]
-                .total
-                .total_cmp(&priorities[*a].total)
-                .then_with(|| instance.households[*a].id.cmp(&instance.households[*b].id))
-        });
-    }
+    let manifest = manifests(
+        instance,
+        batches.len(),
+        candidates,
+        assignment,
+        fixed_manifest,
+        priorities,
+    );
     let used: Vec<i64> = manifest
         .iter()
         .map(|list| {
@@ -68,36 +54,13 @@ pub(super) fn build_plan(
             });
         }
     }
-    // Why each candidate left behind was left behind: the batches it could board were full
-    // of households that rank above it, or had too few seats left.
+    // Why each candidate left behind was left behind.
     for index in candidates {
-        if decisions[*index].is_some() {
-            continue;
+        if decisions[*index].is_none() {
+            decisions[*index] = Some(outranked(
+                instance, batches, &manifest, &used, priorities, *index,
+            ));
         }
-        let household = &instance.households[*index];
-        let mut rooms = Vec::new();
-        for (batch, spec) in batches.iter().enumerate() {
-            if !spec.origins.contains(&household.origin) {
-                continue;
-            }
-            let spare = spec.seats - used[batch];
-            let cutoff = manifest[batch]
-                .iter()
-                .map(|other| priorities[*other].total)
-                .fold(f64::INFINITY, f64::min);
-            rooms.push(BatchRoom {
-                batch: spec.id.clone(),
-                spare,
-                seats: spec.seats,
-                share_used_up: spare >= household.size,
-                lowest_selected: cutoff.is_finite().then_some(cutoff),
-            });
-        }
-        decisions[*index] = Some(Why::Outranked {
-            priority: priorities[*index].total,
-            size: household.size,
-            batches: rooms,
-        });
     }
     let explanations = instance
         .households
@@ -137,5 +100,71 @@ pub(super) fn build_plan(
         nodes: figures.nodes,
         end_day: figures.end_day,
         explanations,
+    }
+}
+
+/// The households on each batch (the pinned ones first placed, then the search's), highest
+/// priority first.
+fn manifests(
+    instance: &Instance,
+    batch_count: usize,
+    candidates: &[usize],
+    assignment: &[u16],
+    fixed_manifest: &[(usize, usize)],
+    priorities: &[PriorityParts],
+) -> Vec<Vec<usize>> {
+    let mut manifest: Vec<Vec<usize>> = vec![Vec::new(); batch_count];
+    for (index, batch) in fixed_manifest {
+        manifest[*batch].push(*index);
+    }
+    for (rank, batch) in assignment.iter().enumerate() {
+        if *batch != OUT && *batch != FREE {
+            manifest[usize::from(*batch)].push(candidates[rank]);
+        }
+    }
+    for list in &mut manifest {
+        list.sort_by(|a, b| {
+            priorities[*b]
+                .total
+                .total_cmp(&priorities[*a].total)
+                .then_with(|| instance.households[*a].id.cmp(&instance.households[*b].id))
+        });
+    }
+    manifest
+}
+
+/// Why a candidate was left behind: the batches it could board were full of households that
+/// rank above it, or had too few seats left.
+fn outranked(
+    instance: &Instance,
+    batches: &[&Batch],
+    manifest: &[Vec<usize>],
+    used: &[i64],
+    priorities: &[PriorityParts],
+    index: usize,
+) -> Why {
+    let household = &instance.households[index];
+    let mut rooms = Vec::new();
+    for (batch, spec) in batches.iter().enumerate() {
+        if !spec.origins.contains(&household.origin) {
+            continue;
+        }
+        let spare = spec.seats - used[batch];
+        let cutoff = manifest[batch]
+            .iter()
+            .map(|other| priorities[*other].total)
+            .fold(f64::INFINITY, f64::min);
+        rooms.push(BatchRoom {
+            batch: spec.id.clone(),
+            spare,
+            seats: spec.seats,
+            share_used_up: spare >= household.size,
+            lowest_selected: cutoff.is_finite().then_some(cutoff),
+        });
+    }
+    Why::Outranked {
+        priority: priorities[index].total,
+        size: household.size,
+        batches: rooms,
     }
 }

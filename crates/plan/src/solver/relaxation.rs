@@ -202,85 +202,12 @@ impl Flow {
         }
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
+    /// The residual graph's arcs: per gate, units entering, leaving or moving to another
+    /// gate of their origin, and the gate's own capacity; per batch its seats; the return.
     pub(super) fn arcs(&self, problem: &Problem) -> Vec<Arc> {
         let mut arcs = Vec::with_capacity(problem.gates.len() * 8 + problem.batches * 2 + 1);
-        for (gate, &(origin, batch)) in problem.gates.iter().enumerate() {
-            let node = problem.gate_node(gate);
-            if let Some(rank) = self.unserved[origin].first_without(&self.forbidden[gate]) {
-                arcs.push(Arc {
-                    from: SOURCE,
-                    to: node,
-                    cost: -problem.unit_value(rank, batch),
-                    capacity: u32::from(problem.size[rank] - self.served[rank]),
-                    kind: ArcKind::Enter { gate, rank },
-                });
-            }
-            if let (Some(lowest), Some(highest)) =
-                (self.on_gate[gate].last(), self.on_gate[gate].first())
-            {
-                arcs.push(Arc {
-                    from: node,
-                    to: SOURCE,
-                    cost: problem.unit_value(lowest, batch),
-                    capacity: u32::from(self.units[lowest * problem.batches + batch]),
-                    kind: ArcKind::Leave { gate, rank: lowest },
-                });
-                for &other in &problem.gates_of_origin[origin] {
-                    if other == gate {
-                        continue;
-                    }
-                    let target = problem.gates[other].1;
-                    let loss = problem.value_days[batch] - problem.value_days[target];
-                    // Moving a unit later loses value: move the least valuable; moving it
-                    // earlier gains: move the most valuable. Never onto a barred batch.
-                    let barred = &self.forbidden[other];
-                    let rank = if loss >= 0.0 {
-                        if barred.contains(lowest) {
-                            self.on_gate[gate].last_without(barred)
-                        } else {
-                            Some(lowest)
-                        }
-                    } else if barred.contains(highest) {
-                        self.on_gate[gate].first_without(barred)
-                    } else {
-                        Some(highest)
-                    };
-                    let Some(rank) = rank else { continue };
-                    arcs.push(Arc {
-                        from: node,
-                        to: problem.gate_node(other),
-                        cost: problem.priority[rank] * loss,
-                        capacity: u32::from(self.units[rank * problem.batches + batch]),
-                        kind: ArcKind::Move {
-                            from: gate,
-                            to: other,
-                            rank,
-                        },
-                    });
-                }
-            }
-            if self.gate_flow[gate] < self.gate_capacity[gate] {
-                arcs.push(Arc {
-                    from: node,
-                    to: problem.batch_node(batch),
-                    cost: 0.0,
-                    capacity: self.gate_capacity[gate] - self.gate_flow[gate],
-                    kind: ArcKind::GateForward(gate),
-                });
-            }
-            if self.gate_flow[gate] > 0 {
-                arcs.push(Arc {
-                    from: problem.batch_node(batch),
-                    to: node,
-                    cost: 0.0,
-                    capacity: self.gate_flow[gate],
-                    kind: ArcKind::GateBack(gate),
-                });
-            }
+        for gate in 0..problem.gates.len() {
+            self.gate_arcs(problem, gate, &mut arcs);
         }
         for batch in 0..problem.batches {
             if self.load[batch] < self.capacity[batch] {
@@ -320,6 +247,96 @@ impl Flow {
             });
         }
         arcs
+    }
+
+    /// The arcs of one gate (an origin's way onto a batch).
+    fn gate_arcs(&self, problem: &Problem, gate: usize, arcs: &mut Vec<Arc>) {
+        let (origin, batch) = problem.gates[gate];
+        let node = problem.gate_node(gate);
+        if let Some(rank) = self.unserved[origin].first_without(&self.forbidden[gate]) {
+            arcs.push(Arc {
+                from: SOURCE,
+                to: node,
+                cost: -problem.unit_value(rank, batch),
+                capacity: u32::from(problem.size[rank] - self.served[rank]),
+                kind: ArcKind::Enter { gate, rank },
+            });
+        }
+        if let (Some(lowest), Some(highest)) =
+            (self.on_gate[gate].last(), self.on_gate[gate].first())
+        {
+            arcs.push(Arc {
+                from: node,
+                to: SOURCE,
+                cost: problem.unit_value(lowest, batch),
+                capacity: u32::from(self.units[lowest * problem.batches + batch]),
+                kind: ArcKind::Leave { gate, rank: lowest },
+            });
+            self.move_arcs(problem, gate, (lowest, highest), arcs);
+        }
+        if self.gate_flow[gate] < self.gate_capacity[gate] {
+            arcs.push(Arc {
+                from: node,
+                to: problem.batch_node(batch),
+                cost: 0.0,
+                capacity: self.gate_capacity[gate] - self.gate_flow[gate],
+                kind: ArcKind::GateForward(gate),
+            });
+        }
+        if self.gate_flow[gate] > 0 {
+            arcs.push(Arc {
+                from: problem.batch_node(batch),
+                to: node,
+                cost: 0.0,
+                capacity: self.gate_flow[gate],
+                kind: ArcKind::GateBack(gate),
+            });
+        }
+    }
+
+    /// Units on `gate` moved to another gate of the same origin: moving later loses value, so
+    /// the least valuable moves; moving earlier gains, so the most valuable. Never onto a
+    /// barred batch.
+    fn move_arcs(
+        &self,
+        problem: &Problem,
+        gate: usize,
+        (lowest, highest): (usize, usize),
+        arcs: &mut Vec<Arc>,
+    ) {
+        let (origin, batch) = problem.gates[gate];
+        let node = problem.gate_node(gate);
+        for &other in &problem.gates_of_origin[origin] {
+            if other == gate {
+                continue;
+            }
+            let target = problem.gates[other].1;
+            let loss = problem.value_days[batch] - problem.value_days[target];
+            let barred = &self.forbidden[other];
+            let rank = if loss >= 0.0 {
+                if barred.contains(lowest) {
+                    self.on_gate[gate].last_without(barred)
+                } else {
+                    Some(lowest)
+                }
+            } else if barred.contains(highest) {
+                self.on_gate[gate].first_without(barred)
+            } else {
+                Some(highest)
+            };
+            let Some(rank) = rank else { continue };
+            arcs.push(Arc {
+                from: node,
+                to: problem.gate_node(other),
+                cost: problem.priority[rank] * loss,
+                capacity: u32::from(self.units[rank * problem.batches + batch]),
+                kind: ArcKind::Move {
+                    from: gate,
+                    to: other,
+                    rank,
+                },
+            });
+        }
     }
 
     pub(super) fn apply(&mut self, problem: &Problem, cycle: &[Arc]) {

@@ -3,120 +3,117 @@
 
 use super::*;
 
+/// A plan being rounded: who goes where, the seats and gate places left, its value.
+struct Rounding {
+    assignment: Vec<u16>,
+    spare: Vec<u32>,
+    gate_spare: Vec<u32>,
+    value: f64,
+}
+
+impl Rounding {
+    /// Whether `rank` fits on `batch` now: a gate from its origin, seats on the batch and the
+    /// gate, and the gate not barred to it.
+    fn allows(&self, flow: &Flow, problem: &Problem, rank: usize, batch: usize) -> bool {
+        let size = u32::from(problem.size[rank]);
+        problem.gate_of[problem.origin[rank]][batch].is_some_and(|gate| {
+            self.spare[batch] >= size
+                && self.gate_spare[gate] >= size
+                && !flow.forbidden[gate].contains(rank)
+        })
+    }
+
+    fn place(&mut self, problem: &Problem, rank: usize, batch: usize) {
+        let size = u32::from(problem.size[rank]);
+        let gate = problem.gate_of[problem.origin[rank]][batch].unwrap_or(usize::MAX);
+        self.spare[batch] -= size;
+        self.gate_spare[gate] -= size;
+        self.assignment[rank] = batch as u16;
+        self.value += f64::from(size) * problem.unit_value(rank, batch);
+    }
+}
+
 impl Flow {
     /// Rounds the flow to a plan: whole households stay, the others are placed greedily by
     /// priority (pinned-in first) on the earliest batch with room. None if a pin fails.
-    #[allow(clippy::needless_range_loop)] // ranks index several parallel arrays
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to split into named parts, like the use cases around it (issue 11 note)"
-    )]
     pub(in crate::solver) fn round(&self, problem: &Problem) -> Option<(f64, Vec<u16>)> {
-        let mut assignment = self.fixed.clone();
-        let mut spare: Vec<u32> = self.capacity.clone();
-        let mut gate_spare: Vec<u32> = self.gate_capacity.clone();
-        let mut value = self.fixed_value;
-        // Free households not placed whole, in rank order (highest priority first).
+        let mut rounding = Rounding {
+            assignment: self.fixed.clone(),
+            spare: self.capacity.clone(),
+            gate_spare: self.gate_capacity.clone(),
+            value: self.fixed_value,
+        };
+        let pending = self.place_whole(problem, &mut rounding);
+        let mut order: Vec<usize> = (0..problem.batches).collect();
+        order.sort_by(|a, b| problem.value_days[*b].total_cmp(&problem.value_days[*a]));
+        // Pinned-in households first, on the earliest batch with room.
+        for &rank in pending.iter().filter(|rank| problem.pinned_in[**rank]) {
+            let batch = order
+                .iter()
+                .copied()
+                .find(|batch| rounding.allows(self, problem, rank, *batch))?;
+            rounding.place(problem, rank, batch);
+        }
+        for &batch in &order {
+            self.fill(problem, batch, &pending, &mut rounding);
+        }
+        for &rank in &pending {
+            if rounding.assignment[rank] == FREE {
+                rounding.assignment[rank] = OUT;
+            }
+        }
+        Some((rounding.value, rounding.assignment))
+    }
+
+    /// Places the free households the flow holds whole on one batch there; returns the others
+    /// (not placed whole), in rank order (highest priority first).
+    #[allow(clippy::needless_range_loop)] // ranks index several parallel arrays
+    fn place_whole(&self, problem: &Problem, rounding: &mut Rounding) -> Vec<usize> {
         let mut pending = Vec::new();
         for rank in 0..self.served.len() {
-            if assignment[rank] != FREE {
+            if rounding.assignment[rank] != FREE {
                 continue;
             }
             let row = &self.units[rank * problem.batches..(rank + 1) * problem.batches];
             let mut holding = row.iter().enumerate().filter(|(_, units)| **units > 0);
-            let whole = match (holding.next(), holding.next()) {
-                (Some((batch, _)), None) if self.served[rank] == problem.size[rank] => Some(batch),
-                _ => None,
-            };
-            match whole {
-                Some(batch) => {
-                    let size = u32::from(problem.size[rank]);
-                    let gate = problem.gate_of[problem.origin[rank]][batch].unwrap_or(usize::MAX);
-                    spare[batch] -= size;
-                    gate_spare[gate] -= size;
-                    assignment[rank] = batch as u16;
-                    value += f64::from(size) * problem.unit_value(rank, batch);
+            match (holding.next(), holding.next()) {
+                (Some((batch, _)), None) if self.served[rank] == problem.size[rank] => {
+                    rounding.place(problem, rank, batch);
                 }
-                None => pending.push(rank),
+                _ => pending.push(rank),
             }
         }
-        let mut order: Vec<usize> = (0..problem.batches).collect();
-        order.sort_by(|a, b| problem.value_days[*b].total_cmp(&problem.value_days[*a]));
-        let allowed = |rank: usize, batch: usize, spare: &[u32], gate_spare: &[u32]| {
-            let size = u32::from(problem.size[rank]);
-            problem.gate_of[problem.origin[rank]][batch].is_some_and(|gate| {
-                spare[batch] >= size
-                    && gate_spare[gate] >= size
-                    && !self.forbidden[gate].contains(rank)
+        pending
+    }
+
+    /// A batch's spare seats filled by an exact knapsack over the best pending households that
+    /// fit (with share caps, greedily instead).
+    fn fill(&self, problem: &Problem, batch: usize, pending: &[usize], rounding: &mut Rounding) {
+        if rounding.spare[batch] == 0 {
+            return;
+        }
+        // The best few dozen households that fit are enough for a handful of seats.
+        let wanted = (16 + 8 * rounding.spare[batch] as usize).min(400);
+        let items: Vec<usize> = pending
+            .iter()
+            .copied()
+            .filter(|rank| {
+                rounding.assignment[*rank] == FREE && rounding.allows(self, problem, *rank, batch)
             })
-        };
-        let place =
-            |rank: usize, batch: usize, state: (&mut [u16], &mut [u32], &mut [u32], &mut f64)| {
-                let (assignment, spare, gate_spare, value) = state;
-                let size = u32::from(problem.size[rank]);
-                let gate = problem.gate_of[problem.origin[rank]][batch].unwrap_or(usize::MAX);
-                spare[batch] -= size;
-                gate_spare[gate] -= size;
-                assignment[rank] = batch as u16;
-                *value += f64::from(size) * problem.unit_value(rank, batch);
-            };
-        // Pinned-in households first, on the earliest batch with room.
-        for &rank in pending.iter().filter(|rank| problem.pinned_in[**rank]) {
-            match order
-                .iter()
-                .copied()
-                .find(|batch| allowed(rank, *batch, &spare, &gate_spare))
-            {
-                Some(batch) => place(
-                    rank,
-                    batch,
-                    (&mut assignment, &mut spare, &mut gate_spare, &mut value),
-                ),
-                None => return None,
-            }
-        }
-        // Then each batch's spare seats, earliest batch first, filled by an exact knapsack over
-        // the best pending households that fit (with share caps, greedily instead).
-        for &batch in &order {
-            if spare[batch] == 0 {
-                continue;
-            }
-            // The best few dozen households that fit are enough for a handful of seats.
-            let wanted = (16 + 8 * spare[batch] as usize).min(400);
-            let items: Vec<usize> = pending
-                .iter()
-                .copied()
-                .filter(|rank| {
-                    assignment[*rank] == FREE && allowed(*rank, batch, &spare, &gate_spare)
-                })
-                .take(wanted)
-                .collect();
-            if problem.share_capped {
-                for rank in items {
-                    if allowed(rank, batch, &spare, &gate_spare) {
-                        place(
-                            rank,
-                            batch,
-                            (&mut assignment, &mut spare, &mut gate_spare, &mut value),
-                        );
-                    }
+            .take(wanted)
+            .collect();
+        if problem.share_capped {
+            for rank in items {
+                if rounding.allows(self, problem, rank, batch) {
+                    rounding.place(problem, rank, batch);
                 }
-                continue;
             }
-            for rank in knapsack(problem, &items, batch, spare[batch] as usize) {
-                place(
-                    rank,
-                    batch,
-                    (&mut assignment, &mut spare, &mut gate_spare, &mut value),
-                );
-            }
+            return;
         }
-        for &rank in &pending {
-            if assignment[rank] == FREE {
-                assignment[rank] = OUT;
-            }
+        let capacity = rounding.spare[batch] as usize;
+        for rank in knapsack(problem, &items, batch, capacity) {
+            rounding.place(problem, rank, batch);
         }
-        Some((value, assignment))
     }
 }
 

@@ -3,7 +3,7 @@
 # incident, a full re-seal, in turn) killed with SIGKILL at spread moments while `refuge serve`
 # takes case notes through the API, every kill followed by verify and the checks of the test
 # `commands_killed_at_any_moment_leave_nothing_half_done_and_lose_nothing_acknowledged`
-# (crates/cli/tests/cli.rs), which CI runs with 24 cycles. Prints the cycles run, how many
+# (crates/cli/tests/cli/durability.rs), which CI runs with 24 cycles. Prints the cycles run, how many
 # were killed and how many finished, and the wall time.
 #
 #   bench/crash.sh [CYCLES]      (default 1000; a release build of the test binary)

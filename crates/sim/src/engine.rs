@@ -465,13 +465,10 @@ impl<'a> Model<'a> {
             } else {
                 f64::INFINITY
             };
-            let event_time = self
-                .events
-                .peek()
-                .map_or(f64::INFINITY, |Reverse(packed)| {
-                    let key = (*packed >> 64) as u64;
-                    f64::from_bits(key & !(1 << 63))
-                });
+            let event_time = self.events.peek().map_or(f64::INFINITY, |Reverse(packed)| {
+                let key = (*packed >> 64) as u64;
+                f64::from_bits(key & !(1 << 63))
+            });
             let flight_time = departures
                 .get(next_flight)
                 .map_or(f64::INFINITY, |flight| flight.0);

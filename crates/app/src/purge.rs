@@ -25,12 +25,12 @@ pub struct Purged {
     pub dry_run: bool,
 }
 
-/// What a purge is to destroy: person records (with their ids as record-key names) and
-/// incidents.
+/// What a purge is to destroy: person records (each followed by its merged duplicates) and
+/// incident narratives.
 struct Selection {
-    people: Vec<(PersonId, String)>,
+    people: Vec<PersonId>,
     duplicates: usize,
-    incidents: Vec<(IncidentId, String)>,
+    incidents: Vec<IncidentId>,
 }
 
 impl App {
@@ -73,31 +73,28 @@ impl App {
             return Ok(purged);
         }
         let on = self.today();
-        let mut pages: Vec<Vec<(EventBody, String)>> = Vec::new();
-        let mut page = Vec::new();
-        for (person, record) in selection.people {
-            page.push((
-                EventBody::PersonPurged {
+        // Each purge event with the record whose key it destroys, in pages of `PURGE_PAGE`.
+        let purges: Vec<(EventBody, String)> = selection
+            .people
+            .into_iter()
+            .map(|person| {
+                let body = EventBody::PersonPurged {
                     person,
                     arrived_before,
                     on,
-                },
-                record,
-            ));
-            if page.len() >= PURGE_PAGE {
-                pages.push(std::mem::take(&mut page));
-            }
-        }
-        for (incident, record) in selection.incidents {
-            page.push((EventBody::NarrativePurged { incident, on }, record));
-            if page.len() >= PURGE_PAGE {
-                pages.push(std::mem::take(&mut page));
-            }
-        }
-        pages.extend(Some(page).filter(|page| !page.is_empty()));
-        for page in pages {
+                };
+                (body, person.to_string())
+            })
+            .chain(selection.incidents.into_iter().map(|incident| {
+                (
+                    EventBody::NarrativePurged { incident, on },
+                    incident.to_string(),
+                )
+            }))
+            .collect();
+        for page in purges.chunks(PURGE_PAGE) {
             let detail = format!("arrived before {arrived_before}: {} records", page.len());
-            let (bodies, records): (Vec<EventBody>, Vec<String>) = page.into_iter().unzip();
+            let (bodies, records): (Vec<EventBody>, Vec<String>) = page.iter().cloned().unzip();
             let events = bodies
                 .into_iter()
                 .map(|body| self.new_event(session, body))
@@ -138,7 +135,7 @@ impl App {
                 ..PersonFilter::default()
             })
             .await?;
-        let mut duplicates_of: BTreeMap<PersonId, Vec<(PersonId, String)>> = BTreeMap::new();
+        let mut duplicates_of: BTreeMap<PersonId, Vec<PersonId>> = BTreeMap::new();
         for duplicate in self
             .store
             .people(&PersonFilter {
@@ -149,10 +146,7 @@ impl App {
             .await?
         {
             if let (Some(into), None) = (duplicate.merged_into, duplicate.purged) {
-                duplicates_of
-                    .entry(into)
-                    .or_default()
-                    .push((duplicate.id, duplicate.id.to_string()));
+                duplicates_of.entry(into).or_default().push(duplicate.id);
             }
         }
         let mut gone: BTreeSet<PersonId> = BTreeSet::new();
@@ -163,10 +157,10 @@ impl App {
                 gone.insert(person.id);
             } else if person.since < arrived_before {
                 gone.insert(person.id);
-                people.push((person.id, person.id.to_string()));
+                people.push(person.id);
                 if let Some(merged) = duplicates_of.remove(&person.id) {
                     duplicates += merged.len();
-                    gone.extend(merged.iter().map(|(id, _)| *id));
+                    gone.extend(merged.iter().copied());
                     people.extend(merged);
                 }
             }
@@ -182,7 +176,7 @@ impl App {
                     && !incident.people.is_empty()
                     && incident.people.iter().all(|person| gone.contains(person))
             })
-            .map(|incident| (incident.id, incident.id.to_string()))
+            .map(|incident| incident.id)
             .collect();
         Ok(Selection {
             people,

@@ -286,8 +286,7 @@ pub async fn record(
 }
 
 /// The residents of the form's location, to tick (at most `MAX_RESIDENTS_LISTED`, and
-/// whether the list was cut). People ticked at another location before it was switched stay
-/// involved: their codes move to the field for others.
+/// whether the list was cut).
 async fn residents(
     shared: &Shared,
     user: &SignedIn,

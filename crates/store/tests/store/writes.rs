@@ -17,22 +17,7 @@ async fn a_stale_version_is_refused_and_nothing_is_written(db: TestDb) {
     } = &organisation;
     let person = &people[0];
     let before = store.table_counts().await.unwrap();
-    let stale = Commit {
-        events: vec![event(
-            *admin,
-            EventBody::FlagSet {
-                person: person.id,
-                flag: Flag::MedicalUrgent,
-                on: true,
-            },
-        )],
-        guards: vec![Guard::Version {
-            record: RecordRef::Person(person.id),
-            version: person.version - 1,
-        }],
-        now_millis: 2,
-        ..Commit::default()
-    };
+    let stale = urgent_at_version(*admin, person, person.version - 1, 2);
     let error = store
         .commit(stale, refuge_crypto::chain_hash)
         .await
@@ -49,9 +34,21 @@ async fn a_stale_version_is_refused_and_nothing_is_written(db: TestDb) {
     );
 
     // The same write at the current version goes through, and moves the version on.
-    let current = Commit {
+    let current = urgent_at_version(*admin, person, person.version, 3);
+    store
+        .commit(current, refuge_crypto::chain_hash)
+        .await
+        .unwrap();
+    let after = store.person_by_code(&person.code).await.unwrap().unwrap();
+    assert!(after.flags.contains(&Flag::MedicalUrgent));
+    assert_eq!(after.version, person.version + 1);
+}
+
+/// Flags `person` medically urgent, guarded by `version`.
+fn urgent_at_version(admin: UserId, person: &Person, version: i64, now_millis: i64) -> Commit {
+    Commit {
         events: vec![event(
-            *admin,
+            admin,
             EventBody::FlagSet {
                 person: person.id,
                 flag: Flag::MedicalUrgent,
@@ -60,18 +57,11 @@ async fn a_stale_version_is_refused_and_nothing_is_written(db: TestDb) {
         )],
         guards: vec![Guard::Version {
             record: RecordRef::Person(person.id),
-            version: person.version,
+            version,
         }],
-        now_millis: 3,
+        now_millis,
         ..Commit::default()
-    };
-    store
-        .commit(current, refuge_crypto::chain_hash)
-        .await
-        .unwrap();
-    let after = store.person_by_code(&person.code).await.unwrap().unwrap();
-    assert!(after.flags.contains(&Flag::MedicalUrgent));
-    assert_eq!(after.version, person.version + 1);
+    }
 }
 
 /// A code already taken is refused by the database itself, whatever else the write holds.

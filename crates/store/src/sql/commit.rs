@@ -122,11 +122,7 @@ pub(super) async fn apply_side_writes<B: Backend>(
     Ok(())
 }
 
-/// One side write.
-#[expect(
-    clippy::too_many_lines,
-    reason = "one arm per kind of side write, each its statement"
-)]
+/// One side write: each kind one statement, or a helper of its own.
 async fn apply_side_write<B: Backend>(tx: &mut Tx<B>, write: SideWrite) -> StoreResult<()> {
     match write {
         SideWrite::KeyWrap {
@@ -144,16 +140,9 @@ async fn apply_side_write<B: Backend>(tx: &mut Tx<B>, write: SideWrite) -> Store
         }
         SideWrite::Meta { key, value } => set_meta::<B>(tx, key, value).await?,
         SideWrite::DropKeyWrap { credential } => {
-            B::execute(
-                tx,
-                "DELETE FROM key_wraps WHERE credential = ?",
-                vec![credential.into()],
-            )
-            .await?;
+            delete_where::<B>(tx, "key_wraps", "credential", credential).await?;
         }
-        SideWrite::DropMeta { key } => {
-            B::execute(tx, "DELETE FROM meta WHERE key = ?", vec![key.into()]).await?;
-        }
+        SideWrite::DropMeta { key } => delete_where::<B>(tx, "meta", "key", key).await?,
         SideWrite::TokenLabel { id, label } => {
             B::execute(
                 tx,
@@ -164,23 +153,7 @@ async fn apply_side_write<B: Backend>(tx: &mut Tx<B>, write: SideWrite) -> Store
         }
         SideWrite::ApiToken(token) => insert_token::<B>(tx, token).await?,
         SideWrite::RevokeApiToken { id, credential, at } => {
-            let revoked = B::execute(
-                tx,
-                "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
-                vec![at.into(), id.into()],
-            )
-            .await?;
-            if revoked == 0 {
-                return Err(StoreError::Conflict {
-                    what: "the token".to_string(),
-                });
-            }
-            B::execute(
-                tx,
-                "DELETE FROM key_wraps WHERE credential = ?",
-                vec![credential.into()],
-            )
-            .await?;
+            revoke_token::<B>(tx, id, credential, at).await?;
         }
         SideWrite::UserKey { user, public_key } => {
             B::execute(
@@ -194,12 +167,7 @@ async fn apply_side_write<B: Backend>(tx: &mut Tx<B>, write: SideWrite) -> Store
         SideWrite::Compartment(key) => insert_compartment::<B>(tx, key).await?,
         SideWrite::HolderWrap(wrap) => upsert_holder_wrap::<B>(tx, wrap).await?,
         SideWrite::DropHolderWraps { holder } => {
-            B::execute(
-                tx,
-                "DELETE FROM compartment_wraps WHERE holder = ?",
-                vec![holder.into()],
-            )
-            .await?;
+            delete_where::<B>(tx, "compartment_wraps", "holder", holder).await?;
         }
         SideWrite::DropGeneration {
             compartment,
@@ -214,17 +182,7 @@ async fn apply_side_write<B: Backend>(tx: &mut Tx<B>, write: SideWrite) -> Store
                 .await?;
             }
         }
-        SideWrite::DropRecordKeys { records } => {
-            for page in records.chunks(DROP_PAGE) {
-                let placeholders = vec!["?"; page.len()].join(", ");
-                B::execute(
-                    tx,
-                    &format!("DELETE FROM record_keys WHERE id IN ({placeholders})"),
-                    page.iter().cloned().map(Value::from).collect(),
-                )
-                .await?;
-            }
-        }
+        SideWrite::DropRecordKeys { records } => drop_record_keys::<B>(tx, &records).await?,
         // Gathered into multi-row inserts by `apply_side_writes`; one alone is one row.
         SideWrite::RecordKey(key) => {
             insert_rows::<B, _>(
@@ -237,6 +195,57 @@ async fn apply_side_write<B: Backend>(tx: &mut Tx<B>, write: SideWrite) -> Store
             )
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// `DELETE FROM table WHERE column = value`; table and column are this module's constants.
+async fn delete_where<B: Backend>(
+    tx: &mut Tx<B>,
+    table: &str,
+    column: &str,
+    value: String,
+) -> StoreResult<()> {
+    B::execute(
+        tx,
+        &format!("DELETE FROM {table} WHERE {column} = ?"),
+        vec![value.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A token revoked once (a second revocation is a conflict), its key wrap gone with it.
+async fn revoke_token<B: Backend>(
+    tx: &mut Tx<B>,
+    id: String,
+    credential: String,
+    at: String,
+) -> StoreResult<()> {
+    let revoked = B::execute(
+        tx,
+        "UPDATE api_tokens SET revoked = ? WHERE id = ? AND revoked IS NULL",
+        vec![at.into(), id.into()],
+    )
+    .await?;
+    if revoked == 0 {
+        return Err(StoreError::Conflict {
+            what: "the token".to_string(),
+        });
+    }
+    delete_where::<B>(tx, "key_wraps", "credential", credential).await
+}
+
+/// Record keys destroyed, a page of ids per statement.
+async fn drop_record_keys<B: Backend>(tx: &mut Tx<B>, records: &[String]) -> StoreResult<()> {
+    for page in records.chunks(DROP_PAGE) {
+        let placeholders = vec!["?"; page.len()].join(", ");
+        B::execute(
+            tx,
+            &format!("DELETE FROM record_keys WHERE id IN ({placeholders})"),
+            page.iter().cloned().map(Value::from).collect(),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -27,26 +27,63 @@ pub(super) async fn openapi() -> Json<Value> {
     Json(document)
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "the OpenAPI document of the reads, one entry per route"
-)]
+/// The error responses every operation may give, by status.
+fn error_responses(statuses: &[&str]) -> Value {
+    statuses
+        .iter()
+        .map(|status| {
+            (
+                (*status).to_string(),
+                json!({ "$ref": "#/components/responses/Error" }),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// A GET operation answering `ok` with 200.
+fn get(summary: &str, ok: Value) -> Value {
+    let mut responses = error_responses(&["400", "401", "403", "404"]);
+    responses["200"] = ok;
+    json!({ "get": { "summary": summary, "responses": responses } })
+}
+
+fn ok(schema: Value) -> Value {
+    json!({ "description": "OK", "content": { "application/json": { "schema": schema } } })
+}
+
+fn query(name: &str, description: &str, schema: Value) -> Value {
+    json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema })
+}
+
+fn code_parameter(prefixes: &str) -> Value {
+    json!([{ "name": "code", "in": "path", "required": true, "schema": code_schema(prefixes) }])
+}
+
+/// The document with every read (GET).
 fn read_operations() -> Value {
-    let errors = json!({
-        "400": { "$ref": "#/components/responses/Error" },
-        "401": { "$ref": "#/components/responses/Error" },
-        "403": { "$ref": "#/components/responses/Error" },
-        "404": { "$ref": "#/components/responses/Error" },
-    });
-    let get = |summary: &str, ok: Value| {
-        let mut responses = errors.clone();
-        if let Value::Object(map) = &mut responses {
-            map.insert("200".into(), ok);
+    json!({
+        "openapi": "3.1.0",
+        "info": { "title": "refuge", "version": env!("CARGO_PKG_VERSION") },
+        "servers": [{ "url": "/api/v1" }],
+        "components": components(),
+        "security": [{ "token": [] }, { "session": [] }],
+        "paths": {
+            "/openapi.json": get("This document", ok(json!({ "type": "object" }))),
+            "/backlog": get("Backlog at every shelter and detention location", ok(json!({ "type": "array", "items": { "type": "object" } }))),
+            "/people": people_read(),
+            "/people/{code}": person_read(),
+            "/batches": get("Transfer batches", ok(json!({ "type": "array", "items": { "type": "object" } }))),
+            "/forecast": forecast_read(),
+            "/incidents": incidents_read(),
+            "/incidents/{code}": incident_read(),
+            "/households/{code}": household_read(),
+            "/locations": get("Locations: code, kind, country, beds and people present (names and addresses stay sealed)", ok(json!({ "type": "array", "items": { "type": "object" } }))),
         }
-        json!({ "get": { "summary": summary, "responses": responses } })
-    };
-    let ok = |schema: Value| json!({ "description": "OK", "content": { "application/json": { "schema": schema } } });
-    let query = |name: &str, description: &str, schema: Value| json!({ "name": name, "in": "query", "required": false, "description": description, "schema": schema });
+    })
+}
+
+fn people_read() -> Value {
     let mut people = get(
         "People (operational fields), longest waiting first; unknown parameters are refused",
         json!({
@@ -83,6 +120,10 @@ fn read_operations() -> Value {
             json!({ "type": "string", "pattern": "^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])[.][Pp]-[0-9A-Za-z]{5}$" })
         ),
     ]);
+    people
+}
+
+fn incidents_read() -> Value {
     let mut incidents = get(
         "Incidents at the locations the caller may see, newest first (never a narrative)",
         ok(json!({ "type": "array", "items": { "$ref": "#/components/schemas/Incident" } })),
@@ -92,12 +133,19 @@ fn read_operations() -> Value {
         "Only incidents still open",
         json!({ "type": "boolean" })
     )]);
-    let code_parameter = |prefixes: &str| json!([{ "name": "code", "in": "path", "required": true, "schema": code_schema(prefixes) }]);
+    incidents
+}
+
+fn incident_read() -> Value {
     let mut incident = get(
         "One incident (never its narrative)",
         ok(json!({ "$ref": "#/components/schemas/Incident" })),
     );
     incident["get"]["parameters"] = code_parameter("Ii");
+    incident
+}
+
+fn household_read() -> Value {
     let mut household = get(
         "One household: whether it may travel apart, and its members the caller may see",
         ok(json!({ "type": "object", "properties": {
@@ -106,6 +154,10 @@ fn read_operations() -> Value {
         } })),
     );
     household["get"]["parameters"] = code_parameter("Hh");
+    household
+}
+
+fn forecast_read() -> Value {
     let mut forecast = get(
         "The outlook from the database: per day, the 10th, 50th and 90th percentile and the mean of the people waiting, the backlog's age and every shelter's occupancy and waiting list; waits; a Little's-law check",
         ok(json!({ "type": "object", "properties": {
@@ -142,173 +194,183 @@ fn read_operations() -> Value {
     // many forecasts may be running.
     forecast["get"]["responses"]["422"] = json!({ "$ref": "#/components/responses/Error" });
     forecast["get"]["responses"]["503"] = json!({ "$ref": "#/components/responses/Error" });
+    forecast
+}
+
+fn person_read() -> Value {
     let mut person = get(
         "One person (operational fields)",
         ok(json!({ "$ref": "#/components/schemas/Person" })),
     );
-    person["get"]["parameters"] =
-        json!([{ "name": "code", "in": "path", "required": true, "schema": code_schema("Pp") }]);
+    person["get"]["parameters"] = code_parameter("Pp");
     person["get"]["responses"]["308"] = json!({
         "description": "The code of a duplicate record merged into another: Location names the kept record",
         "headers": { "Location": { "schema": { "type": "string" } } }
     });
+    person
+}
+
+/// The shared schemas and the error response.
+fn components() -> Value {
     json!({
-        "openapi": "3.1.0",
-        "info": { "title": "refuge", "version": env!("CARGO_PKG_VERSION") },
-        "servers": [{ "url": "/api/v1" }],
-        "components": {
-            "securitySchemes": {
-                "token": { "type": "http", "scheme": "bearer", "description": "An API token (rft1_…), created on the API tokens page or with `refuge token create`" },
-                "session": { "type": "apiKey", "in": "cookie", "name": "refuge" }
-            },
-            "schemas": {
-                "Error": { "type": "object", "required": ["error", "code"], "properties": {
-                    "error": { "type": "string", "description": "What is wrong, naming the field or parameter" },
-                    "code": { "type": "string", "description": "A stable code: invalid_query, forbidden_role, not_found, …" }
-                } },
-                "Incident": { "type": "object", "required": ["code", "location", "kind", "severity", "status", "occurred"], "properties": {
-                    "code": { "type": "string" }, "location": { "type": "string" },
-                    "kind": { "type": "string" }, "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
-                    "status": { "type": "string" }, "occurred": { "type": "string", "format": "date" },
-                    "occurred_time": { "type": ["string", "null"], "description": "HH:MM on the clock there" },
-                    "closed": { "type": ["string", "null"], "format": "date" },
-                    "people": { "type": "array", "items": { "type": "string" } },
-                    "has_narrative": { "type": "boolean" }
-                } },
-                "Bands": { "type": "object", "required": ["p10", "p50", "p90", "mean"], "properties": {
-                    "p10": { "type": "array", "items": { "type": "number" } },
-                    "p50": { "type": "array", "items": { "type": "number" } },
-                    "p90": { "type": "array", "items": { "type": "number" } },
-                    "mean": { "type": "array", "items": { "type": "number" }, "description": "The mean over the runs, per day" }
-                } },
-                "Person": { "type": "object", "required": ["code", "household", "stage", "location", "since"], "properties": {
-                    "code": { "type": "string" }, "household": { "type": "string" },
-                    "sex": { "type": "string" }, "birth_year": { "type": ["integer", "null"] },
-                    "stage": { "type": "string" }, "location": { "type": "string" },
-                    "since": { "type": "string", "format": "date", "description": "Arrival at the current location" },
-                    "waiting_since": { "type": "string", "format": "date", "description": "Since when waiting for a transfer, across moves; absent when not waiting" },
-                    "waiting_days": { "type": "integer", "description": "Days waited for a transfer; absent when not waiting" },
-                    "flags": { "type": "array", "items": { "type": "string" } },
-                    "hold": { "type": ["string", "null"] },
-                    "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" },
-                    "merged_from": { "type": "array", "items": { "type": "string" }, "description": "Codes of duplicate records merged into this one (they lead here)" }
-                } }
-            },
-            "responses": {
-                "Error": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
-            }
+        "securitySchemes": {
+            "token": { "type": "http", "scheme": "bearer", "description": "An API token (rft1_…), created on the API tokens page or with `refuge token create`" },
+            "session": { "type": "apiKey", "in": "cookie", "name": "refuge" }
         },
-        "security": [{ "token": [] }, { "session": [] }],
-        "paths": {
-            "/openapi.json": get("This document", ok(json!({ "type": "object" }))),
-            "/backlog": get("Backlog at every shelter and detention location", ok(json!({ "type": "array", "items": { "type": "object" } }))),
-            "/people": people,
-            "/people/{code}": person,
-            "/batches": get("Transfer batches", ok(json!({ "type": "array", "items": { "type": "object" } }))),
-            "/forecast": forecast,
-            "/incidents": incidents,
-            "/incidents/{code}": incident,
-            "/households/{code}": household,
-            "/locations": get("Locations: code, kind, country, beds and people present (names and addresses stay sealed)", ok(json!({ "type": "array", "items": { "type": "object" } }))),
+        "schemas": {
+            "Error": { "type": "object", "required": ["error", "code"], "properties": {
+                "error": { "type": "string", "description": "What is wrong, naming the field or parameter" },
+                "code": { "type": "string", "description": "A stable code: invalid_query, forbidden_role, not_found, …" }
+            } },
+            "Incident": { "type": "object", "required": ["code", "location", "kind", "severity", "status", "occurred"], "properties": {
+                "code": { "type": "string" }, "location": { "type": "string" },
+                "kind": { "type": "string" }, "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
+                "status": { "type": "string" }, "occurred": { "type": "string", "format": "date" },
+                "occurred_time": { "type": ["string", "null"], "description": "HH:MM on the clock there" },
+                "closed": { "type": ["string", "null"], "format": "date" },
+                "people": { "type": "array", "items": { "type": "string" } },
+                "has_narrative": { "type": "boolean" }
+            } },
+            "Bands": { "type": "object", "required": ["p10", "p50", "p90", "mean"], "properties": {
+                "p10": { "type": "array", "items": { "type": "number" } },
+                "p50": { "type": "array", "items": { "type": "number" } },
+                "p90": { "type": "array", "items": { "type": "number" } },
+                "mean": { "type": "array", "items": { "type": "number" }, "description": "The mean over the runs, per day" }
+            } },
+            "Person": { "type": "object", "required": ["code", "household", "stage", "location", "since"], "properties": {
+                "code": { "type": "string" }, "household": { "type": "string" },
+                "sex": { "type": "string" }, "birth_year": { "type": ["integer", "null"] },
+                "stage": { "type": "string" }, "location": { "type": "string" },
+                "since": { "type": "string", "format": "date", "description": "Arrival at the current location" },
+                "waiting_since": { "type": "string", "format": "date", "description": "Since when waiting for a transfer, across moves; absent when not waiting" },
+                "waiting_days": { "type": "integer", "description": "Days waited for a transfer; absent when not waiting" },
+                "flags": { "type": "array", "items": { "type": "string" } },
+                "hold": { "type": ["string", "null"] },
+                "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" },
+                "merged_from": { "type": "array", "items": { "type": "string" }, "description": "Codes of duplicate records merged into this one (they lead here)" }
+            } }
+        },
+        "responses": {
+            "Error": { "description": "Refused", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } }
         }
     })
 }
 
 /// The OpenAPI operations of the writes: (path, the POST operation).
-#[expect(
-    clippy::too_many_lines,
-    reason = "the OpenAPI document of the writes, one entry per route"
-)]
 fn write_operations() -> Vec<(&'static str, Value)> {
-    use refuge_core::{HoldReason, IncidentKind, Sex, Stage};
-    let object = |properties: Value, required: &[&str]| json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties });
-    // Optional fields may be null (the same as absent).
-    let or_null = |schema: Value| json!({ "anyOf": [schema, { "type": "null" }] });
-    let text = json!({ "type": "string", "pattern": "\\S" });
-    let day = json!({ "type": "string", "format": "date" });
-    let boolean = json!({ "type": "boolean" });
-    let list = |items: Value| json!({ "type": "array", "items": items });
-    let flag = words_schema(Flag::ALL);
-    let person = json!({ "$ref": "#/components/schemas/Person" });
-    let incident = json!({ "$ref": "#/components/schemas/Incident" });
-    let operation = |summary: &str,
-                     code: Option<&str>,
-                     body: Option<Value>,
-                     status: &str,
-                     answer: Value| {
-        let mut responses = json!({
-            "400": { "$ref": "#/components/responses/Error" },
-            "401": { "$ref": "#/components/responses/Error" },
-            "403": { "$ref": "#/components/responses/Error" },
-            "404": { "$ref": "#/components/responses/Error" },
-            "409": { "$ref": "#/components/responses/Error" },
-            "422": { "$ref": "#/components/responses/Error" },
-        });
-        responses[status] = json!({ "description": "Written (or, with an Idempotency-Key sent before, the first answer again, with Idempotent-Replayed: true)", "content": { "application/json": { "schema": answer } } });
-        let mut parameters = vec![json!({
-            "name": "Idempotency-Key", "in": "header", "required": false,
-            "description": "The same key again returns the first answer and writes nothing; a key is the caller's for a day",
-            "schema": { "type": "string", "pattern": format!("^[!-~]{{1,{MAX_KEY_LEN}}}$") }
-        })];
-        if let Some(prefixes) = code {
-            parameters.push(json!({ "name": "code", "in": "path", "required": true, "schema": code_schema(prefixes) }));
-        }
-        let mut operation = json!({
-            "summary": summary,
-            "security": [{ "token": [] }],
-            "parameters": parameters,
-            "responses": responses,
-        });
-        if let Some(body) = body {
-            operation["requestBody"] =
-                json!({ "required": true, "content": { "application/json": { "schema": body } } });
-        }
-        operation
-    };
+    let mut writes = person_writes();
+    writes.extend(incident_writes());
+    writes
+}
+
+/// A closed object: these properties, these required.
+fn object(properties: Value, required: &[&str]) -> Value {
+    json!({ "type": "object", "additionalProperties": false, "required": required, "properties": properties })
+}
+
+/// Optional fields may be null (the same as absent).
+fn or_null(schema: Value) -> Value {
+    json!({ "anyOf": [schema, { "type": "null" }] })
+}
+
+fn list(items: Value) -> Value {
+    json!({ "type": "array", "items": items })
+}
+
+fn text() -> Value {
+    json!({ "type": "string", "pattern": "\\S" })
+}
+
+fn day() -> Value {
+    json!({ "type": "string", "format": "date" })
+}
+
+fn boolean() -> Value {
+    json!({ "type": "boolean" })
+}
+
+/// A POST operation: the record's code in the path when `code` names its prefixes, a JSON
+/// body when there is one, `answer` with `status` when written.
+fn write_operation(
+    summary: &str,
+    code: Option<&str>,
+    body: Option<Value>,
+    status: &str,
+    answer: Value,
+) -> Value {
+    let mut responses = error_responses(&["400", "401", "403", "404", "409", "422"]);
+    responses[status] = json!({ "description": "Written (or, with an Idempotency-Key sent before, the first answer again, with Idempotent-Replayed: true)", "content": { "application/json": { "schema": answer } } });
+    let mut parameters = vec![json!({
+        "name": "Idempotency-Key", "in": "header", "required": false,
+        "description": "The same key again returns the first answer and writes nothing; a key is the caller's for a day",
+        "schema": { "type": "string", "pattern": format!("^[!-~]{{1,{MAX_KEY_LEN}}}$") }
+    })];
+    if let Some(prefixes) = code {
+        parameters.push(json!({ "name": "code", "in": "path", "required": true, "schema": code_schema(prefixes) }));
+    }
+    let mut operation = json!({
+        "summary": summary,
+        "security": [{ "token": [] }],
+        "parameters": parameters,
+        "responses": responses,
+    });
+    if let Some(body) = body {
+        operation["requestBody"] =
+            json!({ "required": true, "content": { "application/json": { "schema": body } } });
+    }
+    operation
+}
+
+fn registration_write() -> Value {
+    use refuge_core::{Sex, Stage};
     let registration_stages = [
         Stage::Hiding,
         Stage::Transit,
         Stage::Sheltered,
         Stage::Detained,
     ];
+    write_operation(
+        "Register a person (identity sealed at once; held back with 409 when someone alike is registered, unless allow_duplicate)",
+        None,
+        Some(object(
+            json!({
+                "location": text(), "household": or_null(code_schema("Hh")), "split_allowed": or_null(boolean()),
+                "sex": or_null(words_schema(Sex::ALL)),
+                "birth_year": or_null(json!({ "type": "integer", "minimum": 1900, "maximum": 2100 })),
+                "stage": or_null(words_schema(&registration_stages)),
+                "since": or_null(day()), "entered": or_null(day()), "flags": list(words_schema(Flag::ALL)),
+                "identity": { "type": "object", "propertyNames": words_schema(PersonField::ALL), "additionalProperties": text(), "description": "Protected fields by name, sealed at once" },
+                "allow_duplicate": boolean()
+            }),
+            &["location"],
+        )),
+        "201",
+        json!({ "$ref": "#/components/schemas/Person" }),
+    )
+}
+
+fn person_writes() -> Vec<(&'static str, Value)> {
+    use refuge_core::{HoldReason, Stage};
+    let flag = words_schema(Flag::ALL);
+    let person = json!({ "$ref": "#/components/schemas/Person" });
     vec![
-        (
-            "/people",
-            operation(
-                "Register a person (identity sealed at once; held back with 409 when someone alike is registered, unless allow_duplicate)",
-                None,
-                Some(object(
-                    json!({
-                        "location": text, "household": or_null(code_schema("Hh")), "split_allowed": or_null(boolean.clone()),
-                        "sex": or_null(words_schema(Sex::ALL)),
-                        "birth_year": or_null(json!({ "type": "integer", "minimum": 1900, "maximum": 2100 })),
-                        "stage": or_null(words_schema(&registration_stages)),
-                        "since": or_null(day.clone()), "entered": or_null(day.clone()), "flags": list(flag.clone()),
-                        "identity": { "type": "object", "propertyNames": words_schema(PersonField::ALL), "additionalProperties": text.clone(), "description": "Protected fields by name, sealed at once" },
-                        "allow_duplicate": boolean
-                    }),
-                    &["location"],
-                )),
-                "201",
-                person.clone(),
-            ),
-        ),
+        ("/people", registration_write()),
         (
             "/people/{code}/move",
-            operation(
+            write_operation(
                 "Move a person, or a whole household by its code",
                 Some("PpHh"),
                 Some(object(
-                    json!({ "to": text, "stage": or_null(words_schema(Stage::ALL)), "at": or_null(day.clone()), "over_capacity": boolean }),
+                    json!({ "to": text(), "stage": or_null(words_schema(Stage::ALL)), "at": or_null(day()), "over_capacity": boolean() }),
                     &["to"],
                 )),
                 "200",
-                json!({ "type": "object", "properties": { "moved": list(json!({ "type": "string" })), "location": { "type": "string" }, "over_capacity": boolean } }),
+                json!({ "type": "object", "properties": { "moved": list(json!({ "type": "string" })), "location": { "type": "string" }, "over_capacity": boolean() } }),
             ),
         ),
         (
             "/people/{code}/flags",
-            operation(
+            write_operation(
                 "Set and clear a person's flags",
                 Some("Pp"),
                 Some(object(
@@ -321,7 +383,7 @@ fn write_operations() -> Vec<(&'static str, Value)> {
         ),
         (
             "/people/{code}/hold",
-            operation(
+            write_operation(
                 "Put a person on hold (a reason) or release the hold (null)",
                 Some("Pp"),
                 Some(object(
@@ -334,11 +396,11 @@ fn write_operations() -> Vec<(&'static str, Value)> {
         ),
         (
             "/people/{code}/readiness",
-            operation(
+            write_operation(
                 "Set a person's documents and screening (null or absent: unchanged)",
                 Some("Pp"),
                 Some(object(
-                    json!({ "documents_ready": or_null(boolean.clone()), "screening_done": or_null(boolean.clone()) }),
+                    json!({ "documents_ready": or_null(boolean()), "screening_done": or_null(boolean()) }),
                     &[],
                 )),
                 "200",
@@ -347,27 +409,34 @@ fn write_operations() -> Vec<(&'static str, Value)> {
         ),
         (
             "/people/{code}/notes",
-            operation(
+            write_operation(
                 "Add a case note on a person (sealed), with a follow-up day if any",
                 Some("Pp"),
                 Some(object(
-                    json!({ "text": text, "follow_up": or_null(day.clone()) }),
+                    json!({ "text": text(), "follow_up": or_null(day()) }),
                     &["text"],
                 )),
                 "201",
                 json!({ "type": "object", "properties": { "note": { "type": "string" }, "person": { "type": "string" } } }),
             ),
         ),
+    ]
+}
+
+fn incident_writes() -> Vec<(&'static str, Value)> {
+    use refuge_core::IncidentKind;
+    let incident = json!({ "$ref": "#/components/schemas/Incident" });
+    vec![
         (
             "/incidents",
-            operation(
+            write_operation(
                 "Record an incident at a location of the caller's compartments",
                 None,
                 Some(object(
                     json!({
-                        "location": text, "kind": words_schema(IncidentKind::ALL),
+                        "location": text(), "kind": words_schema(IncidentKind::ALL),
                         "severity": { "type": "integer", "minimum": 1, "maximum": 4 },
-                        "people": list(code_schema("Pp")), "narrative": or_null(text.clone()), "date": or_null(day),
+                        "people": list(code_schema("Pp")), "narrative": or_null(text()), "date": or_null(day()),
                         "time": or_null(json!({ "type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "description": "HH:MM on the clock there" }))
                     }),
                     &["location", "kind", "severity"],
@@ -378,7 +447,7 @@ fn write_operations() -> Vec<(&'static str, Value)> {
         ),
         (
             "/incidents/{code}/close",
-            operation("Close an incident", Some("Ii"), None, "200", incident),
+            write_operation("Close an incident", Some("Ii"), None, "200", incident),
         ),
     ]
 }

@@ -119,16 +119,7 @@ pub enum Command {
     /// checked (integrity, every chain, the replay), given a new device epoch, then moved into
     /// place. Refuses to replace an existing database without --force (stop `refuge serve`
     /// first).
-    Restore {
-        /// The backup file.
-        file: PathBuf,
-        /// Replace the database if it exists.
-        #[arg(long)]
-        force: bool,
-        /// Read the recovery code from this file (first line).
-        #[arg(long)]
-        code_file: Option<PathBuf>,
-    },
+    Restore(RestoreArgs),
     /// Destroy the identities of the people who arrived before a date (an admin; the
     /// retention policy, docs/retention.md): their record keys are destroyed, so their
     /// identity, case notes and the narratives of incidents that concerned only them can
@@ -147,20 +138,7 @@ pub enum Command {
     /// E.g. from a laptop's SQLite file to the office PostgreSQL server, or back. The
     /// destination must hold no organisation (a new SQLite file, or an empty PostgreSQL
     /// database); every table's row count is compared afterwards.
-    Migrate {
-        /// The source database URL.
-        #[arg(long, required_unless_present = "from_url_file")]
-        from: Option<String>,
-        /// Read the source database URL from this file (first line).
-        #[arg(long, conflicts_with = "from")]
-        from_url_file: Option<PathBuf>,
-        /// The destination database URL.
-        #[arg(long, required_unless_present = "to_url_file")]
-        to: Option<String>,
-        /// Read the destination database URL from this file (first line).
-        #[arg(long, conflicts_with = "to")]
-        to_url_file: Option<PathBuf>,
-    },
+    Migrate(MigrateArgs),
     /// Users and their roles.
     #[command(subcommand)]
     User(UserCommand),
@@ -201,22 +179,7 @@ pub enum Command {
     #[command(subcommand)]
     Person(PersonCommand),
     /// Move a person, or a whole household (H-…), to a location.
-    Move {
-        /// A person (P-…) or household (H-…) code.
-        code: String,
-        /// The location code to move to.
-        #[arg(long)]
-        to: String,
-        /// The new stage (default: unchanged).
-        #[arg(long)]
-        stage: Option<Stage>,
-        /// The date of the move (default: today).
-        #[arg(long, value_parser = parse_date)]
-        at: Option<Date>,
-        /// Move even if the location is full (recorded in the event).
-        #[arg(long)]
-        over_capacity: bool,
-    },
+    Move(MoveArgs),
     /// Set (+flag) or clear (-flag) vulnerability flags, e.g. `refuge flag P-7KQ2M +self_harm_risk`.
     Flag {
         code: String,
@@ -269,120 +232,95 @@ pub enum Command {
     },
     /// The access log, newest first: logins, unlocks, token use, reveals, exports and what
     /// was refused (admin, auditor).
-    AccessLog {
-        /// Only this user's entries (`--user` is who runs the command).
-        #[arg(long = "by")]
-        by: Option<String>,
-        /// Only this action (login, unlock, token_used, reveal, export, refused, …).
-        #[arg(long)]
-        action: Option<String>,
-        /// Only entries about this record (a person, incident or batch code).
-        #[arg(long)]
-        code: Option<String>,
-        /// From this day (UTC).
-        #[arg(long, value_parser = parse_date)]
-        from: Option<Date>,
-        /// Up to and including this day (UTC).
-        #[arg(long, value_parser = parse_date)]
-        to: Option<Date>,
-        /// At most this many entries (default 100, at most 1000).
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// Write every matching entry as CSV to this file instead (the export is logged).
-        #[arg(long)]
-        csv: Option<PathBuf>,
-    },
+    AccessLog(AccessLogArgs),
     /// Check every hash chain and replay the event log against the stored tables.
     Verify,
     /// Propose who goes on the next transfer(s): from the database (one batch with --seats
     /// and --date, or several with --batches FILE.toml), or a stand-alone --input FILE.json.
-    Plan {
-        #[arg(long)]
-        seats: Option<u32>,
-        #[arg(long, value_parser = parse_date)]
-        date: Option<Date>,
-        /// Origin location codes (default: every shelter and detention location).
-        #[arg(long, value_delimiter = ',')]
-        from: Vec<String>,
-        /// Several batches: a TOML file of [[batch]] tables (id, date, seats, origins).
-        #[arg(long, conflicts_with_all = ["seats", "input"])]
-        batches: Option<PathBuf>,
-        /// A planning instance as JSON (docs/planner.md); needs no database.
-        #[arg(long, conflicts_with_all = ["seats", "batches", "from"])]
-        input: Option<PathBuf>,
-        /// Policy weights and limits as TOML (docs/planner.md).
-        #[arg(long)]
-        policy: Option<PathBuf>,
-        /// Explain every household, not only those selected.
-        #[arg(long)]
-        explain: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Plan(PlanArgs),
     /// Transfer batches: create (planned as a draft), pin, re-plan, confirm, depart, complete.
     #[command(subcommand)]
     Batch(BatchCommand),
     /// Serve the web application. With --demo, on a fresh synthetic demo organisation.
-    Serve {
-        /// Build a fresh demo organisation (in the system's temporary directory) and serve it.
-        #[arg(long)]
-        demo: bool,
-        /// People in the demo organisation.
-        #[arg(long, default_value_t = 3_000)]
-        demo_people: usize,
-        /// Address to listen on. Anything but loopback needs TLS (--tls-cert and --tls-key) or
-        /// --behind-proxy.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: std::net::SocketAddr,
-        /// A TLS-terminating reverse proxy is in front: cookies become __Host- and Secure.
-        #[arg(long, conflicts_with = "tls_cert")]
-        behind_proxy: bool,
-        /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// The PEM private key of --tls-cert.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-    },
+    Serve(ServeArgs),
     /// Forecast the backlog: a scenario file, or the live database with what-if changes.
-    Forecast {
-        /// A scenario as TOML (docs/forecast.md); needs no database.
-        #[arg(long, conflicts_with = "from_db", required_unless_present = "from_db")]
-        scenario: Option<PathBuf>,
-        /// Build the scenario from the database: occupants, recent rates, planned batches.
-        #[arg(long)]
-        from_db: bool,
-        /// Horizon: days (180 or 180d) or months (6m).
-        #[arg(long, value_parser = parse_horizon, default_value = "180d")]
-        horizon: f64,
-        /// What-if: a one-off transfer, DATE:SEATS (repeatable).
-        #[arg(long = "extra-transfer", value_parser = parse_transfer)]
-        extra_transfer: Vec<(Date, u32)>,
-        /// What-if: multiply every arrival rate.
-        #[arg(long, default_value_t = 1.0)]
-        arrival_factor: f64,
-        /// What-if: a shelter's capacity, LOC=BEDS (repeatable).
-        #[arg(long = "capacity", value_parser = parse_capacity)]
-        capacity: Vec<(String, u32)>,
-        #[arg(long, default_value_t = 200)]
-        replications: u32,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Worker threads (default: the machine's cores). Results do not depend on it.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Print the scenario built from the database (TOML) as well.
-        #[arg(long)]
-        show_scenario: bool,
-        #[arg(long)]
-        json: bool,
-        /// Write the chart here as SVG (a new file).
-        #[arg(long)]
-        svg: Option<PathBuf>,
-        /// Replace the --svg file if it exists.
-        #[arg(long, requires = "svg")]
-        force: bool,
-    },
+    Forecast(ForecastArgs),
+}
+
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// The source database URL.
+    #[arg(long, required_unless_present = "from_url_file")]
+    pub from: Option<String>,
+    /// Read the source database URL from this file (first line).
+    #[arg(long, conflicts_with = "from")]
+    pub from_url_file: Option<PathBuf>,
+    /// The destination database URL.
+    #[arg(long, required_unless_present = "to_url_file")]
+    pub to: Option<String>,
+    /// Read the destination database URL from this file (first line).
+    #[arg(long, conflicts_with = "to")]
+    pub to_url_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct RestoreArgs {
+    /// The backup file.
+    pub file: PathBuf,
+    /// Replace the database if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Read the recovery code from this file (first line).
+    #[arg(long)]
+    pub code_file: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct AccessLogArgs {
+    /// Only this user's entries (`--user` is who runs the command).
+    #[arg(long = "by")]
+    pub by: Option<String>,
+    /// Only this action (login, unlock, token_used, reveal, export, refused, …).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Only entries about this record (a person, incident or batch code).
+    #[arg(long)]
+    pub code: Option<String>,
+    /// From this day (UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub from: Option<Date>,
+    /// Up to and including this day (UTC).
+    #[arg(long, value_parser = parse_date)]
+    pub to: Option<Date>,
+    /// At most this many entries (default 100, at most 1000).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Write every matching entry as CSV to this file instead (the export is logged).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Build a fresh demo organisation (in the system's temporary directory) and serve it.
+    #[arg(long)]
+    pub demo: bool,
+    /// People in the demo organisation.
+    #[arg(long, default_value_t = 3_000)]
+    pub demo_people: usize,
+    /// Address to listen on. Anything but loopback needs TLS (--tls-cert and --tls-key) or
+    /// --behind-proxy.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// A TLS-terminating reverse proxy is in front: cookies become __Host- and Secure.
+    #[arg(long, conflicts_with = "tls_cert")]
+    pub behind_proxy: bool,
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `180`, `180d` or `6m` (months of 30.4375 days).

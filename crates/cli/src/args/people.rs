@@ -170,44 +170,50 @@ pub enum PersonCommand {
 #[derive(Subcommand)]
 pub enum ImportCommand {
     /// Import people from CSV (see docs/import.md for the columns). All or nothing.
-    People {
-        file: PathBuf,
-        /// Import rows that look like people already registered.
-        #[arg(long)]
-        allow_duplicates: bool,
-        /// Import even where a location goes over capacity.
-        #[arg(long)]
-        over_capacity: bool,
-        /// Columns of the file to leave out, comma-separated (e.g. phone,remarks).
-        #[arg(long, value_delimiter = ',')]
-        ignore_columns: Vec<String>,
-        /// Dates besides ISO: dmy (01/06/2026 is 1 June) or mdy (6 January); never guessed.
-        #[arg(long)]
-        date_order: Option<DateOrder>,
-        /// Write each line's new person and household codes here (CSV: line, person,
-        /// household), to update the sheet without names.
-        #[arg(long)]
-        codes_out: Option<PathBuf>,
-    },
+    People(ImportPeopleArgs),
+}
+
+#[derive(Args)]
+pub struct ImportPeopleArgs {
+    pub file: PathBuf,
+    /// Import rows that look like people already registered.
+    #[arg(long)]
+    pub allow_duplicates: bool,
+    /// Import even where a location goes over capacity.
+    #[arg(long)]
+    pub over_capacity: bool,
+    /// Columns of the file to leave out, comma-separated (e.g. phone,remarks).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_columns: Vec<String>,
+    /// Dates besides ISO: dmy (01/06/2026 is 1 June) or mdy (6 January); never guessed.
+    #[arg(long)]
+    pub date_order: Option<DateOrder>,
+    /// Write each line's new person and household codes here (CSV: line, person,
+    /// household), to update the sheet without names.
+    #[arg(long)]
+    pub codes_out: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
 pub enum ExportCommand {
     /// Export people as CSV (codes and operational fields; identities with --reveal).
-    People {
-        /// Include identities (logged; the output is plaintext: keep it off shared disks).
-        #[arg(long)]
-        reveal: bool,
-        /// Write to this file instead of standard output (a new file, 0600).
-        #[arg(long, short)]
-        output: Option<PathBuf>,
-        /// Replace the --output file if it exists.
-        #[arg(long, requires = "output")]
-        force: bool,
-        /// Begin with a UTF-8 byte-order mark, so that Excel on Korean Windows reads Hangul.
-        #[arg(long)]
-        bom: bool,
-    },
+    People(ExportPeopleArgs),
+}
+
+#[derive(Args)]
+pub struct ExportPeopleArgs {
+    /// Include identities (logged; the output is plaintext: keep it off shared disks).
+    #[arg(long)]
+    pub reveal: bool,
+    /// Write to this file instead of standard output (a new file, 0600).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Replace the --output file if it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
+    /// Begin with a UTF-8 byte-order mark, so that Excel on Korean Windows reads Hangul.
+    #[arg(long)]
+    pub bom: bool,
 }
 
 #[derive(Subcommand)]
@@ -272,4 +278,22 @@ pub fn read_identity_file(path: &std::path::Path) -> Result<BTreeMap<PersonField
         identity.insert(field, value.trim().to_string());
     }
     Ok(identity)
+}
+
+#[derive(Args)]
+pub struct MoveArgs {
+    /// A person (P-…) or household (H-…) code.
+    pub code: String,
+    /// The location code to move to.
+    #[arg(long)]
+    pub to: String,
+    /// The new stage (default: unchanged).
+    #[arg(long)]
+    pub stage: Option<Stage>,
+    /// The date of the move (default: today).
+    #[arg(long, value_parser = parse_date)]
+    pub at: Option<Date>,
+    /// Move even if the location is full (recorded in the event).
+    #[arg(long)]
+    pub over_capacity: bool,
 }

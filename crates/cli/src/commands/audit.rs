@@ -1,12 +1,12 @@
 //! The record of what happened and who looked: `log`, `access-log`, `verify`.
 
+use crate::args::AccessLogArgs;
 use crate::config::Config;
 use crate::output;
 use crate::output_file::OutputFile;
 use anyhow::{Result, bail};
 use refuge_app::{AccessFilter, AppError};
 use std::io::Write;
-use std::path::Path;
 
 /// `refuge log`.
 pub async fn log(config: &Config<'_>, person: Option<String>) -> Result<()> {
@@ -33,11 +33,17 @@ pub async fn log(config: &Config<'_>, person: Option<String>) -> Result<()> {
 }
 
 /// `refuge access-log`.
-pub async fn access_log(
-    config: &Config<'_>,
-    filter: &AccessFilter,
-    csv: Option<&Path>,
-) -> Result<()> {
+pub async fn access_log(config: &Config<'_>, args: AccessLogArgs) -> Result<()> {
+    let filter = &AccessFilter {
+        actor: args.by,
+        action: args.action,
+        subject: args.code,
+        from: args.from,
+        to: args.to,
+        before_seq: None,
+        limit: args.limit,
+    };
+    let csv = args.csv.as_deref();
     let (app, session) = config.sign_in().await?;
     if let Some(path) = csv {
         let mut file = OutputFile::create(path, false, config.db_url())?;

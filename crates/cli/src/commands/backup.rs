@@ -1,5 +1,6 @@
 //! `refuge backup` and `refuge restore` (docs/backup.md).
 
+use crate::args::RestoreArgs;
 use crate::config::Config;
 use crate::output_file::OutputFile;
 use crate::secrets;
@@ -43,12 +44,13 @@ pub async fn backup(config: &Config<'_>, out: &Path, force: bool) -> Result<()> 
     Ok(())
 }
 
-pub async fn restore(
-    config: &Config<'_>,
-    backup: &Path,
-    force: bool,
-    code_file: Option<&Path>,
-) -> Result<()> {
+pub async fn restore(config: &Config<'_>, args: RestoreArgs) -> Result<()> {
+    let RestoreArgs {
+        file: backup,
+        force,
+        code_file,
+    } = args;
+    let (backup, code_file) = (backup.as_path(), code_file.as_deref());
     let database = refuge_store::SqliteStore::path_of_url(config.db_url()).context(
         "refuge restore writes a SQLite database: give --db PATH (PostgreSQL: docs/backup.md)",
     )?;

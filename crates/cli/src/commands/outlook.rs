@@ -1,5 +1,6 @@
 //! The outlook: `refuge backlog` and `refuge forecast`.
 
+use crate::args::ForecastArgs;
 use crate::config::Config;
 use crate::output;
 use crate::output_file::OutputFile;
@@ -10,21 +11,11 @@ use std::path::{Path, PathBuf};
 use time::{Date, Duration};
 
 /// Where the forecast's scenario comes from.
-pub enum Source {
+enum Source {
     /// A scenario file (TOML), independent of any database.
     File(PathBuf),
     /// Today's data, with what-if changes.
     Database(WhatIf),
-}
-
-pub struct ForecastArgs {
-    pub source: Source,
-    pub threads: Option<usize>,
-    pub show_scenario: bool,
-    pub json: bool,
-    pub svg: Option<PathBuf>,
-    /// Replace an existing `svg` file.
-    pub force: bool,
 }
 
 fn read_scenario(path: &Path) -> Result<Scenario> {
@@ -131,7 +122,22 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let (forecast, start, title) = match &args.source {
+    let source = if args.from_db {
+        Source::Database(WhatIf {
+            horizon_days: args.horizon,
+            replications: args.replications,
+            seed: args.seed,
+            extra_transfers: args.extra_transfer,
+            arrival_factor: args.arrival_factor,
+            capacities: args.capacity,
+        })
+    } else {
+        match args.scenario {
+            Some(path) => Source::File(path),
+            None => anyhow::bail!("give --scenario FILE or --from-db"),
+        }
+    };
+    let (forecast, start, title) = match &source {
         Source::File(path) => {
             let scenario = read_scenario(path)?;
             refuge_app::FORECAST_BUDGET.check(&scenario)?;

@@ -9,40 +9,10 @@ use anyhow::{Context, Result, bail};
 use refuge_app::*;
 use refuge_core::*;
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "one arm per subcommand of `refuge person`"
-)]
 pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
     let app = config.open().await?;
     match command {
-        PersonCommand::Add(add) => {
-            let identity = add.identity()?;
-            let session = config.login(&app).await?;
-            let person = app
-                .add_person(
-                    &session,
-                    NewPerson {
-                        household: add.household,
-                        split_allowed: add.split_allowed,
-                        sex: add.sex,
-                        birth_year: add.birth_year,
-                        location: add.location,
-                        stage: add.stage,
-                        since: add.since,
-                        entered: add.entered,
-                        flags: add.flag,
-                        identity,
-                        allow_duplicate: add.allow_duplicate,
-                    },
-                )
-                .await?;
-            let household = app
-                .show_person(&session, &person.code, false)
-                .await?
-                .household_code;
-            outln!("Registered {} in household {household}.", person.code);
-        }
+        PersonCommand::Add(add) => add_person(config, &app, *add).await,
         PersonCommand::Correct {
             code,
             sex,
@@ -53,42 +23,21 @@ pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
                 Some(path) => read_identity_file(path)?,
                 None => Default::default(),
             };
-            let session = config.login(&app).await?;
-            let fields = app
-                .correct_person(
-                    &session,
-                    &code,
-                    &CorrectionRequest {
-                        sex,
-                        birth_year,
-                        identity,
-                    },
-                )
-                .await?;
-            outln!("Corrected {}: {}.", code.trim(), fields.join(", "));
+            let correction = CorrectionRequest {
+                sex,
+                birth_year,
+                identity,
+            };
+            correct_person(config, &app, &code, &correction).await
         }
         PersonCommand::Merge { code, into } => {
             let session = config.login(&app).await?;
             let kept = app.merge_person(&session, &code, &into).await?;
             outln!("Merged {} into {kept}.", code.trim());
+            Ok(())
         }
         PersonCommand::Show { code, reveal, json } => {
-            let session = config.login(&app).await?;
-            let view = app.show_person(&session, &code, reveal).await?;
-            if let Some(asked) = &view.reached_from {
-                eprintln!(
-                    "{asked} was merged into {}; showing that record.",
-                    view.person.code
-                );
-            }
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&output::person_json(&view))?
-                );
-            } else {
-                output::person(&view)?;
-            }
+            show_person(config, &app, &code, reveal, json).await
         }
         PersonCommand::List {
             stage,
@@ -100,32 +49,108 @@ pub async fn person(config: &Config<'_>, command: PersonCommand) -> Result<()> {
             limit,
             json,
         } => {
-            let session = config.login(&app).await?;
-            let people = app
-                .list_people(
-                    &session,
-                    &PeopleQuery {
-                        stage,
-                        location,
-                        flag,
-                        household,
-                        waiting_longer_than_days: waiting_over,
-                        name,
-                        limit,
-                        any_order: false,
-                        ..PeopleQuery::default()
-                    },
-                )
-                .await?;
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&output::people_json(&people))?
-                );
-            } else {
-                output::people(&people)?;
-            }
+            let query = PeopleQuery {
+                stage,
+                location,
+                flag,
+                household,
+                waiting_longer_than_days: waiting_over,
+                name,
+                limit,
+                any_order: false,
+                ..PeopleQuery::default()
+            };
+            list_people(config, &app, &query, json).await
         }
+    }
+}
+
+/// `refuge person add`.
+async fn add_person(config: &Config<'_>, app: &App, add: PersonAdd) -> Result<()> {
+    let identity = add.identity()?;
+    let session = config.login(app).await?;
+    let person = app
+        .add_person(
+            &session,
+            NewPerson {
+                household: add.household,
+                split_allowed: add.split_allowed,
+                sex: add.sex,
+                birth_year: add.birth_year,
+                location: add.location,
+                stage: add.stage,
+                since: add.since,
+                entered: add.entered,
+                flags: add.flag,
+                identity,
+                allow_duplicate: add.allow_duplicate,
+            },
+        )
+        .await?;
+    let household = app
+        .show_person(&session, &person.code, false)
+        .await?
+        .household_code;
+    outln!("Registered {} in household {household}.", person.code);
+    Ok(())
+}
+
+/// `refuge person correct`.
+async fn correct_person(
+    config: &Config<'_>,
+    app: &App,
+    code: &str,
+    correction: &CorrectionRequest,
+) -> Result<()> {
+    let session = config.login(app).await?;
+    let fields = app.correct_person(&session, code, correction).await?;
+    outln!("Corrected {}: {}.", code.trim(), fields.join(", "));
+    Ok(())
+}
+
+/// `refuge person show`.
+async fn show_person(
+    config: &Config<'_>,
+    app: &App,
+    code: &str,
+    reveal: bool,
+    json: bool,
+) -> Result<()> {
+    let session = config.login(app).await?;
+    let view = app.show_person(&session, code, reveal).await?;
+    if let Some(asked) = &view.reached_from {
+        eprintln!(
+            "{asked} was merged into {}; showing that record.",
+            view.person.code
+        );
+    }
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&output::person_json(&view))?
+        );
+    } else {
+        output::person(&view)?;
+    }
+    Ok(())
+}
+
+/// `refuge person list`.
+async fn list_people(
+    config: &Config<'_>,
+    app: &App,
+    query: &PeopleQuery,
+    json: bool,
+) -> Result<()> {
+    let session = config.login(app).await?;
+    let people = app.list_people(&session, query).await?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&output::people_json(&people))?
+        );
+    } else {
+        output::people(&people)?;
     }
     Ok(())
 }
@@ -186,17 +211,17 @@ pub async fn household(config: &Config<'_>, command: HouseholdCommand) -> Result
 }
 
 /// `refuge move`.
-pub async fn move_to(
-    config: &Config<'_>,
-    code: String,
-    to: String,
-    stage: Option<Stage>,
-    at: Option<time::Date>,
-    over_capacity: bool,
-) -> Result<()> {
+pub async fn move_to(config: &Config<'_>, args: MoveArgs) -> Result<()> {
     let (app, session) = config.sign_in().await?;
     let report = app
-        .move_to(&session, &code, &to, stage, at, over_capacity)
+        .move_to(
+            &session,
+            &args.code,
+            &args.to,
+            args.stage,
+            args.at,
+            args.over_capacity,
+        )
         .await?;
     outln!(
         "Moved {} to {}{}.",
@@ -279,12 +304,22 @@ pub async fn ready(
 }
 
 /// `refuge import people`.
-pub async fn import(
-    config: &Config<'_>,
-    file: std::path::PathBuf,
-    options: ImportOptions,
-    codes_out: Option<&std::path::Path>,
-) -> Result<()> {
+pub async fn import(config: &Config<'_>, args: ImportPeopleArgs) -> Result<()> {
+    let ImportPeopleArgs {
+        file,
+        allow_duplicates,
+        over_capacity,
+        ignore_columns,
+        date_order,
+        codes_out,
+    } = args;
+    let options = ImportOptions {
+        allow_duplicates,
+        over_capacity,
+        ignore_columns,
+        date_order,
+    };
+    let codes_out = codes_out.as_deref();
     let (app, session) = config.sign_in().await?;
     let mut input =
         std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?;
@@ -341,13 +376,13 @@ pub async fn import(
 }
 
 /// `refuge export people`.
-pub async fn export(
-    config: &Config<'_>,
-    reveal: bool,
-    output: Option<std::path::PathBuf>,
-    force: bool,
-    bom: bool,
-) -> Result<()> {
+pub async fn export(config: &Config<'_>, args: ExportPeopleArgs) -> Result<()> {
+    let ExportPeopleArgs {
+        reveal,
+        output,
+        force,
+        bom,
+    } = args;
     let (app, session) = config.sign_in().await?;
     let mark: &[u8] = if bom { "\u{feff}".as_bytes() } else { b"" };
     let count = match &output {

@@ -1,11 +1,11 @@
 //! `refuge plan` and `refuge batch`.
 
-use crate::args::{BatchCommand, parse_date};
+use crate::args::{BatchCommand, PlanArgs, parse_date};
 use crate::config::Config;
 use crate::output_file::OutputFile;
 use anyhow::{Context, Result, bail};
 use refuge_app::*;
-use refuge_core::{BatchPin, BatchStatus};
+use refuge_core::{BatchPin, BatchStatus, TransferBatch};
 use refuge_plan::{Decision, Instance, Plan, Policy};
 use std::path::Path;
 use time::Date;
@@ -154,18 +154,18 @@ fn print_plan(plan: &Plan, explain: bool) -> std::io::Result<()> {
 }
 
 /// `refuge plan`.
-#[allow(clippy::too_many_arguments)]
-pub async fn plan_command(
-    config: &Config<'_>,
-    seats: Option<u32>,
-    date: Option<Date>,
-    from: Vec<String>,
-    batches: Option<&Path>,
-    input: Option<&Path>,
-    policy: Option<&Path>,
-    explain: bool,
-    json: bool,
-) -> Result<()> {
+pub async fn plan_command(config: &Config<'_>, args: PlanArgs) -> Result<()> {
+    let PlanArgs {
+        seats,
+        date,
+        from,
+        batches,
+        input,
+        policy,
+        explain,
+        json,
+    } = args;
+    let (batches, input, policy) = (batches.as_deref(), input.as_deref(), policy.as_deref());
     if let Some(path) = input {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -228,10 +228,6 @@ fn print_batch(view: &BatchView, explain: bool) -> std::io::Result<()> {
     Ok(())
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "one arm per subcommand of `refuge batch`"
-)]
 pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result<()> {
     let (app, session) = config.sign_in().await?;
     match command {
@@ -250,43 +246,9 @@ pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result
                 seats,
                 origins: from,
             };
-            let (batch, report) = app.create_batch(&session, &request, &to, &policy).await?;
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({ "batch": batch.code, "plan": report.plan })
-                    )?
-                );
-            } else {
-                outln!(
-                    "Created draft batch {} with {} people planned.",
-                    batch.code,
-                    batch.manifest.len()
-                );
-                print_plan(&report.plan, false)?;
-            }
+            create_batch(&app, &session, &request, &to, &policy, json).await
         }
-        BatchCommand::List => {
-            outln!(
-                "{:<8} {:<10} {:<10} {:>5} {:>8}",
-                "CODE",
-                "STATUS",
-                "DEPARTS",
-                "SEATS",
-                "MANIFEST"
-            );
-            for batch in app.batches(&session).await? {
-                outln!(
-                    "{:<8} {:<10} {:<10} {:>5} {:>8}",
-                    batch.code,
-                    batch.status.as_str(),
-                    batch.departure,
-                    batch.seats,
-                    batch.manifest.len()
-                );
-            }
-        }
+        BatchCommand::List => list_batches(&app, &session).await,
         BatchCommand::Show {
             code,
             policy,
@@ -294,22 +256,7 @@ pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result
             json,
         } => {
             let policy = read_policy(policy.as_deref())?;
-            let view = app.show_batch(&session, &code, &policy).await?;
-            if json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({
-                        "batch": view.batch.code,
-                        "status": view.batch.status,
-                        "departure": view.batch.departure.to_string(),
-                        "seats": view.batch.seats,
-                        "manifest": view.manifest.iter().map(|(p, h, f)| serde_json::json!({"person": p, "household": h, "from": f})).collect::<Vec<_>>(),
-                        "plan": view.report.as_ref().map(|report| &report.plan),
-                    }))?
-                );
-            } else {
-                print_batch(&view, explain)?;
-            }
+            show_batch(&app, &session, &code, &policy, explain, json).await
         }
         BatchCommand::Pin {
             code,
@@ -319,47 +266,28 @@ pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result
             clear,
             policy,
         } => {
-            let pin = match (pin_in, out, clear) {
-                (true, false, false) => Some(BatchPin::In),
-                (false, true, false) => Some(BatchPin::Out),
-                (false, false, true) => None,
-                _ => bail!("give one of --in, --out or --clear"),
-            };
+            let pin = pin_of(pin_in, out, clear)?;
             let policy = read_policy(policy.as_deref())?;
             let (batch, report) = app
                 .pin_household(&session, &code, &household, pin, &policy)
                 .await?;
-            outln!(
-                "Batch {} re-planned: {} people.",
-                batch.code,
-                batch.manifest.len()
-            );
-            print_plan(&report.plan, false)?;
+            print_replanned(&batch, &report)
         }
         BatchCommand::Plan { code, policy } => {
             let policy = read_policy(policy.as_deref())?;
             let (batch, report) = app.replan_batch(&session, &code, &policy).await?;
-            outln!(
-                "Batch {} re-planned: {} people.",
-                batch.code,
-                batch.manifest.len()
-            );
-            print_plan(&report.plan, false)?;
+            print_replanned(&batch, &report)
         }
         BatchCommand::Confirm { code } => {
-            status(&app, &session, &code, BatchStatus::Confirmed).await?
+            status(&app, &session, &code, BatchStatus::Confirmed).await
         }
-        BatchCommand::Unconfirm { code } => {
-            status(&app, &session, &code, BatchStatus::Draft).await?
-        }
-        BatchCommand::Depart { code } => {
-            status(&app, &session, &code, BatchStatus::Departed).await?
-        }
+        BatchCommand::Unconfirm { code } => status(&app, &session, &code, BatchStatus::Draft).await,
+        BatchCommand::Depart { code } => status(&app, &session, &code, BatchStatus::Departed).await,
         BatchCommand::Complete { code } => {
-            status(&app, &session, &code, BatchStatus::Completed).await?
+            status(&app, &session, &code, BatchStatus::Completed).await
         }
         BatchCommand::Cancel { code } => {
-            status(&app, &session, &code, BatchStatus::Cancelled).await?
+            status(&app, &session, &code, BatchStatus::Cancelled).await
         }
         BatchCommand::Manifest {
             code,
@@ -367,26 +295,148 @@ pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result
             output,
             force,
         } => {
-            let count = match &output {
-                Some(path) => {
-                    let mut file = OutputFile::create(path, force, config.db_url())?;
-                    let count = app
-                        .manifest_csv(&session, &code, reveal, file.file())
-                        .await?;
-                    file.finish()?;
-                    count
-                }
-                None => {
-                    app.manifest_csv(&session, &code, reveal, std::io::stdout().lock())
-                        .await?
-                }
-            };
-            eprintln!(
-                "{count} people on the manifest{}.",
-                if reveal { " with names (logged)" } else { "" }
-            );
+            manifest(
+                config,
+                &app,
+                &session,
+                &code,
+                reveal,
+                output.as_deref(),
+                force,
+            )
+            .await
         }
     }
+}
+
+/// `--in`, `--out` or `--clear`: exactly one.
+fn pin_of(pin_in: bool, out: bool, clear: bool) -> Result<Option<BatchPin>> {
+    Ok(match (pin_in, out, clear) {
+        (true, false, false) => Some(BatchPin::In),
+        (false, true, false) => Some(BatchPin::Out),
+        (false, false, true) => None,
+        _ => bail!("give one of --in, --out or --clear"),
+    })
+}
+
+/// `refuge batch create`.
+async fn create_batch(
+    app: &App,
+    session: &Session,
+    request: &BatchRequest,
+    destination: &str,
+    policy: &Policy,
+    json: bool,
+) -> Result<()> {
+    let (batch, report) = app
+        .create_batch(session, request, destination, policy)
+        .await?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "batch": batch.code, "plan": report.plan })
+            )?
+        );
+    } else {
+        outln!(
+            "Created draft batch {} with {} people planned.",
+            batch.code,
+            batch.manifest.len()
+        );
+        print_plan(&report.plan, false)?;
+    }
+    Ok(())
+}
+
+/// `refuge batch list`.
+async fn list_batches(app: &App, session: &Session) -> Result<()> {
+    outln!(
+        "{:<8} {:<10} {:<10} {:>5} {:>8}",
+        "CODE",
+        "STATUS",
+        "DEPARTS",
+        "SEATS",
+        "MANIFEST"
+    );
+    for batch in app.batches(session).await? {
+        outln!(
+            "{:<8} {:<10} {:<10} {:>5} {:>8}",
+            batch.code,
+            batch.status.as_str(),
+            batch.departure,
+            batch.seats,
+            batch.manifest.len()
+        );
+    }
+    Ok(())
+}
+
+/// `refuge batch show`.
+async fn show_batch(
+    app: &App,
+    session: &Session,
+    code: &str,
+    policy: &Policy,
+    explain: bool,
+    json: bool,
+) -> Result<()> {
+    let view = app.show_batch(session, code, policy).await?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "batch": view.batch.code,
+                "status": view.batch.status,
+                "departure": view.batch.departure.to_string(),
+                "seats": view.batch.seats,
+                "manifest": view.manifest.iter().map(|(p, h, f)| serde_json::json!({"person": p, "household": h, "from": f})).collect::<Vec<_>>(),
+                "plan": view.report.as_ref().map(|report| &report.plan),
+            }))?
+        );
+    } else {
+        print_batch(&view, explain)?;
+    }
+    Ok(())
+}
+
+/// After a pin or a re-plan: the new manifest's size and the plan.
+fn print_replanned(batch: &TransferBatch, report: &PlanReport) -> Result<()> {
+    outln!(
+        "Batch {} re-planned: {} people.",
+        batch.code,
+        batch.manifest.len()
+    );
+    print_plan(&report.plan, false)?;
+    Ok(())
+}
+
+/// `refuge batch manifest`: CSV to a new file or to standard output.
+async fn manifest(
+    config: &Config<'_>,
+    app: &App,
+    session: &Session,
+    code: &str,
+    reveal: bool,
+    output: Option<&Path>,
+    force: bool,
+) -> Result<()> {
+    let count = match output {
+        Some(path) => {
+            let mut file = OutputFile::create(path, force, config.db_url())?;
+            let count = app.manifest_csv(session, code, reveal, file.file()).await?;
+            file.finish()?;
+            count
+        }
+        None => {
+            app.manifest_csv(session, code, reveal, std::io::stdout().lock())
+                .await?
+        }
+    };
+    eprintln!(
+        "{count} people on the manifest{}.",
+        if reveal { " with names (logged)" } else { "" }
+    );
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `refuge serve`: the web application, on a real database or a throw-away demo.
 
+use crate::args::ServeArgs;
 use crate::commands::setup::remove_database;
 use crate::config::Config;
 use crate::secrets;
@@ -9,14 +10,22 @@ use refuge_app::{App, SystemClock};
 use refuge_core::NodeId;
 use refuge_store::DynStore;
 
-pub async fn serve(
-    config: &Config<'_>,
-    demo: bool,
-    demo_people: usize,
-    listen: std::net::SocketAddr,
-    behind_proxy: bool,
-    tls: Option<refuge_web::Tls>,
-) -> Result<()> {
+pub async fn serve(config: &Config<'_>, args: ServeArgs) -> Result<()> {
+    let ServeArgs {
+        demo,
+        demo_people,
+        listen,
+        behind_proxy,
+        tls_cert,
+        tls_key,
+    } = args;
+    let tls = match (tls_cert, tls_key) {
+        (Some(certificate), Some(key)) => Some(
+            refuge_web::Tls::from_pem_files(&certificate, &key)
+                .map_err(|problem| anyhow::anyhow!("TLS: {problem}"))?,
+        ),
+        _ => None,
+    };
     if !listen.ip().is_loopback() && !behind_proxy && tls.is_none() {
         bail!(
             "refusing to serve on {listen} without TLS: give --tls-cert and --tls-key, or put refuge behind a TLS-terminating proxy and pass --behind-proxy"

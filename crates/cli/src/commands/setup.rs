@@ -1,5 +1,6 @@
 //! Creating and copying organisations: `init`, `demo`, `migrate`.
 
+use crate::args::MigrateArgs;
 use crate::config::Config;
 use crate::{output, secrets};
 use anyhow::{Context, Result, bail};
@@ -124,7 +125,14 @@ pub fn url_argument(url: Option<String>, file: Option<&Path>) -> Result<String> 
 
 /// `refuge migrate`: copies an organisation, events and all, into a new database and checks
 /// that every table holds as many rows as the source's.
-pub async fn migrate(from: &str, to: &str) -> Result<()> {
+/// `refuge migrate`.
+pub async fn migrate(args: MigrateArgs) -> Result<()> {
+    let from = url_argument(args.from, args.from_url_file.as_deref())?;
+    let to = url_argument(args.to, args.to_url_file.as_deref())?;
+    copy_organisation(&from, &to).await
+}
+
+async fn copy_organisation(from: &str, to: &str) -> Result<()> {
     let source = refuge_store::open(from).await?;
     let node = source
         .meta("node_id")

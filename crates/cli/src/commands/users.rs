@@ -9,10 +9,6 @@ use refuge_app::*;
 use refuge_core::*;
 use std::collections::BTreeMap;
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "one arm per subcommand of `refuge user`"
-)]
 pub async fn user(config: &Config<'_>, command: UserCommand) -> Result<()> {
     let app = config.open().await?;
     match command {
@@ -20,113 +16,140 @@ pub async fn user(config: &Config<'_>, command: UserCommand) -> Result<()> {
             name,
             role,
             location,
-        } => {
-            let session = config.login(&app).await?;
-            let passphrase = secrets::new_passphrase(
-                config.global,
-                "REFUGE_NEW_PASSPHRASE",
-                &format!("New passphrase for {name}"),
-            )?;
-            let user = app
-                .add_user(
-                    &session,
-                    NewUser {
-                        name: &name,
-                        role,
-                        location_codes: &location,
-                        passphrase: passphrase.value(),
-                    },
-                )
-                .await?;
-            passphrase.announce(&user.name)?;
-            outln!("Added {} user '{}'.", user.role, user.name);
-        }
-        UserCommand::List => {
-            let session = config.login(&app).await?;
-            let users = app.users(&session).await?;
-            let locations = app.location_codes().await?;
-            let pending = app.users_pending_first_login().await?;
-            outln!("{:<20} {:<12} {:<7} LOCATIONS", "NAME", "ROLE", "ACTIVE");
-            for user in users {
-                let codes: Vec<&str> = user
-                    .locations
-                    .iter()
-                    .filter_map(|id| locations.get(id).map(String::as_str))
-                    .collect();
-                let waiting = if pending.contains(&user.name) {
-                    "  (keys wait for a first login since the upgrade)"
-                } else {
-                    ""
-                };
-                let line = format!(
-                    "{:<20} {:<12} {:<7} {:<16}{waiting}",
-                    user.name,
-                    user.role.as_str(),
-                    if user.active { "yes" } else { "no" },
-                    codes.join(",")
-                );
-                outln!("{}", line.trim_end());
-            }
-        }
+        } => add_user(config, &app, &name, role, &location).await,
+        UserCommand::List => list_users(config, &app).await,
         UserCommand::Set {
             name,
             role,
             location,
             active,
         } => {
-            let session = config.login(&app).await?;
-            let user = app
-                .change_user(
-                    &session,
-                    &name,
-                    UserChange {
-                        role,
-                        location_codes: (!location.is_empty()).then_some(location.as_slice()),
-                        active: active.map(|YesNo(active)| active),
-                    },
-                )
-                .await?;
-            outln!(
-                "User '{}' is now {}{}.",
-                user.name,
-                user.role.as_str(),
-                if user.active { "" } else { " (cannot log in)" }
-            );
+            let change = UserChange {
+                role,
+                location_codes: (!location.is_empty()).then_some(location.as_slice()),
+                active: active.map(|YesNo(active)| active),
+            };
+            set_user(config, &app, &name, change).await
         }
-        UserCommand::Passwd { name } => {
-            let session = config.login(&app).await?;
-            let passphrase = secrets::new_passphrase(
-                config.global,
-                "REFUGE_NEW_PASSPHRASE",
-                &format!("New passphrase for {name}"),
-            )?;
-            app.reset_passphrase(&session, &name, passphrase.value())
-                .await?;
-            passphrase.announce(&name)?;
-            outln!("Passphrase of '{name}' changed.");
-        }
-        UserCommand::Duress { off } => {
-            let (session, current) = config.login_keeping_passphrase(&app).await?;
-            let name = session.user().name.clone();
-            if off {
-                app.set_duress_passphrase(&session, &current, None).await?;
-                outln!("The duress passphrase of '{name}' is removed.");
-            } else {
-                let duress = secrets::new_passphrase(
-                    config.global,
-                    "REFUGE_NEW_PASSPHRASE",
-                    &format!("Duress passphrase for {name}"),
-                )?;
-                app.set_duress_passphrase(&session, &current, Some(duress.value()))
-                    .await?;
-                duress.announce(&format!("{name} under duress"))?;
-                outln!(
-                    "Duress passphrase of '{name}' set. Typed instead of your passphrase, it \
-                     erases this organisation's keys and records at once and shows an empty one."
-                );
-            }
-        }
+        UserCommand::Passwd { name } => passwd(config, &app, &name).await,
+        UserCommand::Duress { off } => duress(config, &app, off).await,
     }
+}
+
+/// `refuge user add`.
+async fn add_user(
+    config: &Config<'_>,
+    app: &App,
+    name: &str,
+    role: Role,
+    location_codes: &[String],
+) -> Result<()> {
+    let session = config.login(app).await?;
+    let passphrase = secrets::new_passphrase(
+        config.global,
+        "REFUGE_NEW_PASSPHRASE",
+        &format!("New passphrase for {name}"),
+    )?;
+    let user = app
+        .add_user(
+            &session,
+            NewUser {
+                name,
+                role,
+                location_codes,
+                passphrase: passphrase.value(),
+            },
+        )
+        .await?;
+    passphrase.announce(&user.name)?;
+    outln!("Added {} user '{}'.", user.role, user.name);
+    Ok(())
+}
+
+/// `refuge user list`.
+async fn list_users(config: &Config<'_>, app: &App) -> Result<()> {
+    let session = config.login(app).await?;
+    let users = app.users(&session).await?;
+    let locations = app.location_codes().await?;
+    let pending = app.users_pending_first_login().await?;
+    outln!("{:<20} {:<12} {:<7} LOCATIONS", "NAME", "ROLE", "ACTIVE");
+    for user in users {
+        let codes: Vec<&str> = user
+            .locations
+            .iter()
+            .filter_map(|id| locations.get(id).map(String::as_str))
+            .collect();
+        let waiting = if pending.contains(&user.name) {
+            "  (keys wait for a first login since the upgrade)"
+        } else {
+            ""
+        };
+        let line = format!(
+            "{:<20} {:<12} {:<7} {:<16}{waiting}",
+            user.name,
+            user.role.as_str(),
+            if user.active { "yes" } else { "no" },
+            codes.join(",")
+        );
+        outln!("{}", line.trim_end());
+    }
+    Ok(())
+}
+
+/// `refuge user set`.
+async fn set_user(
+    config: &Config<'_>,
+    app: &App,
+    name: &str,
+    change: UserChange<'_>,
+) -> Result<()> {
+    let session = config.login(app).await?;
+    let user = app.change_user(&session, name, change).await?;
+    outln!(
+        "User '{}' is now {}{}.",
+        user.name,
+        user.role.as_str(),
+        if user.active { "" } else { " (cannot log in)" }
+    );
+    Ok(())
+}
+
+/// `refuge user passwd`.
+async fn passwd(config: &Config<'_>, app: &App, name: &str) -> Result<()> {
+    let session = config.login(app).await?;
+    let passphrase = secrets::new_passphrase(
+        config.global,
+        "REFUGE_NEW_PASSPHRASE",
+        &format!("New passphrase for {name}"),
+    )?;
+    app.reset_passphrase(&session, name, passphrase.value())
+        .await?;
+    passphrase.announce(name)?;
+    outln!("Passphrase of '{name}' changed.");
+    Ok(())
+}
+
+/// `refuge user duress`: set your duress passphrase, or remove it.
+async fn duress(config: &Config<'_>, app: &App, off: bool) -> Result<()> {
+    let (session, current) = config.login_keeping_passphrase(app).await?;
+    let name = session.user().name.clone();
+    if off {
+        app.set_duress_passphrase(&session, &current, None).await?;
+        outln!("The duress passphrase of '{name}' is removed.");
+        return Ok(());
+    }
+    let duress = secrets::new_passphrase(
+        config.global,
+        "REFUGE_NEW_PASSPHRASE",
+        &format!("Duress passphrase for {name}"),
+    )?;
+    app.set_duress_passphrase(&session, &current, Some(duress.value()))
+        .await?;
+    duress.announce(&format!("{name} under duress"))?;
+    outln!(
+        "Duress passphrase of '{name}' set. Typed instead of your passphrase, it \
+         erases this organisation's keys and records at once and shows an empty one."
+    );
     Ok(())
 }
 

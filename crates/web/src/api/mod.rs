@@ -216,10 +216,14 @@ async fn people(
                 })?,
         ),
     };
-    if params.waiting_over.is_some_and(|days| days < 0) {
-        return Err(Failure::invalid_query(
-            "waiting_over: must be 0 or more days",
-        ));
+    if params
+        .waiting_over
+        .is_some_and(|days| !(0..=refuge_app::MAX_WAITING_DAYS).contains(&days))
+    {
+        return Err(Failure::invalid_query(&format!(
+            "waiting_over: must be 0 to {} days",
+            refuge_app::MAX_WAITING_DAYS
+        )));
     }
     let query = PeopleQuery {
         location: params.location.clone(),

@@ -339,10 +339,10 @@ fn registration_write() -> Value {
                 "birth_year": or_null(json!({ "type": "integer", "minimum": 1900, "maximum": 2100 })),
                 "stage": or_null(words_schema(&registration_stages)),
                 "since": or_null(day()), "entered": or_null(day()), "flags": list(words_schema(Flag::ALL)),
-                "identity": { "type": "object", "propertyNames": words_schema(PersonField::ALL), "additionalProperties": text(), "description": "Protected fields by name, sealed at once" },
+                "identity": { "type": "object", "required": ["name"], "propertyNames": words_schema(PersonField::ALL), "additionalProperties": text(), "description": "Protected fields by name, sealed at once; a name at least" },
                 "allow_duplicate": boolean()
             }),
-            &["location"],
+            &["location", "identity"],
         )),
         "201",
         json!({ "$ref": "#/components/schemas/Person" }),

@@ -346,8 +346,19 @@ pub async fn flags(State(shared): State<Shared>, Path(code): Path<String>, sent:
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct HoldBody {
-    /// A hold reason, or null to release the hold.
+    /// A hold reason, or null to release the hold; never left out (`{}` releases nothing).
+    #[serde(deserialize_with = "sent_or_null")]
     reason: Option<String>,
+}
+
+/// A field that must be sent, though it may be null: without this, serde takes an absent
+/// `Option` for None.
+fn sent_or_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::deserialize(deserializer)
 }
 
 pub async fn hold(State(shared): State<Shared>, Path(code): Path<String>, sent: Sent) -> Response {

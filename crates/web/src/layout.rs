@@ -49,7 +49,7 @@ impl Page {
                     "signed-in-as",
                     &[
                         ("user", web.session.user().name.clone()),
-                        ("role", web.session.role().to_string()),
+                        ("role", lang.word(web.session.role())),
                     ],
                 )
             }),

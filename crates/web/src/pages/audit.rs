@@ -139,7 +139,7 @@ pub async fn list(
                 actor: entry.actor.clone(),
                 refused: action == Ok(AccessAction::Refused),
                 action: action.map_or(entry.action.clone(), |action| lang.word(action)),
-                subject: entry.subject.clone(),
+                subject: logged_text(lang, &entry.subject),
                 detail: detail_text(lang, &entry.detail),
                 seq: entry.seq,
             }
@@ -222,7 +222,36 @@ fn detail_text(lang: crate::i18n::Lang, detail: &str) -> String {
             &[("role", lang.word(role)), ("action", lang.word(action))],
         );
     }
-    detail.to_string()
+    logged_text(lang, detail)
+}
+
+/// The words the use cases log as a subject or a detail (`audit-logged-…`, the stored
+/// English with spaces as dashes), in the reader's language; record codes, user names and
+/// anything else as stored.
+const LOGGED_WORDS: &[&str] = &[
+    "access log",
+    "created",
+    "database",
+    "identity",
+    "incidents",
+    "locations",
+    "names",
+    "narrative",
+    "narratives",
+    "new passphrase from the recovery code",
+    "ok",
+    "organisation",
+    "people",
+    "problems found",
+    "recovery code",
+];
+
+fn logged_text(lang: crate::i18n::Lang, text: &str) -> String {
+    if LOGGED_WORDS.contains(&text) {
+        lang.t(&format!("audit-logged-{}", text.replace(' ', "-")))
+    } else {
+        text.to_string()
+    }
 }
 
 /// Everything the filters match, as CSV (the export is logged).

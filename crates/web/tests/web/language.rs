@@ -125,6 +125,16 @@ fn every_page_in_korean_shows_its_words_in_korean() {
     let (admin, _) = server.login("admin");
     let users = server.get("/users", &format!("{admin}; refuge_lang=ko"));
     assert!(users.body.contains("사례 담당자"), "roles in Korean");
+    assert!(
+        users.body.contains("admin (관리자) 로그인됨"),
+        "the role in the header in Korean"
+    );
+    // What the use cases log (the demo's creation, a reveal of an identity) in Korean too.
+    let audit = server.get("/audit", &format!("{admin}; refuge_lang=ko"));
+    assert!(
+        audit.body.contains("<td>조직</td>") && !audit.body.contains("<td>organisation</td>"),
+        "logged subjects in Korean"
+    );
     // The plan says what a coordinator needs, in Korean: seats filled of offered, who is
     // chosen, who is not eligible and why, and whether the choice is proven best.
     let plan = server.get(

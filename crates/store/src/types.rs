@@ -198,10 +198,12 @@ pub struct AccessFilter {
     pub action: Option<String>,
     /// The record's code, exactly.
     pub subject: Option<String>,
-    /// From this day on (UTC).
+    /// From this day on, on the clock of `offset`.
     pub from: Option<Date>,
-    /// Up to and including this day (UTC).
+    /// Up to and including this day, on the clock of `offset`.
     pub to: Option<Date>,
+    /// Whose clock `from` and `to` are days of: the reader's time zone (None: UTC).
+    pub offset: Option<time::UtcOffset>,
     /// Older than this entry: the next page.
     pub before_seq: Option<i64>,
     pub limit: u32,

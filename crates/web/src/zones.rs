@@ -35,7 +35,7 @@ impl Zone {
         ZONES[self.0].0
     }
 
-    fn offset(self) -> UtcOffset {
+    pub fn offset(self) -> UtcOffset {
         let (_, hours, minutes) = ZONES[self.0];
         UtcOffset::from_hms(hours, minutes, 0).unwrap_or(UtcOffset::UTC)
     }

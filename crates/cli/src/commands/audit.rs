@@ -40,6 +40,7 @@ pub async fn access_log(config: &Config<'_>, args: AccessLogArgs) -> Result<()> 
         subject: args.code,
         from: args.from,
         to: args.to,
+        offset: None,
         before_seq: None,
         limit: args.limit,
     };

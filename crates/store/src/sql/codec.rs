@@ -12,6 +12,22 @@ pub(super) fn text_date(date: Date) -> String {
     date.to_string()
 }
 
+/// The start of `day` on the clock of `offset`, in UTC, as the access log's times begin
+/// (`2026-12-02T15:00:00`): compared as text with a stored time, later ones are greater.
+pub(super) fn day_start_text(day: Date, offset: time::UtcOffset) -> String {
+    let start = day
+        .midnight()
+        .assume_offset(offset)
+        .to_offset(time::UtcOffset::UTC);
+    format!(
+        "{}T{:02}:{:02}:{:02}",
+        start.date(),
+        start.hour(),
+        start.minute(),
+        start.second()
+    )
+}
+
 pub(super) fn parse_date(text: &str) -> StoreResult<Date> {
     parse_day(text).ok_or_else(|| corrupt(format!("bad date '{text}'")))
 }

@@ -467,14 +467,15 @@ impl<B: Backend> Store for SqlStore<B> {
                 arguments.push(value.as_str().into());
             }
         }
-        // Times are stored as RFC 3339 in UTC, so a day compares as text.
+        // Times are stored as RFC 3339 in UTC, so the start of a day compares as text.
+        let offset = filter.offset.unwrap_or(time::UtcOffset::UTC);
         if let Some(from) = filter.from {
             sql.push_str(" AND at >= ?");
-            arguments.push(text_date(from).into());
+            arguments.push(day_start_text(from, offset).into());
         }
         if let Some(to) = filter.to.and_then(|to| to.next_day()) {
             sql.push_str(" AND at < ?");
-            arguments.push(text_date(to).into());
+            arguments.push(day_start_text(to, offset).into());
         }
         if let Some(seq) = filter.before_seq {
             sql.push_str(" AND seq < ?");

@@ -6,6 +6,7 @@ use crate::errors::Failure;
 use crate::extract::SignedIn;
 use crate::layout::{Choice, Page, PageResult, html, parse_date, word_options};
 use crate::timeline::change_text;
+use crate::zones::Zone;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -63,8 +64,9 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    /// The use case's filter, or the input error naming the field.
-    fn access_filter(&self, limit: u32) -> Result<AccessFilter, AppError> {
+    /// The use case's filter, days on the clock of `zone` (the times shown are), or the input
+    /// error naming the field.
+    fn access_filter(&self, limit: u32, zone: Zone) -> Result<AccessFilter, AppError> {
         let text = |value: &str| Some(value.trim().to_string()).filter(|value| !value.is_empty());
         let day = |field: &str, value: &str| match value.trim() {
             "" => Ok(None),
@@ -76,6 +78,7 @@ impl AuditFilter {
             subject: text(&self.code).map(|code| code.to_uppercase()),
             from: day("from", &self.from)?,
             to: day("to", &self.to)?,
+            offset: Some(zone.offset()),
             before_seq: match self.before.trim() {
                 "" => None,
                 value => Some(value.parse().map_err(|_| AppError::Invalid {
@@ -111,7 +114,7 @@ pub async fn list(
 ) -> PageResult {
     let lang = user.lang;
     let session = user.session();
-    let (entries, problem) = match filter.access_filter(PAGE) {
+    let (entries, problem) = match filter.access_filter(PAGE, user.zone) {
         Ok(access) => match shared.app.access_log_page(session, &access).await {
             Ok(entries) => (entries, String::new()),
             Err(error @ AppError::Invalid { .. }) => {
@@ -222,6 +225,10 @@ fn detail_text(lang: crate::i18n::Lang, detail: &str) -> String {
             &[("role", lang.word(role)), ("action", lang.word(action))],
         );
     }
+    // A user added: the detail is their role.
+    if let Ok(role) = detail.parse::<refuge_core::Role>() {
+        return lang.word(role);
+    }
     logged_text(lang, detail)
 }
 
@@ -260,7 +267,7 @@ pub async fn csv(
     user: SignedIn,
     Query(filter): Query<AuditFilter>,
 ) -> PageResult {
-    let access = filter.access_filter(0)?;
+    let access = filter.access_filter(0, user.zone)?;
     let mut csv = Vec::new();
     shared
         .app

@@ -1,7 +1,9 @@
 //! Every route as every role: the same permissions as the command line, compartments, and the
 //! access log.
 
-use crate::support::{csrf_of, draft_batch, first_code, record_incident, start};
+use crate::support::{
+    Browser, PASSPHRASE, csrf_of, draft_batch, first_code, record_incident, start,
+};
 use refuge_web::SessionPolicy;
 
 #[test]
@@ -322,7 +324,36 @@ fn an_auditor_sees_who_changed_looked_at_and_was_refused_a_person() {
         bad.body.contains("is not a date"),
         "the filter names its problem"
     );
+    assert!(
+        !bad.body.contains("No entry matches"),
+        "a filter that could not run says so, not that nothing matches"
+    );
     assert_eq!(server.get("/audit", &caseworker).status, 403);
+}
+
+/// The days of the filter are days on the reader's clock, as the times shown are: a refusal
+/// at 21:00 UTC on 29 November is on 30 November in Seoul (it was looked up in UTC days).
+#[test]
+fn the_access_log_filters_days_in_the_readers_time_zone() {
+    let server = start(SessionPolicy::default());
+    server
+        .clock
+        .advance(std::time::Duration::from_secs(12 * 3600));
+    let (caseworker, _) = server.login("caseworker");
+    assert_eq!(server.get("/audit", &caseworker).status, 403);
+    let (auditor, _) = server.login("auditor");
+    let refusals = |zone: &str, day: &str| {
+        let page = server.get(
+            &format!("/audit?action=refused&user=caseworker&from={day}&to={day}"),
+            &format!("{auditor}; refuge_zone={zone}"),
+        );
+        assert_eq!(page.status, 200);
+        page.body.matches("class=\"refused\"").count()
+    };
+    assert_eq!(refusals("Asia/Seoul", "2026-11-30"), 1);
+    assert_eq!(refusals("Asia/Seoul", "2026-11-29"), 0);
+    assert_eq!(refusals("UTC", "2026-11-29"), 1);
+    assert_eq!(refusals("UTC", "2026-11-30"), 0);
 }
 
 /// The caseworker's dashboard hid the alerts about her own residents (a self-harm flag she
@@ -358,5 +389,49 @@ fn a_caseworkers_dashboard_shows_her_compartments_and_her_residents_alerts() {
     assert!(
         dashboard.body.matches("<svg").count() <= 1,
         "the organisation-wide monthly flow is not on her dashboard"
+    );
+}
+
+/// An auditor on a phone, in Korean: each entry of the access log is a card, who did it
+/// beside what was done and when, nothing off the screen (a six-column row was three screens
+/// wide, the date and the detail out of sight).
+#[test]
+fn an_auditor_reads_the_access_log_on_a_phone() {
+    let server = start(SessionPolicy::default());
+    let browser = Browser::start();
+    let base = &server.base;
+    browser.go(&format!("{base}/login"));
+    browser.type_into("input[name=user]", "auditor");
+    browser.type_into("input[name=passphrase]", PASSPHRASE);
+    browser.submit("main form button[type=submit]");
+    assert!(browser.url().ends_with("/dashboard"), "{}", browser.url());
+    browser.submit("a.lang");
+    browser.resize(360, 740);
+    browser.go(&format!("{base}/audit"));
+    assert!(browser.source().contains("lang=\"ko\""), "in Korean");
+    browser.screenshot("30-phone-audit-ko");
+    let width = browser.script("return window.innerWidth").as_u64().unwrap();
+    let widest = browser
+        .script(
+            "return Math.max(...[...document.querySelectorAll('table.log td')]
+                .map(cell => Math.ceil(cell.getBoundingClientRect().right)))",
+        )
+        .as_u64()
+        .unwrap();
+    assert!(
+        widest <= width,
+        "a cell reaches {widest} px on a {width} px screen"
+    );
+    let labelled = browser
+        .script(
+            "const cell = document.querySelector('table.log td[data-label]');
+             return getComputedStyle(cell, '::before').content",
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        labelled, "\"사용자 이름\"",
+        "each value under its column's name"
     );
 }

@@ -132,8 +132,13 @@ fn every_page_in_korean_shows_its_words_in_korean() {
     // What the use cases log (the demo's creation, a reveal of an identity) in Korean too.
     let audit = server.get("/audit", &format!("{admin}; refuge_lang=ko"));
     assert!(
-        audit.body.contains("<td>조직</td>") && !audit.body.contains("<td>organisation</td>"),
+        audit.body.contains("\">조직</td>") && !audit.body.contains(">organisation</td>"),
         "logged subjects in Korean"
+    );
+    assert!(
+        audit.body.contains("data-label=\"내용\">감사자</td>")
+            && !audit.body.contains("data-label=\"내용\">auditor</td>"),
+        "the role of a user added, in Korean"
     );
     // The plan says what a coordinator needs, in Korean: seats filled of offered, who is
     // chosen, who is not eligible and why, and whether the choice is proven best.

@@ -5,6 +5,7 @@
 
 pub mod backlog;
 pub mod event;
+pub mod identity_file;
 pub mod ids;
 pub mod model;
 pub mod project;
@@ -13,6 +14,7 @@ pub mod stage;
 mod vocabulary;
 
 pub use event::{CanonicalError, Event, EventBody, RecordRef, canonical_json};
+pub use identity_file::{IdentityLineError, parse_identity_text};
 pub use ids::*;
 pub use model::*;
 pub use project::{

@@ -10,7 +10,7 @@ pub use places::*;
 pub use transfers::*;
 pub use users::*;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 pub use refuge_app::DateOrder;
 use refuge_core::*;

@@ -250,34 +250,11 @@ pub enum NoteCommand {
 /// Protected fields from a file, one `field=value` per line (blank lines and `#` comments
 /// skipped). An error names the line, never what it holds.
 pub fn read_identity_file(path: &std::path::Path) -> Result<BTreeMap<PersonField, String>> {
-    let mut identity = BTreeMap::new();
     let text = std::fs::read_to_string(path)
         .map_err(|error| anyhow::anyhow!("cannot read {}: {error}", path.display()))?;
-    for (index, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let Some((field, value)) = line.split_once('=') else {
-            bail!(
-                "{} line {}: expected field=value",
-                path.display(),
-                index + 1
-            );
-        };
-        // The text before '=' may be a protected value typed in the wrong place: say
-        // which line, never what it holds.
-        let field: PersonField = field.trim().parse().map_err(|_: UnknownName| {
-            let expected: Vec<&str> = PersonField::ALL.iter().map(|f| f.as_str()).collect();
-            anyhow::anyhow!(
-                "{} line {}: unknown field (expected one of: {})",
-                path.display(),
-                index + 1,
-                expected.join(", ")
-            )
-        })?;
-        identity.insert(field, value.trim().to_string());
-    }
-    Ok(identity)
+    parse_identity_text(&text).map_err(|wrong| {
+        anyhow::anyhow!("{} line {}: {}", path.display(), wrong.line, wrong.problem)
+    })
 }
 
 #[derive(Args)]

@@ -117,6 +117,9 @@ impl Default for Policy {
     }
 }
 
+/// The most seats a batch may have (the largest transfers on record carried a few hundred).
+pub const MAX_BATCH_SEATS: i64 = 5_000;
+
 /// A planning problem. `end_day` defaults to 30 days after the last batch.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -247,10 +250,14 @@ impl Instance {
                     format!("'{}' is used twice", batch.id),
                 ));
             }
-            if batch.seats <= 0 {
+            // The bound sizes the solver's work (and keeps a household's size in 16 bits).
+            if !(1..=MAX_BATCH_SEATS).contains(&batch.seats) {
                 return Err(invalid(
                     field("seats"),
-                    format!("{} is not a positive number of seats", batch.seats),
+                    format!(
+                        "{} is not a number of seats from 1 to {MAX_BATCH_SEATS}",
+                        batch.seats
+                    ),
                 ));
             }
             if batch.origins.is_empty() {

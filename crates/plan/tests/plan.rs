@@ -515,7 +515,13 @@ fn bad_input_names_the_field() {
     };
     check(
         instance(vec![batch("b", 1, -3, &["A"])], vec![]),
-        "batches[0].seats: -3 is not a positive number of seats",
+        "batches[0].seats: -3 is not a number of seats from 1 to 5000",
+    );
+    // Found by fuzz/plan_instance_json: 8,467,440,737,095,516 seats made the rounding's
+    // knapsack ask for 32 GiB.
+    check(
+        instance(vec![batch("b", 1, 8_467_440_737_095_516, &["A"])], vec![]),
+        "batches[0].seats: 8467440737095516 is not a number of seats from 1 to 5000",
     );
     check(
         instance(
@@ -542,4 +548,16 @@ fn bad_input_names_the_field() {
             .to_string()
             .contains("unknown field `extra`")
     );
+}
+
+/// The rounding's knapsack is as wide as the seats the households hold, not the batch's
+/// spare seats: a batch of the most seats plans a few households at once.
+#[test]
+fn a_batch_of_the_most_seats_plans_a_few_households_at_once() {
+    let plan = solve(&instance(
+        vec![batch("b", 1, 5_000, &["A"])],
+        vec![household("h1", 3, "A", 10.0), household("h2", 2, "A", 5.0)],
+    ))
+    .unwrap();
+    assert_eq!(plan.batches[0].households.len(), 2);
 }

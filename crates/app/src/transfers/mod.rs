@@ -10,7 +10,7 @@ use refuge_plan::{Plan, Policy};
 use std::collections::{BTreeMap, HashMap};
 
 /// The most seats one batch may offer (the largest transfer on record took 468 people).
-pub const MAX_BATCH_SEATS: u32 = 5_000;
+pub const MAX_BATCH_SEATS: u32 = refuge_plan::MAX_BATCH_SEATS as u32;
 /// The most batches one plan may fill at once.
 pub const MAX_BATCHES_PER_PLAN: usize = 20;
 /// The most branch-and-bound nodes a policy may allow (the default is 200,000).

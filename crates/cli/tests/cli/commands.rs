@@ -277,7 +277,7 @@ fn plan_a_stand_alone_instance_and_a_batch_from_the_database() {
     );
     assert!(
         ws.fails(&["plan", "--input", bad.to_str().unwrap()])
-            .contains("batches[0].seats: 0 is not a positive number of seats")
+            .contains("batches[0].seats: 0 is not a number of seats from 1 to 5000")
     );
     let malformed = ws.input("malformed.json", r#"{"batches": [}"#);
     assert!(

@@ -110,7 +110,12 @@ impl Flow {
             }
             return;
         }
-        let capacity = rounding.spare[batch] as usize;
+        // No subset of the items needs more seats than they hold together.
+        let held: usize = items
+            .iter()
+            .map(|rank| usize::from(problem.size[*rank]))
+            .sum();
+        let capacity = (rounding.spare[batch] as usize).min(held);
         for rank in knapsack(problem, &items, batch, capacity) {
             rounding.place(problem, rank, batch);
         }

@@ -45,11 +45,7 @@ async fn add_user(
     location_codes: &[String],
 ) -> Result<()> {
     let session = config.login(app).await?;
-    let passphrase = secrets::new_passphrase(
-        config.global,
-        "REFUGE_NEW_PASSPHRASE",
-        &format!("New passphrase for {name}"),
-    )?;
+    let passphrase = new_passphrase_for(config, name)?;
     let user = app
         .add_user(
             &session,
@@ -114,14 +110,20 @@ async fn set_user(
     Ok(())
 }
 
-/// `refuge user passwd`.
-async fn passwd(config: &Config<'_>, app: &App, name: &str) -> Result<()> {
-    let session = config.login(app).await?;
-    let passphrase = secrets::new_passphrase(
+/// A user's new passphrase: from --new-passphrase-file, REFUGE_NEW_PASSPHRASE, the terminal,
+/// or generated (and shown once).
+fn new_passphrase_for(config: &Config<'_>, name: &str) -> Result<secrets::NewPassphrase> {
+    secrets::new_passphrase(
         config.global,
         "REFUGE_NEW_PASSPHRASE",
         &format!("New passphrase for {name}"),
-    )?;
+    )
+}
+
+/// `refuge user passwd`.
+async fn passwd(config: &Config<'_>, app: &App, name: &str) -> Result<()> {
+    let session = config.login(app).await?;
+    let passphrase = new_passphrase_for(config, name)?;
     app.reset_passphrase(&session, name, passphrase.value())
         .await?;
     passphrase.announce(name)?;

@@ -36,7 +36,7 @@ impl App {
             Some(days) if days <= 0 => {
                 return Err(AppError::invalid(
                     "target wait",
-                    "must be a positive number of days",
+                    Reason::new("positive-days"),
                 ));
             }
             Some(days) => days,

@@ -3,7 +3,7 @@
 //! nothing kept on the laptop; and the checks a backup passes before it is restored.
 
 use crate::keyring::META_RECOVERY_PUBLIC;
-use crate::keys::META_RECOVERY_ESCROW;
+use crate::keys::{META_RECOVERY_ESCROW, recovery_code_reason};
 use crate::*;
 use refuge_crypto::{KeyPair, PublicKey, RecoveryCode, TokenWrappedKey, Written};
 use refuge_store::SideWrite;
@@ -32,12 +32,7 @@ impl App {
     /// a first line with the recovery escrow and the copy encrypted to the recovery key pair.
     /// Needs no passphrase (a timer runs it at night); the access log records it.
     pub async fn backup(&self, scratch: &Path, out: &mut dyn Write) -> AppResult<Written> {
-        let missing = || {
-            AppError::invalid(
-                "backup",
-                "this organisation has no recovery key to encrypt backups to: an admin runs `refuge upgrade-keys` (an organisation from before compartment keys) or `refuge recovery-code new`",
-            )
-        };
+        let missing = || AppError::invalid("backup", Reason::new("no-recovery-key"));
         if !self.compartment_model().await? {
             return Err(missing());
         }
@@ -101,11 +96,9 @@ impl App {
             let shown: Vec<&str> = problems.iter().take(5).map(String::as_str).collect();
             return Err(AppError::invalid(
                 "backup",
-                format!(
-                    "the backup does not verify ({} problems): {}",
-                    problems.len(),
-                    shown.join("; ")
-                ),
+                Reason::new("backup-does-not-verify")
+                    .count("problems", problems.len() as u64)
+                    .with("shown", shown.join("; ")),
             ));
         }
         let node = NodeId(self.new_uuid()?);
@@ -141,7 +134,7 @@ pub fn open_backup(
     out: &mut dyn Write,
 ) -> AppResult<u64> {
     let code = RecoveryCode::parse(code_text)
-        .map_err(|error| AppError::invalid("recovery code", error.to_string()))?;
+        .map_err(|error| AppError::invalid("recovery code", recovery_code_reason(&error)))?;
     let mut header = String::new();
     backup
         .take(MAX_HEADER_BYTES)
@@ -156,13 +149,13 @@ pub fn open_backup(
     let recovery = KeyPair::from_secret(&code.unwrap_key(&escrow).map_err(|_| {
         AppError::invalid(
             "recovery code",
-            "this is not the recovery code this backup was made under (a backup made before a new code opens with the code of its day)",
+            Reason::new("not-this-backups-recovery-code"),
         )
     })?);
     refuge_crypto::decrypt_backup(backup, out, &recovery).map_err(|error| {
         AppError::invalid(
             "backup",
-            format!("the backup is damaged or incomplete, and was not restored ({error})"),
+            Reason::new("backup-damaged").with("detail", error),
         )
     })
 }
@@ -174,9 +167,14 @@ pub fn read_back(path: &Path) -> AppResult<Written> {
 }
 
 fn not_a_backup() -> AppError {
-    AppError::invalid("backup", "this file is not a refuge backup")
+    AppError::invalid("backup", Reason::new("not-a-backup"))
 }
 
 fn file_error(path: &Path, error: std::io::Error) -> AppError {
-    AppError::invalid("backup", format!("{}: {error}", path.display()))
+    AppError::invalid(
+        "backup",
+        Reason::new("file-unreadable")
+            .with("path", path.display())
+            .with("detail", error),
+    )
 }

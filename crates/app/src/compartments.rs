@@ -177,7 +177,7 @@ impl App {
         let refused = || {
             AppError::invalid(
                 "keys",
-                format!("you hold no key to compartment {compartment}, so you cannot give it"),
+                Reason::new("no-key-to-give").with("compartment", compartment),
             )
         };
         let Keyring::Compartments(keys) = session.keys() else {
@@ -297,7 +297,7 @@ impl App {
                 .store
                 .user_public_key(user.id)
                 .await?
-                .ok_or_else(|| AppError::invalid("keys", "this user has no public key"))?;
+                .ok_or_else(|| AppError::invalid("keys", Reason::new("no-public-key")))?;
             writes.extend(
                 self.grant_writes(session, &holder, &PublicKey::decode(&public)?, &gained)
                     .await?,
@@ -448,7 +448,7 @@ impl App {
         if !self.compartment_model().await? {
             return Err(AppError::invalid(
                 "keys",
-                "this organisation has one data key (made before compartment keys): there are no compartments to rotate",
+                Reason::new("one-data-key-no-compartments"),
             ));
         }
         let compartments = self.compartments_to_turn(location).await?;

@@ -7,6 +7,7 @@
 //! codes (one match).
 
 use crate::Action;
+use crate::reason::Reason;
 use refuge_core::Role;
 use refuge_crypto::CryptoError;
 use refuge_store::StoreError;
@@ -14,12 +15,12 @@ use std::fmt;
 use time::Date;
 
 /// A problem with one row of an import file.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RowError {
     /// 1-based line in the file (the header is line 1).
     pub line: u64,
     pub column: String,
-    pub message: String,
+    pub message: Reason,
 }
 
 impl fmt::Display for RowError {
@@ -137,7 +138,7 @@ pub enum AppError {
     #[error("person {code}: their identity was destroyed on {on} (purge)")]
     Purged { code: String, on: Date },
     #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
+    Invalid { field: String, reason: Reason },
     #[error("{what} is busy (another one is running); try again in a minute")]
     Busy { what: &'static str },
     /// Someone with the same name and birth year is registered where the user may see: their
@@ -176,10 +177,12 @@ fn list(problems: &ImportProblems) -> String {
 }
 
 impl AppError {
-    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    /// An input error: `field` names the input (its label is `field-…` in the reasons'
+    /// resources), `reason` says what is wrong with it.
+    pub fn invalid(field: impl Into<String>, reason: Reason) -> Self {
         AppError::Invalid {
             field: field.into(),
-            reason: reason.into(),
+            reason,
         }
     }
 
@@ -191,7 +194,7 @@ impl AppError {
         {
             return AppError::Output(io);
         }
-        AppError::invalid(field, "cannot be written as CSV")
+        AppError::invalid(field, Reason::new("not-writable-as-csv"))
     }
 
     /// What kind of failure this is.

@@ -337,14 +337,16 @@ impl App {
         if let Some(action) = &filter.action {
             action
                 .parse::<AccessAction>()
-                .map_err(|error| AppError::invalid("action", error.to_string()))?;
+                .map_err(|error| AppError::invalid("action", Reason::unknown_word(&error)))?;
         }
         if let (Some(from), Some(to)) = (filter.from, filter.to)
             && from > to
         {
             return Err(AppError::invalid(
                 "to",
-                format!("{to} is before the first day, {from}"),
+                Reason::new("to-before-from")
+                    .with("to", to)
+                    .with("from", from),
             ));
         }
         let filter = AccessFilter {

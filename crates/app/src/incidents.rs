@@ -67,7 +67,7 @@ impl App {
         if !(1..=4).contains(&severity) {
             return Err(AppError::invalid(
                 "severity",
-                format!("{severity} is not between 1 and 4"),
+                Reason::new("severity-between").with("severity", severity),
             ));
         }
         if let Some(note) = note {
@@ -76,10 +76,9 @@ impl App {
         if people.len() > MAX_PEOPLE_IN_INCIDENT {
             return Err(AppError::invalid(
                 "people",
-                format!(
-                    "{} people named; at most {MAX_PEOPLE_IN_INCIDENT} in one incident",
-                    people.len()
-                ),
+                Reason::new("at-most-people-in-incident")
+                    .count("named", people.len() as u64)
+                    .count("most", MAX_PEOPLE_IN_INCIDENT as u64),
             ));
         }
         let location = self.location_by_code(location).await?;
@@ -88,7 +87,7 @@ impl App {
         if occurred > self.latest_day() {
             return Err(AppError::invalid(
                 "date",
-                "an incident cannot be in the future",
+                Reason::new("incident-in-the-future"),
             ));
         }
         let involved = self.people_involved(session, people).await?;

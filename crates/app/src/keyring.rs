@@ -379,12 +379,10 @@ impl App {
     pub(crate) fn index_sealer(&self, session: &Session) -> AppResult<Arc<Sealer>> {
         match session.keys() {
             Keyring::Single { sealer, .. } => Ok(sealer.clone()),
-            Keyring::Compartments(keys) => keys.index.clone().ok_or_else(|| {
-                AppError::invalid(
-                    "keys",
-                    "this user holds no organisation key (the blind indexes are sealed)",
-                )
-            }),
+            Keyring::Compartments(keys) => keys
+                .index
+                .clone()
+                .ok_or_else(|| AppError::invalid("keys", Reason::new("no-organisation-key"))),
         }
     }
 
@@ -396,7 +394,7 @@ impl App {
             Keyring::Single { .. } if self.compartment_model().await? => {
                 return Err(AppError::invalid(
                     "keys",
-                    "the organisation's keys were upgraded since you logged in: log in again",
+                    Reason::new("keys-upgraded-log-in-again"),
                 ));
             }
             Keyring::Single { sealer, .. } => (Some(sealer.clone()), HashMap::new()),

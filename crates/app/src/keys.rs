@@ -99,7 +99,7 @@ impl App {
         new_passphrase: &str,
     ) -> AppResult<()> {
         let code = RecoveryCode::parse(code_text)
-            .map_err(|error| AppError::invalid("recovery code", error.to_string()))?;
+            .map_err(|error| AppError::invalid("recovery code", recovery_code_reason(&error)))?;
         check_passphrase(new_passphrase)?;
         let admin = self
             .store
@@ -109,14 +109,14 @@ impl App {
             .ok_or_else(|| {
                 AppError::invalid(
                     "admin",
-                    format!("'{admin_name}' is not an active admin of this organisation"),
+                    Reason::new("not-an-active-admin").with("name", admin_name),
                 )
             })?;
         let escrow = self.store.meta(META_RECOVERY_ESCROW).await?;
         let Some(escrow) = escrow.filter(|text| !text.is_empty()) else {
             return Err(AppError::invalid(
                 "recovery code",
-                "this organisation has no recovery code (an admin makes one with `refuge recovery-code new`)",
+                Reason::new("no-recovery-code"),
             ));
         };
         let escrowed = match code.unwrap_key(&TokenWrappedKey::decode(&escrow)?) {
@@ -124,7 +124,10 @@ impl App {
             Err(error) => {
                 self.log(&admin.name, AccessAction::LoginFailed, "recovery code", "")
                     .await?;
-                return Err(AppError::invalid("recovery code", error.to_string()));
+                return Err(AppError::invalid(
+                    "recovery code",
+                    recovery_code_reason(&error),
+                ));
             }
         };
         let credential = credential_of(admin.id);
@@ -185,7 +188,7 @@ impl App {
             .with_duress(duress_passphrase.map(str::as_bytes), &credential)
             .map_err(|error| match error {
                 CryptoError::DuressIsPassphrase => {
-                    AppError::invalid("duress passphrase", error.to_string())
+                    AppError::invalid("duress passphrase", Reason::new("duress-is-passphrase"))
                 }
                 other => other.into(),
             })?;
@@ -221,7 +224,7 @@ impl App {
         if new_passphrase == current_passphrase {
             return Err(AppError::invalid(
                 "new passphrase",
-                "is the current passphrase: choose another",
+                Reason::new("passphrase-unchanged"),
             ));
         }
         let name = session.user().name.clone();
@@ -237,7 +240,8 @@ impl App {
         current_passphrase: &str,
     ) -> AppResult<WrappedKey> {
         let credential = credential_of(session.user().id);
-        let not_yours = || AppError::invalid("current passphrase", "is not your passphrase");
+        let not_yours =
+            || AppError::invalid("current passphrase", Reason::new("not-your-passphrase"));
         let Some((_, text)) = self.store.key_wrap(&credential).await? else {
             return Err(not_yours());
         };
@@ -322,6 +326,20 @@ impl App {
     /// server runs it beside the first page; the command line before the command.
     pub async fn compact_after_erase(&self) -> AppResult<()> {
         Ok(self.store.compact().await?)
+    }
+}
+
+/// What is wrong with a typed recovery code, group by group.
+pub(crate) fn recovery_code_reason(error: &CryptoError) -> Reason {
+    match error {
+        CryptoError::RecoveryCodeLength { digits } => {
+            Reason::new("recovery-code-length").count("digits", *digits as u64)
+        }
+        CryptoError::RecoveryCodeCharacter => Reason::new("recovery-code-character"),
+        CryptoError::RecoveryCodeGroup { group } => {
+            Reason::new("recovery-code-group").count("group", *group as u64)
+        }
+        _ => Reason::new("wrong-recovery-code"),
     }
 }
 

@@ -19,6 +19,7 @@ mod locations;
 mod outlook;
 mod people;
 mod purge;
+pub mod reason;
 mod reseal;
 mod session;
 mod tokens;
@@ -46,6 +47,7 @@ pub use people::{
     PersonView,
 };
 pub(crate) use people::{check_birth_year, seal_identity};
+pub use reason::Reason;
 pub use refuge_crypto::{RecoveryCode, Revealed};
 
 /// A request's fingerprint (SHA-256 of its parts, hex): the web's idempotency keys compare
@@ -566,18 +568,18 @@ pub(crate) fn check_text(field: &str, value: &str, multiline: bool) -> AppResult
     if value.len() > MAX_TEXT_BYTES {
         return Err(AppError::invalid(
             field,
-            format!("is longer than {MAX_TEXT_BYTES} bytes"),
+            Reason::new("text-too-long").count("most", MAX_TEXT_BYTES as u64),
         ));
     }
     let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
     if value.chars().any(|c| c.is_control() && !allowed(c)) {
         return Err(AppError::invalid(
             field,
-            if multiline {
-                "contains a control character (only line breaks and tabs may be in it)"
+            Reason::new(if multiline {
+                "control-character-in-text"
             } else {
-                "contains a control character or a line break"
-            },
+                "control-character-in-line"
+            }),
         ));
     }
     Ok(())

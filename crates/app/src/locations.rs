@@ -49,26 +49,23 @@ impl App {
         {
             return Err(AppError::invalid(
                 "code",
-                "use 1 to 32 letters, digits, '-' or '_' (a code, never a real place name)",
+                Reason::new("location-code-letters"),
             ));
         }
         if CodeKind::of_code(&code).is_some() {
             return Err(AppError::invalid(
                 "code",
-                format!("{code} looks like a person, household, incident or batch code"),
+                Reason::new("looks-like-a-record-code").with("code", &code),
             ));
         }
         let country = country.trim().to_ascii_uppercase();
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(AppError::invalid(
-                "country",
-                "use an ISO 3166-1 alpha-2 code such as TH or KR",
-            ));
+            return Err(AppError::invalid("country", Reason::new("country-code")));
         }
         if self.store.location_by_code(&code).await?.is_some() {
             return Err(AppError::invalid(
                 "code",
-                format!("location {code} exists already"),
+                Reason::new("location-exists").with("code", &code),
             ));
         }
         let id = LocationId(self.new_uuid()?);

@@ -46,44 +46,40 @@ impl Budget {
     /// Refuses a scenario whose estimated work is beyond the budget, saying what to change.
     pub fn check(&self, scenario: &Scenario) -> AppResult<()> {
         let work = scenario.work();
-        let over = |what: &str, estimate: f64, limit: f64, remedy: &str| {
+        let over = |key: &'static str, estimate: f64, limit: f64| {
             AppError::invalid(
                 "forecast",
-                format!(
-                    "it would simulate about {estimate:.0} {what}, at most {limit:.0}: {remedy}"
-                ),
+                Reason::new(key)
+                    .amount("estimate", estimate.round())
+                    .amount("limit", limit.round()),
             )
         };
         if work.arrivals_per_replication > self.arrivals_per_replication {
             return Err(over(
-                "arrivals per run",
+                "forecast-arrivals-per-run",
                 work.arrivals_per_replication,
                 self.arrivals_per_replication,
-                "shorten the horizon or lower the arrival rates",
             ));
         }
         if work.total_arrivals > self.total_arrivals {
             return Err(over(
-                "arrivals in all runs",
+                "forecast-arrivals-in-all-runs",
                 work.total_arrivals,
                 self.total_arrivals,
-                "run fewer replications, shorten the horizon or lower the arrival rates",
             ));
         }
         if work.departures_per_replication > self.departures_per_replication {
             return Err(over(
-                "flights per run",
+                "forecast-flights-per-run",
                 work.departures_per_replication,
                 self.departures_per_replication,
-                "space the flights further apart",
             ));
         }
         if work.result_cells > self.result_cells {
             return Err(over(
-                "daily figures",
+                "forecast-daily-figures",
                 work.result_cells,
                 self.result_cells,
-                "run fewer replications or shorten the horizon",
             ));
         }
         Ok(())
@@ -96,7 +92,9 @@ impl WhatIf {
         if !(1.0..=MAX_HORIZON_DAYS).contains(&self.horizon_days) {
             return Err(AppError::invalid(
                 "horizon",
-                format!("1 to {MAX_HORIZON_DAYS} days"),
+                Reason::new("days-between")
+                    .count("least", 1)
+                    .amount("most", MAX_HORIZON_DAYS),
             ));
         }
         if !(self.arrival_factor.is_finite()
@@ -104,19 +102,23 @@ impl WhatIf {
         {
             return Err(AppError::invalid(
                 "arrival factor",
-                format!("0 to {MAX_ARRIVAL_FACTOR}"),
+                Reason::new("number-between")
+                    .count("least", 0)
+                    .amount("most", MAX_ARRIVAL_FACTOR),
             ));
         }
         if !(1..=MAX_REPLICATIONS).contains(&self.replications) {
             return Err(AppError::invalid(
                 "replications",
-                format!("1 to {MAX_REPLICATIONS}"),
+                Reason::new("number-between")
+                    .count("least", 1)
+                    .count("most", MAX_REPLICATIONS.into()),
             ));
         }
         if self.extra_transfers.len() > MAX_EXTRA_TRANSFERS {
             return Err(AppError::invalid(
                 "extra transfer",
-                format!("at most {MAX_EXTRA_TRANSFERS}"),
+                Reason::new("at-most").count("most", MAX_EXTRA_TRANSFERS as u64),
             ));
         }
         if let Some((date, seats)) = self
@@ -126,13 +128,16 @@ impl WhatIf {
         {
             return Err(AppError::invalid(
                 "extra transfer",
-                format!("{date}: {seats} seats; 1 to {MAX_TRANSFER_SEATS}"),
+                Reason::new("transfer-seats-between")
+                    .with("date", date)
+                    .count("seats", (*seats).into())
+                    .count("most", MAX_TRANSFER_SEATS.into()),
             ));
         }
         if self.capacities.len() > MAX_CAPACITY_OVERRIDES {
             return Err(AppError::invalid(
                 "capacity",
-                format!("at most {MAX_CAPACITY_OVERRIDES} overrides"),
+                Reason::new("at-most-overrides").count("most", MAX_CAPACITY_OVERRIDES as u64),
             ));
         }
         if let Some((code, beds)) = self
@@ -142,7 +147,10 @@ impl WhatIf {
         {
             return Err(AppError::invalid(
                 "capacity",
-                format!("{code}: {beds} beds; 1 to {MAX_BEDS}"),
+                Reason::new("beds-between")
+                    .with("code", code)
+                    .count("beds", (*beds).into())
+                    .count("most", MAX_BEDS.into()),
             ));
         }
         Ok(())
@@ -206,7 +214,7 @@ impl App {
             {
                 return Err(AppError::invalid(
                     "capacity",
-                    format!("{code} is not a shelter or detention location"),
+                    Reason::new("not-a-shelter").with("code", code),
                 ));
             }
         }
@@ -332,7 +340,7 @@ impl App {
             if *date < today {
                 return Err(AppError::invalid(
                     "extra transfer",
-                    format!("{date} is in the past"),
+                    Reason::new("date-in-the-past").with("date", date),
                 ));
             }
             transfer.push(Transfer {
@@ -352,17 +360,20 @@ impl App {
         threads: usize,
     ) -> AppResult<Forecast> {
         session.require(Action::Forecast)?;
-        scenario.validate().map_err(|error| AppError::Invalid {
-            field: error.key,
-            reason: error.reason,
-        })?;
+        scenario.validate().map_err(scenario_error)?;
         FORECAST_BUDGET.check(scenario)?;
         let _slot = self.running_forecasts.take()?;
-        refuge_sim::forecast(scenario, threads).map_err(|error| AppError::Invalid {
-            field: error.key,
-            reason: error.reason,
-        })
+        refuge_sim::forecast(scenario, threads).map_err(scenario_error)
     }
+}
+
+/// A scenario the simulator refuses: its key, and its reason as the simulator says it (a
+/// scenario file is the CLI's, written in English).
+fn scenario_error(error: refuge_sim::ScenarioError) -> AppError {
+    AppError::invalid(
+        error.key,
+        Reason::new("scenario").with("detail", error.reason),
+    )
 }
 
 /// The time axis of a forecast chart from `start`: the first day of each month (as

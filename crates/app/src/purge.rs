@@ -52,13 +52,13 @@ impl App {
         if arrived_before > self.latest_day() {
             return Err(AppError::invalid(
                 "arrived before",
-                format!("{arrived_before} is in the future"),
+                Reason::new("date-in-the-future").with("date", arrived_before),
             ));
         }
         if !self.compartment_model().await? {
             return Err(AppError::invalid(
                 "keys",
-                "a purge destroys each person's own key, and this organisation has one data key: run `refuge upgrade-keys` first",
+                Reason::new("purge-needs-compartment-keys"),
             ));
         }
         let selection = self.purge_selection(arrived_before).await?;

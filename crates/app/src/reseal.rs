@@ -99,7 +99,7 @@ impl App {
         if self.compartment_model().await? {
             return Err(AppError::invalid(
                 "keys",
-                "this organisation already uses compartment keys",
+                Reason::new("compartment-keys-already"),
             ));
         }
         let Keyring::Single {
@@ -110,17 +110,14 @@ impl App {
         else {
             return Err(AppError::invalid(
                 "keys",
-                "this organisation already uses compartment keys",
+                Reason::new("compartment-keys-already"),
             ));
         };
         let report = self.verify(session).await?;
         if !report.ok() {
             return Err(AppError::invalid(
                 "database",
-                format!(
-                    "`refuge verify` finds {} problems; the upgrade seals the log again, so it runs only on a database that verifies",
-                    report.problems.len()
-                ),
+                Reason::new("upgrade-needs-verify").count("problems", report.problems.len() as u64),
             ));
         }
         let state = self.store.load_state().await?;
@@ -273,7 +270,7 @@ impl App {
         let now = self
             .now()
             .format(&Rfc3339)
-            .map_err(|_| AppError::invalid("clock", "the clock cannot be formatted"))?;
+            .map_err(|_| AppError::invalid("clock", Reason::new("clock-unformattable")))?;
         let mut tokens_revoked = 0;
         for token in self.store.api_tokens().await? {
             if let Some(own) = own_sealers.get(&token.user)
@@ -386,7 +383,7 @@ impl App {
         if !self.compartment_model().await? {
             return Err(AppError::invalid(
                 "keys",
-                "this organisation has one data key: `refuge upgrade-keys` seals every value under its own key",
+                Reason::new("one-data-key-upgrade-first"),
             ));
         }
         let compartments = self.compartments_to_turn(location).await?;

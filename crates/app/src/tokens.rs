@@ -85,7 +85,7 @@ impl App {
         if label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
             return Err(AppError::invalid(
                 "label",
-                format!("a label is at most {MAX_LABEL} characters, on one line"),
+                Reason::new("label-at-most").count("most", MAX_LABEL as u64),
             ));
         }
         let random = refuge_crypto::random_bytes::<TOKEN_ID_LENGTH>()?;
@@ -111,7 +111,7 @@ impl App {
             created: self
                 .now()
                 .format(&Rfc3339)
-                .map_err(|_| AppError::invalid("clock", "the clock cannot be formatted"))?,
+                .map_err(|_| AppError::invalid("clock", Reason::new("clock-unformattable")))?,
             revoked: None,
         };
         let commit = Commit {
@@ -171,13 +171,13 @@ impl App {
         if token.revoked.is_some() {
             return Err(AppError::invalid(
                 "token",
-                format!("{} is already revoked", token.id),
+                Reason::new("token-already-revoked").with("token", &token.id),
             ));
         }
         let at = self
             .now()
             .format(&Rfc3339)
-            .map_err(|_| AppError::invalid("clock", "the clock cannot be formatted"))?;
+            .map_err(|_| AppError::invalid("clock", Reason::new("clock-unformattable")))?;
         let commit = Commit {
             side_writes: vec![SideWrite::RevokeApiToken {
                 id: token.id.clone(),
@@ -249,7 +249,7 @@ impl App {
         let at = self
             .now()
             .format(&Rfc3339)
-            .map_err(|_| AppError::invalid("clock", "the clock cannot be formatted"))?;
+            .map_err(|_| AppError::invalid("clock", Reason::new("clock-unformattable")))?;
         Ok(self
             .store
             .api_tokens()

@@ -43,13 +43,13 @@ pub(crate) fn check_passphrase(passphrase: &str) -> AppResult<()> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(AppError::invalid(
             "passphrase",
-            format!("must be at least {MIN_PASSPHRASE_CHARS} characters"),
+            Reason::new("at-least-characters").count("least", MIN_PASSPHRASE_CHARS as u64),
         ));
     }
     if passphrase.len() > MAX_PASSPHRASE_BYTES {
         return Err(AppError::invalid(
             "passphrase",
-            format!("must be at most {MAX_PASSPHRASE_BYTES} bytes"),
+            Reason::new("at-most-bytes").count("most", MAX_PASSPHRASE_BYTES as u64),
         ));
     }
     Ok(())
@@ -68,7 +68,7 @@ fn check_user_name(name: &str) -> AppResult<()> {
     } else {
         Err(AppError::invalid(
             "user name",
-            "use letters (of any script), digits, '.', '_' or '-', at most 64 bytes",
+            Reason::new("user-name-letters").count("most", MAX_USER_NAME_BYTES as u64),
         ))
     }
 }
@@ -276,7 +276,7 @@ impl App {
         };
         rewrapped.map_err(|error| match error {
             refuge_crypto::CryptoError::PassphraseIsDuress => {
-                AppError::invalid("passphrase", error.to_string())
+                AppError::invalid("passphrase", Reason::new("passphrase-is-duress"))
             }
             other => other.into(),
         })
@@ -299,7 +299,7 @@ impl App {
         if new.role == Role::Caseworker && locations.is_empty() {
             return Err(AppError::invalid(
                 "location",
-                "a caseworker needs at least one location compartment (--location CODE)",
+                Reason::new("caseworker-needs-location"),
             ));
         }
         let user = User {
@@ -425,7 +425,7 @@ impl App {
         if role == Role::Caseworker && locations.is_empty() {
             return Err(AppError::invalid(
                 "location",
-                "a caseworker needs at least one location compartment",
+                Reason::new("caseworker-needs-location"),
             ));
         }
         if user.role == Role::Admin && user.active && (role != Role::Admin || !active) {
@@ -439,7 +439,7 @@ impl App {
             if other_admins == 0 {
                 return Err(AppError::invalid(
                     "role",
-                    format!("{name} is the last active admin; make another admin first"),
+                    Reason::new("last-active-admin").with("name", name),
                 ));
             }
         }

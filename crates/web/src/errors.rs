@@ -17,7 +17,8 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use refuge_app::{Action, AppError, ErrorKind};
+use refuge_app::reason::field_label;
+use refuge_app::{Action, AppError, ErrorKind, Reason};
 use refuge_core::Role;
 use serde_json::json;
 
@@ -45,6 +46,8 @@ enum Message {
     Forbidden { role: Role, action: Action },
     /// A person outside the user's compartments.
     OutsideCompartment(String),
+    /// An input refused: the field's label and the reason, both in the reader's language.
+    Invalid { field: String, reason: Reason },
     /// A Fluent message with its arguments (codes, counts and translated words only).
     Args {
         key: &'static str,
@@ -140,6 +143,12 @@ impl Failure {
             Message::OutsideCompartment(code) => {
                 lang.t_args("error-outside-compartment", &[("code", code.clone())])
             }
+            Message::Invalid { field, reason } => format!(
+                "{}: {}",
+                field_label(field, lang.id()),
+                reason.render(lang.id(), &|vocabulary, word| lang
+                    .vocabulary_word(vocabulary, word))
+            ),
             Message::Args { key, args } => {
                 let args: Vec<(&'static str, String)> = args
                     .iter()
@@ -181,11 +190,16 @@ impl Failure {
 }
 
 /// The use case's errors that the pages say in the reader's language, from their fields.
-/// (Input errors keep the use case's English reason, naming the field.)
 fn translated(error: &AppError) -> Option<Message> {
     use refuge_app::StoreError;
     let plain = |text: &str| Arg::Plain(text.to_string());
     let (key, args) = match error {
+        AppError::Invalid { field, reason } => {
+            return Some(Message::Invalid {
+                field: field.clone(),
+                reason: reason.clone(),
+            });
+        }
         AppError::NotFound { what, code } if RECORDS.contains(what) => (
             "error-not-found",
             vec![("what", Arg::Record(what)), ("code", plain(code))],

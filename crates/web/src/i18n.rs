@@ -66,7 +66,8 @@ impl Lang {
         Lang::English
     }
 
-    fn id(self) -> &'static LanguageIdentifier {
+    /// The Fluent language (the use cases' reasons are rendered in it).
+    pub fn id(self) -> &'static LanguageIdentifier {
         match self {
             Lang::English => &ENGLISH,
             Lang::Korean => &KOREAN,
@@ -81,6 +82,11 @@ impl Lang {
     /// the word, never from an English text.
     pub fn word<V: Vocabulary>(self, value: V) -> String {
         self.t(&word_key(value))
+    }
+
+    /// A word of the vocabulary named `vocabulary` (as a use case's reason carries it).
+    pub fn vocabulary_word(self, vocabulary: &str, word: &str) -> String {
+        self.t(&format!("word-{}-{word}", vocabulary.replace(' ', "-")))
     }
 
     /// Several words, comma-separated ("-" for none).

@@ -8,7 +8,7 @@ use crate::zones::Zone;
 use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use refuge_app::{Action, AppError, allowed};
+use refuge_app::{Action, AppError, Reason, allowed};
 use refuge_core::Vocabulary;
 use std::future::Future;
 use std::str::FromStr;
@@ -182,32 +182,32 @@ pub fn codes(text: &str) -> Vec<String> {
 
 /// A closed-vocabulary form field, or an input error naming the field (the vocabulary's own
 /// message names the value and the choices).
-pub fn parse_field<T: FromStr>(field: &str, text: &str) -> Result<T, AppError>
-where
-    T::Err: std::fmt::Display,
-{
+pub fn parse_field<T: FromStr<Err = refuge_core::UnknownName>>(
+    field: &str,
+    text: &str,
+) -> Result<T, AppError> {
     text.trim()
         .parse()
-        .map_err(|error: T::Err| AppError::Invalid {
-            field: field.into(),
-            reason: error.to_string(),
-        })
+        .map_err(|error| AppError::invalid(field, Reason::unknown_word(&error)))
 }
 
 /// A whole-number form field, or an input error naming the field.
 pub fn parse_number<T: FromStr>(field: &str, text: &str) -> Result<T, AppError> {
-    text.trim().parse().map_err(|_| AppError::Invalid {
-        field: field.into(),
-        reason: format!("'{}' is not a number", text.trim()),
+    text.trim().parse().map_err(|_| {
+        AppError::invalid(field, Reason::new("not-a-number").with("text", shown(text)))
     })
 }
 
 /// A date field (YYYY-MM-DD), or an input error naming the field.
 pub fn parse_date(field: &str, text: &str) -> Result<time::Date, AppError> {
-    refuge_core::parse_day(text).ok_or_else(|| AppError::Invalid {
-        field: field.into(),
-        reason: format!("'{}' is not a date (YYYY-MM-DD)", text.trim()),
+    refuge_core::parse_day(text).ok_or_else(|| {
+        AppError::invalid(field, Reason::new("not-a-date").with("text", shown(text)))
     })
+}
+
+/// A typed value shown back in a problem, cut short (forms never show a protected value this way).
+pub fn shown(text: &str) -> String {
+    text.trim().chars().take(24).collect()
 }
 
 /// The answer to a form post: on success, see `next`; when the user can act on the failure

@@ -76,10 +76,9 @@ impl App {
         if !(MIN_HISTORY_DAYS..=MAX_HISTORY_DAYS).contains(&options.history_days) {
             return Err(AppError::invalid(
                 "history days",
-                format!(
-                    "{} is not {MIN_HISTORY_DAYS} to {MAX_HISTORY_DAYS} days",
-                    options.history_days
-                ),
+                Reason::new("days-between")
+                    .count("least", MIN_HISTORY_DAYS as u64)
+                    .count("most", MAX_HISTORY_DAYS as u64),
             ));
         }
         let today = self.today();

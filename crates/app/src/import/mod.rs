@@ -239,7 +239,7 @@ impl App {
                     Err(AppError::NotFound { .. }) => errors.add(RowError {
                         line: row.line,
                         column: "household_ref".into(),
-                        message: format!("no household with code {}", row.household_ref),
+                        message: Reason::new("no-such-household").with("code", &row.household_ref),
                     }),
                     Err(error) => return Err(error),
                 }
@@ -341,12 +341,12 @@ impl App {
                 problems.push(RowError {
                     line: 1,
                     column: "location".into(),
-                    message: format!(
-                        "{} would hold {} people in {} beds ({present} present, {coming} imported); use --over-capacity to import anyway",
-                        location.code,
-                        present + u64::from(coming),
-                        location.capacity
-                    ),
+                    message: Reason::new("import-over-capacity")
+                        .with("code", &location.code)
+                        .count("total", present + u64::from(coming))
+                        .count("beds", location.capacity.into())
+                        .count("present", present)
+                        .count("coming", coming.into()),
                 });
             }
         }
@@ -534,9 +534,7 @@ fn duplicate_problems(duplicates: &[(u64, String)]) -> impl Iterator<Item = RowE
     duplicates.iter().map(|(line, like)| RowError {
         line: *line,
         column: "name".into(),
-        message: format!(
-            "likely duplicate of {like} (same name and birth year); use --allow-duplicates to import anyway"
-        ),
+        message: Reason::new("import-likely-duplicate").with("like", like),
     })
 }
 

@@ -89,16 +89,23 @@ pub(super) fn read_columns<R: std::io::Read>(
     ignore: &[String],
 ) -> AppResult<HashMap<String, usize>> {
     let ignored: Vec<String> = ignore.iter().map(|name| column_name(name)).collect();
-    let header_error = |message: String| {
-        AppError::Import(ImportProblems::from(vec![RowError {
-            line: 1,
-            column: "header".into(),
-            message,
-        }]))
+    let header_error = |messages: Vec<Reason>| {
+        AppError::Import(ImportProblems::from(
+            messages
+                .into_iter()
+                .map(|message| RowError {
+                    line: 1,
+                    column: "header".into(),
+                    message,
+                })
+                .collect::<Vec<_>>(),
+        ))
     };
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|error| header_error(format!("unreadable: {error}")))?
+        .map_err(|error| {
+            header_error(vec![Reason::new("header-unreadable").with("detail", error)])
+        })?
         .iter()
         .map(column_name)
         .collect();
@@ -126,23 +133,26 @@ pub(super) fn read_columns<R: std::io::Read>(
     if !missing.is_empty() || !unknown.is_empty() || !twice.is_empty() {
         let mut message = Vec::new();
         if !twice.is_empty() {
-            message.push(format!(
-                "column(s) given twice (under one name or another): {}",
-                twice.join(", ")
-            ));
+            message.push(Reason::new("columns-twice").with("columns", twice.join(", ")));
         }
         if !missing.is_empty() {
-            message.push(format!("missing column(s): {}", missing.join(", ")));
+            message.push(Reason::new("columns-missing").with("columns", missing.join(", ")));
         }
         if !unknown.is_empty() {
-            message.push(format!(
-                "unknown column(s): {} (known: {}, {}; or leave them out with --ignore-columns)",
-                unknown.join(", "),
-                IMPORT_REQUIRED.join(", "),
-                IMPORT_OPTIONAL.join(", ")
-            ));
+            message.push(
+                Reason::new("columns-unknown")
+                    .with("columns", unknown.join(", "))
+                    .with(
+                        "known",
+                        format!(
+                            "{}, {}",
+                            IMPORT_REQUIRED.join(", "),
+                            IMPORT_OPTIONAL.join(", ")
+                        ),
+                    ),
+            );
         }
-        return Err(header_error(message.join("; ")));
+        return Err(header_error(message));
     }
     Ok(headers
         .into_iter()
@@ -212,19 +222,14 @@ impl RowContext<'_> {
     }
 
     /// "is not a date", with the forms this import reads.
-    fn not_a_date(&self, text: &str) -> String {
+    fn not_a_date(&self, text: &str) -> Reason {
         let shown: String = text.trim().chars().take(16).collect();
-        match self.date_order {
-            None => format!(
-                "'{shown}' is not a date (YYYY-MM-DD; for DD/MM/YYYY or MM/DD/YYYY give --date-order dmy or mdy)"
-            ),
-            Some(DateOrder::DayFirst) => {
-                format!("'{shown}' is not a date (YYYY-MM-DD or DD/MM/YYYY)")
-            }
-            Some(DateOrder::MonthFirst) => {
-                format!("'{shown}' is not a date (YYYY-MM-DD or MM/DD/YYYY)")
-            }
-        }
+        Reason::new(match self.date_order {
+            None => "import-not-a-date",
+            Some(DateOrder::DayFirst) => "import-not-a-date-day-first",
+            Some(DateOrder::MonthFirst) => "import-not-a-date-month-first",
+        })
+        .with("text", shown)
     }
 }
 
@@ -242,7 +247,7 @@ pub(super) fn parse_rows<R: std::io::Read>(
             errors.add(RowError {
                 line,
                 column: "row".into(),
-                message: format!("the file has more than {MAX_IMPORT_ROWS} rows: split it"),
+                message: Reason::new("too-many-rows").count("most", MAX_IMPORT_ROWS as u64),
             });
             break;
         }
@@ -257,9 +262,7 @@ pub(super) fn parse_rows<R: std::io::Read>(
                 errors.add(RowError {
                     line: error.position().map_or(line, |position| position.line()),
                     column: "row".into(),
-                    message: format!(
-                        "cannot be read (a line longer than {MAX_LINE_BYTES} bytes, or a read error); the import stops here"
-                    ),
+                    message: Reason::new("line-unreadable").count("most", MAX_LINE_BYTES as u64),
                 });
                 break;
             }
@@ -283,11 +286,11 @@ fn unreadable_row(error: &csv::Error, line: u64) -> RowError {
     let reason = match error.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => {
-            format!("has {len} fields, the header has {expected_len}")
-        }
-        csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-        _ => "cannot be read as CSV".to_string(),
+        } => Reason::new("fields-unlike-header")
+            .count("fields", *len)
+            .count("header", *expected_len),
+        csv::ErrorKind::Utf8 { .. } => Reason::new("not-utf8"),
+        _ => Reason::new("not-csv"),
     };
     RowError {
         line,
@@ -303,7 +306,7 @@ struct Problems<'a> {
 }
 
 impl Problems<'_> {
-    fn add(&mut self, column: &str, message: String) {
+    fn add(&mut self, column: &str, message: Reason) {
         self.errors.add(RowError {
             line: self.line,
             column: column.to_string(),
@@ -330,23 +333,17 @@ fn parse_row(
     let mut problems = Problems { line, errors };
     let household_ref = cell("household_ref").to_string();
     if household_ref.is_empty() {
-        problems.add(
-            "household_ref",
-            "is empty (rows with the same value form one household)".into(),
-        );
+        problems.add("household_ref", Reason::new("household-ref-empty"));
     }
     if cell("name").is_empty() {
-        problems.add("name", "is empty".into());
+        problems.add("name", Reason::new("empty"));
     }
     let sex = match cell("sex") {
         "" => Sex::Unknown,
         text => sex_spelling(text).unwrap_or_else(|| {
             problems.add(
                 "sex",
-                format!(
-                    "'{}' is not a sex: female (F, 여), male (M, 남), other or unknown",
-                    short(text)
-                ),
+                Reason::new("import-not-a-sex").with("text", short(text)),
             );
             Sex::Unknown
         }),
@@ -360,14 +357,17 @@ fn parse_row(
     for word in split_flags(cell("flags")) {
         match word.parse::<Flag>() {
             Ok(flag) => flags.push(flag),
-            Err(error) => problems.add("flags", error.to_string()),
+            Err(error) => problems.add("flags", Reason::unknown_word(&error)),
         }
     }
     let split_allowed = match cell("split_allowed").to_ascii_lowercase().as_str() {
         "" | "no" | "false" | "0" => false,
         "yes" | "true" | "1" => true,
         other => {
-            problems.add("split_allowed", format!("'{other}' is not yes or no"));
+            problems.add(
+                "split_allowed",
+                Reason::new("not-yes-or-no").with("text", short(other)),
+            );
             false
         }
     };
@@ -406,7 +406,10 @@ fn birth_year(text: &str, today: Date, problems: &mut Problems<'_>) -> Option<i3
                 Some(year)
             }
             Err(_) => {
-                problems.add("birth_year", format!("'{text}' is not a year"));
+                problems.add(
+                    "birth_year",
+                    Reason::new("not-a-year").with("text", short(text)),
+                );
                 None
             }
         },
@@ -423,12 +426,18 @@ fn location(
     match context.locations.get(&code) {
         Some(location) => {
             if !context.session.sees_location(location.id) {
-                problems.add("location", format!("{code} is outside your compartments"));
+                problems.add(
+                    "location",
+                    Reason::new("location-outside-compartments").with("code", &code),
+                );
             }
             Some(location.id)
         }
         None => {
-            problems.add("location", format!("no location with code '{code}'"));
+            problems.add(
+                "location",
+                Reason::new("no-such-location").with("code", short(&code)),
+            );
             None
         }
     }
@@ -471,14 +480,12 @@ fn stage(text: &str, problems: &mut Problems<'_>) -> Stage {
             Ok(stage) => {
                 problems.add(
                     "stage",
-                    format!(
-                        "people are imported at stage hiding, transit, sheltered or detained, not {stage}"
-                    ),
+                    Reason::new("imported-at-present-stage").word("stage", stage),
                 );
                 stage
             }
             Err(error) => {
-                problems.add("stage", error.to_string());
+                problems.add("stage", Reason::unknown_word(&error));
                 Stage::Sheltered
             }
         },
@@ -497,10 +504,7 @@ fn waiting_since(
     }
     match context.day(text) {
         Some(date) if date > since => {
-            problems.add(
-                "waiting_since",
-                "is after since (arrival at the current location)".into(),
-            );
+            problems.add("waiting_since", Reason::new("after-since"));
             None
         }
         Some(date) => Some(date),
@@ -522,7 +526,10 @@ fn dates(
     let today = context.today;
     let since = match context.day(since) {
         Some(date) if date > today => {
-            problems.add("since", format!("{date} is in the future"));
+            problems.add(
+                "since",
+                Reason::new("date-in-the-future").with("date", date),
+            );
             date
         }
         Some(date) => date,
@@ -535,10 +542,7 @@ fn dates(
         "" => since,
         text => match context.day(text) {
             Some(date) if date > since => {
-                problems.add(
-                    "entered",
-                    "is after since (arrival at the current location)".into(),
-                );
+                problems.add("entered", Reason::new("after-since"));
                 date
             }
             Some(date) => date,
@@ -575,9 +579,9 @@ fn identity<'a>(
     if let Some(dob) = identity.get(&PersonField::DateOfBirth) {
         // Never quoted: a date of birth is a protected value. Kept as ISO whatever the sheet.
         match context.day(dob) {
-            None => problems.add("date_of_birth", "is not a date (YYYY-MM-DD)".into()),
+            None => problems.add("date_of_birth", Reason::new("not-an-iso-date")),
             Some(date) if birth_year.is_some_and(|year| year != date.year()) => {
-                problems.add("date_of_birth", "does not match birth_year".into());
+                problems.add("date_of_birth", Reason::new("date-of-birth-unlike-year"));
             }
             Some(date) => {
                 identity.insert(PersonField::DateOfBirth, date.to_string());

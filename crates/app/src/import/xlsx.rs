@@ -28,20 +28,18 @@ fn sheet_as_csv(workbook: &[u8]) -> AppResult<Vec<u8>> {
     if workbook.len() > MAX_XLSX_BYTES {
         return Err(AppError::invalid(
             "file",
-            format!(
-                "the workbook is larger than {} MiB: split it",
-                MAX_XLSX_BYTES / 1024 / 1024
-            ),
+            Reason::new("workbook-too-large")
+                .count("mebibytes", (MAX_XLSX_BYTES / 1024 / 1024) as u64),
         ));
     }
     // calamine panics on some malformed workbooks (a cell reference whose row number
     // overflows, found by fuzz/import_xlsx): to the volunteer, one more unreadable sheet.
     let sheet = std::panic::catch_unwind(|| first_sheet(workbook))
-        .unwrap_or_else(|_| Err(AppError::invalid("file", "the first sheet cannot be read")))?;
+        .unwrap_or_else(|_| Err(AppError::invalid("file", Reason::new("sheet-unreadable"))))?;
     if sheet.height() > MAX_IMPORT_ROWS + 1 {
         return Err(AppError::invalid(
             "file",
-            format!("more than {MAX_IMPORT_ROWS} rows: split the sheet"),
+            Reason::new("too-many-rows").count("most", MAX_IMPORT_ROWS as u64),
         ));
     }
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -57,16 +55,15 @@ fn sheet_as_csv(workbook: &[u8]) -> AppResult<Vec<u8>> {
     }
     writer
         .into_inner()
-        .map_err(|_| AppError::invalid("file", "the sheet cannot be converted"))
+        .map_err(|_| AppError::invalid("file", Reason::new("sheet-unconvertible")))
 }
 
 fn first_sheet(workbook: &[u8]) -> AppResult<calamine::Range<Data>> {
-    let mut book = Xlsx::new(std::io::Cursor::new(workbook)).map_err(|_| {
-        AppError::invalid("file", "not an XLSX workbook (save it as .xlsx, or as CSV)")
-    })?;
+    let mut book = Xlsx::new(std::io::Cursor::new(workbook))
+        .map_err(|_| AppError::invalid("file", Reason::new("not-a-workbook")))?;
     book.worksheet_range_at(0)
-        .ok_or_else(|| AppError::invalid("file", "the workbook has no sheet"))?
-        .map_err(|_| AppError::invalid("file", "the first sheet cannot be read"))
+        .ok_or_else(|| AppError::invalid("file", Reason::new("workbook-without-sheet")))?
+        .map_err(|_| AppError::invalid("file", Reason::new("sheet-unreadable")))
 }
 
 /// A cell as the CSV import reads it: numbers without a needless ".0" (a birth year typed as

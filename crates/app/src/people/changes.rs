@@ -23,17 +23,14 @@ impl App {
             if movers.is_empty() {
                 return Err(AppError::invalid(
                     "code",
-                    format!("household {} has nobody left to move", normalize_code(code)),
+                    Reason::new("household-nobody-to-move").with("household", normalize_code(code)),
                 ));
             }
         }
         let location = self.location_by_code(to).await?;
         let at = at.unwrap_or(self.today());
         if at > self.latest_day() {
-            return Err(AppError::invalid(
-                "at",
-                "a move cannot be recorded in the future",
-            ));
+            return Err(AppError::invalid("at", Reason::new("move-in-the-future")));
         }
         let arriving = arrivals(&movers, &location, stage, at)?;
         let present = self
@@ -108,7 +105,7 @@ impl App {
         if CodeKind::of_code(code) != Some(CodeKind::Person) {
             return Err(AppError::invalid(
                 "code",
-                format!("'{code}' is not a person code (P-…)"),
+                Reason::new("not-a-person-code").with("code", code),
             ));
         }
         let person = self.person_by_code(session, code).await?;
@@ -209,15 +206,21 @@ fn arrivals(
     for person in movers {
         let new_stage = stage.unwrap_or(person.stage);
         person.stage.check_transition(new_stage).map_err(|error| {
-            AppError::invalid("stage", format!("person {}: {error}", person.code))
+            AppError::invalid(
+                "stage",
+                Reason::new("stage-transition")
+                    .with("person", &person.code)
+                    .word("from", error.from)
+                    .word("to", error.to),
+            )
         })?;
         if at < person.since {
             return Err(AppError::invalid(
                 "at",
-                format!(
-                    "person {} arrived at the current location on {}, after {at}",
-                    person.code, person.since
-                ),
+                Reason::new("move-before-arrival")
+                    .with("person", &person.code)
+                    .with("since", person.since)
+                    .with("at", at),
             ));
         }
         let already_here = person.location == location.id && person.stage.is_present();

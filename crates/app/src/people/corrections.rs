@@ -63,7 +63,7 @@ impl App {
         if correction.fields().is_empty() {
             return Err(AppError::invalid(
                 "correction",
-                "nothing differs from the record",
+                Reason::new("nothing-differs"),
             ));
         }
         self.reindex(session, &person, request, &current, &mut correction)

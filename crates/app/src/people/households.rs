@@ -22,7 +22,9 @@ impl App {
                 if household.id == person.household {
                     return Err(AppError::invalid(
                         "household",
-                        format!("{} is already in {}", person.code, household.code),
+                        Reason::new("already-in-household")
+                            .with("person", &person.code)
+                            .with("household", &household.code),
                     ));
                 }
                 (household.id, household.code)
@@ -74,14 +76,14 @@ impl App {
         if source.id == target.id {
             return Err(AppError::invalid(
                 "household",
-                "a household cannot be merged into itself",
+                Reason::new("household-into-itself"),
             ));
         }
         let members = self.store.household_members(source.id).await?;
         if members.is_empty() {
             return Err(AppError::invalid(
                 "household",
-                format!("{} has no members to move", source.code),
+                Reason::new("household-without-members").with("household", &source.code),
             ));
         }
         let mut events = Vec::new();

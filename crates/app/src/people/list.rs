@@ -85,10 +85,7 @@ impl App {
     pub async fn count_people(&self, session: &Session, query: &PeopleQuery) -> AppResult<u64> {
         session.require(Action::ViewPeople)?;
         if query.name.is_some() {
-            return Err(AppError::invalid(
-                "name",
-                "counting does not search by name",
-            ));
+            return Err(AppError::invalid("name", Reason::new("count-without-name")));
         }
         let filter = PersonFilter {
             // Every match, not one page's.
@@ -123,7 +120,9 @@ impl App {
         {
             return Err(AppError::invalid(
                 "waiting over",
-                format!("{days} is not 0 to {MAX_WAITING_DAYS} days"),
+                Reason::new("days-between")
+                    .count("least", 0)
+                    .count("most", MAX_WAITING_DAYS as u64),
             ));
         }
         let mut filter = PersonFilter {

@@ -21,7 +21,7 @@ impl App {
         if into.is_empty() {
             return Err(AppError::invalid(
                 "into",
-                "give the code of the record to keep",
+                Reason::new("merge-needs-kept-code"),
             ));
         }
         let duplicate = self.person_by_code(session, code).await?;
@@ -39,7 +39,7 @@ impl App {
         if duplicate.id == kept.id {
             return Err(AppError::invalid(
                 "into",
-                format!("{} cannot be merged into itself", duplicate.code),
+                Reason::new("person-into-itself").with("person", &duplicate.code),
             ));
         }
         for batch in self.store.batches().await? {
@@ -48,10 +48,9 @@ impl App {
             {
                 return Err(AppError::invalid(
                     "into",
-                    format!(
-                        "{} is planned on transfer {}: take them off it before merging",
-                        duplicate.code, batch.code
-                    ),
+                    Reason::new("merge-planned-person")
+                        .with("person", &duplicate.code)
+                        .with("batch", &batch.code),
                 ));
             }
         }

@@ -90,13 +90,12 @@ pub struct PeopleQuery {
 
 const MAX_YEAR_AGE: i32 = 120;
 
-pub(crate) fn check_birth_year(year: i32, today: Date) -> Result<(), String> {
+pub(crate) fn check_birth_year(year: i32, today: Date) -> Result<(), Reason> {
     if year > today.year() || year < today.year() - MAX_YEAR_AGE {
-        return Err(format!(
-            "{year} is not a plausible birth year (expected {} to {})",
-            today.year() - MAX_YEAR_AGE,
-            today.year()
-        ));
+        return Err(Reason::new("implausible-birth-year")
+            .with("year", year)
+            .with("earliest", today.year() - MAX_YEAR_AGE)
+            .with("latest", today.year()));
     }
     Ok(())
 }
@@ -217,7 +216,7 @@ impl App {
             }
             _ => Err(AppError::invalid(
                 "code",
-                format!("'{code}' is not a person (P-…) or household (H-…) code"),
+                Reason::new("not-a-person-or-household-code").with("code", code),
             )),
         }
     }

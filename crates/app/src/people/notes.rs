@@ -40,7 +40,7 @@ impl App {
     ) -> AppResult<NoteId> {
         session.require(Action::WriteNotes)?;
         if text.trim().is_empty() {
-            return Err(AppError::invalid("text", "a note needs some text"));
+            return Err(AppError::invalid("text", Reason::new("note-needs-text")));
         }
         check_text("text", text, true)?;
         let today = self.today();
@@ -49,7 +49,9 @@ impl App {
         {
             return Err(AppError::invalid(
                 "follow_up",
-                format!("{date} is in the past (today is {today})"),
+                Reason::new("follow-up-in-the-past")
+                    .with("date", date)
+                    .with("today", today),
             ));
         }
         let person = self.person_by_code(session, code).await?;
@@ -168,10 +170,7 @@ impl App {
             .find(|record| record.id.0 == id)
             .ok_or_else(not_found)?;
         if record.follow_up.is_none() || record.follow_up_done.is_some() {
-            return Err(AppError::invalid(
-                "note",
-                "this note has no follow-up still due",
-            ));
+            return Err(AppError::invalid("note", Reason::new("no-follow-up-due")));
         }
         let event = self.new_event(
             session,

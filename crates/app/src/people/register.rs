@@ -42,7 +42,7 @@ impl App {
             .get(&PersonField::Name)
             .is_none_or(|name| name.trim().is_empty())
         {
-            return Err(AppError::invalid("name", "a name is required"));
+            return Err(AppError::invalid("name", Reason::new("name-required")));
         }
         check_identity(&new.identity)?;
         if let Some(year) = new.birth_year {
@@ -141,20 +141,21 @@ impl App {
         if !stage.is_present() {
             return Err(AppError::invalid(
                 "stage",
-                format!(
-                    "a person is registered at stage hiding, transit, sheltered or detained, not {stage}"
-                ),
+                Reason::new("registered-at-present-stage").word("stage", stage),
             ));
         }
         let since = new.since.unwrap_or(today);
         let entered = new.entered.unwrap_or(since);
         if since > self.latest_day() || entered > self.latest_day() {
-            return Err(AppError::invalid("since", "dates cannot be in the future"));
+            return Err(AppError::invalid(
+                "since",
+                Reason::new("dates-in-the-future"),
+            ));
         }
         if entered > since {
             return Err(AppError::invalid(
                 "entered",
-                "entry into care cannot be after arrival at the current location",
+                Reason::new("entered-after-arrival"),
             ));
         }
         Ok((stage, since, entered))

@@ -34,7 +34,7 @@ impl App {
         if request.date < self.today() {
             return Err(AppError::invalid(
                 "date",
-                "the departure date is in the past",
+                Reason::new("departure-in-the-past"),
             ));
         }
         let batch = TransferBatch {
@@ -82,10 +82,9 @@ impl App {
         if batch.status != BatchStatus::Draft {
             return Err(AppError::invalid(
                 "batch",
-                format!(
-                    "batch {} is {}: only a draft can be changed",
-                    batch.code, batch.status
-                ),
+                Reason::new("only-a-draft-changes")
+                    .with("batch", &batch.code)
+                    .word("status", batch.status),
             ));
         }
         let household = match CodeKind::of_code(household_code) {
@@ -137,10 +136,9 @@ impl App {
         if batch.status != BatchStatus::Draft {
             return Err(AppError::invalid(
                 "batch",
-                format!(
-                    "batch {} is {}: only a draft can be planned",
-                    batch.code, batch.status
-                ),
+                Reason::new("only-a-draft-is-planned")
+                    .with("batch", &batch.code)
+                    .word("status", batch.status),
             ));
         }
         let (report, planned) = self.plan_batch(&batch, policy).await?;

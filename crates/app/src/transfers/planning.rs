@@ -27,13 +27,13 @@ impl App {
         if requests.len() > MAX_BATCHES_PER_PLAN {
             return Err(AppError::invalid(
                 "batches",
-                format!("at most {MAX_BATCHES_PER_PLAN} in one plan"),
+                Reason::new("at-most-batches").count("most", MAX_BATCHES_PER_PLAN as u64),
             ));
         }
         if policy.node_limit > MAX_NODE_LIMIT {
             return Err(AppError::invalid(
                 "node_limit",
-                format!("at most {MAX_NODE_LIMIT}"),
+                Reason::new("at-most").count("most", MAX_NODE_LIMIT),
             ));
         }
         let today = self.today();
@@ -115,14 +115,16 @@ impl App {
         for (index, request) in requests.iter().enumerate() {
             if request.date < today {
                 return Err(AppError::invalid(
-                    format!("batch {}", request.label),
-                    "the departure date is in the past",
+                    "date",
+                    Reason::new("batch-departure-in-the-past").with("batch", &request.label),
                 ));
             }
             if !(1..=MAX_BATCH_SEATS).contains(&request.seats) {
                 return Err(AppError::invalid(
-                    format!("batch {}", request.label),
-                    format!("seats must be 1 to {MAX_BATCH_SEATS}"),
+                    "seats",
+                    Reason::new("batch-seats-between")
+                        .with("batch", &request.label)
+                        .count("most", MAX_BATCH_SEATS.into()),
                 ));
             }
             let mut origins = Vec::new();
@@ -214,10 +216,15 @@ impl App {
             // A panic in the planner is re-raised as it was (no value is added to it).
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
             .map_err(|error| match error {
+                // The planner's own words (it is pure and speaks the CLI's English); the app
+                // checks every bound a form can reach before the planner sees it.
                 refuge_plan::PlanError::Invalid { field, reason } => {
-                    AppError::Invalid { field, reason }
+                    AppError::invalid(field, Reason::new("plan-instance").with("detail", reason))
                 }
-                refuge_plan::PlanError::InfeasiblePins(reason) => AppError::invalid("pins", reason),
+                refuge_plan::PlanError::InfeasiblePins(reason) => AppError::invalid(
+                    "pins",
+                    Reason::new("pins-infeasible").with("detail", reason),
+                ),
             })
     }
 

@@ -514,7 +514,7 @@ async fn admins_change_roles_compartments_and_access(db: TestDb) {
     ] {
         let refused = app.change_user(&org.admin, "admin", change).await;
         assert!(
-            matches!(&refused, Err(AppError::Invalid { reason, .. }) if reason.contains("last active admin")),
+            matches!(&refused, Err(AppError::Invalid { reason, .. }) if reason.to_string().contains("last active admin")),
             "{refused:?}"
         );
     }

@@ -526,7 +526,7 @@ async fn imports_are_bounded_in_line_length_problems_and_text() {
     );
     let problems = import(long_line).await;
     assert!(
-        problems[0].message.contains("longer than"),
+        problems[0].message.to_string().contains("longer than"),
         "{:?}",
         problems[0]
     );
@@ -552,7 +552,8 @@ async fn imports_are_bounded_in_line_length_problems_and_text() {
     assert!(
         problems
             .iter()
-            .any(|problem| problem.column == "name" && problem.message.contains("control")),
+            .any(|problem| problem.column == "name"
+                && problem.message.to_string().contains("control")),
         "{problems:?}"
     );
 }

@@ -184,10 +184,10 @@ fn person_json(view: &PersonView) -> Value {
 }
 
 /// A closed-vocabulary query parameter, or a 400 naming it.
-fn query_word<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, Failure>
-where
-    T::Err: std::fmt::Display,
-{
+fn query_word<T: std::str::FromStr<Err = refuge_core::UnknownName>>(
+    name: &str,
+    text: &str,
+) -> Result<T, Failure> {
     parse_field(name, text).map_err(|error| Failure::invalid_query(&error.to_string()))
 }
 

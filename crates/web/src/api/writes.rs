@@ -68,13 +68,10 @@ fn body_of<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
 }
 
 /// An optional word of a closed vocabulary, or the input error naming `field`.
-fn optional_word<T: std::str::FromStr>(
+fn optional_word<T: std::str::FromStr<Err = refuge_core::UnknownName>>(
     field: &str,
     text: &Option<String>,
-) -> Result<Option<T>, AppError>
-where
-    T::Err: std::fmt::Display,
-{
+) -> Result<Option<T>, AppError> {
     text.as_deref()
         .map(|text| parse_field(field, text))
         .transpose()

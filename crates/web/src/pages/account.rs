@@ -8,7 +8,7 @@ use crate::layout::{Page, PageResult, html, shown_back};
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
-use refuge_app::AppError;
+use refuge_app::{AppError, Reason};
 use serde::Deserialize;
 
 #[derive(Template)]
@@ -38,10 +38,7 @@ fn typed_twice(field: &str, first: &str, again: &str) -> Result<(), AppError> {
     if first == again {
         Ok(())
     } else {
-        Err(AppError::Invalid {
-            field: field.into(),
-            reason: "the two entries differ".into(),
-        })
+        Err(AppError::invalid(field, Reason::new("entries-differ")))
     }
 }
 

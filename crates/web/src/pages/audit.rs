@@ -11,7 +11,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use refuge_app::{AccessAction, AccessFilter, Action, AppError, allowed};
+use refuge_app::{AccessAction, AccessFilter, Action, AppError, Reason, allowed};
 use refuge_core::CodeKind;
 use serde::Deserialize;
 
@@ -81,9 +81,8 @@ impl AuditFilter {
             offset: Some(zone.offset()),
             before_seq: match self.before.trim() {
                 "" => None,
-                value => Some(value.parse().map_err(|_| AppError::Invalid {
-                    field: "before".into(),
-                    reason: "is not an entry number".into(),
+                value => Some(value.parse().map_err(|_| {
+                    AppError::invalid("before", Reason::new("not-an-entry-number"))
                 })?),
             },
             limit,

@@ -4,6 +4,7 @@
 
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
+use crate::layout::shown;
 use crate::layout::{
     Choice, Page, PageResult, after_post, codes, html, options, parse_date, parse_field,
     record_path, word_options,
@@ -13,7 +14,7 @@ use crate::sessions::{Sent, lock, random_token};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
-use refuge_app::{Action, AppError, NewIncident, PeopleQuery, allowed};
+use refuge_app::{Action, AppError, NewIncident, PeopleQuery, Reason, allowed};
 use refuge_core::{IncidentKind, IncidentStatus, parse_time_of_day, time_of_day_text};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -232,26 +233,23 @@ pub async fn record(
     }
     let result = async {
         let kind: IncidentKind = parse_field("kind", &form.kind)?;
-        let severity = form
-            .severity
-            .trim()
-            .parse::<u8>()
-            .map_err(|_| AppError::Invalid {
-                field: "severity".into(),
-                reason: format!("'{}' is not 1 to 4", form.severity),
-            })?;
+        let severity = form.severity.trim().parse::<u8>().map_err(|_| {
+            AppError::invalid(
+                "severity",
+                Reason::new("severity-between").with("severity", shown(&form.severity)),
+            )
+        })?;
         let occurred = match form.date.trim() {
             "" => None,
             text => Some(parse_date("date", text)?),
         };
         let occurred_time = match form.time.trim() {
             "" => None,
-            text => Some(parse_time_of_day(text).ok_or_else(|| AppError::Invalid {
-                field: "time".into(),
-                reason: format!(
-                    "'{}' is not a time of day (HH:MM)",
-                    text.chars().take(8).collect::<String>()
-                ),
+            text => Some(parse_time_of_day(text).ok_or_else(|| {
+                AppError::invalid(
+                    "time",
+                    Reason::new("not-a-time-of-day").with("text", shown(text)),
+                )
             })?),
         };
         let people = form.people();

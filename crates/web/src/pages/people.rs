@@ -2,12 +2,14 @@
 //! name.
 
 use crate::Shared;
+use crate::errors::Failure;
 use crate::extract::SignedIn;
-use crate::layout::{Choice, Page, PageResult, html, options, word_options};
+use crate::i18n::Lang;
+use crate::layout::{Choice, Page, PageResult, html, options, shown, word_options};
 use crate::sessions::lock;
 use askama::Template;
 use axum::extract::{Query, State};
-use refuge_app::{Action, AppError, ErrorKind, PeopleQuery, allowed};
+use refuge_app::{Action, AppError, ErrorKind, PeopleQuery, Reason, allowed};
 use refuge_core::{Flag, Stage};
 use serde::Deserialize;
 
@@ -96,8 +98,16 @@ fn code_only(text: &str) -> String {
 /// People on one page.
 const PAGE: u32 = 100;
 
+/// Each problem with a filter, in the reader's language.
+fn said(problems: Vec<AppError>, lang: Lang) -> Vec<String> {
+    problems
+        .into_iter()
+        .map(|problem| Failure::from(problem).message(lang))
+        .collect()
+}
+
 /// The use case's query for a filter, or what is wrong with the filter.
-fn query_of(filter: &PeopleFilter) -> Result<PeopleQuery, Vec<String>> {
+fn query_of(filter: &PeopleFilter) -> Result<PeopleQuery, Vec<AppError>> {
     let mut query = PeopleQuery {
         // One more than a page: whether there is a next one.
         limit: Some(PAGE + 1),
@@ -109,7 +119,7 @@ fn query_of(filter: &PeopleFilter) -> Result<PeopleQuery, Vec<String>> {
         "any" => {}
         stage => match stage.parse() {
             Ok(stage) => query.stage = Some(stage),
-            Err(error) => problems.push(format!("{error}")),
+            Err(error) => problems.push(AppError::invalid("stage", Reason::unknown_word(&error))),
         },
     }
     if !filter.after.is_empty() {
@@ -119,16 +129,16 @@ fn query_of(filter: &PeopleFilter) -> Result<PeopleQuery, Vec<String>> {
             .and_then(|(day, code)| refuge_core::parse_day(day).map(|day| (day, code.to_string())))
         {
             Some(after) => query.after = Some(after),
-            None => problems.push(format!(
-                "'{}' is not a page of this list",
-                code_only(&filter.after)
+            None => problems.push(AppError::invalid(
+                "after",
+                Reason::new("not-a-page").with("text", code_only(&filter.after)),
             )),
         }
     }
     if !filter.flag.is_empty() {
         match filter.flag.parse() {
             Ok(flag) => query.flag = Some(flag),
-            Err(error) => problems.push(format!("{error}")),
+            Err(error) => problems.push(AppError::invalid("flag", Reason::unknown_word(&error))),
         }
     }
     if !filter.location.is_empty() {
@@ -137,9 +147,9 @@ fn query_of(filter: &PeopleFilter) -> Result<PeopleQuery, Vec<String>> {
     if !filter.waiting_over.trim().is_empty() {
         match filter.waiting_over.trim().parse::<i64>() {
             Ok(days) if days >= 0 => query.waiting_longer_than_days = Some(days),
-            _ => problems.push(format!(
-                "'{}' is not a number of days",
-                filter.waiting_over.trim()
+            _ => problems.push(AppError::invalid(
+                "waiting over",
+                Reason::new("not-a-number-of-days").with("text", shown(&filter.waiting_over)),
             )),
         }
     }
@@ -196,11 +206,11 @@ pub async fn list(
             }
             // A filter that names no such location is shown back like a malformed one.
             Err(error) if matches!(error.kind(), ErrorKind::Invalid | ErrorKind::NotFound) => {
-                (Vec::new(), vec![error.to_string()])
+                (Vec::new(), said(vec![error], lang))
             }
             Err(error) => return Err(error.into()),
         },
-        Err(problems) => (Vec::new(), problems),
+        Err(problems) => (Vec::new(), said(problems, lang)),
     };
     let more = views.len() > PAGE as usize;
     views.truncate(PAGE as usize);

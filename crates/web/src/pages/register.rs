@@ -2,6 +2,7 @@
 
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
+use crate::layout::shown;
 use crate::layout::{
     Choice, Page, PageResult, html, options, parse_date, parse_field, record_path, shown_back,
     word_options,
@@ -10,7 +11,7 @@ use crate::pages::people::compartment_codes;
 use askama::Template;
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect};
-use refuge_app::{Action, AppError, NewPerson};
+use refuge_app::{Action, AppError, NewPerson, Reason};
 use refuge_core::{PersonField, Sex, Stage};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -109,9 +110,11 @@ impl RegisterForm {
     fn new_person(&self) -> Result<NewPerson, AppError> {
         let birth_year = match self.birth_year.trim() {
             "" => None,
-            text => Some(text.parse::<i32>().map_err(|_| AppError::Invalid {
-                field: "birth year".into(),
-                reason: format!("'{text}' is not a year"),
+            text => Some(text.parse::<i32>().map_err(|_| {
+                AppError::invalid(
+                    "birth year",
+                    Reason::new("not-a-year").with("text", shown(text)),
+                )
             })?),
         };
         let since = match self.since.trim() {

@@ -2,12 +2,13 @@
 
 use crate::Shared;
 use crate::extract::{CsrfForm, SignedIn};
+use crate::layout::shown;
 use crate::layout::{
     Cell, Choice, Page, PageResult, after_post, cell, codes, html, parse_field, word_options,
 };
 use askama::Template;
 use axum::extract::State;
-use refuge_app::{Action, AppError, NewUser, UserChange, allowed};
+use refuge_app::{Action, AppError, NewUser, Reason, UserChange, allowed};
 use refuge_core::Role;
 use serde::Deserialize;
 
@@ -123,10 +124,10 @@ fn yes_or_no(field: &str, text: &str) -> Result<Option<bool>, AppError> {
         "" => Ok(None),
         "yes" | "y" | "true" | "1" => Ok(Some(true)),
         "no" | "n" | "false" | "0" => Ok(Some(false)),
-        other => Err(AppError::Invalid {
-            field: field.into(),
-            reason: format!("'{other}' is not yes or no"),
-        }),
+        other => Err(AppError::invalid(
+            field,
+            Reason::new("not-yes-or-no").with("text", shown(other)),
+        )),
     }
 }
 

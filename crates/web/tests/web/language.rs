@@ -218,3 +218,154 @@ fn times_are_shown_in_the_chosen_time_zone() {
     assert_eq!(unknown.status, 303);
     assert!(unknown.header("set-cookie").is_none());
 }
+
+/// What a form's problem says (the page's alert), tags stripped.
+fn problem_of(body: &str) -> String {
+    body.split("<p class=\"problem\" role=\"alert\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or("")
+        .replace("&#39;", "'")
+        .replace("&#x2F;", "/")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
+}
+
+/// Two lowercase English words in a row: an English sentence left on a Korean page.
+fn english_phrase(text: &str) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .windows(2)
+        .find(|pair| {
+            pair.iter().all(|word| {
+                let word = word.trim_matches(|c: char| !c.is_alphanumeric());
+                word.len() > 1 && word.chars().all(|c| c.is_ascii_lowercase())
+            })
+        })
+        .map(|pair| pair.join(" "))
+}
+
+/// Every refused input is said in the reader's language, field and reason alike, from the
+/// use case's reason id (the CLI and the API keep the English): a bad birth year, a missing
+/// name, a user name and passphrase refused, a severity out of range, a move in the future,
+/// a forecast too long, a filter that is not a number, days in the wrong order.
+#[test]
+fn every_refused_input_is_said_in_korean() {
+    let server = start(SessionPolicy::default());
+    let (coordinator, csrf) = server.login("coordinator");
+    let (admin, admin_csrf) = server.login("admin");
+    let person = first_code(&server.get("/people", &coordinator).body, "P-");
+    let korean = |cookie: &str| format!("{cookie}; refuge_lang=ko");
+    let register = |birth_year: &str, name: &str, lang: &str| {
+        server.post(
+            "/people",
+            &format!("{coordinator}; refuge_lang={lang}"),
+            &[
+                ("csrf", &csrf),
+                ("name", name),
+                ("sex", "female"),
+                ("birth_year", birth_year),
+                ("location", "SHL-BKK-1"),
+                ("stage", "sheltered"),
+            ],
+        )
+    };
+    let replies = [
+        (
+            "birth year",
+            register("19x0", "Synthetic Reason Kim", "ko"),
+            "출생 연도: '19x0'은(는) 연도가 아닙니다",
+        ),
+        (
+            "no name",
+            register("1990", "", "ko"),
+            "이름: 이름을 입력해야 합니다",
+        ),
+        (
+            "user name",
+            server.post(
+                "/users",
+                &korean(&admin),
+                &[
+                    ("csrf", &admin_csrf),
+                    ("name", "two words"),
+                    ("role", "auditor"),
+                    ("locations", ""),
+                    ("passphrase", "synthetic long passphrase"),
+                ],
+            ),
+            "사용자 이름: 글자(어느 문자든)",
+        ),
+        (
+            "passphrase",
+            server.post(
+                "/users",
+                &korean(&admin),
+                &[
+                    ("csrf", &admin_csrf),
+                    ("name", "감사자-둘"),
+                    ("role", "auditor"),
+                    ("locations", ""),
+                    ("passphrase", "short"),
+                ],
+            ),
+            "암호문: 12자 이상이어야 합니다",
+        ),
+        (
+            "severity",
+            server.post(
+                "/incidents",
+                &korean(&coordinator),
+                &[
+                    ("csrf", &csrf),
+                    ("location", "SHL-BKK-1"),
+                    ("kind", "conflict"),
+                    ("severity", "9"),
+                    ("note", "Synthetic narrative"),
+                ],
+            ),
+            "심각도: 9은(는) 1에서 4 사이가 아닙니다",
+        ),
+        (
+            "move",
+            server.post(
+                &format!("/people/{person}/move"),
+                &korean(&coordinator),
+                &[
+                    ("csrf", &csrf),
+                    ("to", "SHL-BKK-1"),
+                    ("stage", "sheltered"),
+                    ("at", "2999-01-01"),
+                ],
+            ),
+            "날짜: 앞으로 올 날짜로 이동을 기록할 수 없습니다",
+        ),
+        (
+            "forecast",
+            server.get("/forecast?horizon=99999", &korean(&coordinator)),
+            "기간: 1일에서 1095일 사이여야 합니다",
+        ),
+        (
+            "people filter",
+            server.get("/people?waiting_over=many", &korean(&coordinator)),
+            "대기 일수: 'many'은(는) 일수가 아닙니다",
+        ),
+        (
+            "access log days",
+            server.get("/audit?from=2026-12-03&to=2026-12-01", &korean(&admin)),
+            "마지막 날: 2026-12-01은(는) 시작일 2026-12-03보다 앞섭니다",
+        ),
+    ];
+    for (what, reply, expected) in &replies {
+        let problem = problem_of(&reply.body);
+        assert!(
+            problem.contains(expected),
+            "{what}: '{problem}' (status {}) does not say '{expected}'",
+            reply.status
+        );
+        assert_eq!(english_phrase(&problem), None, "{what}: '{problem}'");
+    }
+    // The same refusal in English, from the same reason.
+    let english = problem_of(&register("19x0", "Synthetic Reason Kim", "en").body);
+    assert_eq!(english, "birth year: '19x0' is not a year");
+}

@@ -5,11 +5,11 @@
 use super::{Echo, NoteEcho, after_change};
 use crate::Shared;
 use crate::extract::{CsrfForm, NoFields};
-use crate::layout::{PageResult, parse_date, parse_field, record_path};
+use crate::layout::{PageResult, parse_date, parse_field, record_path, shown};
 use crate::sessions::lock;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use refuge_app::{Action, AppError, CorrectionRequest};
+use refuge_app::{Action, AppError, CorrectionRequest, Reason};
 use refuge_core::{Flag, HoldReason, PersonField, Stage};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -49,10 +49,7 @@ pub async fn move_to(
             }
             "person" | "" => code.clone(),
             _ => {
-                return Err(AppError::Invalid {
-                    field: "who".into(),
-                    reason: "choose the whole household or only this person".into(),
-                });
+                return Err(AppError::invalid("who", Reason::new("household-or-person")));
             }
         };
         shared
@@ -216,12 +213,11 @@ pub async fn correct(
                 "csrf" => {}
                 "sex" if !value.is_empty() => request.sex = Some(parse_field("sex", value)?),
                 "birth_year" if !value.is_empty() => {
-                    request.birth_year = Some(value.parse().map_err(|_| AppError::Invalid {
-                        field: "birth year".into(),
-                        reason: format!(
-                            "'{}' is not a year (four digits, like 1990)",
-                            value.chars().take(8).collect::<String>()
-                        ),
+                    request.birth_year = Some(value.parse().map_err(|_| {
+                        AppError::invalid(
+                            "birth year",
+                            Reason::new("not-a-year").with("text", shown(value)),
+                        )
                     })?)
                 }
                 "sex" | "birth_year" => {}
@@ -311,10 +307,10 @@ pub async fn merge(
 ) -> PageResult {
     // A role that may not merge is refused as such, confirmed or not.
     let result = match user.session().require(Action::RegisterPeople) {
-        Ok(()) if form.confirm != "yes" => Err(AppError::Invalid {
-            field: "confirm".into(),
-            reason: "tick the box to confirm that both records are the same person".into(),
-        }),
+        Ok(()) if form.confirm != "yes" => Err(AppError::invalid(
+            "confirm",
+            Reason::new("confirm-same-person"),
+        )),
         Ok(()) => {
             shared
                 .app

@@ -296,7 +296,7 @@ pub async fn render_failures(
     request: Request,
     next: Next,
 ) -> Response {
-    let visitor = Visitor::of(&shared, request.headers());
+    let visitor = Visitor::of(&shared, request.headers()).at(request.method(), request.uri());
     let is_api = request.uri().path().starts_with("/api/");
     let response = next.run(request).await;
     // What the request was refused goes to the access log (the sessions queue it).

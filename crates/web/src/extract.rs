@@ -4,14 +4,14 @@
 use crate::cookies;
 use crate::errors::Failure;
 use crate::i18n::Lang;
-use crate::layout::Page;
+use crate::layout::{Page, safe_back};
 use crate::sessions::WebSession;
 use crate::zones::Zone;
 use crate::{Shared, Transport};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Method, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
@@ -26,6 +26,8 @@ pub struct Visitor {
     pub session: Option<Arc<WebSession>>,
     /// The session cookie's value, when the browser sent one (live or not).
     pub session_id: Option<String>,
+    /// The page's own path when it can be fetched again (a GET), for the switches.
+    pub back: String,
 }
 
 impl Visitor {
@@ -62,12 +64,28 @@ impl Visitor {
             zone,
             session,
             session_id,
+            back: String::new(),
         }
+    }
+
+    /// The same visitor on the page at `uri` (fetched with `method`), where the language and
+    /// time-zone switches come back to. The query is left out: it may hold a searched name.
+    pub fn at(mut self, method: &Method, uri: &Uri) -> Visitor {
+        if method == Method::GET {
+            self.back = safe_back(uri.path()).unwrap_or("").to_string();
+        }
+        self
     }
 
     /// The frame of a page titled `title`, for this visitor.
     pub fn page(&self, title: String) -> Page {
-        Page::new(self.lang, self.zone, self.session.as_deref(), title)
+        Page::new(
+            self.lang,
+            self.zone,
+            self.session.as_deref(),
+            title,
+            self.back.clone(),
+        )
     }
 }
 
@@ -75,7 +93,7 @@ impl FromRequestParts<Shared> for Visitor {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Shared) -> Result<Self, Infallible> {
-        Ok(Visitor::of(shared, &parts.headers))
+        Ok(Visitor::of(shared, &parts.headers).at(&parts.method, &parts.uri))
     }
 }
 
@@ -84,6 +102,7 @@ pub struct SignedIn {
     pub lang: Lang,
     pub zone: Zone,
     pub web: Arc<WebSession>,
+    back: String,
 }
 
 impl SignedIn {
@@ -93,7 +112,13 @@ impl SignedIn {
 
     /// The frame of a page titled `title`.
     pub fn page(&self, title: String) -> Page {
-        Page::new(self.lang, self.zone, Some(&self.web), title)
+        Page::new(
+            self.lang,
+            self.zone,
+            Some(&self.web),
+            title,
+            self.back.clone(),
+        )
     }
 
     /// The frame of a page titled by the Fluent message `key`.
@@ -106,7 +131,7 @@ impl FromRequestParts<Shared> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, shared: &Shared) -> Result<Self, Response> {
-        let visitor = Visitor::of(shared, &parts.headers);
+        let visitor = Visitor::of(shared, &parts.headers).at(&parts.method, &parts.uri);
         let Some(web) = current_session(shared, &visitor).await? else {
             return Err(Redirect::to("/login").into_response());
         };
@@ -114,6 +139,7 @@ impl FromRequestParts<Shared> for SignedIn {
             lang: visitor.lang,
             zone: visitor.zone,
             web,
+            back: visitor.back,
         })
     }
 }

@@ -33,10 +33,19 @@ pub struct Page {
     pub can_users: bool,
     pub notice: String,
     pub problem: String,
+    /// This page's path, which the language and time-zone switches come back to ("" when the
+    /// page cannot be fetched again as it is: a form's answer).
+    pub back: String,
 }
 
 impl Page {
-    pub fn new(lang: Lang, zone: Zone, web: Option<&WebSession>, title: String) -> Page {
+    pub fn new(
+        lang: Lang,
+        zone: Zone,
+        web: Option<&WebSession>,
+        title: String,
+        back: String,
+    ) -> Page {
         let role = web.map(|web| web.session.role());
         let can = |action| role.is_some_and(|role| allowed(role, action));
         Page {
@@ -62,6 +71,7 @@ impl Page {
             can_users: can(Action::ViewUsers),
             notice: String::new(),
             problem: String::new(),
+            back,
         }
     }
 
@@ -93,6 +103,26 @@ impl Page {
     pub fn other_lang(&self) -> &'static str {
         self.lang.other().tag()
     }
+    /// The link that switches the language and comes back to this page.
+    pub fn lang_link(&self) -> String {
+        match self.back.as_str() {
+            "" => format!("/lang/{}", self.other_lang()),
+            back => format!("/lang/{}?back={back}", self.other_lang()),
+        }
+    }
+}
+
+/// A path this site may send the browser back to: on this site only (browsers read "//host",
+/// and a backslash for a slash, as another site), and only the characters of its own paths
+/// (codes, dashes, slashes), so it needs no escaping in a link or a header.
+pub fn safe_back(path: &str) -> Option<&str> {
+    let ours = path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 200
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+    ours.then_some(path)
 }
 
 /// A rendered template as an HTML response (a plain 500 if the template fails, which the

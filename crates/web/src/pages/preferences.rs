@@ -4,6 +4,7 @@ use crate::cookies::{self, SetCookies};
 use crate::errors::Failure;
 use crate::extract::Visitor;
 use crate::i18n::Lang;
+use crate::layout::safe_back;
 use crate::zones::Zone;
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, Uri, header};
@@ -33,8 +34,12 @@ pub async fn not_found() -> Failure {
     Failure::no_such_page()
 }
 
-/// The path of the page the browser came from, on this site only.
-fn back_path(headers: &HeaderMap) -> String {
+/// The page the switch was on: the `back` path the page's link carries (browsers send no
+/// Referer under our no-referrer policy), else the Referer when one is sent, on this site only.
+fn back_path(back: Option<&str>, headers: &HeaderMap) -> String {
+    if let Some(back) = back.and_then(safe_back) {
+        return back.to_string();
+    }
     headers
         .get(header::REFERER)
         .and_then(|value| value.to_str().ok())
@@ -46,11 +51,20 @@ fn back_path(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "/".to_string())
 }
 
-pub async fn set_language(Path(tag): Path<String>, headers: HeaderMap) -> (SetCookies, Redirect) {
+#[derive(Deserialize)]
+pub struct BackQuery {
+    back: Option<String>,
+}
+
+pub async fn set_language(
+    Path(tag): Path<String>,
+    Query(query): Query<BackQuery>,
+    headers: HeaderMap,
+) -> (SetCookies, Redirect) {
     let lang = Lang::from_tag(&tag).unwrap_or(Lang::English);
     (
         SetCookies(vec![cookies::preference(cookies::LANGUAGE, lang.tag())]),
-        Redirect::to(&back_path(&headers)),
+        Redirect::to(&back_path(query.back.as_deref(), &headers)),
     )
 }
 
@@ -58,11 +72,12 @@ pub async fn set_language(Path(tag): Path<String>, headers: HeaderMap) -> (SetCo
 pub struct ZoneQuery {
     #[serde(default)]
     zone: String,
+    back: Option<String>,
 }
 
 /// Chooses the time zone times are shown in (an unknown name is ignored).
 pub async fn set_zone(Query(query): Query<ZoneQuery>, headers: HeaderMap) -> Response {
-    let back = Redirect::to(&back_path(&headers));
+    let back = Redirect::to(&back_path(query.back.as_deref(), &headers));
     match Zone::from_name(&query.zone) {
         Some(zone) => (
             SetCookies(vec![cookies::preference(cookies::ZONE, zone.name())]),
@@ -80,7 +95,7 @@ mod tests {
     fn back(referer: &str) -> String {
         let mut headers = HeaderMap::new();
         headers.insert(header::REFERER, referer.parse().unwrap());
-        back_path(&headers)
+        back_path(None, &headers)
     }
 
     #[test]
@@ -90,5 +105,15 @@ mod tests {
         assert_eq!(back("http://127.0.0.1:8080//evil.example/"), "/");
         assert_eq!(back("http://127.0.0.1:8080/\\evil.example/"), "/");
         assert_eq!(back("not a url"), "/");
+        let none = HeaderMap::new();
+        assert_eq!(back_path(Some("/people/P-4KX9"), &none), "/people/P-4KX9");
+        for foreign in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "/a?b",
+        ] {
+            assert_eq!(back_path(Some(foreign), &none), "/", "{foreign}");
+        }
     }
 }

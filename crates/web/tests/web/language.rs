@@ -28,6 +28,30 @@ fn pages_speak_korean_when_asked() {
     );
     let english = server.get_with("/login", "refuge_lang=en", ("Accept-Language", "ko"));
     assert!(english.body.contains("Log in"));
+    // The switches come back to the page they were on: its path (never its query, which may
+    // hold a searched name) travels in the link, since the browser sends no Referer.
+    let (cookie, _) = server.login("coordinator");
+    let person = first_code(&server.get("/people", &cookie).body, "P-");
+    let page = server.get(&format!("/people/{person}?name=x"), &cookie);
+    let link = format!("href=\"/lang/ko?back=/people/{person}\"");
+    assert!(
+        page.body.contains(&link),
+        "the language link carries the path"
+    );
+    assert!(
+        page.body
+            .contains(&format!("name=\"back\" value=\"/people/{person}\""))
+    );
+    for switch in [
+        format!("/lang/ko?back=/people/{person}"),
+        format!("/zone?zone=Asia/Seoul&back=/people/{person}"),
+    ] {
+        let back = server.get(&switch, &cookie);
+        assert_eq!(
+            back.header("location"),
+            Some(format!("/people/{person}").as_str())
+        );
+    }
 }
 
 /// The text between tags, trimmed, one piece each: what a reader sees in cells, options,

@@ -146,6 +146,13 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
         korean.contains("lang=\"ko\"") && korean.contains("예측"),
         "switched to Korean"
     );
+    // Back on the page the switch was on (it went to the dashboard: the browser sends no
+    // Referer under the no-referrer policy).
+    assert!(
+        browser.url().ends_with("/forecast"),
+        "still on the forecast: {}",
+        browser.url()
+    );
     browser.screenshot("10-korean");
 
     // A cheap phone: 360 CSS pixels wide. No page may be wider than the screen (wide tables

@@ -6,6 +6,7 @@ use crate::layout::shown;
 use crate::layout::{
     Cell, Choice, Page, PageResult, after_post, cell, codes, html, parse_field, word_options,
 };
+use crate::sessions::lock;
 use askama::Template;
 use axum::extract::State;
 use refuge_app::{Action, AppError, NewUser, Reason, UserChange, allowed};
@@ -51,8 +52,12 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
             ]
         })
         .collect();
+    let mut frame = user.titled("users-title").with_problem(problem);
+    if std::mem::take(&mut *lock(&user.web.saved)) {
+        frame.notice = lang.t("saved-change");
+    }
     html(UsersTemplate {
-        page: user.titled("users-title").with_problem(problem),
+        page: frame,
         can_manage: allowed(user.session().role(), Action::ManageUsers),
         roles_new: word_options(lang, Role::ALL.iter().copied(), "caseworker"),
         roles: word_options(lang, Role::ALL.iter().copied(), ""),
@@ -64,6 +69,22 @@ async fn page(shared: &Shared, user: &SignedIn, problem: String) -> PageResult {
         ],
         rows,
     })
+}
+
+/// A change answered: on success back to the list, which then says once that it was saved
+/// (an admin saw the same form again and could not tell); otherwise the form with the problem.
+async fn saved_or_shown_back<T>(
+    shared: &Shared,
+    user: &SignedIn,
+    result: Result<T, AppError>,
+) -> PageResult {
+    if result.is_ok() {
+        *lock(&user.web.saved) = true;
+    }
+    after_post(result, "/users", user.lang, |problem| {
+        page(shared, user, problem)
+    })
+    .await
 }
 
 pub async fn list(State(shared): State<Shared>, user: SignedIn) -> PageResult {
@@ -99,10 +120,7 @@ pub async fn add(
             .await
     }
     .await;
-    after_post(result, "/users", user.lang, |problem| {
-        page(&shared, &user, problem)
-    })
-    .await
+    saved_or_shown_back(&shared, &user, result).await
 }
 
 #[derive(Deserialize)]
@@ -160,10 +178,7 @@ pub async fn change(
         Ok(changed)
     }
     .await;
-    after_post(result, "/users", user.lang, |problem| {
-        page(&shared, &user, problem)
-    })
-    .await
+    saved_or_shown_back(&shared, &user, result).await
 }
 
 #[derive(Deserialize)]
@@ -185,8 +200,5 @@ pub async fn set_passphrase(
     if result.is_ok() {
         shared.sessions.end_user(name);
     }
-    after_post(result, "/users", user.lang, |problem| {
-        page(&shared, &user, problem)
-    })
-    .await
+    saved_or_shown_back(&shared, &user, result).await
 }

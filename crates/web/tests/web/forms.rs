@@ -228,3 +228,46 @@ fn registering_someone_twice_warns_with_the_likely_duplicate_and_asks() {
     assert_eq!(third.status, 409);
     assert!(third.body.contains(&code) && !third.body.contains(&twin));
 }
+
+/// An admin who changed a user came back to the same form with no word that it was done: the
+/// list now says it once, in the page's language, and a refused change says why instead.
+#[test]
+fn a_user_change_says_it_was_saved_once() {
+    let server = start(SessionPolicy::default());
+    let (admin, csrf) = server.login("admin");
+    let changed = server.post(
+        "/users/change",
+        &admin,
+        &[
+            ("csrf", &csrf),
+            ("name", "analyst"),
+            ("role", ""),
+            ("locations", ""),
+            ("active", "no"),
+        ],
+    );
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let korean = format!("{admin}; refuge_lang=ko");
+    let list = server.get("/users", &korean);
+    assert!(list.body.contains("<p class=\"notice\">저장했습니다.</p>"));
+    let again = server.get("/users", &korean);
+    assert!(!again.body.contains("class=\"notice\""), "said once");
+    let refused = server.post(
+        "/users/change",
+        &admin,
+        &[
+            ("csrf", &csrf),
+            ("name", "admin"),
+            ("role", "auditor"),
+            ("locations", ""),
+            ("active", ""),
+        ],
+    );
+    assert_eq!(refused.status, 422);
+    assert!(!refused.body.contains("class=\"notice\""));
+    assert!(
+        refused.body.contains("last active admin"),
+        "{}",
+        refused.body
+    );
+}

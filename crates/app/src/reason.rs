@@ -36,8 +36,8 @@ enum Value {
     Text(String),
     /// A number, which may choose a plural form.
     Number(f64),
-    /// Words of a closed vocabulary (its name, the words): each in the reader's language.
-    Words(&'static str, Vec<&'static str>),
+    /// A word of a closed vocabulary (its name, the word): in the reader's language.
+    Word(&'static str, &'static str),
 }
 
 /// How a page says a word of a closed vocabulary: given the vocabulary's name and the word.
@@ -74,19 +74,8 @@ impl Reason {
 
     /// With a word of a closed vocabulary (a stage, a role), said in the reader's language.
     #[must_use]
-    pub fn word<V: Vocabulary>(self, name: &'static str, value: V) -> Reason {
-        self.words(name, [value])
-    }
-
-    /// With several words of a closed vocabulary, comma-separated.
-    #[must_use]
-    pub fn words<V: Vocabulary>(
-        mut self,
-        name: &'static str,
-        values: impl IntoIterator<Item = V>,
-    ) -> Reason {
-        let words = values.into_iter().map(Vocabulary::word).collect();
-        self.args.push((name, Value::Words(V::NAME, words)));
+    pub fn word<V: Vocabulary>(mut self, name: &'static str, value: V) -> Reason {
+        self.args.push((name, Value::Word(V::NAME, value.word())));
         self
     }
 
@@ -113,11 +102,6 @@ impl Reason {
             .with("expected", &error.expected)
     }
 
-    /// The message id without its `reason-` prefix: stable, for tests and logs.
-    pub fn key(&self) -> &'static str {
-        self.key
-    }
-
     /// The reason in `language`, each vocabulary word as `words` says it.
     pub fn render(&self, language: &LanguageIdentifier, words: Words<'_>) -> String {
         let args: HashMap<Cow<'static, str>, FluentValue> = self
@@ -127,12 +111,7 @@ impl Reason {
                 let value = match value {
                     Value::Text(text) => FluentValue::from(text.clone()),
                     Value::Number(number) => FluentValue::from(*number),
-                    Value::Words(vocabulary, list) => FluentValue::from(
-                        list.iter()
-                            .map(|word| words(vocabulary, word))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    ),
+                    Value::Word(vocabulary, word) => FluentValue::from(words(vocabulary, word)),
                 };
                 (Cow::Borrowed(*name), value)
             })

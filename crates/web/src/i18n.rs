@@ -1,7 +1,9 @@
 //! Korean and English from Fluent resources (crates/web/locales).
 
 use fluent_templates::fluent_bundle::FluentValue;
-use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
+use fluent_templates::{LanguageIdentifier, Loader, static_loader};
+// The same identifiers the use cases' reasons are rendered under.
+use refuge_app::reason::{ENGLISH, KOREAN};
 use refuge_core::Vocabulary;
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,9 +22,6 @@ pub enum Lang {
     English,
     Korean,
 }
-
-static ENGLISH: LanguageIdentifier = langid!("en-US");
-static KOREAN: LanguageIdentifier = langid!("ko");
 
 impl Lang {
     pub fn tag(self) -> &'static str {
@@ -86,7 +85,7 @@ impl Lang {
 
     /// A word of the vocabulary named `vocabulary` (as a use case's reason carries it).
     pub fn vocabulary_word(self, vocabulary: &str, word: &str) -> String {
-        self.t(&format!("word-{}-{word}", vocabulary.replace(' ', "-")))
+        self.t(&vocabulary_key(vocabulary, word))
     }
 
     /// Several words, comma-separated ("-" for none).
@@ -139,7 +138,11 @@ impl Lang {
 /// `word-{vocabulary}-{word}`, the vocabulary's name with dashes for spaces: `word-stage-sheltered`,
 /// `word-incident-kind-self_harm`.
 fn word_key<V: Vocabulary>(value: V) -> String {
-    format!("word-{}-{}", V::NAME.replace(' ', "-"), value.word())
+    vocabulary_key(V::NAME, value.word())
+}
+
+fn vocabulary_key(vocabulary: &str, word: &str) -> String {
+    format!("word-{}-{word}", vocabulary.replace(' ', "-"))
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub enum Change {
         documents_ready: bool,
         screening_done: bool,
     },
+    DestinationWishSet {
+        wish: DestinationWish,
+        on: Date,
+    },
     IncidentRecorded {
         kind: IncidentKind,
         severity: u8,
@@ -169,6 +173,7 @@ impl std::fmt::Display for Change {
                 f,
                 "documents ready: {documents_ready}, screening done: {screening_done}"
             ),
+            Change::DestinationWishSet { wish, on } => write!(f, "wants: {wish} (said on {on})"),
             Change::IncidentRecorded {
                 kind,
                 severity,
@@ -463,6 +468,10 @@ fn change_of(
         } => Change::ReadinessSet {
             documents_ready: *documents_ready,
             screening_done: *screening_done,
+        },
+        EventBody::DestinationWishSet { wish, on, .. } => Change::DestinationWishSet {
+            wish: *wish,
+            on: *on,
         },
         EventBody::IncidentRecorded { incident } => Change::IncidentRecorded {
             kind: incident.kind,

@@ -1,5 +1,6 @@
 //! The event envelope and the event bodies. Every change is one immutable event.
 
+use crate::destination::DestinationWish;
 use crate::ids::*;
 use crate::model::*;
 use crate::stage::Stage;
@@ -50,6 +51,13 @@ pub enum EventBody {
         person: PersonId,
         documents_ready: bool,
         screening_done: bool,
+    },
+    /// Where the person wants to go, as they said it on `on`; it replaces what they said
+    /// before (which the history keeps).
+    DestinationWishSet {
+        person: PersonId,
+        wish: DestinationWish,
+        on: Date,
     },
     /// A person leaves one household for another (an existing one, or one just added).
     PersonRehoused {
@@ -149,6 +157,7 @@ impl EventBody {
             EventBody::FlagSet { .. } => "flag_set",
             EventBody::HoldSet { .. } => "hold_set",
             EventBody::ReadinessSet { .. } => "readiness_set",
+            EventBody::DestinationWishSet { .. } => "destination_wish_set",
             EventBody::PersonCorrected { .. } => "person_corrected",
             EventBody::PersonRehoused { .. } => "person_rehoused",
             EventBody::PersonMerged { .. } => "person_merged",
@@ -214,6 +223,7 @@ impl EventBody {
             EventBody::FlagSet { person, .. }
             | EventBody::HoldSet { person, .. }
             | EventBody::ReadinessSet { person, .. }
+            | EventBody::DestinationWishSet { person, .. }
             | EventBody::PersonCorrected { person, .. }
             | EventBody::PersonPurged { person, .. } => vec![R::Person(*person)],
             EventBody::PersonRehoused { person, from, to } => {

@@ -4,6 +4,7 @@
 //! caller and passed in.
 
 pub mod backlog;
+pub mod destination;
 pub mod event;
 pub mod identity_file;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod sealed;
 pub mod stage;
 mod vocabulary;
 
+pub use destination::{DestinationWish, NotAWish};
 pub use event::{CanonicalError, Event, EventBody, RecordRef, canonical_json};
 pub use identity_file::{IdentityLineError, parse_identity_text};
 pub use ids::*;

@@ -1,5 +1,6 @@
 //! Records of the domain: locations, households, people, incidents, users.
 
+use crate::destination::DestinationWish;
 use crate::ids::*;
 use crate::stage::Stage;
 use crate::vocabulary;
@@ -165,6 +166,12 @@ pub struct Person {
     /// indexes are gone and their record key with them; the anonymised facts stay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purged: Option<Date>,
+    /// Where they want to go, and the day they said so (`None`: not asked yet). Left out of
+    /// the JSON when absent, so older events keep their hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wish: Option<DestinationWish>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wish_recorded: Option<Date>,
     #[serde(default)]
     pub version: i64,
 }
@@ -259,6 +266,8 @@ impl Person {
             duplicate_index: None,
             merged_into: None,
             purged: None,
+            wish: None,
+            wish_recorded: None,
             version: 0,
         }
     }

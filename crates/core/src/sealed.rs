@@ -97,6 +97,7 @@ impl EventBody {
             | EventBody::FlagSet { .. }
             | EventBody::HoldSet { .. }
             | EventBody::ReadinessSet { .. }
+            | EventBody::DestinationWishSet { .. }
             | EventBody::PersonRehoused { .. }
             | EventBody::HouseholdSplitSet { .. }
             | EventBody::PersonMerged { .. }

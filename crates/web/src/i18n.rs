@@ -83,6 +83,14 @@ impl Lang {
         self.t(&word_key(value))
     }
 
+    /// A destination wish: the country code, or "undecided" / "does not want to move on".
+    pub fn wish(self, wish: &refuge_core::DestinationWish) -> String {
+        match wish.word() {
+            Some(word) => self.t(&format!("wish-{word}")),
+            None => wish.to_string(),
+        }
+    }
+
     /// A word of the vocabulary named `vocabulary` (as a use case's reason carries it).
     pub fn vocabulary_word(self, vocabulary: &str, word: &str) -> String {
         self.t(&vocabulary_key(vocabulary, word))

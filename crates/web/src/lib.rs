@@ -81,6 +81,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/people/{code}/flag", post(person::flag))
         .route("/people/{code}/hold", post(person::hold))
         .route("/people/{code}/ready", post(person::ready))
+        .route("/people/{code}/wish", post(person::wish))
         .route("/people/{code}/correct", post(person::correct))
         .route("/people/{code}/household", post(person::household))
         .route("/people/{code}/split", post(person::split))

@@ -91,6 +91,10 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
                 ("screening", yes_no(*screening_done)),
             ],
         ),
+        Change::DestinationWishSet { wish, on } => (
+            "change-wish",
+            vec![("wish", lang.wish(wish)), ("on", on.to_string())],
+        ),
         Change::IncidentRecorded {
             kind,
             severity,

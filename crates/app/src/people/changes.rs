@@ -174,6 +174,24 @@ impl App {
         .await
     }
 
+    /// Records where a person, or every member of a household, wants to go, as said today.
+    pub async fn set_wish(
+        &self,
+        session: &Session,
+        code: &str,
+        wish: DestinationWish,
+    ) -> AppResult<Vec<String>> {
+        let on = self.today();
+        self.for_each_person(session, Action::FlagPeople, code, |person| {
+            EventBody::DestinationWishSet {
+                person: person.id,
+                wish,
+                on,
+            }
+        })
+        .await
+    }
+
     /// Records transfer readiness (documents, screening) for a person or household. A value
     /// left None keeps each person's current one.
     pub async fn set_ready(

@@ -28,6 +28,23 @@ pub struct BatchRequest {
     pub date: Date,
     pub seats: u32,
     pub origins: Vec<String>,
+    /// The country it goes to (ISO alpha-2): only people who want to go there are seated.
+    /// `None` (a preview without a destination): anyone who wants to go somewhere.
+    pub destination: Option<String>,
+}
+
+impl BatchRequest {
+    /// A batch without a label or destination (a new batch takes its destination from the
+    /// reception location it goes to).
+    pub fn new(date: Date, seats: u32, origins: Vec<String>) -> BatchRequest {
+        BatchRequest {
+            label: String::new(),
+            date,
+            seats,
+            origins,
+            destination: None,
+        }
+    }
 }
 
 /// Why a planning unit cannot go yet, as facts: pages render them in their language; the
@@ -53,6 +70,13 @@ pub enum Blocker {
     },
     /// The members are at different locations.
     ApartLocations,
+    /// A member wants to go elsewhere than the batch (`destination`), has not decided, or
+    /// does not want to move on.
+    WantsElsewhere {
+        person: String,
+        wish: DestinationWish,
+        destination: Option<String>,
+    },
 }
 
 impl std::fmt::Display for Blocker {
@@ -70,6 +94,25 @@ impl std::fmt::Display for Blocker {
             }
             Blocker::OnBatch { person, batch } => write!(f, "{person} is on batch {batch}"),
             Blocker::ApartLocations => f.write_str("members are at different locations"),
+            Blocker::WantsElsewhere {
+                person,
+                wish: DestinationWish::Undecided,
+                ..
+            } => write!(f, "{person} has not decided where to go"),
+            Blocker::WantsElsewhere {
+                person,
+                wish: DestinationWish::Stay,
+                ..
+            } => write!(f, "{person} does not want to move on"),
+            Blocker::WantsElsewhere {
+                person,
+                wish,
+                destination,
+            } => write!(
+                f,
+                "{person} wants {wish}, batch goes to {}",
+                destination.as_deref().unwrap_or("-")
+            ),
         }
     }
 }
@@ -118,7 +161,15 @@ impl App {
 
     pub(super) async fn batch_request(&self, batch: &TransferBatch) -> AppResult<BatchRequest> {
         let codes: HashMap<LocationId, String> = self.location_codes().await?;
+        let destination = self
+            .store
+            .locations()
+            .await?
+            .into_iter()
+            .find(|location| location.id == batch.destination)
+            .map(|location| location.country);
         Ok(BatchRequest {
+            destination,
             label: batch.code.clone(),
             date: batch.departure,
             seats: batch.seats,

@@ -36,6 +36,7 @@ impl App {
                 Reason::new("at-most").count("most", MAX_NODE_LIMIT),
             ));
         }
+        let destination = one_destination(requests)?;
         let today = self.today();
         let locations = self.store.locations().await?;
         let code_of: HashMap<LocationId, &str> =
@@ -66,7 +67,7 @@ impl App {
                     .copied()
                     .unwrap_or_default()
                     .to_string();
-                let reasons = blockers(&group, policy, &on_batch);
+                let reasons = blockers(&group, policy, &on_batch, destination);
                 let waiting_days = group
                     .iter()
                     .filter_map(|member| member.waiting_days(today))
@@ -283,6 +284,7 @@ fn blockers(
     group: &[&Person],
     policy: &Policy,
     on_batch: &HashMap<PersonId, String>,
+    destination: Option<&str>,
 ) -> Vec<Blocker> {
     let mut reasons = Vec::new();
     for member in group {
@@ -312,9 +314,41 @@ fn blockers(
         if member.location != group[0].location {
             reasons.push(Blocker::ApartLocations);
         }
+        // Someone not asked yet travels as before wishes were recorded.
+        if let Some(wish) = member.wish {
+            let goes_where_wanted = match destination {
+                Some(country) => wish.allows(country),
+                None => wish.country().is_some(),
+            };
+            if !goes_where_wanted {
+                reasons.push(Blocker::WantsElsewhere {
+                    person: person(),
+                    wish,
+                    destination: destination.map(str::to_string),
+                });
+            }
+        }
     }
     reasons.dedup();
     reasons
+}
+
+/// The one country the requested batches go to (`None`: none given). Wishes make a
+/// household eligible per destination, so one plan fills batches to one country.
+fn one_destination(requests: &[BatchRequest]) -> AppResult<Option<&str>> {
+    let mut countries = requests
+        .iter()
+        .filter_map(|request| request.destination.as_deref());
+    let first = countries.next();
+    if let Some(other) = countries.find(|country| Some(*country) != first) {
+        return Err(AppError::invalid(
+            "destination",
+            Reason::new("one-destination-per-plan")
+                .with("first", first.unwrap_or_default())
+                .with("other", other),
+        ));
+    }
+    Ok(first)
 }
 
 /// A group as the planner sees it: its size, origin, wait, flags, eligibility and pin.

@@ -174,6 +174,7 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
                     date: NOW.date(),
                     seats: 2,
                     origins: vec![],
+                    destination: None,
                 }],
                 &PlanPolicy::default(),
             )

@@ -99,6 +99,7 @@ async fn a_batch_is_planned_pinned_confirmed_departed_and_completed(db: TestDb) 
         date: NOW.date() + time::Duration::days(10),
         seats: 1,
         origins: vec![],
+        destination: None,
     };
     let (batch, report) = app
         .create_batch(&org.admin, &request, "RCP-KR", &PlanPolicy::default())
@@ -257,7 +258,122 @@ async fn forecasts_beyond_the_work_budget_are_refused_before_they_run() {
     }
 }
 
+/// A transfer seats only people who want to go where it goes; the others are explained, the
+/// wish is in the history, and a plan may not mix destinations.
+async fn a_transfer_seats_only_those_who_want_to_go_where_it_goes(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    for (code, country) in [("RCP-KR", "KR"), ("RCP-CA", "CA")] {
+        app.add_location(
+            &org.admin,
+            code,
+            LocationKind::Reception,
+            country,
+            500,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    for key in ["a", "b"] {
+        app.set_ready(&org.admin, &org.people[key], Some(true), Some(true))
+            .await
+            .unwrap();
+    }
+    let wants = |text: &str| text.parse::<DestinationWish>().unwrap();
+    app.set_wish(&org.admin, &org.people["a"], wants("CA"))
+        .await
+        .unwrap();
+    app.set_wish(&org.admin, &org.people["b"], wants("undecided"))
+        .await
+        .unwrap();
+    let request = BatchRequest {
+        label: String::new(),
+        date: NOW.date() + time::Duration::days(10),
+        seats: 5,
+        origins: vec![],
+        destination: None,
+    };
+    let reason_of = |report: &PlanReport, person: &str| {
+        report
+            .units
+            .values()
+            .find(|unit| unit.person_codes.iter().any(|code| code == person))
+            .map(|unit| unit.blockers.clone())
+            .unwrap()
+    };
+    let (to_korea, report) = app
+        .create_batch(&org.admin, &request, "RCP-KR", &PlanPolicy::default())
+        .await
+        .unwrap();
+    assert!(to_korea.manifest.is_empty(), "{:?}", to_korea.manifest);
+    assert_eq!(
+        reason_of(&report, &org.people["a"])
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [format!("{} wants CA, batch goes to KR", org.people["a"])]
+    );
+    assert!(
+        reason_of(&report, &org.people["b"])
+            .iter()
+            .any(|blocker| blocker.to_string().ends_with("has not decided where to go"))
+    );
+    let (to_canada, _) = app
+        .create_batch(&org.admin, &request, "RCP-CA", &PlanPolicy::default())
+        .await
+        .unwrap();
+    let a_id = app
+        .show_person(&org.admin, &org.people["a"], false)
+        .await
+        .unwrap()
+        .person
+        .id;
+    assert_eq!(to_canada.manifest, [a_id]);
+
+    let view = app
+        .show_person(&org.admin, &org.people["b"], false)
+        .await
+        .unwrap();
+    assert_eq!(view.person.wish, Some(DestinationWish::Undecided));
+    assert_eq!(view.person.wish_recorded, Some(NOW.date()));
+    let mut said = Vec::new();
+    app.history(&org.admin, Some(&org.people["b"]), |page| {
+        said.extend(page.into_iter().map(|event| event.change.to_string()));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(
+        said.iter().any(|line| line.starts_with("wants: undecided")),
+        "{said:?}"
+    );
+
+    let mixed = [
+        BatchRequest {
+            destination: Some("KR".into()),
+            ..request.clone()
+        },
+        BatchRequest {
+            destination: Some("CA".into()),
+            ..request.clone()
+        },
+    ];
+    match app
+        .plan_preview(&org.admin, &mixed, &PlanPolicy::default())
+        .await
+    {
+        Err(error @ AppError::Invalid { .. }) => {
+            assert_eq!(error.field(), Some("destination"))
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
 refuge_store::conformance!(
+    a_transfer_seats_only_those_who_want_to_go_where_it_goes,
     backlog_counts_waits_against_the_target,
     the_demo_builds_a_consistent_organisation,
     a_batch_is_planned_pinned_confirmed_departed_and_completed,

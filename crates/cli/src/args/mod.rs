@@ -205,6 +205,10 @@ pub enum Command {
         #[arg(long)]
         screening: Option<YesNo>,
     },
+    /// Record where a person, or every member of a household, wants to go: a two-letter
+    /// country code (KR), undecided, or stay (does not want to move on). Transfers seat
+    /// only people who want to go where they go.
+    Wish { code: String, wish: DestinationWish },
     /// Incidents: conflicts, self-harm, medical, raids, arrests, …
     #[command(subcommand)]
     Incident(IncidentCommand),

@@ -68,6 +68,7 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
             documents,
             screening,
         } => people::ready(config, code, documents, screening).await,
+        Command::Wish { code, wish } => people::wish(config, code, wish).await,
         Command::Incident(command) => incidents::incident(config, command).await,
         Command::Note(command) => notes::note(config, command).await,
         Command::Backlog { json, target_wait } => outlook::backlog(config, json, target_wait).await,

@@ -280,6 +280,14 @@ pub async fn hold(
     Ok(())
 }
 
+/// `refuge wish`.
+pub async fn wish(config: &Config<'_>, code: String, wish: DestinationWish) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    let people = app.set_wish(&session, &code, wish).await?;
+    outln!("Wants to go: {wish}: {}", people.join(", "));
+    Ok(())
+}
+
 /// `refuge ready`.
 pub async fn ready(
     config: &Config<'_>,

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::output_file::OutputFile;
 use anyhow::{Context, Result, bail};
 use refuge_app::*;
-use refuge_core::{BatchPin, BatchStatus, TransferBatch};
+use refuge_core::{BatchPin, BatchStatus, DestinationWish, TransferBatch};
 use refuge_plan::{Decision, Instance, Plan, Policy};
 use std::path::Path;
 use time::Date;
@@ -42,9 +42,9 @@ fn read_batches(path: &Path) -> Result<Vec<BatchRequest>> {
             .as_table()
             .ok_or_else(|| anyhow::anyhow!("{}", at("")))?;
         for key in table.keys() {
-            if !["id", "date", "seats", "origins"].contains(&key.as_str()) {
+            if !["id", "date", "seats", "origins", "destination"].contains(&key.as_str()) {
                 bail!(
-                    "{}: unknown key (expected id, date, seats, origins)",
+                    "{}: unknown key (expected id, date, seats, origins, destination)",
                     at(key)
                 );
             }
@@ -73,7 +73,21 @@ fn read_batches(path: &Path) -> Result<Vec<BatchRequest>> {
                 .collect::<Result<_>>()?,
             Some(_) => bail!("{}: expected a list of location codes", at("origins")),
         };
+        // The country the batch goes to: only people who want to go there are seated.
+        let destination = match table.get("destination") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .as_str()
+                    .and_then(|text| text.parse::<DestinationWish>().ok())
+                    .and_then(|wish| wish.country().map(str::to_string))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("{}: not a two-letter country code", at("destination"))
+                    })?,
+            ),
+        };
         requests.push(BatchRequest {
+            destination,
             label: table
                 .get("id")
                 .and_then(|id| id.as_str())
@@ -189,6 +203,7 @@ pub async fn plan_command(config: &Config<'_>, args: PlanArgs) -> Result<()> {
             date,
             seats,
             origins: from,
+            destination: None,
         }],
         _ => bail!("give --seats N --date DATE, or --batches FILE.toml, or --input FILE.json"),
     };
@@ -240,12 +255,7 @@ pub async fn batch_command(config: &Config<'_>, command: BatchCommand) -> Result
             json,
         } => {
             let policy = read_policy(policy.as_deref())?;
-            let request = BatchRequest {
-                label: String::new(),
-                date,
-                seats,
-                origins: from,
-            };
+            let request = BatchRequest::new(date, seats, from);
             create_batch(&app, &session, &request, &to, &policy, json).await
         }
         BatchCommand::List => list_batches(&app, &session).await,

@@ -4,6 +4,7 @@
 //! records an event touches into a `State`, applies the event, and writes the records back;
 //! `refuge verify` replays the whole log into an empty `State` and compares.
 
+use crate::destination::DestinationWish;
 use crate::event::EventBody;
 use crate::ids::*;
 use crate::model::*;
@@ -136,6 +137,7 @@ impl State {
                 documents_ready,
                 screening_done,
             } => self.set_readiness(person, documents_ready, screening_done),
+            EventBody::DestinationWishSet { person, wish, on } => self.set_wish(person, wish, on),
             EventBody::PersonRehoused { person, from, to } => self.rehouse(person, from, to),
             EventBody::HouseholdSplitSet {
                 household,
@@ -222,6 +224,8 @@ mod tests {
             duplicate_index: None,
             merged_into: None,
             purged: None,
+            wish: None,
+            wish_recorded: None,
             version: 0,
         }
     }
@@ -485,6 +489,7 @@ mod tests {
         Flag { flag: usize, on: bool },
         Hold(bool),
         Ready(bool, bool),
+        Wish(usize, i64),
     }
 
     fn action() -> impl Strategy<Value = Action> {
@@ -497,6 +502,7 @@ mod tests {
             (0usize..9, any::<bool>()).prop_map(|(flag, on)| Action::Flag { flag, on }),
             any::<bool>().prop_map(Action::Hold),
             (any::<bool>(), any::<bool>()).prop_map(|(a, b)| Action::Ready(a, b)),
+            (0usize..4, 0i64..40).prop_map(|(wish, days)| Action::Wish(wish, days)),
         ]
     }
 
@@ -523,6 +529,11 @@ mod tests {
                     Action::Flag { flag, on } => EventBody::FlagSet { person, flag: Flag::ALL[flag], on },
                     Action::Hold(on) => EventBody::HoldSet { person, reason: on.then_some(HoldReason::Medical) },
                     Action::Ready(documents_ready, screening_done) => EventBody::ReadinessSet { person, documents_ready, screening_done },
+                    Action::Wish(wish, days) => EventBody::DestinationWishSet {
+                        person,
+                        wish: ["KR", "CA", "undecided", "stay"][wish].parse().unwrap(),
+                        on: date!(2026 - 01 - 01) + time::Duration::days(days),
+                    },
                 };
                 // Partial load, as a store does it: only the touched records.
                 let mut partial = State::default();

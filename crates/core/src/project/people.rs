@@ -111,6 +111,20 @@ impl State {
         Ok(())
     }
 
+    pub(super) fn set_wish(
+        &mut self,
+        person: &PersonId,
+        wish: &DestinationWish,
+        on: &Date,
+    ) -> Result<(), ProjectionError> {
+        let record = self.person_mut(*person)?;
+        refuse_purged(record)?;
+        record.wish = Some(*wish);
+        record.wish_recorded = Some(*on);
+        record.version += 1;
+        Ok(())
+    }
+
     pub(super) fn rehouse(
         &mut self,
         person: &PersonId,
@@ -210,7 +224,17 @@ impl State {
         // The earlier wait counts for the kept record when it is waiting too: the
         // person has waited since the first of their two registrations.
         let earlier_wait = duplicate.waiting_since;
+        let duplicate_wish = duplicate.wish.zip(duplicate.wish_recorded);
         let kept = self.person_mut(*into)?;
+        // The wish said last counts, whichever record it was said on.
+        if let Some((wish, recorded)) = duplicate_wish
+            && kept
+                .wish_recorded
+                .is_none_or(|kept_recorded| kept_recorded < recorded)
+        {
+            kept.wish = Some(wish);
+            kept.wish_recorded = Some(recorded);
+        }
         kept.flags.extend(flags);
         kept.documents_ready |= documents_ready;
         kept.screening_done |= screening_done;

@@ -231,6 +231,22 @@ move-household = { $count ->
   }
 move-person-only = only this person: the household is split, and a split household is left out of transfer plans unless it may split
 
+# Destination wishes (person page, plans).
+col-wish = Wants to go
+wish-said-on = { $wish } (said on { $on })
+wish-not-asked = not asked yet
+wish-title = Where they want to go
+wish-country = to a country
+wish-country-code = Country code (two letters, e.g. KR)
+wish-undecided = undecided
+wish-stay = does not want to move on
+wish-whose = Whose wish
+wish-household = { $count ->
+    [one] the whole household ({ $count } person)
+   *[other] the whole household ({ $count } people)
+  }
+wish-person-only = only this person
+
 # What an event changed (web/src/timeline.rs).
 change-user-added = user { $name } ({ $role }) added
 change-user-changed = role { $role }, { $active ->
@@ -249,6 +265,7 @@ change-flag-set = flag set: { $flag }
 change-flag-cleared = flag cleared: { $flag }
 change-hold-set = put on hold: { $reason }
 change-hold-released = hold released
+change-wish = wants to go: { $wish } (said on { $on })
 change-readiness = documents { $documents ->
     [yes] ready
    *[no] not ready
@@ -312,6 +329,7 @@ plan-count-on-hold = { $count } on hold
 plan-count-not-ready = { $count } not ready (documents or screening)
 plan-count-on-batch = { $count } already on another transfer
 plan-count-apart = { $count } with members at different places
+plan-count-wants-elsewhere = { $count } wanting another destination or undecided
 plan-not-chosen = { $count ->
     [one] { $count } eligible household is not chosen: others rank higher, or there is no room.
    *[other] { $count } eligible households are not chosen: others rank higher, or there is no room.
@@ -339,6 +357,8 @@ blocker-on-hold = { $person } is on hold ({ $reason })
 blocker-not-ready = { $person } is not transfer-ready (documents and screening)
 blocker-on-batch = { $person } is on transfer { $batch }
 blocker-apart = members are at different places
+blocker-wants-elsewhere = { $person } wants to go to { $wish }; this transfer goes to { $destination }
+blocker-wish = { $person }: { $wish }
 
 # One incident (pages/incident.rs) and a person's incidents.
 incident-title = Incident { $code }

@@ -219,6 +219,19 @@ who-moves = 누가 이동합니까
 move-household = 가구 전체 ({ $count }명)
 move-person-only = 이 사람만: 가구가 나뉘며, 나뉜 가구는 분리가 허용되지 않는 한 이송 계획에서 빠집니다
 
+# Destination wishes (person page, plans).
+col-wish = 희망 행선지
+wish-said-on = { $wish } ({ $on }에 밝힘)
+wish-not-asked = 아직 묻지 않음
+wish-title = 희망 행선지
+wish-country = 국가
+wish-country-code = 국가 코드 (두 글자, 예: KR)
+wish-undecided = 미정
+wish-stay = 더 이동하기를 원하지 않음
+wish-whose = 누구의 희망인가
+wish-household = 가구 전체 ({ $count }명)
+wish-person-only = 이 사람만
+
 # What an event changed (web/src/timeline.rs).
 change-user-added = 사용자 { $name }({ $role }) 추가
 change-user-changed = 역할 { $role }, { $active ->
@@ -237,6 +250,7 @@ change-flag-set = 표시 추가: { $flag }
 change-flag-cleared = 표시 해제: { $flag }
 change-hold-set = 보류: { $reason }
 change-hold-released = 보류 해제
+change-wish = 희망 행선지: { $wish } ({ $on }에 밝힘)
 change-readiness = 서류 { $documents ->
     [yes] 준비됨
    *[no] 미비
@@ -285,6 +299,7 @@ plan-count-on-hold = 보류 { $count }
 plan-count-not-ready = 준비 미완료(서류 또는 심사) { $count }
 plan-count-on-batch = 다른 이송에 배정됨 { $count }
 plan-count-apart = 가족이 다른 장소에 있음 { $count }
+plan-count-wants-elsewhere = 다른 행선지를 원하거나 미정 { $count }
 plan-not-chosen = 자격이 있으나 선택되지 않은 가구 { $count }곳: 우선순위가 더 높은 가구가 있거나 자리가 없습니다.
 plan-proven = 이 선택이 가능한 최선임이 증명되었습니다.
 plan-gap = 찾은 최선의 선택: 가능한 최선과 { $percent }% 이내입니다.
@@ -306,6 +321,8 @@ blocker-on-hold = { $person }: 보류 중 ({ $reason })
 blocker-not-ready = { $person }: 이송 준비 미완료 (서류·심사)
 blocker-on-batch = { $person }: 이송 { $batch }에 배정됨
 blocker-apart = 가족이 서로 다른 장소에 있음
+blocker-wants-elsewhere = { $person }: { $wish }(으)로 가기를 원함, 이 이송은 { $destination }행
+blocker-wish = { $person }: { $wish }
 
 # One incident (pages/incident.rs) and a person's incidents.
 incident-title = 사건 { $code }

@@ -60,12 +60,13 @@ fn plan_summary(lang: Lang, report: &PlanReport) -> Vec<String> {
         ],
     )];
     // Households not eligible, counted once per reason they have.
-    let mut by_reason: [(u64, &str); 5] = [
+    let mut by_reason: [(u64, &str); 6] = [
         (0, "plan-count-not-waiting"),
         (0, "plan-count-on-hold"),
         (0, "plan-count-not-ready"),
         (0, "plan-count-on-batch"),
         (0, "plan-count-apart"),
+        (0, "plan-count-wants-elsewhere"),
     ];
     let mut ineligible = 0;
     let mut not_chosen = 0;
@@ -78,7 +79,7 @@ fn plan_summary(lang: Lang, report: &PlanReport) -> Vec<String> {
         let Some(unit) = report.units.get(&explanation.household) else {
             continue;
         };
-        let mut seen = [false; 5];
+        let mut seen = [false; 6];
         for blocker in &unit.blockers {
             let slot = match blocker {
                 Blocker::NotWaiting { .. } => 0,
@@ -86,6 +87,7 @@ fn plan_summary(lang: Lang, report: &PlanReport) -> Vec<String> {
                 Blocker::NotReady { .. } => 2,
                 Blocker::OnBatch { .. } => 3,
                 Blocker::ApartLocations => 4,
+                Blocker::WantsElsewhere { .. } => 5,
             };
             seen[slot] = true;
         }
@@ -204,6 +206,24 @@ fn blocker_text(lang: Lang, blocker: &Blocker) -> String {
             &[("person", person.clone()), ("batch", batch.clone())],
         ),
         Blocker::ApartLocations => lang.t("blocker-apart"),
+        Blocker::WantsElsewhere {
+            person,
+            wish,
+            destination,
+        } => match wish.country() {
+            Some(_) => lang.t_args(
+                "blocker-wants-elsewhere",
+                &[
+                    ("person", person.clone()),
+                    ("wish", lang.wish(wish)),
+                    ("destination", destination.clone().unwrap_or_default()),
+                ],
+            ),
+            None => lang.t_args(
+                "blocker-wish",
+                &[("person", person.clone()), ("wish", lang.wish(wish))],
+            ),
+        },
     }
 }
 

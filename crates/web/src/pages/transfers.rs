@@ -76,6 +76,7 @@ pub async fn create(
             date: parse_date("date", &form.date)?,
             seats: parse_number("seats", &form.seats)?,
             origins: codes(&form.origins),
+            destination: None,
         };
         shared
             .app

@@ -177,6 +177,12 @@ fn every_route_as_every_role() {
                 303,
             ),
             (
+                format!("/people/{person}/wish"),
+                vec![("choice", "undecided")],
+                Action::FlagPeople,
+                303,
+            ),
+            (
                 format!("/transfers/{batch}/pin"),
                 vec![("household", "H-00000"), ("pin", "clear")],
                 Action::PlanTransfers,

@@ -471,3 +471,70 @@ fn a_household_moves_together_unless_the_split_is_chosen() {
         "the split was chosen: the rest stay"
     );
 }
+
+/// A caseworker on a phone records where someone wants to go, in Korean: a wrong country
+/// code is said beside what was typed (kept), a right one is saved, shown among the facts
+/// and in the history; "undecided" needs no country.
+#[test]
+fn a_caseworker_records_where_someone_wants_to_go() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("caseworker");
+    let person = first_code(&server.get("/people", &cookie).body, "P-");
+    let korean = format!("{cookie}; refuge_lang=ko");
+    let page = server.get(&format!("/people/{person}"), &korean);
+    assert!(
+        page.body.contains("희망 행선지"),
+        "the wish form, in Korean"
+    );
+    assert!(page.body.contains("아직 묻지 않음"), "not asked yet");
+
+    let wrong = server.post(
+        &format!("/people/{person}/wish"),
+        &korean,
+        &[
+            ("csrf", &csrf),
+            ("choice", "country"),
+            ("country", "Korea"),
+            ("who", "person"),
+        ],
+    );
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong.body.contains("두 글자 국가 코드"),
+        "the problem, in Korean"
+    );
+    assert!(
+        wrong.body.contains("value=\"Korea\""),
+        "what was typed is kept"
+    );
+
+    let right = server.post(
+        &format!("/people/{person}/wish"),
+        &cookie,
+        &[
+            ("csrf", &csrf),
+            ("choice", "country"),
+            ("country", "ca"),
+            ("who", "person"),
+        ],
+    );
+    assert_eq!(right.status, 303);
+    let page = server.get(&format!("/people/{person}"), &cookie);
+    assert!(page.body.contains("CA (said on "), "among the facts");
+    let (admin, _) = server.login("admin");
+    let history = server.get(&format!("/people/{person}"), &admin);
+    assert!(history.body.contains("wants to go: CA"), "in the history");
+    assert!(page.body.contains(
+        "name=\"country\" autocapitalize=\"characters\" placeholder=\"KR\" value=\"CA\""
+    ));
+
+    let undecided = server.post(
+        &format!("/people/{person}/wish"),
+        &korean,
+        &[("csrf", &csrf), ("choice", "undecided"), ("who", "person")],
+    );
+    assert_eq!(undecided.status, 303);
+    let page = server.get(&format!("/people/{person}"), &korean);
+    assert!(page.body.contains("미정 ("), "undecided, in Korean");
+    assert!(page.body.contains("value=\"undecided\" checked"));
+}

@@ -168,6 +168,8 @@ impl Record for Person {
         "duplicate_index",
         "merged_into",
         "purged",
+        "wish",
+        "wish_recorded",
         "version",
     ];
 
@@ -203,6 +205,8 @@ impl Record for Person {
         args.push(Value::from(self.duplicate_index));
         args.push(Value::from(self.merged_into.map(|id| id.to_string())));
         args.push(Value::from(self.purged.map(text_date)));
+        args.push(Value::from(self.wish.map(|wish| wish.to_string())));
+        args.push(Value::from(self.wish_recorded.map(text_date)));
         args.push(Value::from(self.version));
     }
     fn decode<R: Fields>(row: &R) -> StoreResult<Self> {
@@ -239,6 +243,14 @@ impl Record for Person {
                 .transpose()?,
             purged: row
                 .opt_text("purged")?
+                .map(|text| parse_date(&text))
+                .transpose()?,
+            wish: row
+                .opt_text("wish")?
+                .map(|text| text.parse().map_err(corrupt))
+                .transpose()?,
+            wish_recorded: row
+                .opt_text("wish_recorded")?
                 .map(|text| parse_date(&text))
                 .transpose()?,
             version: row.int("version")?,

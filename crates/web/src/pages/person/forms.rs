@@ -10,7 +10,7 @@ use crate::sessions::lock;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use refuge_app::{Action, AppError, CorrectionRequest, Reason};
-use refuge_core::{Flag, HoldReason, PersonField, Stage};
+use refuge_core::{DestinationWish, Flag, HoldReason, PersonField, Stage};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -120,6 +120,55 @@ pub async fn hold(
     }
     .await;
     after_change(&shared, &user, &code, result, Echo::default()).await
+}
+
+#[derive(Deserialize)]
+pub struct WishForm {
+    /// `country` (then `country` says which), `undecided` or `stay`.
+    choice: String,
+    #[serde(default)]
+    country: String,
+    /// `household`: every member of the household; `person` (or nothing): this person.
+    #[serde(default)]
+    who: String,
+}
+
+pub async fn wish(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<WishForm>,
+) -> PageResult {
+    let result = async {
+        let text = match form.choice.as_str() {
+            "country" => form.country.as_str(),
+            "undecided" | "stay" => form.choice.as_str(),
+            _ => return Err(AppError::invalid("choice", Reason::new("wish-choice"))),
+        };
+        let wish: DestinationWish = text.parse().map_err(|_| {
+            AppError::invalid(
+                "country",
+                Reason::new("not-a-country").with("text", shown(text)),
+            )
+        })?;
+        let whose = match form.who.as_str() {
+            "household" => {
+                shared
+                    .app
+                    .show_person(user.session(), &code, false)
+                    .await?
+                    .household_code
+            }
+            "person" | "" => code.clone(),
+            _ => return Err(AppError::invalid("who", Reason::new("household-or-person"))),
+        };
+        shared.app.set_wish(user.session(), &whose, wish).await
+    }
+    .await;
+    let echo = Echo {
+        wish: Some((form.choice.clone(), form.country.clone())),
+        ..Echo::default()
+    };
+    after_change(&shared, &user, &code, result, echo).await
 }
 
 #[derive(Deserialize)]

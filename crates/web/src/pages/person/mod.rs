@@ -65,6 +65,9 @@ struct PersonTemplate {
     merged_from: Vec<String>,
     /// What was typed into the household form, given back with its problem.
     household_to: String,
+    /// The wish form's choice: `country`, `undecided` or `stay`, and the country typed.
+    wish_choice: String,
+    wish_country: String,
 }
 
 /// A case note as listed: the text only when revealed.
@@ -87,6 +90,8 @@ pub struct Echo {
     merge_failed: bool,
     /// What was typed into the household form.
     household_to: String,
+    /// What was chosen and typed into the wish form: (choice, country).
+    wish: Option<(String, String)>,
 }
 
 /// One field of the correction form.
@@ -138,6 +143,7 @@ async fn page(
     } else {
         Vec::new()
     };
+    let (wish_choice, wish_country) = wish_form(person, echo.wish);
     html(PersonTemplate {
         page: frame(user, &person.code, problem),
         code: person.code.clone(),
@@ -186,6 +192,19 @@ async fn page(
         merge_problem,
         merged_from: view.merged_from.clone(),
         household_to: echo.household_to,
+        wish_choice,
+        wish_country,
+    })
+}
+
+/// The wish form's choice and country: what was typed (after a problem), else the record's.
+fn wish_form(person: &refuge_core::Person, typed: Option<(String, String)>) -> (String, String) {
+    typed.unwrap_or_else(|| match person.wish {
+        Some(wish) => (
+            wish.word().unwrap_or("country").to_string(),
+            wish.country().unwrap_or_default().to_string(),
+        ),
+        None => ("country".to_string(), String::new()),
     })
 }
 
@@ -257,6 +276,16 @@ fn facts(user: &SignedIn, view: &PersonView) -> Vec<(String, String)> {
         (
             lang.t("hold"),
             person.hold.map_or("-".into(), |reason| lang.word(reason)),
+        ),
+        (
+            lang.t("col-wish"),
+            match (person.wish, person.wish_recorded) {
+                (Some(wish), Some(on)) => lang.t_args(
+                    "wish-said-on",
+                    &[("wish", lang.wish(&wish)), ("on", on.to_string())],
+                ),
+                _ => lang.t("wish-not-asked"),
+            },
         ),
     ]
 }

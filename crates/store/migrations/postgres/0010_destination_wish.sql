@@ -1,0 +1,3 @@
+-- See SQLite 0015.
+ALTER TABLE people ADD COLUMN wish TEXT COLLATE "C";
+ALTER TABLE people ADD COLUMN wish_recorded TEXT COLLATE "C";

@@ -31,6 +31,7 @@ refuge_core::vocabulary!(
     ViewBatches => "view_batches",
     Forecast => "forecast",
     Purge => "purge",
+    Exchange => "exchange",
 });
 
 impl Action {
@@ -64,6 +65,7 @@ impl Action {
             Action::ViewBatches => "view transfer batches",
             Action::Forecast => "run forecasts",
             Action::Purge => "purge the identities of people who have arrived",
+            Action::Exchange => "exchange bundles with other installations",
         }
     }
 }
@@ -104,6 +106,8 @@ refuge_core::vocabulary!(
     Reveal => "reveal",
     Export => "export",
     Import => "import",
+    // This installation's device keys made, or a peer added or removed.
+    PeerChanged => "peer_changed",
     Batch => "batch",
     Verify => "verify",
     Demo => "demo",

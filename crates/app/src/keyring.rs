@@ -21,6 +21,8 @@ pub(crate) const ORGANISATION: &str = "organisation";
 pub(crate) const RECOVERY: &str = "recovery";
 /// The record whose key is the blind-index key.
 pub(crate) const INDEX_RECORD: &str = "blind-index";
+/// The record whose key this installation's exchange identity derives from (docs/exchange.md).
+pub(crate) const DEVICE_RECORD: &str = "exchange-device";
 /// Says which key model an organisation uses; absent: one data key.
 pub(crate) const META_KEY_MODEL: &str = "key_model";
 pub(crate) const COMPARTMENT_MODEL: &str = "compartments";
@@ -216,6 +218,19 @@ impl NewKeys {
         })
     }
 
+    /// Wraps an existing key of `record` to `compartment` and keeps it for the commit.
+    pub(crate) fn keep_secret(
+        &mut self,
+        record: &str,
+        compartment: &str,
+        key: &SecretKey,
+    ) -> AppResult<()> {
+        self.prepare(compartment)?;
+        let wrapped = self.wrap(record, compartment, key)?;
+        self.keep(Some(wrapped));
+        Ok(())
+    }
+
     /// `make` and keep the key for the commit.
     pub(crate) fn seal_new(&mut self, record: &str, compartment: &str) -> AppResult<Arc<Sealer>> {
         self.prepare(compartment)?;
@@ -324,6 +339,36 @@ impl App {
         }
         records.insert(key.record.clone(), sealer.clone());
         Ok(Some(sealer))
+    }
+
+    /// The key itself of an existing record, when this session opens it (compartment model
+    /// only): for a bundle that reveals it to another installation, or the device's key.
+    pub(crate) async fn record_secrets(
+        &self,
+        session: &Session,
+        records: &[String],
+    ) -> AppResult<Vec<(String, SecretKey)>> {
+        let Keyring::Compartments(keys) = session.keys() else {
+            return Err(AppError::invalid(
+                "keys",
+                Reason::new("exchange-needs-compartments"),
+            ));
+        };
+        let mut secrets = Vec::with_capacity(records.len());
+        for key in self.store.record_keys(records).await? {
+            let Some(holder) = self
+                .open_compartment(keys, &key.compartment, key.generation)
+                .await?
+            else {
+                continue;
+            };
+            let secret = holder.unwrap(
+                &key.wrapped,
+                &record_context(&key.record, &key.compartment, key.generation),
+            )?;
+            secrets.push((key.record, secret));
+        }
+        Ok(secrets)
     }
 
     /// The sealer of an existing record, or None when this session holds no key that opens

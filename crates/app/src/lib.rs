@@ -9,6 +9,7 @@ mod compartments;
 mod dashboard;
 pub mod demo;
 mod error;
+mod exchange;
 mod export;
 mod history;
 mod import;
@@ -31,6 +32,10 @@ pub use access::{AccessAction, Action, allowed};
 pub use backlog::BacklogLine;
 pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
 pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBLEMS, RowError};
+pub use exchange::{
+    BundleReport, BundleRequest, BundleSummary, DEFAULT_EXPIRY_DAYS, MAX_BUNDLE_BYTES,
+    MAX_EXPIRY_DAYS, NodeIdentity, Peer,
+};
 pub use history::{Change, EventView, MAX_ACCESS_PAGE};
 pub use import::{
     DateOrder, IMPORT_OPTIONAL, IMPORT_REQUIRED, ImportOptions, ImportProgress, ImportReport,

@@ -462,7 +462,8 @@ impl App {
     }
 
     /// One record of a compartment turning: a new key wrapped to the next generation, and
-    /// its old and new sealers kept for the re-seal; the index key keeps its key.
+    /// its old and new sealers kept for the re-seal; the index and the device keep their
+    /// keys (the device's identity is what peers know it by).
     fn reseal_record(
         &self,
         next: &mut NextGeneration,
@@ -470,7 +471,7 @@ impl App {
         resealing: &mut Resealing,
     ) -> AppResult<()> {
         let old = next.open(key)?;
-        if key.record == INDEX_RECORD {
+        if key.record == INDEX_RECORD || key.record == DEVICE_RECORD {
             let moved = next.wrap(&key.record, &old)?;
             next.writes.push(moved);
             return Ok(());

@@ -14,14 +14,14 @@ fn failed(what: &str) -> impl Fn(&dyn std::fmt::Display) -> CryptoError + '_ {
     move |error| CryptoError::Backup(format!("{what}: {error}"))
 }
 
-fn recipient(public: &PublicKey) -> Result<age::x25519::Recipient, CryptoError> {
+pub(crate) fn age_recipient(public: &PublicKey) -> Result<age::x25519::Recipient, CryptoError> {
     let hrp = Hrp::parse("age").map_err(|e| failed("recipient")(&e))?;
     let text =
         bech32::encode::<Bech32>(hrp, public.bytes()).map_err(|e| failed("recipient")(&e))?;
     age::x25519::Recipient::from_str(&text).map_err(|e| failed("recipient")(&e))
 }
 
-fn identity(pair: &KeyPair) -> Result<age::x25519::Identity, CryptoError> {
+pub(crate) fn age_identity(pair: &KeyPair) -> Result<age::x25519::Identity, CryptoError> {
     let hrp = Hrp::parse("age-secret-key-").map_err(|e| failed("identity")(&e))?;
     let secret = pair.secret();
     let mut text = bech32::encode::<Bech32>(hrp, secret.bytes())
@@ -30,6 +30,19 @@ fn identity(pair: &KeyPair) -> Result<age::x25519::Identity, CryptoError> {
     let parsed = age::x25519::Identity::from_str(&text).map_err(|e| failed("identity")(&e));
     text.zeroize();
     parsed
+}
+
+/// The X25519 public key an age recipient (`age1…`) stands for.
+pub(crate) fn public_of(recipient: &age::x25519::Recipient) -> Result<PublicKey, CryptoError> {
+    let malformed = || CryptoError::Malformed {
+        what: "age recipient",
+    };
+    let (hrp, bytes) = bech32::decode(&recipient.to_string()).map_err(|_| malformed())?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| malformed())?;
+    if hrp.as_str() != "age" {
+        return Err(malformed());
+    }
+    Ok(PublicKey(bytes))
 }
 
 /// What `encrypt_backup` wrote: how many bytes, and their SHA-256 (hex), to check the file
@@ -50,7 +63,7 @@ pub fn encrypt_backup(
 ) -> Result<Written, CryptoError> {
     let recipients = recipients
         .iter()
-        .map(recipient)
+        .map(age_recipient)
         .collect::<Result<Vec<_>, _>>()?;
     let encryptor = age::Encryptor::with_recipients(
         recipients
@@ -102,7 +115,7 @@ pub fn decrypt_backup(
     out: &mut dyn Write,
     pair: &KeyPair,
 ) -> Result<u64, CryptoError> {
-    let identity = identity(pair)?;
+    let identity = age_identity(pair)?;
     let decryptor =
         age::Decryptor::new(encrypted).map_err(|e| failed("the backup's header")(&e))?;
     let mut reader = decryptor

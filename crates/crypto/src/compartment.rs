@@ -26,7 +26,7 @@ const MAX_CACHED_EXCHANGES: usize = 4_096;
 
 /// A public key, as stored: `pk1.` + base64url of its 32 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct PublicKey([u8; 32]);
+pub struct PublicKey(pub(crate) [u8; 32]);
 
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

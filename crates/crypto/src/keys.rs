@@ -36,6 +36,25 @@ impl SecretKey {
         &self.0
     }
 
+    /// The key as base64url text, to travel inside an encrypted exchange bundle only.
+    pub fn to_text(&self) -> crate::Revealed {
+        use base64::Engine;
+        crate::Revealed::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0))
+    }
+
+    /// A key read back from `to_text`.
+    pub fn from_text(text: &str) -> Result<Self, CryptoError> {
+        use base64::Engine;
+        let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text)
+            .map_err(|_| CryptoError::Malformed { what: "record key" })?;
+        let key = <[u8; 32]>::try_from(bytes.as_slice())
+            .map(SecretKey)
+            .map_err(|_| CryptoError::Malformed { what: "record key" });
+        bytes.zeroize();
+        key
+    }
+
     /// An explicit, deliberate copy (for a second session holding the same key).
     pub fn duplicate(&self) -> SecretKey {
         SecretKey(self.0)

@@ -9,6 +9,8 @@
 //! - an organisation recovery code (48 digits, a check digit per group) over an escrow (the
 //!   recovery key pair's secret, or an older installation's data key);
 //! - blind indexes (truncated HMAC-SHA256) for exact-match search and duplicate detection;
+//! - exchange bundles: age files to the recipients' devices around a payload signed with the
+//!   sender's Ed25519 key;
 //! - SHA-256 hash chains for the event log and the access log.
 //!
 //! No `unwrap`, `expect` or `panic` outside tests: every failure is a [`CryptoError`].
@@ -19,6 +21,7 @@
 )]
 
 mod backup;
+mod bundle;
 mod chain;
 mod compartment;
 mod keys;
@@ -27,6 +30,10 @@ mod seal;
 mod token;
 
 pub use backup::{Written, decrypt_backup, digest, encrypt_backup};
+pub use bundle::{
+    BUNDLE_MAGIC, DeviceKeys, DevicePublic, MAX_BUNDLE_BYTES, MAX_HEADER_BYTES, MAX_STANZAS,
+    Opened, check_envelope, open_bundle, seal_bundle,
+};
 pub use chain::{chain_hash, constant_time_eq, sha256_hex};
 pub use compartment::{Envelope, Holder, KeyPair, PublicKey};
 pub use keys::{
@@ -52,6 +59,10 @@ pub enum CryptoError {
     /// for another key).
     #[error("backup: {0}")]
     Backup(String),
+    /// An exchange bundle could not be written, or was refused (why, in words that carry no
+    /// protected value).
+    #[error("{0}")]
+    Bundle(String),
     /// A sealed value failed authentication: tampered with, or moved to another record or field.
     #[error("sealed value for {context} failed authentication (tampered with or moved)")]
     Tampered { context: String },

@@ -190,6 +190,13 @@ pub trait Store: Send + Sync {
     /// Events in log order (hybrid logical clock, node, seq) after `after`, at most `limit`.
     async fn events_page(&self, after: Option<EventCursor>, limit: u32) -> StoreResult<Vec<Event>>;
     async fn events_of(&self, subject: uuid::Uuid) -> StoreResult<Vec<Event>>;
+    /// Every event about any of these subjects, in log order (hybrid clock, node, sequence).
+    async fn events_of_subjects(&self, subjects: &[uuid::Uuid]) -> StoreResult<Vec<Event>>;
+    /// The stored events with these ids.
+    async fn events_with_ids(&self, ids: &[uuid::Uuid]) -> StoreResult<Vec<Event>>;
+    /// Stored events that share an id, or a node and sequence number, with any of `events`
+    /// (what a received bundle already holds, or contradicts).
+    async fn known_events(&self, events: &[Event]) -> StoreResult<Vec<Event>>;
     /// Every event of these kinds, in log order.
     async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>>;
 

@@ -30,6 +30,7 @@ fn expected(role: Role, action: Action) -> bool {
         PlanTransfers,
         ViewBatches,
         Forecast,
+        Exchange,
     ];
     let caseworker = [
         ViewLocations,
@@ -164,6 +165,7 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
             .await
             .map(drop),
         Action::ViewHistory => app.history(session, None, |_| Ok(())).await,
+        Action::Exchange => app.peers(session).await.map(drop),
         Action::ViewAccessLog => app.access_log(session, Some(5)).await.map(drop),
         Action::Verify => app.verify(session).await.map(drop),
         Action::PlanTransfers => app

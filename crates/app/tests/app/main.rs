@@ -12,6 +12,7 @@
 
 mod access;
 mod compartments;
+mod exchange;
 mod import;
 mod integrity;
 mod people;

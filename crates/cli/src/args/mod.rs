@@ -1,10 +1,12 @@
 //! Command-line arguments.
 
+mod exchange;
 mod people;
 mod places;
 mod transfers;
 mod users;
 
+pub use exchange::*;
 pub use people::*;
 pub use places::*;
 pub use transfers::*;
@@ -249,6 +251,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Forecast the backlog: a scenario file, or the live database with what-if changes.
     Forecast(ForecastArgs),
+    /// This installation's exchange identity.
+    #[command(subcommand)]
+    Node(NodeCommand),
+    /// The installations this one exchanges bundles with.
+    #[command(subcommand)]
+    Peer(PeerCommand),
+    /// Sealed, signed bundles of records for a peer, and checking those received.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
 }
 
 #[derive(Args)]

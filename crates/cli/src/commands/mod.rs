@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod exchange;
 pub mod incidents;
 pub mod locations;
 pub mod notes;
@@ -81,5 +82,8 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
         Command::Forecast(args) => outlook::forecast_command(config, args).await,
         Command::Serve(args) => serve::serve(config, args).await,
         Command::Verify => audit::verify(config).await,
+        Command::Node(command) => exchange::node(config, command).await,
+        Command::Peer(command) => exchange::peer(config, command).await,
+        Command::Bundle(command) => exchange::bundle(config, command).await,
     }
 }

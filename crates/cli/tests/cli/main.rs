@@ -10,6 +10,7 @@
 
 mod commands;
 mod durability;
+mod exchange;
 mod keys;
 mod secrecy;
 mod serve;

@@ -26,6 +26,9 @@ use records::{Record, fill};
 use sqlx::{Pool, Transaction};
 use std::marker::PhantomData;
 use time::Date;
+
+/// Events looked up per statement when a received bundle is checked against the log.
+const KNOWN_PAGE: usize = 400;
 use uuid::Uuid;
 
 /// Both SQLite (32,766) and PostgreSQL (65,535) bind more parameters per statement; chunks
@@ -417,6 +420,54 @@ impl<B: Backend> Store for SqlStore<B> {
             event_from_row,
         )
         .await
+    }
+
+    async fn events_of_subjects(&self, subjects: &[Uuid]) -> StoreResult<Vec<Event>> {
+        let mut events = Vec::new();
+        for page in subjects.chunks(KNOWN_PAGE) {
+            let sql = format!(
+                "SELECT * FROM events WHERE subject IN ({})",
+                vec!["?"; page.len()].join(", ")
+            );
+            let arguments = page.iter().map(|id| Value::from(id.to_string())).collect();
+            events.extend(self.all(&sql, arguments, event_from_row).await?);
+        }
+        events.sort_by_key(|event| (event.hlc, event.node, event.seq));
+        events.dedup_by_key(|event| event.id);
+        Ok(events)
+    }
+
+    async fn events_with_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Event>> {
+        let mut events = Vec::new();
+        for page in ids.chunks(KNOWN_PAGE) {
+            let sql = format!(
+                "SELECT * FROM events WHERE id IN ({})",
+                vec!["?"; page.len()].join(", ")
+            );
+            let arguments = page.iter().map(|id| Value::from(id.to_string())).collect();
+            events.extend(self.all(&sql, arguments, event_from_row).await?);
+        }
+        Ok(events)
+    }
+
+    async fn known_events(&self, events: &[Event]) -> StoreResult<Vec<Event>> {
+        let ids: Vec<Uuid> = events.iter().map(|event| event.id.0).collect();
+        let mut known = self.events_with_ids(&ids).await?;
+        for page in events.chunks(KNOWN_PAGE) {
+            let mut slots = Vec::with_capacity(page.len() * 2);
+            for event in page {
+                slots.push(Value::from(event.node.to_string()));
+                slots.push(Value::from(event.seq));
+            }
+            let sql = format!(
+                "SELECT * FROM events WHERE {}",
+                vec!["(node = ? AND seq = ?)"; page.len()].join(" OR ")
+            );
+            known.extend(self.all(&sql, slots, event_from_row).await?);
+        }
+        known.sort_by_key(|event| (event.node, event.seq));
+        known.dedup_by_key(|event| (event.node, event.seq));
+        Ok(known)
     }
 
     async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>> {

@@ -130,3 +130,5 @@ word-action-plan_transfers = plan transfers
 word-action-view_batches = view transfer batches
 word-action-forecast = run forecasts
 word-action-purge = purge the identities of people who have arrived
+word-action-exchange = exchange bundles with other installations
+word-access-log-action-peer_changed = exchange peer or device changed

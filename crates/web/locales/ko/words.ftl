@@ -130,3 +130,5 @@ word-action-plan_transfers = 이송 계획
 word-action-view_batches = 이송 보기
 word-action-forecast = 예측 실행
 word-action-purge = 도착한 사람의 신원 파기
+word-action-exchange = 다른 설치본과 꾸러미 교환
+word-access-log-action-peer_changed = 교환 상대 또는 장치 변경

@@ -1,0 +1,97 @@
+//! `refuge node keys`, `peer` and `bundle` between two installations, and the emergency
+//! opening of a bundle with Debian's `age` tool (docs/exchange.md).
+
+use crate::support::Workspace;
+use std::process::Command;
+
+fn device_key(output: &str) -> String {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix("Device key:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn a_bundle_goes_to_a_peer_is_checked_there_and_opens_with_the_age_tool() {
+    let shelter = Workspace::new();
+    shelter.ok(&["demo", "--people", "60", "--seed", "5"]);
+    let reception = Workspace::new();
+    reception.ok(&["init"]);
+    let shelter_key = device_key(&shelter.ok(&["node", "keys"]));
+    let identity = reception.inputs.path().join("device.age");
+    let identity_arg = identity.to_str().unwrap();
+    let reception_key =
+        device_key(&reception.ok(&["node", "keys", "--age-identity", identity_arg]));
+    assert_ne!(shelter_key, reception_key);
+    let added = shelter.ok(&["peer", "add", "reception", "--key", &reception_key]);
+    assert!(added.contains("fingerprint"), "{added}");
+    reception.ok(&["peer", "add", "shelter-net", "--key", &shelter_key]);
+    assert!(shelter.ok(&["peer", "list"]).contains("reception"));
+
+    let bundle = shelter.dir.path().join("to-reception.bundle");
+    let bundle_arg = bundle.to_str().unwrap();
+    let written = shelter.ok(&[
+        "bundle",
+        "export",
+        "--to",
+        "reception",
+        "--location",
+        "SHL-BKK-1",
+        "--out",
+        bundle_arg,
+    ]);
+    assert!(written.starts_with("Bundle 1 for reception"), "{written}");
+    let error = shelter.fails(&[
+        "bundle",
+        "export",
+        "--to",
+        "reception",
+        "--location",
+        "SHL-BKK-1",
+        "--out",
+        bundle_arg,
+    ]);
+    assert!(error.contains("exists"), "{error}");
+
+    let report = reception.ok(&["bundle", "inspect", bundle_arg]);
+    assert!(report.starts_with("Bundle 1 from shelter-net"), "{report}");
+    assert!(report.contains("nothing was written"), "{report}");
+    let error = shelter.fails(&["bundle", "inspect", bundle_arg]);
+    assert!(error.contains("not for this installation"), "{error}");
+    let junk = reception.input("junk.bundle", "synthetic, not a bundle");
+    let error = reception.fails(&["bundle", "inspect", junk.to_str().unwrap()]);
+    assert!(error.contains("not a bundle"), "{error}");
+
+    // The emergency path: the standard age tool and the identity file, then gunzip.
+    let opened = Command::new("sh")
+        .arg("-c")
+        .arg("age -d -i \"$1\" \"$2\" | tail -n +4 | gunzip")
+        .args(["sh", identity_arg, bundle_arg])
+        .output()
+        .expect("Debian's age package (scripts/test installs it)");
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    let payload: serde_json::Value = serde_json::from_slice(&opened.stdout).unwrap();
+    assert!(!payload["events"].as_array().unwrap().is_empty());
+
+    shelter.ok(&["peer", "remove", "reception"]);
+    let error = shelter.fails(&[
+        "bundle",
+        "export",
+        "--to",
+        "reception",
+        "--location",
+        "SHL-BKK-1",
+        "--out",
+        shelter.dir.path().join("again.bundle").to_str().unwrap(),
+    ]);
+    assert!(error.contains("no peer with code reception"), "{error}");
+    let log = shelter.ok(&["access-log", "--action", "export"]);
+    assert!(log.contains("bundle 1 to reception"), "{log}");
+    shelter.ok(&["verify"]);
+}

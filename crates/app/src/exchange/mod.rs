@@ -6,8 +6,9 @@ mod bundle;
 pub use bundle::{
     BundleReport, BundleRequest, BundleSummary, DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS,
 };
-/// The largest bundle file read (checked before it is read).
-pub use refuge_crypto::MAX_BUNDLE_BYTES;
+/// The largest bundle file read (checked before it is read), and the checks that run before
+/// any cryptography (and before a passphrase is asked for).
+pub use refuge_crypto::{MAX_BUNDLE_BYTES, check_envelope as check_bundle_envelope};
 
 use crate::keyring::{DEVICE_RECORD, ORGANISATION};
 use crate::*;

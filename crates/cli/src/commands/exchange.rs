@@ -124,6 +124,8 @@ async fn inspect(config: &Config<'_>, path: &std::path::Path) -> Result<()> {
     }
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.read_to_end(&mut bytes)?;
+    // Size, header and stanza caps before the passphrase: a hostile file costs nothing.
+    refuge_app::check_bundle_envelope(&bytes).map_err(|error| anyhow::anyhow!("{error}"))?;
     let (app, session) = config.sign_in().await?;
     let report = app.inspect_bundle(&session, &bytes).await?;
     outln!(

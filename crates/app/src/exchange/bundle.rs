@@ -8,7 +8,7 @@ use flate2::Compression;
 use flate2::read::GzDecoder;
 use flate2::write::GzEncoder;
 use refuge_core::{
-    Event, EventBody, EventId, HouseholdId, LocationId, NodeId, PersonId, RecordRef,
+    Event, EventBody, EventId, HouseholdId, LocationId, NodeId, PersonId, RecordRef, Stage,
 };
 use refuge_crypto::{chain_hash, open_bundle, seal_bundle};
 use refuge_store::{Commit, PersonFilter};
@@ -30,6 +30,8 @@ pub const DEFAULT_EXPIRY_DAYS: u16 = 30;
 pub const MAX_EXPIRY_DAYS: u16 = 365;
 /// A payload that inflates beyond this is refused (a gzip bomb).
 const MAX_PAYLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+/// Above this many households, their members are found in one pass over everyone.
+const HOUSEHOLD_QUERIES: usize = 200;
 /// People and households named on one export.
 const MAX_SELECTED: usize = 100_000;
 
@@ -350,16 +352,34 @@ impl App {
         if households.is_empty() {
             return Err(AppError::invalid("people", Reason::new("nothing-selected")));
         }
-        let mut people = BTreeSet::new();
-        for household in &households {
-            people.extend(
-                self.store
-                    .household_members(*household)
-                    .await?
-                    .iter()
-                    .map(|p| p.id),
-            );
-        }
+        let people: BTreeSet<PersonId> = if households.len() > HOUSEHOLD_QUERIES {
+            // Many households: one pass over everyone (merged records too, whose merge
+            // travels) beats a query per household.
+            let everyone = PersonFilter {
+                stages: Stage::ALL.to_vec(),
+                unordered: true,
+                ..PersonFilter::default()
+            };
+            self.store
+                .people(&everyone)
+                .await?
+                .iter()
+                .filter(|person| households.contains(&person.household))
+                .map(|person| person.id)
+                .collect()
+        } else {
+            let mut people = BTreeSet::new();
+            for household in &households {
+                people.extend(
+                    self.store
+                        .household_members(*household)
+                        .await?
+                        .iter()
+                        .map(|p| p.id),
+                );
+            }
+            people
+        };
         Ok((people, households))
     }
 

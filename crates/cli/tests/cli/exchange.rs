@@ -16,7 +16,7 @@ fn device_key(output: &str) -> String {
 #[test]
 fn a_bundle_goes_to_a_peer_is_checked_there_and_opens_with_the_age_tool() {
     let shelter = Workspace::new();
-    shelter.ok(&["demo", "--people", "60", "--seed", "5"]);
+    shelter.ok(&["demo", "--people", "600", "--seed", "5"]);
     let reception = Workspace::new();
     reception.ok(&["init"]);
     let shelter_key = device_key(&shelter.ok(&["node", "keys"]));
@@ -78,6 +78,27 @@ fn a_bundle_goes_to_a_peer_is_checked_there_and_opens_with_the_age_tool() {
     );
     let payload: serde_json::Value = serde_json::from_slice(&opened.stdout).unwrap();
     assert!(!payload["events"].as_array().unwrap().is_empty());
+
+    // Everyone (well over 200 households: their members found in one pass) goes whole.
+    let mut everywhere = vec!["bundle", "export", "--to", "reception"];
+    let codes: Vec<String> = shelter
+        .ok(&["location", "list"])
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().next().unwrap().to_string())
+        .collect();
+    for code in &codes {
+        everywhere.extend(["--location", code.as_str()]);
+    }
+    let all = shelter.dir.path().join("everyone.bundle");
+    everywhere.extend(["--out", all.to_str().unwrap()]);
+    let written = shelter.ok(&everywhere);
+    assert!(
+        written.starts_with("Bundle 2 for reception: 600 people"),
+        "{written}"
+    );
+    let report = reception.ok(&["bundle", "inspect", all.to_str().unwrap()]);
+    assert!(report.contains("new records: 600 people"), "{report}");
 
     shelter.ok(&["peer", "remove", "reception"]);
     let error = shelter.fails(&[

@@ -179,6 +179,22 @@ impl App {
         }
     }
 
+    /// Stores a peer's record, with its access-log line.
+    async fn save_peer(&self, session: &Session, peer: Peer, detail: &str) -> AppResult<Peer> {
+        self.commit(Commit {
+            side_writes: vec![peer.meta_write()?],
+            access: vec![self.access_entry(
+                &session.user().name,
+                AccessAction::PeerChanged,
+                &peer.name,
+                detail,
+            )],
+            ..Commit::default()
+        })
+        .await?;
+        Ok(peer)
+    }
+
     /// `refuge peer add NAME --key KEY`.
     pub async fn add_peer(&self, session: &Session, name: &str, key: &str) -> AppResult<Peer> {
         session.require(Action::Exchange)?;
@@ -214,18 +230,8 @@ impl App {
             sent: 0,
             received: 0,
         };
-        self.commit(Commit {
-            side_writes: vec![peer.meta_write()?],
-            access: vec![self.access_entry(
-                &session.user().name,
-                AccessAction::PeerChanged,
-                name,
-                &format!("peer added: {}", peer.fingerprint),
-            )],
-            ..Commit::default()
-        })
-        .await?;
-        Ok(peer)
+        let detail = format!("peer added: {}", peer.fingerprint);
+        self.save_peer(session, peer, &detail).await
     }
 
     /// `refuge peer remove NAME`: nothing more goes to them, nothing more from them is read.
@@ -233,17 +239,6 @@ impl App {
         session.require(Action::Exchange)?;
         let mut peer = self.peer(name).await?;
         peer.removed = Some(self.today());
-        self.commit(Commit {
-            side_writes: vec![peer.meta_write()?],
-            access: vec![self.access_entry(
-                &session.user().name,
-                AccessAction::PeerChanged,
-                name,
-                "peer removed",
-            )],
-            ..Commit::default()
-        })
-        .await?;
-        Ok(peer)
+        self.save_peer(session, peer, "peer removed").await
     }
 }

@@ -423,31 +423,14 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn events_of_subjects(&self, subjects: &[Uuid]) -> StoreResult<Vec<Event>> {
-        let mut events = Vec::new();
-        for page in subjects.chunks(KNOWN_PAGE) {
-            let sql = format!(
-                "SELECT * FROM events WHERE subject IN ({})",
-                vec!["?"; page.len()].join(", ")
-            );
-            let arguments = page.iter().map(|id| Value::from(id.to_string())).collect();
-            events.extend(self.all(&sql, arguments, event_from_row).await?);
-        }
+        let mut events = self.events_where_in("subject", subjects).await?;
         events.sort_by_key(|event| (event.hlc, event.node, event.seq));
         events.dedup_by_key(|event| event.id);
         Ok(events)
     }
 
     async fn events_with_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Event>> {
-        let mut events = Vec::new();
-        for page in ids.chunks(KNOWN_PAGE) {
-            let sql = format!(
-                "SELECT * FROM events WHERE id IN ({})",
-                vec!["?"; page.len()].join(", ")
-            );
-            let arguments = page.iter().map(|id| Value::from(id.to_string())).collect();
-            events.extend(self.all(&sql, arguments, event_from_row).await?);
-        }
-        Ok(events)
+        self.events_where_in("id", ids).await
     }
 
     async fn known_events(&self, events: &[Event]) -> StoreResult<Vec<Event>> {

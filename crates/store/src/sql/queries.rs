@@ -3,12 +3,30 @@
 
 use super::codec::*;
 use super::records::Record;
-use super::{MAX_PARAMS, SqlStore};
+use super::{KNOWN_PAGE, MAX_PARAMS, SqlStore};
 use crate::backend::{Backend, Fields, Value};
 use crate::*;
 use std::collections::BTreeMap;
 
 impl<B: Backend> SqlStore<B> {
+    /// The events whose `column` (id or subject) is one of `values`, a page at a time.
+    pub(super) async fn events_where_in(
+        &self,
+        column: &str,
+        values: &[uuid::Uuid],
+    ) -> StoreResult<Vec<Event>> {
+        let mut events = Vec::new();
+        for page in values.chunks(KNOWN_PAGE) {
+            let sql = format!(
+                "SELECT * FROM events WHERE {column} IN ({})",
+                vec!["?"; page.len()].join(", ")
+            );
+            let arguments = page.iter().map(|id| Value::from(id.to_string())).collect();
+            events.extend(self.all(&sql, arguments, event_from_row).await?);
+        }
+        Ok(events)
+    }
+
     pub(super) async fn query_people(&self, filter: &PersonFilter) -> StoreResult<Vec<Person>> {
         if filter.locations.as_ref().is_some_and(Vec::is_empty) {
             return Ok(Vec::new());

@@ -34,6 +34,7 @@ pub fn routes() -> Router<Shared> {
         .route("/people/{code}/flags", post(writes::flags))
         .route("/people/{code}/hold", post(writes::hold))
         .route("/people/{code}/readiness", post(writes::readiness))
+        .route("/people/{code}/wish", post(writes::wish))
         .route("/people/{code}/notes", post(writes::note))
         .route("/batches", get(batches))
         .route("/forecast", get(forecast))
@@ -175,10 +176,16 @@ fn person_json(view: &PersonView) -> Value {
         "documents_ready": person.documents_ready, "screening_done": person.screening_done,
         "merged_from": view.merged_from,
     });
-    // Absent, not null, for someone not waiting.
-    if let (Some((since, days)), Value::Object(map)) = (view.waiting(), &mut value) {
-        map.insert("waiting_since".into(), since.to_string().into());
-        map.insert("waiting_days".into(), days.into());
+    // Absent, not null, for someone not waiting, or not asked where they want to go.
+    if let Value::Object(map) = &mut value {
+        if let Some((since, days)) = view.waiting() {
+            map.insert("waiting_since".into(), since.to_string().into());
+            map.insert("waiting_days".into(), days.into());
+        }
+        if let (Some(wish), Some(on)) = (&person.wish, person.wish_recorded) {
+            map.insert("wish".into(), wish.to_string().into());
+            map.insert("wish_recorded".into(), on.to_string().into());
+        }
     }
     value
 }

@@ -247,7 +247,9 @@ fn components() -> Value {
                 "flags": { "type": "array", "items": { "type": "string" } },
                 "hold": { "type": ["string", "null"] },
                 "documents_ready": { "type": "boolean" }, "screening_done": { "type": "boolean" },
-                "merged_from": { "type": "array", "items": { "type": "string" }, "description": "Codes of duplicate records merged into this one (they lead here)" }
+                "merged_from": { "type": "array", "items": { "type": "string" }, "description": "Codes of duplicate records merged into this one (they lead here)" },
+                "wish": { "type": "string", "description": "Where they want to go: a country code, undecided or stay; absent when not asked" },
+                "wish_recorded": { "type": "string", "format": "date", "description": "The day they said it; absent when not asked" }
             } }
         },
         "responses": {
@@ -404,9 +406,10 @@ fn person_writes() -> Vec<(&'static str, Value)> {
                     &[],
                 )),
                 "200",
-                person,
+                person.clone(),
             ),
         ),
+        wish_write(),
         (
             "/people/{code}/notes",
             write_operation(
@@ -421,6 +424,22 @@ fn person_writes() -> Vec<(&'static str, Value)> {
             ),
         ),
     ]
+}
+
+fn wish_write() -> (&'static str, Value) {
+    (
+        "/people/{code}/wish",
+        write_operation(
+            "Record where a person wants to go: a two-letter country code (KR), undecided, or stay (does not want to move on); dated today",
+            Some("Pp"),
+            Some(object(
+                json!({ "wish": { "type": "string", "description": "KR, undecided or stay" } }),
+                &["wish"],
+            )),
+            "200",
+            json!({ "$ref": "#/components/schemas/Person" }),
+        ),
+    )
 }
 
 fn incident_writes() -> Vec<(&'static str, Value)> {

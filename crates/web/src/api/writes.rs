@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use refuge_app::{AppError, NewIncident, NewPerson};
+use refuge_app::{AppError, NewIncident, NewPerson, Reason};
 use refuge_core::{Flag, PersonField, parse_time_of_day};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -30,6 +30,7 @@ pub const API_WRITE_PATHS: &[&str] = &[
     "/people/{code}/flags",
     "/people/{code}/hold",
     "/people/{code}/readiness",
+    "/people/{code}/wish",
     "/people/{code}/notes",
     "/incidents",
     "/incidents/{code}/close",
@@ -393,6 +394,28 @@ pub async fn readiness(
                 asked.screening_done,
             )
             .await?;
+        Ok((StatusCode::OK, person_now(&shared, caller, &code).await?))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WishBody {
+    wish: String,
+}
+
+/// Where the person wants to go: a two-letter country code, `undecided` or `stay`.
+pub async fn wish(State(shared): State<Shared>, Path(code): Path<String>, sent: Sent) -> Response {
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: WishBody = sent.body()?;
+        // The reason never repeats what was sent.
+        let wish: refuge_core::DestinationWish = asked
+            .wish
+            .parse()
+            .map_err(|_| AppError::invalid("wish", Reason::new("wish-choice")))?;
+        shared.app.set_wish(caller.session(), &code, wish).await?;
         Ok((StatusCode::OK, person_now(&shared, caller, &code).await?))
     })
     .await

@@ -283,6 +283,29 @@ fn a_partner_tool_writes_through_the_api_once_per_key() {
     );
     assert_eq!(ready.status, 200);
     assert_eq!(after["documents_ready"], true);
+    assert!(after.get("wish").is_none(), "not asked yet: absent");
+    let (wished, after) = write(
+        &format!("/api/v1/people/{code}/wish"),
+        None,
+        serde_json::json!({ "wish": "ca" }),
+    );
+    assert_eq!(wished.status, 200, "{}", wished.body);
+    assert_eq!(after["wish"], "CA");
+    assert_eq!(
+        after["wish_recorded"],
+        refuge_app::Clock::now(&*server.clock).date().to_string()
+    );
+    let (wrong, refused) = write(
+        &format!("/api/v1/people/{code}/wish"),
+        None,
+        serde_json::json!({ "wish": "Canada" }),
+    );
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    let message = refused["error"].as_str().unwrap();
+    assert!(
+        message.contains("wish") && !message.contains("Canada"),
+        "{message}"
+    );
     let (noted, _) = write(
         &format!("/api/v1/people/{code}/notes"),
         Some("note-1"),

@@ -184,7 +184,7 @@ impl App {
         }
         let mut peer = self.peer(&request.to).await?;
         let device = self.device_keys(session).await?;
-        let (people, households) = self.bundle_selection(request).await?;
+        let (people, households) = self.bundle_selection(session, request).await?;
         let (events, prerequisites) = self
             .bundle_events(&people, &households, request.since)
             .await?;
@@ -300,6 +300,7 @@ impl App {
     /// The people and households a request names, each household whole.
     async fn bundle_selection(
         &self,
+        session: &Session,
         request: &BundleRequest,
     ) -> AppResult<(BTreeSet<PersonId>, BTreeSet<HouseholdId>)> {
         if request.people.len() + request.households.len() > MAX_SELECTED {
@@ -308,33 +309,18 @@ impl App {
                 Reason::new("too-many-selected").count("max", MAX_SELECTED as u64),
             ));
         }
+        // The lookups every command uses: codes as typed, merged duplicates named.
         let mut households = BTreeSet::new();
         for code in &request.people {
-            let person =
-                self.store
-                    .person_by_code(code)
-                    .await?
-                    .ok_or_else(|| AppError::NotFound {
-                        what: "person",
-                        code: code.clone(),
-                    })?;
-            households.insert(person.household);
+            households.insert(self.person_by_code(session, code).await?.household);
         }
         for code in &request.households {
-            let household =
-                self.store
-                    .household_by_code(code)
-                    .await?
-                    .ok_or_else(|| AppError::NotFound {
-                        what: "household",
-                        code: code.clone(),
-                    })?;
-            households.insert(household.id);
+            households.insert(self.household_by_code(code).await?.id);
         }
         if !request.locations.is_empty() {
             let mut at = Vec::new();
             for code in &request.locations {
-                at.push(self.location_id(code).await?);
+                at.push(self.location_by_code(code).await?.id);
             }
             let filter = PersonFilter {
                 locations: Some(at),
@@ -381,18 +367,6 @@ impl App {
             people
         };
         Ok((people, households))
-    }
-
-    async fn location_id(&self, code: &str) -> AppResult<LocationId> {
-        Ok(self
-            .store
-            .location_by_code(code)
-            .await?
-            .ok_or_else(|| AppError::NotFound {
-                what: "location",
-                code: code.to_string(),
-            })?
-            .id)
     }
 
     /// The events of these records (and of the locations they were at) that travel, whose

@@ -59,6 +59,12 @@ impl Peer {
     }
 }
 
+/// A peer's record as stored under `key` in meta.
+fn parse_peer(key: &str, value: &str) -> AppResult<Peer> {
+    serde_json::from_str(value)
+        .map_err(|error| StoreError::Corrupt(format!("{key}: {error}")).into())
+}
+
 fn check_peer_name(name: &str) -> AppResult<()> {
     let fits = (1..=MAX_PEER_NAME).contains(&name.chars().count())
         && name
@@ -154,10 +160,7 @@ impl App {
         let mut peers = Vec::new();
         for (key, value) in self.store.all_meta().await? {
             if key.starts_with(PEER_PREFIX) {
-                peers.push(
-                    serde_json::from_str::<Peer>(&value)
-                        .map_err(|error| StoreError::Corrupt(format!("{key}: {error}")))?,
-                );
+                peers.push(parse_peer(&key, &value)?);
             }
         }
         peers.sort_by(|a, b| (a.added, &a.name).cmp(&(b.added, &b.name)));
@@ -165,12 +168,9 @@ impl App {
     }
 
     async fn peer(&self, name: &str) -> AppResult<Peer> {
-        let stored = self.store.meta(&format!("{PEER_PREFIX}{name}")).await?;
-        let peer = stored
-            .map(|value| serde_json::from_str::<Peer>(&value))
-            .transpose()
-            .map_err(|error| StoreError::Corrupt(format!("peer {name}: {error}")))?;
-        match peer {
+        let key = format!("{PEER_PREFIX}{name}");
+        let stored = self.store.meta(&key).await?;
+        match stored.map(|value| parse_peer(&key, &value)).transpose()? {
             Some(peer) if peer.removed.is_none() => Ok(peer),
             _ => Err(AppError::NotFound {
                 what: "peer",
@@ -201,10 +201,6 @@ impl App {
         check_peer_name(name)?;
         let device = DevicePublic::decode(key)
             .map_err(|_| AppError::invalid("key", Reason::new("not-a-device-key")))?;
-        let own = self.device_keys(session).await?.public();
-        if device == own {
-            return Err(AppError::invalid("key", Reason::new("peer-is-this-device")));
-        }
         let peers = self.stored_peers().await?;
         if let Some(same) = peers.iter().find(|peer| peer.name == name) {
             return Err(AppError::Duplicate {
@@ -220,6 +216,10 @@ impl App {
                 "key",
                 Reason::new("peer-key-known").with("peer", &same.name),
             ));
+        }
+        // Last: the first use makes the device keys, which a refused request must not.
+        if device == self.device_keys(session).await?.public() {
+            return Err(AppError::invalid("key", Reason::new("peer-is-this-device")));
         }
         let peer = Peer {
             name: name.to_string(),

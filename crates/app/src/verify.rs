@@ -1,9 +1,10 @@
 //! `refuge verify`: hash chains, and a replay of the whole log against the stored tables.
 
 use crate::*;
+use refuge_core::LocalCodes;
 use refuge_core::event::GENESIS_HASH;
-use refuge_store::EventCursor;
-use std::collections::{BTreeMap, HashMap};
+use refuge_store::{CONTRADICTION, EventCursor};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Default)]
 pub struct VerifyReport {
@@ -99,7 +100,12 @@ impl App {
                 .into_iter()
                 .map(|problem| format!("integrity check: {problem}")),
         );
-        let Some(Replayed { state, flow }) = self.replay_log(&mut report).await? else {
+        let Some(Replayed {
+            state,
+            flow,
+            sealed_elsewhere,
+        }) = self.replay_log(&mut report).await?
+        else {
             return Ok(report);
         };
         let stored = self.store.load_state().await?;
@@ -112,7 +118,9 @@ impl App {
             .extend(self.store.aggregate_problems().await?);
         report.problems.extend(self.flow_problems(&flow).await?);
         if self.compartment_model().await? {
-            report.problems.extend(self.key_problems(&stored).await?);
+            report
+                .problems
+                .extend(self.key_problems(&stored, &sealed_elsewhere).await?);
         }
         self.check_access_log(&mut report).await?;
         Ok(report)
@@ -124,6 +132,18 @@ impl App {
     async fn replay_log(&self, report: &mut VerifyReport) -> AppResult<Option<Replayed>> {
         let mut heads: HashMap<NodeId, (i64, String)> = HashMap::new();
         let mut replayed = Replayed::default();
+        let local = self.node_id().await?;
+        // As merges fold the log: received records under their local codes, contradictions
+        // left out.
+        let codes = LocalCodes(self.store.local_codes().await?.into_iter().collect());
+        let contradictions: HashSet<EventId> = self
+            .store
+            .conflicts()
+            .await?
+            .into_iter()
+            .filter(|conflict| conflict.field == CONTRADICTION)
+            .map(|conflict| conflict.other)
+            .collect();
         let mut cursor: Option<EventCursor> = None;
         loop {
             let page = match self.store.events_page(cursor, 10_000).await {
@@ -142,8 +162,21 @@ impl App {
                 let head = heads
                     .entry(event.node)
                     .or_insert((0, GENESIS_HASH.to_string()));
-                check_link(&event, &name, head, &mut report.problems);
-                match replayed.state.apply(&event.body) {
+                // A received chain has gaps: its node keeps what is not ours to know.
+                check_link(
+                    &event,
+                    &name,
+                    head,
+                    event.node != local,
+                    &mut report.problems,
+                );
+                if event.node != local {
+                    replayed.sealed_elsewhere(&event.body);
+                }
+                if contradictions.contains(&event.id) {
+                    continue;
+                }
+                match replayed.state.apply_merged(&event.body, &codes) {
                     Err(error) => report
                         .problems
                         .push(format!("{name}: does not apply on replay: {error}")),
@@ -209,7 +242,11 @@ impl App {
     /// a key, each in the compartment the record lives in (a person's in their location's, an
     /// incident's in its location's, a location's in its own), and every wrap of a
     /// generation that exists.
-    async fn key_problems(&self, stored: &State) -> AppResult<Vec<String>> {
+    async fn key_problems(
+        &self,
+        stored: &State,
+        sealed_elsewhere: &HashSet<String>,
+    ) -> AppResult<Vec<String>> {
         let keys = self.store.key_tables().await?;
         let generations: std::collections::BTreeSet<(String, i64)> = keys
             .compartments
@@ -242,6 +279,7 @@ impl App {
             |what: &str, code: &str, record: String, compartment: String| match record_keys
                 .get(record.as_str())
             {
+                None if sealed_elsewhere.contains(&record) => {}
                 None => problems.push(format!("{what} {code}: sealed values but no record key")),
                 Some(key) if key.compartment != compartment => problems.push(format!(
                     "{what} {code}: its key is in another compartment than where it is"
@@ -280,48 +318,52 @@ impl App {
     }
 }
 
-/// What a replay of the log gives: the state, and people entered and departed by month.
+/// What a replay of the log gives: the state, people entered and departed by month, and the
+/// records added by other installations (their keys may never have been sent here).
 #[derive(Default)]
 struct Replayed {
     state: State,
     flow: BTreeMap<String, (u64, u64)>,
+    sealed_elsewhere: HashSet<String>,
 }
 
 impl Replayed {
+    fn sealed_elsewhere(&mut self, body: &EventBody) {
+        let record = match body {
+            EventBody::PersonAdded { person } => person.id.to_string(),
+            EventBody::LocationAdded { location } => location.id.to_string(),
+            _ => return,
+        };
+        self.sealed_elsewhere.insert(record);
+    }
+
     fn count_flow(&mut self, body: &EventBody) {
-        match body {
-            EventBody::PersonAdded { person } => {
-                self.flow
-                    .entry(person.entered.to_string()[..7].to_string())
-                    .or_default()
-                    .0 += 1;
-            }
-            EventBody::PersonMoved {
-                stage: Stage::Departed,
-                at,
-                ..
-            } => {
-                self.flow
-                    .entry(at.to_string()[..7].to_string())
-                    .or_default()
-                    .1 += 1;
-            }
-            _ => {}
+        for (month, (entered, departed)) in monthly_flow([body]) {
+            let counts = self.flow.entry(month).or_default();
+            counts.0 += entered.unsigned_abs();
+            counts.1 += departed.unsigned_abs();
         }
     }
 }
 
 /// An event's place in its node's chain: the next sequence number, linked to the previous
 /// hash, and hashed over its own contents. Moves the node's head on.
-fn check_link(event: &Event, name: &str, head: &mut (i64, String), problems: &mut Vec<String>) {
+fn check_link(
+    event: &Event,
+    name: &str,
+    head: &mut (i64, String),
+    gaps_allowed: bool,
+    problems: &mut Vec<String>,
+) {
     let (last_seq, last_hash) = head;
-    if event.seq != *last_seq + 1 {
+    let gap = gaps_allowed && event.seq > *last_seq + 1;
+    if event.seq != *last_seq + 1 && !gap {
         problems.push(format!(
             "{name}: expected sequence number {}",
             *last_seq + 1
         ));
     }
-    if event.prev_hash != *last_hash {
+    if event.prev_hash != *last_hash && !gap {
         problems.push(format!(
             "{name}: does not link to the previous event's hash"
         ));

@@ -71,10 +71,20 @@ impl CodeKind {
         code
     }
 
-    /// The kind of a code as typed by a user (case-insensitive), if it is well formed.
+    /// The kind of a code as typed by a user (case-insensitive), if it is well formed. A
+    /// record received from another installation whose code is taken here has a local code:
+    /// its own, `@` and the peer's name (`P-7K3M9@SHELTER-A`).
     pub fn of_code(code: &str) -> Option<CodeKind> {
         let upper = code.trim().to_ascii_uppercase();
-        let (prefix, rest) = upper.split_once('-')?;
+        let (own, peer) = upper.split_once('@').unwrap_or((&upper, "X"));
+        let peer_is_a_name = !peer.is_empty()
+            && peer
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !peer_is_a_name {
+            return None;
+        }
+        let (prefix, rest) = own.split_once('-')?;
         if rest.len() != CODE_LEN || !rest.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
             return None;
         }
@@ -109,5 +119,12 @@ mod tests {
             None,
             "I is not in the alphabet"
         );
+        assert_eq!(
+            CodeKind::of_code("p-01yzz@shelter-a"),
+            Some(CodeKind::Person),
+            "a local code of a received record"
+        );
+        assert_eq!(CodeKind::of_code("P-01YZZ@"), None);
+        assert_eq!(CodeKind::of_code("P-01YZZ@two words"), None);
     }
 }

@@ -20,7 +20,8 @@ pub use identity_file::{IdentityLineError, parse_identity_text};
 pub use ids::*;
 pub use model::*;
 pub use project::{
-    ProjectionError, State, waiting_since_after_move, waiting_since_at_registration,
+    ConcurrentEdit, LocalCodes, ProjectionError, State, concurrent_edits, merge_order,
+    monthly_flow, waiting_since_after_move, waiting_since_at_registration,
 };
 pub use sealed::SealedSlot;
 pub use stage::{Stage, TransitionError};

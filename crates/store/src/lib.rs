@@ -200,6 +200,20 @@ pub trait Store: Send + Sync {
     /// Every event of these kinds, in log order.
     async fn events_of_kinds(&self, kinds: &[&str]) -> StoreResult<Vec<Event>>;
 
+    /// How many events the log holds and its newest clock value.
+    async fn log_mark(&self) -> StoreResult<LogMark>;
+    /// The stored records these references name (absent ones left out).
+    async fn records(&self, refs: &std::collections::BTreeSet<RecordRef>) -> StoreResult<State>;
+    /// Received records shown under a local code (their own is taken here).
+    async fn local_codes(&self) -> StoreResult<Vec<(uuid::Uuid, String)>>;
+    /// Which nodes held these events since when.
+    async fn receipts_of(&self, events: &[uuid::Uuid]) -> StoreResult<Vec<Receipt>>;
+    /// Every conflict a merge left, in the order of the records' codes' ids.
+    async fn conflicts(&self) -> StoreResult<Vec<StoredConflict>>;
+    /// Merges received events as computed by refuge-app (`Received`): refused with
+    /// `StoreError::Conflict` when the log is no longer `expected`.
+    async fn receive(&self, received: Received, hasher: ChainHasher) -> StoreResult<()>;
+
     async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>>;
     /// Access-log entries matching a filter, newest first.
     async fn access_log_page(&self, filter: &AccessFilter) -> StoreResult<Vec<AccessEntry>>;

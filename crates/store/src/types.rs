@@ -269,3 +269,59 @@ impl EventCursor {
         }
     }
 }
+
+/// How far the log was when a merge read it: a merge is written only onto the log it was
+/// computed from (else `StoreError::Conflict`, and the merge is computed again).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LogMark {
+    pub events: u64,
+    pub last_hlc: i64,
+}
+
+/// Since `hlc` (a value of its clock), `node` held `event`, written elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Receipt {
+    pub node: NodeId,
+    pub event: EventId,
+    pub hlc: i64,
+}
+
+/// The field given to a contradiction: an event that does not apply in the merged order.
+pub const CONTRADICTION: &str = "contradiction";
+
+/// What a merge left for a person to settle (docs/exchange.md): the edit `other`, replaced by
+/// the concurrent `shown` from another node, or (`shown` none, field `contradiction`) an event
+/// that does not apply where the merged order puts it, `detail` saying why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredConflict {
+    pub other: EventId,
+    pub record: uuid::Uuid,
+    pub field: String,
+    pub shown: Option<EventId>,
+    pub detail: String,
+}
+
+/// Received events merged into the log (`Store::receive`), as refuge-app computed the merge:
+/// the events verbatim, the records before and after, and what goes with them, all or
+/// nothing.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// The log the merge was computed from.
+    pub expected: LogMark,
+    pub events: Vec<Event>,
+    /// The records as stored (those that may change) and as the merge leaves them.
+    pub before: State,
+    pub after: State,
+    /// Whether the whole projection was folded again (received events older than the
+    /// newest held): then the monthly flow and the conflicts are replaced by `flow` and
+    /// `conflicts`; otherwise `flow` is added, the edit conflicts of `edited` are replaced
+    /// and `conflicts` added.
+    pub refolded: bool,
+    pub flow: std::collections::BTreeMap<String, (i64, i64)>,
+    pub edited: Vec<uuid::Uuid>,
+    pub conflicts: Vec<StoredConflict>,
+    pub local_codes: Vec<(uuid::Uuid, String)>,
+    pub receipts: Vec<Receipt>,
+    pub side_writes: Vec<SideWrite>,
+    pub access: Vec<NewAccessEntry>,
+}

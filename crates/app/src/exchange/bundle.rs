@@ -11,7 +11,7 @@ use refuge_core::{
     Event, EventBody, EventId, HouseholdId, LocationId, NodeId, PersonId, RecordRef, Stage,
 };
 use refuge_crypto::{chain_hash, open_bundle, seal_bundle};
-use refuge_store::{Commit, PersonFilter};
+use refuge_store::{Commit, PersonFilter, Receipt};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{Read, Write};
@@ -24,7 +24,12 @@ const FORMAT: u32 = 1;
 /// What a bundle's payload may need a reader to understand; anything else is refused.
 const CAPABILITY_EVENTS: &str = "events-v1";
 const CAPABILITY_RECORD_KEYS: &str = "record-keys-v1";
-const KNOWN_CAPABILITIES: [&str; 2] = [CAPABILITY_EVENTS, CAPABILITY_RECORD_KEYS];
+const CAPABILITY_RECEIPTS: &str = "receipts-v1";
+const KNOWN_CAPABILITIES: [&str; 3] = [
+    CAPABILITY_EVENTS,
+    CAPABILITY_RECORD_KEYS,
+    CAPABILITY_RECEIPTS,
+];
 /// A bundle unread after this many days is refused (`--expires-in` changes it).
 pub const DEFAULT_EXPIRY_DAYS: u16 = 30;
 pub const MAX_EXPIRY_DAYS: u16 = 365;
@@ -83,14 +88,14 @@ struct Prerequisite {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Manifest {
+pub(super) struct Manifest {
     format: u32,
     /// The sending device's fingerprint, and its epoch (the node id, new after a restore).
     sender: String,
-    epoch: NodeId,
+    pub(super) epoch: NodeId,
     recipients: Vec<String>,
     /// 1, 2, 3, … per (sender, recipient).
-    sequence: u64,
+    pub(super) sequence: u64,
     prerequisites: Vec<Prerequisite>,
     created: String,
     expires: String,
@@ -100,10 +105,14 @@ struct Manifest {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Payload {
-    events: Vec<Event>,
+pub(super) struct Payload {
+    pub(super) events: Vec<Event>,
     /// Record id and key (`SecretKey::to_text`), with `--reveal` only.
-    record_keys: Vec<(String, String)>,
+    pub(super) record_keys: Vec<(String, String)>,
+    /// Since when which node held which of these events written elsewhere: an edit written
+    /// later knew it (capability `receipts-v1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) receipts: Vec<Receipt>,
 }
 
 /// What an export wrote.
@@ -153,7 +162,16 @@ pub struct BundleReport {
     pub prerequisites: usize,
 }
 
-fn refused(reason: Reason) -> AppError {
+/// A received bundle that passed every check: `payload.events` holds only the events new
+/// here.
+pub(super) struct Checked {
+    pub(super) manifest: Manifest,
+    pub(super) peer: Peer,
+    pub(super) payload: Payload,
+    pub(super) report: BundleReport,
+}
+
+pub(super) fn refused(reason: Reason) -> AppError {
     AppError::invalid("bundle", reason)
 }
 
@@ -279,14 +297,20 @@ impl App {
                 record_keys.push((record, secret.to_text().as_str().to_string()));
             }
         }
+        let ids: Vec<Uuid> = events.iter().map(|event| event.id.0).collect();
+        let receipts = self.store.receipts_of(&ids).await?;
+        if !receipts.is_empty() {
+            capabilities.push(CAPABILITY_RECEIPTS.to_string());
+        }
         let payload = Payload {
             events,
             record_keys,
+            receipts,
         };
         Ok((payload, locations, capabilities))
     }
 
-    async fn node_id(&self) -> AppResult<NodeId> {
+    pub(crate) async fn node_id(&self) -> AppResult<NodeId> {
         let text = self
             .store
             .meta("node_id")
@@ -433,6 +457,28 @@ impl App {
     /// `refuge bundle inspect FILE`: opens and checks a received bundle, and says what it
     /// holds against what this installation has. Writes nothing but the access-log entry.
     pub async fn inspect_bundle(&self, session: &Session, file: &[u8]) -> AppResult<BundleReport> {
+        let checked = self.check_received(session, file).await?;
+        let report = checked.report;
+        self.log(
+            &session.user().name,
+            AccessAction::Import,
+            "bundle",
+            &format!(
+                "bundle {} from {} inspected: {} events, {} new",
+                report.sequence, report.sender, report.events, report.new_events
+            ),
+        )
+        .await?;
+        Ok(report)
+    }
+
+    /// Every check a received bundle passes, in order (docs/exchange.md), and what it holds
+    /// against what this installation has.
+    pub(super) async fn check_received(
+        &self,
+        session: &Session,
+        file: &[u8],
+    ) -> AppResult<Checked> {
         session.require(Action::Exchange)?;
         let device = self.device_keys(session).await?;
         let opened = open_bundle(file, &device)?;
@@ -449,15 +495,13 @@ impl App {
             return Err(refused(Reason::new("bundle-altered")));
         }
         self.check_manifest(&manifest, &peer, &device.public().fingerprint())?;
-        let payload = read_payload(&opened.payload)?;
+        let mut payload = read_payload(&opened.payload)?;
         check_hashes(&payload.events)?;
         self.check_prerequisites(&manifest.prerequisites).await?;
         let known = self.check_against_log(&payload.events).await?;
-        let new: Vec<&Event> = payload
-            .events
-            .iter()
-            .filter(|event| !known.contains(&event.id))
-            .collect();
+        let total = payload.events.len();
+        payload.events.retain(|event| !known.contains(&event.id));
+        let new = &payload.events;
         let count = |kind: &str| new.iter().filter(|e| e.body.kind() == kind).count();
         let report = BundleReport {
             sender: peer.name.clone(),
@@ -465,9 +509,9 @@ impl App {
             sequence: manifest.sequence,
             created: manifest.created.clone(),
             expires: manifest.expires.clone(),
-            events: payload.events.len(),
+            events: total,
             new_events: new.len(),
-            known_events: payload.events.len() - new.len(),
+            known_events: total - new.len(),
             new_records: (
                 count("person_added"),
                 count("household_added"),
@@ -476,17 +520,12 @@ impl App {
             revealed: !payload.record_keys.is_empty(),
             prerequisites: manifest.prerequisites.len(),
         };
-        self.log(
-            &session.user().name,
-            AccessAction::Import,
-            "bundle",
-            &format!(
-                "bundle {} from {} inspected: {} events, {} new",
-                report.sequence, report.sender, report.events, report.new_events
-            ),
-        )
-        .await?;
-        Ok(report)
+        Ok(Checked {
+            manifest,
+            peer,
+            payload,
+            report,
+        })
     }
 
     /// The manifest's own checks: addressed here, understood, not expired, not a replay.

@@ -2,16 +2,19 @@
 //! identity, the peers it exchanges with, and sealed, signed bundles of events.
 
 mod bundle;
+mod merge;
 
 pub use bundle::{
     BundleReport, BundleRequest, BundleSummary, DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS,
 };
+pub use merge::{Conflict, ConflictSide, MergeReport};
 /// The largest bundle file read (checked before it is read), and the checks that run before
 /// any cryptography (and before a passphrase is asked for).
 pub use refuge_crypto::{MAX_BUNDLE_BYTES, check_envelope as check_bundle_envelope};
 
 use crate::keyring::{DEVICE_RECORD, ORGANISATION};
 use crate::*;
+use refuge_core::NodeId;
 use refuge_crypto::{DeviceKeys, DevicePublic, Revealed, SecretKey};
 use refuge_store::{Commit, SideWrite};
 use serde::{Deserialize, Serialize};
@@ -43,6 +46,9 @@ pub struct Peer {
     /// The sequence number of the last bundle sent to them, and received from them.
     pub sent: u64,
     pub received: u64,
+    /// The node ids (epochs) their bundles came from: names the writer of received events.
+    #[serde(default)]
+    pub epochs: Vec<NodeId>,
 }
 
 impl Peer {
@@ -229,6 +235,7 @@ impl App {
             removed: None,
             sent: 0,
             received: 0,
+            epochs: Vec::new(),
         };
         let detail = format!("peer added: {}", peer.fingerprint);
         self.save_peer(session, peer, &detail).await

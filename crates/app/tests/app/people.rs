@@ -573,9 +573,12 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
         // The schema of 2026-11, before the waiting start, case notes, merges, incident times,
-        // purges and destination wishes (the compartment keys, the newest but two, stay: this
-        // organisation was made with them).
+        // purges, destination wishes and exchange (the compartment keys, the newest but three,
+        // stay: this organisation was made with them).
         "DROP TABLE notes",
+        "DROP TABLE local_codes",
+        "DROP TABLE receipts",
+        "DROP TABLE conflicts",
         "DROP INDEX people_merged_into",
         "ALTER TABLE people DROP COLUMN merged_into",
         "ALTER TABLE people DROP COLUMN purged",
@@ -583,9 +586,9 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "ALTER TABLE people DROP COLUMN wish_recorded",
         "ALTER TABLE incidents DROP COLUMN occurred_time",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 3)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 4)",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 2)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 3)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();

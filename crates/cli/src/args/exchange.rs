@@ -45,6 +45,17 @@ pub enum BundleCommand {
         /// The bundle file.
         file: PathBuf,
     },
+    /// Check a bundle received from a peer (as `inspect` does) and merge its events: the
+    /// same result whatever order bundles come in; concurrent edits and contradictions are
+    /// kept for `refuge conflicts`. Logged.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+        /// Check and show what the merge would do (codes renamed, conflicts) without
+        /// writing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Args)]

@@ -257,9 +257,13 @@ pub enum Command {
     /// The installations this one exchanges bundles with.
     #[command(subcommand)]
     Peer(PeerCommand),
-    /// Sealed, signed bundles of records for a peer, and checking those received.
+    /// Sealed, signed bundles of records for a peer, and checking and merging those received.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// What merges of received bundles left for a person to settle: concurrent edits of one
+    /// field on two installations (the value shown everywhere and the other), and events
+    /// that contradict the ones before them (admin, coordinator).
+    Conflicts,
 }
 
 #[derive(Args)]

@@ -74,6 +74,7 @@ pub async fn bundle(config: &Config<'_>, command: BundleCommand) -> Result<()> {
     match command {
         BundleCommand::Export(args) => export(config, args).await,
         BundleCommand::Inspect { file } => inspect(config, &file).await,
+        BundleCommand::Import { file, dry_run } => import(config, &file, dry_run).await,
     }
 }
 
@@ -110,7 +111,8 @@ async fn export(config: &Config<'_>, args: BundleExportArgs) -> Result<()> {
     Ok(())
 }
 
-async fn inspect(config: &Config<'_>, path: &std::path::Path) -> Result<()> {
+/// A received bundle's bytes, after the checks that need no passphrase.
+fn read_bundle(path: &std::path::Path) -> Result<Vec<u8>> {
     let mut file =
         std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     // The size cap before anything is read into memory.
@@ -126,8 +128,21 @@ async fn inspect(config: &Config<'_>, path: &std::path::Path) -> Result<()> {
     file.read_to_end(&mut bytes)?;
     // Size, header and stanza caps before the passphrase: a hostile file costs nothing.
     refuge_app::check_bundle_envelope(&bytes).map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok(bytes)
+}
+
+async fn inspect(config: &Config<'_>, path: &std::path::Path) -> Result<()> {
+    let bytes = read_bundle(path)?;
     let (app, session) = config.sign_in().await?;
     let report = app.inspect_bundle(&session, &bytes).await?;
+    print_bundle(&report)?;
+    outln!(
+        "Checked (sender, signature, recipient, sequence, expiry, every event's hash); nothing was written."
+    );
+    Ok(())
+}
+
+fn print_bundle(report: &refuge_app::BundleReport) -> Result<()> {
     outln!(
         "Bundle {} from {} ({}), created {}, expires {}.",
         report.sequence,
@@ -152,8 +167,71 @@ async fn inspect(config: &Config<'_>, path: &std::path::Path) -> Result<()> {
         },
         report.prerequisites
     );
+    Ok(())
+}
+
+async fn import(config: &Config<'_>, path: &std::path::Path, dry_run: bool) -> Result<()> {
+    let bytes = read_bundle(path)?;
+    let (app, session) = config.sign_in().await?;
+    let report = app.import_bundle(&session, &bytes, dry_run).await?;
+    print_bundle(&report.bundle)?;
+    for (code, local) in &report.local_codes {
+        outln!("{code} is taken here by another record: shown as {local}.");
+    }
+    if report.identities > 0 {
+        outln!(
+            "{} identities sealed to this installation's compartments.",
+            report.identities
+        );
+    }
     outln!(
-        "Checked (sender, signature, recipient, sequence, expiry, every event's hash); nothing was written."
+        "Conflicts: {} ({} new); see refuge conflicts.",
+        report.conflicts,
+        report.new_conflicts
     );
+    if report.merged {
+        outln!("Merged.");
+    } else {
+        outln!("Dry run: checked and merged in memory; nothing was written.");
+    }
+    Ok(())
+}
+
+pub(super) async fn conflicts(config: &Config<'_>) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    let conflicts = app.conflicts(&session).await?;
+    if conflicts.is_empty() {
+        outln!("No conflicts.");
+        return Ok(());
+    }
+    for conflict in &conflicts {
+        let side = |side: &refuge_app::ConflictSide| {
+            format!(
+                "{} {} from {} at {}",
+                side.kind,
+                side.value,
+                side.node,
+                side.at.date()
+            )
+        };
+        match &conflict.shown {
+            Some(shown) => outln!(
+                "{} {}: shown {}; replaced {} (event {})",
+                conflict.record,
+                conflict.field,
+                side(shown),
+                side(&conflict.other),
+                conflict.other.event
+            ),
+            None => outln!(
+                "{} contradiction: {} does not apply ({}) (event {})",
+                conflict.record,
+                side(&conflict.other),
+                conflict.detail,
+                conflict.other.event
+            ),
+        }
+    }
+    outln!("{} conflicts.", conflicts.len());
     Ok(())
 }

@@ -13,6 +13,15 @@ fn device_key(output: &str) -> String {
         .to_string()
 }
 
+/// The person codes of a `person list`.
+fn codes_of(list: &str) -> Vec<String> {
+    list.lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|word| word.starts_with("P-"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn a_bundle_goes_to_a_peer_is_checked_there_and_opens_with_the_age_tool() {
     let shelter = Workspace::new();
@@ -99,6 +108,22 @@ fn a_bundle_goes_to_a_peer_is_checked_there_and_opens_with_the_age_tool() {
     );
     let report = reception.ok(&["bundle", "inspect", all.to_str().unwrap()]);
     assert!(report.contains("new records: 600 people"), "{report}");
+
+    // Merged at the reception: a dry run first (nothing written), then the merge; the
+    // people are there by their codes, sealed (no --reveal), and verify passes.
+    let dry = reception.ok(&["bundle", "import", all.to_str().unwrap(), "--dry-run"]);
+    assert!(dry.contains("nothing was written"), "{dry}");
+    assert!(reception.ok(&["person", "list"]).lines().count() <= 2);
+    let merged = reception.ok(&["bundle", "import", all.to_str().unwrap()]);
+    assert!(merged.contains("Merged."), "{merged}");
+    assert!(merged.contains("Conflicts: 0 (0 new)"), "{merged}");
+    let someone = codes_of(&shelter.ok(&["person", "list"]))[0].clone();
+    let shown = reception.ok(&["person", "show", &someone]);
+    assert!(shown.contains(&someone), "{shown}");
+    assert_eq!(reception.ok(&["conflicts"]).trim(), "No conflicts.");
+    let again = reception.fails(&["bundle", "import", all.to_str().unwrap()]);
+    assert!(again.contains("replay"), "{again}");
+    reception.ok(&["verify"]);
 
     shelter.ok(&["peer", "remove", "reception"]);
     let error = shelter.fails(&[

@@ -14,10 +14,12 @@ use time::Date;
 
 mod batches;
 mod casework;
+mod merge;
 mod organisation;
 mod people;
 mod purge;
 
+pub use merge::{ConcurrentEdit, Edit, LocalCodes, concurrent_edits, merge_order, monthly_flow};
 use purge::refuse_purged;
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

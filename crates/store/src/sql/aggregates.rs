@@ -205,7 +205,7 @@ impl<B: Backend> SqlStore<B> {
             .iter()
             .map(event_from_row)
             .collect::<StoreResult<Vec<_>>>()?;
-        let flow = flow_of(events.iter().map(|event| &event.body));
+        let flow = monthly_flow(events.iter().map(|event| &event.body));
         let mut tx = B::begin_write(&self.pool).await?;
         B::execute(&mut tx, "DELETE FROM flow_by_month", vec![]).await?;
         for (month, (entered, departed)) in flow {
@@ -238,30 +238,6 @@ impl<B: Backend> SqlStore<B> {
             })
             .collect()
     }
-}
-
-/// The monthly flow a write adds, from its events (not from the state before and after,
-/// which misses people added and departed in one write): people entering care by the month
-/// they entered, departures by the month of the move.
-pub(super) fn flow_of<'a>(
-    bodies: impl IntoIterator<Item = &'a EventBody>,
-) -> BTreeMap<String, (i64, i64)> {
-    let month = |date: Date| text_date(date)[..7].to_string();
-    let mut flow: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    for body in bodies {
-        match body {
-            EventBody::PersonAdded { person } => {
-                flow.entry(month(person.entered)).or_default().0 += 1
-            }
-            EventBody::PersonMoved {
-                stage: Stage::Departed,
-                at,
-                ..
-            } => flow.entry(month(*at)).or_default().1 += 1,
-            _ => {}
-        }
-    }
-    flow
 }
 
 /// Moves the waiting-by-day and presence counts by the changes to these people, and the

@@ -2,7 +2,7 @@
 //! the records and aggregates, the chained events, side writes and the access log, all or
 //! nothing.
 
-use super::aggregates::{flow_of, update_aggregates};
+use super::aggregates::update_aggregates;
 use super::codec::*;
 use super::records::{Lookup, changed, load_touched, write_records};
 use super::{SqlStore, Tx, insert_rows};
@@ -23,26 +23,28 @@ impl<B: Backend> SqlStore<B> {
         hasher: ChainHasher,
     ) -> StoreResult<Vec<Event>> {
         let mut tx = B::begin_write(&self.pool).await?;
-        let node_rows = B::fetch_all(
-            &mut tx,
-            "SELECT value FROM meta WHERE key = 'node_id'",
-            vec![],
-        )
-        .await?;
-        let node = node_rows
-            .first()
-            .ok_or_else(|| corrupt("no node id in meta"))?
-            .text("value")?;
-        let node = NodeId(parse_uuid(&node)?);
+        let node = node_id_in::<B>(&mut tx).await?;
         let head = B::fetch_all(
             &mut tx,
-            "SELECT seq, hlc, hash FROM events WHERE node = ? ORDER BY seq DESC LIMIT 1",
+            "SELECT seq, hash FROM events WHERE node = ? ORDER BY seq DESC LIMIT 1",
             vec![node.to_string().into()],
         )
         .await?;
-        let (seq, hlc, prev_hash) = match head.first() {
-            Some(row) => (row.int("seq")?, row.int("hlc")?, row.text("hash")?),
-            None => (0, 0, GENESIS_HASH.to_string()),
+        let (seq, prev_hash) = match head.first() {
+            Some(row) => (row.int("seq")?, row.text("hash")?),
+            None => (0, GENESIS_HASH.to_string()),
+        };
+        // The clock goes on from the newest event held, received ones too: what is written
+        // here after a merge comes after what was merged, on every installation.
+        let newest = B::fetch_all(
+            &mut tx,
+            "SELECT COALESCE(MAX(hlc), 0) AS hlc FROM events",
+            vec![],
+        )
+        .await?;
+        let hlc = match newest.first() {
+            Some(row) => row.int("hlc")?,
+            None => 0,
         };
 
         let mut refs: BTreeSet<RecordRef> = commit
@@ -69,7 +71,9 @@ impl<B: Backend> SqlStore<B> {
         // A large batch's canonical JSON and hash chain are computed on another thread while
         // the records are written: on an import they are seconds of work each.
         let now_millis = commit.now_millis;
-        let flow = flow_of(commit.events.iter().map(|event| &event.body));
+        // The monthly flow a write adds, from its events (not from the state before and after,
+        // which misses people added and departed in one write).
+        let flow = monthly_flow(commit.events.iter().map(|event| &event.body));
         let new_events = commit.events;
         let chain = move || chain_events(new_events, node, seq, hlc, prev_hash, now_millis, hasher);
         let chained = if new_events_len >= PARALLEL_CHAIN_EVENTS {
@@ -92,6 +96,17 @@ impl<B: Backend> SqlStore<B> {
         tx.commit().await.map_err(db_error)?;
         Ok(events.into_iter().map(|(event, _)| event).collect())
     }
+}
+
+/// This installation's node id.
+pub(super) async fn node_id_in<B: Backend>(tx: &mut Tx<B>) -> StoreResult<NodeId> {
+    let node_rows =
+        B::fetch_all(tx, "SELECT value FROM meta WHERE key = 'node_id'", vec![]).await?;
+    let node = node_rows
+        .first()
+        .ok_or_else(|| corrupt("no node id in meta"))?
+        .text("value")?;
+    Ok(NodeId(parse_uuid(&node)?))
 }
 
 /// Record keys destroyed per statement (well inside both backends' parameter limits).

@@ -12,6 +12,7 @@ mod copy;
 pub(crate) mod erase;
 mod exec;
 mod keys;
+mod merge;
 mod queries;
 mod records;
 mod reseal;
@@ -463,6 +464,30 @@ impl<B: Backend> Store for SqlStore<B> {
         );
         let arguments = kinds.iter().map(|kind| Value::from(*kind)).collect();
         self.all(&sql, arguments, event_from_row).await
+    }
+
+    async fn log_mark(&self) -> StoreResult<LogMark> {
+        self.read_log_mark().await
+    }
+
+    async fn records(&self, refs: &std::collections::BTreeSet<RecordRef>) -> StoreResult<State> {
+        self.read_records(refs).await
+    }
+
+    async fn local_codes(&self) -> StoreResult<Vec<(Uuid, String)>> {
+        self.read_local_codes().await
+    }
+
+    async fn receipts_of(&self, events: &[Uuid]) -> StoreResult<Vec<Receipt>> {
+        self.read_receipts(events).await
+    }
+
+    async fn conflicts(&self) -> StoreResult<Vec<StoredConflict>> {
+        self.read_conflicts().await
+    }
+
+    async fn receive(&self, received: Received, hasher: ChainHasher) -> StoreResult<()> {
+        self.write_received(received, hasher).await
     }
 
     async fn access_log(&self, limit: Option<u32>) -> StoreResult<Vec<AccessEntry>> {

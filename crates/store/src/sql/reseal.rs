@@ -8,7 +8,7 @@ use super::{MAX_PARAMS, SqlStore};
 use crate::backend::{Backend, Fields, Value, corrupt, db_error};
 use crate::*;
 use refuge_core::event::GENESIS_HASH;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Events read and rewritten per page.
 const RESEAL_PAGE: u32 = 5_000;
@@ -35,6 +35,15 @@ impl<B: Backend> SqlStore<B> {
             None => 0,
         };
         let stored = self.load_state().await?;
+        let local = super::commit::node_id_in::<B>(&mut tx).await?;
+        let codes = LocalCodes(self.read_local_codes().await?.into_iter().collect());
+        let contradictions: HashSet<EventId> = self
+            .read_conflicts()
+            .await?
+            .into_iter()
+            .filter(|conflict| conflict.field == CONTRADICTION)
+            .map(|conflict| conflict.other)
+            .collect();
         let restore = B::lift_append_only(&mut tx, "events").await?;
         let mut replayed = State::default();
         let mut heads: HashMap<NodeId, String> = HashMap::new();
@@ -47,6 +56,12 @@ impl<B: Backend> SqlStore<B> {
             done += u64::try_from(page.len()).map_err(corrupt)?;
             let mut rewritten = Vec::new();
             for mut event in page {
+                // Events received from elsewhere stay as their node wrote them: their chains
+                // are that node's, and peers hold the same events by id.
+                if event.node != local {
+                    replay(&mut replayed, &event, &codes, &contradictions)?;
+                    continue;
+                }
                 let before = (event.body.clone(), event.prev_hash.clone());
                 for slot in event.body.sealed_slots() {
                     (reseal.value)(slot)?;
@@ -57,7 +72,7 @@ impl<B: Backend> SqlStore<B> {
                 event.prev_hash = prev_hash;
                 let body_json = event.body_json().map_err(canonical_failed)?;
                 let hash = hasher(&event.prev_hash, &event.canonical_bytes_with(&body_json));
-                replayed.apply(&event.body)?;
+                replay(&mut replayed, &event, &codes, &contradictions)?;
                 heads.insert(event.node, hash.clone());
                 let unchanged = before.0 == event.body && before.1 == event.prev_hash;
                 if !unchanged || hash != event.hash {
@@ -77,6 +92,20 @@ impl<B: Backend> SqlStore<B> {
         tx.commit().await.map_err(db_error)?;
         Ok(total)
     }
+}
+
+/// One event into the replayed state, in the merged order: a contradiction a merge recorded
+/// is left out, as it was there.
+fn replay(
+    replayed: &mut State,
+    event: &Event,
+    codes: &LocalCodes,
+    contradictions: &HashSet<EventId>,
+) -> StoreResult<()> {
+    if !contradictions.contains(&event.id) {
+        replayed.apply_merged(&event.body, codes)?;
+    }
+    Ok(())
 }
 
 /// Replaces the body and chain of these events, many at a time.

@@ -45,17 +45,25 @@ for code in $("$refuge" --db shelter.db location list | awk 'NR > 1 { print $1 }
     locations+=(--location "$code")
 done
 
-export_times=() inspect_times=()
+export_times=() inspect_times=() import_times=()
 for round in $(seq 1 "$rounds"); do
     export_times+=("$(seconds "$refuge" --db shelter.db bundle export --to reception "${locations[@]}" --out "all-$round.bundle")")
     inspect_times+=("$(seconds "$refuge" --db reception.db bundle inspect "all-$round.bundle")")
+    # Each merge into a fresh copy of the reception office (made after the demo: its own
+    # events are newer, so the merge folds everything).
+    cp reception.db "import-$round.db"
+    import_times+=("$(seconds "$refuge" --db "import-$round.db" bundle import "all-$round.bundle")")
 done
+"$refuge" --db import-1.db verify | tail -n 1
 "$refuge" --db reception.db bundle inspect all-1.bundle
 bundle_bytes=$(stat -c %s all-1.bundle)
 dump_bytes=$(sqlite3 shelter.db '.dump events people households locations record_keys' | gzip -c | wc -c)
 echo "bundle: $bundle_bytes bytes; sqlite3 .dump of events, people, households, locations and record keys, gzip: $dump_bytes bytes; ratio $(echo "scale=2; $bundle_bytes / $dump_bytes" | bc)"
 stats "bundle export (all people)" "${export_times[@]}"
 stats "bundle inspect (all people)" "${inspect_times[@]}"
+stats "bundle import (all people)" "${import_times[@]}"
+import_median=$(printf '%s\n' "${import_times[@]}" | sort -g | awk '{ t[NR] = $1 } END { print t[int((NR + 1) / 2)] }')
+echo "bundle import: $(echo "$people / $import_median" | bc) people/s (median)"
 
 echo "== import of the same number of people from CSV (refuge-bench import)"
 (cd "$bench_dir" && target/release/refuge-bench import --people "$people" --rounds 1 | tail -n 4)

@@ -49,6 +49,10 @@ pub enum Alert {
     MoreFollowUps {
         count: u64,
     },
+    /// Conflicts merges of received bundles left to settle (`refuge conflicts`).
+    Conflicts {
+        count: usize,
+    },
 }
 
 /// The dashboard's contents.
@@ -114,6 +118,12 @@ impl App {
                 alerts.push(Alert::MoreFollowUps {
                     count: total - listed,
                 });
+            }
+        }
+        if allowed(session.role(), Action::Exchange) {
+            let count = self.conflicts(session).await?.len();
+            if count > 0 {
+                alerts.push(Alert::Conflicts { count });
             }
         }
         Ok(Dashboard {

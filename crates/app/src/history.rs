@@ -9,7 +9,7 @@ use std::collections::HashMap;
 pub const MAX_ACCESS_PAGE: u32 = 1_000;
 
 /// An event as shown in the history: codes and operational facts only.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventView {
     pub node: NodeId,
     pub seq: i64,
@@ -269,7 +269,7 @@ impl App {
         Ok(())
     }
 
-    async fn event_views(
+    pub(crate) async fn event_views(
         &self,
         events: Vec<Event>,
         users: &HashMap<UserId, String>,

@@ -3,7 +3,7 @@
 use crate::*;
 use refuge_core::LocalCodes;
 use refuge_core::event::GENESIS_HASH;
-use refuge_store::{CONTRADICTION, EventCursor};
+use refuge_store::EventCursor;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Default)]
@@ -136,14 +136,7 @@ impl App {
         // As merges fold the log: received records under their local codes, contradictions
         // left out.
         let codes = LocalCodes(self.store.local_codes().await?.into_iter().collect());
-        let contradictions: HashSet<EventId> = self
-            .store
-            .conflicts()
-            .await?
-            .into_iter()
-            .filter(|conflict| conflict.field == CONTRADICTION)
-            .map(|conflict| conflict.other)
-            .collect();
+        let contradictions = self.store.contradicted().await?;
         let mut cursor: Option<EventCursor> = None;
         loop {
             let page = match self.store.events_page(cursor, 10_000).await {

@@ -208,8 +208,12 @@ pub trait Store: Send + Sync {
     async fn local_codes(&self) -> StoreResult<Vec<(uuid::Uuid, String)>>;
     /// Which nodes held these events since when.
     async fn receipts_of(&self, events: &[uuid::Uuid]) -> StoreResult<Vec<Receipt>>;
-    /// Every conflict a merge left, in the order of the records' codes' ids.
+    /// Every conflict a merge left, by record and field.
     async fn conflicts(&self) -> StoreResult<Vec<StoredConflict>>;
+    /// The events merges left out of the projection as contradictions.
+    async fn contradicted(&self) -> StoreResult<std::collections::HashSet<EventId>>;
+    /// Local codes, receipts and conflicts, whole (`refuge migrate`).
+    async fn exchange_tables(&self) -> StoreResult<ExchangeTables>;
     /// Merges received events as computed by refuge-app (`Received`): refused with
     /// `StoreError::Conflict` when the log is no longer `expected`.
     async fn receive(&self, received: Received, hasher: ChainHasher) -> StoreResult<()>;

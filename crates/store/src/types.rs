@@ -321,7 +321,19 @@ pub struct Received {
     pub edited: Vec<uuid::Uuid>,
     pub conflicts: Vec<StoredConflict>,
     pub local_codes: Vec<(uuid::Uuid, String)>,
+    /// Since when this installation holds the received events (its clock value).
+    pub received_hlc: i64,
+    /// What other nodes held since when, as the bundle said.
     pub receipts: Vec<Receipt>,
     pub side_writes: Vec<SideWrite>,
     pub access: Vec<NewAccessEntry>,
+}
+
+/// What exchange keeps besides the log, for `refuge migrate`.
+#[derive(Debug, Default)]
+pub struct ExchangeTables {
+    pub local_codes: Vec<(uuid::Uuid, String)>,
+    /// This installation's own (events it received) and other nodes'.
+    pub receipts: Vec<Receipt>,
+    pub conflicts: Vec<StoredConflict>,
 }

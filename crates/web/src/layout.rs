@@ -31,6 +31,7 @@ pub struct Page {
     pub can_forecast: bool,
     pub can_audit: bool,
     pub can_users: bool,
+    pub can_exchange: bool,
     pub notice: String,
     pub problem: String,
     /// This page's path, which the language and time-zone switches come back to ("" when the
@@ -69,6 +70,7 @@ impl Page {
             can_forecast: can(Action::Forecast),
             can_audit: can(Action::ViewAccessLog),
             can_users: can(Action::ViewUsers),
+            can_exchange: can(Action::Exchange),
             notice: String::new(),
             problem: String::new(),
             back,

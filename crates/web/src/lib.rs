@@ -117,6 +117,7 @@ pub fn router(shared: Shared) -> Router {
             "/account/duress",
             get(account::to_account).post(account::set_duress),
         )
+        .route("/exchange", get(exchange::show))
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/revoke", post(tokens::revoke))
         .nest("/api/v1", api::routes())

@@ -297,7 +297,12 @@ impl App {
                 record_keys.push((record, secret.to_text().as_str().to_string()));
             }
         }
-        let ids: Vec<Uuid> = events.iter().map(|event| event.id.0).collect();
+        // Receipts matter for edits only (whether one was written knowing another).
+        let ids: Vec<Uuid> = events
+            .iter()
+            .filter(|event| event.body.edit().is_some())
+            .map(|event| event.id.0)
+            .collect();
         let receipts = self.store.receipts_of(&ids).await?;
         if !receipts.is_empty() {
             capabilities.push(CAPABILITY_RECEIPTS.to_string());

@@ -41,20 +41,19 @@ pub struct MergeReport {
 }
 
 /// One side of a conflict, as `refuge conflicts` shows it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ConflictSide {
     pub event: EventId,
-    /// The node that wrote it: this installation, or the peer's name when known.
+    /// The node that wrote it: `here`, or the peer's name when known.
     pub node: String,
-    pub kind: &'static str,
-    /// The value it sets, in words (`sealed` for a correction of the identity).
-    pub value: String,
     pub at: OffsetDateTime,
+    /// What it changed, as the person's history shows it.
+    pub view: EventView,
 }
 
 /// A conflict a merge left: the value shown everywhere and the one it replaced (or, for a
 /// contradiction, the event that does not apply and why).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Conflict {
     /// The person or household, by code.
     pub record: String,
@@ -88,11 +87,11 @@ impl App {
         file: &[u8],
         dry_run: bool,
     ) -> AppResult<MergeReport> {
-        let checked = self.check_received(session, file).await?;
+        let mut checked = self.check_received(session, file).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let merge = self.compute_merge(session, &checked, dry_run).await?;
+            let merge = self.compute_merge(session, checked, dry_run).await?;
             let detail = describe(&merge.report);
             if dry_run {
                 self.log(
@@ -112,7 +111,10 @@ impl App {
                 &detail,
             )];
             match self.store.receive(received, HASHER).await {
-                Err(StoreError::Conflict { .. }) if attempt < MERGE_ATTEMPTS => continue,
+                Err(StoreError::Conflict { .. }) if attempt < MERGE_ATTEMPTS => {
+                    // The log moved on meanwhile: read the bundle again and merge it anew.
+                    checked = self.check_received(session, file).await?;
+                }
                 Err(error) => return Err(error.into()),
                 Ok(()) => {
                     session.keys().forget_records();
@@ -125,11 +127,12 @@ impl App {
     async fn compute_merge(
         &self,
         session: &Session,
-        checked: &Checked,
+        mut checked: Checked,
         dry_run: bool,
     ) -> AppResult<Merge> {
         let expected = self.store.log_mark().await?;
-        let mut new: Vec<Event> = checked.payload.events.clone();
+        let mut new: Vec<Event> = std::mem::take(&mut checked.payload.events);
+        let checked = &checked;
         new.sort_by_key(merge_order);
         let mut codes = LocalCodes(self.store.local_codes().await?.into_iter().collect());
         let renamed = self.local_codes_for(&new, &checked.peer.name).await?;
@@ -144,7 +147,7 @@ impl App {
         } else {
             self.fold_onto(&new, &codes).await?
         };
-        let (receipts, mut conflicts) = self
+        let (receipts, received_hlc, mut conflicts) = self
             .receipts_and_edit_conflicts(checked, &new, &folded.edits, expected.last_hlc)
             .await?;
         let stored = self.store.conflicts().await?;
@@ -198,6 +201,7 @@ impl App {
                     .into_iter()
                     .map(|(id, _, local)| (id, local))
                     .collect(),
+                received_hlc,
                 receipts,
                 side_writes,
                 access: Vec::new(),
@@ -215,23 +219,20 @@ impl App {
         new: &[Event],
         edit_events: &[Event],
         last_hlc: i64,
-    ) -> AppResult<(Vec<Receipt>, Vec<StoredConflict>)> {
+    ) -> AppResult<(Vec<Receipt>, i64, Vec<StoredConflict>)> {
         let local = self.node_id().await?;
         // Held since now: the newest clock value here once the merge is in. Anything written
         // here later has a later one.
         let receipt_hlc = new.last().map_or(last_hlc, |last| last.hlc.max(last_hlc));
-        let mut receipts: Vec<Receipt> = new
+        // This installation holds the new events from now on (kept with each event): none
+        // of its edits so far knew them. Other nodes' receipts come with the bundle.
+        let mut receipts: Vec<Receipt> = Vec::new();
+        // The pairs that would be conflicts if neither node knew of the other's edit; then
+        // the receipts of just those earlier edits, to drop the pairs whose later node knew.
+        let candidates = concurrent_edits(edit_events);
+        let ids: Vec<Uuid> = candidates
             .iter()
-            .filter(|event| event.node != local)
-            .map(|event| Receipt {
-                node: local,
-                event: event.id,
-                hlc: receipt_hlc,
-            })
-            .collect();
-        let ids: Vec<Uuid> = edit_events
-            .iter()
-            .map(|event| event.id.0)
+            .map(|candidate| candidate.other.0)
             .chain(
                 checked
                     .payload
@@ -255,13 +256,17 @@ impl App {
         for receipt in &receipts {
             known.insert((receipt.node, receipt.event), receipt.hlc);
         }
-        let aware = |earlier: &Event, later: &Event| {
-            known
-                .get(&(later.node, earlier.id))
-                .is_some_and(|since| *since < later.hlc)
-        };
-        let conflicts: Vec<StoredConflict> = concurrent_edits(edit_events, aware)
+        let by_id: HashMap<EventId, &Event> =
+            edit_events.iter().map(|event| (event.id, event)).collect();
+        let conflicts: Vec<StoredConflict> = candidates
             .into_iter()
+            .filter(|candidate| {
+                let later = by_id[&candidate.shown];
+                let knew = known
+                    .get(&(later.node, candidate.other))
+                    .is_some_and(|since| *since < later.hlc);
+                !knew
+            })
             .map(|edit| StoredConflict {
                 other: edit.other,
                 record: edit.record,
@@ -270,7 +275,7 @@ impl App {
                 detail: String::new(),
             })
             .collect();
-        Ok((receipts, conflicts))
+        Ok((receipts, receipt_hlc, conflicts))
     }
 
     /// Local codes for the received records whose code is taken here, or by another record
@@ -349,14 +354,7 @@ impl App {
         let flow = monthly_flow(applied.iter().map(|event| &event.body));
         // The edits of the records the new ones edit, held and new, for the conflicts: those
         // the projection holds (contradictions are not shown, so they replace nothing).
-        let contradicted: HashSet<EventId> = self
-            .store
-            .conflicts()
-            .await?
-            .into_iter()
-            .filter(|conflict| conflict.field == CONTRADICTION)
-            .map(|conflict| conflict.other)
-            .collect();
+        let contradicted = self.store.contradicted().await?;
         let edited = edited_records(new);
         let mut edits: Vec<Event> = self
             .store
@@ -538,58 +536,41 @@ impl App {
                 std::iter::once(conflict.other.0).chain(conflict.shown.map(|id| id.0))
             })
             .collect();
-        let events: HashMap<EventId, Event> = self
-            .store
-            .events_with_ids(&ids)
-            .await?
-            .into_iter()
-            .map(|event| (event.id, event))
-            .collect();
-        let records: Vec<Uuid> = stored.iter().map(|conflict| conflict.record).collect();
-        let codes = self.store.codes_of(&records).await?;
+        let events = self.store.events_with_ids(&ids).await?;
+        let writers: Vec<(EventId, NodeId)> =
+            events.iter().map(|event| (event.id, event.node)).collect();
+        let users = self.user_names().await?;
+        let locations = self.location_codes().await?;
+        let views = self.event_views(events, &users, &locations).await?;
         let local = self.node_id().await?;
         let peers = self.stored_peers().await?;
-        let location_codes: HashMap<String, String> = self
-            .store
-            .locations()
-            .await?
-            .into_iter()
-            .map(|location| (location.id.to_string(), location.code))
-            .collect();
-        let side = |id: EventId| -> AppResult<ConflictSide> {
-            let event = events.get(&id).ok_or_else(|| {
-                StoreError::Corrupt(format!("conflict names event {id}, which is not held"))
-            })?;
-            let node = if event.node == local {
+        let mut sides: HashMap<EventId, ConflictSide> = HashMap::new();
+        for ((id, node), view) in writers.into_iter().zip(views) {
+            let node = if node == local {
                 "here".to_string()
             } else {
                 peers
                     .iter()
-                    .find(|peer| peer.epochs.contains(&event.node))
-                    .map_or_else(|| event.node.to_string(), |peer| peer.name.clone())
+                    .find(|peer| peer.epochs.contains(&node))
+                    .map_or_else(|| node.to_string(), |peer| peer.name.clone())
             };
-            let value = match event.body.edit() {
-                Some(edit) if edit.field == "identity" => "sealed".to_string(),
-                // A move: where to (by code here) and the stage.
-                Some(edit) if edit.field == "place" => match edit.value.split_once(' ') {
-                    Some((id, stage)) => format!(
-                        "{} {stage}",
-                        location_codes.get(id).map_or(id, String::as_str)
-                    ),
-                    None => edit.value,
+            sides.insert(
+                id,
+                ConflictSide {
+                    event: id,
+                    node,
+                    at: view.recorded,
+                    view,
                 },
-                Some(edit) => edit.value,
-                None => String::new(),
-            };
-            Ok(ConflictSide {
-                event: id,
-                node,
-                kind: event.body.kind(),
-                value,
-                at: OffsetDateTime::from_unix_timestamp_nanos(
-                    i128::from(event.hlc_millis()) * 1_000_000,
-                )
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            );
+        }
+        let records: Vec<Uuid> = stored.iter().map(|conflict| conflict.record).collect();
+        let codes = self.store.codes_of(&records).await?;
+        let side = |id: EventId| {
+            sides.get(&id).cloned().ok_or_else(|| {
+                AppError::from(StoreError::Corrupt(format!(
+                    "conflict names event {id}, which is not held"
+                )))
             })
         };
         stored

@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use refuge_app::*;
-use refuge_core::{Flag, HoldReason, PersonField, Stage};
+use refuge_core::{Flag, HoldReason, NodeId, PersonField, Stage};
 
 /// Two organisations that know each other's device keys: `ours` calls the other
 /// "reception", the other calls us "shelter-net".
@@ -283,6 +283,18 @@ async fn agreed_people(org: &Org) -> Vec<String> {
         .collect()
 }
 
+/// The other side's bundle of `person`'s household, back to us.
+async fn export_back(theirs: &Org, person: &str) -> Vec<u8> {
+    export(
+        theirs,
+        &BundleRequest {
+            to: "shelter-net".into(),
+            ..request(&[person])
+        },
+    )
+    .await
+}
+
 async fn import(org: &Org, file: &[u8]) -> MergeReport {
     org.app
         .import_bundle(&org.admin, file, false)
@@ -373,22 +385,7 @@ async fn bundles_merge_to_one_state_on_both_sides_and_keep_conflicts(db: TestDb)
         .await
         .unwrap();
     let to_them = export(&ours, &request(&[&person])).await;
-    let to_us = {
-        let mut file = Vec::new();
-        theirs
-            .app
-            .export_bundle(
-                &theirs.admin,
-                &BundleRequest {
-                    to: "shelter-net".into(),
-                    ..request(&[&person])
-                },
-                &mut file,
-            )
-            .await
-            .unwrap();
-        file
-    };
+    let to_us = export_back(&theirs, &person).await;
     let at_theirs = import(&theirs, &to_them).await;
     let at_ours = import(&ours, &to_us).await;
     assert_eq!((at_theirs.new_conflicts, at_ours.new_conflicts), (1, 1));
@@ -433,19 +430,7 @@ async fn bundles_merge_to_one_state_on_both_sides_and_keep_conflicts(db: TestDb)
         .await
         .unwrap();
     let to_them = export(&ours, &request(&[&person])).await;
-    let mut to_us = Vec::new();
-    theirs
-        .app
-        .export_bundle(
-            &theirs.admin,
-            &BundleRequest {
-                to: "shelter-net".into(),
-                ..request(&[&person])
-            },
-            &mut to_us,
-        )
-        .await
-        .unwrap();
+    let to_us = export_back(&theirs, &person).await;
     let at_ours = import(&ours, &to_us).await;
     let at_theirs = import(&theirs, &to_them).await;
     assert_eq!(
@@ -491,19 +476,7 @@ async fn bundles_merge_to_one_state_on_both_sides_and_keep_conflicts(db: TestDb)
         .await
         .unwrap();
     let to_them = export(&ours, &request(&[&person])).await;
-    let mut to_us = Vec::new();
-    theirs
-        .app
-        .export_bundle(
-            &theirs.admin,
-            &BundleRequest {
-                to: "shelter-net".into(),
-                ..request(&[&person])
-            },
-            &mut to_us,
-        )
-        .await
-        .unwrap();
+    let to_us = export_back(&theirs, &person).await;
     import(&theirs, &to_them).await;
     import(&ours, &to_us).await;
     assert_eq!(
@@ -713,6 +686,20 @@ async fn random_histories_across_three_nodes_end_in_one_state(db: TestDb) {
             assert!(verified.ok(), "seed {seed}: {:?}", verified.problems);
         }
     }
+    // Migrated to another database, a node keeps its local codes, receipts and conflicts.
+    let copy_db = TestDb::sqlite();
+    let copy = refuge_store::create(&copy_db.url, NodeId(uuid::Uuid::now_v7()))
+        .await
+        .unwrap();
+    copy.copy_from(nodes[0].store.as_ref()).await.unwrap();
+    assert_eq!(
+        copy.table_counts().await.unwrap(),
+        nodes[0].store.table_counts().await.unwrap()
+    );
+    let copied = App::new(copy, Box::new(FixedClock(NOW)));
+    let admin = copied.login("admin", PASSPHRASE).await.unwrap();
+    let verified = copied.verify(&admin).await.unwrap();
+    assert!(verified.ok(), "the copy: {:?}", verified.problems);
     assert!(
         fast_merges > 0 && refolds > 0,
         "both ways of merging were taken: {fast_merges} quick, {refolds} folded again"

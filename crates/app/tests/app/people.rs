@@ -579,6 +579,7 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "DROP TABLE local_codes",
         "DROP TABLE receipts",
         "DROP TABLE conflicts",
+        "ALTER TABLE events DROP COLUMN received",
         "DROP INDEX people_merged_into",
         "ALTER TABLE people DROP COLUMN merged_into",
         "ALTER TABLE people DROP COLUMN purged",

@@ -206,13 +206,7 @@ pub(super) async fn conflicts(config: &Config<'_>) -> Result<()> {
     }
     for conflict in &conflicts {
         let side = |side: &refuge_app::ConflictSide| {
-            format!(
-                "{} {} from {} at {}",
-                side.kind,
-                side.value,
-                side.node,
-                side.at.date()
-            )
+            format!("{} ({}, {})", side.view.change, side.node, side.at.date())
         };
         match &conflict.shown {
             Some(shown) => outln!(
@@ -232,6 +226,14 @@ pub(super) async fn conflicts(config: &Config<'_>) -> Result<()> {
             ),
         }
     }
-    outln!("{} conflicts.", conflicts.len());
+    outln!(
+        "{} {}.",
+        conflicts.len(),
+        if conflicts.len() == 1 {
+            "conflict"
+        } else {
+            "conflicts"
+        }
+    );
     Ok(())
 }

@@ -155,14 +155,11 @@ pub struct ConcurrentEdit {
     pub other: crate::ids::EventId,
 }
 
-/// The concurrent edits among these events (all the events of the records concerned):
-/// consecutive edits of one field, in the merged order, from different nodes, with different
-/// values. `aware` says whether the later one's node held the earlier one when it wrote it
-/// (known for this installation's own edits): those are not conflicts.
-pub fn concurrent_edits(
-    events: &[Event],
-    aware: impl Fn(&Event, &Event) -> bool,
-) -> Vec<ConcurrentEdit> {
+/// The edits among these events (all the events of the records concerned) that replaced
+/// another node's: consecutive edits of one field, in the merged order, from different nodes,
+/// with different values. They are conflicts unless the later one's node held the earlier one
+/// when it wrote it (the caller knows from receipts).
+pub fn concurrent_edits(events: &[Event]) -> Vec<ConcurrentEdit> {
     let mut ordered: Vec<&Event> = events.iter().collect();
     ordered.sort_by_key(|event| merge_order(event));
     let mut last: HashMap<(Uuid, String), (&Event, String)> = HashMap::new();
@@ -175,7 +172,6 @@ pub fn concurrent_edits(
         if let Some((earlier, value)) = last.get(&key)
             && earlier.node != event.node
             && *value != edit.value
-            && !aware(earlier, event)
         {
             found.push(ConcurrentEdit {
                 record: key.0,

@@ -4,8 +4,10 @@ CREATE TABLE local_codes (
     id   TEXT PRIMARY KEY,
     code TEXT NOT NULL
 ) STRICT;
--- Since when (its clock value) a node held an event written elsewhere: an edit of that node
--- written later knew it, so the two are not concurrent.
+-- Since when (this installation's clock value) it held an event received from elsewhere:
+-- an edit written here later knew it, so the two are not concurrent. NULL for its own.
+ALTER TABLE events ADD COLUMN received INTEGER;
+-- The same for other nodes, as their bundles said.
 CREATE TABLE receipts (
     node  TEXT    NOT NULL,
     event TEXT    NOT NULL,

@@ -140,7 +140,34 @@ pub(super) const ACCESS_COLUMNS: &[&str] = &[
     "hash",
 ];
 
+/// A received event's columns: the stored ones and since when this installation held it.
+pub(super) const RECEIVED_EVENT_COLUMNS: &[&str] = &[
+    "node",
+    "seq",
+    "id",
+    "hlc",
+    "actor",
+    "kind",
+    "subject",
+    "body",
+    "prev_hash",
+    "hash",
+    "received",
+];
+
+pub(super) fn bind_received_event(
+    args: &mut Vec<Value>,
+    (event, body_json, received): &(Event, String, Option<i64>),
+) {
+    bind_event_fields(args, event, body_json);
+    args.push(Value::from(*received));
+}
+
 pub(super) fn bind_event(args: &mut Vec<Value>, (event, body_json): &(Event, String)) {
+    bind_event_fields(args, event, body_json);
+}
+
+fn bind_event_fields(args: &mut Vec<Value>, event: &Event, body_json: &str) {
     args.push(Value::from(event.node.to_string()));
     args.push(Value::from(event.seq));
     args.push(Value::from(event.id.to_string()));
@@ -148,7 +175,7 @@ pub(super) fn bind_event(args: &mut Vec<Value>, (event, body_json): &(Event, Str
     args.push(Value::from(event.actor.to_string()));
     args.push(Value::from(event.body.kind()));
     args.push(Value::from(event.body.subject().to_string()));
-    args.push(Value::from(body_json.clone()));
+    args.push(Value::from(body_json));
     args.push(Value::from(event.prev_hash.clone()));
     args.push(Value::from(event.hash.clone()));
 }

@@ -7,11 +7,12 @@ use super::commit::{
     RECORD_KEY_COLUMNS, bind_record_key, insert_compartment, insert_token, set_meta,
     upsert_holder_wrap,
 };
+use super::merge::insert_merge_rows;
 use super::records::write_records;
 use super::{SqlStore, Tx, insert_rows};
 use crate::backend::{Backend, Value, corrupt, db_error};
 use crate::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Tables and how to count the rows that carry information (aggregates keep zero rows).
 const COUNTED_TABLES: &[(&str, &str)] = &[
@@ -31,6 +32,9 @@ const COUNTED_TABLES: &[(&str, &str)] = &[
     ("compartments", ""),
     ("compartment_wraps", ""),
     ("record_keys", ""),
+    ("local_codes", ""),
+    ("receipts", ""),
+    ("conflicts", ""),
     ("waiting_by_day", " WHERE people <> 0"),
     ("presence", " WHERE present <> 0"),
     ("flow_by_month", " WHERE entered <> 0 OR departed <> 0"),
@@ -48,14 +52,31 @@ impl<B: Backend> SqlStore<B> {
                 "the destination: it already holds an organisation".to_string(),
             ));
         }
+        let mut node = None;
         for (key, value) in source.all_meta().await? {
+            if key == "node_id" {
+                node = Some(value.clone());
+            }
             set_meta::<B>(&mut tx, key, value).await?;
         }
-        let copied = copy_events::<B>(&mut tx, source).await?;
+        // Since when this installation held the events it received goes with each event;
+        // other nodes' receipts into their table.
+        let exchange = source.exchange_tables().await?;
+        let (own, others): (Vec<Receipt>, Vec<Receipt>) = exchange
+            .receipts
+            .into_iter()
+            .partition(|receipt| Some(receipt.node.to_string()) == node);
+        let received: HashMap<EventId, i64> = own
+            .into_iter()
+            .map(|receipt| (receipt.event, receipt.hlc))
+            .collect();
+        let copied = copy_events::<B>(&mut tx, source, &received).await?;
         let state = source.load_state().await?;
         write_records::<B>(&mut tx, &State::default(), &state).await?;
         copy_keys::<B>(&mut tx, source).await?;
         copy_access_log::<B>(&mut tx, source).await?;
+        insert_merge_rows::<B>(&mut tx, &exchange.local_codes, &others, &exchange.conflicts)
+            .await?;
         // The aggregates are recounted here; `refuge verify` checks them against the log.
         let people: Vec<&Person> = state.people.values().collect();
         // The flow counts departures too, which a recount from the people table cannot: it is
@@ -100,7 +121,11 @@ impl<B: Backend> SqlStore<B> {
 
 /// The source's log, page by page, as it is (ids, numbers, clocks and hashes). Returns how
 /// many events.
-async fn copy_events<B: Backend>(tx: &mut Tx<B>, source: &dyn Store) -> StoreResult<u64> {
+async fn copy_events<B: Backend>(
+    tx: &mut Tx<B>,
+    source: &dyn Store,
+    received: &HashMap<EventId, i64>,
+) -> StoreResult<u64> {
     let mut copied = 0;
     let mut cursor = None;
     loop {
@@ -108,14 +133,23 @@ async fn copy_events<B: Backend>(tx: &mut Tx<B>, source: &dyn Store) -> StoreRes
         let Some(last) = page.last() else { break };
         cursor = Some(EventCursor::of(last));
         copied += page.len() as u64;
-        let rows: Vec<(Event, String)> = page
+        let rows: Vec<(Event, String, Option<i64>)> = page
             .into_iter()
             .map(|event| {
                 let body = event.body_json().map_err(canonical_failed)?;
-                Ok((event, body))
+                let since = received.get(&event.id).copied();
+                Ok((event, body, since))
             })
             .collect::<StoreResult<_>>()?;
-        insert_rows::<B, _>(tx, "events", EVENT_COLUMNS, &rows, false, bind_event).await?;
+        insert_rows::<B, _>(
+            tx,
+            "events",
+            RECEIVED_EVENT_COLUMNS,
+            &rows,
+            false,
+            bind_received_event,
+        )
+        .await?;
     }
     Ok(copied)
 }

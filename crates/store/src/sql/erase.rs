@@ -20,6 +20,9 @@ const KEY_TABLES: &[&str] = &[
 /// drops their pages from the file. (Overwriting them as well made a duress login on
 /// 300,000 people write 100 MB to the WAL: bench/README.md.)
 const RECORD_TABLES: &[&str] = &[
+    "conflicts",
+    "receipts",
+    "local_codes",
     "record_keys",
     "access_log",
     "events",

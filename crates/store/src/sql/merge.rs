@@ -8,12 +8,16 @@ use super::records::{changed, load_touched, write_records};
 use super::{SqlStore, Tx, insert_rows};
 use crate::backend::{Backend, Fields, Value, corrupt, db_error};
 use crate::*;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use uuid::Uuid;
 
 const RECEIPT_COLUMNS: &[&str] = &["node", "event", "hlc"];
 const CONFLICT_COLUMNS: &[&str] = &["other", "record", "field", "shown", "detail"];
 const LOCAL_CODE_COLUMNS: &[&str] = &["id", "code"];
+
+/// This installation's receipts: the events it received, since when it held them.
+const OWN_RECEIPTS: &str = "SELECT (SELECT value FROM meta WHERE key = 'node_id') AS node, \
+     id AS event, received AS hlc FROM events WHERE received IS NOT NULL";
 
 const LOG_MARK_SQL: &str = "SELECT COUNT(*) AS n, COALESCE(MAX(hlc), 0) AS last_hlc FROM events";
 
@@ -22,6 +26,14 @@ fn log_mark_of<R: Fields>(row: Option<&R>) -> StoreResult<LogMark> {
     Ok(LogMark {
         events: count(row, "n")?,
         last_hlc: row.int("last_hlc")?,
+    })
+}
+
+fn receipt_from_row<R: Fields>(row: &R) -> StoreResult<Receipt> {
+    Ok(Receipt {
+        node: NodeId(parse_uuid(&row.text("node")?)?),
+        event: EventId(parse_uuid(&row.text("event")?)?),
+        hlc: row.int("hlc")?,
     })
 }
 
@@ -59,21 +71,14 @@ impl<B: Backend> SqlStore<B> {
     pub(super) async fn read_receipts(&self, events: &[Uuid]) -> StoreResult<Vec<Receipt>> {
         let mut receipts = Vec::new();
         for page in events.chunks(super::KNOWN_PAGE) {
+            let placeholders = vec!["?"; page.len()].join(", ");
             let sql = format!(
-                "SELECT node, event, hlc FROM receipts WHERE event IN ({})",
-                vec!["?"; page.len()].join(", ")
+                "SELECT node, event, hlc FROM receipts WHERE event IN ({placeholders}) \
+                 UNION ALL {OWN_RECEIPTS} AND id IN ({placeholders})"
             );
-            let arguments = page.iter().map(|id| Value::from(id.to_string())).collect();
-            receipts.extend(
-                self.all(&sql, arguments, |row| {
-                    Ok(Receipt {
-                        node: NodeId(parse_uuid(&row.text("node")?)?),
-                        event: EventId(parse_uuid(&row.text("event")?)?),
-                        hlc: row.int("hlc")?,
-                    })
-                })
-                .await?,
-            );
+            let ids = page.iter().map(|id| Value::from(id.to_string()));
+            let arguments = ids.clone().chain(ids).collect();
+            receipts.extend(self.all(&sql, arguments, receipt_from_row).await?);
         }
         Ok(receipts)
     }
@@ -85,6 +90,31 @@ impl<B: Backend> SqlStore<B> {
             conflict_from_row,
         )
         .await
+    }
+
+    pub(super) async fn read_contradicted(&self) -> StoreResult<HashSet<EventId>> {
+        Ok(self
+            .read_conflicts()
+            .await?
+            .into_iter()
+            .filter(|conflict| conflict.field == CONTRADICTION)
+            .map(|conflict| conflict.other)
+            .collect())
+    }
+
+    pub(super) async fn read_exchange_tables(&self) -> StoreResult<ExchangeTables> {
+        let receipts = self
+            .all(
+                &format!("SELECT node, event, hlc FROM receipts UNION ALL {OWN_RECEIPTS}"),
+                vec![],
+                receipt_from_row,
+            )
+            .await?;
+        Ok(ExchangeTables {
+            local_codes: self.read_local_codes().await?,
+            receipts,
+            conflicts: self.read_conflicts().await?,
+        })
     }
 
     pub(super) async fn write_received(
@@ -120,15 +150,23 @@ impl<B: Backend> SqlStore<B> {
             }
         }
         update_aggregates::<B>(&mut tx, &received.before.people, &people, received.flow).await?;
-        let events: Vec<(Event, String)> = received
+        let events: Vec<(Event, String, Option<i64>)> = received
             .events
             .into_iter()
             .map(|event| {
                 let body = event.body_json().map_err(canonical_failed)?;
-                Ok((event, body))
+                Ok((event, body, Some(received.received_hlc)))
             })
             .collect::<StoreResult<_>>()?;
-        insert_rows::<B, _>(&mut tx, "events", EVENT_COLUMNS, &events, false, bind_event).await?;
+        insert_rows::<B, _>(
+            &mut tx,
+            "events",
+            RECEIVED_EVENT_COLUMNS,
+            &events,
+            false,
+            bind_received_event,
+        )
+        .await?;
         insert_merge_rows::<B>(
             &mut tx,
             &received.local_codes,
@@ -143,7 +181,7 @@ impl<B: Backend> SqlStore<B> {
 }
 
 /// The local codes, receipts and conflicts a merge adds.
-async fn insert_merge_rows<B: Backend>(
+pub(super) async fn insert_merge_rows<B: Backend>(
     tx: &mut Tx<B>,
     local_codes: &[(Uuid, String)],
     receipts: &[Receipt],

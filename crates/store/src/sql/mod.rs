@@ -25,6 +25,7 @@ use exec::insert_rows;
 use queries::{incident_conditions, person_conditions, stages_condition};
 use records::{Record, fill};
 use sqlx::{Pool, Transaction};
+use std::collections::{BTreeSet, HashMap};
 use std::marker::PhantomData;
 use time::Date;
 
@@ -281,8 +282,8 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(out)
     }
 
-    async fn codes_of(&self, ids: &[Uuid]) -> StoreResult<std::collections::HashMap<Uuid, String>> {
-        let mut codes = std::collections::HashMap::new();
+    async fn codes_of(&self, ids: &[Uuid]) -> StoreResult<HashMap<Uuid, String>> {
+        let mut codes = HashMap::new();
         for chunk in ids.chunks(MAX_PARAMS / 4) {
             let list = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
@@ -437,7 +438,30 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn known_events(&self, events: &[Event]) -> StoreResult<Vec<Event>> {
         let ids: Vec<Uuid> = events.iter().map(|event| event.id.0).collect();
         let mut known = self.events_with_ids(&ids).await?;
-        for page in events.chunks(KNOWN_PAGE) {
+        // A (node, sequence) can be taken here only up to the node's newest held here: a
+        // bundle for a fresh installation, or of newer events, needs no lookup.
+        let nodes: BTreeSet<String> = events.iter().map(|event| event.node.to_string()).collect();
+        let nodes: Vec<String> = nodes.into_iter().collect();
+        let mut newest: HashMap<String, i64> = HashMap::new();
+        for page in nodes.chunks(KNOWN_PAGE) {
+            let sql = format!(
+                "SELECT node, MAX(seq) AS seq FROM events WHERE node IN ({}) GROUP BY node",
+                vec!["?"; page.len()].join(", ")
+            );
+            let arguments = page.iter().map(Value::from).collect();
+            for row in self.rows(&sql, arguments).await? {
+                newest.insert(row.text("node")?, row.int("seq")?);
+            }
+        }
+        let held: Vec<&Event> = events
+            .iter()
+            .filter(|event| {
+                newest
+                    .get(&event.node.to_string())
+                    .is_some_and(|newest| event.seq <= *newest)
+            })
+            .collect();
+        for page in held.chunks(KNOWN_PAGE) {
             let mut slots = Vec::with_capacity(page.len() * 2);
             for event in page {
                 slots.push(Value::from(event.node.to_string()));
@@ -470,7 +494,7 @@ impl<B: Backend> Store for SqlStore<B> {
         self.read_log_mark().await
     }
 
-    async fn records(&self, refs: &std::collections::BTreeSet<RecordRef>) -> StoreResult<State> {
+    async fn records(&self, refs: &BTreeSet<RecordRef>) -> StoreResult<State> {
         self.read_records(refs).await
     }
 
@@ -484,6 +508,14 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn conflicts(&self) -> StoreResult<Vec<StoredConflict>> {
         self.read_conflicts().await
+    }
+
+    async fn contradicted(&self) -> StoreResult<std::collections::HashSet<EventId>> {
+        self.read_contradicted().await
+    }
+
+    async fn exchange_tables(&self) -> StoreResult<ExchangeTables> {
+        self.read_exchange_tables().await
     }
 
     async fn receive(&self, received: Received, hasher: ChainHasher) -> StoreResult<()> {

@@ -37,13 +37,7 @@ impl<B: Backend> SqlStore<B> {
         let stored = self.load_state().await?;
         let local = super::commit::node_id_in::<B>(&mut tx).await?;
         let codes = LocalCodes(self.read_local_codes().await?.into_iter().collect());
-        let contradictions: HashSet<EventId> = self
-            .read_conflicts()
-            .await?
-            .into_iter()
-            .filter(|conflict| conflict.field == CONTRADICTION)
-            .map(|conflict| conflict.other)
-            .collect();
+        let contradictions = self.read_contradicted().await?;
         let restore = B::lift_append_only(&mut tx, "events").await?;
         let mut replayed = State::default();
         let mut heads: HashMap<NodeId, String> = HashMap::new();

@@ -421,3 +421,47 @@ token-label-theirs = (only its owner reads it)
 locations-reveal = Show names and addresses
 col-location-name = Name
 col-location-address = Address
+
+# Exchange with other installations (docs/exchange.md).
+nav-exchange = Exchange
+exchange-title = Exchange
+exchange-about = Other installations (shelters, the groups that move people, the liaison office) receive records as sealed, signed bundles. Bundles are written and merged on the command line: refuge bundle export --to PEER …, refuge bundle import FILE.
+exchange-fingerprint = This installation's fingerprint (compare it aloud with a peer before the first bundle):
+exchange-peers = Peers
+exchange-no-peers = No peers yet: add one with refuge peer add NAME --key KEY.
+peer-name = Name
+peer-fingerprint = Fingerprint
+peer-added = Added
+peer-status = Status
+peer-active = active
+peer-removed-on = removed on { $on }
+peer-sent = Last bundle sent
+peer-received = Last bundle read
+conflict-count = { $count ->
+    [0] No conflicts
+    [one] One conflict
+   *[other] { $count } conflicts
+}
+conflicts-about = Two installations changed the same thing without knowing of each other, or a change does not fit what came before it. Every installation shows the same value; the other is listed here until someone settles it.
+conflict-record = Record
+conflict-field = What
+conflict-shown = Shown
+conflict-other = Not shown
+conflict-here = here
+conflict-not-applied = not applied: it contradicts what came before
+conflict-field-place = where they are
+conflict-field-flag = flag
+conflict-field-hold = hold
+conflict-field-readiness = readiness
+conflict-field-wish = wish
+conflict-field-identity = identity
+conflict-field-split = household split
+conflict-field-contradiction = contradiction
+alert-conflicts = { $count ->
+    [one] One conflict from merged bundles to settle (Exchange)
+   *[other] { $count } conflicts from merged bundles to settle (Exchange)
+}
+person-conflicts = { $count ->
+    [one] One conflict from merged bundles about this person: the value shown and the other one are on the exchange page.
+   *[other] { $count } conflicts from merged bundles about this person: the values shown and the others are on the exchange page.
+}

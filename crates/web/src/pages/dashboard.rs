@@ -91,6 +91,7 @@ fn alert_text(lang: Lang, alert: &Alert) -> String {
             &[("code", code.clone()), ("date", due.to_string())],
         ),
         Alert::MoreFollowUps { count } => lang.t_count("alert-more-follow-ups", *count),
+        Alert::Conflicts { count } => lang.t_count("alert-conflicts", *count as u64),
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod audit;
 pub mod dashboard;
+pub mod exchange;
 pub mod forecast;
 pub mod incident;
 pub mod incidents;

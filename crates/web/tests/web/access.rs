@@ -121,6 +121,7 @@ fn every_route_as_every_role() {
         ("/audit".into(), Action::ViewAccessLog),
         ("/audit.csv".into(), Action::ViewAccessLog),
         ("/users".into(), Action::ViewUsers),
+        ("/exchange".into(), Action::Exchange),
         ("/api/v1/backlog".into(), Action::ViewBacklog),
         ("/api/v1/people".into(), Action::ViewPeople),
         (format!("/api/v1/people/{person}"), Action::ViewPeople),

@@ -10,6 +10,7 @@
 
 mod access;
 mod api;
+mod exchange;
 mod forms;
 mod incidents;
 mod language;

@@ -68,6 +68,8 @@ struct PersonTemplate {
     /// The wish form's choice: `country`, `undecided` or `stay`, and the country typed.
     wish_choice: String,
     wish_country: String,
+    /// Conflicts merges left about this person (for the roles that exchange).
+    conflicts: usize,
 }
 
 /// A case note as listed: the text only when revealed.
@@ -110,6 +112,19 @@ pub struct NoteEcho {
     follow_up: String,
 }
 
+/// How many conflicts merges of received bundles left about this person, for the roles that
+/// exchange (0 for the others).
+async fn conflicts_about(shared: &Shared, user: &SignedIn, code: &str) -> Result<usize, AppError> {
+    if !allowed(user.session().role(), Action::Exchange) {
+        return Ok(0);
+    }
+    let conflicts = shared.app.conflicts(user.session()).await?;
+    Ok(conflicts
+        .iter()
+        .filter(|conflict| conflict.record == code)
+        .count())
+}
+
 /// The person page; `reveal` opens the identity (the use case checks and logs it).
 async fn page(
     shared: &Shared,
@@ -144,6 +159,7 @@ async fn page(
         Vec::new()
     };
     let (wish_choice, wish_country) = wish_form(person, echo.wish);
+    let conflicts = conflicts_about(shared, user, &person.code).await?;
     html(PersonTemplate {
         page: frame(user, &person.code, problem),
         code: person.code.clone(),
@@ -194,6 +210,7 @@ async fn page(
         household_to: echo.household_to,
         wish_choice,
         wish_country,
+        conflicts,
     })
 }
 

@@ -238,6 +238,7 @@ reason-bundle-for-someone-else = the bundle is not addressed to this installatio
 reason-bundle-capability = the bundle needs '{ $capability }', which this version does not understand
 reason-bundle-expired = the bundle expired at { $expires }
 reason-bundle-replayed = bundle { $sequence } from { $peer } is a replay or older than the last one read ({ $last })
+reason-bundle-code-taken = the code { $code } is taken here, and so are the local codes tried for it (up to .9)
 reason-bundle-unknown-sender = the bundle comes from a device that is no peer (fingerprint { $fingerprint })
 reason-bundle-removed-sender = the bundle comes from { $peer }, who was removed as a peer
 reason-bundle-missing-prerequisites = { $missing } earlier events the bundle builds on are not here (the first: { $first }); import the bundles before it first

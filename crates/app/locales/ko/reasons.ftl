@@ -228,6 +228,7 @@ reason-bundle-for-someone-else = 이 설치본에 보낸 꾸러미가 아닙니�
 reason-bundle-capability = 꾸러미에 이 버전이 모르는 '{ $capability }'가 필요합니다
 reason-bundle-expired = 꾸러미가 { $expires }에 만료되었습니다
 reason-bundle-replayed = { $peer }의 꾸러미 { $sequence }는 재전송이거나 마지막으로 읽은 것({ $last })보다 오래되었습니다
+reason-bundle-code-taken = 코드 { $code }는 이미 이 설치본에서 쓰이고 있으며, 대신 시도한 로컬 코드(.9까지)도 모두 쓰이고 있습니다
 reason-bundle-unknown-sender = 상대로 등록되지 않은 장치에서 온 꾸러미입니다(지문 { $fingerprint })
 reason-bundle-removed-sender = 상대에서 제거된 { $peer }에게서 온 꾸러미입니다
 reason-bundle-missing-prerequisites = 꾸러미가 기대는 이전 이벤트 { $missing }개가 여기 없습니다(첫째: { $first }); 앞선 꾸러미를 먼저 가져오세요

@@ -224,9 +224,6 @@ impl App {
         // Held since now: the newest clock value here once the merge is in. Anything written
         // here later has a later one.
         let receipt_hlc = new.last().map_or(last_hlc, |last| last.hlc.max(last_hlc));
-        // This installation holds the new events from now on (kept with each event): none
-        // of its edits so far knew them. Other nodes' receipts come with the bundle.
-        let mut receipts: Vec<Receipt> = Vec::new();
         // The pairs that would be conflicts if neither node knew of the other's edit; then
         // the receipts of just those earlier edits, to drop the pairs whose later node knew.
         let candidates = concurrent_edits(edit_events);
@@ -248,11 +245,18 @@ impl App {
             .into_iter()
             .map(|receipt| ((receipt.node, receipt.event), receipt.hlc))
             .collect();
-        for receipt in &checked.payload.receipts {
-            if receipt.node != local && !known.contains_key(&(receipt.node, receipt.event)) {
-                receipts.push(receipt.clone());
-            }
-        }
+        // This installation holds the new events from now on (kept with each event by the
+        // store): none of its edits so far knew them. Other nodes' receipts come with the
+        // bundle; those not held yet are added.
+        let receipts: Vec<Receipt> = checked
+            .payload
+            .receipts
+            .iter()
+            .filter(|receipt| {
+                receipt.node != local && !known.contains_key(&(receipt.node, receipt.event))
+            })
+            .cloned()
+            .collect();
         for receipt in &receipts {
             known.insert((receipt.node, receipt.event), receipt.hlc);
         }
@@ -316,10 +320,10 @@ impl App {
             if taken.insert(code.clone()) {
                 continue;
             }
-            let mut candidates = std::iter::once(format!("{code}@{peer}"))
+            let candidates = std::iter::once(format!("{code}@{peer}"))
                 .chain((2..=LOCAL_CODE_TRIES).map(|n| format!("{code}@{peer}.{n}")));
             let mut local = None;
-            for candidate in candidates.by_ref() {
+            for candidate in candidates {
                 let free = self
                     .store
                     .taken_codes(std::slice::from_ref(&candidate))

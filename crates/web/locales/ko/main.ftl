@@ -383,8 +383,8 @@ col-location-address = 주소
 # 다른 설치본과의 교환 (docs/exchange.md).
 nav-exchange = 교환
 exchange-title = 교환
-exchange-about = 다른 설치본(쉼터, 이동을 돕는 단체, 연락 사무소)은 봉인되고 서명된 묶음으로 기록을 받습니다. 묶음은 명령줄에서 만들고 병합합니다: refuge bundle export --to PEER …, refuge bundle import FILE.
-exchange-fingerprint = 이 설치본의 지문 (첫 묶음 전에 상대와 소리 내어 비교하십시오):
+exchange-about = 다른 설치본(쉼터, 이동을 돕는 단체, 연락 사무소)은 봉인되고 서명된 꾸러미으로 기록을 받습니다. 꾸러미은 명령줄에서 만들고 병합합니다: refuge bundle export --to PEER …, refuge bundle import FILE.
+exchange-fingerprint = 이 설치본의 지문 (첫 꾸러미 전에 상대와 소리 내어 비교하십시오):
 exchange-peers = 상대 설치본
 exchange-no-peers = 아직 상대 설치본이 없습니다: refuge peer add NAME --key KEY 로 추가하십시오.
 peer-name = 이름
@@ -393,8 +393,8 @@ peer-added = 추가한 날
 peer-status = 상태
 peer-active = 사용 중
 peer-removed-on = { $on }에 제거됨
-peer-sent = 마지막으로 보낸 묶음
-peer-received = 마지막으로 읽은 묶음
+peer-sent = 마지막으로 보낸 꾸러미
+peer-received = 마지막으로 읽은 꾸러미
 conflict-count = { $count ->
     [0] 충돌 없음
    *[other] 충돌 { $count }건
@@ -414,5 +414,5 @@ conflict-field-wish = 희망 행선지
 conflict-field-identity = 신원
 conflict-field-split = 가구 분리
 conflict-field-contradiction = 모순
-alert-conflicts = 병합한 묶음에서 정리할 충돌 { $count }건 (교환)
-person-conflicts = 병합한 묶음에서 이 사람에 관한 충돌 { $count }건: 표시된 값과 다른 값은 교환 화면에 있습니다.
+alert-conflicts = 병합한 꾸러미에서 정리할 충돌 { $count }건 (교환)
+person-conflicts = 병합한 꾸러미에서 이 사람에 관한 충돌 { $count }건: 표시된 값과 다른 값은 교환 화면에 있습니다.

@@ -383,7 +383,7 @@ col-location-address = 주소
 # 다른 설치본과의 교환 (docs/exchange.md).
 nav-exchange = 교환
 exchange-title = 교환
-exchange-about = 다른 설치본(쉼터, 이동을 돕는 단체, 연락 사무소)은 봉인되고 서명된 꾸러미으로 기록을 받습니다. 꾸러미은 명령줄에서 만들고 병합합니다: refuge bundle export --to PEER …, refuge bundle import FILE.
+exchange-about = 다른 설치본(쉼터, 이동을 돕는 단체, 연락 사무소)은 봉인되고 서명된 꾸러미로 기록을 받습니다. 꾸러미는 명령줄에서 만들고 병합합니다: refuge bundle export --to PEER …, refuge bundle import FILE.
 exchange-fingerprint = 이 설치본의 지문 (첫 꾸러미 전에 상대와 소리 내어 비교하십시오):
 exchange-peers = 상대 설치본
 exchange-no-peers = 아직 상대 설치본이 없습니다: refuge peer add NAME --key KEY 로 추가하십시오.

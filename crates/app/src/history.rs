@@ -122,6 +122,10 @@ pub enum Change {
     NarrativePurged {
         on: Date,
     },
+    /// A conflict a merge left, settled: the value shown kept, or the other one.
+    ConflictResolved {
+        kept: Kept,
+    },
 }
 
 impl std::fmt::Display for Change {
@@ -212,6 +216,10 @@ impl std::fmt::Display for Change {
                 "identity destroyed on {on} (purge of those who arrived before {arrived_before})"
             ),
             Change::NarrativePurged { on } => write!(f, "narrative destroyed on {on} (purge)"),
+            Change::ConflictResolved { kept } => match kept {
+                Kept::Shown => f.write_str("conflict settled: the value shown kept"),
+                Kept::Other => f.write_str("conflict settled: the other value kept"),
+            },
         }
     }
 }
@@ -516,5 +524,6 @@ fn change_of(
             on: *on,
         },
         EventBody::NarrativePurged { on, .. } => Change::NarrativePurged { on: *on },
+        EventBody::ConflictResolved { kept, .. } => Change::ConflictResolved { kept: *kept },
     }
 }

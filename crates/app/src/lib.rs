@@ -34,7 +34,8 @@ pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
 pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBLEMS, RowError};
 pub use exchange::{
     BundleReport, BundleRequest, BundleSummary, Conflict, ConflictSide, DEFAULT_EXPIRY_DAYS,
-    MAX_BUNDLE_BYTES, MAX_EXPIRY_DAYS, MergeReport, NodeIdentity, Peer, check_bundle_envelope,
+    MAX_BUNDLE_BYTES, MAX_EXPIRY_DAYS, MergeReport, NodeIdentity, Peer, Resolved,
+    check_bundle_envelope,
 };
 pub use history::{Change, EventView, MAX_ACCESS_PAGE};
 pub use import::{

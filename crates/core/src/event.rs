@@ -125,6 +125,15 @@ pub enum EventBody {
         arrived_before: Date,
         on: Date,
     },
+    /// A conflict a merge left (docs/exchange.md), settled by a person: `conflict` is the
+    /// event not shown, which names the conflict on every installation; `record` the person or
+    /// household it is about. Keeping the other value is an edit of its own in the same
+    /// commit, written after both and so replacing the one shown everywhere.
+    ConflictResolved {
+        record: Uuid,
+        conflict: EventId,
+        kept: Kept,
+    },
     /// A closed incident's narrative destroyed with its record key, the people it concerned
     /// all purged.
     NarrativePurged {
@@ -172,11 +181,16 @@ impl EventBody {
             EventBody::BatchStatusChanged { .. } => "batch_status_changed",
             EventBody::PersonPurged { .. } => "person_purged",
             EventBody::NarrativePurged { .. } => "narrative_purged",
+            EventBody::ConflictResolved { .. } => "conflict_resolved",
         }
     }
 
     /// The record the event is about.
     pub fn subject(&self) -> Uuid {
+        if let EventBody::ConflictResolved { record, .. } = self {
+            // It changes no record, so it touches none; it is kept with the one it is about.
+            return *record;
+        }
         match self.touches().first() {
             Some(RecordRef::User(id)) => id.0,
             Some(RecordRef::Location(id)) => id.0,
@@ -259,6 +273,7 @@ impl EventBody {
                 refs
             }
             EventBody::BatchStatusChanged { batch, .. } => vec![R::Batch(*batch)],
+            EventBody::ConflictResolved { .. } => Vec::new(),
         }
     }
 }

@@ -74,6 +74,13 @@ vocabulary!(BatchPin, "pin", {
     Out => "out",
 });
 
+// Which value a person settling a conflict kept: the one every installation showed, or the
+// other (written again as an edit of its own).
+vocabulary!(Kept, "kept value", {
+    Shown => "shown",
+    Other => "other",
+});
+
 vocabulary!(Role, "role", {
     Admin => "admin",
     Coordinator => "coordinator",

@@ -108,7 +108,8 @@ impl EventBody {
             | EventBody::BatchPlanned { .. }
             | EventBody::BatchStatusChanged { .. }
             | EventBody::PersonPurged { .. }
-            | EventBody::NarrativePurged { .. } => Vec::new(),
+            | EventBody::NarrativePurged { .. }
+            | EventBody::ConflictResolved { .. } => Vec::new(),
         }
     }
 }

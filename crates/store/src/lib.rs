@@ -208,7 +208,8 @@ pub trait Store: Send + Sync {
     async fn local_codes(&self) -> StoreResult<Vec<(uuid::Uuid, String)>>;
     /// Which nodes held these events since when.
     async fn receipts_of(&self, events: &[uuid::Uuid]) -> StoreResult<Vec<Receipt>>;
-    /// Every conflict a merge left, by record and field.
+    /// The conflicts merges left that no `conflict_resolved` event settles, by record and
+    /// field.
     async fn conflicts(&self) -> StoreResult<Vec<StoredConflict>>;
     /// The events merges left out of the projection as contradictions.
     async fn contradicted(&self) -> StoreResult<std::collections::HashSet<EventId>>;

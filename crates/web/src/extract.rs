@@ -253,3 +253,78 @@ impl<T: DeserializeOwned> FromRequest<Shared> for SameSiteForm<T> {
         ))
     }
 }
+
+/// Largest file the web page takes (`/exchange/import`); larger bundles are imported with
+/// `refuge bundle import`, which streams nothing either but runs outside the server.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// Largest text field of an upload form (the CSRF token, a checkbox).
+const MAX_UPLOAD_FIELD: usize = 1024;
+
+/// A state-changing form with one file (`multipart/form-data`), from a logged-in user: the
+/// same checks as [`CsrfForm`] before any field is used. The text fields by name, the file's
+/// bytes (empty when none was chosen).
+pub struct CsrfUpload {
+    pub user: SignedIn,
+    fields: Vec<(String, String)>,
+    pub file: Vec<u8>,
+}
+
+impl CsrfUpload {
+    /// A text field's value, "" when it was not sent (an unticked checkbox).
+    pub fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(field, _)| field == name)
+            .map_or("", |(_, value)| value.as_str())
+    }
+}
+
+impl FromRequest<Shared> for CsrfUpload {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, shared: &Shared) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        // Read first, as for every form (an unread body closes the connection).
+        let body = axum::body::to_bytes(body, MAX_UPLOAD_BYTES)
+            .await
+            .map_err(|_| {
+                let most = (MAX_UPLOAD_BYTES / (1024 * 1024)) as u64;
+                Failure::from(refuge_app::AppError::invalid(
+                    "bundle",
+                    refuge_app::Reason::new("bundle-upload-too-large").count("most", most),
+                ))
+                .into_response()
+            })?;
+        let user = SignedIn::from_request_parts(&mut parts, shared).await?;
+        refuse_cross_site(&parts.headers, shared.transport).map_err(IntoResponse::into_response)?;
+        let request = Request::from_parts(parts, axum::body::Body::from(body));
+        let mut multipart = axum::extract::Multipart::from_request(request, shared)
+            .await
+            .map_err(|error| Failure::bad_form(&error.body_text()).into_response())?;
+        let mut fields = Vec::new();
+        let mut file = Vec::new();
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|error| Failure::bad_form(&error.body_text()).into_response())?
+        {
+            let name = field.name().unwrap_or_default().to_string();
+            let bytes = field
+                .bytes()
+                .await
+                .map_err(|error| Failure::bad_form(&error.body_text()).into_response())?;
+            if name == "file" {
+                file = bytes.to_vec();
+            } else if bytes.len() > MAX_UPLOAD_FIELD {
+                return Err(Failure::bad_form(&format!("{name}: too long")).into_response());
+            } else {
+                fields.push((name, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+        let upload = CsrfUpload { user, fields, file };
+        if !refuge_app::tokens_equal(upload.field("csrf"), &upload.user.web.csrf) {
+            return Err(Failure::forbidden().into_response());
+        }
+        Ok(upload)
+    }
+}

@@ -118,6 +118,12 @@ pub fn router(shared: Shared) -> Router {
             get(account::to_account).post(account::set_duress),
         )
         .route("/exchange", get(exchange::show))
+        .route("/exchange/conflicts/resolve", post(exchange::resolve))
+        .route("/exchange/export", post(exchange::export))
+        .route(
+            "/exchange/import",
+            post(exchange::import).layer(DefaultBodyLimit::max(extract::MAX_UPLOAD_BYTES)),
+        )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/revoke", post(tokens::revoke))
         .nest("/api/v1", api::routes())

@@ -2,6 +2,7 @@
 
 use crate::i18n::Lang;
 use refuge_app::Change;
+use refuge_core::Kept;
 
 fn yes_no(value: bool) -> String {
     if value { "yes" } else { "no" }.to_string()
@@ -152,6 +153,13 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
             ],
         ),
         Change::NarrativePurged { on } => ("change-narrative-purged", vec![("on", on.to_string())]),
+        Change::ConflictResolved { kept } => (
+            match kept {
+                Kept::Shown => "change-conflict-kept-shown",
+                Kept::Other => "change-conflict-kept-other",
+            },
+            vec![],
+        ),
         Change::BatchCreated {
             departure,
             seats,

@@ -41,7 +41,8 @@ const HOUSEHOLD_QUERIES: usize = 200;
 const MAX_SELECTED: usize = 100_000;
 
 /// The kinds of event a bundle carries: the records of people, their households and the
-/// locations they were at. Case notes, incidents, users and batches stay home.
+/// locations they were at, and the conflicts about them settled. Case notes, incidents, users
+/// and batches stay home.
 fn travels(body: &EventBody) -> bool {
     matches!(
         body,
@@ -58,6 +59,7 @@ fn travels(body: &EventBody) -> bool {
             | EventBody::PersonCorrected { .. }
             | EventBody::PersonMerged { .. }
             | EventBody::PersonPurged { .. }
+            | EventBody::ConflictResolved { .. }
     )
 }
 
@@ -186,7 +188,7 @@ impl App {
         &self,
         session: &Session,
         request: &BundleRequest,
-        out: &mut dyn Write,
+        out: &mut (dyn Write + Send),
     ) -> AppResult<BundleSummary> {
         session.require(Action::Exchange)?;
         if request.reveal {

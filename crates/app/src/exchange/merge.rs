@@ -157,8 +157,8 @@ impl App {
             edited_records(&new)
         };
         conflicts.extend(folded.contradictions);
-        let before_count = stored.len();
-        let after_count = conflicts_after(&stored, &edited, refolded, conflicts.len());
+        let settled = self.settled(&new, &conflicts).await?;
+        let after_count = conflicts_after(&stored, &edited, refolded, &conflicts, &settled);
         let mut side_writes = Vec::new();
         let identities = if dry_run {
             checked.payload.record_keys.len()
@@ -183,7 +183,7 @@ impl App {
                 .map(|(_, code, local)| (code.clone(), local.clone()))
                 .collect(),
             conflicts: after_count,
-            new_conflicts: after_count.saturating_sub(before_count),
+            new_conflicts: after_count.saturating_sub(stored.len()),
             identities,
             refolded,
         };
@@ -280,6 +280,26 @@ impl App {
             })
             .collect();
         Ok((receipts, receipt_hlc, conflicts))
+    }
+
+    /// The conflicts among these that a `conflict_resolved` event settles, received now or
+    /// held.
+    async fn settled(
+        &self,
+        new: &[Event],
+        conflicts: &[StoredConflict],
+    ) -> AppResult<HashSet<EventId>> {
+        let records: BTreeSet<Uuid> = conflicts.iter().map(|conflict| conflict.record).collect();
+        let records: Vec<Uuid> = records.into_iter().collect();
+        let held = self.store.events_of_subjects(&records).await?;
+        Ok(new
+            .iter()
+            .chain(&held)
+            .filter_map(|event| match event.body {
+                EventBody::ConflictResolved { conflict, .. } => Some(conflict),
+                _ => None,
+            })
+            .collect())
     }
 
     /// Local codes for the received records whose code is taken here, or by another record
@@ -514,7 +534,9 @@ impl App {
         Ok((writes, identities))
     }
 
-    async fn ensure_compartment(
+    /// A compartment for `location` when it has none yet (a location received without
+    /// identities), made in the same commit.
+    pub(super) async fn ensure_compartment(
         &self,
         location: LocationId,
         compartments: &mut HashSet<String>,
@@ -614,24 +636,23 @@ fn read_from(checked: &Checked) -> Peer {
     peer
 }
 
-/// How many conflicts there are once a merge is written: those it computed, and the stored
-/// ones it keeps (all but the edit conflicts of the records it edits; none if it folded the
-/// whole projection again).
+/// How many conflicts are open once a merge is written: those it computed, and the open
+/// stored ones it keeps (all but the edit conflicts of the records it edits; none if it
+/// folded the whole projection again), less those settled.
 fn conflicts_after(
     stored: &[StoredConflict],
     edited: &[Uuid],
     refolded: bool,
-    computed: usize,
+    computed: &[StoredConflict],
+    settled: &HashSet<EventId>,
 ) -> usize {
-    if refolded {
-        return computed;
-    }
     let edited: HashSet<&Uuid> = edited.iter().collect();
-    stored
-        .iter()
-        .filter(|conflict| conflict.field == CONTRADICTION || !edited.contains(&conflict.record))
+    let kept = stored.iter().filter(|conflict| {
+        !refolded && (conflict.field == CONTRADICTION || !edited.contains(&conflict.record))
+    });
+    kept.chain(computed)
+        .filter(|conflict| !settled.contains(&conflict.other))
         .count()
-        + computed
 }
 
 fn contradiction(event: &Event, error: &ProjectionError) -> StoredConflict {

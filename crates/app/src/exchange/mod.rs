@@ -3,6 +3,7 @@
 
 mod bundle;
 mod merge;
+mod resolve;
 
 pub use bundle::{
     BundleReport, BundleRequest, BundleSummary, DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS,
@@ -11,6 +12,7 @@ pub use merge::{Conflict, ConflictSide, MergeReport};
 /// The largest bundle file read (checked before it is read), and the checks that run before
 /// any cryptography (and before a passphrase is asked for).
 pub use refuge_crypto::{MAX_BUNDLE_BYTES, check_envelope as check_bundle_envelope};
+pub use resolve::Resolved;
 
 use crate::keyring::{DEVICE_RECORD, ORGANISATION};
 use crate::*;

@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use refuge_app::*;
-use refuge_core::{Flag, HoldReason, NodeId, PersonField, Stage};
+use refuge_core::{Flag, HoldReason, Kept, NodeId, PersonField, Stage};
 
 /// Two organisations that know each other's device keys: `ours` calls the other
 /// "reception", the other calls us "shelter-net".
@@ -459,26 +459,7 @@ async fn bundles_merge_to_one_state_on_both_sides_and_keep_conflicts(db: TestDb)
     // Departed on one side, moved back into a shelter on the other: whichever comes later in
     // the merged order, both show the same, and the other is listed (a move after the
     // departure does not apply: a contradiction).
-    ours.app
-        .move_to(
-            &ours.admin,
-            &person,
-            "SHL-B",
-            Some(Stage::Departed),
-            None,
-            false,
-        )
-        .await
-        .unwrap();
-    theirs
-        .app
-        .move_to(&theirs.admin, &person, "SHL-A", None, None, true)
-        .await
-        .unwrap();
-    let to_them = export(&ours, &request(&[&person])).await;
-    let to_us = export_back(&theirs, &person).await;
-    import(&theirs, &to_them).await;
-    import(&ours, &to_us).await;
+    depart_here_return_there(&ours, &theirs, &person).await;
     assert_eq!(
         line_of(agreed_people(&ours).await),
         line_of(agreed_people(&theirs).await)
@@ -493,6 +474,174 @@ async fn bundles_merge_to_one_state_on_both_sides_and_keep_conflicts(db: TestDb)
     }
     assert_eq!(listed[0], listed[1]);
     assert!(["place", "contradiction"].contains(&listed[0].as_str()));
+}
+
+/// Departed on `ours`, moved back into a shelter on `theirs`, then bundles both ways: a move
+/// after a departure does not apply, whichever comes later in the merged order.
+async fn depart_here_return_there(ours: &Org, theirs: &Org, person: &str) {
+    ours.app
+        .move_to(
+            &ours.admin,
+            person,
+            "SHL-B",
+            Some(Stage::Departed),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+    theirs
+        .app
+        .move_to(&theirs.admin, person, "SHL-A", None, None, true)
+        .await
+        .unwrap();
+    let to_them = export(ours, &request(&[person])).await;
+    import(ours, &export_back(theirs, person).await).await;
+    import(theirs, &to_them).await;
+}
+
+/// A conflict settled on one side is settled on the other once the bundle arrives: keeping
+/// the other value shows it on both; a contradiction can only keep what is shown; a bad
+/// request writes nothing; only admins and coordinators settle.
+async fn a_settled_conflict_is_settled_wherever_it_travels(db: TestDb) {
+    let (ours, theirs) = two_peers(db).await;
+    let person = ours.people["a"].clone();
+    import(&theirs, &export(&ours, &request(&[&person])).await).await;
+    ours.app
+        .set_hold(&ours.admin, &person, Some(HoldReason::Medical))
+        .await
+        .unwrap();
+    theirs
+        .app
+        .set_hold(&theirs.admin, &person, Some(HoldReason::Legal))
+        .await
+        .unwrap();
+    let to_them = export(&ours, &request(&[&person])).await;
+    import(&ours, &export_back(&theirs, &person).await).await;
+    import(&theirs, &to_them).await;
+    let hold = |org: &Org| {
+        let store = org.store.clone();
+        let person = person.clone();
+        async move { store.person_by_code(&person).await.unwrap().unwrap().hold }
+    };
+    let shown = hold(&ours).await;
+    assert_eq!(shown, hold(&theirs).await);
+    let conflicts = ours.app.conflicts(&ours.admin).await.unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let event = conflicts[0].other.event.to_string();
+
+    // Refused, and nothing written: an unknown conflict, a word that is not a choice, a role
+    // that may not settle.
+    let mark = ours.store.log_mark().await.unwrap();
+    let unknown = ours
+        .app
+        .resolve_conflict(
+            &ours.admin,
+            "0190a7e2-0000-7000-8000-000000000000",
+            Kept::Shown,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("no open conflict"),
+        "{unknown}"
+    );
+    let caseworker = ours.app.login("caseworker", PASSPHRASE).await.unwrap();
+    assert!(matches!(
+        ours.app
+            .resolve_conflict(&caseworker, &event, Kept::Other)
+            .await
+            .unwrap_err(),
+        AppError::Forbidden { .. }
+    ));
+    assert_eq!(ours.store.log_mark().await.unwrap(), mark);
+
+    let resolved = ours
+        .app
+        .resolve_conflict(&ours.admin, &event, Kept::Other)
+        .await
+        .unwrap();
+    assert_eq!(
+        (resolved.record.as_str(), resolved.field.as_str()),
+        (person.as_str(), "hold")
+    );
+    assert_ne!(hold(&ours).await, shown, "the other value is shown");
+    assert!(ours.app.conflicts(&ours.admin).await.unwrap().is_empty());
+    let again = ours
+        .app
+        .resolve_conflict(&ours.admin, &event, Kept::Shown)
+        .await
+        .unwrap_err();
+    assert!(
+        again.to_string().contains("no open conflict"),
+        "settled once: {again}"
+    );
+    import(&theirs, &export(&ours, &request(&[&person])).await).await;
+    assert!(
+        theirs
+            .app
+            .conflicts(&theirs.admin)
+            .await
+            .unwrap()
+            .is_empty(),
+        "settled there too"
+    );
+    assert_eq!(hold(&theirs).await, hold(&ours).await);
+    let mut history = Vec::new();
+    theirs
+        .app
+        .history(&theirs.admin, Some(&person), |page| {
+            history.extend(page);
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert!(
+        history
+            .iter()
+            .any(|view| view.change == Change::ConflictResolved { kept: Kept::Other }),
+        "the settling is in the person's history there"
+    );
+
+    // Departed here, moved back into a shelter there: the later move does not apply.
+    depart_here_return_there(&ours, &theirs, &person).await;
+    let open = theirs.app.conflicts(&theirs.admin).await.unwrap();
+    assert_eq!(open.len(), 1, "{open:?}");
+    let event = open[0].other.event.to_string();
+    let mark = theirs.store.log_mark().await.unwrap();
+    if open[0].shown.is_none() {
+        let kept = theirs
+            .app
+            .resolve_conflict(&theirs.admin, &event, Kept::Other)
+            .await
+            .unwrap_err();
+        assert!(kept.to_string().contains("cannot be kept"), "{kept}");
+        assert_eq!(theirs.store.log_mark().await.unwrap(), mark);
+    }
+    theirs
+        .app
+        .resolve_conflict(&theirs.admin, &event, Kept::Shown)
+        .await
+        .unwrap();
+    import(&ours, &export_back(&theirs, &person).await).await;
+    for org in [&ours, &theirs] {
+        assert!(org.app.conflicts(&org.admin).await.unwrap().is_empty());
+        let verified = org.app.verify(&org.admin).await.unwrap();
+        assert!(verified.ok(), "{:?}", verified.problems);
+    }
+    let id = ours
+        .store
+        .person_by_code(&person)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string();
+    let line_of = |people: Vec<String>| people.into_iter().find(|line| line.starts_with(&id));
+    assert_eq!(
+        line_of(agreed_people(&ours).await),
+        line_of(agreed_people(&theirs).await)
+    );
 }
 
 /// A tiny deterministic generator (xorshift), so that a failing history can be replayed
@@ -581,6 +730,20 @@ async fn codes_held(node: &Org) -> Vec<String> {
         .collect()
 }
 
+/// The conflicts open on `node`, by the event not shown, sorted.
+async fn open_conflicts(node: &Org) -> Vec<String> {
+    let mut open: Vec<String> = node
+        .app
+        .conflicts(&node.admin)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|conflict| format!("{} {}", conflict.other.event, conflict.field))
+        .collect();
+    open.sort();
+    open
+}
+
 async fn send(nodes: &[Org], from: usize, to: usize, reveal: bool) -> Vec<u8> {
     let people = codes_held(&nodes[from]).await;
     let request = BundleRequest {
@@ -593,14 +756,14 @@ async fn send(nodes: &[Org], from: usize, to: usize, reveal: bool) -> Vec<u8> {
     export(&nodes[from], &request).await
 }
 
-/// Random histories on three nodes (edits of holds and flags, moves, exports with and
-/// without identities, deliveries late, out of order or never), then every node sends
-/// everything to every other twice: all three hold the same people with the same values,
-/// and each passes verify. A bundle older than one already read is refused and changes
+/// Random histories on three nodes (edits of holds and flags, moves, conflicts settled,
+/// exports with and without identities, deliveries late, out of order or never), then every
+/// node sends everything to every other twice: all three hold the same people with the same
+/// values and the same conflicts open, and each passes verify. A bundle older than one already read is refused and changes
 /// nothing.
 async fn random_histories_across_three_nodes_end_in_one_state(db: TestDb) {
     let nodes = mesh(db).await;
-    let (mut fast_merges, mut refolds) = (0, 0);
+    let (mut fast_merges, mut refolds, mut settled) = (0, 0, 0);
     for seed in 1..=histories() {
         let mut dice = Dice(0x9E37_79B9_7F4A_7C15 ^ seed);
         let mut queued: Vec<(usize, usize, Vec<u8>)> = Vec::new();
@@ -609,7 +772,7 @@ async fn random_histories_across_three_nodes_end_in_one_state(db: TestDb) {
             let org = &nodes[node];
             let held = codes_held(org).await;
             let person = held[dice.below(held.len())].clone();
-            match dice.below(5) {
+            match dice.below(6) {
                 0 => {
                     let reasons = [None, Some(HoldReason::Medical), Some(HoldReason::Legal)];
                     org.app
@@ -634,6 +797,23 @@ async fn random_histories_across_three_nodes_end_in_one_state(db: TestDb) {
                         .move_to(&org.admin, &person, to, None, None, true)
                         .await
                         .unwrap();
+                }
+                4 => {
+                    let open = org.app.conflicts(&org.admin).await.unwrap();
+                    if !open.is_empty() {
+                        let conflict = &open[dice.below(open.len())];
+                        let kept = if conflict.shown.is_some() && dice.below(2) == 0 {
+                            Kept::Other
+                        } else {
+                            Kept::Shown
+                        };
+                        let event = conflict.other.event.to_string();
+                        org.app
+                            .resolve_conflict(&org.admin, &event, kept)
+                            .await
+                            .unwrap();
+                        settled += 1;
+                    }
                 }
                 3 => {
                     let to = (node + 1 + dice.below(2)) % 3;
@@ -678,8 +858,14 @@ async fn random_histories_across_three_nodes_end_in_one_state(db: TestDb) {
         }
         let agreed = agreed_people(&nodes[0]).await;
         assert_eq!(agreed.len(), 6, "seed {seed}: everyone everywhere");
+        let conflicts = open_conflicts(&nodes[0]).await;
         for node in &nodes[1..] {
             assert_eq!(agreed_people(node).await, agreed, "seed {seed}");
+            assert_eq!(
+                open_conflicts(node).await,
+                conflicts,
+                "seed {seed}: the same conflicts open"
+            );
         }
         for node in &nodes {
             let verified = node.app.verify(&node.admin).await.unwrap();
@@ -704,6 +890,7 @@ async fn random_histories_across_three_nodes_end_in_one_state(db: TestDb) {
         fast_merges > 0 && refolds > 0,
         "both ways of merging were taken: {fast_merges} quick, {refolds} folded again"
     );
+    assert!(settled > 0, "conflicts were settled on the way");
 }
 
 refuge_store::conformance!(
@@ -711,5 +898,6 @@ refuge_store::conformance!(
     a_received_bundle_is_refused_for_every_fault,
     peers_and_exports_refuse_bad_input,
     bundles_merge_to_one_state_on_both_sides_and_keep_conflicts,
+    a_settled_conflict_is_settled_wherever_it_travels,
     random_histories_across_three_nodes_end_in_one_state,
 );

@@ -88,3 +88,16 @@ pub struct BundleExportArgs {
     #[arg(long)]
     pub force: bool,
 }
+
+#[derive(Subcommand)]
+pub enum ConflictsCommand {
+    /// Settle a conflict, on every installation that receives it: keep the value shown, or
+    /// the other one (written again, so that it is shown everywhere).
+    Resolve {
+        /// The event of the value not shown, as `refuge conflicts` lists it.
+        event: String,
+        /// shown or other.
+        #[arg(long)]
+        keep: Kept,
+    },
+}

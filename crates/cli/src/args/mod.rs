@@ -262,8 +262,12 @@ pub enum Command {
     Bundle(BundleCommand),
     /// What merges of received bundles left for a person to settle: concurrent edits of one
     /// field on two installations (the value shown everywhere and the other), and events
-    /// that contradict the ones before them (admin, coordinator).
-    Conflicts,
+    /// that contradict the ones before them (admin, coordinator). `conflicts resolve` settles
+    /// one.
+    Conflicts {
+        #[command(subcommand)]
+        command: Option<ConflictsCommand>,
+    },
 }
 
 #[derive(Args)]

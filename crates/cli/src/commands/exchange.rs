@@ -1,10 +1,11 @@
 //! `refuge node`, `refuge peer` and `refuge bundle`.
 
-use crate::args::{BundleCommand, BundleExportArgs, NodeCommand, PeerCommand};
+use crate::args::{BundleCommand, BundleExportArgs, ConflictsCommand, NodeCommand, PeerCommand};
 use crate::config::Config;
 use crate::output_file::OutputFile;
 use anyhow::{Context, Result, bail};
 use refuge_app::BundleRequest;
+use refuge_core::Kept;
 use std::io::{Read, Write};
 
 pub async fn node(config: &Config<'_>, command: NodeCommand) -> Result<()> {
@@ -197,8 +198,24 @@ async fn import(config: &Config<'_>, path: &std::path::Path, dry_run: bool) -> R
     Ok(())
 }
 
-pub(super) async fn conflicts(config: &Config<'_>) -> Result<()> {
+pub(super) async fn conflicts(
+    config: &Config<'_>,
+    command: Option<ConflictsCommand>,
+) -> Result<()> {
     let (app, session) = config.sign_in().await?;
+    if let Some(ConflictsCommand::Resolve { event, keep }) = command {
+        let resolved = app.resolve_conflict(&session, &event, keep).await?;
+        outln!(
+            "Settled: {} {}, {}.",
+            resolved.record,
+            resolved.field,
+            match resolved.kept {
+                Kept::Shown => "the value shown kept",
+                Kept::Other => "the other value kept; it is shown from now on",
+            }
+        );
+        return Ok(());
+    }
     let conflicts = app.conflicts(&session).await?;
     if conflicts.is_empty() {
         outln!("No conflicts.");

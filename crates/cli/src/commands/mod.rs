@@ -85,6 +85,6 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
         Command::Node(command) => exchange::node(config, command).await,
         Command::Peer(command) => exchange::peer(config, command).await,
         Command::Bundle(command) => exchange::bundle(config, command).await,
-        Command::Conflicts => exchange::conflicts(config).await,
+        Command::Conflicts { command } => exchange::conflicts(config, command).await,
     }
 }

@@ -125,6 +125,39 @@ fn a_bundle_goes_to_a_peer_is_checked_there_and_opens_with_the_age_tool() {
     assert!(again.contains("replay"), "{again}");
     reception.ok(&["verify"]);
 
+    // Held for one reason at the reception while the shelter chose another: a conflict,
+    // listed with the event to name, settled by keeping the other value.
+    reception.ok(&["hold", &someone, "--reason", "legal"]);
+    shelter.ok(&["hold", &someone, "--reason", "medical"]);
+    let held = shelter.dir.path().join("held.bundle");
+    shelter.ok(&[
+        "bundle",
+        "export",
+        "--to",
+        "reception",
+        "--person",
+        &someone,
+        "--out",
+        held.to_str().unwrap(),
+    ]);
+    let merged = reception.ok(&["bundle", "import", held.to_str().unwrap()]);
+    assert!(merged.contains("Conflicts: 1 (1 new)"), "{merged}");
+    let listed = reception.ok(&["conflicts"]);
+    let event = listed
+        .split("(event ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("{listed}"))
+        .to_string();
+    let wrong = reception.fails(&["conflicts", "resolve", &event, "--keep", "both"]);
+    assert!(wrong.contains("both"), "{wrong}");
+    let settled = reception.ok(&["conflicts", "resolve", &event, "--keep", "other"]);
+    assert!(settled.contains("the other value kept"), "{settled}");
+    assert_eq!(reception.ok(&["conflicts"]).trim(), "No conflicts.");
+    let twice = reception.fails(&["conflicts", "resolve", &event, "--keep", "shown"]);
+    assert!(twice.contains("no open conflict"), "{twice}");
+    reception.ok(&["verify"]);
+
     shelter.ok(&["peer", "remove", "reception"]);
     let error = shelter.fails(&[
         "bundle",

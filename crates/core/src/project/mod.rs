@@ -169,6 +169,8 @@ impl State {
                 on,
             } => self.purge_person(person, arrived_before, on),
             EventBody::NarrativePurged { incident, .. } => self.purge_narrative(incident),
+            // What is shown does not change; the kept value, if it is the other, is an edit.
+            EventBody::ConflictResolved { .. } => Ok(()),
         }
     }
 }

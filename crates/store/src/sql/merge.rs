@@ -83,7 +83,8 @@ impl<B: Backend> SqlStore<B> {
         Ok(receipts)
     }
 
-    pub(super) async fn read_conflicts(&self) -> StoreResult<Vec<StoredConflict>> {
+    /// Every conflict a merge left, settled or not.
+    async fn read_all_conflicts(&self) -> StoreResult<Vec<StoredConflict>> {
         self.all(
             "SELECT * FROM conflicts ORDER BY record, field, other",
             vec![],
@@ -92,9 +93,36 @@ impl<B: Backend> SqlStore<B> {
         .await
     }
 
+    /// The conflicts no `conflict_resolved` event settles: the list and its count.
+    pub(super) async fn read_conflicts(&self) -> StoreResult<Vec<StoredConflict>> {
+        let settled: HashSet<EventId> = self
+            .all(
+                "SELECT body FROM events WHERE kind = 'conflict_resolved' \
+                 AND subject IN (SELECT record FROM conflicts)",
+                vec![],
+                |row| {
+                    let body: EventBody = serde_json::from_str(&row.text("body")?)
+                        .map_err(|error| corrupt(format!("a conflict_resolved event: {error}")))?;
+                    Ok(match body {
+                        EventBody::ConflictResolved { conflict, .. } => Some(conflict),
+                        _ => None,
+                    })
+                },
+            )
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut conflicts = self.read_all_conflicts().await?;
+        conflicts.retain(|conflict| !settled.contains(&conflict.other));
+        Ok(conflicts)
+    }
+
+    /// The events that do not apply where the merged order puts them, settled or not: a
+    /// settled contradiction still does not apply.
     pub(super) async fn read_contradicted(&self) -> StoreResult<HashSet<EventId>> {
         Ok(self
-            .read_conflicts()
+            .read_all_conflicts()
             .await?
             .into_iter()
             .filter(|conflict| conflict.field == CONTRADICTION)
@@ -113,7 +141,7 @@ impl<B: Backend> SqlStore<B> {
         Ok(ExchangeTables {
             local_codes: self.read_local_codes().await?,
             receipts,
-            conflicts: self.read_conflicts().await?,
+            conflicts: self.read_all_conflicts().await?,
         })
     }
 

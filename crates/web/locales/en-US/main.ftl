@@ -287,6 +287,8 @@ change-note-added-follow-up = case note written, follow up by { $date }
 change-follow-up-done = follow-up done on { $at }
 change-person-purged = identity destroyed on { $on } (purge of those who arrived before { $arrived_before })
 change-narrative-purged = narrative destroyed on { $on } (purge)
+change-conflict-kept-shown = conflict settled: the value shown kept
+change-conflict-kept-other = conflict settled: the other value kept
 change-batch-created = transfer drafted for { $departure }, { $seats } seats, to { $destination }
 change-batch-pinned = household { $pin }
 change-batch-pin-cleared = household pin cleared
@@ -425,10 +427,34 @@ col-location-address = Address
 # Exchange with other installations (docs/exchange.md).
 nav-exchange = Exchange
 exchange-title = Exchange
-exchange-about = Other installations (shelters, the groups that move people, the liaison office) receive records as sealed, signed bundles. Bundles are written and merged on the command line: refuge bundle export --to PEER …, refuge bundle import FILE.
+exchange-about = Other installations (shelters, the groups that move people, the liaison office) receive records as sealed, signed bundles: written here for one peer and downloaded, carried any way a file can, and checked and merged here when one comes back. The command line does the same: refuge bundle export, refuge bundle import.
 exchange-fingerprint = This installation's fingerprint (compare it aloud with a peer before the first bundle):
 exchange-peers = Peers
 exchange-no-peers = No peers yet: add one with refuge peer add NAME --key KEY.
+bundle-export-title = Write a bundle
+bundle-export-about = The selected people travel with their whole households; a location sends everyone there. Without identities the peer gets codes and operational fields only. Every bundle written is in the access log.
+bundle-to = For
+bundle-people = People (codes, comma-separated)
+bundle-households = Households (codes, comma-separated)
+bundle-locations = Everyone at (location codes, comma-separated)
+bundle-since = Only events from (blank: everything)
+bundle-expires-in = Refused after (days)
+bundle-reveal = With identities (the peer can read names)
+bundle-export = Write and download
+bundle-import-title = Check or merge a received bundle
+bundle-file = Bundle file
+bundle-dry-run = Check only (nothing is written); untick to merge
+bundle-import = Upload
+bundle-merged = The bundle was checked and merged.
+bundle-checked = The bundle passed every check and was merged in memory only: nothing was written. Upload it again with "check only" unticked to merge it.
+bundle-report-from = Bundle { $sequence } from { $sender } ({ $fingerprint }), written { $created }, refused after { $expires }.
+bundle-report-events = { $events } events: { $new } new, { $known } already here; new records: { $people } people, { $households } households, { $locations } locations.
+bundle-report-local-code = { $code } is taken here by another record: shown as { $local }.
+bundle-report-conflicts = Conflicts: { $conflicts } ({ $new } new), listed below.
+bundle-report-identities = { $count ->
+    [one] One identity sealed to this installation's compartments.
+   *[other] { $count } identities sealed to this installation's compartments.
+}
 peer-name = Name
 peer-fingerprint = Fingerprint
 peer-added = Added
@@ -457,6 +483,11 @@ conflict-field-wish = wish
 conflict-field-identity = identity
 conflict-field-split = household split
 conflict-field-contradiction = contradiction
+conflict-settle = Settle
+conflict-keep-shown = Keep shown
+conflict-keep-other = Keep the other
+conflict-settled-shown = Settled: the value shown stays. Installations that receive this settle it too.
+conflict-settled-other = Settled: the other value is shown from now on. Installations that receive this settle it too.
 alert-conflicts = { $count ->
     [one] One conflict from merged bundles to settle (Exchange)
    *[other] { $count } conflicts from merged bundles to settle (Exchange)

@@ -22,6 +22,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as it came (a download).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -94,10 +96,12 @@ pub fn reply(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> R
         .iter()
         .map(|(key, value)| (key.to_string(), value.to_str().unwrap_or("").to_string()))
         .collect();
+    let bytes = response.body_mut().read_to_vec().unwrap_or_default();
     Reply {
         status: response.status().as_u16(),
         headers,
-        body: response.body_mut().read_to_string().unwrap_or_default(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     }
 }
 
@@ -376,6 +380,27 @@ impl Browser {
             "POST",
             "/window/rect",
             serde_json::json!({ "width": width, "height": height }),
+        );
+    }
+
+    /// A screenshot of the whole page at the window's width, then the window as it was.
+    pub fn screenshot_whole(&self, name: &str) {
+        let rect = self.call("GET", "/window/rect", serde_json::Value::Null);
+        let height = self
+            .script("return document.documentElement.scrollHeight")
+            .as_u64()
+            .unwrap_or(800)
+            .min(6000);
+        self.call(
+            "POST",
+            "/window/rect",
+            serde_json::json!({ "width": rect["width"], "height": height + 120 }),
+        );
+        self.screenshot(name);
+        self.call(
+            "POST",
+            "/window/rect",
+            serde_json::json!({ "width": rect["width"], "height": rect["height"] }),
         );
     }
 

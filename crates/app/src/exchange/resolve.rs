@@ -1,0 +1,130 @@
+//! Settling a conflict a merge left (docs/exchange.md): an event that travels, so that the
+//! conflict is settled on every installation that receives it.
+
+use crate::keyring::NewKeys;
+use crate::*;
+use refuge_core::{EventId, Kept, LocationId, PersonId};
+use refuge_store::SideWrite;
+use std::collections::{BTreeSet, HashSet};
+use uuid::Uuid;
+
+/// What settling a conflict wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The person or household, by code.
+    pub record: String,
+    pub field: String,
+    pub kept: Kept,
+}
+
+impl App {
+    /// `refuge conflicts resolve EVENT --keep shown|other`: the conflict named by the event
+    /// not shown is settled. Keeping the other value writes it again, after both, so that it
+    /// is shown everywhere; an event that contradicts the ones before it cannot be kept (a
+    /// new value is written the usual way, on the record's page, and the one shown kept).
+    pub async fn resolve_conflict(
+        &self,
+        session: &Session,
+        conflict: &str,
+        kept: Kept,
+    ) -> AppResult<Resolved> {
+        session.require(Action::Exchange)?;
+        let unknown = || {
+            AppError::invalid(
+                "conflict",
+                Reason::new("conflict-unknown").with("conflict", conflict.trim()),
+            )
+        };
+        let id = Uuid::parse_str(conflict.trim())
+            .map(EventId)
+            .map_err(|_| unknown())?;
+        let open = self.store.conflicts().await?;
+        let found = open
+            .into_iter()
+            .find(|open| open.other == id)
+            .ok_or_else(unknown)?;
+        let code = self
+            .store
+            .codes_of(&[found.record])
+            .await?
+            .remove(&found.record)
+            .unwrap_or_else(|| found.record.to_string());
+        let mut events = Vec::new();
+        let mut keys = self.new_keys(session).await?;
+        let mut writes = Vec::new();
+        if kept == Kept::Other {
+            if found.shown.is_none() {
+                return Err(AppError::invalid(
+                    "keep",
+                    Reason::new("conflict-contradiction-kept").with("record", &code),
+                ));
+            }
+            let other = self
+                .store
+                .events_with_ids(&[id.0])
+                .await?
+                .into_iter()
+                .next()
+                .ok_or_else(unknown)?;
+            if let EventBody::PersonMoved { person, to, .. } = &other.body {
+                self.seal_to_destination(session, *person, *to, &code, &mut keys, &mut writes)
+                    .await?;
+            }
+            events.push(self.new_event(session, other.body)?);
+        }
+        events.push(self.new_event(
+            session,
+            EventBody::ConflictResolved {
+                record: found.record,
+                conflict: id,
+                kept,
+            },
+        )?);
+        writes.extend(keys.into_side_writes());
+        self.commit(Commit {
+            events,
+            side_writes: writes,
+            ..Commit::default()
+        })
+        .await?;
+        Ok(Resolved {
+            record: code,
+            field: found.field,
+            kept,
+        })
+    }
+
+    /// A move written again seals the person's identity to where they go, as any move does
+    /// (to a compartment made now if the place has none: a location received without
+    /// identities).
+    async fn seal_to_destination(
+        &self,
+        session: &Session,
+        person: PersonId,
+        to: LocationId,
+        code: &str,
+        keys: &mut NewKeys,
+        writes: &mut Vec<SideWrite>,
+    ) -> AppResult<()> {
+        let refs = BTreeSet::from([RecordRef::Person(person)]);
+        let records = self.store.records(&refs).await?;
+        if records
+            .people
+            .get(&person)
+            .is_none_or(|now| now.location == to)
+        {
+            return Ok(());
+        }
+        let mut compartments: HashSet<String> = self
+            .store
+            .current_compartments()
+            .await?
+            .into_iter()
+            .map(|key| key.compartment)
+            .collect();
+        self.ensure_compartment(to, &mut compartments, keys, writes)
+            .await?;
+        self.rewrap_record(session, &person.to_string(), code, &to.to_string(), keys)
+            .await
+    }
+}

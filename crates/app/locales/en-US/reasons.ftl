@@ -255,3 +255,4 @@ field-conflict = conflict
 field-keep = keep
 reason-bundle-file-missing = no bundle file was chosen
 reason-bundle-upload-too-large = the file is over { $most } MiB, the most the web page takes: import it with refuge bundle import FILE
+reason-bundle-batch-empty = the transfer batch { $batch } has no one on its manifest yet

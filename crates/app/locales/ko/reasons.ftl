@@ -245,3 +245,4 @@ field-conflict = 충돌
 field-keep = 유지할 값
 reason-bundle-file-missing = 꾸러미 파일을 고르지 않았습니다
 reason-bundle-upload-too-large = 파일이 웹 화면이 받는 최대 크기 { $most } MiB를 넘습니다: refuge bundle import FILE 로 가져오십시오
+reason-bundle-batch-empty = 이송편 { $batch }의 명단에 아직 아무도 없습니다

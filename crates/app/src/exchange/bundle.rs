@@ -72,6 +72,8 @@ pub struct BundleRequest {
     pub households: Vec<String>,
     /// Everyone at these locations.
     pub locations: Vec<String>,
+    /// Everyone on these transfer batches' manifests (a reception office's incoming flight).
+    pub batches: Vec<String>,
     /// Only events from this day on; what the recipient must already hold is listed as the
     /// bundle's prerequisites.
     pub since: Option<Date>,
@@ -334,7 +336,7 @@ impl App {
         session: &Session,
         request: &BundleRequest,
     ) -> AppResult<(BTreeSet<PersonId>, BTreeSet<HouseholdId>)> {
-        if request.people.len() + request.households.len() > MAX_SELECTED {
+        if request.people.len() + request.households.len() + request.batches.len() > MAX_SELECTED {
             return Err(AppError::invalid(
                 "people",
                 Reason::new("too-many-selected").count("max", MAX_SELECTED as u64),
@@ -366,6 +368,10 @@ impl App {
                     .map(|p| p.household),
             );
         }
+        households.extend(
+            self.households_on_batches(session, &request.batches)
+                .await?,
+        );
         if households.is_empty() {
             return Err(AppError::invalid("people", Reason::new("nothing-selected")));
         }
@@ -398,6 +404,35 @@ impl App {
             people
         };
         Ok((people, households))
+    }
+
+    /// The households of everyone on these batches' manifests.
+    async fn households_on_batches(
+        &self,
+        session: &Session,
+        codes: &[String],
+    ) -> AppResult<BTreeSet<HouseholdId>> {
+        let mut households = BTreeSet::new();
+        if !codes.is_empty() {
+            session.require(Action::ViewBatches)?;
+        }
+        for code in codes {
+            let batch = self.batch_by_code(code).await?;
+            if batch.manifest.is_empty() {
+                return Err(AppError::invalid(
+                    "batch",
+                    Reason::new("bundle-batch-empty").with("batch", &batch.code),
+                ));
+            }
+            let refs: BTreeSet<RecordRef> = batch
+                .manifest
+                .iter()
+                .map(|person| RecordRef::Person(*person))
+                .collect();
+            let on_board = self.store.records(&refs).await?;
+            households.extend(on_board.people.values().map(|person| person.household));
+        }
+        Ok(households)
     }
 
     /// The events of these records (and of the locations they were at) that travel, whose

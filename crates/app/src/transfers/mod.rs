@@ -149,7 +149,7 @@ pub struct BatchView {
 }
 
 impl App {
-    pub(super) async fn batch_by_code(&self, code: &str) -> AppResult<TransferBatch> {
+    pub(crate) async fn batch_by_code(&self, code: &str) -> AppResult<TransferBatch> {
         self.store
             .batch_by_code(&normalize_code(code))
             .await?

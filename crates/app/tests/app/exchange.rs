@@ -3,7 +3,7 @@
 
 use crate::support::*;
 use refuge_app::*;
-use refuge_core::{Flag, HoldReason, Kept, NodeId, PersonField, Stage};
+use refuge_core::{Flag, HoldReason, Kept, LocationKind, NodeId, PersonField, Stage};
 
 /// Two organisations that know each other's device keys: `ours` calls the other
 /// "reception", the other calls us "shelter-net".
@@ -128,6 +128,71 @@ async fn a_bundle_carries_only_what_was_selected_and_is_checked_before_use(db: T
         .unwrap_err();
     assert!(matches!(error, AppError::Forbidden { .. }), "{error}");
     assert!(ours.app.verify(&ours.admin).await.unwrap().ok());
+
+    // A transfer batch: the people on its manifest and no one else (need to know: the
+    // reception office gets its incoming flight, not the shelter's roll).
+    ours.app
+        .add_location(
+            &ours.admin,
+            "RCP-KR",
+            LocationKind::Reception,
+            "KR",
+            500,
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    ours.app
+        .set_ready(&ours.admin, &person, Some(true), Some(true))
+        .await
+        .unwrap();
+    let flight = BatchRequest {
+        label: String::new(),
+        date: NOW.date() + time::Duration::days(10),
+        seats: 1,
+        origins: vec![],
+        destination: None,
+    };
+    let (batch, _) = ours
+        .app
+        .create_batch(&ours.admin, &flight, "RCP-KR", &PlanPolicy::default())
+        .await
+        .unwrap();
+    assert_eq!(batch.manifest.len(), 1);
+    let by_batch = BundleRequest {
+        batches: vec![batch.code.clone()],
+        ..request(&[])
+    };
+    let mut file = Vec::new();
+    let summary = ours
+        .app
+        .export_bundle(&ours.admin, &by_batch, &mut file)
+        .await
+        .unwrap();
+    assert_eq!((summary.people, summary.households), (1, 1), "{summary:?}");
+    let report = theirs
+        .app
+        .inspect_bundle(&theirs.admin, &file)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.new_records.0, 1,
+        "the one person on it, and no one else"
+    );
+    let unknown = ours
+        .app
+        .export_bundle(
+            &ours.admin,
+            &BundleRequest {
+                batches: vec!["B-NOSUCH".into()],
+                ..request(&[])
+            },
+            &mut Vec::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(unknown.to_string().contains("B-NOSUCH"), "{unknown}");
 }
 
 /// Every way a received bundle can be wrong is refused with its reason.

@@ -72,6 +72,9 @@ pub struct BundleExportArgs {
     /// Everyone at this location; repeat for more.
     #[arg(long = "location")]
     pub locations: Vec<String>,
+    /// Everyone on this transfer batch's manifest (with their households); repeat for more.
+    #[arg(long = "batch")]
+    pub batches: Vec<String>,
     /// Only what happened from this day on (YYYY-MM-DD); the peer must hold what came before.
     #[arg(long, value_parser = parse_date)]
     pub since: Option<Date>,

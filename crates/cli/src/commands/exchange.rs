@@ -85,6 +85,7 @@ async fn export(config: &Config<'_>, args: BundleExportArgs) -> Result<()> {
         people: args.people,
         households: args.households,
         locations: args.locations,
+        batches: args.batches,
         since: args.since,
         reveal: args.reveal,
         expires_in_days: args.expires_in,

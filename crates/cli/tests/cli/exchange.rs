@@ -157,6 +157,17 @@ fn a_bundle_goes_to_a_peer_is_checked_there_and_opens_with_the_age_tool() {
     let twice = reception.fails(&["conflicts", "resolve", &event, "--keep", "shown"]);
     assert!(twice.contains("no open conflict"), "{twice}");
     reception.ok(&["verify"]);
+    let no_batch = shelter.fails(&[
+        "bundle",
+        "export",
+        "--to",
+        "reception",
+        "--batch",
+        "B-NOSUCH",
+        "--out",
+        shelter.dir.path().join("flight.bundle").to_str().unwrap(),
+    ]);
+    assert!(no_batch.contains("B-NOSUCH"), "{no_batch}");
 
     shelter.ok(&["peer", "remove", "reception"]);
     let error = shelter.fails(&[

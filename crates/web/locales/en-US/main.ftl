@@ -437,6 +437,7 @@ bundle-to = For
 bundle-people = People (codes, comma-separated)
 bundle-households = Households (codes, comma-separated)
 bundle-locations = Everyone at (location codes, comma-separated)
+bundle-batches = Everyone on the transfer batches (batch codes, comma-separated)
 bundle-since = Only events from (blank: everything)
 bundle-expires-in = Refused after (days)
 bundle-reveal = With identities (the peer can read names)

@@ -395,6 +395,7 @@ bundle-to = 받는 곳
 bundle-people = 사람 (코드, 쉼표로 구분)
 bundle-households = 가구 (코드, 쉼표로 구분)
 bundle-locations = 이곳의 모든 사람 (위치 코드, 쉼표로 구분)
+bundle-batches = 이송편 명단에 오른 모든 사람 (이송편 코드, 쉼표로 구분)
 bundle-since = 이 날부터의 이벤트만 (비우면 전부)
 bundle-expires-in = 거부되기까지 (일)
 bundle-reveal = 신원 포함 (상대가 이름을 읽을 수 있음)

@@ -60,6 +60,8 @@ pub struct ExportForm {
     #[serde(default)]
     locations: String,
     #[serde(default)]
+    batches: String,
+    #[serde(default)]
     since: String,
     #[serde(default)]
     reveal: String,
@@ -270,6 +272,7 @@ pub async fn export(
             people: codes(&form.people),
             households: codes(&form.households),
             locations: codes(&form.locations),
+            batches: codes(&form.batches),
             since: match form.since.trim() {
                 "" => None,
                 since => Some(parse_date("since", since)?),

@@ -126,12 +126,14 @@ pub enum EventBody {
         on: Date,
     },
     /// A conflict a merge left (docs/exchange.md), settled by a person: `conflict` is the
-    /// event not shown, which names the conflict on every installation; `record` the person or
-    /// household it is about. Keeping the other value is an edit of its own in the same
-    /// commit, written after both and so replacing the one shown everywhere.
+    /// event not shown and `shown` the one shown (none for a contradiction), which together
+    /// name the conflict on every installation; `record` the person or household it is about.
+    /// Keeping the other value is an edit of its own in the same commit, written after both
+    /// and so replacing the one shown everywhere.
     ConflictResolved {
         record: Uuid,
         conflict: EventId,
+        shown: Option<EventId>,
         kept: Kept,
     },
     /// A closed incident's narrative destroyed with its record key, the people it concerned

@@ -255,14 +255,15 @@ impl<T: DeserializeOwned> FromRequest<Shared> for SameSiteForm<T> {
 }
 
 /// Largest file the web page takes (`/exchange/import`); larger bundles are imported with
-/// `refuge bundle import`, which streams nothing either but runs outside the server.
+/// `refuge bundle import`, outside the server.
 pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 /// Largest text field of an upload form (the CSRF token, a checkbox).
 const MAX_UPLOAD_FIELD: usize = 1024;
 
-/// A state-changing form with one file (`multipart/form-data`), from a logged-in user: the
-/// same checks as [`CsrfForm`] before any field is used. The text fields by name, the file's
-/// bytes (empty when none was chosen).
+/// A state-changing form with one file (`multipart/form-data`) from a logged-in user who may
+/// exchange bundles (the only upload): the same checks as [`CsrfForm`] before any field is
+/// used, the sign-in, same-site and role checks before the body is read. The text fields by
+/// name, the file's bytes (empty when none was chosen).
 pub struct CsrfUpload {
     pub user: SignedIn,
     fields: Vec<(String, String)>,
@@ -284,19 +285,16 @@ impl FromRequest<Shared> for CsrfUpload {
 
     async fn from_request(request: Request, shared: &Shared) -> Result<Self, Response> {
         let (mut parts, body) = request.into_parts();
-        // Read first, as for every form (an unread body closes the connection).
-        let body = axum::body::to_bytes(body, MAX_UPLOAD_BYTES)
-            .await
-            .map_err(|_| {
-                let most = (MAX_UPLOAD_BYTES / (1024 * 1024)) as u64;
-                Failure::from(refuge_app::AppError::invalid(
-                    "bundle",
-                    refuge_app::Reason::new("bundle-upload-too-large").count("most", most),
-                ))
-                .into_response()
-            })?;
+        // Who asks, from where, and may they exchange: all before a large body is read (a
+        // refusal leaves it unread, which closes the connection).
         let user = SignedIn::from_request_parts(&mut parts, shared).await?;
         refuse_cross_site(&parts.headers, shared.transport).map_err(IntoResponse::into_response)?;
+        if !refuge_app::allowed(user.session().role(), refuge_app::Action::Exchange) {
+            return Err(Failure::forbidden().into_response());
+        }
+        let body = axum::body::to_bytes(body, MAX_UPLOAD_BYTES)
+            .await
+            .map_err(|_| axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
         let request = Request::from_parts(parts, axum::body::Body::from(body));
         let mut multipart = axum::extract::Multipart::from_request(request, shared)
             .await

@@ -25,10 +25,13 @@ const FORMAT: u32 = 1;
 const CAPABILITY_EVENTS: &str = "events-v1";
 const CAPABILITY_RECORD_KEYS: &str = "record-keys-v1";
 const CAPABILITY_RECEIPTS: &str = "receipts-v1";
-const KNOWN_CAPABILITIES: [&str; 3] = [
+/// Conflicts settled (`conflict_resolved` events): a reader that does not know them says so.
+const CAPABILITY_SETTLEMENTS: &str = "settlements-v1";
+const KNOWN_CAPABILITIES: [&str; 4] = [
     CAPABILITY_EVENTS,
     CAPABILITY_RECORD_KEYS,
     CAPABILITY_RECEIPTS,
+    CAPABILITY_SETTLEMENTS,
 ];
 /// A bundle unread after this many days is refused (`--expires-in` changes it).
 pub const DEFAULT_EXPIRY_DAYS: u16 = 30;
@@ -179,6 +182,12 @@ pub(super) fn refused(reason: Reason) -> AppError {
     AppError::invalid("bundle", reason)
 }
 
+/// A received file that does not open or verify, refused with what the reader found (sizes,
+/// a damaged header, a bad signature: never the contents).
+fn unopened(error: refuge_crypto::CryptoError) -> AppError {
+    refused(Reason::new("bundle-unreadable").with("why", error))
+}
+
 fn rfc3339(at: OffsetDateTime) -> AppResult<String> {
     at.format(&Rfc3339)
         .map_err(|error| StoreError::Corrupt(format!("a time: {error}")).into())
@@ -290,6 +299,12 @@ impl App {
             .collect();
         let mut record_keys = Vec::new();
         let mut capabilities = vec![CAPABILITY_EVENTS.to_string()];
+        if events
+            .iter()
+            .any(|event| matches!(event.body, EventBody::ConflictResolved { .. }))
+        {
+            capabilities.push(CAPABILITY_SETTLEMENTS.to_string());
+        }
         if reveal {
             capabilities.push(CAPABILITY_RECORD_KEYS.to_string());
             let records: Vec<String> = people
@@ -523,7 +538,7 @@ impl App {
     ) -> AppResult<Checked> {
         session.require(Action::Exchange)?;
         let device = self.device_keys(session).await?;
-        let opened = open_bundle(file, &device)?;
+        let opened = open_bundle(file, &device).map_err(unopened)?;
         let manifest: Manifest = serde_json::from_slice(&opened.manifest)
             .map_err(|_| refused(Reason::new("bundle-manifest-unreadable")))?;
         if manifest.format != FORMAT {
@@ -532,7 +547,7 @@ impl App {
             ));
         }
         let peer = self.sending_peer(&manifest.sender).await?;
-        opened.verify(&peer.device()?)?;
+        opened.verify(&peer.device()?).map_err(unopened)?;
         if manifest.content_sha256 != opened.payload_sha256 {
             return Err(refused(Reason::new("bundle-altered")));
         }

@@ -288,17 +288,14 @@ impl App {
         &self,
         new: &[Event],
         conflicts: &[StoredConflict],
-    ) -> AppResult<HashSet<EventId>> {
+    ) -> AppResult<HashSet<(EventId, Option<EventId>)>> {
         let records: BTreeSet<Uuid> = conflicts.iter().map(|conflict| conflict.record).collect();
         let records: Vec<Uuid> = records.into_iter().collect();
         let held = self.store.events_of_subjects(&records).await?;
         Ok(new
             .iter()
             .chain(&held)
-            .filter_map(|event| match event.body {
-                EventBody::ConflictResolved { conflict, .. } => Some(conflict),
-                _ => None,
-            })
+            .filter_map(|event| event.body.settles())
             .collect())
     }
 
@@ -644,14 +641,14 @@ fn conflicts_after(
     edited: &[Uuid],
     refolded: bool,
     computed: &[StoredConflict],
-    settled: &HashSet<EventId>,
+    settled: &HashSet<(EventId, Option<EventId>)>,
 ) -> usize {
     let edited: HashSet<&Uuid> = edited.iter().collect();
     let kept = stored.iter().filter(|conflict| {
         !refolded && (conflict.field == CONTRADICTION || !edited.contains(&conflict.record))
     });
     kept.chain(computed)
-        .filter(|conflict| !settled.contains(&conflict.other))
+        .filter(|conflict| !settled.contains(&(conflict.other, conflict.shown)))
         .count()
 }
 

@@ -4,7 +4,7 @@
 use crate::keyring::NewKeys;
 use crate::*;
 use refuge_core::{EventId, Kept, LocationId, PersonId};
-use refuge_store::SideWrite;
+use refuge_store::{Guard, SideWrite};
 use std::collections::{BTreeSet, HashSet};
 use uuid::Uuid;
 
@@ -52,6 +52,7 @@ impl App {
         let mut events = Vec::new();
         let mut keys = self.new_keys(session).await?;
         let mut writes = Vec::new();
+        let mut guards = Vec::new();
         if kept == Kept::Other {
             if found.shown.is_none() {
                 return Err(AppError::invalid(
@@ -66,23 +67,27 @@ impl App {
                 .into_iter()
                 .next()
                 .ok_or_else(unknown)?;
-            if let EventBody::PersonMoved { person, to, .. } = &other.body {
+            let (body, record_guards) = self.kept_other(other.body, &code).await?;
+            if let EventBody::PersonMoved { person, to, .. } = &body {
                 self.seal_to_destination(session, *person, *to, &code, &mut keys, &mut writes)
                     .await?;
             }
-            events.push(self.new_event(session, other.body)?);
+            guards = record_guards;
+            events.push(self.new_event(session, body)?);
         }
         events.push(self.new_event(
             session,
             EventBody::ConflictResolved {
                 record: found.record,
                 conflict: id,
+                shown: found.shown,
                 kept,
             },
         )?);
         writes.extend(keys.into_side_writes());
         self.commit(Commit {
             events,
+            guards,
             side_writes: writes,
             ..Commit::default()
         })
@@ -92,6 +97,51 @@ impl App {
             field: found.field,
             kept,
         })
+    }
+
+    /// The other value as an edit written now, checked against the record as it is and
+    /// guarded by its version: a move is dated today when it was dated earlier (it comes after
+    /// the move shown, which is no later than today).
+    async fn kept_other(&self, other: EventBody, code: &str) -> AppResult<(EventBody, Vec<Guard>)> {
+        let body = match other {
+            EventBody::PersonMoved {
+                person,
+                to,
+                stage,
+                at,
+                over_capacity,
+            } => EventBody::PersonMoved {
+                person,
+                to,
+                stage,
+                at: at.max(self.today()),
+                over_capacity,
+            },
+            body => body,
+        };
+        let refs: BTreeSet<RecordRef> = body.touches().into_iter().collect();
+        let mut records = self.store.records(&refs).await?;
+        let guards = refs
+            .iter()
+            .filter_map(|record| {
+                let version = match record {
+                    RecordRef::Person(id) => records.people.get(id).map(|p| p.version),
+                    RecordRef::Household(id) => records.households.get(id).map(|h| h.version),
+                    _ => None,
+                }?;
+                Some(Guard::Version {
+                    record: *record,
+                    version,
+                })
+            })
+            .collect();
+        records.apply(&body).map_err(|_| {
+            AppError::invalid(
+                "keep",
+                Reason::new("conflict-other-no-longer-applies").with("record", code),
+            )
+        })?;
+        Ok((body, guards))
     }
 
     /// A move written again seals the person's identity to where they go, as any move does

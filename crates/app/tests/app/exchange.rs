@@ -668,6 +668,68 @@ async fn a_settled_conflict_is_settled_wherever_it_travels(db: TestDb) {
         "the settling is in the person's history there"
     );
 
+    // Moved to two places at once, both dated days ago: keeping the other move moves the
+    // person there, dated today (the day it is written again), on both sides once it travels.
+    let days_ago = Some(NOW.date() - time::Duration::days(3));
+    ours.app
+        .move_to(&ours.admin, &person, "SHL-B", None, days_ago, true)
+        .await
+        .unwrap();
+    theirs
+        .app
+        .move_to(&theirs.admin, &person, "SHL-A", None, days_ago, true)
+        .await
+        .unwrap();
+    let to_them = export(&ours, &request(&[&person])).await;
+    import(&ours, &export_back(&theirs, &person).await).await;
+    import(&theirs, &to_them).await;
+    let place = ours.app.conflicts(&ours.admin).await.unwrap();
+    assert_eq!(place.len(), 1, "{place:?}");
+    let shown_at = ours
+        .store
+        .person_by_code(&person)
+        .await
+        .unwrap()
+        .unwrap()
+        .location;
+    ours.app
+        .resolve_conflict(&ours.admin, &place[0].other.event.to_string(), Kept::Other)
+        .await
+        .unwrap();
+    let now_at = ours.store.person_by_code(&person).await.unwrap().unwrap();
+    assert_ne!(now_at.location, shown_at, "the other place is shown");
+    let mut moves = Vec::new();
+    ours.app
+        .history(&ours.admin, Some(&person), |page| {
+            moves.extend(page.into_iter().filter_map(|view| match view.change {
+                Change::PersonMoved { at, .. } => Some(at),
+                _ => None,
+            }));
+            Ok(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(moves.last(), Some(&NOW.date()), "{moves:?}");
+    import(&theirs, &export(&ours, &request(&[&person])).await).await;
+    assert!(
+        theirs
+            .app
+            .conflicts(&theirs.admin)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        theirs
+            .store
+            .person_by_code(&person)
+            .await
+            .unwrap()
+            .unwrap()
+            .location,
+        now_at.location
+    );
+
     // Departed here, moved back into a shelter there: the later move does not apply.
     depart_here_return_there(&ours, &theirs, &person).await;
     let open = theirs.app.conflicts(&theirs.admin).await.unwrap();

@@ -145,6 +145,18 @@ impl EventBody {
     }
 }
 
+impl EventBody {
+    /// The conflict this event settles, as (the event not shown, the one shown).
+    pub fn settles(&self) -> Option<(crate::ids::EventId, Option<crate::ids::EventId>)> {
+        match self {
+            EventBody::ConflictResolved {
+                conflict, shown, ..
+            } => Some((*conflict, *shown)),
+            _ => None,
+        }
+    }
+}
+
 /// A pair of edits of one field from two nodes: `shown` came later in the merged order and
 /// is what every installation shows; `other` is the value it replaced.
 #[derive(Clone, Debug, PartialEq, Eq)]

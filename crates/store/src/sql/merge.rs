@@ -93,28 +93,32 @@ impl<B: Backend> SqlStore<B> {
         .await
     }
 
-    /// The conflicts no `conflict_resolved` event settles: the list and its count.
+    /// The conflicts no `conflict_resolved` event settles (one that names both events): the
+    /// list and its count.
     pub(super) async fn read_conflicts(&self) -> StoreResult<Vec<StoredConflict>> {
-        let settled: HashSet<EventId> = self
+        let settled: HashSet<(EventId, Option<EventId>)> = self
             .all(
-                "SELECT body FROM events WHERE kind = 'conflict_resolved' \
+                "SELECT id, body FROM events WHERE kind = 'conflict_resolved' \
                  AND subject IN (SELECT record FROM conflicts)",
                 vec![],
                 |row| {
-                    let body: EventBody = serde_json::from_str(&row.text("body")?)
-                        .map_err(|error| corrupt(format!("a conflict_resolved event: {error}")))?;
-                    Ok(match body {
-                        EventBody::ConflictResolved { conflict, .. } => Some(conflict),
-                        _ => None,
-                    })
+                    // Named, never shown: an event's contents stay out of messages.
+                    let unreadable = || {
+                        corrupt(format!(
+                            "event {} does not parse",
+                            row.text("id").unwrap_or_default()
+                        ))
+                    };
+                    let body: EventBody =
+                        serde_json::from_str(&row.text("body")?).map_err(|_| unreadable())?;
+                    body.settles().ok_or_else(unreadable)
                 },
             )
             .await?
             .into_iter()
-            .flatten()
             .collect();
         let mut conflicts = self.read_all_conflicts().await?;
-        conflicts.retain(|conflict| !settled.contains(&conflict.other));
+        conflicts.retain(|conflict| !settled.contains(&(conflict.other, conflict.shown)));
         Ok(conflicts)
     }
 

@@ -103,11 +103,36 @@ fn conflict_from_a_partner(server: &Server) -> String {
 #[test]
 fn the_exchange_page_shows_peers_and_conflicts_to_coordinators_in_both_languages() {
     let server = start(SessionPolicy::default());
-    let (caseworker, _) = server.login("caseworker");
+    let (caseworker, caseworker_csrf) = server.login("caseworker");
     assert_eq!(server.get("/exchange", &caseworker).status, 403);
+    // An upload is refused before its body is read: a role that may not exchange, a missing
+    // CSRF token.
+    let upload = server.post_file(
+        "/exchange/import",
+        &caseworker,
+        &[("csrf", &caseworker_csrf)],
+        b"age-encryption.org/v1",
+    );
+    assert_eq!(upload.status, 403);
     let (coordinator, _) = server.login("coordinator");
     let empty = server.get("/exchange", &coordinator);
     assert_eq!(empty.status, 200);
+    let no_token = server.post_file(
+        "/exchange/import",
+        &coordinator,
+        &[],
+        b"age-encryption.org/v1",
+    );
+    assert_eq!(no_token.status, 403);
+    let csrf = csrf_of(&empty.body);
+    let not_a_bundle = server.post_file(
+        "/exchange/import",
+        &coordinator,
+        &[("csrf", &csrf), ("dry_run", "yes")],
+        b"not a bundle",
+    );
+    assert_eq!(not_a_bundle.status, 422, "{}", not_a_bundle.body);
+    assert!(not_a_bundle.body.contains("class=\"problem\""));
     assert!(empty.body.contains("No peers yet"), "{}", empty.body);
     assert!(empty.body.contains("No conflicts"));
 

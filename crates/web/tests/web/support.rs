@@ -160,6 +160,40 @@ impl Server {
         )
     }
 
+    /// A `multipart/form-data` post: text fields, and one file as `file`.
+    pub fn post_file(
+        &self,
+        path: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+        file: &[u8],
+    ) -> Reply {
+        let boundary = "synthetic-boundary-7d1f";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.refuge\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend(file);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        reply(
+            self.agent
+                .post(&format!("{}{path}", self.base))
+                .header("Cookie", cookie)
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .send(&body[..]),
+        )
+    }
+
     /// Changes a user from outside this server (as `refuge user set` does from the command
     /// line): a second app on the same database file, acting as the admin.
     pub fn change_user_elsewhere(&self, name: &str, change: refuge_app::UserChange<'_>) {

@@ -2,7 +2,7 @@
 //! in the order every installation uses, received identities sealed to the receiving
 //! compartments, and what the merge cannot settle on its own kept as conflicts.
 
-use super::bundle::{BundleReport, Checked};
+use super::receive::{BundleReport, Checked, refused};
 use crate::keyring::NewKeys;
 use crate::*;
 use refuge_core::{
@@ -351,9 +351,8 @@ impl App {
                     break;
                 }
             }
-            let local = local.ok_or_else(|| {
-                super::bundle::refused(Reason::new("bundle-code-taken").with("code", &code))
-            })?;
+            let local = local
+                .ok_or_else(|| refused(Reason::new("bundle-code-taken").with("code", &code)))?;
             renamed.push((id, code, local));
         }
         Ok(renamed)
@@ -458,13 +457,7 @@ impl App {
     ) -> AppResult<(Vec<refuge_store::SideWrite>, usize)> {
         let mut keys = self.new_keys(session).await?;
         let mut writes = Vec::new();
-        let mut compartments: HashSet<String> = self
-            .store
-            .current_compartments()
-            .await?
-            .into_iter()
-            .map(|key| key.compartment)
-            .collect();
+        let mut compartments = self.compartment_names().await?;
         let where_is = |record: &str| -> Option<LocationId> {
             let id = Uuid::parse_str(record).ok()?;
             if let Some(person) = after.people.get(&PersonId(id)) {
@@ -504,7 +497,7 @@ impl App {
                 continue;
             }
             let secret = SecretKey::from_text(text)
-                .map_err(|_| super::bundle::refused(Reason::new("bundle-payload-unreadable")))?;
+                .map_err(|_| refused(Reason::new("bundle-payload-unreadable")))?;
             self.ensure_compartment(location, &mut compartments, &mut keys, &mut writes)
                 .await?;
             keys.keep_secret(record, &location.to_string(), &secret)?;
@@ -529,6 +522,17 @@ impl App {
         }
         writes.extend(keys.into_side_writes());
         Ok((writes, identities))
+    }
+
+    /// The compartments that have a current key.
+    pub(super) async fn compartment_names(&self) -> AppResult<HashSet<String>> {
+        Ok(self
+            .store
+            .current_compartments()
+            .await?
+            .into_iter()
+            .map(|key| key.compartment)
+            .collect())
     }
 
     /// A compartment for `location` when it has none yet (a location received without

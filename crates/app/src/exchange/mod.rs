@@ -3,12 +3,12 @@
 
 mod bundle;
 mod merge;
+mod receive;
 mod resolve;
 
-pub use bundle::{
-    BundleReport, BundleRequest, BundleSummary, DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS,
-};
+pub use bundle::{BundleRequest, BundleSummary, DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS};
 pub use merge::{Conflict, ConflictSide, MergeReport};
+pub use receive::BundleReport;
 /// The largest bundle file read (checked before it is read), and the checks that run before
 /// any cryptography (and before a passphrase is asked for).
 pub use refuge_crypto::{MAX_BUNDLE_BYTES, check_envelope as check_bundle_envelope};

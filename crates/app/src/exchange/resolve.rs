@@ -5,7 +5,7 @@ use crate::keyring::NewKeys;
 use crate::*;
 use refuge_core::{EventId, Kept, LocationId, PersonId};
 use refuge_store::{Guard, SideWrite};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 /// What settling a conflict wrote.
@@ -165,13 +165,7 @@ impl App {
         {
             return Ok(());
         }
-        let mut compartments: HashSet<String> = self
-            .store
-            .current_compartments()
-            .await?
-            .into_iter()
-            .map(|key| key.compartment)
-            .collect();
+        let mut compartments = self.compartment_names().await?;
         self.ensure_compartment(to, &mut compartments, keys, writes)
             .await?;
         self.rewrap_record(session, &person.to_string(), code, &to.to_string(), keys)

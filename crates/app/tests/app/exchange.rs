@@ -440,19 +440,7 @@ async fn bundles_merge_to_one_state_on_both_sides_and_keep_conflicts(db: TestDb)
     assert_eq!(theirs.store.log_mark().await.unwrap(), events);
 
     // Concurrent edits of the hold on both sides, then bundles both ways.
-    ours.app
-        .set_hold(&ours.admin, &person, Some(HoldReason::Medical))
-        .await
-        .unwrap();
-    theirs
-        .app
-        .set_hold(&theirs.admin, &person, Some(HoldReason::Legal))
-        .await
-        .unwrap();
-    let to_them = export(&ours, &request(&[&person])).await;
-    let to_us = export_back(&theirs, &person).await;
-    let at_theirs = import(&theirs, &to_them).await;
-    let at_ours = import(&ours, &to_us).await;
+    let (at_theirs, at_ours) = concurrent_holds(&ours, &theirs, &person).await;
     assert_eq!((at_theirs.new_conflicts, at_ours.new_conflicts), (1, 1));
     let hold = |org: &Org| {
         let store = org.store.clone();
@@ -541,6 +529,23 @@ async fn bundles_merge_to_one_state_on_both_sides_and_keep_conflicts(db: TestDb)
     assert!(["place", "contradiction"].contains(&listed[0].as_str()));
 }
 
+/// Held for one reason on `ours` and another on `theirs`, then bundles both ways: one
+/// conflict on each side. Returns the merge reports (theirs, ours).
+async fn concurrent_holds(ours: &Org, theirs: &Org, person: &str) -> (MergeReport, MergeReport) {
+    ours.app
+        .set_hold(&ours.admin, person, Some(HoldReason::Medical))
+        .await
+        .unwrap();
+    theirs
+        .app
+        .set_hold(&theirs.admin, person, Some(HoldReason::Legal))
+        .await
+        .unwrap();
+    let to_them = export(ours, &request(&[person])).await;
+    let to_us = export_back(theirs, person).await;
+    (import(theirs, &to_them).await, import(ours, &to_us).await)
+}
+
 /// Departed on `ours`, moved back into a shelter on `theirs`, then bundles both ways: a move
 /// after a departure does not apply, whichever comes later in the merged order.
 async fn depart_here_return_there(ours: &Org, theirs: &Org, person: &str) {
@@ -572,18 +577,7 @@ async fn a_settled_conflict_is_settled_wherever_it_travels(db: TestDb) {
     let (ours, theirs) = two_peers(db).await;
     let person = ours.people["a"].clone();
     import(&theirs, &export(&ours, &request(&[&person])).await).await;
-    ours.app
-        .set_hold(&ours.admin, &person, Some(HoldReason::Medical))
-        .await
-        .unwrap();
-    theirs
-        .app
-        .set_hold(&theirs.admin, &person, Some(HoldReason::Legal))
-        .await
-        .unwrap();
-    let to_them = export(&ours, &request(&[&person])).await;
-    import(&ours, &export_back(&theirs, &person).await).await;
-    import(&theirs, &to_them).await;
+    concurrent_holds(&ours, &theirs, &person).await;
     let hold = |org: &Org| {
         let store = org.store.clone();
         let person = person.clone();

@@ -141,19 +141,9 @@ pub(super) const ACCESS_COLUMNS: &[&str] = &[
 ];
 
 /// A received event's columns: the stored ones and since when this installation held it.
-pub(super) const RECEIVED_EVENT_COLUMNS: &[&str] = &[
-    "node",
-    "seq",
-    "id",
-    "hlc",
-    "actor",
-    "kind",
-    "subject",
-    "body",
-    "prev_hash",
-    "hash",
-    "received",
-];
+pub(super) fn received_event_columns() -> Vec<&'static str> {
+    [EVENT_COLUMNS, &["received"]].concat()
+}
 
 pub(super) fn bind_received_event(
     args: &mut Vec<Value>,

@@ -144,7 +144,7 @@ async fn copy_events<B: Backend>(
         insert_rows::<B, _>(
             tx,
             "events",
-            RECEIVED_EVENT_COLUMNS,
+            &received_event_columns(),
             &rows,
             false,
             bind_received_event,

@@ -193,7 +193,7 @@ impl<B: Backend> SqlStore<B> {
         insert_rows::<B, _>(
             &mut tx,
             "events",
-            RECEIVED_EVENT_COLUMNS,
+            &received_event_columns(),
             &events,
             false,
             bind_received_event,

@@ -643,6 +643,8 @@ async fn dashboard_queries(app: &App, session: &Session) -> Result<Vec<(&'static
     };
     app.backlog(session, None).await?;
     lap("backlog + histogram", &mut times);
+    app.backlog_by_destination(session, None).await?;
+    lap("waiting by destination", &mut times);
     app.monthly_flow(session, 12).await?;
     lap("monthly flow", &mut times);
     app.open_incidents_at_least(session, 3, 20).await?;

@@ -3,6 +3,7 @@
 use crate::*;
 use refuge_core::backlog::{WaitSummary, occupancy_percent, summarize_weighted_waits};
 use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct BacklogLine {
@@ -23,7 +24,86 @@ pub struct BacklogLine {
     pub waiting_days: Vec<(i64, u64)>,
 }
 
+/// The people waiting for one destination wish, and the seats planned there.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DestinationBacklog {
+    /// Where they want to go; `None`: not asked yet (they may travel on any transfer).
+    pub wish: Option<DestinationWish>,
+    pub target_wait_days: i64,
+    #[serde(flatten)]
+    pub waits: WaitSummary,
+    /// Seats on draft and confirmed batches still to leave for this country (0 for
+    /// `undecided`, `stay` and not asked).
+    pub seats_planned: u64,
+}
+
 impl App {
+    /// The people waiting, by where they want to go: how many, how long against the target
+    /// wait, and the seats planned to each country. Aggregates only: no identities. Every
+    /// country a planned batch goes to is listed, even with no one waiting for it.
+    pub async fn backlog_by_destination(
+        &self,
+        session: &Session,
+        target_wait_days: Option<i64>,
+    ) -> AppResult<Vec<DestinationBacklog>> {
+        session.require(Action::ViewBacklog)?;
+        let target = self.target_or_default(target_wait_days).await?;
+        let today = self.today();
+        let mut waits: BTreeMap<Option<DestinationWish>, Vec<(i64, u64)>> = BTreeMap::new();
+        for (wish, since, people) in self.store.waiting_by_wish().await? {
+            waits
+                .entry(wish)
+                .or_default()
+                .push(((today - since).whole_days().max(0), people));
+        }
+        let countries: HashMap<LocationId, String> = self
+            .store
+            .locations()
+            .await?
+            .into_iter()
+            .map(|location| (location.id, location.country))
+            .collect();
+        let mut seats: BTreeMap<DestinationWish, u64> = BTreeMap::new();
+        for batch in self.store.batches().await? {
+            let ahead = matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
+                && batch.departure >= today;
+            let country = countries
+                .get(&batch.destination)
+                .and_then(|country| country.parse::<DestinationWish>().ok())
+                .filter(|wish| wish.country().is_some());
+            if let (true, Some(country)) = (ahead, country) {
+                *seats.entry(country).or_default() += u64::from(batch.seats);
+                waits.entry(Some(country)).or_default();
+            }
+        }
+        let mut lines: Vec<DestinationBacklog> = waits
+            .into_iter()
+            .map(|(wish, days)| DestinationBacklog {
+                seats_planned: wish
+                    .and_then(|wish| seats.get(&wish).copied())
+                    .unwrap_or_default(),
+                waits: summarize_weighted_waits(days, target),
+                target_wait_days: target,
+                wish,
+            })
+            .collect();
+        // Countries first, then undecided and staying, then those not asked.
+        lines.sort_by_key(|line| (line.wish.is_none(), line.wish));
+        Ok(lines)
+    }
+
+    /// The target wait given, checked, or the organisation's.
+    async fn target_or_default(&self, target_wait_days: Option<i64>) -> AppResult<i64> {
+        match target_wait_days {
+            Some(days) if days <= 0 => Err(AppError::invalid(
+                "target wait",
+                Reason::new("positive-days"),
+            )),
+            Some(days) => Ok(days),
+            None => self.target_wait_days().await,
+        }
+    }
+
     /// Capacity, occupancy, waiting times against the target wait, and open incidents, for
     /// every shelter and detention location. Aggregates only: no identities.
     pub async fn backlog(
@@ -32,16 +112,7 @@ impl App {
         target_wait_days: Option<i64>,
     ) -> AppResult<Vec<BacklogLine>> {
         session.require(Action::ViewBacklog)?;
-        let target = match target_wait_days {
-            Some(days) if days <= 0 => {
-                return Err(AppError::invalid(
-                    "target wait",
-                    Reason::new("positive-days"),
-                ));
-            }
-            Some(days) => days,
-            None => self.target_wait_days().await?,
-        };
+        let target = self.target_or_default(target_wait_days).await?;
         let today = self.today();
         Ok(self
             .store
@@ -97,7 +168,7 @@ impl App {
             1,
         )
         .unwrap_or(today);
-        let counted: std::collections::BTreeMap<String, (u64, u64)> = self
+        let counted: BTreeMap<String, (u64, u64)> = self
             .store
             .monthly_flow(first)
             .await?

@@ -1,7 +1,9 @@
 //! The dashboard: what a user must act on first, decided here so that every edge shows the
 //! same alerts. The web renders each alert in the user's language.
 
-use crate::{Action, App, AppResult, BacklogLine, PeopleQuery, Session, allowed};
+use crate::{
+    Action, App, AppResult, BacklogLine, DestinationBacklog, PeopleQuery, Session, allowed,
+};
 use refuge_core::{BatchStatus, Flag, PersonId};
 use std::collections::HashSet;
 
@@ -63,6 +65,9 @@ pub struct Dashboard {
     /// (YYYY-MM, entered, departed) for the last twelve months; empty for a user limited to
     /// compartments (the counts are the whole organisation's).
     pub monthly_flow: Vec<(String, u64, u64)>,
+    /// The people waiting by where they want to go; empty for a user limited to
+    /// compartments (the counts are the whole organisation's).
+    pub by_destination: Vec<DestinationBacklog>,
 }
 
 impl App {
@@ -133,6 +138,11 @@ impl App {
                 Vec::new()
             } else {
                 self.monthly_flow(session, 12).await?
+            },
+            by_destination: if session.compartments().is_some() {
+                Vec::new()
+            } else {
+                self.backlog_by_destination(session, None).await?
             },
             backlog,
             target_wait_days,

@@ -48,6 +48,30 @@ impl<'a> NewIncident<'a> {
     }
 }
 
+impl NewIncident<'_> {
+    /// The bounds of what was typed, before anything is looked up.
+    fn check(&self) -> AppResult<()> {
+        if !(1..=4).contains(&self.severity) {
+            return Err(AppError::invalid(
+                "severity",
+                Reason::new("severity-between").with("severity", self.severity),
+            ));
+        }
+        if let Some(note) = self.narrative {
+            check_text("note", note, true)?;
+        }
+        if self.people.len() > MAX_PEOPLE_IN_INCIDENT {
+            return Err(AppError::invalid(
+                "people",
+                Reason::new("at-most-people-in-incident")
+                    .count("named", self.people.len() as u64)
+                    .count("most", MAX_PEOPLE_IN_INCIDENT as u64),
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl App {
     pub async fn add_incident(
         &self,
@@ -55,6 +79,7 @@ impl App {
         new: NewIncident<'_>,
     ) -> AppResult<Incident> {
         session.require(Action::RecordIncident)?;
+        new.check()?;
         let NewIncident {
             location,
             kind,
@@ -64,23 +89,6 @@ impl App {
             occurred,
             occurred_time,
         } = new;
-        if !(1..=4).contains(&severity) {
-            return Err(AppError::invalid(
-                "severity",
-                Reason::new("severity-between").with("severity", severity),
-            ));
-        }
-        if let Some(note) = note {
-            check_text("note", note, true)?;
-        }
-        if people.len() > MAX_PEOPLE_IN_INCIDENT {
-            return Err(AppError::invalid(
-                "people",
-                Reason::new("at-most-people-in-incident")
-                    .count("named", people.len() as u64)
-                    .count("most", MAX_PEOPLE_IN_INCIDENT as u64),
-            ));
-        }
         let location = self.location_by_code(location).await?;
         session.require_location(location.id, &location.code)?;
         let occurred = occurred.unwrap_or(self.today());
@@ -91,6 +99,19 @@ impl App {
             ));
         }
         let involved = self.people_involved(session, people).await?;
+        // Someone who harmed themselves is at risk until a caseworker says otherwise: the
+        // flag puts them among the urgent on every dashboard and weighs in the planner.
+        let newly_at_risk: Vec<PersonId> = if kind == IncidentKind::SelfHarm {
+            session.require(Action::FlagPeople)?;
+            involved
+                .iter()
+                .filter(|person| !person.flags.contains(&Flag::SelfHarmRisk))
+                .map(|person| person.id)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let involved: Vec<PersonId> = involved.into_iter().map(|person| person.id).collect();
         let id = IncidentId(self.new_uuid()?);
         let id_text = id.to_string();
         // Its own record key, in its location's compartment.
@@ -113,14 +134,24 @@ impl App {
                 .transpose()?,
             version: 0,
         };
-        let event = self.new_event(
+        let mut events = vec![self.new_event(
             session,
             EventBody::IncidentRecorded {
                 incident: incident.clone(),
             },
-        )?;
+        )?];
+        for person in newly_at_risk {
+            events.push(self.new_event(
+                session,
+                EventBody::FlagSet {
+                    person,
+                    flag: Flag::SelfHarmRisk,
+                    on: true,
+                },
+            )?);
+        }
         self.commit(Commit {
-            events: vec![event],
+            events,
             side_writes: keys.into_side_writes(),
             ..Commit::default()
         })
@@ -130,19 +161,15 @@ impl App {
 
     /// The people named in an incident, each once (a person ticked and also typed), a merged
     /// duplicate's code naming the kept record.
-    async fn people_involved(
-        &self,
-        session: &Session,
-        codes: &[String],
-    ) -> AppResult<Vec<PersonId>> {
-        let mut involved: Vec<PersonId> = Vec::new();
+    async fn people_involved(&self, session: &Session, codes: &[String]) -> AppResult<Vec<Person>> {
+        let mut involved: Vec<Person> = Vec::new();
         for code in codes {
-            let id = match self.person_by_code(session, code).await {
-                Err(AppError::Merged { into, .. }) => self.person_by_code(session, &into).await?.id,
-                other => other?.id,
+            let person = match self.person_by_code(session, code).await {
+                Err(AppError::Merged { into, .. }) => self.person_by_code(session, &into).await?,
+                other => other?,
             };
-            if !involved.contains(&id) {
-                involved.push(id);
+            if !involved.iter().any(|known| known.id == person.id) {
+                involved.push(person);
             }
         }
         Ok(involved)

@@ -29,7 +29,7 @@ mod users;
 mod verify;
 
 pub use access::{AccessAction, Action, allowed};
-pub use backlog::BacklogLine;
+pub use backlog::{BacklogLine, DestinationBacklog};
 pub use dashboard::{ALERT_SEVERITY, ALERTS_SHOWN, Alert, Dashboard};
 pub use error::{AppError, AppResult, ErrorKind, ImportProblems, MAX_LISTED_PROBLEMS, RowError};
 pub use exchange::{

@@ -140,6 +140,15 @@ impl WhatIf {
                 Reason::new("at-most-overrides").count("most", MAX_CAPACITY_OVERRIDES as u64),
             ));
         }
+        if let Some(text) = &self.destination
+            && destination_country(text).is_none()
+        {
+            return Err(AppError::invalid(
+                "destination",
+                Reason::new("not-a-country")
+                    .with("text", text.chars().take(16).collect::<String>()),
+            ));
+        }
         if let Some((code, beds)) = self
             .capacities
             .iter()
@@ -169,6 +178,16 @@ pub struct WhatIf {
     pub arrival_factor: f64,
     /// Capacity overrides by location code.
     pub capacities: Vec<(String, u32)>,
+    /// The forecast of one destination country's queue (ISO alpha-2, as typed): only the
+    /// people whose wish allows it, and only the transfers going there.
+    pub destination: Option<String>,
+}
+
+/// The country a destination names, when it names one ("kr" is KR; `undecided` is none).
+fn destination_country(text: &str) -> Option<DestinationWish> {
+    text.parse::<DestinationWish>()
+        .ok()
+        .filter(|wish| wish.country().is_some())
 }
 
 impl Default for WhatIf {
@@ -180,6 +199,7 @@ impl Default for WhatIf {
             extra_transfers: Vec::new(),
             arrival_factor: 1.0,
             capacities: Vec::new(),
+            destination: None,
         }
     }
 }
@@ -195,10 +215,80 @@ impl App {
         what_if.check()?;
         let today = self.today();
         let window_start = today - Duration::days(RATE_WINDOW_DAYS);
-        let locations: Vec<Location> = self
-            .store
-            .locations()
-            .await?
+        let country = what_if.destination.as_deref().and_then(destination_country);
+        let (locations, landing) = self.places_of(what_if, country).await?;
+        let (waiting, everyone_waiting) = self.waiting_for(country).await?;
+        let mut initial: HashMap<LocationId, Vec<f64>> = HashMap::new();
+        for person in &waiting {
+            initial
+                .entry(person.location)
+                .or_default()
+                .push(person.waiting_days(today).unwrap_or_default() as f64);
+        }
+        let Rates {
+            arrivals,
+            departures,
+            exits,
+        } = self.recent_rates(window_start, today, &landing).await?;
+        // Arrivals say nothing of wishes when they come: they are taken to wish as those
+        // waiting now do.
+        let share = if everyone_waiting == 0 {
+            1.0
+        } else {
+            waiting.len() as f64 / everyone_waiting as f64
+        };
+        let what_if_here = WhatIf {
+            arrival_factor: what_if.arrival_factor * share,
+            ..what_if.clone()
+        };
+        let shelters = locations
+            .iter()
+            .map(|location| shelter_of(location, &what_if_here, &arrivals, &mut initial))
+            .collect();
+        // Recent departures continue as a flight every two weeks; planned batches and extra
+        // transfers are one-offs.
+        let mut flights = Vec::new();
+        let fortnightly = (departures as f64 / RATE_WINDOW_DAYS as f64 * 14.0).round() as u32;
+        if fortnightly > 0 {
+            flights.push(Flights {
+                every_days: 14.0,
+                first_day: 14.0,
+                seats: fortnightly,
+            });
+        }
+        let transfer = self.transfers_ahead(what_if, today, &landing).await?;
+        let per_day = if everyone_waiting == 0 {
+            0.0
+        } else {
+            (exits as f64 / (everyone_waiting as f64 * RATE_WINDOW_DAYS as f64)).min(0.5)
+        };
+        Ok(Scenario {
+            horizon_days: what_if.horizon_days,
+            replications: what_if.replications,
+            seed: what_if.seed,
+            target_wait_days: self.target_wait_days().await? as f64,
+            shelters,
+            screening: None,
+            flights,
+            transfer,
+            exits: (per_day > 0.0).then_some(Exits { per_day }),
+        })
+    }
+
+    /// The waiting places (shelters and detention), every what-if capacity checked to name
+    /// one, and where transfers to `country` land (every location when none is given).
+    async fn places_of(
+        &self,
+        what_if: &WhatIf,
+        country: Option<DestinationWish>,
+    ) -> AppResult<(Vec<Location>, HashSet<LocationId>)> {
+        let all_locations = self.store.locations().await?;
+        let landing: HashSet<LocationId> = all_locations
+            .iter()
+            .filter(|location| country.is_none_or(|country| country.allows(&location.country)))
+            .map(|location| location.id)
+            .collect();
+        let locations: Vec<Location> = all_locations
             .into_iter()
             .filter(|location| {
                 matches!(
@@ -218,63 +308,39 @@ impl App {
                 ));
             }
         }
-        let waiting = self
+        Ok((locations, landing))
+    }
+
+    /// The people waiting whose wish allows `country` (everyone when none), and how many
+    /// wait in all. Someone not asked yet may travel anywhere, as the planner seats them.
+    async fn waiting_for(
+        &self,
+        country: Option<DestinationWish>,
+    ) -> AppResult<(Vec<Person>, usize)> {
+        let mut waiting = self
             .store
             .people(&PersonFilter {
                 stages: vec![Stage::Sheltered, Stage::Detained],
                 ..PersonFilter::default()
             })
             .await?;
-        let mut initial: HashMap<LocationId, Vec<f64>> = HashMap::new();
-        for person in &waiting {
-            initial
-                .entry(person.location)
-                .or_default()
-                .push(person.waiting_days(today).unwrap_or_default() as f64);
+        let everyone = waiting.len();
+        if let Some(country) = country {
+            waiting.retain(|person| person.wish.is_none_or(|wish| wish == country));
         }
-        let Rates {
-            arrivals,
-            departures,
-            exits,
-        } = self.recent_rates(window_start, today).await?;
-        let shelters = locations
-            .iter()
-            .map(|location| shelter_of(location, what_if, &arrivals, &mut initial))
-            .collect();
-        // Recent departures continue as a flight every two weeks; planned batches and extra
-        // transfers are one-offs.
-        let mut flights = Vec::new();
-        let fortnightly = (departures as f64 / RATE_WINDOW_DAYS as f64 * 14.0).round() as u32;
-        if fortnightly > 0 {
-            flights.push(Flights {
-                every_days: 14.0,
-                first_day: 14.0,
-                seats: fortnightly,
-            });
-        }
-        let transfer = self.transfers_ahead(what_if, today).await?;
-        let per_day = if waiting.is_empty() {
-            0.0
-        } else {
-            (exits as f64 / (waiting.len() as f64 * RATE_WINDOW_DAYS as f64)).min(0.5)
-        };
-        Ok(Scenario {
-            horizon_days: what_if.horizon_days,
-            replications: what_if.replications,
-            seed: what_if.seed,
-            target_wait_days: self.target_wait_days().await? as f64,
-            shelters,
-            screening: None,
-            flights,
-            transfer,
-            exits: (per_day > 0.0).then_some(Exits { per_day }),
-        })
+        Ok((waiting, everyone))
     }
 
     /// Arrivals into each waiting place, departures and exits since `window_start`. A move
     /// from one waiting place to another is no arrival: the person is already among
-    /// someone's waiting (counting it would add people the forecast never removes).
-    async fn recent_rates(&self, window_start: Date, today: Date) -> AppResult<Rates> {
+    /// someone's waiting (counting it would add people the forecast never removes). Only
+    /// departures to `landing` count.
+    async fn recent_rates(
+        &self,
+        window_start: Date,
+        today: Date,
+        landing: &HashSet<LocationId>,
+    ) -> AppResult<Rates> {
         let mut rates = Rates::default();
         let mut in_waiting_place: HashSet<PersonId> = HashSet::new();
         for event in self
@@ -309,7 +375,7 @@ impl App {
                             *rates.arrivals.entry(to).or_default() += 1;
                         }
                     } else if stage == Stage::Departed {
-                        rates.departures += 1;
+                        rates.departures += u64::from(landing.contains(&to));
                     } else if matches!(
                         stage,
                         Stage::Missing | Stage::Withdrawn | Stage::Deceased | Stage::Repatriated
@@ -323,12 +389,19 @@ impl App {
         Ok(rates)
     }
 
-    /// Planned batches still to leave and the what-if's extra transfers, as one-offs.
-    async fn transfers_ahead(&self, what_if: &WhatIf, today: Date) -> AppResult<Vec<Transfer>> {
+    /// Planned batches still to leave for `landing` and the what-if's extra transfers (taken
+    /// to go there), as one-offs.
+    async fn transfers_ahead(
+        &self,
+        what_if: &WhatIf,
+        today: Date,
+        landing: &HashSet<LocationId>,
+    ) -> AppResult<Vec<Transfer>> {
         let mut transfer = Vec::new();
         for batch in self.store.batches().await? {
             if matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
                 && batch.departure >= today
+                && landing.contains(&batch.destination)
             {
                 transfer.push(Transfer {
                     day: (batch.departure - today).whole_days() as f64,

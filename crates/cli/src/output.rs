@@ -80,6 +80,41 @@ pub fn backlog(lines: &[BacklogLine]) -> std::io::Result<()> {
     Ok(())
 }
 
+pub fn backlog_by_destination(lines: &[DestinationBacklog]) -> std::io::Result<()> {
+    outln!(
+        "{:<12} {:>7} {:>6} {:>5} {:>5} {:>6} {:>7}",
+        "WANTS",
+        "WAITING",
+        "MEDIAN",
+        "P90",
+        "MAX",
+        "OVER",
+        "SEATS"
+    );
+    for line in lines {
+        outln!(
+            "{:<12} {:>7} {:>6} {:>5} {:>5} {:>6} {:>7}",
+            line.wish
+                .map_or("not asked".to_string(), |wish| wish.to_string()),
+            line.waits.waiting,
+            days(line.waits.median_days),
+            days(line.waits.p90_days),
+            days(line.waits.max_days),
+            line.waits.over_target,
+            line.seats_planned,
+        );
+    }
+    if let Some(first) = lines.first() {
+        outln!(
+            "OVER counts people waiting more than {} days; SEATS are the seats on draft and confirmed transfers still to leave for that country. Those not asked may travel on any transfer.",
+            first.target_wait_days
+        );
+    } else {
+        outln!("No one is waiting.");
+    }
+    Ok(())
+}
+
 pub fn locations(views: &[LocationView]) -> std::io::Result<()> {
     outln!(
         "{:<12} {:<10} {:>2} {:>6} {:>6}  NAME",

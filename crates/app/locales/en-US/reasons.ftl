@@ -115,6 +115,7 @@ reason-not-csv = cannot be read as CSV
 reason-household-ref-empty = is empty (rows with the same value form one household)
 reason-empty = is empty
 reason-import-not-a-sex = '{ $text }' is not a sex: female (F, 여), male (M, 남), other or unknown
+reason-import-not-a-wish = '{ $text }' is not a destination: a two-letter country code (such as KR), undecided (미정) or stay (잔류)
 reason-not-yes-or-no = '{ $text }' is not yes or no
 reason-not-a-year = '{ $text }' is not a year
 reason-location-outside-compartments = { $code } is outside your compartments

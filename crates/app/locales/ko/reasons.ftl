@@ -105,6 +105,7 @@ reason-not-csv = CSV로 읽을 수 없습니다
 reason-household-ref-empty = 비어 있습니다 (같은 값을 가진 행이 한 가구가 됩니다)
 reason-empty = 비어 있습니다
 reason-import-not-a-sex = '{ $text }'은(는) 성별이 아닙니다: 여(F, female), 남(M, male), 기타, 미상
+reason-import-not-a-wish = '{ $text }'은(는) 행선지가 아닙니다: 두 글자 국가 코드(예: KR), 미정(undecided), 잔류(stay)
 reason-not-yes-or-no = '{ $text }'은(는) 예(yes)나 아니오(no)가 아닙니다
 reason-not-a-year = '{ $text }'은(는) 연도가 아닙니다
 reason-location-outside-compartments = { $code }은(는) 당신의 구획 밖에 있습니다

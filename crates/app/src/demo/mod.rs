@@ -305,6 +305,13 @@ impl App {
                     reason: plan.hold,
                 });
             }
+            if let Some((wish, on)) = plan.wish {
+                bodies.push(EventBody::DestinationWishSet {
+                    person: person_id,
+                    wish,
+                    on,
+                });
+            }
             chunk
                 .waiting_people
                 .push((person_id, last.location, last.on));

@@ -4,8 +4,9 @@
 
 use super::DemoOptions;
 use rand::RngExt;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use refuge_core::{Flag, HoldReason, Sex, Stage};
+use refuge_core::{DestinationWish, Flag, HoldReason, Sex, Stage};
 use std::collections::BTreeSet;
 use time::{Date, Duration};
 
@@ -95,6 +96,36 @@ pub(super) struct HouseholdPlan {
     pub(super) documents_ready: bool,
     pub(super) screening_done: bool,
     pub(super) hold: Option<HoldReason>,
+    /// Where the household wants to go and the day it said so (those still waiting only).
+    pub(super) wish: Option<(DestinationWish, Date)>,
+}
+
+/// Mixed into the seed of the wishes' own generator: drawing them leaves every other draw,
+/// and so the rest of a seed's organisation, as it was before wishes were drawn.
+const WISH_STREAM: u64 = 0x5749_5348_4553;
+
+/// Wishes in percent, cumulative: most want the South; a few another country, some have not
+/// decided, and some do not want to move on.
+const WISHES: &[(u32, &str)] = &[
+    (88, "KR"),
+    (91, "US"),
+    (92, "GB"),
+    (93, "CA"),
+    (97, "undecided"),
+    (100, "stay"),
+];
+
+/// The wish of a household still waiting, said within two weeks of the wait's start.
+fn wish(rng: &mut StdRng, journey: &[Step], today: Date) -> Option<(DestinationWish, Date)> {
+    let last = journey.last()?;
+    if !last.stage.is_waiting() {
+        return None;
+    }
+    let start = journey.iter().find(|step| step.stage.is_waiting())?.on;
+    let roll = rng.random_range(0..100);
+    let word = WISHES.iter().find(|(upto, _)| roll < *upto)?.1;
+    let said = (start + Duration::days(rng.random_range(0..14))).min(today);
+    Some((word.parse().ok()?, said))
 }
 
 fn pick_age(rng: &mut StdRng) -> i32 {
@@ -144,6 +175,7 @@ pub(super) fn plan(options: &DemoOptions, today: Date, rng: &mut StdRng) -> Vec<
     let history = options.history_days as f64;
     let mut plans = Vec::new();
     let mut placed = 0;
+    let mut wish_rng = StdRng::seed_from_u64(options.seed ^ WISH_STREAM);
     while placed < options.people {
         let size = household_size(rng).min(options.people - placed);
         // Arrivals rise over time: the density of the entry day grows linearly.
@@ -170,6 +202,7 @@ pub(super) fn plan(options: &DemoOptions, today: Date, rng: &mut StdRng) -> Vec<
                     HoldReason::Documents,
                 ][rng.random_range(0..3)]
             }),
+            wish: wish(&mut wish_rng, &journey, today),
             journey,
         });
         placed += size;

@@ -44,6 +44,7 @@ pub const IMPORT_OPTIONAL: &[&str] = &[
     "entered",
     "waiting_since",
     "split_allowed",
+    "destination",
 ];
 
 #[derive(Clone, Debug, Default)]
@@ -98,6 +99,8 @@ struct Row {
     waiting_since: Option<Date>,
     entered: Date,
     flags: Vec<Flag>,
+    /// Where they want to go, as the sheet says (recorded as said on the day of the import).
+    wish: Option<DestinationWish>,
     identity: BTreeMap<PersonField, String>,
 }
 
@@ -304,9 +307,10 @@ impl App {
         household_of: &HashMap<String, HouseholdId>,
     ) -> AppResult<Vec<Person>> {
         let mut person_codes = self.fresh_codes(CodeKind::Person, rows.len()).await?;
+        let today = self.today();
         rows.iter()
             .map(|row| {
-                Ok(Person::registered(
+                let mut person = Person::registered(
                     PersonId(self.new_uuid()?),
                     person_codes.pop().unwrap_or_default(),
                     household_of[&row.household_ref],
@@ -320,7 +324,10 @@ impl App {
                         waiting_since: row.waiting_since,
                         entered: row.entered,
                     },
-                ))
+                );
+                person.wish = row.wish;
+                person.wish_recorded = row.wish.map(|_| today);
+                Ok(person)
             })
             .collect()
     }
@@ -373,8 +380,22 @@ impl App {
                 ""
             }
         );
-        for person in people {
+        for mut person in people {
+            // A wish is its own event, as when it is said on the person's page: the history
+            // shows it, and a later one replaces it.
+            let wish = person.wish.take().zip(person.wish_recorded.take());
+            let id = person.id;
             events.push(self.new_event(session, EventBody::PersonAdded { person })?);
+            if let Some((wish, on)) = wish {
+                events.push(self.new_event(
+                    session,
+                    EventBody::DestinationWishSet {
+                        person: id,
+                        wish,
+                        on,
+                    },
+                )?);
+            }
         }
         progress(ImportProgress {
             phase: "writing",

@@ -77,6 +77,9 @@ pub fn column_name(header: &str) -> String {
         "note" | "메모" => "notes",
         "entry" | "entered_care" => "entered",
         "waiting_from" => "waiting_since",
+        "wish" | "destination_wish" | "wants_to_go" | "희망국" | "행선지" | "목적지" => {
+            "destination"
+        }
         other => other,
     };
     name.to_string()
@@ -371,6 +374,16 @@ fn parse_row(
             false
         }
     };
+    let wish = match cell("destination") {
+        "" => None,
+        text => wish_spelling(text).or_else(|| {
+            problems.add(
+                "destination",
+                Reason::new("import-not-a-wish").with("text", short(text)),
+            );
+            None
+        }),
+    };
     let identity = identity(&cell, birth_year, context, &mut problems);
     location.map(|location| Row {
         line,
@@ -384,8 +397,19 @@ fn parse_row(
         waiting_since,
         entered,
         flags,
+        wish,
         identity,
     })
+}
+
+/// A destination as volunteers write it: a country code, `undecided` or `stay`, and the
+/// Korean words for the two that are not a country.
+fn wish_spelling(text: &str) -> Option<DestinationWish> {
+    match text.trim() {
+        "미정" | "모름" => Some(DestinationWish::Undecided),
+        "잔류" | "이동 안 함" | "does not want to move" => Some(DestinationWish::Stay),
+        other => other.parse().ok(),
+    }
 }
 
 /// Splits a flags cell: `minor;pregnant`, `minor|pregnant` or `minor pregnant`.

@@ -377,6 +377,98 @@ async fn an_import_takes_the_spellings_volunteers_use(db: TestDb) {
     );
 }
 
+/// A sheet's destination column (under any of its names, with the Korean words) records
+/// each person's wish as said on the day of the import, in their history; a word that is no
+/// destination is refused with its line and column, and nothing is written.
+async fn an_import_records_where_people_want_to_go(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let header = "household_ref,name,sex,birth_year,location,stage,since,flags,희망국\n";
+    let wrong = format!(
+        "{header}h1,Kim Wish-1,female,1990,SHL-A,sheltered,2026-10-01,,KR\n\
+         h2,Lee Wish-2,male,1991,SHL-B,sheltered,2026-10-01,,Mars\n"
+    );
+    let before = org.store.load_state().await.unwrap();
+    let error = app
+        .import_people(
+            &org.admin,
+            wrong.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+    let AppError::Import(problems) = &error else {
+        panic!("{error}")
+    };
+    let found: Vec<(u64, &str)> = problems
+        .iter()
+        .map(|problem| (problem.line, problem.column.as_str()))
+        .collect();
+    assert_eq!(found, [(3, "destination")]);
+    assert!(
+        error.to_string().contains("'Mars' is not a destination"),
+        "{error}"
+    );
+    assert_eq!(org.store.load_state().await.unwrap(), before);
+
+    let sheet = format!(
+        "{header}h1,Kim Wish-1,female,1990,SHL-A,sheltered,2026-10-01,,kr\n\
+         h2,Lee Wish-2,male,1991,SHL-B,sheltered,2026-10-01,,미정\n\
+         h3,Park Wish-3,female,1992,SHL-B,sheltered,2026-10-01,,\n"
+    );
+    let report = app
+        .import_people(
+            &org.admin,
+            sheet.as_bytes(),
+            ImportOptions::default(),
+            &mut |_| {},
+        )
+        .await
+        .unwrap();
+    let wish_of = async |line: usize| {
+        let code = &report.codes[line].person;
+        let view = app.show_person(&org.admin, code, false).await.unwrap();
+        (view.person.wish, view.person.wish_recorded)
+    };
+    assert_eq!(
+        wish_of(0).await,
+        (Some("KR".parse().unwrap()), Some(NOW.date()))
+    );
+    assert_eq!(
+        wish_of(1).await,
+        (Some(DestinationWish::Undecided), Some(NOW.date()))
+    );
+    assert_eq!(wish_of(2).await, (None, None));
+    let mut said = Vec::new();
+    app.history(&org.admin, Some(&report.codes[0].person), |page| {
+        said.extend(page.into_iter().map(|event| event.change.to_string()));
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(
+        said.iter().any(|line| line.starts_with("wants: KR")),
+        "{said:?}"
+    );
+    let counted: Vec<(Option<String>, usize)> = app
+        .backlog_by_destination(&org.admin, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|line| (line.wish.map(|wish| wish.to_string()), line.waits.waiting))
+        .collect();
+    assert_eq!(
+        counted,
+        [
+            (Some("KR".to_string()), 1),
+            (Some("undecided".to_string()), 1),
+            (None, 3)
+        ]
+    );
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
 /// A shelter's list of residents, some of whom came from another shelter: the import gives
 /// them their whole wait, not the days since they arrived here.
 async fn an_import_keeps_a_wait_begun_at_an_earlier_shelter(db: TestDb) {
@@ -563,6 +655,7 @@ refuge_store::conformance!(
     an_import_reads_dates_as_told_lists_every_problem_at_once_and_gives_each_lines_codes,
     an_import_takes_the_spellings_volunteers_use,
     an_import_keeps_a_wait_begun_at_an_earlier_shelter,
+    an_import_records_where_people_want_to_go,
     import_is_all_or_nothing_and_reports_every_problem,
     a_large_import_leaves_every_index_as_it_was,
 );

@@ -573,8 +573,9 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
         // The schema of 2026-11, before the waiting start, case notes, merges, incident times,
-        // purges, destination wishes and exchange (the compartment keys, the newest but three,
-        // stay: this organisation was made with them).
+        // purges, destination wishes, exchange and the waiting by wish (the compartment keys,
+        // the newest but four, stay: this organisation was made with them).
+        "DROP TABLE waiting_by_wish",
         "DROP TABLE notes",
         "DROP TABLE local_codes",
         "DROP TABLE receipts",
@@ -587,9 +588,9 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "ALTER TABLE people DROP COLUMN wish_recorded",
         "ALTER TABLE incidents DROP COLUMN occurred_time",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 4)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 5)",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 3)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();
@@ -615,7 +616,71 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
     assert!(app.verify(&admin).await.unwrap().ok());
 }
 
+/// A self-harm incident flags the people involved `self_harm_risk` in the same write (once:
+/// a second incident adds no second flag), so that they are among the urgent on their
+/// caseworker's dashboard; other kinds of incident flag no one.
+async fn a_self_harm_incident_flags_the_people_involved(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    let at_risk = &org.people["a"];
+    let flagged = async |code: &str| {
+        let mut changes = Vec::new();
+        app.history(&org.admin, Some(code), |page| {
+            changes.extend(page.into_iter().map(|event| event.change.to_string()));
+            Ok(())
+        })
+        .await
+        .unwrap();
+        changes
+            .iter()
+            .filter(|change| *change == "+self_harm_risk")
+            .count()
+    };
+    let named = [at_risk.clone()];
+    for _ in 0..2 {
+        app.add_incident(
+            &caseworker,
+            NewIncident {
+                people: &named,
+                ..NewIncident::new("SHL-A", IncidentKind::SelfHarm, 3)
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let person = app
+        .show_person(&org.admin, at_risk, false)
+        .await
+        .unwrap()
+        .person;
+    assert!(person.flags.contains(&Flag::SelfHarmRisk));
+    assert_eq!(flagged(at_risk).await, 1, "flagged once");
+    let alerts = app.dashboard(&caseworker).await.unwrap().alerts;
+    assert!(
+        alerts.iter().any(|alert| matches!(
+            alert,
+            Alert::UrgentUnplanned { code, flag: Flag::SelfHarmRisk } if code == at_risk
+        )),
+        "{alerts:?}"
+    );
+
+    let other = [org.people["b"].clone()];
+    app.add_incident(
+        &org.admin,
+        NewIncident {
+            people: &other,
+            ..NewIncident::new("SHL-B", IncidentKind::Conflict, 2)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(flagged(&org.people["b"]).await, 0);
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
 refuge_store::conformance!(
+    a_self_harm_incident_flags_the_people_involved,
     a_duplicate_record_merges_into_the_kept_one,
     households_change_after_registration,
     a_correction_changes_only_what_differs_and_keeps_the_history,

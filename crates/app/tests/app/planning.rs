@@ -1,6 +1,6 @@
 //! The backlog, the demo organisation, batches from plan to completion, and forecasts.
 
-use crate::support::{NOW, PASSPHRASE, TestDb, org};
+use crate::support::{NOW, Org, PASSPHRASE, TestDb, org};
 use refuge_app::*;
 use refuge_core::*;
 
@@ -67,6 +67,23 @@ async fn the_demo_builds_a_consistent_organisation(db: TestDb) {
         (110..=200).contains(&longest),
         "the backlog has grown to four to six months: {longest}"
     );
+    // Those still waiting have said where they want to go: most the South, some elsewhere,
+    // some undecided or staying.
+    let by_destination = app.backlog_by_destination(&admin, None).await.unwrap();
+    let waiting_for = |wish: Option<&str>| {
+        by_destination
+            .iter()
+            .find(|line| line.wish.map(|wish| wish.to_string()).as_deref() == wish)
+            .map_or(0, |line| line.waits.waiting)
+    };
+    let waiting: usize = lines.iter().map(|line| line.waits.waiting).sum();
+    assert_eq!(waiting_for(None), 0, "{by_destination:?}");
+    assert!(
+        waiting_for(Some("KR")) * 10 > waiting * 8,
+        "{by_destination:?}"
+    );
+    assert!(waiting_for(Some("undecided")) > 0, "{by_destination:?}");
+    assert!(by_destination.len() >= 4, "{by_destination:?}");
     let coordinator = app.login("coordinator", PASSPHRASE).await.unwrap();
     assert_eq!(coordinator.role(), Role::Coordinator);
 }
@@ -258,24 +275,149 @@ async fn forecasts_beyond_the_work_budget_are_refused_before_they_run() {
     }
 }
 
+/// Reception offices RCP-KR (in KR) and RCP-CA (in CA).
+async fn receptions_in_korea_and_canada(org: &Org) {
+    for (code, country) in [("RCP-KR", "KR"), ("RCP-CA", "CA")] {
+        org.app
+            .add_location(
+                &org.admin,
+                code,
+                LocationKind::Reception,
+                country,
+                500,
+                None,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+}
+
+/// The backlog by destination counts the people waiting by their wish, with the seats
+/// planned to each country (a country with seats and no one wanting it is listed); a
+/// forecast of one destination takes those who may go there (they want to, or were not
+/// asked) and only the transfers going there. A destination that is no country is refused.
+async fn the_backlog_and_the_forecast_are_kept_per_destination(db: TestDb) {
+    let org = org(db).await;
+    let app = &org.app;
+    receptions_in_korea_and_canada(&org).await;
+    let summary = |lines: Vec<DestinationBacklog>| {
+        lines
+            .iter()
+            .map(|line| {
+                (
+                    line.wish.map(|wish| wish.to_string()),
+                    line.waits.waiting,
+                    line.seats_planned,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let by_destination =
+        async || summary(app.backlog_by_destination(&org.admin, None).await.unwrap());
+    assert_eq!(by_destination().await, [(None, 2, 0)]);
+    app.set_wish(&org.admin, &org.people["b"], "CA".parse().unwrap())
+        .await
+        .unwrap();
+    for key in ["a", "b"] {
+        app.set_ready(&org.admin, &org.people[key], Some(true), Some(true))
+            .await
+            .unwrap();
+    }
+    let request = BatchRequest {
+        label: String::new(),
+        date: NOW.date() + time::Duration::days(10),
+        seats: 5,
+        origins: vec![],
+        destination: None,
+    };
+    app.create_batch(&org.admin, &request, "RCP-CA", &PlanPolicy::default())
+        .await
+        .unwrap();
+    app.create_batch(
+        &org.admin,
+        &BatchRequest {
+            seats: 7,
+            ..request.clone()
+        },
+        "RCP-KR",
+        &PlanPolicy::default(),
+    )
+    .await
+    .unwrap();
+    let waited = (NOW.date() - time::macros::date!(2026 - 09 - 01)).whole_days();
+    let lines = app
+        .backlog_by_destination(&org.admin, Some(30))
+        .await
+        .unwrap();
+    assert_eq!(lines[0].waits.median_days, Some(waited));
+    assert_eq!(lines[0].waits.over_target, 1);
+    assert_eq!(
+        summary(lines),
+        [
+            (Some("CA".to_string()), 1, 5),
+            (Some("KR".to_string()), 0, 7),
+            (None, 1, 0)
+        ]
+    );
+
+    let scenario_for = async |destination: Option<&str>| {
+        let scenario = app
+            .scenario_from_db(
+                &org.admin,
+                &WhatIf {
+                    destination: destination.map(str::to_string),
+                    ..WhatIf::default()
+                },
+            )
+            .await
+            .unwrap();
+        let waiting: usize = scenario
+            .shelters
+            .iter()
+            .map(|shelter| shelter.initial_waiting_days.len())
+            .sum();
+        let mut seats: Vec<u32> = scenario
+            .transfer
+            .iter()
+            .map(|transfer| transfer.seats)
+            .collect();
+        seats.sort_unstable();
+        (waiting, seats)
+    };
+    assert_eq!(scenario_for(None).await, (2, vec![5, 7]));
+    // b wants Canada and a was not asked: both may go there, on the Canadian transfer only.
+    assert_eq!(scenario_for(Some("ca")).await, (2, vec![5]));
+    assert_eq!(scenario_for(Some("KR")).await, (1, vec![7]));
+    assert_eq!(scenario_for(Some("US")).await, (1, vec![]));
+    for wrong in ["undecided", "KOR", ""] {
+        let error = app
+            .scenario_from_db(
+                &org.admin,
+                &WhatIf {
+                    destination: Some(wrong.to_string()),
+                    ..WhatIf::default()
+                },
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(error.field(), Some("destination"), "{wrong}: {error}");
+    }
+    assert!(
+        app.backlog_by_destination(&org.admin, Some(0))
+            .await
+            .is_err()
+    );
+    // The aggregate behind the split agrees with the people table.
+    assert!(app.verify(&org.admin).await.unwrap().ok());
+}
+
 /// A transfer seats only people who want to go where it goes; the others are explained, the
 /// wish is in the history, and a plan may not mix destinations.
 async fn a_transfer_seats_only_those_who_want_to_go_where_it_goes(db: TestDb) {
     let org = org(db).await;
     let app = &org.app;
-    for (code, country) in [("RCP-KR", "KR"), ("RCP-CA", "CA")] {
-        app.add_location(
-            &org.admin,
-            code,
-            LocationKind::Reception,
-            country,
-            500,
-            None,
-            None,
-        )
-        .await
-        .unwrap();
-    }
+    receptions_in_korea_and_canada(&org).await;
     for key in ["a", "b"] {
         app.set_ready(&org.admin, &org.people[key], Some(true), Some(true))
             .await
@@ -374,6 +516,7 @@ async fn a_transfer_seats_only_those_who_want_to_go_where_it_goes(db: TestDb) {
 
 refuge_store::conformance!(
     a_transfer_seats_only_those_who_want_to_go_where_it_goes,
+    the_backlog_and_the_forecast_are_kept_per_destination,
     backlog_counts_waits_against_the_target,
     the_demo_builds_a_consistent_organisation,
     a_batch_is_planned_pinned_confirmed_departed_and_completed,

@@ -224,6 +224,10 @@ pub enum Command {
         /// The target wait in days (default: the organisation's setting, 60).
         #[arg(long)]
         target_wait: Option<i64>,
+        /// The people waiting by where they want to go, with the seats planned there,
+        /// instead of by location.
+        #[arg(long)]
+        by_destination: bool,
     },
     /// Import records from a file.
     #[command(subcommand)]

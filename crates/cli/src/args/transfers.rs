@@ -128,6 +128,10 @@ pub struct ForecastArgs {
     /// What-if: a shelter's capacity, LOC=BEDS (repeatable).
     #[arg(long = "capacity", value_parser = parse_capacity)]
     pub capacity: Vec<(String, u32)>,
+    /// One destination country's queue (e.g. KR): the people whose wish allows it and the
+    /// transfers going there (with --from-db).
+    #[arg(long, requires = "from_db")]
+    pub destination: Option<String>,
     #[arg(long, default_value_t = 200)]
     pub replications: u32,
     #[arg(long, default_value_t = 1)]

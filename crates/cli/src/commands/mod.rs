@@ -72,7 +72,11 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
         Command::Wish { code, wish } => people::wish(config, code, wish).await,
         Command::Incident(command) => incidents::incident(config, command).await,
         Command::Note(command) => notes::note(config, command).await,
-        Command::Backlog { json, target_wait } => outlook::backlog(config, json, target_wait).await,
+        Command::Backlog {
+            json,
+            target_wait,
+            by_destination,
+        } => outlook::backlog(config, json, target_wait, by_destination).await,
         Command::Import(ImportCommand::People(args)) => people::import(config, args).await,
         Command::Export(ExportCommand::People(args)) => people::export(config, args).await,
         Command::Log { person } => audit::log(config, person).await,

@@ -106,8 +106,22 @@ fn print_forecast(forecast: &Forecast, start: Option<Date>) -> std::io::Result<(
 }
 
 /// `refuge backlog`.
-pub async fn backlog(config: &Config<'_>, json: bool, target_wait: Option<i64>) -> Result<()> {
+pub async fn backlog(
+    config: &Config<'_>,
+    json: bool,
+    target_wait: Option<i64>,
+    by_destination: bool,
+) -> Result<()> {
     let (app, session) = config.sign_in().await?;
+    if by_destination {
+        let lines = app.backlog_by_destination(&session, target_wait).await?;
+        if json {
+            outln!("{}", serde_json::to_string_pretty(&lines)?);
+        } else {
+            output::backlog_by_destination(&lines)?;
+        }
+        return Ok(());
+    }
     let lines = app.backlog(&session, target_wait).await?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&lines)?);
@@ -130,6 +144,7 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
             extra_transfers: args.extra_transfer,
             arrival_factor: args.arrival_factor,
             capacities: args.capacity,
+            destination: args.destination,
         })
     } else {
         match args.scenario {
@@ -151,11 +166,22 @@ pub async fn forecast_command(config: &Config<'_>, args: ForecastArgs) -> Result
                 outln!("{}", toml::to_string(&scenario)?);
             }
             let forecast = app.forecast(&session, &scenario, threads)?;
-            (
-                forecast,
-                Some(app.today()),
-                format!("Forecast from {}", app.today()),
-            )
+            let title = match &what_if.destination {
+                Some(country) => {
+                    let country = country.to_ascii_uppercase();
+                    if !args.json {
+                        outln!(
+                            "Only those who may go to {country} (they want to, or were not asked yet) and the transfers going there; arrivals are taken to wish as those waiting now do."
+                        );
+                    }
+                    format!(
+                        "Forecast from {} for those who may go to {country}",
+                        app.today()
+                    )
+                }
+                None => format!("Forecast from {}", app.today()),
+            };
+            (forecast, Some(app.today()), title)
         }
     };
     if let Some(path) = &args.svg {

@@ -203,6 +203,55 @@ fn demo_builds_an_organisation_that_verifies() {
             .iter()
             .all(|line| line["median_days"].is_number() && line["occupancy_percent"].is_number())
     );
+    let by_destination = ws.run_as(
+        Some("analyst"),
+        PASSPHRASE,
+        &["--db", "demo.db", "backlog", "--by-destination"],
+    );
+    let table = String::from_utf8_lossy(&by_destination.stdout);
+    assert!(by_destination.status.success(), "{table}");
+    assert!(table.starts_with("WANTS"), "{table}");
+    assert!(
+        table.lines().any(|line| line.starts_with("KR "))
+            && table.lines().any(|line| line.starts_with("undecided ")),
+        "{table}"
+    );
+    let forecast = ws.run_as(
+        Some("analyst"),
+        PASSPHRASE,
+        &[
+            "--db",
+            "demo.db",
+            "forecast",
+            "--from-db",
+            "--destination",
+            "kr",
+            "--replications",
+            "20",
+        ],
+    );
+    let said = String::from_utf8_lossy(&forecast.stdout);
+    assert!(forecast.status.success(), "{said}");
+    assert!(said.contains("Only those who may go to KR"), "{said}");
+    let wrong = ws.run_as(
+        Some("analyst"),
+        PASSPHRASE,
+        &[
+            "--db",
+            "demo.db",
+            "forecast",
+            "--from-db",
+            "--destination",
+            "stay",
+        ],
+    );
+    assert!(!wrong.status.success());
+    let complaint = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        complaint.contains("destination")
+            && complaint.contains("'stay' is not a two-letter country code"),
+        "{complaint}"
+    );
     let verify = ws.run_as(Some("auditor"), PASSPHRASE, &["--db", "demo.db", "verify"]);
     assert!(
         verify.status.success(),

@@ -1,5 +1,6 @@
-//! The aggregates kept in step with `people` inside every write (waiting by day, presence,
-//! flow by month), the backlog read from them, and their recount for `verify`.
+//! The aggregates kept in step with `people` inside every write (waiting by day, waiting by
+//! wish, presence, flow by month), the backlogs read from them, and their recount for
+//! `verify`.
 
 use super::codec::*;
 use super::{MAX_PARAMS, SqlStore, Tx};
@@ -13,6 +14,13 @@ use time::Date;
 const WAITING_BY_DAY_RECOUNT: &str = "SELECT location, waiting_since AS since, COUNT(*) AS people \
      FROM people WHERE stage IN ('sheltered', 'detained') AND waiting_since IS NOT NULL \
      GROUP BY location, waiting_since";
+
+/// `waiting_by_wish` counted from `people`: the people waiting by their wish ('' while not
+/// asked) and the day they started waiting.
+const WAITING_BY_WISH_RECOUNT: &str = "SELECT COALESCE(wish, '') AS wish, waiting_since AS since, \
+     COUNT(*) AS people FROM people \
+     WHERE stage IN ('sheltered', 'detained') AND waiting_since IS NOT NULL \
+     GROUP BY COALESCE(wish, ''), waiting_since";
 
 impl<B: Backend> SqlStore<B> {
     pub(super) async fn read_backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {
@@ -64,6 +72,29 @@ impl<B: Backend> SqlStore<B> {
             .collect())
     }
 
+    /// One row per wish ('' while not asked) and first day of waiting, from the aggregate.
+    pub(super) async fn read_waiting_by_wish(
+        &self,
+    ) -> StoreResult<Vec<(Option<DestinationWish>, Date, u64)>> {
+        self.rows(
+            "SELECT wish, since, people FROM waiting_by_wish WHERE people > 0",
+            vec![],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let wish = row.text("wish")?;
+            Ok((
+                (!wish.is_empty())
+                    .then(|| wish.parse().map_err(corrupt))
+                    .transpose()?,
+                parse_date(&row.text("since")?)?,
+                count(row, "people")?,
+            ))
+        })
+        .collect()
+    }
+
     pub(super) async fn recount_aggregates(&self) -> StoreResult<Vec<String>> {
         // Each aggregate against a recount from `people`, both ways: rows that differ and
         // rows that exist on one side only.
@@ -73,6 +104,12 @@ impl<B: Backend> SqlStore<B> {
                 "SELECT location, since, people AS n FROM waiting_by_day WHERE people <> 0",
                 WAITING_BY_DAY_RECOUNT,
                 "location || ' ' || since",
+            ),
+            (
+                "waiting_by_wish",
+                "SELECT wish, since, people FROM waiting_by_wish WHERE people <> 0",
+                WAITING_BY_WISH_RECOUNT,
+                "wish || ' ' || since",
             ),
             (
                 "presence",
@@ -171,15 +208,26 @@ impl<B: Backend> SqlStore<B> {
                 .await?;
             }
         }
-        B::execute(&mut tx, "DELETE FROM waiting_by_day", vec![]).await?;
-        B::execute(
-            &mut tx,
-            &format!(
-                "INSERT INTO waiting_by_day (location, since, people) {WAITING_BY_DAY_RECOUNT}"
+        for (table, columns, recount) in [
+            (
+                "waiting_by_day",
+                "location, since, people",
+                WAITING_BY_DAY_RECOUNT,
             ),
-            vec![],
-        )
-        .await?;
+            (
+                "waiting_by_wish",
+                "wish, since, people",
+                WAITING_BY_WISH_RECOUNT,
+            ),
+        ] {
+            B::execute(&mut tx, &format!("DELETE FROM {table}"), vec![]).await?;
+            B::execute(
+                &mut tx,
+                &format!("INSERT INTO {table} ({columns}) {recount}"),
+                vec![],
+            )
+            .await?;
+        }
         super::commit::set_meta::<B>(&mut tx, DONE.to_string(), "yes".to_string()).await?;
         tx.commit().await.map_err(db_error)
     }
@@ -249,6 +297,7 @@ pub(super) async fn update_aggregates<B: Backend>(
     flow: BTreeMap<String, (i64, i64)>,
 ) -> StoreResult<()> {
     let mut waiting: BTreeMap<(String, String), i64> = BTreeMap::new();
+    let mut by_wish: BTreeMap<(String, String), i64> = BTreeMap::new();
     let mut present: BTreeMap<String, i64> = BTreeMap::new();
     if !flow.is_empty() {
         let rows: Vec<(String, (i64, i64))> = flow.into_iter().collect();
@@ -275,6 +324,8 @@ pub(super) async fn update_aggregates<B: Backend>(
             *waiting
                 .entry((person.location.to_string(), text_date(since)))
                 .or_default() += delta;
+            let wish = person.wish.map(|wish| wish.to_string()).unwrap_or_default();
+            *by_wish.entry((wish, text_date(since))).or_default() += delta;
         }
         if person.stage.is_present() {
             *present.entry(person.location.to_string()).or_default() += delta;
@@ -286,24 +337,8 @@ pub(super) async fn update_aggregates<B: Backend>(
         }
         count(person, 1);
     }
-    let waiting: Vec<((String, String), i64)> = waiting
-        .into_iter()
-        .filter(|(_, delta)| *delta != 0)
-        .collect();
-    for chunk in waiting.chunks(MAX_PARAMS / 3) {
-        let sql = format!(
-            "INSERT INTO waiting_by_day (location, since, people) VALUES {} \
-             ON CONFLICT (location, since) DO UPDATE SET people = waiting_by_day.people + excluded.people",
-            vec!["(?, ?, ?)"; chunk.len()].join(", ")
-        );
-        let arguments = chunk
-            .iter()
-            .flat_map(|((location, since), delta)| {
-                [location.into(), since.into(), Value::Int(*delta)]
-            })
-            .collect();
-        B::execute(tx, &sql, arguments).await?;
-    }
+    let waiting = add_counts::<B>(tx, "waiting_by_day", "location", waiting).await?;
+    let by_wish = add_counts::<B>(tx, "waiting_by_wish", "wish", by_wish).await?;
     let present: Vec<(String, i64)> = present
         .into_iter()
         .filter(|(_, delta)| *delta != 0)
@@ -320,8 +355,38 @@ pub(super) async fn update_aggregates<B: Backend>(
             .collect();
         B::execute(tx, &sql, arguments).await?;
     }
-    if !waiting.is_empty() {
+    if waiting {
         B::execute(tx, "DELETE FROM waiting_by_day WHERE people = 0", vec![]).await?;
     }
+    if by_wish {
+        B::execute(tx, "DELETE FROM waiting_by_wish WHERE people = 0", vec![]).await?;
+    }
     Ok(())
+}
+
+/// Adds each (key, day) count change to `table`, keyed by (`key`, since); whether any
+/// changed.
+async fn add_counts<B: Backend>(
+    tx: &mut Tx<B>,
+    table: &str,
+    key: &str,
+    changes: BTreeMap<(String, String), i64>,
+) -> StoreResult<bool> {
+    let changes: Vec<((String, String), i64)> = changes
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .collect();
+    for chunk in changes.chunks(MAX_PARAMS / 3) {
+        let sql = format!(
+            "INSERT INTO {table} ({key}, since, people) VALUES {} \
+             ON CONFLICT ({key}, since) DO UPDATE SET people = {table}.people + excluded.people",
+            vec!["(?, ?, ?)"; chunk.len()].join(", ")
+        );
+        let arguments = chunk
+            .iter()
+            .flat_map(|((key, since), delta)| [key.into(), since.into(), Value::Int(*delta)])
+            .collect();
+        B::execute(tx, &sql, arguments).await?;
+    }
+    Ok(!changes.is_empty())
 }

@@ -36,6 +36,7 @@ const COUNTED_TABLES: &[(&str, &str)] = &[
     ("receipts", ""),
     ("conflicts", ""),
     ("waiting_by_day", " WHERE people <> 0"),
+    ("waiting_by_wish", " WHERE people <> 0"),
     ("presence", " WHERE present <> 0"),
     ("flow_by_month", " WHERE entered <> 0 OR departed <> 0"),
 ];

@@ -32,6 +32,7 @@ const RECORD_TABLES: &[&str] = &[
     "people",
     "households",
     "waiting_by_day",
+    "waiting_by_wish",
     "presence",
     "flow_by_month",
     "users",

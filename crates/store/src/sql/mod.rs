@@ -394,6 +394,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.read_backlog_rows().await
     }
 
+    async fn waiting_by_wish(&self) -> StoreResult<Vec<(Option<DestinationWish>, Date, u64)>> {
+        self.read_waiting_by_wish().await
+    }
+
     async fn monthly_flow(&self, from: Date) -> StoreResult<Vec<(String, u64, u64)>> {
         self.flow_rows(
             "SELECT month, entered, departed FROM flow_by_month WHERE month >= ? ORDER BY month",

@@ -127,6 +127,8 @@ extra-transfer = Extra transfer (date, seats)
 arrival-factor = Arrival factor
 forecast-not-a-number = { $field }: '{ $typed }' is not a number
 forecast-extra-transfer-needs = { $field }: a date (YYYY-MM-DD) and a number of seats above 0
+forecast-destination = Destination (country code; empty: everyone)
+forecast-for-destination = Only those who may go to { $country } (they want to, or were not asked yet) and the transfers going there; arrivals are taken to wish as those waiting now do.
 run = Run
 wait-stats = Wait from arrival to departure: mean { $mean }, p50 { $p50 }, p90 { $p90 }, p99 { $p99 } days.
 below-target = The backlog falls below { $days } days on { $date }.
@@ -246,6 +248,9 @@ wish-household = { $count ->
    *[other] the whole household ({ $count } people)
   }
 wish-person-only = only this person
+by-destination-title = Waiting by destination
+col-seats-planned = Seats planned
+by-destination-hint = Seats planned: on draft and confirmed transfers still to leave for that country. Those not asked yet may travel on any transfer.
 
 # What an event changed (web/src/timeline.rs).
 change-user-added = user { $name } ({ $role }) added

@@ -124,6 +124,8 @@ extra-transfer = 추가 이송 (날짜, 좌석)
 arrival-factor = 도착 배율
 forecast-not-a-number = { $field }: '{ $typed }'은(는) 숫자가 아닙니다
 forecast-extra-transfer-needs = { $field }: 날짜(YYYY-MM-DD)와 0보다 큰 좌석 수가 필요합니다
+forecast-destination = 행선지 (국가 코드, 비우면 전체)
+forecast-for-destination = { $country }(으)로 갈 수 있는 사람(원하거나 아직 묻지 않은 사람)과 그곳으로 가는 이송만 셉니다. 새로 오는 사람은 지금 기다리는 사람과 같은 비율로 원한다고 봅니다.
 run = 실행
 wait-stats = 도착에서 출발까지 대기: 평균 { $mean }, p50 { $p50 }, p90 { $p90 }, p99 { $p99 }일.
 below-target = 대기가 { $date }에 { $days }일 아래로 내려갑니다.
@@ -231,6 +233,9 @@ wish-stay = 더 이동하기를 원하지 않음
 wish-whose = 누구의 희망인가
 wish-household = 가구 전체 ({ $count }명)
 wish-person-only = 이 사람만
+by-destination-title = 행선지별 대기
+col-seats-planned = 계획된 좌석
+by-destination-hint = 계획된 좌석: 그 나라로 아직 떠나지 않은 초안·확정 이송의 좌석입니다. 아직 묻지 않은 사람은 어느 이송이든 탈 수 있습니다.
 
 # What an event changed (web/src/timeline.rs).
 change-user-added = 사용자 { $name }({ $role }) 추가

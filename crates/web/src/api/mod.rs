@@ -28,6 +28,7 @@ pub fn routes() -> Router<Shared> {
     Router::new()
         .route("/openapi.json", get(openapi::openapi))
         .route("/backlog", get(backlog))
+        .route("/backlog/destinations", get(backlog_by_destination))
         .route("/people", get(people).post(writes::register))
         .route("/people/{code}", get(person))
         .route("/people/{code}/move", post(writes::move_to))
@@ -49,6 +50,7 @@ pub fn routes() -> Router<Shared> {
 pub const API_PATHS: &[&str] = &[
     "/openapi.json",
     "/backlog",
+    "/backlog/destinations",
     "/people",
     "/people/{code}",
     "/batches",
@@ -130,6 +132,15 @@ fn as_json(value: impl serde::Serialize) -> ApiResult {
 
 async fn backlog(State(shared): State<Shared>, caller: Caller) -> ApiResult {
     as_json(shared.app.backlog(caller.session(), None).await?)
+}
+
+async fn backlog_by_destination(State(shared): State<Shared>, caller: Caller) -> ApiResult {
+    as_json(
+        shared
+            .app
+            .backlog_by_destination(caller.session(), None)
+            .await?,
+    )
 }
 
 /// Query parameters, refused (400, JSON, naming the parameter) when unknown or malformed:
@@ -314,6 +325,7 @@ struct ForecastParams {
     replications: Option<u32>,
     arrival_factor: Option<f64>,
     seed: Option<u64>,
+    destination: Option<String>,
 }
 
 /// Threads one API forecast may use.
@@ -336,6 +348,7 @@ async fn forecast(
         replications: params.replications.unwrap_or(defaults.replications),
         arrival_factor: params.arrival_factor.unwrap_or(defaults.arrival_factor),
         seed: params.seed.unwrap_or(defaults.seed),
+        destination: params.destination,
         ..defaults
     };
     let scenario = shared

@@ -71,6 +71,7 @@ fn read_operations() -> Value {
         "paths": {
             "/openapi.json": get("This document", ok(json!({ "type": "object" }))),
             "/backlog": get("Backlog at every shelter and detention location", ok(json!({ "type": "array", "items": { "type": "object" } }))),
+            "/backlog/destinations": get("The people waiting by where they want to go (a country code, undecided, stay, or null: not asked), with their waits and the seats planned to each country", ok(json!({ "type": "array", "items": { "$ref": "#/components/schemas/DestinationBacklog" } }))),
             "/people": people_read(),
             "/people/{code}": person_read(),
             "/batches": get("Transfer batches", ok(json!({ "type": "array", "items": { "type": "object" } }))),
@@ -189,6 +190,11 @@ fn forecast_read() -> Value {
             "The random seed (the same seed, the same forecast)",
             json!({ "type": "integer", "minimum": 0, "maximum": u64::MAX })
         ),
+        query(
+            "destination",
+            "One country's queue (ISO 3166-1 alpha-2): those whose wish allows it, the transfers going there",
+            json!({ "type": "string", "pattern": "^[A-Za-z]{2}$" })
+        ),
     ]);
     // Within every bound, the inputs together may still exceed the work budget, or too
     // many forecasts may be running.
@@ -230,6 +236,15 @@ fn components() -> Value {
                 "closed": { "type": ["string", "null"], "format": "date" },
                 "people": { "type": "array", "items": { "type": "string" } },
                 "has_narrative": { "type": "boolean" }
+            } },
+            "DestinationBacklog": { "type": "object", "required": ["wish", "target_wait_days", "waiting", "over_target", "seats_planned"], "properties": {
+                "wish": { "type": ["string", "null"], "description": "A country code (KR), undecided, stay; null: not asked yet (may travel on any transfer)" },
+                "target_wait_days": { "type": "integer" },
+                "waiting": { "type": "integer", "minimum": 0 },
+                "median_days": { "type": ["integer", "null"] }, "p90_days": { "type": ["integer", "null"] },
+                "max_days": { "type": ["integer", "null"] },
+                "over_target": { "type": "integer", "minimum": 0, "description": "People waiting longer than the target" },
+                "seats_planned": { "type": "integer", "minimum": 0, "description": "Seats on draft and confirmed transfers still to leave for this country" }
             } },
             "Bands": { "type": "object", "required": ["p10", "p50", "p90", "mean"], "properties": {
                 "p10": { "type": "array", "items": { "type": "number" } },

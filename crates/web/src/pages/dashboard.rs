@@ -7,7 +7,7 @@ use crate::i18n::Lang;
 use crate::layout::{Page, PageResult, html};
 use askama::Template;
 use axum::extract::State;
-use refuge_app::Alert;
+use refuge_app::{Alert, DestinationBacklog};
 
 pub struct BacklogRowView {
     location: String,
@@ -24,12 +24,40 @@ pub struct BacklogRowView {
     over: bool,
 }
 
+/// One line of the waiting by destination.
+pub struct DestinationRowView {
+    wish: String,
+    waiting: usize,
+    median: String,
+    p90: String,
+    max: String,
+    over_target: usize,
+    seats_planned: u64,
+}
+
+impl DestinationRowView {
+    fn of(lang: Lang, line: &DestinationBacklog) -> Self {
+        DestinationRowView {
+            wish: line
+                .wish
+                .map_or_else(|| lang.t("wish-not-asked"), |wish| lang.wish(&wish)),
+            waiting: line.waits.waiting,
+            median: days(line.waits.median_days),
+            p90: days(line.waits.p90_days),
+            max: days(line.waits.max_days),
+            over_target: line.waits.over_target,
+            seats_planned: line.seats_planned,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "dashboard.html")]
 struct DashboardTemplate {
     page: Page,
     alerts: Vec<String>,
     rows: Vec<BacklogRowView>,
+    destinations: Vec<DestinationRowView>,
     over_label: String,
     histogram_svg: String,
     flow_svg: String,
@@ -162,6 +190,11 @@ pub async fn show(State(shared): State<Shared>, user: SignedIn) -> PageResult {
             .map(|alert| alert_text(lang, alert))
             .collect(),
         rows,
+        destinations: dashboard
+            .by_destination
+            .iter()
+            .map(|line| DestinationRowView::of(lang, line))
+            .collect(),
         over_label: lang.t_args(
             "col-over",
             &[("days", dashboard.target_wait_days.to_string())],

@@ -26,6 +26,9 @@ struct ForecastTemplate {
     extra_date: String,
     extra_seats: String,
     arrival_factor: String,
+    destination: String,
+    /// What a forecast of one destination counts, when one is given.
+    scope_line: Option<String>,
     result: Option<ForecastView>,
 }
 
@@ -39,6 +42,8 @@ pub struct ForecastQuery {
     extra_seats: String,
     #[serde(default)]
     arrival_factor: String,
+    #[serde(default)]
+    destination: String,
 }
 
 /// Threads the simulator may use for one page.
@@ -83,6 +88,16 @@ pub async fn show(
         extra_date: query.extra_date,
         extra_seats: query.extra_seats,
         arrival_factor: what_if.arrival_factor.to_string(),
+        scope_line: result
+            .as_ref()
+            .and(what_if.destination.as_ref())
+            .map(|country| {
+                lang.t_args(
+                    "forecast-for-destination",
+                    &[("country", country.to_ascii_uppercase())],
+                )
+            }),
+        destination: query.destination,
         result,
     })
 }
@@ -114,6 +129,10 @@ fn what_if_of(lang: Lang, query: &ForecastQuery) -> (WhatIf, Vec<String>) {
                 )),
             },
         }
+    }
+    let destination = query.destination.trim();
+    if !destination.is_empty() {
+        what_if.destination = Some(destination.to_string());
     }
     if !query.extra_date.trim().is_empty() {
         match (

@@ -123,6 +123,11 @@ fn every_route_as_every_role() {
         ("/users".into(), Action::ViewUsers),
         ("/exchange".into(), Action::Exchange),
         ("/api/v1/backlog".into(), Action::ViewBacklog),
+        ("/api/v1/backlog/destinations".into(), Action::ViewBacklog),
+        (
+            "/forecast?horizon=30&destination=KR".into(),
+            Action::Forecast,
+        ),
         ("/api/v1/people".into(), Action::ViewPeople),
         (format!("/api/v1/people/{person}"), Action::ViewPeople),
         ("/api/v1/batches".into(), Action::ViewBatches),
@@ -134,6 +139,10 @@ fn every_route_as_every_role() {
         ("/api/v1/locations".into(), Action::ViewLocations),
         (
             "/api/v1/forecast?replications=5&horizon_days=30".into(),
+            Action::Forecast,
+        ),
+        (
+            "/api/v1/forecast?replications=5&horizon_days=30&destination=kr".into(),
             Action::Forecast,
         ),
     ];

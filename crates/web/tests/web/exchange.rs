@@ -2,7 +2,7 @@
 //! received, and the conflicts a merge left, settled there, for admins and coordinators, in
 //! English and Korean, in a real browser at phone width.
 
-use crate::support::{Browser, PASSPHRASE, Server, csrf_of, start};
+use crate::support::{Browser, PASSPHRASE, Server, csrf_of, main_of, start};
 use refuge_app::{App, BundleRequest, DEFAULT_EXPIRY_DAYS, FixedClock};
 use refuge_core::{HoldReason, NodeId};
 use refuge_web::SessionPolicy;
@@ -165,19 +165,6 @@ fn the_exchange_page_shows_peers_and_conflicts_to_coordinators_in_both_languages
             .contains("One conflict from merged bundles to settle"),
         "the dashboard counts it"
     );
-}
-
-/// The part of a page between `<main>` and `</main>`, for assertion messages.
-fn main_of(page: &str) -> String {
-    page.split("<main>")
-        .nth(1)
-        .unwrap_or(page)
-        .split("</main>")
-        .next()
-        .unwrap_or_default()
-        .chars()
-        .take(1500)
-        .collect()
 }
 
 /// A coordinator on a phone uploads the partner's bundle, first to check it (nothing

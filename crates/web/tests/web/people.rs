@@ -486,7 +486,11 @@ fn a_caseworker_records_where_someone_wants_to_go() {
         page.body.contains("희망 행선지"),
         "the wish form, in Korean"
     );
-    assert!(page.body.contains("아직 묻지 않음"), "not asked yet");
+    // The demo's residents have said where they want to go, and when.
+    assert!(
+        page.body.contains("에 밝힘)"),
+        "the wish said, with its day"
+    );
 
     let wrong = server.post(
         &format!("/people/{person}/wish"),

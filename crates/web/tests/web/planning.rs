@@ -1,7 +1,7 @@
 //! A coordinator plans a transfer in a real browser; forecasts beyond their bounds are refused.
 
 use crate::support::{
-    Browser, PASSPHRASE, csrf_of, households_sheltered_together, placement_of, start,
+    Browser, PASSPHRASE, csrf_of, households_sheltered_together, main_of, placement_of, start,
 };
 use refuge_web::SessionPolicy;
 use std::time::Duration;
@@ -94,6 +94,14 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
         );
     }
     browser.screenshot("05b-incident-recorded");
+    // A self-harm incident flags the resident involved, in the same write.
+    browser.go(&format!("{base}/people/{ticked}"));
+    let facts = browser
+        .script("return [...document.querySelectorAll('dl.facts dd')].map(dd => dd.textContent).join(' | ')")
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(facts.contains("self-harm risk"), "{facts}");
     browser.go(&format!("{base}/dashboard"));
     let after = browser.source();
     assert_ne!(before, after);
@@ -284,6 +292,119 @@ fn a_coordinator_works_through_the_pages_in_a_real_browser() {
 
 /// `GET /forecast?arrival_factor=1000000` once grew the server to 24 GB: now it is refused
 /// by name before anything runs, and the server answers others meanwhile.
+/// On a phone, a coordinator sees who waits for which country beside the seats planned
+/// there (the counts the API gives), forecasts one country's queue, and is told plainly when
+/// what she typed is no country, with it kept in the field; in English and Korean.
+#[test]
+fn a_coordinator_sees_the_wait_by_destination_and_forecasts_one_in_a_real_browser() {
+    let server = start(SessionPolicy::default());
+    let (cookie, csrf) = server.login("coordinator");
+    // A transfer to Korea, so that seats are planned there.
+    let drafted = server.post(
+        "/transfers",
+        &cookie,
+        &[
+            ("csrf", csrf.as_str()),
+            ("date", "2026-12-20"),
+            ("seats", "40"),
+            ("origins", ""),
+            ("destination", "RCP-KR"),
+        ],
+    );
+    assert_eq!(drafted.status, 303, "{}", main_of(&drafted.body));
+    let api: serde_json::Value =
+        serde_json::from_str(&server.get("/api/v1/backlog/destinations", &cookie).body).unwrap();
+    let korea = api
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["wish"] == "KR")
+        .expect("people waiting for Korea");
+    assert_eq!(korea["seats_planned"], 40);
+    let waiting_for_korea = korea["waiting"].as_u64().unwrap();
+
+    let browser = Browser::start();
+    browser.resize(360, 800);
+    let base = &server.base;
+    browser.go(&format!("{base}/login"));
+    browser.type_into("input[name=user]", "coordinator");
+    browser.type_into("input[name=passphrase]", PASSPHRASE);
+    browser.submit("main form button[type=submit]");
+    let row_of = |wish: &str| {
+        browser
+            .script(&format!(
+                "return [...document.querySelectorAll('#by-destination tbody tr')]\
+                 .map(row => [...row.cells].map(cell => cell.textContent))\
+                 .find(cells => cells[0] === '{wish}') || null"
+            ))
+            .as_array()
+            .map(|cells| {
+                cells
+                    .iter()
+                    .map(|cell| cell.as_str().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()
+            })
+    };
+    let dashboard = browser.source();
+    assert!(
+        dashboard.contains("Waiting by destination"),
+        "{}",
+        main_of(&dashboard)
+    );
+    let korea_row = row_of("KR").expect("a row for Korea");
+    assert_eq!(korea_row[1], waiting_for_korea.to_string());
+    assert_eq!(korea_row[6], "40");
+    assert!(row_of("undecided").is_some(), "{}", main_of(&dashboard));
+    browser.screenshot_whole("destination-01-dashboard");
+
+    browser.go(&format!("{base}/forecast"));
+    browser.type_into("input[name=destination]", "kr");
+    browser.submit("form.filters button[type=submit]");
+    let forecast = browser.source();
+    assert!(
+        forecast.contains("Only those who may go to KR") && forecast.contains("<svg"),
+        "{}",
+        main_of(&forecast)
+    );
+    browser.screenshot_whole("destination-02-forecast");
+    browser.go(&format!("{base}/forecast?destination=stay"));
+    let refused = browser.source();
+    assert!(
+        refused.contains("&#39;stay&#39; is not a two-letter country code")
+            || refused.contains("'stay' is not a two-letter country code"),
+        "{}",
+        main_of(&refused)
+    );
+    assert_eq!(
+        browser.script("return document.querySelector('input[name=destination]').value"),
+        "stay"
+    );
+    assert!(
+        !refused.contains("<svg"),
+        "no forecast runs on a wrong destination"
+    );
+
+    browser.submit("a.lang");
+    browser.go(&format!("{base}/dashboard"));
+    let korean = browser.source();
+    assert!(korean.contains("행선지별 대기"), "{}", main_of(&korean));
+    assert!(row_of("미정").is_some(), "{}", main_of(&korean));
+    let width = browser
+        .script("return document.documentElement.scrollWidth")
+        .as_u64()
+        .unwrap();
+    assert!(width <= 360, "the dashboard is {width} px wide");
+    browser.screenshot_whole("destination-03-dashboard-ko");
+    browser.go(&format!("{base}/forecast?destination=KR"));
+    let korean_forecast = browser.source();
+    assert!(
+        korean_forecast.contains("KR(으)로 갈 수 있는 사람"),
+        "{}",
+        main_of(&korean_forecast)
+    );
+    browser.screenshot_whole("destination-04-forecast-ko");
+}
+
 #[test]
 fn a_forecast_beyond_its_bounds_is_refused_before_it_runs() {
     let server = start(SessionPolicy::default());

@@ -542,3 +542,16 @@ pub fn placement_of(server: &Server, cookie: &str, code: &str) -> (String, Optio
         person["waiting_days"].as_i64(),
     )
 }
+
+/// The part of a page between `<main>` and `</main>`, for assertion messages.
+pub fn main_of(page: &str) -> String {
+    page.split("<main>")
+        .nth(1)
+        .unwrap_or(page)
+        .split("</main>")
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(1500)
+        .collect()
+}

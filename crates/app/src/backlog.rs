@@ -40,7 +40,8 @@ pub struct DestinationBacklog {
 impl App {
     /// The people waiting, by where they want to go: how many, how long against the target
     /// wait, and the seats planned to each country. Aggregates only: no identities. Every
-    /// country a planned batch goes to is listed, even with no one waiting for it.
+    /// country a planned batch goes to is listed, even with no one waiting for it. Empty for
+    /// a user limited to compartments: the counts are the whole organisation's.
     pub async fn backlog_by_destination(
         &self,
         session: &Session,
@@ -48,6 +49,9 @@ impl App {
     ) -> AppResult<Vec<DestinationBacklog>> {
         session.require(Action::ViewBacklog)?;
         let target = self.target_or_default(target_wait_days).await?;
+        if session.compartments().is_some() {
+            return Ok(Vec::new());
+        }
         let today = self.today();
         let mut waits: BTreeMap<Option<DestinationWish>, Vec<(i64, u64)>> = BTreeMap::new();
         for (wish, since, people) in self.store.waiting_by_wish().await? {

@@ -65,8 +65,8 @@ pub struct Dashboard {
     /// (YYYY-MM, entered, departed) for the last twelve months; empty for a user limited to
     /// compartments (the counts are the whole organisation's).
     pub monthly_flow: Vec<(String, u64, u64)>,
-    /// The people waiting by where they want to go; empty for a user limited to
-    /// compartments (the counts are the whole organisation's).
+    /// The people waiting by where they want to go (empty for a user limited to
+    /// compartments, as `backlog_by_destination` gives it).
     pub by_destination: Vec<DestinationBacklog>,
 }
 
@@ -139,11 +139,7 @@ impl App {
             } else {
                 self.monthly_flow(session, 12).await?
             },
-            by_destination: if session.compartments().is_some() {
-                Vec::new()
-            } else {
-                self.backlog_by_destination(session, None).await?
-            },
+            by_destination: self.backlog_by_destination(session, None).await?,
             backlog,
             target_wait_days,
             alerts,

@@ -102,7 +102,6 @@ impl App {
         // Someone who harmed themselves is at risk until a caseworker says otherwise: the
         // flag puts them among the urgent on every dashboard and weighs in the planner.
         let newly_at_risk: Vec<PersonId> = if kind == IncidentKind::SelfHarm {
-            session.require(Action::FlagPeople)?;
             involved
                 .iter()
                 .filter(|person| !person.flags.contains(&Flag::SelfHarmRisk))
@@ -111,6 +110,9 @@ impl App {
         } else {
             Vec::new()
         };
+        if !newly_at_risk.is_empty() {
+            session.require(Action::FlagPeople)?;
+        }
         let involved: Vec<PersonId> = involved.into_iter().map(|person| person.id).collect();
         let id = IncidentId(self.new_uuid()?);
         let id_text = id.to_string();

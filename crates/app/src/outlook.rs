@@ -217,7 +217,11 @@ impl App {
         let window_start = today - Duration::days(RATE_WINDOW_DAYS);
         let country = what_if.destination.as_deref().and_then(destination_country);
         let (locations, landing) = self.places_of(what_if, country).await?;
-        let (waiting, everyone_waiting) = self.waiting_for(country).await?;
+        let Waiting {
+            queue: waiting,
+            everyone: everyone_waiting,
+            beds_taken_by_others,
+        } = self.waiting_for(country).await?;
         let mut initial: HashMap<LocationId, Vec<f64>> = HashMap::new();
         for person in &waiting {
             initial
@@ -243,7 +247,13 @@ impl App {
         };
         let shelters = locations
             .iter()
-            .map(|location| shelter_of(location, &what_if_here, &arrivals, &mut initial))
+            .map(|location| {
+                let taken = beds_taken_by_others
+                    .get(&location.id)
+                    .copied()
+                    .unwrap_or_default();
+                shelter_of(location, &what_if_here, &arrivals, &mut initial, taken)
+            })
             .collect();
         // Recent departures continue as a flight every two weeks; planned batches and extra
         // transfers are one-offs.
@@ -276,7 +286,8 @@ impl App {
     }
 
     /// The waiting places (shelters and detention), every what-if capacity checked to name
-    /// one, and where transfers to `country` land (every location when none is given).
+    /// one, and where transfers to `country` land (its reception locations; every location
+    /// when none is given).
     async fn places_of(
         &self,
         what_if: &WhatIf,
@@ -285,7 +296,11 @@ impl App {
         let all_locations = self.store.locations().await?;
         let landing: HashSet<LocationId> = all_locations
             .iter()
-            .filter(|location| country.is_none_or(|country| country.allows(&location.country)))
+            .filter(|location| {
+                country.is_none_or(|country| {
+                    location.kind == LocationKind::Reception && country.allows(&location.country)
+                })
+            })
             .map(|location| location.id)
             .collect();
         let locations: Vec<Location> = all_locations
@@ -311,24 +326,32 @@ impl App {
         Ok((locations, landing))
     }
 
-    /// The people waiting whose wish allows `country` (everyone when none), and how many
-    /// wait in all. Someone not asked yet may travel anywhere, as the planner seats them.
-    async fn waiting_for(
-        &self,
-        country: Option<DestinationWish>,
-    ) -> AppResult<(Vec<Person>, usize)> {
-        let mut waiting = self
+    /// The people waiting whose wish allows `country` (everyone when none), how many wait in
+    /// all, and the beds the others take at each place. Someone not asked yet may travel
+    /// anywhere, as the planner seats them.
+    async fn waiting_for(&self, country: Option<DestinationWish>) -> AppResult<Waiting> {
+        let all = self
             .store
             .people(&PersonFilter {
                 stages: vec![Stage::Sheltered, Stage::Detained],
                 ..PersonFilter::default()
             })
             .await?;
-        let everyone = waiting.len();
-        if let Some(country) = country {
-            waiting.retain(|person| person.wish.is_none_or(|wish| wish == country));
+        let everyone = all.len();
+        let mut beds_taken_by_others: HashMap<LocationId, u32> = HashMap::new();
+        let mut queue = Vec::with_capacity(all.len());
+        for person in all {
+            if country.is_none_or(|country| person.wish.is_none_or(|wish| wish == country)) {
+                queue.push(person);
+            } else {
+                *beds_taken_by_others.entry(person.location).or_default() += 1;
+            }
         }
-        Ok((waiting, everyone))
+        Ok(Waiting {
+            queue,
+            everyone,
+            beds_taken_by_others,
+        })
     }
 
     /// Arrivals into each waiting place, departures and exits since `window_start`. A move
@@ -503,6 +526,16 @@ mod tests {
     }
 }
 
+/// The people waiting in one forecast's queue, and the others.
+struct Waiting {
+    queue: Vec<Person>,
+    /// Everyone waiting, in any queue.
+    everyone: usize,
+    /// At each place, the beds of those waiting for another destination: a forecast of one
+    /// queue has the beds that are left (they stay taken for its horizon).
+    beds_taken_by_others: HashMap<LocationId, u32>,
+}
+
 /// What happened over the rate window.
 #[derive(Default)]
 struct Rates {
@@ -511,13 +544,15 @@ struct Rates {
     exits: u64,
 }
 
-/// A waiting place as the simulator takes it: its capacity (or the what-if's), its arrival
-/// rate over the window with a Poisson uncertainty, and the waits of those there now.
+/// A waiting place as the simulator takes it: its capacity (or the what-if's) less the beds
+/// of those waiting for another destination, its arrival rate over the window with a
+/// Poisson uncertainty, and the waits of those there now.
 fn shelter_of(
     location: &Location,
     what_if: &WhatIf,
     arrivals: &HashMap<LocationId, u64>,
     initial: &mut HashMap<LocationId, Vec<f64>>,
+    beds_taken_by_others: u32,
 ) -> Shelter {
     let window_months = RATE_WINDOW_DAYS as f64 / refuge_sim::DAYS_PER_MONTH;
     let count = arrivals.get(&location.id).copied().unwrap_or_default();
@@ -528,7 +563,7 @@ fn shelter_of(
         .map_or(location.capacity, |(_, capacity)| *capacity);
     Shelter {
         name: location.code.clone(),
-        capacity: Some(capacity.max(1)),
+        capacity: Some(capacity.saturating_sub(beds_taken_by_others).max(1)),
         overflow: refuge_sim::Overflow::Wait,
         arrivals_per_month: Some(count as f64 / window_months * what_if.arrival_factor),
         arrivals: None,

@@ -13,7 +13,7 @@ use crate::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use refuge_store::Commit;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use time::Duration;
 
 mod plan;
@@ -59,6 +59,8 @@ struct DemoChunk<'a> {
     keys: NewKeys,
     /// (person, location index, waiting since).
     waiting_people: Vec<(PersonId, usize, Date)>,
+    /// The people flagged `self_harm_risk` so far (a self-harm incident flags the others).
+    at_risk: HashSet<PersonId>,
 }
 
 impl App {
@@ -99,6 +101,7 @@ impl App {
                 events: Vec::new(),
                 keys: self.new_keys(session).await?,
                 waiting_people: Vec::new(),
+                at_risk: HashSet::new(),
             };
             let people_in_chunk: usize = households.iter().map(|plan| plan.members.len()).sum();
             let mut person_codes = self.fresh_codes(CodeKind::Person, people_in_chunk).await?;
@@ -282,16 +285,20 @@ impl App {
             over_capacity: false,
         }));
         if last.stage.is_waiting() {
-            bodies.extend(
-                plan.later_flags
-                    .iter()
-                    .filter(|(flagged, _, _)| *flagged == member_index)
-                    .map(|(_, flag, _)| EventBody::FlagSet {
-                        person: person_id,
-                        flag: *flag,
-                        on: true,
-                    }),
-            );
+            for (_, flag, _) in plan
+                .later_flags
+                .iter()
+                .filter(|(flagged, _, _)| *flagged == member_index)
+            {
+                if *flag == Flag::SelfHarmRisk {
+                    chunk.at_risk.insert(person_id);
+                }
+                bodies.push(EventBody::FlagSet {
+                    person: person_id,
+                    flag: *flag,
+                    on: true,
+                });
+            }
             if plan.documents_ready || plan.screening_done {
                 bodies.push(EventBody::ReadinessSet {
                     person: person_id,
@@ -383,6 +390,17 @@ impl App {
             chunk
                 .events
                 .push(self.new_event(chunk.session, EventBody::IncidentRecorded { incident })?);
+            // As a recorded self-harm incident does (`add_incident`); no draw.
+            if kind == IncidentKind::SelfHarm && chunk.at_risk.insert(person) {
+                chunk.events.push(self.new_event(
+                    chunk.session,
+                    EventBody::FlagSet {
+                        person,
+                        flag: Flag::SelfHarmRisk,
+                        on: true,
+                    },
+                )?);
+            }
             if !recent {
                 chunk.events.push(self.new_event(
                     chunk.session,

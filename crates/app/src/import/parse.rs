@@ -405,7 +405,7 @@ fn parse_row(
 /// A destination as volunteers write it: a country code, `undecided` or `stay`, and the
 /// Korean words for the two that are not a country.
 fn wish_spelling(text: &str) -> Option<DestinationWish> {
-    match text.trim() {
+    match text.trim().to_lowercase().as_str() {
         "미정" | "모름" => Some(DestinationWish::Undecided),
         "잔류" | "이동 안 함" | "does not want to move" => Some(DestinationWish::Stay),
         other => other.parse().ok(),

@@ -390,6 +390,31 @@ async fn the_backlog_and_the_forecast_are_kept_per_destination(db: TestDb) {
     assert_eq!(scenario_for(Some("ca")).await, (2, vec![5]));
     assert_eq!(scenario_for(Some("KR")).await, (1, vec![7]));
     assert_eq!(scenario_for(Some("US")).await, (1, vec![]));
+    // b waits at SHL-B for Canada: Korea's queue has the beds that are left there.
+    let korea = app
+        .scenario_from_db(
+            &org.admin,
+            &WhatIf {
+                destination: Some("KR".into()),
+                ..WhatIf::default()
+            },
+        )
+        .await
+        .unwrap();
+    let beds: Vec<(&str, Option<u32>)> = korea
+        .shelters
+        .iter()
+        .map(|shelter| (shelter.name.as_str(), shelter.capacity))
+        .collect();
+    assert_eq!(beds, [("SHL-A", Some(3)), ("SHL-B", Some(2))]);
+    // The counts are the organisation's: none for a caseworker limited to one shelter.
+    let caseworker = app.login("caseworker", PASSPHRASE).await.unwrap();
+    assert!(
+        app.backlog_by_destination(&caseworker, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     for wrong in ["undecided", "KOR", ""] {
         let error = app
             .scenario_from_db(

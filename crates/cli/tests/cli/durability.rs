@@ -332,3 +332,99 @@ fn a_backup_restores_with_the_recovery_code_and_a_damaged_one_is_refused() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// A backup taken while `refuge serve` takes case notes through the API restores to an
+/// organisation that `verify` accepts and that holds every note acknowledged before the
+/// backup started (and none that was never written); the writer went on during the backup.
+#[test]
+fn a_backup_taken_while_serve_writes_holds_every_write_acknowledged_before_it() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let ws = Workspace::new();
+    let code = recovery_code_in(&ws.ok(&["demo", "--people", "300", "--seed", "13"]));
+    let token = ws.ok(&["token", "create", "--label", "synthetic backup writer"]);
+    let token = token.trim().to_string();
+    let listed = ws.ok(&["person", "list", "--stage", "sheltered", "--limit", "1"]);
+    let noted = code_after(&listed, "P-").to_string();
+    let notes_in = |db: &str| -> u64 {
+        let listed = ws.ok(&["--db", db, "note", "list", &noted]);
+        let last = listed.lines().last().unwrap_or("").to_string();
+        last.strip_suffix(" notes.")
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(0)
+    };
+    let notes_before = notes_in("refuge.db");
+    let server = Server::start(&ws);
+    let stop = AtomicBool::new(false);
+    let acknowledged = AtomicU64::new(0);
+    let wait_for = |count: u64| {
+        for _ in 0..3_000 {
+            if acknowledged.load(Ordering::SeqCst) >= count {
+                return;
+            }
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "waits for a real writer against a real server"
+            )]
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("the writer did not reach {count} notes");
+    };
+    let (before_backup, during_backup) = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut number = 0;
+            while !stop.load(Ordering::SeqCst) {
+                number += 1;
+                let answer = agent
+                    .post(&format!("{}/api/v1/people/{noted}/notes", server.base))
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .content_type("application/json")
+                    .send(format!("{{\"text\":\"Synthetic backup note {number}\"}}"));
+                if answer.is_ok_and(|reply| reply.status().as_u16() == 201) {
+                    acknowledged.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        wait_for(20);
+        let before_backup = acknowledged.load(Ordering::SeqCst);
+        let out = ws.ok(&["backup", "--out", "busy.backup"]);
+        assert!(out.contains("read back and checked"), "{out}");
+        let during_backup = acknowledged.load(Ordering::SeqCst) - before_backup;
+        wait_for(acknowledged.load(Ordering::SeqCst) + 5);
+        stop.store(true, Ordering::SeqCst);
+        (before_backup, during_backup)
+    });
+    let written = acknowledged.load(Ordering::SeqCst);
+    drop(server);
+    let restored = ws
+        .command()
+        .env("REFUGE_RECOVERY_CODE", &code)
+        .args(["--db", "restored.db", "restore", "busy.backup"])
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    let verified = ws.run_as(
+        Some("auditor"),
+        PASSPHRASE,
+        &["--db", "restored.db", "verify"],
+    );
+    let verified = String::from_utf8_lossy(&verified.stdout).to_string();
+    assert!(verified.contains("OK:"), "{verified}");
+    let in_backup = notes_in("restored.db") - notes_before;
+    assert!(
+        (before_backup..=written).contains(&in_backup),
+        "{in_backup} notes in the backup: {before_backup} acknowledged before it started, \
+         {during_backup} while it ran, {written} in all"
+    );
+    assert!(
+        notes_in("refuge.db") - notes_before >= written,
+        "the live database kept every write"
+    );
+}

@@ -1,6 +1,6 @@
 //! Incidents: recorded once with the residents involved, with their own page.
 
-use crate::support::{first_code, record_incident, start};
+use crate::support::{Browser, PASSPHRASE, first_code, main_of, record_incident, start};
 use refuge_web::SessionPolicy;
 
 /// The incident form offers the residents of the chosen location as tick boxes (codes, no
@@ -160,4 +160,72 @@ fn an_incident_has_its_page_and_shows_on_the_people_involved() {
     );
     let page = server.get(&format!("/incidents/{code}"), &korean);
     assert!(page.body.contains("종결일"), "closed, with its date");
+}
+
+/// A caseworker on a phone, in Korean, records that a resident harmed themselves: the
+/// resident is flagged self-harm risk by that write, shown on their page and among the
+/// urgent on her dashboard.
+#[test]
+fn a_self_harm_incident_puts_the_resident_among_the_urgent_in_a_real_browser() {
+    let server = start(SessionPolicy::default());
+    let (cookie, _) = server.login("caseworker");
+    let flagged = |code: &str| {
+        let person: serde_json::Value =
+            serde_json::from_str(&server.get(&format!("/api/v1/people/{code}"), &cookie).body)
+                .unwrap();
+        person["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|flag| flag == "self_harm_risk")
+    };
+    let browser = Browser::start();
+    browser.resize(360, 800);
+    let base = &server.base;
+    browser.go(&format!("{base}/login"));
+    browser.type_into("input[name=user]", "caseworker");
+    browser.type_into("input[name=passphrase]", PASSPHRASE);
+    browser.submit("main form button[type=submit]");
+    browser.submit("a.lang");
+    browser.go(&format!("{base}/incidents"));
+    browser.script("document.querySelector('select[name=kind]').value = 'self_harm'");
+    browser.click("input[name=severity][value='3']");
+    browser.script("document.querySelector('details.residents').open = true");
+    // A resident not flagged yet.
+    let residents = browser
+        .script("return [...document.querySelectorAll('input[name^=person-]')].map(box => box.name.slice(7))");
+    let resident = residents
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|code| code.as_str().unwrap().to_string())
+        .find(|code| !flagged(code))
+        .expect("a resident not flagged self-harm risk");
+    browser.click(&format!("input[name=person-{resident}]"));
+    browser.screenshot_whole("self-harm-01-form-ko");
+    browser.submit("button.record");
+    assert!(browser.url().contains("/incidents/I-"), "{}", browser.url());
+    assert!(flagged(&resident), "flagged by the same write");
+    browser.go(&format!("{base}/people/{resident}"));
+    let facts = browser
+        .script("return [...document.querySelectorAll('dl.facts dd')].map(dd => dd.textContent).join(' | ')")
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(facts.contains("자해 위험"), "{facts}");
+    browser.screenshot_whole("self-harm-02-person-ko");
+    browser.go(&format!("{base}/dashboard"));
+    let dashboard = browser.source();
+    assert!(
+        dashboard.contains(&format!("{resident}은(는) 자해 위험 표시가 있으나")),
+        "{}",
+        main_of(&dashboard)
+    );
+    browser.screenshot_whole("self-harm-03-dashboard-ko");
+    browser.submit("a.lang");
+    browser.go(&format!("{base}/people/{resident}"));
+    assert!(
+        browser.source().contains("self-harm risk"),
+        "in English too"
+    );
 }

@@ -5,7 +5,7 @@
 
 use crate::keyring::META_KEYS_SEALED;
 use crate::*;
-use refuge_store::{IncidentFilter, PersonFilter, SideWrite};
+use refuge_store::{IncidentFilter, SideWrite};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// People purged per transaction: a purge of a whole history is many short transactions,
@@ -40,8 +40,8 @@ impl App {
     /// it those of the duplicate records merged into them and of the closed incidents that
     /// concerned only purged people. Sex, birth year, dates, stages, locations and flags
     /// stay. Every session ends (their cached keys may have opened what is now destroyed);
-    /// the database is compacted afterwards so that the destroyed keys are not left in
-    /// freed pages or SQLite's write-ahead log.
+    /// afterwards the write-ahead log is emptied, so that the destroyed keys (zeroed in the
+    /// database file as they are deleted) are not left in its earlier frames.
     pub async fn purge(
         &self,
         session: &Session,
@@ -119,7 +119,7 @@ impl App {
             .await?;
         }
         session.keys().forget_records();
-        self.store.compact().await?;
+        self.store.scrub_freed().await?;
         Ok(purged)
     }
 
@@ -127,24 +127,10 @@ impl App {
     /// followed by their merged duplicates, and the closed incidents with a narrative whose
     /// people will all have been purged.
     async fn purge_selection(&self, arrived_before: Date) -> AppResult<Selection> {
-        let arrived = self
-            .store
-            .people(&PersonFilter {
-                stages: vec![Stage::Arrived],
-                unordered: true,
-                ..PersonFilter::default()
-            })
-            .await?;
+        // The facts only, not whole records: 200,000 arrived of 300,000 took 1 GB as records.
+        let arrived = self.store.person_facts(&[Stage::Arrived]).await?;
         let mut duplicates_of: BTreeMap<PersonId, Vec<PersonId>> = BTreeMap::new();
-        for duplicate in self
-            .store
-            .people(&PersonFilter {
-                stages: vec![Stage::Merged],
-                unordered: true,
-                ..PersonFilter::default()
-            })
-            .await?
-        {
+        for duplicate in self.store.person_facts(&[Stage::Merged]).await? {
             if let (Some(into), None) = (duplicate.merged_into, duplicate.purged) {
                 duplicates_of.entry(into).or_default().push(duplicate.id);
             }

@@ -457,7 +457,7 @@ impl App {
                 HASHER,
             )
             .await?;
-        self.store.compact().await?;
+        self.store.scrub_freed().await?;
         Ok(events)
     }
 

@@ -137,6 +137,9 @@ pub trait Backend: Send + Sync + 'static {
     /// See `Store::compact`.
     async fn compact(pool: &Pool<Self::Db>) -> StoreResult<()>;
 
+    /// See `Store::scrub_freed`.
+    async fn scrub_freed(pool: &Pool<Self::Db>) -> StoreResult<()>;
+
     /// After a bulk load (`refuge migrate`): what the query planner needs to know about the
     /// new rows. Nothing by default.
     async fn after_bulk_load(_pool: &Pool<Self::Db>) -> StoreResult<()> {

@@ -183,6 +183,8 @@ pub trait Store: Send + Sync {
     /// The people waiting (sheltered or detained) by where they want to go (`None`: not
     /// asked) and the day they started waiting, with how many: the backlog per destination,
     /// from the aggregate kept with every write.
+    /// The id, arrival here, purge day and merge target of every person at these stages.
+    async fn person_facts(&self, stages: &[Stage]) -> StoreResult<Vec<PersonFacts>>;
     async fn waiting_by_wish(&self)
     -> StoreResult<Vec<(Option<DestinationWish>, time::Date, u64)>>;
 
@@ -256,6 +258,12 @@ pub trait Store: Send + Sync {
     /// erase deletes from rather than truncates). It takes time in proportion to what was
     /// freed, so it runs just after the erase's login has answered.
     async fn compact(&self) -> StoreResult<()>;
+
+    /// Leaves no deleted or replaced value in the files without rewriting the database
+    /// (a purge, a re-seal): SQLite zeroes what is freed as it goes (`secure_delete`), and
+    /// this truncates the write-ahead log that still holds earlier page versions; the file
+    /// keeps its size, its zeroed pages reused by later writes. PostgreSQL: as `compact`.
+    async fn scrub_freed(&self) -> StoreResult<()>;
 
     /// A consistent copy of the whole database into `path`, an empty file the caller made
     /// (SQLite: `VACUUM INTO`, while writers go on; it sees one committed state). PostgreSQL

@@ -165,6 +165,12 @@ impl Backend for PostgresBackend {
         Ok(())
     }
 
+    /// The server's own files are its own (docs/retention.md): the settings compacted, as
+    /// after an erase.
+    async fn scrub_freed(pool: &Pool<Postgres>) -> StoreResult<()> {
+        Self::compact(pool).await
+    }
+
     async fn after_bulk_load(pool: &Pool<Postgres>) -> StoreResult<()> {
         // The simple protocol: VACUUM may not run inside a transaction block.
         sqlx::raw_sql("VACUUM (ANALYZE)")

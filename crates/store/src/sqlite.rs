@@ -215,6 +215,14 @@ impl Backend for SqliteBackend {
             .map_err(db_error)?;
         truncate_wal(pool).await
     }
+
+    /// `secure_delete=ON` overwrites deleted rows and freed pages with zeros as they go; in
+    /// WAL mode that reaches the database file at the checkpoint, and earlier frames stay
+    /// in the log until it is truncated. No `VACUUM`: with `temp_store=MEMORY` it holds a
+    /// whole copy of the database in memory (2.7 GB at 300,000 people).
+    async fn scrub_freed(pool: &Pool<Sqlite>) -> StoreResult<()> {
+        truncate_wal(pool).await
+    }
 }
 
 /// A checkpoint that copies every page into the database file and truncates the write-ahead

@@ -82,11 +82,34 @@ async fn a_purge_destroys_the_identities_of_those_who_arrived_and_keeps_the_fact
     );
     assert_eq!(org.store.table_counts().await.unwrap(), counts_before);
 
+    let mut raw = org.db.raw().await;
+    let wrapped = raw
+        .text(
+            "SELECT wrapped FROM record_keys WHERE id = $1",
+            &[a_id.to_string().as_str()],
+        )
+        .await;
+    assert!(wrapped.len() > 20, "{wrapped}");
+    drop(raw);
     let purged = app
         .purge(&org.admin, date!(2026 - 11 - 01), false)
         .await
         .unwrap();
     assert_eq!((purged.people, purged.narratives), (1, 1));
+    if !org.db.postgres {
+        // Zeroed where it was (secure_delete) and gone from the emptied write-ahead log.
+        let path = refuge_store::SqliteStore::path_of_url(&org.db.url).unwrap();
+        for file in [path.clone(), path.with_extension("db-wal")] {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(
+                !bytes
+                    .windows(wrapped.len())
+                    .any(|window| window == wrapped.as_bytes()),
+                "the destroyed key is still in {}",
+                file.display()
+            );
+        }
+    }
     assert!(app.verify(&org.admin).await.unwrap().ok());
     let admin = app.login("admin", PASSPHRASE).await.unwrap();
     // Nothing of hers opens for anyone; everything else as before.

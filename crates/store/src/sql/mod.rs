@@ -394,6 +394,10 @@ impl<B: Backend> Store for SqlStore<B> {
         self.read_backlog_rows().await
     }
 
+    async fn person_facts(&self, stages: &[Stage]) -> StoreResult<Vec<PersonFacts>> {
+        self.read_person_facts(stages).await
+    }
+
     async fn waiting_by_wish(&self) -> StoreResult<Vec<(Option<DestinationWish>, Date, u64)>> {
         self.read_waiting_by_wish().await
     }
@@ -666,5 +670,9 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn compact(&self) -> StoreResult<()> {
         B::compact(&self.pool).await
+    }
+
+    async fn scrub_freed(&self) -> StoreResult<()> {
+        B::scrub_freed(&self.pool).await
     }
 }

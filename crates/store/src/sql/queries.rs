@@ -225,6 +225,34 @@ pub(super) fn person_conditions(filter: &PersonFilter) -> (String, Vec<Value>) {
     (conditions, arguments)
 }
 
+impl<B: Backend> SqlStore<B> {
+    pub(super) async fn read_person_facts(
+        &self,
+        stages: &[Stage],
+    ) -> StoreResult<Vec<PersonFacts>> {
+        let sql = format!(
+            "SELECT id, since, purged, merged_into FROM people WHERE 1 = 1{}",
+            stages_condition(stages)
+        );
+        let date = |text: Option<String>| text.map(|text| parse_date(&text)).transpose();
+        self.rows(&sql, vec![])
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(PersonFacts {
+                    id: PersonId(parse_uuid(&row.text("id")?)?),
+                    since: parse_date(&row.text("since")?)?,
+                    purged: date(row.opt_text("purged")?)?,
+                    merged_into: row
+                        .opt_text("merged_into")?
+                        .map(|text| parse_uuid(&text).map(PersonId))
+                        .transpose()?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// `AND stage IN (…)` with the stages as literals (a closed vocabulary); for any stage, every
 /// record but merged duplicates (found only when asked for by their stage).
 pub(super) fn stages_condition(stages: &[Stage]) -> String {

@@ -115,6 +115,12 @@ pub async fn backlog(
     let (app, session) = config.sign_in().await?;
     if by_destination {
         let lines = app.backlog_by_destination(&session, target_wait).await?;
+        if session.compartments().is_some() && !json {
+            outln!(
+                "The waiting by destination counts the whole organisation: it is not shown to a user limited to some locations."
+            );
+            return Ok(());
+        }
         if json {
             outln!("{}", serde_json::to_string_pretty(&lines)?);
         } else {

@@ -216,6 +216,16 @@ fn demo_builds_an_organisation_that_verifies() {
             && table.lines().any(|line| line.starts_with("undecided ")),
         "{table}"
     );
+    let hers = ws.run_as(
+        Some("caseworker"),
+        PASSPHRASE,
+        &["--db", "demo.db", "backlog", "--by-destination"],
+    );
+    assert!(
+        String::from_utf8_lossy(&hers.stdout).contains("counts the whole organisation"),
+        "{}",
+        String::from_utf8_lossy(&hers.stdout)
+    );
     let forecast = ws.run_as(
         Some("analyst"),
         PASSPHRASE,

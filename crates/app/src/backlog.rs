@@ -69,13 +69,10 @@ impl App {
             .collect();
         let mut seats: BTreeMap<DestinationWish, u64> = BTreeMap::new();
         for batch in self.store.batches().await? {
-            let ahead = matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
-                && batch.departure >= today;
             let country = countries
                 .get(&batch.destination)
-                .and_then(|country| country.parse::<DestinationWish>().ok())
-                .filter(|wish| wish.country().is_some());
-            if let (true, Some(country)) = (ahead, country) {
+                .and_then(|country| DestinationWish::parse_country(country));
+            if let (true, Some(country)) = (batch.still_to_leave(today), country) {
                 *seats.entry(country).or_default() += u64::from(batch.seats);
                 waits.entry(Some(country)).or_default();
             }

@@ -141,7 +141,7 @@ impl WhatIf {
             ));
         }
         if let Some(text) = &self.destination
-            && destination_country(text).is_none()
+            && DestinationWish::parse_country(text).is_none()
         {
             return Err(AppError::invalid(
                 "destination",
@@ -183,13 +183,6 @@ pub struct WhatIf {
     pub destination: Option<String>,
 }
 
-/// The country a destination names, when it names one ("kr" is KR; `undecided` is none).
-fn destination_country(text: &str) -> Option<DestinationWish> {
-    text.parse::<DestinationWish>()
-        .ok()
-        .filter(|wish| wish.country().is_some())
-}
-
 impl Default for WhatIf {
     fn default() -> Self {
         WhatIf {
@@ -215,7 +208,10 @@ impl App {
         what_if.check()?;
         let today = self.today();
         let window_start = today - Duration::days(RATE_WINDOW_DAYS);
-        let country = what_if.destination.as_deref().and_then(destination_country);
+        let country = what_if
+            .destination
+            .as_deref()
+            .and_then(DestinationWish::parse_country);
         let (locations, landing) = self.places_of(what_if, country).await?;
         let Waiting {
             queue: waiting,
@@ -422,10 +418,7 @@ impl App {
     ) -> AppResult<Vec<Transfer>> {
         let mut transfer = Vec::new();
         for batch in self.store.batches().await? {
-            if matches!(batch.status, BatchStatus::Draft | BatchStatus::Confirmed)
-                && batch.departure >= today
-                && landing.contains(&batch.destination)
-            {
+            if batch.still_to_leave(today) && landing.contains(&batch.destination) {
                 transfer.push(Transfer {
                     day: (batch.departure - today).whole_days() as f64,
                     seats: batch.seats,

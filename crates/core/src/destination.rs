@@ -35,6 +35,14 @@ impl DestinationWish {
         }
     }
 
+    /// The country `text` names ("kr" is KR); `None` for anything else, `undecided` and
+    /// `stay` included (a transfer or a forecast goes to a country).
+    pub fn parse_country(text: &str) -> Option<DestinationWish> {
+        text.parse::<DestinationWish>()
+            .ok()
+            .filter(|wish| wish.country().is_some())
+    }
+
     /// Whether a transfer going to `country` (ISO alpha-2, any case) takes this person.
     pub fn allows(&self, country: &str) -> bool {
         self.country()
@@ -115,6 +123,17 @@ mod tests {
         for wrong in ["", "K", "KOR", "K1", "한국", "maybe"] {
             let error = wrong.parse::<DestinationWish>().unwrap_err().to_string();
             assert!(error.contains("two-letter country code"), "{error}");
+        }
+    }
+
+    #[test]
+    fn only_a_country_is_a_destination_country() {
+        assert_eq!(
+            DestinationWish::parse_country(" kr"),
+            Some(DestinationWish::Country(*b"KR"))
+        );
+        for not_a_country in ["undecided", "stay", "KOR", ""] {
+            assert_eq!(DestinationWish::parse_country(not_a_country), None);
         }
     }
 

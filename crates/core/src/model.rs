@@ -351,6 +351,15 @@ pub struct TransferBatch {
     pub version: i64,
 }
 
+impl TransferBatch {
+    /// Planned (draft or confirmed) and not yet due to have left by `today`: its seats are
+    /// still to be filled or flown.
+    pub fn still_to_leave(&self, today: Date) -> bool {
+        matches!(self.status, BatchStatus::Draft | BatchStatus::Confirmed)
+            && self.departure >= today
+    }
+}
+
 impl BatchStatus {
     /// The one table of allowed batch status changes.
     pub fn can_become(self, next: BatchStatus) -> bool {

@@ -180,11 +180,11 @@ pub trait Store: Send + Sync {
     /// Raw figures for the backlog of every location: occupancy, the arrival dates of the
     /// people waiting, and open incidents by severity. Reads indexes only.
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>>;
+    /// The id, arrival here, purge day and merge target of every person at these stages.
+    async fn person_facts(&self, stages: &[Stage]) -> StoreResult<Vec<PersonFacts>>;
     /// The people waiting (sheltered or detained) by where they want to go (`None`: not
     /// asked) and the day they started waiting, with how many: the backlog per destination,
     /// from the aggregate kept with every write.
-    /// The id, arrival here, purge day and merge target of every person at these stages.
-    async fn person_facts(&self, stages: &[Stage]) -> StoreResult<Vec<PersonFacts>>;
     async fn waiting_by_wish(&self)
     -> StoreResult<Vec<(Option<DestinationWish>, time::Date, u64)>>;
 
@@ -230,8 +230,8 @@ pub trait Store: Send + Sync {
     /// Access-log entries matching a filter, newest first.
     async fn access_log_page(&self, filter: &AccessFilter) -> StoreResult<Vec<AccessEntry>>;
 
-    /// Differences between the stored aggregates (waiting by day and by wish, presence) and a count of
-    /// the people table, for `refuge verify`.
+    /// Differences between the stored aggregates (waiting by day and by wish, presence) and
+    /// a count of the people table, for `refuge verify`.
     async fn aggregate_problems(&self) -> StoreResult<Vec<String>>;
 
     /// Every projection record, for `refuge verify`.

@@ -18,6 +18,7 @@ refuge_core::vocabulary!(
     FlagPeople => "flag_people",
     HoldPeople => "hold_people",
     WriteNotes => "write_notes",
+    SetWelfareSchedule => "set_welfare_schedule",
     RecordIncident => "record_incident",
     ViewIncidents => "view_incidents",
     CloseIncident => "close_incident",
@@ -52,6 +53,7 @@ impl Action {
             Action::FlagPeople => "flag people",
             Action::HoldPeople => "put people on hold",
             Action::WriteNotes => "write case notes",
+            Action::SetWelfareSchedule => "set the welfare check schedule",
             Action::RecordIncident => "record incidents",
             Action::ViewIncidents => "view incidents",
             Action::CloseIncident => "close incidents",
@@ -111,6 +113,8 @@ refuge_core::vocabulary!(
     Batch => "batch",
     Verify => "verify",
     Demo => "demo",
+    // An organisation's setting changed (the welfare schedule).
+    SettingChanged => "setting_changed",
 });
 
 /// The permission table. Caseworkers are further limited to people at their compartments

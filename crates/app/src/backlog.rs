@@ -18,6 +18,8 @@ pub struct BacklogLine {
     pub waits: WaitSummary,
     /// Open incidents by severity 1, 2, 3, 4.
     pub open_incidents: [u64; 4],
+    /// Welfare checks due today or earlier on the people waiting here (docs/welfare.md).
+    pub welfare_checks_due: u64,
     /// Days waited so far by the people waiting here, as (days, people): the dashboard's
     /// histogram.
     #[serde(skip)]
@@ -115,6 +117,7 @@ impl App {
         session.require(Action::ViewBacklog)?;
         let target = self.target_or_default(target_wait_days).await?;
         let today = self.today();
+        let checks_due = self.checks_due_per_location().await?;
         Ok(self
             .store
             .backlog_rows()
@@ -133,6 +136,7 @@ impl App {
                     .map(|(since, people)| ((today - *since).whole_days().max(0), *people))
                     .collect();
                 BacklogLine {
+                    welfare_checks_due: checks_due.get(&row.location.id).copied().unwrap_or(0),
                     occupancy_percent: occupancy_percent(row.present, row.location.capacity),
                     location: row.location.code,
                     kind: row.location.kind,

@@ -4,7 +4,7 @@
 use crate::{
     Action, App, AppResult, BacklogLine, DestinationBacklog, PeopleQuery, Session, allowed,
 };
-use refuge_core::{BatchStatus, Flag, PersonId};
+use refuge_core::{BatchStatus, CheckReason, Flag, PersonId};
 use std::collections::HashSet;
 
 /// Open incidents of at least this severity are alerts.
@@ -49,6 +49,17 @@ pub enum Alert {
     },
     /// More due follow-ups than are listed.
     MoreFollowUps {
+        count: u64,
+    },
+    /// A welfare check is due (today or earlier): whose, where, since when and why.
+    CheckDue {
+        code: String,
+        location: String,
+        due: time::Date,
+        reason: CheckReason,
+    },
+    /// More due welfare checks than are listed.
+    MoreChecks {
         count: u64,
     },
     /// Conflicts merges of received bundles left to settle (`refuge conflicts`).
@@ -111,6 +122,7 @@ impl App {
             alerts.extend(self.urgent_unplanned_alerts(session).await?);
         }
         if allowed(session.role(), Action::WriteNotes) {
+            alerts.extend(self.check_due_alerts(session).await?);
             let (due, total) = self
                 .due_follow_ups(session, u32::try_from(ALERTS_SHOWN).unwrap_or(u32::MAX))
                 .await?;
@@ -144,6 +156,31 @@ impl App {
             target_wait_days,
             alerts,
         })
+    }
+
+    /// The welfare checks due, the most pressing first (after self-harm, at risk, long
+    /// waits).
+    async fn check_due_alerts(&self, session: &Session) -> AppResult<Vec<Alert>> {
+        let due = self
+            .checks_due(session, u32::try_from(ALERTS_SHOWN).unwrap_or(u32::MAX))
+            .await?;
+        let listed = due.checks.len() as u64;
+        let mut alerts: Vec<Alert> = due
+            .checks
+            .into_iter()
+            .map(|check| Alert::CheckDue {
+                code: check.person,
+                location: check.location,
+                due: check.due,
+                reason: check.reason,
+            })
+            .collect();
+        if due.total > listed {
+            alerts.push(Alert::MoreChecks {
+                count: due.total - listed,
+            });
+        }
+        Ok(alerts)
     }
 
     async fn severe_incident_alerts(&self, session: &Session) -> AppResult<Vec<Alert>> {

@@ -95,6 +95,8 @@ pub enum Change {
     /// A case note was written (its text is never in the history).
     NoteAdded {
         follow_up: Option<Date>,
+        /// How the person was, when the note records a welfare check-in.
+        check_in: Option<Wellbeing>,
     },
     FollowUpDone {
         at: Date,
@@ -192,10 +194,19 @@ impl std::fmt::Display for Change {
             Change::HouseholdSplitSet { split_allowed } => {
                 write!(f, "household, split allowed: {split_allowed}")
             }
-            Change::NoteAdded { follow_up } => match follow_up {
-                Some(date) => write!(f, "case note, follow up by {date}"),
-                None => f.write_str("case note"),
-            },
+            Change::NoteAdded {
+                follow_up,
+                check_in,
+            } => {
+                match check_in {
+                    Some(wellbeing) => write!(f, "welfare check-in: {wellbeing}")?,
+                    None => f.write_str("case note")?,
+                }
+                match follow_up {
+                    Some(date) => write!(f, ", follow up by {date}"),
+                    None => Ok(()),
+                }
+            }
             Change::FollowUpDone { at } => write!(f, "follow-up done on {at}"),
             Change::BatchCreated {
                 departure,
@@ -503,6 +514,7 @@ fn change_of(
         },
         EventBody::NoteAdded { note } => Change::NoteAdded {
             follow_up: note.follow_up,
+            check_in: note.check_in.as_ref().map(|check_in| check_in.wellbeing),
         },
         EventBody::FollowUpDone { at, .. } => Change::FollowUpDone { at: *at },
         EventBody::BatchCreated { batch } => Change::BatchCreated {

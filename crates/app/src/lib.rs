@@ -27,6 +27,7 @@ mod tokens;
 mod transfers;
 mod users;
 mod verify;
+mod welfare;
 
 pub use access::{AccessAction, Action, allowed};
 pub use backlog::{BacklogLine, DestinationBacklog};
@@ -78,6 +79,7 @@ pub use transfers::{
 };
 pub use users::{NewUser, UserChange};
 pub use verify::VerifyReport;
+pub use welfare::{CheckDue, ChecksDue, META_WELFARE_SCHEDULE, NewCheckIn};
 
 use refuge_core::*;
 use refuge_crypto::{FieldContext, Sealer};

@@ -37,7 +37,7 @@ fn days(value: Option<i64>) -> String {
 
 pub fn backlog(lines: &[BacklogLine]) -> std::io::Result<()> {
     outln!(
-        "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6}  INCIDENTS s1/s2/s3/s4",
+        "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6} {:>6}  INCIDENTS s1/s2/s3/s4",
         "LOCATION",
         "KIND",
         "CC",
@@ -48,11 +48,12 @@ pub fn backlog(lines: &[BacklogLine]) -> std::io::Result<()> {
         "MEDIAN",
         "P90",
         "MAX",
-        "OVER"
+        "OVER",
+        "CHECKS"
     );
     for line in lines {
         outln!(
-            "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6}  {}/{}/{}/{}",
+            "{:<12} {:<9} {:>2} {:>5} {:>6} {:>6} {:>7} {:>6} {:>5} {:>5} {:>6} {:>6}  {}/{}/{}/{}",
             line.location,
             line.kind.as_str(),
             line.country,
@@ -65,6 +66,7 @@ pub fn backlog(lines: &[BacklogLine]) -> std::io::Result<()> {
             days(line.waits.p90_days),
             days(line.waits.max_days),
             line.waits.over_target,
+            line.welfare_checks_due,
             line.open_incidents[0],
             line.open_incidents[1],
             line.open_incidents[2],
@@ -73,7 +75,7 @@ pub fn backlog(lines: &[BacklogLine]) -> std::io::Result<()> {
     }
     if let Some(first) = lines.first() {
         outln!(
-            "Waiting days are days at the current location; OVER counts people waiting more than {} days.",
+            "Waiting days are days at the current location; OVER counts people waiting more than {} days; CHECKS the welfare checks due (refuge welfare due).",
             first.target_wait_days
         );
     }

@@ -13,6 +13,7 @@ pub mod project;
 pub mod sealed;
 pub mod stage;
 mod vocabulary;
+pub mod welfare;
 
 pub use destination::{DestinationWish, NotAWish};
 pub use event::{CanonicalError, Event, EventBody, RecordRef, canonical_json};
@@ -26,3 +27,4 @@ pub use project::{
 pub use sealed::SealedSlot;
 pub use stage::{Stage, TransitionError};
 pub use vocabulary::{UnknownName, Vocabulary};
+pub use welfare::{CheckIn, CheckReason, DueCheck, DueCutoffs, Need, WelfareSchedule, Wellbeing};

@@ -4,6 +4,7 @@ use crate::destination::DestinationWish;
 use crate::ids::*;
 use crate::stage::Stage;
 use crate::vocabulary;
+use crate::welfare::CheckIn;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -179,6 +180,15 @@ pub struct Person {
     pub wish: Option<DestinationWish>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wish_recorded: Option<Date>,
+    /// The day of their last welfare check-in; derived by the projection from the check-ins
+    /// written here (left out of the JSON when absent, so older events keep their hashes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_in: Option<Date>,
+    /// The day of the latest self-harm incident involving them that no check-in has been
+    /// recorded after (in the log), derived like `checked_in`: the welfare schedule asks
+    /// for a check after it, and a check-in answers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub self_harm_unchecked: Option<Date>,
     #[serde(default)]
     pub version: i64,
 }
@@ -275,6 +285,8 @@ impl Person {
             purged: None,
             wish: None,
             wish_recorded: None,
+            checked_in: None,
+            self_harm_unchecked: None,
             version: 0,
         }
     }
@@ -329,6 +341,9 @@ pub struct Note {
     pub text: Sealed,
     pub follow_up: Option<Date>,
     pub follow_up_done: Option<Date>,
+    /// What a welfare check-in found, when the note records one (older notes carry none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_in: Option<CheckIn>,
     #[serde(default)]
     pub version: i64,
 }

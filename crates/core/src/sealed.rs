@@ -162,6 +162,7 @@ mod tests {
             text: sealed("s1.synthetic-note"),
             follow_up: None,
             follow_up_done: None,
+            check_in: None,
             version: 0,
         };
         let mut state = State::default();

@@ -177,6 +177,16 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> StoreResult<(Vec<Note>, u64)>;
 
+    /// The waiting people at these locations (all: `None`) due a welfare check by the
+    /// schedule's `cutoffs` for a day: up to `limit` of each way a check falls due, and the
+    /// count due at each location.
+    async fn welfare_due(
+        &self,
+        cutoffs: DueCutoffs,
+        locations: Option<&[LocationId]>,
+        limit: u32,
+    ) -> StoreResult<WelfareDue>;
+
     /// Raw figures for the backlog of every location: occupancy, the arrival dates of the
     /// people waiting, and open incidents by severity. Reads indexes only.
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>>;

@@ -270,6 +270,14 @@ impl EventCursor {
     }
 }
 
+/// The waiting people due a welfare check: the first of each way a check falls due (the
+/// caller orders them by the schedule), and how many are due at each location.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WelfareDue {
+    pub people: Vec<Person>,
+    pub per_location: std::collections::BTreeMap<LocationId, u64>,
+}
+
 /// The few facts of a person a purge selects by, without the sealed fields: a purge of a
 /// history of 300,000 reads 200,000 of these, not whole records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -87,6 +87,7 @@ pub fn router(shared: Shared) -> Router {
         .route("/people/{code}/split", post(person::split))
         .route("/people/{code}/merge", post(person::merge))
         .route("/people/{code}/notes", post(person::add_note))
+        .route("/people/{code}/check-ins", post(person::record_check_in))
         .route(
             "/people/{code}/notes/{note}/done",
             post(person::follow_up_done),

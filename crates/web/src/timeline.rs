@@ -137,7 +137,26 @@ pub fn change_text(lang: Lang, change: &Change) -> String {
                 vec![("fields", fields.join(", "))],
             )
         }
-        Change::NoteAdded { follow_up } => match follow_up {
+        Change::NoteAdded {
+            follow_up,
+            check_in: Some(wellbeing),
+        } => match follow_up {
+            Some(date) => (
+                "change-check-in-follow-up",
+                vec![
+                    ("wellbeing", lang.word(*wellbeing)),
+                    ("date", date.to_string()),
+                ],
+            ),
+            None => (
+                "change-check-in",
+                vec![("wellbeing", lang.word(*wellbeing))],
+            ),
+        },
+        Change::NoteAdded {
+            follow_up,
+            check_in: None,
+        } => match follow_up {
             Some(date) => (
                 "change-note-added-follow-up",
                 vec![("date", date.to_string())],

@@ -143,6 +143,8 @@ reason-count-without-name = counting does not search by name
 reason-note-needs-text = a note needs some text
 reason-follow-up-in-the-past = { $date } is in the past (today is { $today })
 reason-no-follow-up-due = this note has no follow-up still due
+reason-schedule-days-out-of-bounds = must be a number of days from { $least } to { $most }
+reason-check-in-needs-wellbeing = say how the person is: well, strained, struggling or in crisis
 reason-not-a-person-or-household-code = '{ $code }' is not a person (P-…) or household (H-…) code
 
 reason-not-a-page = '{ $text }' is not a page of this list

@@ -133,6 +133,8 @@ reason-count-without-name = 이름으로는 세지 않습니다
 reason-note-needs-text = 메모에 내용이 있어야 합니다
 reason-follow-up-in-the-past = { $date }은(는) 지난 날짜입니다 (오늘은 { $today })
 reason-no-follow-up-due = 이 메모에는 남은 후속 조치가 없습니다
+reason-schedule-days-out-of-bounds = { $least }일에서 { $most }일 사이여야 합니다
+reason-check-in-needs-wellbeing = 상태를 골라 주세요: 양호, 지침, 힘들어함, 위기
 reason-not-a-person-or-household-code = '{ $code }'은(는) 사람(P-…)이나 가구(H-…) 코드가 아닙니다
 
 reason-not-a-page = '{ $text }'은(는) 이 목록의 쪽이 아닙니다

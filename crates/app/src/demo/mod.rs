@@ -13,7 +13,7 @@ use crate::*;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use refuge_store::Commit;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use time::Duration;
 
 mod plan;
@@ -61,6 +61,7 @@ struct DemoChunk<'a> {
     waiting_people: Vec<(PersonId, usize, Date)>,
     /// The people flagged `self_harm_risk` so far (a self-harm incident flags the others).
     at_risk: HashSet<PersonId>,
+    today: Date,
 }
 
 impl App {
@@ -102,6 +103,7 @@ impl App {
                 keys: self.new_keys(session).await?,
                 waiting_people: Vec::new(),
                 at_risk: HashSet::new(),
+                today,
             };
             let people_in_chunk: usize = households.iter().map(|plan| plan.members.len()).sum();
             let mut person_codes = self.fresh_codes(CodeKind::Person, people_in_chunk).await?;
@@ -319,6 +321,7 @@ impl App {
                     on,
                 });
             }
+            bodies.extend(self.demo_check_in(chunk, person_id, last.on, &sealer)?);
             chunk
                 .waiting_people
                 .push((person_id, last.location, last.on));
@@ -327,6 +330,37 @@ impl App {
             chunk.events.push(self.new_event(session, body)?);
         }
         Ok(())
+    }
+
+    /// The check-in note of a resident waiting since `since`, sealed with their key.
+    fn demo_check_in(
+        &self,
+        chunk: &DemoChunk<'_>,
+        person: PersonId,
+        since: Date,
+        sealer: &Sealer,
+    ) -> AppResult<Option<EventBody>> {
+        let Some((written, check_in)) = demo_check_in(person, since, chunk.today) else {
+            return Ok(None);
+        };
+        let id = NoteId(self.new_uuid()?);
+        Ok(Some(EventBody::NoteAdded {
+            note: Note {
+                id,
+                person,
+                author: chunk.session.user().id,
+                written,
+                text: seal(
+                    sealer,
+                    "Synthetic demo check-in",
+                    note_context(&id.to_string()),
+                )?,
+                follow_up: None,
+                follow_up_done: None,
+                check_in: Some(check_in),
+                version: 0,
+            },
+        }))
     }
 
     /// Incidents among the chunk's people waiting: conflicts in crowded rooms, self-harm,
@@ -413,6 +447,31 @@ impl App {
         }
         Ok(incident_count)
     }
+}
+
+/// The last welfare check-in of a demo resident waiting since `since`: from the id's bits
+/// (no draw: the demo's other values stay), a day in the last 40 (so about one in four of
+/// the long waits is overdue under the default schedule) and mostly well or strained; none
+/// in the first month of the wait.
+fn demo_check_in(person: PersonId, since: Date, today: Date) -> Option<(Date, CheckIn)> {
+    let bits = person.0.as_u128();
+    let day = (today - Duration::days(i64::try_from(bits % 40).unwrap_or(0))).max(since);
+    if (today - since).whole_days() < 30 {
+        return None;
+    }
+    let wellbeing = match (bits >> 8) % 10 {
+        0..5 => Wellbeing::Well,
+        5..8 => Wellbeing::Strained,
+        8 => Wellbeing::Struggling,
+        _ => Wellbeing::Crisis,
+    };
+    let needs = match (bits >> 16) % 6 {
+        0 => [Need::Medical].into(),
+        1 => [Need::FamilyContact].into(),
+        2 => [Need::MentalHealth, Need::Safety].into(),
+        _ => BTreeSet::new(),
+    };
+    Some((day, CheckIn { wellbeing, needs }))
 }
 
 /// A planned member's registration where their household's journey begins.

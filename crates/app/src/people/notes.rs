@@ -11,6 +11,8 @@ pub struct NoteView {
     pub written: Date,
     pub follow_up: Option<Date>,
     pub follow_up_done: Option<Date>,
+    /// What a welfare check-in found, when the note records one.
+    pub check_in: Option<CheckIn>,
     pub text: Option<Revealed>,
 }
 
@@ -42,6 +44,18 @@ impl App {
         if text.trim().is_empty() {
             return Err(AppError::invalid("text", Reason::new("note-needs-text")));
         }
+        self.write_note(session, code, text, follow_up, None).await
+    }
+
+    /// Writes a note (a welfare check-in when `check_in` is given, whose text may be empty).
+    pub(crate) async fn write_note(
+        &self,
+        session: &Session,
+        code: &str,
+        text: &str,
+        follow_up: Option<Date>,
+        check_in: Option<CheckIn>,
+    ) -> AppResult<NoteId> {
         check_text("text", text, true)?;
         let today = self.today();
         if let Some(date) = follow_up
@@ -75,6 +89,7 @@ impl App {
             text: seal(&sealer, text, note_context(&id.to_string()))?,
             follow_up,
             follow_up_done: None,
+            check_in,
             version: 0,
         };
         let event = self.new_event(session, EventBody::NoteAdded { note })?;
@@ -142,6 +157,7 @@ impl App {
                     written: note.written,
                     follow_up: note.follow_up,
                     follow_up_done: note.follow_up_done,
+                    check_in: note.check_in,
                     text,
                 })
             })

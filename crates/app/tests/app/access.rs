@@ -31,6 +31,7 @@ fn expected(role: Role, action: Action) -> bool {
         ViewBatches,
         Forecast,
         Exchange,
+        SetWelfareSchedule,
     ];
     let caseworker = [
         ViewLocations,
@@ -128,6 +129,10 @@ async fn attempt(org: &Org, session: &Session, action: Action, round: usize) -> 
             .await
             .map(drop),
         Action::HoldPeople => app.set_hold(session, person, None).await.map(drop),
+        Action::SetWelfareSchedule => {
+            app.set_welfare_schedule(session, WelfareSchedule::default())
+                .await
+        }
         Action::WriteNotes => app
             .add_note(session, person, "Synthetic note", None)
             .await

@@ -20,3 +20,4 @@ mod planning;
 mod retention;
 mod support;
 mod upgrade;
+mod welfare;

@@ -561,6 +561,10 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "DROP INDEX people_queue",
         "DROP INDEX people_self_harm_risk",
         "DROP INDEX people_medical_urgent",
+        "DROP INDEX people_welfare",
+        "DROP INDEX people_self_harm_unchecked",
+        "ALTER TABLE people DROP COLUMN checked_in",
+        "ALTER TABLE people DROP COLUMN self_harm_unchecked",
         "ALTER TABLE people DROP COLUMN waiting_since",
         "ALTER TABLE people DROP COLUMN queue_since",
         "CREATE INDEX people_stage_since ON people (stage, since, code)",
@@ -573,8 +577,8 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "INSERT INTO waiting_by_day (location, since, people) SELECT location, since, COUNT(*) \
          FROM people WHERE stage IN ('sheltered', 'detained') GROUP BY location, since",
         // The schema of 2026-11, before the waiting start, case notes, merges, incident times,
-        // purges, destination wishes, exchange and the waiting by wish (the compartment keys,
-        // the newest but four, stay: this organisation was made with them).
+        // purges, destination wishes, exchange, the waiting by wish and welfare checks (the
+        // compartment keys, the newest but five, stay: this organisation was made with them).
         "DROP TABLE waiting_by_wish",
         "DROP TABLE notes",
         "DROP TABLE local_codes",
@@ -588,10 +592,11 @@ async fn a_move_keeps_the_place_in_the_queue_and_departure_ends_the_wait(db: Tes
         "ALTER TABLE people DROP COLUMN wish_recorded",
         "ALTER TABLE incidents DROP COLUMN occurred_time",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 5)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4 OFFSET 6)",
         "DELETE FROM schema_migrations WHERE version IN \
-         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 4)",
+         (SELECT version FROM schema_migrations ORDER BY version DESC LIMIT 5)",
         "DELETE FROM meta WHERE key = 'waiting_since_from_events'",
+        "DELETE FROM meta WHERE key = 'self_harm_days_from_events'",
     ] {
         raw.execute(statement, &[]).await.unwrap();
     }

@@ -391,7 +391,8 @@ const CURRENT_FIXTURE_TABLES: &[(&str, u64)] = &[
     ("key_wraps", 7),
     ("local_codes", 3),
     ("locations", 12),
-    ("meta", 13),
+    // With the mark of the self-harm days read from its log (migration 0018).
+    ("meta", 14),
     ("notes", 1),
     ("people", 42),
     ("presence", 6),

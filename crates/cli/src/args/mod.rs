@@ -217,6 +217,10 @@ pub enum Command {
     /// Case notes on a person, with follow-ups.
     #[command(subcommand)]
     Note(NoteCommand),
+    /// Welfare checks during long waits: record a check-in, list the checks due, see or
+    /// set the schedule (docs/welfare.md).
+    #[command(subcommand)]
+    Welfare(WelfareCommand),
     /// Capacity, occupancy and waiting times at every shelter and detention location.
     Backlog {
         #[arg(long)]

@@ -217,6 +217,52 @@ pub struct ExportPeopleArgs {
 }
 
 #[derive(Subcommand)]
+pub enum WelfareCommand {
+    /// Record a welfare check-in on a person: how they are, what they need, and what was
+    /// said (sealed; from --text-file only, never the command line).
+    CheckIn {
+        /// The person (P-…).
+        code: String,
+        /// well, strained, struggling or crisis.
+        #[arg(long)]
+        wellbeing: Wellbeing,
+        /// A need (medical, mental_health, food_or_clothing, family_contact, legal, safety,
+        /// other); repeat for several.
+        #[arg(long = "need")]
+        needs: Vec<Need>,
+        /// What was said, read from this file (sealed like a case note).
+        #[arg(long)]
+        text_file: Option<PathBuf>,
+        /// Ask for a follow-up by this date (today or later).
+        #[arg(long, value_parser = parse_date)]
+        follow_up: Option<Date>,
+    },
+    /// The welfare checks due today or earlier, the most pressing first.
+    Due {
+        #[arg(long)]
+        json: bool,
+        /// List at most this many (the count is of all).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
+    /// Show the schedule, or change the intervals given (in days).
+    Schedule {
+        /// The first check, this many days after the wait began.
+        #[arg(long)]
+        first_after_days: Option<u16>,
+        /// Then every this many days.
+        #[arg(long)]
+        every_days: Option<u16>,
+        /// Every this many days while flagged self_harm_risk.
+        #[arg(long)]
+        flagged_every_days: Option<u16>,
+        /// This many days after a self-harm incident (0: the same day).
+        #[arg(long)]
+        after_self_harm_days: Option<u16>,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum NoteCommand {
     /// Write a case note on a person. The text (sealed) is read from --text-file or from
     /// standard input, never from the command line, which other users can see.

@@ -72,6 +72,7 @@ async fn command(config: &Config<'_>, command: Command) -> Result<()> {
         Command::Wish { code, wish } => people::wish(config, code, wish).await,
         Command::Incident(command) => incidents::incident(config, command).await,
         Command::Note(command) => notes::note(config, command).await,
+        Command::Welfare(command) => notes::welfare(config, command).await,
         Command::Backlog {
             json,
             target_wait,

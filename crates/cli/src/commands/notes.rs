@@ -1,4 +1,4 @@
-//! `refuge note`.
+//! `refuge note` and `refuge welfare`.
 
 use crate::args::*;
 use crate::config::Config;
@@ -35,6 +35,80 @@ pub async fn note(config: &Config<'_>, command: NoteCommand) -> Result<()> {
                 outln!("{}  {}", follow_up.due, follow_up.person_code);
             }
             outln!("{total} follow-ups due.");
+        }
+    }
+    Ok(())
+}
+
+pub async fn welfare(config: &Config<'_>, command: WelfareCommand) -> Result<()> {
+    let (app, session) = config.sign_in().await?;
+    match command {
+        WelfareCommand::CheckIn {
+            code,
+            wellbeing,
+            needs,
+            text_file,
+            follow_up,
+        } => {
+            let note = match text_file {
+                Some(path) => read_note(Some(&path))?,
+                None => String::new(),
+            };
+            let check_in = refuge_app::NewCheckIn {
+                wellbeing,
+                needs: needs.into_iter().collect(),
+                note,
+                follow_up,
+            };
+            app.record_check_in(&session, &code, check_in).await?;
+            outln!("Welfare check-in recorded on {}: {wellbeing}.", code.trim());
+        }
+        WelfareCommand::Due { json, limit } => {
+            let due = app.checks_due(&session, limit).await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&due)?);
+            } else {
+                for check in &due.checks {
+                    outln!(
+                        "{}  {:<10} {:<12} {:<16} last {}",
+                        check.due,
+                        check.person,
+                        check.location,
+                        check.reason,
+                        check
+                            .last_check_in
+                            .map_or("never".to_string(), |date| date.to_string())
+                    );
+                }
+                outln!("{} welfare checks due.", due.total);
+            }
+        }
+        WelfareCommand::Schedule {
+            first_after_days,
+            every_days,
+            flagged_every_days,
+            after_self_harm_days,
+        } => {
+            let mut schedule = app.welfare_schedule().await?;
+            let given = [
+                first_after_days,
+                every_days,
+                flagged_every_days,
+                after_self_harm_days,
+            ];
+            if given.iter().any(Option::is_some) {
+                schedule.first_after_days = first_after_days.unwrap_or(schedule.first_after_days);
+                schedule.every_days = every_days.unwrap_or(schedule.every_days);
+                schedule.flagged_every_days =
+                    flagged_every_days.unwrap_or(schedule.flagged_every_days);
+                schedule.after_self_harm_days =
+                    after_self_harm_days.unwrap_or(schedule.after_self_harm_days);
+                app.set_welfare_schedule(&session, schedule).await?;
+                outln!("Welfare schedule set.");
+            }
+            for (name, days) in schedule.fields() {
+                outln!("{name:<22} {days}");
+            }
         }
     }
     Ok(())

@@ -145,6 +145,47 @@ fn plant_and_scan(ws: Workspace) {
     assert!(String::from_utf8_lossy(&due.stdout).contains(&format!("{today}  {person}")));
     record(due);
     record(ws.run(&["note", "list", &person]));
+    // A welfare check-in whose words are protected: sealed like a note, never shown.
+    let words = ws.input("check-in.txt", &format!("{}\n", PLANTED[8]));
+    let checked = ws.run(&[
+        "welfare",
+        "check-in",
+        &person,
+        "--wellbeing",
+        "struggling",
+        "--need",
+        "medical",
+        "--text-file",
+        words.to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&checked.stdout).contains("struggling"),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    record(checked);
+    // Flagged self_harm_risk just before and checked today: not due; the others are listed.
+    let due = ws.run(&["welfare", "due", "--json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&due.stdout).unwrap();
+    assert!(
+        listed["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|check| check["person"] != person.as_str()),
+        "{listed}"
+    );
+    record(due);
+    let wrong = ws.fails(&["welfare", "check-in", &person, "--wellbeing", "fine"]);
+    assert!(wrong.contains("unknown wellbeing 'fine'"), "{wrong}");
+    let schedule = ws.ok(&["welfare", "schedule", "--every-days", "21"]);
+    assert!(schedule.contains("every_days             21"), "{schedule}");
+    let refused = ws.fails(&["welfare", "schedule", "--flagged-every-days", "0"]);
+    assert!(refused.contains("flagged_every_days"), "{refused}");
+    assert!(
+        ws.ok(&["welfare", "schedule"])
+            .contains("flagged_every_days     7")
+    );
     let corrected = ws.input("corrected.txt", &format!("relatives={}\n", PLANTED[9]));
     record(ws.run(&[
         "person",

@@ -19,6 +19,15 @@ impl State {
                 return Err(missing("person", person));
             }
         }
+        if incident.kind == IncidentKind::SelfHarm {
+            // A derived fact, like the waiting start: not an edit of the person's record, so
+            // their version stays (logs written before it was kept replay to the same).
+            for person in &incident.people {
+                let record = self.person_mut(*person)?;
+                record.self_harm_unchecked =
+                    record.self_harm_unchecked.max(Some(incident.occurred));
+            }
+        }
         let mut incident = incident.clone();
         incident.version = 1;
         self.incidents.insert(incident.id, incident);
@@ -59,6 +68,13 @@ impl State {
                 "note {} cannot start with its follow-up done",
                 note.id
             )));
+        }
+        if note.check_in.is_some() {
+            // Derived, like a self-harm incident's day: the person's version stays.
+            let record = self.person_mut(note.person)?;
+            record.checked_in = record.checked_in.max(Some(note.written));
+            // Recorded after the incidents before it: it answers them, whatever the days.
+            record.self_harm_unchecked = None;
         }
         let mut note = note.clone();
         note.version = 1;

@@ -230,6 +230,8 @@ mod tests {
             purged: None,
             wish: None,
             wish_recorded: None,
+            checked_in: None,
+            self_harm_unchecked: None,
             version: 0,
         }
     }

@@ -36,6 +36,9 @@ impl State {
         }
         let mut person = person.clone();
         person.waiting_since = waiting_since;
+        // Derived from later events here, whatever a registration carries.
+        person.checked_in = None;
+        person.self_harm_unchecked = None;
         person.version = 1;
         self.people.insert(person.id, person);
         Ok(())
@@ -225,7 +228,12 @@ impl State {
         // person has waited since the first of their two registrations.
         let earlier_wait = duplicate.waiting_since;
         let duplicate_wish = duplicate.wish.zip(duplicate.wish_recorded);
+        let (duplicate_checked, duplicate_harm) =
+            (duplicate.checked_in, duplicate.self_harm_unchecked);
         let kept = self.person_mut(*into)?;
+        // The one person's last check-in and last self-harm, whichever record they were on.
+        kept.checked_in = kept.checked_in.max(duplicate_checked);
+        kept.self_harm_unchecked = kept.self_harm_unchecked.max(duplicate_harm);
         // The wish said last counts, whichever record it was said on.
         if let Some((wish, recorded)) = duplicate_wish
             && kept

@@ -42,20 +42,40 @@ pub(super) fn parse_word<T: FromStr>(text: &str) -> StoreResult<T> {
 }
 
 pub(super) fn flags_text(flags: &BTreeSet<Flag>) -> String {
-    // Leading and trailing commas let `LIKE '%,flag,%'` match whole words only.
+    words_text(flags)
+}
+
+/// A set of vocabulary words as stored: leading and trailing commas let `LIKE '%,flag,%'`
+/// match whole words only.
+pub(super) fn words_text<W: Vocabulary>(words: &BTreeSet<W>) -> String {
     let mut text = String::from(",");
-    for flag in flags {
-        text.push_str(flag.as_str());
+    for word in words {
+        text.push_str(word.word());
         text.push(',');
     }
     text
 }
 
 pub(super) fn parse_flags(text: &str) -> StoreResult<BTreeSet<Flag>> {
+    parse_words(text)
+}
+
+pub(super) fn parse_words<W>(text: &str) -> StoreResult<BTreeSet<W>>
+where
+    W: FromStr + Ord,
+    W::Err: std::fmt::Display,
+{
     text.split(',')
         .filter(|word| !word.is_empty())
         .map(parse_word)
         .collect()
+}
+
+/// A nullable date column.
+pub(super) fn opt_date<R: Fields>(row: &R, column: &str) -> StoreResult<Option<Date>> {
+    row.opt_text(column)?
+        .map(|text| parse_date(&text))
+        .transpose()
 }
 
 pub(super) fn sealed_opt(text: Option<String>) -> Option<Sealed> {

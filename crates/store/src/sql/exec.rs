@@ -55,7 +55,8 @@ impl<B: Backend> SqlStore<B> {
         }
         tx.commit().await.map_err(db_error)?;
         self.recount_flow_once().await?;
-        self.waiting_since_from_events_once().await
+        self.waiting_since_from_events_once().await?;
+        self.self_harm_days_from_events_once().await
     }
 
     /// Records the node id of a new organisation.

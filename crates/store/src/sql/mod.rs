@@ -16,6 +16,7 @@ mod merge;
 mod queries;
 mod records;
 mod reseal;
+mod welfare;
 
 use crate::backend::{Backend, Fields, Value, db_error};
 use crate::*;
@@ -388,6 +389,15 @@ impl<B: Backend> Store for SqlStore<B> {
         limit: u32,
     ) -> StoreResult<(Vec<Note>, u64)> {
         self.query_due_follow_ups(due_by, locations, limit).await
+    }
+
+    async fn welfare_due(
+        &self,
+        cutoffs: DueCutoffs,
+        locations: Option<&[LocationId]>,
+        limit: u32,
+    ) -> StoreResult<WelfareDue> {
+        self.query_welfare_due(cutoffs, locations, limit).await
     }
 
     async fn backlog_rows(&self) -> StoreResult<Vec<BacklogRow>> {

@@ -318,6 +318,31 @@ alert-more-follow-ups = { $count ->
     [one] … and { $count } more follow-up due.
    *[other] … and { $count } more follow-ups due.
 }
+alert-check-due = Welfare check due for { $code } at { $location } since { $date } ({ $reason }).
+alert-more-checks = { $count ->
+    [one] … and { $count } more welfare check due.
+   *[other] … and { $count } more welfare checks due.
+}
+
+# Welfare checks on the person page (pages/person).
+welfare-title = Welfare check
+welfare-next = Next check due { $date } ({ $reason }).
+welfare-overdue = { $days ->
+    [one] Overdue by { $days } day.
+   *[other] Overdue by { $days } days.
+}
+welfare-not-scheduled = No check scheduled: not waiting for a transfer.
+welfare-last = Last check-in: { $date }.
+welfare-never = No check-in yet.
+check-in-wellbeing = How are they?
+check-in-needs = What do they need?
+check-in-note = What was said (optional, sealed)
+check-in-record = Record check-in
+note-check-in = Welfare check-in: { $wellbeing }
+note-check-in-needs = needs { $needs }
+change-check-in = welfare check-in: { $wellbeing }
+change-check-in-follow-up = welfare check-in: { $wellbeing }, follow up by { $date }
+col-checks-due = Checks due
 
 # The plan of a transfer (pages/transfer.rs).
 plan-summary = { $filled } of { $offered } seats filled: { $households ->

@@ -50,6 +50,23 @@ word-incident-kind-abuse = abuse
 word-incident-kind-theft = theft
 word-incident-kind-other = other
 
+word-wellbeing-well = well
+word-wellbeing-strained = strained
+word-wellbeing-struggling = struggling
+word-wellbeing-crisis = in crisis
+
+word-need-medical = medical care
+word-need-mental_health = mental health
+word-need-food_or_clothing = food or clothing
+word-need-family_contact = family contact
+word-need-legal = legal help
+word-need-safety = safety
+word-need-other = other
+
+word-welfare-check-reason-after_self_harm = after a self-harm incident
+word-welfare-check-reason-self_harm_risk = self-harm risk
+word-welfare-check-reason-long_wait = long wait
+
 word-incident-status-open = open
 word-incident-status-closed = closed
 
@@ -103,6 +120,7 @@ word-access-log-action-import = import
 word-access-log-action-batch = transfer batch
 word-access-log-action-verify = verify
 word-access-log-action-demo = demo data
+word-access-log-action-setting_changed = setting changed
 
 word-action-manage_users = manage users
 word-action-manage_keys = manage the organisation's keys
@@ -117,6 +135,7 @@ word-action-move_people = move people
 word-action-flag_people = flag people
 word-action-hold_people = put people on hold
 word-action-write_notes = write case notes
+word-action-set_welfare_schedule = set the welfare check schedule
 word-action-record_incident = record incidents
 word-action-view_incidents = view incidents
 word-action-close_incident = close incidents

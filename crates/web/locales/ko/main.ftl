@@ -297,6 +297,25 @@ follow-up-done-on = 후속 조치 완료 { $date }
 follow-up-mark-done = 후속 조치 완료
 alert-follow-up = { $code } 후속 조치 기한: { $date }.
 alert-more-follow-ups = … 그 밖에 후속 조치 { $count }건.
+alert-check-due = { $location }의 { $code } 안부 확인 필요: { $date }부터 ({ $reason }).
+alert-more-checks = … 그 밖에 안부 확인 { $count }건.
+
+# Welfare checks on the person page (pages/person).
+welfare-title = 안부 확인
+welfare-next = 다음 확인 기한: { $date } ({ $reason }).
+welfare-overdue = { $days }일 지났습니다.
+welfare-not-scheduled = 예정된 확인이 없습니다: 이송 대기 중이 아닙니다.
+welfare-last = 마지막 확인: { $date }.
+welfare-never = 아직 확인 기록이 없습니다.
+check-in-wellbeing = 지금 상태는?
+check-in-needs = 필요한 도움
+check-in-note = 나눈 이야기 (선택, 봉인됨)
+check-in-record = 안부 확인 기록
+note-check-in = 안부 확인: { $wellbeing }
+note-check-in-needs = 필요: { $needs }
+change-check-in = 안부 확인: { $wellbeing }
+change-check-in-follow-up = 안부 확인: { $wellbeing }, { $date }까지 후속 조치
+col-checks-due = 확인 필요
 
 # The plan of a transfer (pages/transfer.rs).
 plan-summary = 좌석 { $offered }석 중 { $filled }석 배정: { $households }가구, { $people }명.

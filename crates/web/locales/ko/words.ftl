@@ -50,6 +50,23 @@ word-incident-kind-abuse = 학대
 word-incident-kind-theft = 도난
 word-incident-kind-other = 기타
 
+word-wellbeing-well = 양호
+word-wellbeing-strained = 지침
+word-wellbeing-struggling = 힘들어함
+word-wellbeing-crisis = 위기
+
+word-need-medical = 의료
+word-need-mental_health = 정신 건강
+word-need-food_or_clothing = 음식·의복
+word-need-family_contact = 가족 연락
+word-need-legal = 법률 도움
+word-need-safety = 안전
+word-need-other = 기타
+
+word-welfare-check-reason-after_self_harm = 자해 사건 후
+word-welfare-check-reason-self_harm_risk = 자해 위험
+word-welfare-check-reason-long_wait = 장기 대기
+
 word-incident-status-open = 진행 중
 word-incident-status-closed = 종결
 
@@ -103,6 +120,7 @@ word-access-log-action-import = 가져오기
 word-access-log-action-batch = 이송 배치
 word-access-log-action-verify = 검증
 word-access-log-action-demo = 데모 데이터
+word-access-log-action-setting_changed = 설정 변경
 
 word-action-manage_users = 사용자 관리
 word-action-manage_keys = 조직 키 관리
@@ -117,6 +135,7 @@ word-action-move_people = 사람 이동
 word-action-flag_people = 표시 설정
 word-action-hold_people = 보류 설정
 word-action-write_notes = 사례 메모 작성
+word-action-set_welfare_schedule = 안부 확인 일정 설정
 word-action-record_incident = 사건 기록
 word-action-view_incidents = 사건 보기
 word-action-close_incident = 사건 종결

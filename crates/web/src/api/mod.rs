@@ -37,6 +37,7 @@ pub fn routes() -> Router<Shared> {
         .route("/people/{code}/readiness", post(writes::readiness))
         .route("/people/{code}/wish", post(writes::wish))
         .route("/people/{code}/notes", post(writes::note))
+        .route("/people/{code}/check-ins", post(writes::check_in))
         .route("/batches", get(batches))
         .route("/forecast", get(forecast))
         .route("/incidents", get(incidents).post(writes::record_incident))

@@ -438,7 +438,30 @@ fn person_writes() -> Vec<(&'static str, Value)> {
                 json!({ "type": "object", "properties": { "note": { "type": "string" }, "person": { "type": "string" } } }),
             ),
         ),
+        check_in_write(),
     ]
+}
+
+fn check_in_write() -> (&'static str, Value) {
+    use refuge_core::{Need, Wellbeing};
+    (
+        "/people/{code}/check-ins",
+        write_operation(
+            "Record a welfare check-in on a person: how they are, what they need, what was said (sealed, may be empty), a follow-up day if any; the welfare schedule starts again from today",
+            Some("Pp"),
+            Some(object(
+                json!({
+                    "wellbeing": words_schema(Wellbeing::ALL),
+                    "needs": { "type": "array", "items": words_schema(Need::ALL) },
+                    "note": { "type": "string", "description": "What was said; sealed like a case note" },
+                    "follow_up": or_null(day())
+                }),
+                &["wellbeing"],
+            )),
+            "201",
+            json!({ "type": "object", "properties": { "note": { "type": "string" }, "person": { "type": "string" } } }),
+        ),
+    )
 }
 
 fn wish_write() -> (&'static str, Value) {

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use refuge_app::{AppError, NewIncident, NewPerson, Reason};
+use refuge_app::{AppError, NewCheckIn, NewIncident, NewPerson, Reason};
 use refuge_core::{Flag, PersonField, parse_time_of_day};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -32,6 +32,7 @@ pub const API_WRITE_PATHS: &[&str] = &[
     "/people/{code}/readiness",
     "/people/{code}/wish",
     "/people/{code}/notes",
+    "/people/{code}/check-ins",
     "/incidents",
     "/incidents/{code}/close",
 ];
@@ -436,6 +437,48 @@ pub async fn note(State(shared): State<Shared>, Path(code): Path<String>, sent: 
         let note = shared
             .app
             .add_note(caller.session(), &code, &asked.text, follow_up)
+            .await?;
+        Ok((
+            StatusCode::CREATED,
+            json!({ "note": note.to_string(), "person": refuge_core::normalize_code(&code) }),
+        ))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckInBody {
+    wellbeing: String,
+    #[serde(default)]
+    needs: Vec<String>,
+    #[serde(default)]
+    note: String,
+    follow_up: Option<String>,
+}
+
+/// A welfare check-in: how the person is, what they need, what was said (sealed).
+pub async fn check_in(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    sent: Sent,
+) -> Response {
+    let caller = &sent.caller;
+    write(&shared, &sent, || async {
+        let asked: CheckInBody = sent.body()?;
+        let check_in = NewCheckIn {
+            wellbeing: parse_field("wellbeing", &asked.wellbeing)?,
+            needs: asked
+                .needs
+                .iter()
+                .map(|need| parse_field("needs", need))
+                .collect::<Result<_, _>>()?,
+            note: asked.note,
+            follow_up: optional_day("follow_up", &asked.follow_up)?,
+        };
+        let note = shared
+            .app
+            .record_check_in(caller.session(), &code, check_in)
             .await?;
         Ok((
             StatusCode::CREATED,

@@ -21,6 +21,7 @@ pub struct BacklogRowView {
     max: String,
     over_target: usize,
     incidents: String,
+    checks_due: u64,
     over: bool,
 }
 
@@ -119,6 +120,21 @@ fn alert_text(lang: Lang, alert: &Alert) -> String {
             &[("code", code.clone()), ("date", due.to_string())],
         ),
         Alert::MoreFollowUps { count } => lang.t_count("alert-more-follow-ups", *count),
+        Alert::CheckDue {
+            code,
+            location,
+            due,
+            reason,
+        } => lang.t_args(
+            "alert-check-due",
+            &[
+                ("code", code.clone()),
+                ("location", location.clone()),
+                ("date", due.to_string()),
+                ("reason", lang.word(*reason)),
+            ],
+        ),
+        Alert::MoreChecks { count } => lang.t_count("alert-more-checks", *count),
         Alert::Conflicts { count } => lang.t_count("alert-conflicts", *count as u64),
     }
 }
@@ -148,6 +164,7 @@ pub async fn show(State(shared): State<Shared>, user: SignedIn) -> PageResult {
                 .map(u64::to_string)
                 .collect::<Vec<_>>()
                 .join("/"),
+            checks_due: line.welfare_checks_due,
             over: line.present > u64::from(line.capacity),
         })
         .collect();

@@ -235,6 +235,12 @@ fn every_route_as_every_role() {
                 303,
             ),
             (
+                format!("/people/{person}/check-ins"),
+                vec![("wellbeing", "well"), ("need-medical", "yes"), ("note", "")],
+                Action::WriteNotes,
+                303,
+            ),
+            (
                 format!("/people/{person}/notes/00000000-0000-0000-0000-000000000000/done"),
                 vec![],
                 Action::WriteNotes,

@@ -312,6 +312,31 @@ fn a_partner_tool_writes_through_the_api_once_per_key() {
         serde_json::json!({ "text": "Synthetic note from a partner tool", "follow_up": "2027-01-15" }),
     );
     assert_eq!(noted.status, 201);
+    let (checked, first) = write(
+        &format!("/api/v1/people/{code}/check-ins"),
+        Some("check-in-1"),
+        serde_json::json!({ "wellbeing": "strained", "needs": ["medical", "legal"], "note": "Synthetic check-in from a partner tool" }),
+    );
+    assert_eq!(checked.status, 201, "{}", checked.body);
+    let (_, after) = write(
+        &format!("/api/v1/people/{code}/check-ins"),
+        Some("check-in-1"),
+        serde_json::json!({ "wellbeing": "strained", "needs": ["medical", "legal"], "note": "Synthetic check-in from a partner tool" }),
+    );
+    assert_eq!(
+        after["note"], first["note"],
+        "answered again, not written twice"
+    );
+    let (wrong, refused) = write(
+        &format!("/api/v1/people/{code}/check-ins"),
+        None,
+        serde_json::json!({ "wellbeing": "fine", "needs": [] }),
+    );
+    assert_eq!(wrong.status, 422, "{}", wrong.body);
+    assert!(
+        refused["error"].as_str().unwrap().contains("wellbeing"),
+        "{refused}"
+    );
     let (recorded, incident) = write(
         "/api/v1/incidents",
         Some("incident-1"),

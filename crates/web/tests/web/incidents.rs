@@ -229,3 +229,116 @@ fn a_self_harm_incident_puts_the_resident_among_the_urgent_in_a_real_browser() {
         "in English too"
     );
 }
+
+/// A caseworker on a phone, in Korean, takes a welfare check due on her dashboard: the
+/// resident's page says it is overdue, she records how the resident is in a few taps, the
+/// page says when she checked, and the check leaves her dashboard. A check-in refused by the
+/// server keeps what she typed.
+#[test]
+fn a_caseworker_records_a_welfare_check_in_from_her_dashboard_in_a_real_browser() {
+    let server = start(SessionPolicy::default());
+    let browser = Browser::start();
+    browser.resize(360, 800);
+    let base = &server.base;
+    browser.go(&format!("{base}/login"));
+    browser.type_into("input[name=user]", "caseworker");
+    browser.type_into("input[name=passphrase]", PASSPHRASE);
+    browser.submit("main form button[type=submit]");
+    browser.submit("a.lang");
+    browser.go(&format!("{base}/dashboard"));
+    let due = |browser: &Browser| -> Vec<String> {
+        browser
+            .script(
+                "return [...document.querySelectorAll('.alerts li')].map(li => li.textContent)\
+                 .filter(text => text.includes('안부 확인 필요'))\
+                 .map(text => text.match(/P-[0-9A-Z]{5}/)[0])",
+            )
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|code| code.as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = due(&browser);
+    assert!(!before.is_empty(), "{}", main_of(&browser.source()));
+    let resident = before[0].clone();
+    let wide = browser.script("return document.documentElement.scrollWidth");
+    assert!(wide.as_i64().unwrap() <= 360, "the dashboard fits: {wide}");
+    browser.screenshot_whole("welfare-01-dashboard-ko");
+
+    browser.go(&format!("{base}/people/{resident}"));
+    let welfare = text_of(&browser, "div.welfare");
+    assert!(welfare.contains("다음 확인 기한"), "{welfare}");
+    let today = browser
+        .script("return document.querySelector('.check-in input[name=follow_up]').min")
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Refused by the server (the browser's own check taken away): what was typed stays.
+    browser.script(
+        "document.querySelectorAll('.check-in input[name=wellbeing]').forEach(r => r.required = false)",
+    );
+    browser.type_into(
+        ".check-in textarea[name=note]",
+        "Synthetic words of a check-in",
+    );
+    browser.click(".check-in input[name=need-medical]");
+    browser.submit(".check-in button[type=submit]");
+    let refused = browser.source();
+    assert!(
+        refused.contains("상태를 골라 주세요"),
+        "{}",
+        main_of(&refused)
+    );
+    assert_eq!(
+        browser.script("return document.querySelector('.check-in textarea[name=note]').value"),
+        "Synthetic words of a check-in"
+    );
+    assert_eq!(
+        browser
+            .script("return document.querySelector('.check-in input[name=need-medical]').checked"),
+        true
+    );
+    browser.screenshot_whole("welfare-02-refused-ko");
+
+    browser.click(".check-in input[name=wellbeing][value=struggling]");
+    browser.submit(".check-in button[type=submit]");
+    let saved = text_of(&browser, "div.welfare");
+    assert!(saved.contains(&format!("마지막 확인: {today}")), "{saved}");
+    let notes = text_of(&browser, "ol.notes");
+    assert!(notes.contains("안부 확인: 힘들어함"), "{notes}");
+    assert!(notes.contains("의료"), "{notes}");
+    let wide = browser.script("return document.documentElement.scrollWidth");
+    assert!(
+        wide.as_i64().unwrap() <= 360,
+        "the person page fits: {wide}"
+    );
+    browser.screenshot_whole("welfare-03-recorded-ko");
+
+    browser.go(&format!("{base}/dashboard"));
+    let after = due(&browser);
+    assert!(!after.contains(&resident), "{after:?}");
+    browser.submit("a.lang");
+    browser.go(&format!("{base}/people/{resident}"));
+    let english = text_of(&browser, "div.welfare");
+    assert!(
+        english.contains(&format!("Last check-in: {today}")),
+        "{english}"
+    );
+    assert!(
+        text_of(&browser, "ol.notes").contains("Welfare check-in: struggling"),
+        "in English too"
+    );
+    browser.screenshot_whole("welfare-04-recorded-en");
+}
+
+/// The text of the first element `css` selects.
+fn text_of(browser: &Browser, css: &str) -> String {
+    browser
+        .script(&format!(
+            "return document.querySelector('{css}').textContent"
+        ))
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}

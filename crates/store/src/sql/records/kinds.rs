@@ -170,6 +170,8 @@ impl Record for Person {
         "purged",
         "wish",
         "wish_recorded",
+        "checked_in",
+        "self_harm_unchecked",
         "version",
     ];
 
@@ -207,6 +209,8 @@ impl Record for Person {
         args.push(Value::from(self.purged.map(text_date)));
         args.push(Value::from(self.wish.map(|wish| wish.to_string())));
         args.push(Value::from(self.wish_recorded.map(text_date)));
+        args.push(Value::from(self.checked_in.map(text_date)));
+        args.push(Value::from(self.self_harm_unchecked.map(text_date)));
         args.push(Value::from(self.version));
     }
     fn decode<R: Fields>(row: &R) -> StoreResult<Self> {
@@ -249,10 +253,9 @@ impl Record for Person {
                 .opt_text("wish")?
                 .map(|text| text.parse().map_err(corrupt))
                 .transpose()?,
-            wish_recorded: row
-                .opt_text("wish_recorded")?
-                .map(|text| parse_date(&text))
-                .transpose()?,
+            wish_recorded: opt_date(row, "wish_recorded")?,
+            checked_in: opt_date(row, "checked_in")?,
+            self_harm_unchecked: opt_date(row, "self_harm_unchecked")?,
             version: row.int("version")?,
         })
     }
@@ -276,6 +279,8 @@ impl Record for Note {
         "text",
         "follow_up",
         "follow_up_done",
+        "wellbeing",
+        "needs",
         "version",
     ];
 
@@ -297,13 +302,26 @@ impl Record for Note {
         args.push(Value::from(self.text.0.clone()));
         args.push(Value::from(self.follow_up.map(text_date)));
         args.push(Value::from(self.follow_up_done.map(text_date)));
+        args.push(Value::from(
+            self.check_in
+                .as_ref()
+                .map(|check_in| check_in.wellbeing.as_str().to_string()),
+        ));
+        args.push(Value::from(
+            self.check_in
+                .as_ref()
+                .map(|check_in| words_text(&check_in.needs)),
+        ));
         args.push(Value::from(self.version));
     }
     fn decode<R: Fields>(row: &R) -> StoreResult<Self> {
-        let date = |column: &str| -> StoreResult<Option<time::Date>> {
-            row.opt_text(column)?
-                .map(|text| parse_date(&text))
-                .transpose()
+        let date = |column: &str| opt_date(row, column);
+        let check_in = match row.opt_text("wellbeing")? {
+            Some(wellbeing) => Some(CheckIn {
+                wellbeing: parse_word(&wellbeing)?,
+                needs: parse_words(&row.opt_text("needs")?.unwrap_or_default())?,
+            }),
+            None => None,
         };
         Ok(Note {
             id: NoteId(parse_uuid(&row.text("id")?)?),
@@ -313,6 +331,7 @@ impl Record for Note {
             text: Sealed(row.text("text")?),
             follow_up: date("follow_up")?,
             follow_up_done: date("follow_up_done")?,
+            check_in,
             version: row.int("version")?,
         })
     }

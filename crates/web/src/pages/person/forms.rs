@@ -2,15 +2,15 @@
 //! corrections, household, split and merge. Each comes back to the page, saying it was saved
 //! or showing the problem beside what was typed.
 
-use super::{Echo, NoteEcho, after_change};
+use super::{CheckInEcho, Echo, NoteEcho, after_change};
 use crate::Shared;
 use crate::extract::{CsrfForm, NoFields};
 use crate::layout::{PageResult, parse_date, parse_field, record_path, shown};
 use crate::sessions::lock;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
-use refuge_app::{Action, AppError, CorrectionRequest, Reason};
-use refuge_core::{DestinationWish, Flag, HoldReason, PersonField, Stage};
+use refuge_app::{Action, AppError, CorrectionRequest, NewCheckIn, Reason};
+use refuge_core::{DestinationWish, Flag, HoldReason, Need, PersonField, Stage};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -223,6 +223,68 @@ pub async fn add_note(
     let echo = Echo {
         note: NoteEcho {
             text: form.text,
+            follow_up: form.follow_up,
+        },
+        ..Echo::default()
+    };
+    after_change(&shared, &user, &code, result, echo).await
+}
+
+/// The check-in form: how the person is, the needs ticked (`need-medical=yes`), what was
+/// said and a follow-up.
+#[derive(Deserialize)]
+pub struct CheckInForm {
+    #[serde(default)]
+    wellbeing: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    follow_up: String,
+    #[serde(flatten)]
+    ticks: BTreeMap<String, String>,
+}
+
+pub async fn record_check_in(
+    State(shared): State<Shared>,
+    Path(code): Path<String>,
+    CsrfForm(user, form): CsrfForm<CheckInForm>,
+) -> PageResult {
+    let needs: Vec<String> = form
+        .ticks
+        .iter()
+        .filter(|(_, value)| *value == "yes")
+        .filter_map(|(name, _)| name.strip_prefix("need-").map(String::from))
+        .collect();
+    let result = async {
+        if form.wellbeing.trim().is_empty() {
+            return Err(AppError::invalid(
+                "wellbeing",
+                Reason::new("check-in-needs-wellbeing"),
+            ));
+        }
+        let check_in = NewCheckIn {
+            wellbeing: parse_field("wellbeing", &form.wellbeing)?,
+            needs: needs
+                .iter()
+                .map(|need| parse_field::<Need>("needs", need))
+                .collect::<Result<_, _>>()?,
+            note: form.note.clone(),
+            follow_up: match form.follow_up.trim() {
+                "" => None,
+                text => Some(parse_date("follow_up", text)?),
+            },
+        };
+        shared
+            .app
+            .record_check_in(user.session(), &code, check_in)
+            .await
+    }
+    .await;
+    let echo = Echo {
+        check_in: CheckInEcho {
+            wellbeing: form.wellbeing,
+            needs,
+            note: form.note,
             follow_up: form.follow_up,
         },
         ..Echo::default()

@@ -14,7 +14,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect};
 use refuge_app::{Action, AppError, PeopleQuery, PersonView, allowed};
-use refuge_core::{Flag, HoldReason, PersonField, Sex, Stage};
+use refuge_core::{Flag, HoldReason, Need, PersonField, Sex, Stage, Wellbeing};
 use std::collections::BTreeMap;
 
 mod forms;
@@ -55,6 +55,7 @@ struct PersonTemplate {
     incidents: Option<Vec<(String, String)>>,
     can_write_notes: bool,
     note: NoteEcho,
+    welfare: WelfareSection,
     /// Other records likely of the same person (codes), offered for a merge.
     duplicates: Vec<String>,
     /// What was typed into the merge form, given back with its problem.
@@ -76,6 +77,8 @@ struct PersonTemplate {
 struct NoteRow {
     id: String,
     heading: String,
+    /// What a welfare check-in found ("Welfare check-in: struggling · needs medical care").
+    check_in: String,
     text: Option<String>,
     follow_up: String,
     due: bool,
@@ -85,6 +88,7 @@ struct NoteRow {
 #[derive(Default)]
 pub struct Echo {
     note: NoteEcho,
+    check_in: CheckInEcho,
     /// The correction form's fields (name → value); the form is shown with them.
     correction: Option<BTreeMap<String, String>>,
     merge_into: String,
@@ -109,6 +113,27 @@ struct CorrectionField {
 #[derive(Default)]
 pub struct NoteEcho {
     text: String,
+    follow_up: String,
+}
+
+/// The welfare section: the schedule's lines and the check-in form.
+struct WelfareSection {
+    /// The next check, how overdue, the last check-in.
+    lines: Vec<String>,
+    /// The next check is overdue (the lines are shown as an alert).
+    overdue: bool,
+    /// The form's choices: how the person is, and what they need (ticked).
+    wellbeings: Vec<Choice>,
+    needs: Vec<Choice>,
+    typed: CheckInEcho,
+}
+
+/// What was chosen and typed into the check-in form, given back with a problem.
+#[derive(Default)]
+pub struct CheckInEcho {
+    wellbeing: String,
+    needs: Vec<String>,
+    note: String,
     follow_up: String,
 }
 
@@ -161,6 +186,7 @@ async fn page(
     let (wish_choice, wish_country) = wish_form(person, echo.wish);
     let conflicts = conflicts_about(shared, user, &person.code).await?;
     html(PersonTemplate {
+        welfare: welfare_section(shared, user, person, echo.check_in).await?,
         page: frame(user, &person.code, problem),
         code: person.code.clone(),
         facts: facts(user, &view),
@@ -381,6 +407,54 @@ fn correction_form(
     }
 }
 
+/// The person's welfare schedule as lines (the next check and why, overdue or not, and the
+/// last check-in) and the check-in form, with what was typed.
+async fn welfare_section(
+    shared: &Shared,
+    user: &SignedIn,
+    person: &refuge_core::Person,
+    typed: CheckInEcho,
+) -> Result<WelfareSection, AppError> {
+    let lang = user.lang;
+    let today = shared.app.today();
+    let mut lines = Vec::new();
+    let next = shared.app.next_check(person).await?;
+    match next {
+        Some(next) => {
+            lines.push(lang.t_args(
+                "welfare-next",
+                &[
+                    ("date", next.due.to_string()),
+                    ("reason", lang.word(next.reason)),
+                ],
+            ));
+            let late = (today - next.due).whole_days();
+            if late > 0 {
+                lines.push(lang.t_count("welfare-overdue", late.unsigned_abs()));
+            }
+        }
+        None => lines.push(lang.t("welfare-not-scheduled")),
+    }
+    lines.push(match person.checked_in {
+        Some(date) => lang.t_args("welfare-last", &[("date", date.to_string())]),
+        None => lang.t("welfare-never"),
+    });
+    Ok(WelfareSection {
+        lines,
+        overdue: next.is_some_and(|next| next.due < today),
+        wellbeings: word_options(lang, Wellbeing::ALL.iter().copied(), &typed.wellbeing),
+        needs: Need::ALL
+            .iter()
+            .map(|need| Choice {
+                value: need.as_str().to_string(),
+                label: lang.word(*need),
+                selected: typed.needs.iter().any(|ticked| ticked == need.as_str()),
+            })
+            .collect(),
+        typed,
+    })
+}
+
 /// The case notes, newest first; their texts only when revealed.
 async fn note_rows(
     shared: &Shared,
@@ -398,6 +472,20 @@ async fn note_rows(
         .map(|note| NoteRow {
             id: note.id.to_string(),
             heading: format!("{} · {}", note.written, note.author),
+            check_in: note.check_in.as_ref().map_or_else(String::new, |check_in| {
+                let mut line = lang.t_args(
+                    "note-check-in",
+                    &[("wellbeing", lang.word(check_in.wellbeing))],
+                );
+                if !check_in.needs.is_empty() {
+                    line.push_str(" · ");
+                    line.push_str(&lang.t_args(
+                        "note-check-in-needs",
+                        &[("needs", lang.words(check_in.needs.iter().copied()))],
+                    ));
+                }
+                line
+            }),
             due: note.overdue(today),
             follow_up: match (note.follow_up, note.follow_up_done) {
                 (_, Some(done)) => lang.t_args("follow-up-done-on", &[("date", done.to_string())]),

@@ -666,6 +666,8 @@ async fn dashboard_queries(app: &App, session: &Session) -> Result<Vec<(&'static
     lap("urgent people", &mut times);
     app.due_follow_ups(session, 20).await?;
     lap("due follow-ups", &mut times);
+    app.checks_due(session, 20).await?;
+    lap("welfare checks due", &mut times);
     app.list_people(
         session,
         &refuge_app::PeopleQuery {

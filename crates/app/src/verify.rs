@@ -407,6 +407,14 @@ fn compare_records(replayed: &State, stored: &State, problems: &mut Vec<String>)
         |r| r.code.clone(),
         problems,
     );
+    // Notes carry derived facts too (what a check-in found).
+    compare(
+        "notes",
+        &replayed.notes,
+        &stored.notes,
+        |r| r.id.to_string(),
+        problems,
+    );
     compare(
         "batches",
         &replayed.batches,

@@ -55,10 +55,10 @@ impl App {
         } = check_in;
         self.write_note(
             session,
-            code,
-            &note,
+            ("note", &note),
             follow_up,
             Some(CheckIn { wellbeing, needs }),
+            code,
         )
         .await
     }

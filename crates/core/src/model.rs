@@ -184,9 +184,9 @@ pub struct Person {
     /// written here (left out of the JSON when absent, so older events keep their hashes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_in: Option<Date>,
-    /// The day of the latest self-harm incident involving them that no check-in has been
-    /// recorded after (in the log), derived like `checked_in`: the welfare schedule asks
-    /// for a check after it, and a check-in answers it.
+    /// The day of the latest self-harm incident involving them that no check-in answered (one
+    /// recorded after it, or on a later day than it), derived like `checked_in`: the welfare
+    /// schedule asks for a check after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub self_harm_unchecked: Option<Date>,
     #[serde(default)]

@@ -116,8 +116,10 @@ impl WelfareSchedule {
     }
 
     /// When `person` is next due a welfare check, and why; `None` for someone not waiting
-    /// (in hiding, departed, merged, purged). The earliest of the checks that apply; a
-    /// check-in recorded after a self-harm incident answers it.
+    /// (in hiding, departed, merged, purged). The earliest day of the checks that apply, and
+    /// the most pressing reason that applies (a self-harm incident no check-in has answered
+    /// yet, then the flag, then the long wait): a resident who hurt herself is listed first
+    /// even when her weekly check was already due.
     pub fn due(&self, person: &Person) -> Option<DueCheck> {
         let waiting_since = person.waiting_since?;
         if person.purged.is_some() {
@@ -132,9 +134,10 @@ impl WelfareSchedule {
             reason: CheckReason::LongWait,
         };
         let mut consider = |date: Date, reason: CheckReason| {
-            if (date, reason) < (due.due, due.reason) {
-                due = DueCheck { due: date, reason };
-            }
+            due = DueCheck {
+                due: due.due.min(date),
+                reason: due.reason.min(reason),
+            };
         };
         if person.flags.contains(&Flag::SelfHarmRisk) {
             consider(
@@ -232,6 +235,15 @@ mod tests {
             schedule.due(&person),
             Some(DueCheck {
                 due: date!(2026 - 03 - 08),
+                reason: CheckReason::AfterSelfHarm
+            })
+        );
+        // An incident after the weekly check fell due: the earlier day, the reason first.
+        person.self_harm_unchecked = Some(date!(2026 - 03 - 20));
+        assert_eq!(
+            schedule.due(&person),
+            Some(DueCheck {
+                due: date!(2026 - 03 - 12),
                 reason: CheckReason::AfterSelfHarm
             })
         );

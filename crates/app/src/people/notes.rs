@@ -44,19 +44,21 @@ impl App {
         if text.trim().is_empty() {
             return Err(AppError::invalid("text", Reason::new("note-needs-text")));
         }
-        self.write_note(session, code, text, follow_up, None).await
+        self.write_note(session, ("text", text), follow_up, None, code)
+            .await
     }
 
-    /// Writes a note (a welfare check-in when `check_in` is given, whose text may be empty).
+    /// Writes a note on `code` (a welfare check-in when `check_in` is given, whose text may
+    /// be empty); `(field, text)`: the text and the field a problem with it names.
     pub(crate) async fn write_note(
         &self,
         session: &Session,
-        code: &str,
-        text: &str,
+        (field, text): (&str, &str),
         follow_up: Option<Date>,
         check_in: Option<CheckIn>,
+        code: &str,
     ) -> AppResult<NoteId> {
-        check_text("text", text, true)?;
+        check_text(field, text, true)?;
         let today = self.today();
         if let Some(date) = follow_up
             && date < today

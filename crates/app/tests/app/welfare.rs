@@ -165,6 +165,22 @@ async fn welfare_checks_follow_the_schedule_and_a_check_in_answers_them(db: Test
         })
     );
 
+    // A self-harm incident on someone never checked: flagged by it, so due from a week into
+    // the wait (the earliest day), and listed first as after self-harm.
+    let other = [b.clone()];
+    app.add_incident(
+        &org.admin,
+        NewIncident {
+            people: &other,
+            ..NewIncident::new("SHL-B", IncidentKind::SelfHarm, 2)
+        },
+    )
+    .await
+    .unwrap();
+    let due = app.checks_due(&org.admin, 10).await.unwrap();
+    assert_eq!(codes(&due)[0], (b.as_str(), CheckReason::AfterSelfHarm));
+    assert_eq!(due.checks[0].due, date!(2026 - 09 - 08));
+
     // Bad input changes nothing: an unknown person, a follow-up in the past, a text too long.
     let before = app.checks_due(&org.admin, 10).await.unwrap();
     for (code, note, follow_up) in [

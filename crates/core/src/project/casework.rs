@@ -21,11 +21,18 @@ impl State {
         }
         if incident.kind == IncidentKind::SelfHarm {
             // A derived fact, like the waiting start: not an edit of the person's record, so
-            // their version stays (logs written before it was kept replay to the same).
+            // their version stays (logs written before it was kept replay to the same). A
+            // check-in on a later day than the incident (one recorded late) answered it; on
+            // the same day the order is not known, so a check is asked for.
             for person in &incident.people {
                 let record = self.person_mut(*person)?;
-                record.self_harm_unchecked =
-                    record.self_harm_unchecked.max(Some(incident.occurred));
+                if record
+                    .checked_in
+                    .is_none_or(|checked| checked <= incident.occurred)
+                {
+                    record.self_harm_unchecked =
+                        record.self_harm_unchecked.max(Some(incident.occurred));
+                }
             }
         }
         let mut incident = incident.clone();

@@ -231,9 +231,15 @@ impl State {
         let (duplicate_checked, duplicate_harm) =
             (duplicate.checked_in, duplicate.self_harm_unchecked);
         let kept = self.person_mut(*into)?;
-        // The one person's last check-in and last self-harm, whichever record they were on.
+        // The one person's last check-in, whichever record it was on, and a self-harm
+        // incident neither record's check-ins answered (one on or before the day of the
+        // other record's check-in is taken as answered: notes carry days only).
+        let unanswered = |harm: Option<Date>, checked: Option<Date>| {
+            harm.filter(|day| checked.is_none_or(|checked| checked < *day))
+        };
+        kept.self_harm_unchecked = unanswered(kept.self_harm_unchecked, duplicate_checked)
+            .max(unanswered(duplicate_harm, kept.checked_in));
         kept.checked_in = kept.checked_in.max(duplicate_checked);
-        kept.self_harm_unchecked = kept.self_harm_unchecked.max(duplicate_harm);
         // The wish said last counts, whichever record it was said on.
         if let Some((wish, recorded)) = duplicate_wish
             && kept

@@ -58,10 +58,12 @@ impl<B: Backend> SqlStore<B> {
         // within it); the app orders the union by the rule and keeps `limit`.
         let mut people = BTreeMap::new();
         for (index, (condition, arguments)) in conditions.iter().enumerate() {
+            // The longest unchecked first: the due day follows the last check-in (or the
+            // wait's start) but for a long wait checked early in it.
             let order = if index == 0 {
                 "self_harm_unchecked, code"
             } else {
-                "waiting_since, code"
+                "COALESCE(checked_in, waiting_since), code"
             };
             let mut all_arguments = arguments.clone();
             all_arguments.extend(location_arguments.iter().cloned());
@@ -127,10 +129,15 @@ impl<B: Backend> SqlStore<B> {
             return Ok(());
         }
         let mut days: BTreeMap<PersonId, Date> = BTreeMap::new();
+        // A contradicted received event is not applied (docs/exchange.md): not here either.
+        let contradicted = self.read_contradicted().await?;
         for event in self
             .events_of_kinds(&["incident_recorded", "person_merged"])
             .await?
         {
+            if contradicted.contains(&event.id) {
+                continue;
+            }
             match &event.body {
                 EventBody::IncidentRecorded { incident }
                     if incident.kind == IncidentKind::SelfHarm =>

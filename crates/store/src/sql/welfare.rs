@@ -1,9 +1,9 @@
 //! Welfare checks due (docs/welfare.md): the waiting people a schedule's cutoffs say are
 //! due a check, and the self-harm days of logs written before they were kept.
 
-use super::SqlStore;
 use super::codec::*;
 use super::records::Record;
+use super::{MAX_PARAMS, SqlStore};
 use crate::backend::{Backend, Fields, Value, db_error};
 use crate::*;
 use std::collections::BTreeMap;
@@ -57,7 +57,7 @@ impl<B: Backend> SqlStore<B> {
         // The first `limit` of each way, each read in its own order (the most pressing first
         // within it); the app orders the union by the rule and keeps `limit`.
         let mut people = BTreeMap::new();
-        for (index, (condition, arguments)) in conditions.iter().enumerate() {
+        for (index, (condition, arguments)) in conditions.iter().enumerate().filter(|_| limit > 0) {
             // The longest unchecked first: the due day follows the last check-in (or the
             // wait's start) but for a long wait checked early in it.
             let order = if index == 0 {
@@ -68,18 +68,33 @@ impl<B: Backend> SqlStore<B> {
             let mut all_arguments = arguments.clone();
             all_arguments.extend(location_arguments.iter().cloned());
             all_arguments.push(Value::Int(i64::from(limit)));
-            for person in self
-                .all(
+            // The ids from the index alone, then only their rows.
+            let ids: Vec<Value> = self
+                .rows(
                     &format!(
-                        "SELECT * FROM people WHERE waiting_since IS NOT NULL AND {condition}\
+                        "SELECT id FROM people WHERE waiting_since IS NOT NULL AND {condition}\
                          {in_locations} ORDER BY {order} LIMIT ?"
                     ),
                     all_arguments,
-                    Person::decode,
                 )
                 .await?
-            {
-                people.insert(person.id, person);
+                .iter()
+                .map(|row| row.text("id").map(Value::from))
+                .collect::<StoreResult<_>>()?;
+            for chunk in ids.chunks(MAX_PARAMS) {
+                for person in self
+                    .all(
+                        &format!(
+                            "SELECT * FROM people WHERE id IN ({})",
+                            vec!["?"; chunk.len()].join(", ")
+                        ),
+                        chunk.to_vec(),
+                        Person::decode,
+                    )
+                    .await?
+                {
+                    people.insert(person.id, person);
+                }
             }
         }
         // Each person once, whichever ways make them due.

@@ -114,6 +114,9 @@ fn commands_killed_at_any_moment_leave_nothing_half_done_and_lose_nothing_acknow
                 std::thread::sleep(std::time::Duration::from_millis(10));
             }
         });
+        // A failed check unwinds through here: the writer stops, and the scope can end and
+        // report it (without this the run waited for the writer for ever).
+        let _stop_writer = StopOnDrop(&stop);
         let (mut people, _) = people_of(&ws);
         let mut at_second = false;
         let mut confirmed = false;
@@ -427,4 +430,13 @@ fn a_backup_taken_while_serve_writes_holds_every_write_acknowledged_before_it() 
         notes_in("refuge.db") - notes_before >= written,
         "the live database kept every write"
     );
+}
+
+/// Sets the flag when dropped, a panic's unwinding included.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
 }

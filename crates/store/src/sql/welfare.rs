@@ -59,11 +59,12 @@ impl<B: Backend> SqlStore<B> {
         let mut people = BTreeMap::new();
         for (index, (condition, arguments)) in conditions.iter().enumerate().filter(|_| limit > 0) {
             // The longest unchecked first: the due day follows the last check-in (or the
-            // wait's start) but for a long wait checked early in it.
+            // wait's start) but for a long wait checked early in it. Ties by id, which the
+            // index holds (the code would send the query to every matching row).
             let order = if index == 0 {
-                "self_harm_unchecked, code"
+                "self_harm_unchecked, id"
             } else {
-                "COALESCE(checked_in, waiting_since), code"
+                "COALESCE(checked_in, waiting_since), id"
             };
             let mut all_arguments = arguments.clone();
             all_arguments.extend(location_arguments.iter().cloned());
